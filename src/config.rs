@@ -1,0 +1,564 @@
+//! TOML configs: raw serde types, then validation into [`Scenario`]s.
+//!
+//! Every error names the file, the line and column where known, the scenario and the key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+use crate::scenario::{
+    CounterSpec, DEFAULT_MAX_STEPS, EngineSpec, Expectation, Jitter, Scenario, SchedulerKind,
+    ShuttleSettings, SyncMode, ThreadSpec, ThreadsSettings, WorkloadSpec,
+};
+
+/// Executions per scenario when `runs` is not given.
+pub const DEFAULT_RUNS: u64 = 100;
+/// PCT's bug depth when `depth` is not given.
+pub const DEFAULT_PCT_DEPTH: usize = 3;
+/// Upper bound on the total ops of a scenario (each op keeps a 24-byte write record).
+pub const MAX_TOTAL_OPS: u64 = 200_000_000;
+/// Upper bound on the threads of a scenario.
+pub const MAX_THREADS: usize = 1024;
+/// Upper bound on `jitter.max_sleep_us`.
+pub const MAX_SLEEP_US: i64 = 1_000_000;
+
+/// A config that could not be read or is not valid.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read the config: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid config.
+    #[error("{location}: {message}")]
+    Invalid {
+        /// Where.
+        location: Location,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A place in a config file: file, line and column where known, scenario and key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line and column.
+    pub line_column: Option<(usize, usize)>,
+    /// The scenario's name, where known.
+    pub scenario: Option<String>,
+    /// The key, where known.
+    pub key: Option<String>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some((line, column)) = self.line_column {
+            write!(f, ":{line}:{column}")?;
+        }
+        match (&self.scenario, &self.key) {
+            (Some(scenario), Some(key)) => write!(f, ": scenario `{scenario}`, key `{key}`"),
+            (Some(scenario), None) => write!(f, ": scenario `{scenario}`"),
+            (None, Some(key)) => write!(f, ": key `{key}`"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    scenario: Vec<Spanned<RawScenario>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    workload: Option<Spanned<String>>,
+    engine: Spanned<String>,
+    sync: Option<Spanned<String>>,
+    initial: Option<i64>,
+    threads: Spanned<Vec<Spanned<RawThread>>>,
+    runs: Option<Spanned<i64>>,
+    seed: Option<Spanned<i64>>,
+    expect: Spanned<String>,
+    scheduler: Option<Spanned<String>>,
+    depth: Option<Spanned<i64>>,
+    max_steps: Option<Spanned<i64>>,
+    jitter: Option<Spanned<toml::Value>>,
+    barrier: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThread {
+    delta: i64,
+    ops: Spanned<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJitter {
+    yield_probability: Option<f64>,
+    spin_probability: Option<f64>,
+    max_spin: Option<i64>,
+    sleep_probability: Option<f64>,
+    max_sleep_us: Option<i64>,
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Vec<Scenario>, ConfigError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&source, path)
+}
+
+/// Validates config text; `path` only names the file in errors.
+pub fn parse(source: &str, path: &Path) -> Result<Vec<Scenario>, ConfigError> {
+    let file = Source { text: source, path };
+    let raw: RawFile = toml::from_str(source).map_err(|e| file.toml_error(&e))?;
+    if raw.scenario.is_empty() {
+        return Err(file.error(
+            None,
+            None,
+            None,
+            "the config has no [[scenario]] table".into(),
+        ));
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut scenarios = Vec::with_capacity(raw.scenario.len());
+    for raw_scenario in raw.scenario {
+        let raw_scenario = raw_scenario.into_inner();
+        let name = raw_scenario.name.get_ref().clone();
+        if let Some(first_line) = seen.get(&name) {
+            return Err(file.error(
+                Some(raw_scenario.name.span()),
+                Some(&name),
+                Some("name"),
+                format!("duplicate scenario name `{name}` (first used on line {first_line})"),
+            ));
+        }
+        seen.insert(
+            name.clone(),
+            file.line_column(raw_scenario.name.span().start).0,
+        );
+        scenarios.push(file.scenario(raw_scenario)?);
+    }
+    Ok(scenarios)
+}
+
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Source<'_> {
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn error(
+        &self,
+        span: Option<Range<usize>>,
+        scenario: Option<&str>,
+        key: Option<&str>,
+        message: String,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            location: Location {
+                path: self.path.to_path_buf(),
+                line_column: span.map(|s| self.line_column(s.start)),
+                scenario: scenario.map(str::to_string),
+                key: key.map(str::to_string),
+            },
+            message,
+        }
+    }
+
+    fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
+        let span = error.span();
+        let key = span.as_ref().and_then(|s| self.key_at(s.start));
+        let message = error.message().trim().replace('\n', " ");
+        self.error(span, None, key.as_deref(), message)
+    }
+
+    /// The key whose value (or which key itself) starts at `offset`: the nearest `key =` at or
+    /// before it on the same line.
+    fn key_at(&self, offset: usize) -> Option<String> {
+        let offset = offset.min(self.text.len());
+        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        let line = &self.text[line_start..line_end];
+        let upto = offset - line_start;
+        // The key itself may start at the offset (an unknown field).
+        let rest = &line[upto..];
+        let word: String = rest.chars().take_while(|c| is_key_char(*c)).collect();
+        if !word.is_empty() && rest[word.len()..].trim_start().starts_with('=') {
+            return Some(word);
+        }
+        let head = &line[..upto];
+        let equals = head.rfind('=')?;
+        let key: String = head[..equals]
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(|c| is_key_char(*c))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        (!key.is_empty()).then_some(key)
+    }
+
+    fn scenario(&self, raw: RawScenario) -> Result<Scenario, ConfigError> {
+        let name = raw.name.get_ref().clone();
+        let invalid = |span: Range<usize>, key: &str, message: String| {
+            self.error(Some(span), Some(&name), Some(key), message)
+        };
+        if name.trim().is_empty() {
+            return Err(invalid(
+                raw.name.span(),
+                "name",
+                "the name must not be empty".into(),
+            ));
+        }
+
+        if let Some(workload) = &raw.workload
+            && workload.get_ref() != "counter"
+        {
+            return Err(invalid(
+                workload.span(),
+                "workload",
+                format!(
+                    "unknown workload `{}` (expected: counter)",
+                    workload.get_ref()
+                ),
+            ));
+        }
+
+        let sync = match &raw.sync {
+            None => SyncMode::None,
+            Some(sync) => SyncMode::ALL
+                .into_iter()
+                .find(|m| m.as_str() == sync.get_ref())
+                .ok_or_else(|| {
+                    invalid(
+                        sync.span(),
+                        "sync",
+                        format!(
+                            "unknown sync mode `{}` (expected one of: {})",
+                            sync.get_ref(),
+                            SyncMode::ALL.map(SyncMode::as_str).join(", ")
+                        ),
+                    )
+                })?,
+        };
+
+        let thread_list = raw.threads.get_ref();
+        if thread_list.is_empty() {
+            return Err(invalid(
+                raw.threads.span(),
+                "threads",
+                "at least one thread is needed".into(),
+            ));
+        }
+        if thread_list.len() > MAX_THREADS {
+            return Err(invalid(
+                raw.threads.span(),
+                "threads",
+                format!(
+                    "at most {MAX_THREADS} threads are supported, got {}",
+                    thread_list.len()
+                ),
+            ));
+        }
+        let mut threads = Vec::with_capacity(thread_list.len());
+        for thread in thread_list {
+            let ops = *thread.get_ref().ops.get_ref();
+            if ops < 1 {
+                return Err(invalid(
+                    thread.get_ref().ops.span(),
+                    "ops",
+                    format!("ops must be at least 1, got {ops}"),
+                ));
+            }
+            threads.push(ThreadSpec {
+                delta: thread.get_ref().delta,
+                ops: ops as u64,
+            });
+        }
+        let total_ops: u64 = threads.iter().map(|t| t.ops).sum();
+        if total_ops > MAX_TOTAL_OPS {
+            return Err(invalid(
+                raw.threads.span(),
+                "threads",
+                format!("at most {MAX_TOTAL_OPS} ops in all are supported, got {total_ops}"),
+            ));
+        }
+
+        let runs = match &raw.runs {
+            None => DEFAULT_RUNS,
+            Some(runs) if *runs.get_ref() >= 1 => *runs.get_ref() as u64,
+            Some(runs) => {
+                return Err(invalid(
+                    runs.span(),
+                    "runs",
+                    format!("runs must be at least 1, got {}", runs.get_ref()),
+                ));
+            }
+        };
+        let seed = match &raw.seed {
+            None => fresh_seed(),
+            Some(seed) if *seed.get_ref() >= 0 => *seed.get_ref() as u64,
+            Some(seed) => {
+                return Err(invalid(
+                    seed.span(),
+                    "seed",
+                    format!("seed must not be negative, got {}", seed.get_ref()),
+                ));
+            }
+        };
+        let expect = match raw.expect.get_ref().as_str() {
+            "lost-updates" => Expectation::LostUpdates,
+            "no-lost-updates" => Expectation::NoLostUpdates,
+            other => {
+                return Err(invalid(
+                    raw.expect.span(),
+                    "expect",
+                    format!(
+                        "unknown expectation `{other}` (expected one of: lost-updates, no-lost-updates)"
+                    ),
+                ));
+            }
+        };
+
+        let engine = match raw.engine.get_ref().as_str() {
+            "threads" => {
+                for (key, span) in [
+                    ("scheduler", raw.scheduler.as_ref().map(Spanned::span)),
+                    ("depth", raw.depth.as_ref().map(Spanned::span)),
+                    ("max_steps", raw.max_steps.as_ref().map(Spanned::span)),
+                ] {
+                    if let Some(span) = span {
+                        return Err(invalid(
+                            span,
+                            key,
+                            format!("`{key}` applies to the shuttle engine only"),
+                        ));
+                    }
+                }
+                let jitter = match &raw.jitter {
+                    None => Some(Jitter::default()),
+                    Some(value) => self.jitter(value, &name)?,
+                };
+                EngineSpec::Threads(ThreadsSettings {
+                    jitter,
+                    barrier: raw.barrier.as_ref().is_none_or(|b| *b.get_ref()),
+                })
+            }
+            "shuttle" => {
+                for (key, span) in [
+                    ("jitter", raw.jitter.as_ref().map(Spanned::span)),
+                    ("barrier", raw.barrier.as_ref().map(Spanned::span)),
+                ] {
+                    if let Some(span) = span {
+                        return Err(invalid(
+                            span,
+                            key,
+                            format!("`{key}` applies to the threads engine only"),
+                        ));
+                    }
+                }
+                let depth = match &raw.depth {
+                    None => DEFAULT_PCT_DEPTH,
+                    Some(depth) if *depth.get_ref() >= 1 => *depth.get_ref() as usize,
+                    Some(depth) => {
+                        return Err(invalid(
+                            depth.span(),
+                            "depth",
+                            format!("depth must be at least 1, got {}", depth.get_ref()),
+                        ));
+                    }
+                };
+                let scheduler = match raw
+                    .scheduler
+                    .as_ref()
+                    .map(|s| (s.get_ref().as_str(), s.span()))
+                {
+                    None | Some(("random", _)) => SchedulerKind::Random,
+                    Some(("pct", _)) => SchedulerKind::Pct { depth },
+                    Some(("dfs", span)) if sync.spins() => {
+                        return Err(invalid(
+                            span,
+                            "scheduler",
+                            format!(
+                                "dfs cannot explore the spin loop of sync = \"{sync}\": an unfair schedule spins \
+                                 forever; use scheduler = \"random\" or \"pct\""
+                            ),
+                        ));
+                    }
+                    Some(("dfs", _)) => SchedulerKind::Dfs,
+                    Some((other, span)) => {
+                        return Err(invalid(
+                            span,
+                            "scheduler",
+                            format!(
+                                "unknown scheduler `{other}` (expected one of: random, pct, dfs)"
+                            ),
+                        ));
+                    }
+                };
+                if let Some(depth) = &raw.depth
+                    && !matches!(scheduler, SchedulerKind::Pct { .. })
+                {
+                    return Err(invalid(
+                        depth.span(),
+                        "depth",
+                        "`depth` applies to scheduler = \"pct\" only".into(),
+                    ));
+                }
+                let max_steps = match &raw.max_steps {
+                    None => DEFAULT_MAX_STEPS,
+                    Some(steps) if *steps.get_ref() >= 1 => *steps.get_ref() as u64,
+                    Some(steps) => {
+                        return Err(invalid(
+                            steps.span(),
+                            "max_steps",
+                            format!("max_steps must be at least 1, got {}", steps.get_ref()),
+                        ));
+                    }
+                };
+                EngineSpec::Shuttle(ShuttleSettings {
+                    scheduler,
+                    max_steps,
+                })
+            }
+            other => {
+                return Err(invalid(
+                    raw.engine.span(),
+                    "engine",
+                    format!("unknown engine `{other}` (expected one of: threads, shuttle)"),
+                ));
+            }
+        };
+
+        Ok(Scenario {
+            name,
+            workload: WorkloadSpec::Counter(CounterSpec {
+                initial: raw.initial.unwrap_or(0),
+                threads,
+                sync,
+            }),
+            engine,
+            runs,
+            seed,
+            expect,
+        })
+    }
+
+    fn jitter(
+        &self,
+        value: &Spanned<toml::Value>,
+        scenario: &str,
+    ) -> Result<Option<Jitter>, ConfigError> {
+        let invalid = |message: String| {
+            self.error(Some(value.span()), Some(scenario), Some("jitter"), message)
+        };
+        let table = match value.get_ref() {
+            toml::Value::Boolean(true) => return Ok(Some(Jitter::default())),
+            toml::Value::Boolean(false) => return Ok(None),
+            toml::Value::Table(table) => table.clone(),
+            other => {
+                return Err(invalid(format!(
+                    "jitter must be true, false or a table, got a {}",
+                    other.type_str()
+                )));
+            }
+        };
+        let raw = RawJitter::deserialize(table)
+            .map_err(|e| invalid(e.message().trim().replace('\n', " ")))?;
+        let defaults = Jitter::default();
+        let probability =
+            |key: &str, value: Option<f64>, default: f64| -> Result<f64, ConfigError> {
+                match value {
+                    None => Ok(default),
+                    Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
+                    Some(p) => Err(invalid(format!("{key} must be between 0 and 1, got {p}"))),
+                }
+            };
+        let jitter = Jitter {
+            yield_probability: probability(
+                "yield_probability",
+                raw.yield_probability,
+                defaults.yield_probability,
+            )?,
+            spin_probability: probability(
+                "spin_probability",
+                raw.spin_probability,
+                defaults.spin_probability,
+            )?,
+            sleep_probability: probability(
+                "sleep_probability",
+                raw.sleep_probability,
+                defaults.sleep_probability,
+            )?,
+            max_spin: match raw.max_spin {
+                None => defaults.max_spin,
+                Some(n) if (0..=i64::from(u32::MAX)).contains(&n) => n as u32,
+                Some(n) => {
+                    return Err(invalid(format!(
+                        "max_spin must be between 0 and {}, got {n}",
+                        u32::MAX
+                    )));
+                }
+            },
+            max_sleep: match raw.max_sleep_us {
+                None => defaults.max_sleep,
+                Some(us) if (0..=MAX_SLEEP_US).contains(&us) => Duration::from_micros(us as u64),
+                Some(us) => {
+                    return Err(invalid(format!(
+                        "max_sleep_us must be between 0 and {MAX_SLEEP_US}, got {us}"
+                    )));
+                }
+            },
+        };
+        let sum = jitter.yield_probability + jitter.spin_probability + jitter.sleep_probability;
+        if sum > 1.0 + 1e-9 {
+            return Err(invalid(format!(
+                "yield_probability + spin_probability + sleep_probability must be at most 1, got {sum}"
+            )));
+        }
+        Ok(Some(jitter))
+    }
+}
+
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// A seed for scenarios that give none; reported so that the run can be repeated.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now()) >> 1
+}

@@ -1,0 +1,77 @@
+//! Panics inside executions are failures to report, not noise on stderr.
+//!
+//! shuttle's process-global panic hook prints "Task failed" and schedule strings even when no
+//! failure persistence is asked for. [`install_hook`] replaces it with a hook that keeps the
+//! message of any panic raised while an engine runs (contend reports it in its own words) and
+//! prints other panics as Rust's default hook does.
+
+use std::panic::{self, PanicHookInfo};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+
+static CAPTURING: AtomicUsize = AtomicUsize::new(0);
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Installs contend's panic hook in place of shuttle's; idempotent.
+pub fn install_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let default_hook = panic::take_hook();
+        // shuttle installs its own hook on its first execution: let it, then replace it.
+        shuttle::Runner::new(
+            shuttle::scheduler::RandomScheduler::new(1),
+            super::shuttle::quiet_config(1000),
+        )
+        .run(|| {});
+        panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+            if CAPTURING.load(Ordering::SeqCst) > 0 {
+                let message = describe(info);
+                let mut last = LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner());
+                last.get_or_insert(message);
+            } else {
+                default_hook(info);
+            }
+        }));
+    });
+}
+
+/// While alive, panics are captured instead of printed.
+#[derive(Debug)]
+pub struct Capture(());
+
+impl Capture {
+    /// Starts capturing panics (installing the hook if needed).
+    pub fn start() -> Capture {
+        install_hook();
+        CAPTURING.fetch_add(1, Ordering::SeqCst);
+        Capture(())
+    }
+
+    /// Takes the first panic message captured since the last call.
+    pub fn take(&self) -> Option<String> {
+        LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        CAPTURING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn describe(info: &PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-text payload".to_string());
+    let thread = std::thread::current()
+        .name()
+        .map(|n| format!(" in thread `{n}`"))
+        .unwrap_or_default();
+    match info.location() {
+        Some(at) => format!("panicked{thread} at {}:{}: {text}", at.file(), at.line()),
+        None => format!("panicked{thread}: {text}"),
+    }
+}

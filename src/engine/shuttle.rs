@@ -1,0 +1,188 @@
+//! Controlled executions under shuttle: random, PCT or DFS scheduling, deterministic per seed.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use shuttle::scheduler::{
+    DfsScheduler, PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId,
+};
+use shuttle::{Config, FailurePersistence, MaxSteps};
+
+use super::panics::Capture;
+use super::{Engine, EngineError, Flow, Outcome, RunPlan};
+use crate::ledger::{EventContext, LedgerError};
+use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint};
+use crate::scenario::{SchedulerKind, ShuttleSettings};
+use crate::tally::Tally;
+use crate::workload::Workload;
+
+/// The shuttle engine.
+#[derive(Clone, Debug)]
+pub struct ShuttleEngine {
+    settings: ShuttleSettings,
+}
+
+impl ShuttleEngine {
+    /// An engine with the given scheduler and step bound.
+    pub fn new(settings: ShuttleSettings) -> Self {
+        ShuttleEngine { settings }
+    }
+
+    fn scheduler(&self, plan: &RunPlan) -> Box<dyn Scheduler + Send> {
+        let runs = usize::try_from(plan.runs).unwrap_or(usize::MAX);
+        match self.settings.scheduler {
+            SchedulerKind::Random => Box::new(RandomScheduler::new_from_seed(plan.seed, runs)),
+            SchedulerKind::Pct { depth } => {
+                Box::new(PctScheduler::new_from_seed(plan.seed, depth, runs))
+            }
+            SchedulerKind::Dfs => Box::new(DfsScheduler::new(Some(runs), false)),
+        }
+    }
+}
+
+/// A shuttle configuration that prints and persists nothing: contend reports failures itself.
+pub fn quiet_config(max_steps: u64) -> Config {
+    let mut config = Config::new();
+    config.failure_persistence = FailurePersistence::None;
+    config.max_steps = MaxSteps::FailAfter(usize::try_from(max_steps).unwrap_or(usize::MAX));
+    config.silence_warnings = true;
+    config
+}
+
+/// Wraps a scheduler so that the engine can end the run between executions.
+struct Stoppable {
+    inner: Box<dyn Scheduler + Send>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Scheduler for Stoppable {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.inner.new_execution()
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        self.inner.next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+}
+
+/// What the executions share with the engine: the tally, and the first internal error.
+struct Shared {
+    tally: Mutex<Tally>,
+    error: Mutex<Option<(u64, LedgerError)>>,
+    next_run: AtomicU64,
+    stop: Arc<AtomicBool>,
+}
+
+impl Engine for ShuttleEngine {
+    fn execute<W: Workload>(
+        &self,
+        workload: Arc<W>,
+        plan: &RunPlan,
+        tally: &mut Tally,
+    ) -> Result<(), EngineError> {
+        let capture = Capture::start();
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            tally: Mutex::new(std::mem::take(tally)),
+            error: Mutex::new(None),
+            next_run: AtomicU64::new(0),
+            stop: Arc::clone(&stop),
+        });
+        let scheduler = Stoppable {
+            inner: self.scheduler(plan),
+            stop,
+        };
+        let runner = shuttle::Runner::new(scheduler, quiet_config(self.settings.max_steps));
+        let body = {
+            let shared = Arc::clone(&shared);
+            let scenario = plan.scenario.clone();
+            move || execute_once(&workload, &shared, &scenario)
+        };
+        let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)));
+
+        // A failed execution may leak shuttle's clone of the body, so take the results out
+        // rather than unwrapping the Arc.
+        *tally = std::mem::take(&mut *shared.tally.lock().unwrap_or_else(|p| p.into_inner()));
+        let error = shared
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((run, source)) = error {
+            return Err(EngineError::Ledger {
+                scenario: plan.scenario.clone(),
+                run,
+                source,
+            });
+        }
+        if result.is_err() {
+            // shuttle ends the whole run at a failed execution (a panic, a deadlock, too many steps).
+            let message = capture
+                .take()
+                .unwrap_or_else(|| "the execution failed".to_string());
+            tally.record(Outcome::Failed {
+                message: explain_shuttle_failure(message, self.settings.max_steps),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn execute_once<W: Workload>(workload: &Arc<W>, shared: &Shared, scenario: &str) {
+    let run = shared.next_run.fetch_add(1, Ordering::SeqCst);
+    let state = Arc::new(workload.new_state::<ShuttlePlatform>());
+    let handles: Vec<_> = (0..workload.thread_count())
+        .map(|thread| {
+            let state = Arc::clone(&state);
+            let workload = Arc::clone(workload);
+            shuttle::thread::Builder::new()
+                .name(format!("Thread-{}", thread + 1))
+                .spawn(move || workload.run_thread(&*state, thread, &mut ShuttlePoint))
+                .expect("shuttle spawns tasks without OS resources")
+        })
+        .collect();
+    for handle in handles {
+        // A panic in a task fails the whole execution through shuttle itself.
+        let _ = handle.join();
+    }
+    let settled = workload.settle(&*state, EventContext { scenario, run });
+    match settled {
+        Ok(settlement) => {
+            let mut tally = shared.tally.lock().unwrap_or_else(|p| p.into_inner());
+            if tally.record(Outcome::Settled(settlement)) == Flow::Stop {
+                shared.stop.store(true, Ordering::SeqCst);
+            }
+        }
+        Err(error) => {
+            shared
+                .error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert((run, error));
+            shared.stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+fn explain_shuttle_failure(message: String, max_steps: u64) -> String {
+    if message.contains("exceeded the maximum number of steps") || message.contains("max_steps") {
+        format!("livelock: the execution ran past {max_steps} steps ({message})")
+    } else if message.contains("deadlock") {
+        format!("deadlock: {message}")
+    } else {
+        message
+    }
+}

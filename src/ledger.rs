@@ -1,0 +1,430 @@
+//! Exact lost-update accounting.
+//!
+//! Every write to an instrumented cell gets a unique id made of its thread and op index (no
+//! shared counter). The cell holds the id of the last write; the value of a write lives in the
+//! writing thread's own record. A read returns the id and value it saw; a write remembers that id
+//! as its parent and publishes itself with one atomic swap, whose old value names the write it
+//! overwrote. No lock or other synchronization is added: the swap is the write.
+//!
+//! After the execution, the writes on the parent chain from the final write back to the initial
+//! value are the survivors; every other write is lost. This is exact even when an overwritten
+//! update is later restored by a write that was based on it, which counting overwrites gets
+//! wrong. [`Ledger::settle`] checks that the lost deltas reconcile with the final value and emits
+//! one `tracing` event (target `contend::lost_update`) per overwrite.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use thiserror::Error;
+
+use crate::platform::SharedWord;
+
+/// Identifies one write: its thread and op index, or the initial value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WriteId(u64);
+
+const OP_BITS: u32 = 40;
+const OP_MASK: u64 = (1 << OP_BITS) - 1;
+const NO_OVERWRITE: u64 = u64::MAX;
+
+impl WriteId {
+    /// The id that stands for the cell's initial value.
+    pub const INITIAL: WriteId = WriteId(0);
+
+    /// The id of op `op` of thread `thread`.
+    pub fn new(thread: usize, op: u64) -> WriteId {
+        WriteId(((thread as u64 + 1) << OP_BITS) | op)
+    }
+
+    /// The thread and op index, or `None` for the initial value.
+    pub fn origin(self) -> Option<(usize, u64)> {
+        (self != WriteId::INITIAL).then(|| ((self.0 >> OP_BITS) as usize - 1, self.0 & OP_MASK))
+    }
+}
+
+/// What a read saw: the write it read from and its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read {
+    /// The write whose value was read.
+    pub id: WriteId,
+    /// The value read.
+    pub value: i64,
+}
+
+/// One write, owned by the writing thread until it is published.
+#[derive(Debug, Default)]
+struct Record {
+    value: AtomicI64,
+    parent: AtomicU64,
+    overwrote: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Track {
+    delta: i64,
+    records: Box<[Record]>,
+}
+
+/// An instrumented shared counter cell with its write records.
+#[derive(Debug)]
+pub struct Ledger<W> {
+    cell: W,
+    initial: i64,
+    tracks: Vec<Track>,
+}
+
+/// Where the events of one execution come from, for the `tracing` events.
+#[derive(Clone, Copy, Debug)]
+pub struct EventContext<'a> {
+    /// The scenario's name.
+    pub scenario: &'a str,
+    /// The execution's index within the scenario.
+    pub run: u64,
+}
+
+/// The accounting of one finished execution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    /// The counter's final value.
+    pub observed_final: i64,
+    /// The value it would have with no lost update.
+    pub expected_final: i64,
+    /// Writes that were overwritten at the moment they happened (some may have been restored).
+    pub overwrites: u64,
+    /// Writes whose effect is missing from the final value.
+    pub lost_updates: u64,
+    /// Sum of the deltas of the lost writes; equals `expected_final - observed_final`.
+    pub lost_delta: i64,
+}
+
+/// The ledger found an inconsistency: a bug in contend, never in the workload.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum LedgerError {
+    /// The lost deltas do not account for the difference between expected and observed.
+    #[error(
+        "lost updates do not reconcile: expected {expected_final}, observed {observed_final}, \
+         but the {lost_updates} lost writes sum to {lost_delta}"
+    )]
+    Unreconciled {
+        /// The value with no lost update.
+        expected_final: i64,
+        /// The final value.
+        observed_final: i64,
+        /// The number of lost writes.
+        lost_updates: u64,
+        /// The sum of their deltas.
+        lost_delta: i64,
+    },
+    /// The parent chain does not lead back to the initial value.
+    #[error("the write chain is broken at write {0:?}")]
+    BrokenChain(WriteId),
+}
+
+impl<W: SharedWord> Ledger<W> {
+    /// A cell holding `initial`, with room for `ops` writes of `delta` per thread.
+    pub fn new(cell: W, initial: i64, threads: impl IntoIterator<Item = (i64, u64)>) -> Self {
+        cell.store(WriteId::INITIAL.0);
+        let tracks = threads
+            .into_iter()
+            .map(|(delta, ops)| Track {
+                delta,
+                records: (0..ops).map(|_| Record::default()).collect(),
+            })
+            .collect();
+        Ledger {
+            cell,
+            initial,
+            tracks,
+        }
+    }
+
+    /// The cell's shared word, for workloads that need a raw access.
+    pub fn cell(&self) -> &W {
+        &self.cell
+    }
+
+    /// Reads the cell: one access to shared state.
+    #[inline]
+    pub fn read(&self) -> Read {
+        let id = WriteId(self.cell.load());
+        Read {
+            id,
+            value: self.value_of(id),
+        }
+    }
+
+    /// Writes `value`, computed from `read`, as op `op` of `thread`: one access to shared state.
+    /// Returns the write it overwrote, if it was not the one read.
+    #[inline]
+    pub fn write(&self, thread: usize, op: u64, read: Read, value: i64) -> Option<WriteId> {
+        let id = self.prepare(thread, op, read, value);
+        let previous = WriteId(self.cell.swap(id.0));
+        let record = &self.tracks[thread].records[op as usize];
+        if previous == read.id {
+            record.overwrote.store(NO_OVERWRITE, Ordering::Relaxed);
+            None
+        } else {
+            record.overwrote.store(previous.0, Ordering::Relaxed);
+            Some(previous)
+        }
+    }
+
+    /// Writes `value` only if the cell still holds the write `read` saw, in one atomic step.
+    /// Returns what the cell holds now when it did not.
+    #[inline]
+    pub fn compare_and_write(
+        &self,
+        thread: usize,
+        op: u64,
+        read: Read,
+        value: i64,
+    ) -> Result<(), Read> {
+        let id = self.prepare(thread, op, read, value);
+        match self.cell.compare_exchange(read.id.0, id.0) {
+            Ok(_) => {
+                self.tracks[thread].records[op as usize]
+                    .overwrote
+                    .store(NO_OVERWRITE, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(current) => {
+                let current = WriteId(current);
+                Err(Read {
+                    id: current,
+                    value: self.value_of(current),
+                })
+            }
+        }
+    }
+
+    fn prepare(&self, thread: usize, op: u64, read: Read, value: i64) -> WriteId {
+        let record = &self.tracks[thread].records[op as usize];
+        record.value.store(value, Ordering::Relaxed);
+        record.parent.store(read.id.0, Ordering::Relaxed);
+        WriteId::new(thread, op)
+    }
+
+    fn record(&self, id: WriteId) -> Option<&Record> {
+        let (thread, op) = id.origin()?;
+        self.tracks.get(thread)?.records.get(op as usize)
+    }
+
+    fn value_of(&self, id: WriteId) -> i64 {
+        match self.record(id) {
+            Some(record) => record.value.load(Ordering::Relaxed),
+            None => self.initial,
+        }
+    }
+
+    /// The value the counter must end with when no update is lost.
+    pub fn expected_final(&self) -> i64 {
+        self.tracks.iter().fold(self.initial, |acc, t| {
+            acc.wrapping_add(t.delta.wrapping_mul(t.records.len() as i64))
+        })
+    }
+
+    /// Accounts for a finished execution (every thread joined): finds the survivors, counts the
+    /// lost writes, checks that they reconcile with the final value, and emits one `tracing`
+    /// event per overwrite.
+    pub fn settle(&self, context: EventContext<'_>) -> Result<Settlement, LedgerError> {
+        let final_id = WriteId(self.cell.load());
+        let observed_final = self.value_of(final_id);
+        let expected_final = self.expected_final();
+
+        // Mark the survivors: the parent chain from the final write back to the initial value.
+        let mut survived: Vec<Vec<bool>> = self
+            .tracks
+            .iter()
+            .map(|t| vec![false; t.records.len()])
+            .collect();
+        let total_writes: usize = self.tracks.iter().map(|t| t.records.len()).sum();
+        let mut cursor = final_id;
+        let mut chain_length = 0usize;
+        while let Some((thread, op)) = cursor.origin() {
+            let slot = survived
+                .get_mut(thread)
+                .and_then(|t| t.get_mut(op as usize))
+                .ok_or(LedgerError::BrokenChain(cursor))?;
+            chain_length += 1;
+            if *slot || chain_length > total_writes {
+                return Err(LedgerError::BrokenChain(cursor));
+            }
+            *slot = true;
+            cursor = WriteId(
+                self.tracks[thread].records[op as usize]
+                    .parent
+                    .load(Ordering::Relaxed),
+            );
+        }
+
+        let mut lost_updates = 0u64;
+        let mut lost_delta = 0i64;
+        let mut overwrites = 0u64;
+        for (thread, track) in self.tracks.iter().enumerate() {
+            for (op, record) in track.records.iter().enumerate() {
+                if !survived[thread][op] {
+                    lost_updates += 1;
+                    lost_delta = lost_delta.wrapping_add(track.delta);
+                }
+                let overwrote = record.overwrote.load(Ordering::Relaxed);
+                if overwrote == NO_OVERWRITE {
+                    continue;
+                }
+                overwrites += 1;
+                let victim = WriteId(overwrote);
+                let (victim_thread, victim_op) = match victim.origin() {
+                    Some((t, o)) => (t as i64, o as i64),
+                    None => (-1, -1),
+                };
+                let restored = victim
+                    .origin()
+                    .is_some_and(|(t, o)| survived[t][o as usize]);
+                let parent = WriteId(record.parent.load(Ordering::Relaxed));
+                tracing::info!(
+                    target: "contend::lost_update",
+                    scenario = context.scenario,
+                    run = context.run,
+                    thread,
+                    op,
+                    read_value = self.value_of(parent),
+                    written_value = record.value.load(Ordering::Relaxed),
+                    overwritten_thread = victim_thread,
+                    overwritten_op = victim_op,
+                    overwritten_value = self.value_of(victim),
+                    restored,
+                    "thread {thread} op {op} overwrote the write of thread {victim_thread} op {victim_op}"
+                );
+            }
+        }
+
+        if expected_final.wrapping_sub(observed_final) != lost_delta {
+            return Err(LedgerError::Unreconciled {
+                expected_final,
+                observed_final,
+                lost_updates,
+                lost_delta,
+            });
+        }
+        Ok(Settlement {
+            observed_final,
+            expected_final,
+            overwrites,
+            lost_updates,
+            lost_delta,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+
+    fn ledger(initial: i64, threads: &[(i64, u64)]) -> Ledger<AtomicU64> {
+        Ledger::new(AtomicU64::new(0), initial, threads.iter().copied())
+    }
+
+    const CONTEXT: EventContext<'static> = EventContext {
+        scenario: "unit",
+        run: 0,
+    };
+
+    #[test]
+    fn sequential_writes_lose_nothing() {
+        let ledger = ledger(10, &[(1, 3), (-1, 2)]);
+        for op in 0..3 {
+            let read = ledger.read();
+            assert_eq!(ledger.write(0, op, read, read.value + 1), None);
+        }
+        for op in 0..2 {
+            let read = ledger.read();
+            assert_eq!(ledger.write(1, op, read, read.value - 1), None);
+        }
+        let settlement = ledger.settle(CONTEXT).unwrap();
+        assert_eq!(settlement.observed_final, 11);
+        assert_eq!(settlement.expected_final, 11);
+        assert_eq!(settlement.lost_updates, 0);
+        assert_eq!(settlement.overwrites, 0);
+    }
+
+    #[test]
+    fn a_stale_write_loses_the_write_it_overwrites() {
+        let ledger = ledger(10, &[(1, 1), (-1, 1)]);
+        let read_a = ledger.read();
+        let read_b = ledger.read();
+        assert_eq!(ledger.write(0, 0, read_a, read_a.value + 1), None);
+        assert_eq!(
+            ledger.write(1, 0, read_b, read_b.value - 1),
+            Some(WriteId::new(0, 0))
+        );
+        let settlement = ledger.settle(CONTEXT).unwrap();
+        assert_eq!(settlement.observed_final, 9);
+        assert_eq!(settlement.expected_final, 10);
+        assert_eq!(settlement.lost_updates, 1);
+        assert_eq!(settlement.lost_delta, 1);
+    }
+
+    /// T1 reads 0; T2 writes 1 and reads 1; T1 writes 1 from its stale read, overwriting T2's
+    /// update; T2 writes 2 from its own read, which restores T2's first update and drops T1's:
+    /// three increments, two overwrites, one net loss.
+    #[test]
+    fn a_restored_update_is_not_counted_as_lost() {
+        let ledger = ledger(0, &[(1, 1), (1, 2)]);
+        let t1_read = ledger.read();
+        let t2_read = ledger.read();
+        assert_eq!(ledger.write(1, 0, t2_read, t2_read.value + 1), None);
+        let t2_second_read = ledger.read();
+        assert_eq!(t2_second_read.value, 1);
+        assert_eq!(
+            ledger.write(0, 0, t1_read, t1_read.value + 1),
+            Some(WriteId::new(1, 0))
+        );
+        assert_eq!(
+            ledger.write(1, 1, t2_second_read, t2_second_read.value + 1),
+            Some(WriteId::new(0, 0))
+        );
+        let settlement = ledger.settle(CONTEXT).unwrap();
+        assert_eq!(settlement.overwrites, 2);
+        assert_eq!(settlement.lost_updates, 1);
+        assert_eq!(settlement.observed_final, 2);
+        assert_eq!(settlement.expected_final, 3);
+        assert_eq!(settlement.lost_delta, 1);
+    }
+
+    #[test]
+    fn compare_and_write_refuses_a_stale_read() {
+        let ledger = ledger(5, &[(1, 1), (1, 1)]);
+        let stale = ledger.read();
+        let fresh = ledger.read();
+        assert!(
+            ledger
+                .compare_and_write(1, 0, fresh, fresh.value + 1)
+                .is_ok()
+        );
+        let now = ledger
+            .compare_and_write(0, 0, stale, stale.value + 1)
+            .unwrap_err();
+        assert_eq!(now.value, 6);
+        assert!(ledger.compare_and_write(0, 0, now, now.value + 1).is_ok());
+        let settlement = ledger.settle(CONTEXT).unwrap();
+        assert_eq!(settlement.observed_final, 7);
+        assert_eq!(settlement.lost_updates, 0);
+    }
+
+    #[test]
+    fn a_wrong_value_is_reported_as_unreconciled() {
+        let ledger = ledger(0, &[(1, 1)]);
+        let read = ledger.read();
+        ledger.write(0, 0, read, 5);
+        assert!(matches!(
+            ledger.settle(CONTEXT),
+            Err(LedgerError::Unreconciled { .. })
+        ));
+    }
+
+    #[test]
+    fn write_ids_round_trip() {
+        assert_eq!(WriteId::new(3, 41).origin(), Some((3, 41)));
+        assert_eq!(WriteId::INITIAL.origin(), None);
+    }
+}

@@ -1,0 +1,31 @@
+//! contend: a fault-injection stress tester for critical sections.
+//!
+//! contend runs critical-section workloads under controlled, randomized scheduling with shuttle
+//! and on real OS threads with jitter injected at every shared access, counts every lost update
+//! exactly, and reports whether each scenario met its expectation.
+//!
+//! Data flows one way: a TOML [`config`] becomes validated [`scenario`]s; the [`runner`] hands
+//! each to an [`engine`], which executes a [`workload`] written against the [`platform`]
+//! primitives; the [`ledger`] accounts for every write; the [`tally`] collects the executions;
+//! the [`report`]ers write the results.
+
+pub mod config;
+pub mod engine;
+pub mod ledger;
+pub mod platform;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod tally;
+pub mod trace;
+pub mod workload;
+
+/// The process exit codes of the `contend` binary: a published contract.
+pub mod exit_code {
+    /// Every expectation met.
+    pub const PASS: i32 = 0;
+    /// An expectation failed: a bug found where none was expected, or an expected bug not shown.
+    pub const FAIL: i32 = 1;
+    /// Usage, config or input error, or an internal error.
+    pub const ERROR: i32 = 2;
+}

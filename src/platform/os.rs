@@ -1,0 +1,99 @@
+//! Real OS primitives with jitter: noise is injected before every shared access.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use super::{AccessPoint, Lock, Platform, SharedWord};
+use crate::scenario::Jitter;
+
+/// The platform of real OS threads.
+#[derive(Debug, Default)]
+pub struct OsPlatform;
+
+impl Platform for OsPlatform {
+    type Word = AtomicU64;
+    type Lock = Mutex<()>;
+    type Point = JitterPoint;
+
+    fn word(initial: u64) -> AtomicU64 {
+        AtomicU64::new(initial)
+    }
+
+    fn lock() -> Mutex<()> {
+        Mutex::new(())
+    }
+}
+
+impl SharedWord for AtomicU64 {
+    fn load(&self) -> u64 {
+        AtomicU64::load(self, Ordering::Acquire)
+    }
+
+    fn store(&self, value: u64) {
+        AtomicU64::store(self, value, Ordering::Release)
+    }
+
+    fn swap(&self, value: u64) -> u64 {
+        AtomicU64::swap(self, value, Ordering::AcqRel)
+    }
+
+    fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
+        AtomicU64::compare_exchange(self, current, new, Ordering::AcqRel, Ordering::Acquire)
+    }
+}
+
+impl Lock for Mutex<()> {
+    type Guard<'a> = std::sync::MutexGuard<'a, ()>;
+
+    fn acquire(&self) -> Self::Guard<'_> {
+        // A poisoned lock only means another thread panicked; that panic is the failure to report.
+        self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A real thread's access point: with jitter, a seeded random yield, spin or sleep.
+#[derive(Debug)]
+pub struct JitterPoint {
+    noise: Option<(Jitter, SmallRng)>,
+}
+
+impl JitterPoint {
+    /// An access point that injects `jitter` (none if `None`), its choices drawn from `seed`.
+    pub fn new(jitter: Option<&Jitter>, seed: u64) -> Self {
+        JitterPoint {
+            noise: jitter.map(|j| (j.clone(), SmallRng::seed_from_u64(seed))),
+        }
+    }
+}
+
+impl AccessPoint for JitterPoint {
+    #[inline]
+    fn before_access(&mut self) {
+        let Some((jitter, rng)) = &mut self.noise else {
+            return;
+        };
+        let draw: f64 = rng.random();
+        if draw < jitter.yield_probability {
+            std::thread::yield_now();
+        } else if draw < jitter.yield_probability + jitter.spin_probability {
+            let spins = rng.random_range(0..=jitter.max_spin);
+            for _ in 0..spins {
+                std::hint::spin_loop();
+            }
+        } else if draw
+            < jitter.yield_probability + jitter.spin_probability + jitter.sleep_probability
+        {
+            let bound = jitter.max_sleep.as_nanos() as u64;
+            std::thread::sleep(Duration::from_nanos(rng.random_range(0..=bound)));
+        }
+    }
+
+    fn spin_wait(&mut self) {
+        std::hint::spin_loop();
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,60 @@
+//! The JSON report, written whole at the end of the run.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Event, Reporter, RunReport};
+
+/// Writes the run report as pretty JSON to a writer.
+pub fn write_json(report: &RunReport, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}
+
+/// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
+/// that a reader never sees a half-written file.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let temporary = folder.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = fs::write(&temporary, contents).and_then(|()| fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Writes the JSON report to a file when the run finishes.
+#[derive(Debug)]
+pub struct JsonFileReporter {
+    path: PathBuf,
+}
+
+impl JsonFileReporter {
+    /// A reporter that will write to `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        JsonFileReporter { path: path.into() }
+    }
+}
+
+impl Reporter for JsonFileReporter {
+    fn report(&mut self, event: &Event<'_>) -> io::Result<()> {
+        if let Event::RunFinished { report } = event {
+            let mut buffer = Vec::new();
+            write_json(report, &mut buffer)?;
+            write_atomically(&self.path, &buffer)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
+        }
+        Ok(())
+    }
+}

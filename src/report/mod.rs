@@ -1,0 +1,220 @@
+//! Reports: one event type feeds every reporter; each reporter writes to an injected writer.
+
+pub mod json;
+pub mod text;
+
+use std::io;
+
+use serde::Serialize;
+
+use crate::scenario::{EngineSpec, Expectation, Scenario, SyncMode};
+use crate::tally::{Rate, Tally};
+
+/// Everything a reporter is told, in order.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// The run begins with these scenarios.
+    RunStarted {
+        /// The scenarios, in the order they will run.
+        scenarios: &'a [Scenario],
+    },
+    /// A scenario begins.
+    ScenarioStarted {
+        /// The scenario.
+        scenario: &'a Scenario,
+    },
+    /// A scenario has finished.
+    ScenarioFinished {
+        /// Its report.
+        report: &'a ScenarioReport,
+    },
+    /// Every scenario has finished.
+    RunFinished {
+        /// The whole run's report.
+        report: &'a RunReport,
+    },
+}
+
+/// Receives the events of a run.
+pub trait Reporter {
+    /// Handles one event.
+    fn report(&mut self, event: &Event<'_>) -> io::Result<()>;
+}
+
+/// Several reporters fed the same events, in order.
+#[derive(Default)]
+pub struct Reporters(Vec<Box<dyn Reporter>>);
+
+impl Reporters {
+    /// Adds a reporter.
+    pub fn push(&mut self, reporter: Box<dyn Reporter>) {
+        self.0.push(reporter);
+    }
+}
+
+impl std::fmt::Debug for Reporters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Reporters({})", self.0.len())
+    }
+}
+
+impl Reporter for Reporters {
+    fn report(&mut self, event: &Event<'_>) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|r| r.report(event))
+    }
+}
+
+/// Whether expectations were met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every expectation met.
+    Pass,
+    /// At least one expectation failed.
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// How often one final value was seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FinalCount {
+    /// The counter's final value.
+    #[serde(rename = "final")]
+    pub value: i64,
+    /// Number of executions that ended with it.
+    pub count: u64,
+}
+
+/// A rate with its 95% confidence interval, as reported.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RateReport {
+    /// The observed rate.
+    pub rate: f64,
+    /// Lower bound of the 95% Wilson interval.
+    pub ci95_low: f64,
+    /// Upper bound of the 95% Wilson interval.
+    pub ci95_high: f64,
+}
+
+impl From<Rate> for RateReport {
+    fn from(rate: Rate) -> Self {
+        RateReport {
+            rate: rate.value,
+            ci95_low: rate.low,
+            ci95_high: rate.high,
+        }
+    }
+}
+
+/// The result of one scenario: the `scenarios` entries of the JSON report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScenarioReport {
+    /// The scenario's name.
+    pub name: String,
+    /// The workload.
+    pub workload: String,
+    /// The engine.
+    pub engine: String,
+    /// The shuttle scheduler, for the shuttle engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
+    /// The synchronization mode.
+    pub sync: SyncMode,
+    /// What the scenario had to show.
+    pub expect: Expectation,
+    /// Whether it did.
+    pub verdict: Verdict,
+    /// The verdict in words.
+    pub reason: String,
+    /// The seed every random choice derived from.
+    pub seed: u64,
+    /// Number of threads.
+    pub threads: usize,
+    /// Executions asked for.
+    pub runs_requested: u64,
+    /// Executions completed.
+    pub runs: u64,
+    /// Executions with at least one lost update or another failure.
+    pub failing_runs: u64,
+    /// Failing executions over executions, with its 95% interval.
+    pub failure_rate: RateReport,
+    /// Lost updates over all executions.
+    pub lost_updates: u64,
+    /// Overwrites over all executions; an overwritten update may be restored by a later write.
+    pub overwrites: u64,
+    /// The final value with no lost update.
+    pub expected_final: i64,
+    /// Histogram of final values, most frequent first.
+    pub outcomes: Vec<FinalCount>,
+    /// The first failure messages (panics, deadlocks, livelocks).
+    pub failures: Vec<String>,
+    /// Wall-clock time of the scenario.
+    pub elapsed_seconds: f64,
+}
+
+impl ScenarioReport {
+    /// The report of `scenario` from its tally and verdict.
+    pub fn new(
+        scenario: &Scenario,
+        tally: Tally,
+        verdict: Verdict,
+        reason: String,
+        elapsed_seconds: f64,
+    ) -> Self {
+        let crate::scenario::WorkloadSpec::Counter(counter) = &scenario.workload;
+        let scheduler = match &scenario.engine {
+            EngineSpec::Shuttle(settings) => Some(settings.scheduler.as_str().to_string()),
+            EngineSpec::Threads(_) => None,
+        };
+        ScenarioReport {
+            name: scenario.name.clone(),
+            workload: scenario.workload.name().to_string(),
+            engine: scenario.engine.name().to_string(),
+            scheduler,
+            sync: scenario.workload.sync(),
+            expect: scenario.expect,
+            verdict,
+            reason,
+            seed: scenario.seed,
+            threads: counter.threads.len(),
+            runs_requested: scenario.runs,
+            runs: tally.runs,
+            failing_runs: tally.failing_runs,
+            failure_rate: Rate::wilson(tally.failing_runs, tally.runs).into(),
+            lost_updates: tally.lost_updates,
+            overwrites: tally.overwrites,
+            expected_final: tally
+                .expected_final
+                .unwrap_or_else(|| counter.expected_final()),
+            outcomes: tally
+                .most_frequent_finals()
+                .into_iter()
+                .map(|(value, count)| FinalCount { value, count })
+                .collect(),
+            failures: tally.failures,
+            elapsed_seconds,
+        }
+    }
+}
+
+/// The result of a whole run: the JSON report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    /// The version of contend that ran.
+    pub contend_version: String,
+    /// `pass` when every scenario passed.
+    pub verdict: Verdict,
+    /// Wall-clock time of the run.
+    pub elapsed_seconds: f64,
+    /// One entry per scenario, in order.
+    pub scenarios: Vec<ScenarioReport>,
+}

@@ -1,0 +1,138 @@
+//! Runs scenarios: builds the workload and engine, tallies the executions, judges the
+//! expectation, and feeds each result to the reporters as it comes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::engine::shuttle::ShuttleEngine;
+use crate::engine::threads::ThreadsEngine;
+use crate::engine::{Engine, EngineError, RunPlan};
+use crate::report::{Event, Reporter, RunReport, ScenarioReport, Verdict};
+use crate::scenario::{EngineSpec, Expectation, Scenario, WorkloadSpec};
+use crate::tally::Tally;
+use crate::workload::Workload;
+use crate::workload::counter::Counter;
+
+/// Options that apply to every scenario of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Stop a scenario at its first unexpected failure.
+    pub fail_fast: bool,
+}
+
+/// A run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An engine failed (an internal error).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A reporter could not write.
+    #[error("could not write the report: {0}")]
+    Report(#[from] std::io::Error),
+}
+
+/// Runs every scenario in order and reports each one.
+pub fn run_scenarios(
+    scenarios: &[Scenario],
+    options: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    reporter.report(&Event::RunStarted { scenarios })?;
+    let mut reports = Vec::with_capacity(scenarios.len());
+    for scenario in scenarios {
+        reporter.report(&Event::ScenarioStarted { scenario })?;
+        let report = run_scenario(scenario, options)?;
+        reporter.report(&Event::ScenarioFinished { report: &report })?;
+        reports.push(report);
+    }
+    let verdict = if reports.iter().all(|r| r.verdict == Verdict::Pass) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    let run = RunReport {
+        contend_version: env!("CARGO_PKG_VERSION").to_string(),
+        verdict,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        scenarios: reports,
+    };
+    reporter.report(&Event::RunFinished { report: &run })?;
+    Ok(run)
+}
+
+/// Runs one scenario to its report.
+pub fn run_scenario(
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> Result<ScenarioReport, EngineError> {
+    let started = Instant::now();
+    let stop_at_first_failure = options.fail_fast && scenario.expect == Expectation::NoLostUpdates;
+    let mut tally = Tally::new(stop_at_first_failure);
+    let plan = RunPlan {
+        scenario: scenario.name.clone(),
+        runs: scenario.runs,
+        seed: scenario.seed,
+    };
+    let workload = match &scenario.workload {
+        WorkloadSpec::Counter(spec) => Arc::new(Counter::new(spec.clone())),
+    };
+    execute(&scenario.engine, workload, &plan, &mut tally)?;
+    Ok(judge(scenario, tally, started.elapsed().as_secs_f64()))
+}
+
+fn execute<W: Workload>(
+    engine: &EngineSpec,
+    workload: Arc<W>,
+    plan: &RunPlan,
+    tally: &mut Tally,
+) -> Result<(), EngineError> {
+    match engine {
+        EngineSpec::Threads(settings) => {
+            ThreadsEngine::new(settings.clone()).execute(workload, plan, tally)
+        }
+        EngineSpec::Shuttle(settings) => {
+            ShuttleEngine::new(settings.clone()).execute(workload, plan, tally)
+        }
+    }
+}
+
+/// Turns a scenario's tally into its report and verdict.
+pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> ScenarioReport {
+    let lost_update_runs = tally.failing_runs - tally.failed_runs;
+    let (verdict, reason) = if tally.failed_runs > 0 {
+        (
+            Verdict::Fail,
+            format!("{} of {} executions failed", tally.failed_runs, tally.runs),
+        )
+    } else {
+        match scenario.expect {
+            Expectation::LostUpdates if lost_update_runs == 0 => (
+                Verdict::Fail,
+                format!(
+                    "expected lost updates, but none of {} executions lost one",
+                    tally.runs
+                ),
+            ),
+            Expectation::LostUpdates => (
+                Verdict::Pass,
+                format!(
+                    "lost updates shown in {lost_update_runs} of {} executions, as expected",
+                    tally.runs
+                ),
+            ),
+            Expectation::NoLostUpdates if lost_update_runs > 0 => (
+                Verdict::Fail,
+                format!(
+                    "{} updates lost in {lost_update_runs} of {} executions",
+                    tally.lost_updates, tally.runs
+                ),
+            ),
+            Expectation::NoLostUpdates => (
+                Verdict::Pass,
+                format!("no update lost in {} executions, as expected", tally.runs),
+            ),
+        }
+    };
+    ScenarioReport::new(scenario, tally, verdict, reason, elapsed_seconds)
+}

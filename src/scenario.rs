@@ -1,0 +1,289 @@
+//! Validated scenarios: what to run, how, and what to expect.
+//!
+//! These are the values the engines see. They are built from a TOML file by [`crate::config`],
+//! or directly by a program that uses contend as a library.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// One scenario: a workload, the engine that runs it, and the expectation it must meet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Unique name within its file.
+    pub name: String,
+    /// The workload and its parameters.
+    pub workload: WorkloadSpec,
+    /// The engine and its engine-specific settings.
+    pub engine: EngineSpec,
+    /// Number of executions: rounds on real threads, schedules under shuttle.
+    pub runs: u64,
+    /// Every random choice of the scenario derives from this seed.
+    pub seed: u64,
+    /// What the scenario must show.
+    pub expect: Expectation,
+}
+
+/// A workload with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkloadSpec {
+    /// A shared counter that each thread adds its delta to, `ops` times.
+    Counter(CounterSpec),
+}
+
+impl WorkloadSpec {
+    /// The workload's name as written in a config file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WorkloadSpec::Counter(_) => "counter",
+        }
+    }
+
+    /// The synchronization the workload uses around its critical section.
+    pub fn sync(&self) -> SyncMode {
+        match self {
+            WorkloadSpec::Counter(counter) => counter.sync,
+        }
+    }
+}
+
+/// Parameters of the counter workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CounterSpec {
+    /// The counter's value before any thread runs.
+    pub initial: i64,
+    /// One entry per thread.
+    pub threads: Vec<ThreadSpec>,
+    /// How the read-modify-write is protected.
+    pub sync: SyncMode,
+}
+
+impl CounterSpec {
+    /// The value the counter must end with when no update is lost.
+    pub fn expected_final(&self) -> i64 {
+        self.threads.iter().fold(self.initial, |acc, t| {
+            acc.wrapping_add(t.delta.wrapping_mul(t.ops as i64))
+        })
+    }
+
+    /// Total number of updates over all threads.
+    pub fn total_ops(&self) -> u64 {
+        self.threads.iter().map(|t| t.ops).sum()
+    }
+}
+
+/// What one thread of the counter workload does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadSpec {
+    /// Added to the counter by each update.
+    pub delta: i64,
+    /// Number of updates.
+    pub ops: u64,
+}
+
+/// How a critical section is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// No protection: read, then write. Loses updates.
+    None,
+    /// A mutex around the read-modify-write.
+    Mutex,
+    /// One atomic read-modify-write (compare-and-swap) per update.
+    Atomic,
+    /// A correct test-and-test-and-set spinlock.
+    Spin,
+    /// A broken lock: a plain boolean checked and then set.
+    Flag,
+}
+
+impl SyncMode {
+    /// Every mode, in the order `contend list` shows them.
+    pub const ALL: [SyncMode; 5] = [
+        SyncMode::None,
+        SyncMode::Mutex,
+        SyncMode::Atomic,
+        SyncMode::Spin,
+        SyncMode::Flag,
+    ];
+
+    /// The name used in config files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::None => "none",
+            SyncMode::Mutex => "mutex",
+            SyncMode::Atomic => "atomic",
+            SyncMode::Spin => "spin",
+            SyncMode::Flag => "flag",
+        }
+    }
+
+    /// One line on what the mode does.
+    pub fn description(self) -> &'static str {
+        match self {
+            SyncMode::None => {
+                "no protection: read the counter, then write it (the lost-update bug)"
+            }
+            SyncMode::Mutex => "a mutex held across the read and the write",
+            SyncMode::Atomic => {
+                "one atomic read-modify-write per update (compare-and-swap retry, as fetch_add)"
+            }
+            SyncMode::Spin => "a correct test-and-test-and-set spinlock",
+            SyncMode::Flag => {
+                "a broken lock: a plain boolean checked, then set (check and set are not atomic)"
+            }
+        }
+    }
+
+    /// Whether the mode waits in a spin loop, which needs a fair scheduler.
+    pub fn spins(self) -> bool {
+        matches!(self, SyncMode::Spin | SyncMode::Flag)
+    }
+}
+
+impl fmt::Display for SyncMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An engine with its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineSpec {
+    /// Real OS threads with injected noise.
+    Threads(ThreadsSettings),
+    /// Controlled executions under shuttle.
+    Shuttle(ShuttleSettings),
+}
+
+impl EngineSpec {
+    /// The engine's name as written in a config file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EngineSpec::Threads(_) => "threads",
+            EngineSpec::Shuttle(_) => "shuttle",
+        }
+    }
+}
+
+/// Settings of the real-threads engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThreadsSettings {
+    /// Noise injected at each access to shared state; `None` turns it off.
+    pub jitter: Option<Jitter>,
+    /// Whether all threads start together behind a barrier.
+    pub barrier: bool,
+}
+
+impl Default for ThreadsSettings {
+    fn default() -> Self {
+        ThreadsSettings {
+            jitter: Some(Jitter::default()),
+            barrier: true,
+        }
+    }
+}
+
+/// Noise injected on real threads before every access to shared state.
+///
+/// At each access point at most one kind of noise happens: a yield with `yield_probability`,
+/// else a busy spin of up to `max_spin` iterations with `spin_probability`, else a sleep of up
+/// to `max_sleep` with `sleep_probability`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Jitter {
+    /// Probability of `std::thread::yield_now` at an access point.
+    pub yield_probability: f64,
+    /// Probability of a busy spin at an access point.
+    pub spin_probability: f64,
+    /// Upper bound of a busy spin, in spin-loop iterations.
+    pub max_spin: u32,
+    /// Probability of a sleep at an access point.
+    pub sleep_probability: f64,
+    /// Upper bound of a sleep.
+    pub max_sleep: Duration,
+}
+
+impl Default for Jitter {
+    fn default() -> Self {
+        Jitter {
+            yield_probability: 0.2,
+            spin_probability: 0.1,
+            max_spin: 100,
+            sleep_probability: 0.0002,
+            max_sleep: Duration::from_micros(100),
+        }
+    }
+}
+
+/// Settings of the shuttle engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShuttleSettings {
+    /// The scheduling strategy.
+    pub scheduler: SchedulerKind,
+    /// Steps after which one execution is abandoned as a livelock.
+    pub max_steps: u64,
+}
+
+impl Default for ShuttleSettings {
+    fn default() -> Self {
+        ShuttleSettings {
+            scheduler: SchedulerKind::Random,
+            max_steps: DEFAULT_MAX_STEPS,
+        }
+    }
+}
+
+/// Default bound on the steps of one shuttle execution.
+pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
+
+/// A shuttle scheduling strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedulerKind {
+    /// A uniformly random choice at every step.
+    Random,
+    /// Probabilistic concurrency testing with the given bug depth.
+    Pct {
+        /// The number of priority change points plus one.
+        depth: usize,
+    },
+    /// Exhaustive depth-first search, bounded by `runs`.
+    Dfs,
+}
+
+impl SchedulerKind {
+    /// The name used in config files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchedulerKind::Random => "random",
+            SchedulerKind::Pct { .. } => "pct",
+            SchedulerKind::Dfs => "dfs",
+        }
+    }
+}
+
+/// What a scenario must show to pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expectation {
+    /// At least one execution loses an update: the stress test reproduces the bug.
+    LostUpdates,
+    /// No execution loses an update.
+    NoLostUpdates,
+}
+
+impl Expectation {
+    /// The name used in config files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expectation::LostUpdates => "lost-updates",
+            Expectation::NoLostUpdates => "no-lost-updates",
+        }
+    }
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

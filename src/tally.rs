@@ -1,0 +1,181 @@
+//! Accumulates the outcomes of a scenario's executions: counts, histogram, failures.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{Flow, Outcome};
+
+/// How many failure messages a tally keeps word for word.
+const KEPT_FAILURES: usize = 5;
+
+/// The running totals of one scenario.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    stop_at_first_failure: bool,
+    /// Executions completed.
+    pub runs: u64,
+    /// Executions with at least one lost update or another failure.
+    pub failing_runs: u64,
+    /// Executions that ended in a panic, deadlock or livelock.
+    pub failed_runs: u64,
+    /// Lost updates over all executions.
+    pub lost_updates: u64,
+    /// Overwrites over all executions (an overwritten update may be restored later).
+    pub overwrites: u64,
+    /// The value the counter must end with when no update is lost.
+    pub expected_final: Option<i64>,
+    /// How often each final value was seen.
+    pub finals: BTreeMap<i64, u64>,
+    /// The index of the first execution that lost an update.
+    pub first_lost_update_run: Option<u64>,
+    /// The first few failure messages.
+    pub failures: Vec<String>,
+}
+
+impl Tally {
+    /// An empty tally; with `stop_at_first_failure`, [`Tally::record`] asks to stop at the
+    /// first failing execution.
+    pub fn new(stop_at_first_failure: bool) -> Self {
+        Tally {
+            stop_at_first_failure,
+            ..Tally::default()
+        }
+    }
+
+    /// Adds one execution's outcome; says whether the run goes on.
+    pub fn record(&mut self, outcome: Outcome) -> Flow {
+        let run = self.runs;
+        self.runs += 1;
+        let failing = match outcome {
+            Outcome::Settled(settlement) => {
+                self.expected_final = Some(settlement.expected_final);
+                *self.finals.entry(settlement.observed_final).or_default() += 1;
+                self.lost_updates += settlement.lost_updates;
+                self.overwrites += settlement.overwrites;
+                if settlement.lost_updates > 0 {
+                    self.first_lost_update_run.get_or_insert(run);
+                }
+                settlement.lost_updates > 0
+            }
+            Outcome::Failed { message } => {
+                self.failed_runs += 1;
+                if self.failures.len() < KEPT_FAILURES {
+                    self.failures.push(format!("run {run}: {message}"));
+                }
+                true
+            }
+        };
+        if failing {
+            self.failing_runs += 1;
+        }
+        if failing && self.stop_at_first_failure {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// Final values, most frequent first (ties: smaller value first).
+    pub fn most_frequent_finals(&self) -> Vec<(i64, u64)> {
+        let mut finals: Vec<(i64, u64)> = self.finals.iter().map(|(&v, &n)| (v, n)).collect();
+        finals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        finals
+    }
+}
+
+/// A proportion with its 95% Wilson score interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Successes over trials (0 when there were no trials).
+    pub value: f64,
+    /// Lower bound of the 95% interval.
+    pub low: f64,
+    /// Upper bound of the 95% interval.
+    pub high: f64,
+}
+
+impl Rate {
+    /// The rate of `hits` in `trials`, with its Wilson score interval at 95%.
+    pub fn wilson(hits: u64, trials: u64) -> Rate {
+        if trials == 0 {
+            return Rate {
+                value: 0.0,
+                low: 0.0,
+                high: 1.0,
+            };
+        }
+        const Z: f64 = 1.959_963_984_540_054;
+        let n = trials as f64;
+        let p = hits as f64 / n;
+        let z2 = Z * Z;
+        let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+        let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+        Rate {
+            value: p,
+            low: (centre - half).max(0.0),
+            high: (centre + half).min(1.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Settlement;
+
+    fn settled(observed_final: i64, lost_updates: u64) -> Outcome {
+        Outcome::Settled(Settlement {
+            observed_final,
+            expected_final: 9,
+            overwrites: lost_updates,
+            lost_updates,
+            lost_delta: 9 - observed_final,
+        })
+    }
+
+    #[test]
+    fn counts_failing_runs_and_the_histogram() {
+        let mut tally = Tally::new(false);
+        assert_eq!(tally.record(settled(9, 0)), Flow::Continue);
+        assert_eq!(tally.record(settled(7, 2)), Flow::Continue);
+        assert_eq!(tally.record(settled(7, 2)), Flow::Continue);
+        assert_eq!(tally.runs, 3);
+        assert_eq!(tally.failing_runs, 2);
+        assert_eq!(tally.lost_updates, 4);
+        assert_eq!(tally.first_lost_update_run, Some(1));
+        assert_eq!(tally.most_frequent_finals(), vec![(7, 2), (9, 1)]);
+    }
+
+    #[test]
+    fn stops_at_the_first_failure_when_asked() {
+        let mut tally = Tally::new(true);
+        assert_eq!(tally.record(settled(9, 0)), Flow::Continue);
+        assert_eq!(tally.record(settled(8, 1)), Flow::Stop);
+    }
+
+    #[test]
+    fn a_failed_execution_is_a_failing_run() {
+        let mut tally = Tally::new(false);
+        tally.record(Outcome::Failed {
+            message: "deadlock".into(),
+        });
+        assert_eq!(tally.failing_runs, 1);
+        assert_eq!(tally.failed_runs, 1);
+        assert_eq!(tally.failures, vec!["run 0: deadlock".to_string()]);
+    }
+
+    #[test]
+    fn wilson_interval_matches_known_values() {
+        // 20 of 20: the interval is [0.839, 1.0].
+        let all = Rate::wilson(20, 20);
+        assert_eq!(all.value, 1.0);
+        assert!((all.low - 0.8389).abs() < 1e-3, "{}", all.low);
+        assert_eq!(all.high, 1.0);
+        // 0 of 100: [0, 0.037].
+        let none = Rate::wilson(0, 100);
+        assert_eq!(none.low, 0.0);
+        assert!((none.high - 0.0370).abs() < 1e-3, "{}", none.high);
+        // 50 of 100: [0.404, 0.596].
+        let half = Rate::wilson(50, 100);
+        assert!((half.low - 0.4038).abs() < 1e-3 && (half.high - 0.5962).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,146 @@
+//! The lesson's counter: threads that each add their own delta to a shared counter.
+
+use crate::ledger::{EventContext, Ledger, LedgerError, Settlement};
+use crate::platform::{AccessPoint, Lock, Platform, SharedWord};
+use crate::scenario::{CounterSpec, SyncMode};
+use crate::workload::Workload;
+
+/// The counter workload, ready to run.
+#[derive(Clone, Debug)]
+pub struct Counter {
+    spec: CounterSpec,
+}
+
+impl Counter {
+    /// A counter workload with the given parameters.
+    pub fn new(spec: CounterSpec) -> Self {
+        Counter { spec }
+    }
+}
+
+/// The shared state of one counter execution.
+#[derive(Debug)]
+pub struct CounterState<P: Platform> {
+    ledger: Ledger<P::Word>,
+    lock: P::Lock,
+    flag: P::Word,
+}
+
+const FREE: u64 = 0;
+const TAKEN: u64 = 1;
+
+impl Workload for Counter {
+    type State<P: Platform> = CounterState<P>;
+
+    fn thread_count(&self) -> usize {
+        self.spec.threads.len()
+    }
+
+    fn new_state<P: Platform>(&self) -> CounterState<P> {
+        CounterState {
+            ledger: Ledger::new(
+                P::word(0),
+                self.spec.initial,
+                self.spec.threads.iter().map(|t| (t.delta, t.ops)),
+            ),
+            lock: P::lock(),
+            flag: P::word(FREE),
+        }
+    }
+
+    fn run_thread<P: Platform>(
+        &self,
+        state: &CounterState<P>,
+        thread: usize,
+        point: &mut P::Point,
+    ) {
+        let spec = self.spec.threads[thread];
+        let ledger = &state.ledger;
+        match self.spec.sync {
+            SyncMode::None => {
+                for op in 0..spec.ops {
+                    increment(ledger, thread, op, spec.delta, point);
+                }
+            }
+            SyncMode::Mutex => {
+                for op in 0..spec.ops {
+                    point.before_access();
+                    let _guard = state.lock.acquire();
+                    increment(ledger, thread, op, spec.delta, point);
+                }
+            }
+            SyncMode::Atomic => {
+                for op in 0..spec.ops {
+                    point.before_access();
+                    let mut read = ledger.read();
+                    loop {
+                        point.before_access();
+                        match ledger.compare_and_write(
+                            thread,
+                            op,
+                            read,
+                            read.value.wrapping_add(spec.delta),
+                        ) {
+                            Ok(()) => break,
+                            Err(now) => read = now,
+                        }
+                    }
+                }
+            }
+            SyncMode::Spin => {
+                for op in 0..spec.ops {
+                    loop {
+                        point.before_access();
+                        if state.flag.swap(TAKEN) == FREE {
+                            break;
+                        }
+                        while state.flag.load() == TAKEN {
+                            point.spin_wait();
+                        }
+                    }
+                    increment(ledger, thread, op, spec.delta, point);
+                    point.before_access();
+                    state.flag.store(FREE);
+                }
+            }
+            SyncMode::Flag => {
+                for op in 0..spec.ops {
+                    point.before_access();
+                    while state.flag.load() == TAKEN {
+                        point.spin_wait();
+                    }
+                    // The bug: between the check above and the set below, another thread may
+                    // also have seen the flag free.
+                    point.before_access();
+                    state.flag.store(TAKEN);
+                    increment(ledger, thread, op, spec.delta, point);
+                    point.before_access();
+                    state.flag.store(FREE);
+                }
+            }
+        }
+    }
+
+    fn settle<P: Platform>(
+        &self,
+        state: &CounterState<P>,
+        context: EventContext<'_>,
+    ) -> Result<Settlement, LedgerError> {
+        state.ledger.settle(context)
+    }
+}
+
+/// The critical section: read the counter, then write it back plus `delta`.
+#[inline]
+fn increment<W: SharedWord>(
+    ledger: &Ledger<W>,
+    thread: usize,
+    op: u64,
+    delta: i64,
+    point: &mut impl AccessPoint,
+) {
+    point.before_access();
+    let read = ledger.read();
+    point.before_access();
+    ledger.write(thread, op, read, read.value.wrapping_add(delta));
+}

@@ -1,0 +1,28 @@
+//! Workloads: critical sections written once against [`crate::platform`], run by every engine.
+
+pub mod counter;
+
+use crate::ledger::{EventContext, LedgerError, Settlement};
+use crate::platform::Platform;
+
+/// A concurrent workload: shared state, one body per thread, and the accounting at the end.
+pub trait Workload: Send + Sync + 'static {
+    /// The shared state of one execution on platform `P`.
+    type State<P: Platform>: Send + Sync;
+
+    /// How many threads an execution runs.
+    fn thread_count(&self) -> usize;
+
+    /// Fresh shared state for one execution.
+    fn new_state<P: Platform>(&self) -> Self::State<P>;
+
+    /// The body of thread `thread`; `point` is called before every shared access.
+    fn run_thread<P: Platform>(&self, state: &Self::State<P>, thread: usize, point: &mut P::Point);
+
+    /// Accounts for the execution once every thread has finished.
+    fn settle<P: Platform>(
+        &self,
+        state: &Self::State<P>,
+        context: EventContext<'_>,
+    ) -> Result<Settlement, LedgerError>;
+}
