@@ -196,8 +196,26 @@ impl Source<'_> {
 
     fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
         let span = error.span();
-        let key = span.as_ref().and_then(|s| self.key_at(s.start));
-        let message = error.message().trim().replace('\n', " ");
+        let message = error
+            .message()
+            .trim()
+            .replace('\n', " ")
+            .replace("expected i64", "expected an integer")
+            .replace("expected f64", "expected a number");
+        // Type and field errors point at a value or key; syntax errors may point anywhere.
+        let about_a_key = [
+            "invalid type",
+            "invalid value",
+            "unknown field",
+            "missing field",
+            "invalid length",
+        ]
+        .iter()
+        .any(|start| message.starts_with(start));
+        let key = span
+            .as_ref()
+            .filter(|_| about_a_key)
+            .and_then(|s| self.key_at(s.start));
         self.error(span, None, key.as_deref(), message)
     }
 

@@ -21,6 +21,9 @@ pub struct Tally {
     pub lost_updates: u64,
     /// Overwrites over all executions (an overwritten update may be restored later).
     pub overwrites: u64,
+    /// Sum of the deltas of the lost updates over all executions: the total shortfall,
+    /// `expected_final - final` summed over the executions.
+    pub net_lost: i64,
     /// The value the counter must end with when no update is lost.
     pub expected_final: Option<i64>,
     /// How often each final value was seen.
@@ -51,6 +54,7 @@ impl Tally {
                 *self.finals.entry(settlement.observed_final).or_default() += 1;
                 self.lost_updates += settlement.lost_updates;
                 self.overwrites += settlement.overwrites;
+                self.net_lost = self.net_lost.wrapping_add(settlement.lost_delta);
                 if settlement.lost_updates > 0 {
                     self.first_lost_update_run.get_or_insert(run);
                 }

@@ -151,6 +151,9 @@ pub struct ScenarioReport {
     pub lost_updates: u64,
     /// Overwrites over all executions; an overwritten update may be restored by a later write.
     pub overwrites: u64,
+    /// Sum of the deltas of the lost updates over all executions; equals the sum over the
+    /// executions of `expected_final - final`.
+    pub net_lost: i64,
     /// The final value with no lost update.
     pub expected_final: i64,
     /// Histogram of final values, most frequent first.
@@ -192,6 +195,7 @@ impl ScenarioReport {
             failure_rate: Rate::wilson(tally.failing_runs, tally.runs).into(),
             lost_updates: tally.lost_updates,
             overwrites: tally.overwrites,
+            net_lost: tally.net_lost,
             expected_final: tally
                 .expected_final
                 .unwrap_or_else(|| counter.expected_final()),

@@ -1,0 +1,458 @@
+//! The `contend` binary as a user runs it: exit codes, messages, reports, traces.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn contend(args: &[&str], dir: &Path) -> Run {
+    let output = Command::cargo_bin("contend")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let run = Run {
+        code: output
+            .status
+            .code()
+            .expect("contend exits with a code, not a signal"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "contend panicked:\n{}",
+        run.stderr
+    );
+    run
+}
+
+fn write_config(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const RACY: &str = r#"
+[[scenario]]
+name = "racy"
+engine = "shuttle"
+sync = "none"
+initial = 10
+threads = [{ delta = 1, ops = 50 }, { delta = -1, ops = 51 }]
+runs = 200
+seed = 3
+expect = "lost-updates"
+
+[[scenario]]
+name = "locked"
+engine = "threads"
+sync = "mutex"
+initial = 10
+threads = [{ delta = 1, ops = 1000 }, { delta = -1, ops = 1001 }]
+runs = 20
+seed = 3
+expect = "no-lost-updates"
+"#;
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_passing_run_exits_0_and_writes_the_json_report() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&dir, "racy.toml", RACY);
+    let run = contend(
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--json",
+            "report.json",
+            "--out",
+            "artifacts",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("racy"));
+    assert!(
+        run.stdout.contains("PASS: 2 scenarios, 2 passed, 0 failed"),
+        "{}",
+        run.stdout
+    );
+
+    let report = read_json(&dir.path().join("report.json"));
+    assert_eq!(report["verdict"], "pass");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 2);
+    let racy = &scenarios[0];
+    for field in [
+        "name",
+        "workload",
+        "engine",
+        "sync",
+        "expect",
+        "verdict",
+        "runs",
+        "failing_runs",
+        "lost_updates",
+        "expected_final",
+        "outcomes",
+        "failure_rate",
+        "seed",
+        "elapsed_seconds",
+    ] {
+        assert!(racy.get(field).is_some(), "the report lacks `{field}`");
+    }
+    assert_eq!(racy["name"], "racy");
+    assert_eq!(racy["workload"], "counter");
+    assert_eq!(racy["engine"], "shuttle");
+    assert_eq!(racy["sync"], "none");
+    assert_eq!(racy["expect"], "lost-updates");
+    assert_eq!(racy["runs"], 200);
+    assert_eq!(racy["expected_final"], 9);
+    assert!(racy["lost_updates"].as_u64().unwrap() > 0);
+    let counted: u64 = racy["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert!(o["final"].is_i64());
+            o["count"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(counted, 200);
+    let rate = &racy["failure_rate"];
+    assert!(rate["ci95_low"].as_f64().unwrap() <= rate["rate"].as_f64().unwrap());
+    assert!(rate["rate"].as_f64().unwrap() <= rate["ci95_high"].as_f64().unwrap());
+
+    let locked = &scenarios[1];
+    assert_eq!(locked["lost_updates"], 0);
+    assert_eq!(locked["failing_runs"], 0);
+    assert_eq!(
+        locked["outcomes"],
+        serde_json::json!([{ "final": 9, "count": 20 }])
+    );
+
+    // The artifacts folder holds the same report.
+    assert_eq!(read_json(&dir.path().join("artifacts/report.json")), report);
+}
+
+#[test]
+fn an_unmet_expectation_exits_1() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(
+        &dir,
+        "wrong.toml",
+        r#"
+[[scenario]]
+name = "racy-but-expected-clean"
+engine = "shuttle"
+sync = "none"
+threads = [{ delta = 1, ops = 20 }, { delta = 1, ops = 20 }]
+runs = 50
+seed = 1
+expect = "no-lost-updates"
+"#,
+    );
+    let run = contend(
+        &["run", config.to_str().unwrap(), "--json", "r.json"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("FAIL"), "{}", run.stdout);
+    assert_eq!(read_json(&dir.path().join("r.json"))["verdict"], "fail");
+}
+
+#[test]
+fn the_trace_holds_one_event_per_overwrite() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&dir, "racy.toml", RACY);
+    let run = contend(
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--trace",
+            "trace.jsonl",
+            "--json",
+            "r.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = read_json(&dir.path().join("r.json"));
+    let overwrites = report["scenarios"][0]["overwrites"].as_u64().unwrap();
+    assert!(overwrites > 0);
+    let trace = std::fs::read_to_string(dir.path().join("trace.jsonl")).unwrap();
+    let events: Vec<Value> = trace
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lost: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["target"] == "contend::lost_update")
+        .collect();
+    assert_eq!(lost.len() as u64, overwrites);
+    for event in &lost {
+        assert_eq!(event["scenario"], "racy");
+        for field in [
+            "run",
+            "thread",
+            "op",
+            "overwritten_thread",
+            "overwritten_op",
+            "read_value",
+            "written_value",
+            "overwritten_value",
+            "restored",
+        ] {
+            assert!(
+                event.get(field).is_some(),
+                "an event lacks `{field}`: {event}"
+            );
+        }
+        // The write's value is its read plus its thread's delta.
+        let delta = if event["thread"] == 0 { 1 } else { -1 };
+        assert_eq!(
+            event["written_value"].as_i64().unwrap(),
+            event["read_value"].as_i64().unwrap() + delta
+        );
+    }
+    // Some overwritten update is later restored, and the events say so.
+    assert!(lost.iter().any(|e| e["restored"] == true));
+    assert!(lost.iter().any(|e| e["restored"] == false));
+    // No temporary file is left beside the trace.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn list_names_every_mode_engine_and_scheduler() {
+    let dir = TempDir::new().unwrap();
+    let run = contend(&["list"], dir.path());
+    assert_eq!(run.code, 0);
+    for word in [
+        "counter", "none", "mutex", "atomic", "spin", "flag", "threads", "shuttle", "random",
+        "pct", "dfs",
+    ] {
+        assert!(
+            run.stdout.lines().any(|l| l.trim_start().starts_with(word)),
+            "`contend list` does not explain `{word}`:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn the_seed_config_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = TempDir::new().unwrap();
+    let seed = root.join("configs/seed.toml");
+    let run = contend(
+        &["run", seed.to_str().unwrap(), "--json", "seed.json"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = read_json(&dir.path().join("seed.json"));
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let by_name = |name: &str| scenarios.iter().find(|s| s["name"] == name).unwrap();
+    // The lesson's numbers: start 10, +1 x 1,000,000, -1 x 1,000,001, expected 9.
+    for name in [
+        "threads-no-lock",
+        "threads-lock",
+        "shuttle-no-lock",
+        "shuttle-lock",
+    ] {
+        assert_eq!(by_name(name)["expected_final"], 9, "{name}");
+    }
+    assert!(by_name("threads-no-lock")["lost_updates"].as_u64().unwrap() > 0);
+    assert_eq!(by_name("threads-lock")["outcomes"][0]["final"], 9);
+    assert_eq!(by_name("shuttle-lock")["lost_updates"], 0);
+}
+
+/// Bad input: exit 2 and one clear message naming the file, the line and the key.
+fn assert_rejected(config_text: &str, expected: &[&str]) {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&dir, "bad.toml", config_text);
+    let run = contend(&["run", config.to_str().unwrap()], dir.path());
+    assert_eq!(
+        run.code, 2,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "nothing is run on bad input:\n{}",
+        run.stdout
+    );
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("bad.toml"),
+        "the message names no file: {}",
+        run.stderr
+    );
+    for part in expected {
+        assert!(
+            run.stderr.contains(part),
+            "`{part}` missing from: {}",
+            run.stderr
+        );
+    }
+    assert!(!dir.path().join("contend-out/report.json").exists());
+}
+
+const VALID_HEAD: &str =
+    "[[scenario]]\nname = \"a\"\nengine = \"threads\"\nexpect = \"lost-updates\"\n";
+
+#[test]
+fn a_missing_config_is_an_input_error() {
+    let dir = TempDir::new().unwrap();
+    let run = contend(&["run", "no-such.toml"], dir.path());
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("no-such.toml") && run.stderr.contains("cannot read"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_names_its_line() {
+    assert_rejected(
+        &format!("{VALID_HEAD}threads = [{{ delta = 1, ops = 5 }}\n"),
+        &["bad.toml:5:"],
+    );
+}
+
+#[test]
+fn an_unknown_key_is_named() {
+    assert_rejected(
+        &format!("{VALID_HEAD}threads = [{{ delta = 1, ops = 5 }}]\nrunz = 5\n"),
+        &["bad.toml:6:1", "key `runz`", "unknown field"],
+    );
+}
+
+#[test]
+fn a_wrong_type_is_named() {
+    assert_rejected(
+        &format!("{VALID_HEAD}threads = [{{ delta = 1, ops = 5 }}]\nruns = \"many\"\n"),
+        &["bad.toml:6:8", "key `runs`"],
+    );
+}
+
+#[test]
+fn negative_ops_are_rejected() {
+    assert_rejected(
+        &format!("{VALID_HEAD}threads = [{{ delta = 1, ops = -5 }}]\n"),
+        &[
+            "bad.toml:5:31",
+            "scenario `a`, key `ops`",
+            "at least 1, got -5",
+        ],
+    );
+}
+
+#[test]
+fn zero_threads_are_rejected() {
+    assert_rejected(
+        &format!("{VALID_HEAD}threads = []\n"),
+        &["bad.toml:5:11", "key `threads`", "at least one thread"],
+    );
+}
+
+#[test]
+fn an_unknown_engine_is_rejected() {
+    assert_rejected(
+        "[[scenario]]\nname = \"a\"\nengine = \"fibers\"\nexpect = \"lost-updates\"\nthreads = [{ delta = 1, ops = 5 }]\n",
+        &[
+            "bad.toml:3:10",
+            "key `engine`",
+            "unknown engine `fibers`",
+            "threads, shuttle",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_scenario_names_are_rejected() {
+    let one = format!("{VALID_HEAD}threads = [{{ delta = 1, ops = 5 }}]\n");
+    assert_rejected(
+        &format!("{one}\n{one}"),
+        &["bad.toml:8:8", "duplicate scenario name `a`", "line 2"],
+    );
+}
+
+#[test]
+fn other_invalid_values_are_rejected() {
+    let threads = "threads = [{ delta = 1, ops = 5 }]\n";
+    let cases: &[(&str, &[&str])] = &[
+        ("runs = 0\n", &["key `runs`", "at least 1"]),
+        ("seed = -1\n", &["key `seed`"]),
+        (
+            "sync = \"lockless\"\n",
+            &["key `sync`", "unknown sync mode"],
+        ),
+        (
+            "scheduler = \"pct\"\n",
+            &["key `scheduler`", "shuttle engine only"],
+        ),
+        (
+            "jitter = { yield_probability = 1.5 }\n",
+            &["key `jitter`", "between 0 and 1"],
+        ),
+        (
+            "jitter = { yield_probability = 0.6, spin_probability = 0.6 }\n",
+            &["key `jitter`", "at most 1"],
+        ),
+        (
+            "jitter = { yeld_probability = 0.1 }\n",
+            &["key `jitter`", "yeld_probability"],
+        ),
+        ("jitter = 3\n", &["key `jitter`", "true, false or a table"]),
+    ];
+    for (line, expected) in cases {
+        assert_rejected(&format!("{VALID_HEAD}{threads}{line}"), expected);
+    }
+    assert_rejected(
+        "[[scenario]]\nname = \"a\"\nengine = \"shuttle\"\nsync = \"spin\"\nscheduler = \"dfs\"\nexpect = \"lost-updates\"\nthreads = [{ delta = 1, ops = 5 }]\n",
+        &["bad.toml:5:13", "key `scheduler`", "dfs cannot explore"],
+    );
+    assert_rejected(
+        "[[scenario]]\nname = \"a\"\nengine = \"threads\"\nexpect = \"maybe\"\nthreads = [{ delta = 1, ops = 5 }]\n",
+        &[
+            "bad.toml:4:10",
+            "key `expect`",
+            "lost-updates, no-lost-updates",
+        ],
+    );
+    assert_rejected("title = \"no scenarios\"\n", &["unknown field `title`"]);
+    assert_rejected("", &["no [[scenario]] table"]);
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    let dir = TempDir::new().unwrap();
+    for args in [
+        &["run"][..],
+        &["frobnicate"][..],
+        &["run", "x.toml", "--no-such-flag"][..],
+    ] {
+        let run = contend(args, dir.path());
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.is_empty());
+    }
+}

@@ -1,0 +1,281 @@
+//! Every engine counts lost updates exactly, and the sync modes behave as their names promise.
+
+mod common;
+
+use common::{all_engines, counter, shuttle, threads};
+use contend::report::{ScenarioReport, Verdict};
+use contend::runner::{RunOptions, run_scenario};
+use contend::scenario::{EngineSpec, Expectation, SchedulerKind, SyncMode};
+
+fn run(scenario: &contend::scenario::Scenario) -> ScenarioReport {
+    run_scenario(scenario, &RunOptions::default()).expect("the ledger reconciles every execution")
+}
+
+/// The histogram of final values, read from the counter itself, must account for exactly the
+/// deltas the ledger says were lost.
+fn assert_reconciles(report: &ScenarioReport) {
+    let shortfall: i64 = report
+        .outcomes
+        .iter()
+        .map(|o| (report.expected_final - o.value) * o.count as i64)
+        .sum();
+    assert_eq!(
+        shortfall, report.net_lost,
+        "{}: histogram and ledger disagree",
+        report.name
+    );
+    let executions: u64 = report.outcomes.iter().map(|o| o.count).sum();
+    assert_eq!(executions, report.runs, "{}", report.name);
+    if report.lost_updates > 0 {
+        // One stale write can discard several updates, so there may be fewer overwrites than
+        // lost updates, but never none.
+        assert!(report.overwrites > 0, "{}", report.name);
+    }
+}
+
+#[test]
+fn lost_updates_reconcile_on_every_engine_for_many_shapes() {
+    let shapes: &[(i64, &[(i64, u64)])] = &[
+        (10, &[(1, 100), (-1, 101)]),
+        (0, &[(1, 50), (1, 50), (1, 50)]),
+        (-5, &[(3, 40), (-7, 30), (11, 20), (2, 10)]),
+        (1_000, &[(1, 200), (-1, 200), (5, 100), (-5, 100), (1, 1)]),
+    ];
+    for engine in all_engines() {
+        for (index, (initial, shape)) in shapes.iter().enumerate() {
+            for seed in [1, 2, 3] {
+                let scenario = counter(
+                    &format!("shape-{index}-{}-{seed}", engine.name()),
+                    engine.clone(),
+                    SyncMode::None,
+                    *initial,
+                    shape,
+                    200,
+                    seed,
+                    Expectation::LostUpdates,
+                );
+                let report = run(&scenario);
+                assert_eq!(report.runs, 200);
+                assert_reconciles(&report);
+            }
+        }
+    }
+}
+
+#[test]
+fn when_every_delta_is_one_the_lost_updates_are_the_shortfall() {
+    for engine in all_engines() {
+        let scenario = counter(
+            "ones",
+            engine,
+            SyncMode::None,
+            0,
+            &[(1, 300), (1, 300)],
+            300,
+            9,
+            Expectation::LostUpdates,
+        );
+        let report = run(&scenario);
+        let shortfall: u64 = report
+            .outcomes
+            .iter()
+            .map(|o| (600 - o.value) as u64 * o.count)
+            .sum();
+        assert_eq!(report.lost_updates, shortfall);
+        assert!(report.lost_updates > 0, "{}: no update lost", report.engine);
+        assert_eq!(report.verdict, Verdict::Pass);
+    }
+}
+
+#[test]
+fn correct_sync_modes_never_lose_an_update() {
+    for sync in [SyncMode::Mutex, SyncMode::Atomic, SyncMode::Spin] {
+        for engine in all_engines() {
+            let scenario = counter(
+                &format!("{sync}-{}", engine.name()),
+                engine,
+                sync,
+                10,
+                &[(1, 200), (-1, 201), (2, 50)],
+                300,
+                5,
+                Expectation::NoLostUpdates,
+            );
+            let report = run(&scenario);
+            assert_eq!(report.lost_updates, 0, "{sync} on {}", report.engine);
+            assert_eq!(report.failing_runs, 0);
+            assert_eq!(report.outcomes.len(), 1);
+            assert_eq!(report.outcomes[0].value, 109);
+            assert_eq!(report.verdict, Verdict::Pass, "{}", report.reason);
+        }
+    }
+}
+
+#[test]
+fn dfs_explores_every_schedule_of_a_small_mutex_counter_without_a_loss() {
+    let scenario = counter(
+        "dfs-mutex",
+        shuttle(SchedulerKind::Dfs),
+        SyncMode::Mutex,
+        0,
+        &[(1, 2), (-1, 2)],
+        1_000_000,
+        0,
+        Expectation::NoLostUpdates,
+    );
+    let report = run(&scenario);
+    // DFS ends when the schedules are exhausted, long before the bound.
+    assert!(
+        report.runs > 1 && report.runs < 1_000_000,
+        "{} runs",
+        report.runs
+    );
+    assert_eq!(report.lost_updates, 0);
+}
+
+#[test]
+fn dfs_finds_the_lost_update_of_the_racy_counter() {
+    let scenario = counter(
+        "dfs-racy",
+        shuttle(SchedulerKind::Dfs),
+        SyncMode::None,
+        0,
+        &[(1, 1), (1, 1)],
+        100,
+        0,
+        Expectation::LostUpdates,
+    );
+    let report = run(&scenario);
+    assert!(report.lost_updates > 0);
+    assert!(
+        report.outcomes.iter().any(|o| o.value == 1),
+        "{:?}",
+        report.outcomes
+    );
+    assert!(
+        report.outcomes.iter().any(|o| o.value == 2),
+        "{:?}",
+        report.outcomes
+    );
+}
+
+#[test]
+fn the_flag_lock_is_shown_broken_on_every_engine() {
+    for engine in all_engines() {
+        let scenario = counter(
+            "flag",
+            engine,
+            SyncMode::Flag,
+            0,
+            &[(1, 100), (-1, 100)],
+            1000,
+            11,
+            Expectation::NoLostUpdates,
+        );
+        let report = run(&scenario);
+        assert!(
+            report.lost_updates > 0,
+            "the flag lock lost nothing on {}",
+            report.engine
+        );
+        assert_eq!(report.verdict, Verdict::Fail);
+        assert_reconciles(&report);
+    }
+}
+
+#[test]
+fn an_expected_bug_that_does_not_show_fails_the_scenario() {
+    let scenario = counter(
+        "mutex-expecting-bug",
+        threads(),
+        SyncMode::Mutex,
+        0,
+        &[(1, 100), (1, 100)],
+        20,
+        1,
+        Expectation::LostUpdates,
+    );
+    let report = run(&scenario);
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert!(report.reason.contains("none of 20"), "{}", report.reason);
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_unexpected_lost_update() {
+    for engine in [threads(), shuttle(SchedulerKind::Random)] {
+        let scenario = counter(
+            "racy",
+            engine,
+            SyncMode::None,
+            0,
+            &[(1, 100), (1, 100)],
+            500,
+            3,
+            Expectation::NoLostUpdates,
+        );
+        let report = run_scenario(&scenario, &RunOptions { fail_fast: true }).unwrap();
+        assert_eq!(report.failing_runs, 1, "{}", report.engine);
+        assert!(report.runs < 500);
+        assert_eq!(report.verdict, Verdict::Fail);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_shuttle_results() {
+    for scheduler in [SchedulerKind::Random, SchedulerKind::Pct { depth: 2 }] {
+        let scenario = counter(
+            "seeded",
+            shuttle(scheduler),
+            SyncMode::None,
+            10,
+            &[(1, 30), (-1, 31)],
+            300,
+            77,
+            Expectation::LostUpdates,
+        );
+        let first = run(&scenario);
+        let second = run(&scenario);
+        assert_eq!(first.outcomes, second.outcomes);
+        assert_eq!(first.lost_updates, second.lost_updates);
+        assert_eq!(first.overwrites, second.overwrites);
+    }
+}
+
+#[test]
+fn without_barrier_and_jitter_the_threads_engine_is_a_plain_run() {
+    let engine = EngineSpec::Threads(contend::scenario::ThreadsSettings {
+        jitter: None,
+        barrier: false,
+    });
+    let scenario = counter(
+        "quiet",
+        engine,
+        SyncMode::Mutex,
+        10,
+        &[(1, 1000), (-1, 1001)],
+        20,
+        1,
+        Expectation::NoLostUpdates,
+    );
+    let report = run(&scenario);
+    assert_eq!(report.outcomes[0].value, 9);
+    assert_eq!(report.verdict, Verdict::Pass);
+}
+
+#[test]
+fn the_lessons_racy_counter_loses_updates_on_real_threads() {
+    let scenario = counter(
+        "lesson",
+        threads(),
+        SyncMode::None,
+        10,
+        &[(1, 1_000_000), (-1, 1_000_001)],
+        2,
+        42,
+        Expectation::LostUpdates,
+    );
+    let report = run(&scenario);
+    assert_eq!(report.failing_runs, 2);
+    assert_eq!(report.expected_final, 9);
+    assert_reconciles(&report);
+}
