@@ -456,3 +456,69 @@ fn bad_command_lines_exit_2() {
         assert!(!run.stderr.is_empty());
     }
 }
+
+#[test]
+fn a_livelock_under_shuttle_is_reported_without_shuttle_noise() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(
+        &dir,
+        "livelock.toml",
+        r#"
+[[scenario]]
+name = "spin-past-its-budget"
+engine = "shuttle"
+sync = "spin"
+threads = [{ delta = 1, ops = 100 }, { delta = -1, ops = 100 }]
+runs = 10
+seed = 1
+max_steps = 50
+expect = "no-lost-updates"
+"#,
+    );
+    let run = contend(&["run", config.to_str().unwrap()], dir.path());
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("livelock: the execution ran past max_steps = 50"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.is_empty(),
+        "shuttle's own output reached the user:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn fail_fast_stops_early_and_quietly() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(
+        &dir,
+        "racy.toml",
+        r#"
+[[scenario]]
+name = "racy"
+engine = "shuttle"
+threads = [{ delta = 1, ops = 100 }, { delta = -1, ops = 100 }]
+runs = 1000
+seed = 1
+expect = "no-lost-updates"
+"#,
+    );
+    let run = contend(
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--fail-fast",
+            "--json",
+            "r.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let report = read_json(&dir.path().join("r.json"));
+    assert_eq!(report["scenarios"][0]["runs"], 1);
+    assert_eq!(report["scenarios"][0]["runs_requested"], 1000);
+}
