@@ -41,6 +41,12 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
             "scenario `{duplicate}` is defined in more than one config; names must be unique in a run"
         );
     }
+    for path in [&args.json, &args.trace].into_iter().flatten() {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if parent.is_some_and(|p| !p.is_dir()) {
+            anyhow::bail!("{}: the folder does not exist", path.display());
+        }
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
 

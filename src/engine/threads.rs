@@ -1,7 +1,7 @@
 //! Real OS threads, started together behind a barrier, with jitter at every shared access.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::panics::Capture;
 use super::{Engine, EngineError, Flow, Outcome, RunPlan, derive_seed};
@@ -35,7 +35,7 @@ impl Engine for ThreadsEngine {
         let threads = workload.thread_count();
         for run in 0..plan.runs {
             let state = workload.new_state::<OsPlatform>();
-            let barrier = self.settings.barrier.then(|| StartLine::new(threads));
+            let start_line = self.settings.barrier.then(|| StartLine::new(threads));
             let run_seed = derive_seed(plan.seed, run);
             let panicked = std::thread::scope(|scope| -> Result<bool, EngineError> {
                 let mut handles = Vec::with_capacity(threads);
@@ -44,16 +44,23 @@ impl Engine for ThreadsEngine {
                         self.settings.jitter.as_ref(),
                         derive_seed(run_seed, thread as u64),
                     );
-                    let (state, barrier, workload) = (&state, barrier.as_ref(), &workload);
-                    let handle = std::thread::Builder::new()
+                    let (state, start_line, workload) = (&state, start_line.as_ref(), &workload);
+                    let spawned = std::thread::Builder::new()
                         .name(format!("Thread-{}", thread + 1))
                         .spawn_scoped(scope, move || {
-                            if let Some(barrier) = barrier {
-                                barrier.wait();
+                            if start_line.is_none_or(StartLine::wait) {
+                                workload.run_thread(state, thread, &mut point);
                             }
-                            workload.run_thread(state, thread, &mut point);
-                        })?;
-                    handles.push(handle);
+                        });
+                    match spawned {
+                        Ok(handle) => handles.push(handle),
+                        Err(error) => {
+                            if let Some(start_line) = start_line {
+                                start_line.cancel();
+                            }
+                            return Err(EngineError::Spawn(error));
+                        }
+                    }
                 }
                 Ok(handles.into_iter().map(|h| h.join()).any(|r| r.is_err()))
             })?;
@@ -86,37 +93,46 @@ impl Engine for ThreadsEngine {
     }
 }
 
-/// Starts threads together: a blocking barrier until every thread exists, then a spinning
-/// rendezvous, so that they leave within nanoseconds of each other rather than the tens of
-/// microseconds a futex wake-up takes (long enough for a short workload to finish alone).
+/// Starts threads together: each spins at the line until every thread has arrived, so that
+/// they leave within nanoseconds of each other rather than the tens of microseconds a blocking
+/// barrier's wake-up takes (long enough for a short workload to finish alone). If a thread
+/// cannot be started, the line is cancelled and the waiting threads leave without running.
 #[derive(Debug)]
 struct StartLine {
-    spawned: Barrier,
     arrived: AtomicUsize,
+    cancelled: AtomicBool,
     threads: usize,
 }
 
 impl StartLine {
     fn new(threads: usize) -> Self {
         StartLine {
-            spawned: Barrier::new(threads),
             arrived: AtomicUsize::new(0),
+            cancelled: AtomicBool::new(false),
             threads,
         }
     }
 
-    fn wait(&self) {
-        self.spawned.wait();
+    /// Waits for every thread; false if the start was cancelled.
+    fn wait(&self) -> bool {
         self.arrived.fetch_add(1, Ordering::AcqRel);
         let mut turns = 0u32;
         while self.arrived.load(Ordering::Acquire) < self.threads {
+            if self.cancelled.load(Ordering::Acquire) {
+                return false;
+            }
             turns = turns.wrapping_add(1);
             if turns.is_multiple_of(64) {
-                // More threads than cores: let the others reach the line.
+                // More threads than cores, or threads still being spawned: let them run.
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
             }
         }
+        true
+    }
+
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
     }
 }

@@ -78,7 +78,8 @@ impl<W: Write> TextReporter<W> {
         };
         writeln!(
             self.out,
-            "    expected final {}; final values: {}{more}",
+            "    seed {}; expected final {}; final values: {}{more}",
+            r.seed,
             r.expected_final,
             if finals.is_empty() {
                 "none".to_string()
