@@ -32,7 +32,7 @@ use contend::report::ScenarioReport;
 use contend::runner::{RunOptions, run_scenario};
 use contend::scenario::{
     CounterSpec, DEFAULT_MAX_STEPS, EngineSpec, Expectation, Jitter, Scenario, ShuttleSettings,
-    SyncMode, ThreadSpec, ThreadsSettings, WorkloadSpec,
+    SyncMode, ThreadsSettings,
 };
 
 /// Rounds of each timed measurement: baseline and contend alternate, each runs once per round.
@@ -178,27 +178,10 @@ fn counter_scenario(
         SyncMode::None | SyncMode::Flag => Expectation::LostUpdates,
         _ => Expectation::NoLostUpdates,
     };
-    Scenario {
-        name: name.to_string(),
-        workload: WorkloadSpec::Counter(CounterSpec {
-            initial: 0,
-            threads: vec![
-                ThreadSpec {
-                    delta: 1,
-                    ops: ops.0,
-                },
-                ThreadSpec {
-                    delta: -1,
-                    ops: ops.1,
-                },
-            ],
-            sync,
-        }),
-        engine,
-        runs,
-        seed: SEED,
-        expect,
-    }
+    let counter = CounterSpec::new(0, &[(1, ops.0), (-1, ops.1)], sync);
+    Scenario::counter(name, engine, counter, expect)
+        .with_runs(runs)
+        .with_seed(SEED)
 }
 
 /// Runs a scenario in process; an engine error is a bug in contend, so the bench stops.

@@ -13,12 +13,10 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::scenario::{
-    CounterSpec, DEFAULT_MAX_STEPS, EngineSpec, Expectation, Jitter, Scenario, SchedulerKind,
-    ShuttleSettings, SyncMode, ThreadSpec, ThreadsSettings, WorkloadSpec,
+    CounterSpec, DEFAULT_MAX_STEPS, DEFAULT_RUNS, EngineSpec, Expectation, Jitter, Scenario,
+    SchedulerKind, ShuttleSettings, SyncMode, ThreadSpec, ThreadsSettings, WorkloadSpec,
 };
 
-/// Executions per scenario when `runs` is not given.
-pub const DEFAULT_RUNS: u64 = 100;
 /// PCT's bug depth when `depth` is not given.
 pub const DEFAULT_PCT_DEPTH: usize = 3;
 /// Upper bound on the total ops of a scenario (each op keeps a 24-byte write record).

@@ -24,7 +24,6 @@ pub struct WriteId(u64);
 
 const OP_BITS: u32 = 40;
 const OP_MASK: u64 = (1 << OP_BITS) - 1;
-const NO_OVERWRITE: u64 = u64::MAX;
 
 impl WriteId {
     /// The id that stands for the cell's initial value.
@@ -50,12 +49,15 @@ pub struct Read {
     pub value: i64,
 }
 
-/// One write, owned by the writing thread until it is published.
+/// One write, owned by the writing thread until it is published. Every field is written by
+/// each write, so records can be reused by the next execution without clearing.
 #[derive(Debug, Default)]
 struct Record {
     value: AtomicI64,
+    /// The write this one read.
     parent: AtomicU64,
-    overwrote: AtomicU64,
+    /// The write this one replaced in the cell; not the parent means it was overwritten.
+    replaced: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -137,9 +139,10 @@ impl<W: SharedWord> Ledger<W> {
         }
     }
 
-    /// The cell's shared word, for workloads that need a raw access.
-    pub fn cell(&self) -> &W {
-        &self.cell
+    /// Makes the ledger ready for another execution: the cell holds the initial value again.
+    /// The write records need no clearing: each write sets all of its record before publishing.
+    pub fn reset(&self) {
+        self.cell.store(WriteId::INITIAL.0);
     }
 
     /// Reads the cell: one access to shared state.
@@ -158,14 +161,11 @@ impl<W: SharedWord> Ledger<W> {
     pub fn write(&self, thread: usize, op: u64, read: Read, value: i64) -> Option<WriteId> {
         let id = self.prepare(thread, op, read, value);
         let previous = WriteId(self.cell.swap(id.0));
-        let record = &self.tracks[thread].records[op as usize];
-        if previous == read.id {
-            record.overwrote.store(NO_OVERWRITE, Ordering::Relaxed);
-            None
-        } else {
-            record.overwrote.store(previous.0, Ordering::Relaxed);
-            Some(previous)
-        }
+        // The write overwrote another iff the cell held something other than what it read.
+        self.tracks[thread].records[op as usize]
+            .replaced
+            .store(previous.0, Ordering::Relaxed);
+        (previous != read.id).then_some(previous)
     }
 
     /// Writes `value` only if the cell still holds the write `read` saw, in one atomic step.
@@ -182,8 +182,8 @@ impl<W: SharedWord> Ledger<W> {
         match self.cell.compare_exchange(read.id.0, id.0) {
             Ok(_) => {
                 self.tracks[thread].records[op as usize]
-                    .overwrote
-                    .store(NO_OVERWRITE, Ordering::Relaxed);
+                    .replaced
+                    .store(read.id.0, Ordering::Relaxed);
                 Ok(())
             }
             Err(current) => {
@@ -265,12 +265,12 @@ impl<W: SharedWord> Ledger<W> {
                     lost_updates += 1;
                     lost_delta = lost_delta.wrapping_add(track.delta);
                 }
-                let overwrote = record.overwrote.load(Ordering::Relaxed);
-                if overwrote == NO_OVERWRITE {
+                let parent = WriteId(record.parent.load(Ordering::Relaxed));
+                let victim = WriteId(record.replaced.load(Ordering::Relaxed));
+                if victim == parent {
                     continue;
                 }
                 overwrites += 1;
-                let victim = WriteId(overwrote);
                 let (victim_thread, victim_op) = match victim.origin() {
                     Some((t, o)) => (t as i64, o as i64),
                     None => (-1, -1),
@@ -420,6 +420,26 @@ mod tests {
             ledger.settle(CONTEXT),
             Err(LedgerError::Unreconciled { .. })
         ));
+    }
+
+    #[test]
+    fn a_reset_ledger_accounts_for_the_next_execution_alone() {
+        let ledger = ledger(0, &[(1, 1), (1, 1)]);
+        let (a, b) = (ledger.read(), ledger.read());
+        ledger.write(0, 0, a, a.value + 1);
+        ledger.write(1, 0, b, b.value + 1);
+        assert_eq!(ledger.settle(CONTEXT).unwrap().lost_updates, 1);
+
+        ledger.reset();
+        let a = ledger.read();
+        ledger.write(0, 0, a, a.value + 1);
+        let b = ledger.read();
+        assert_eq!(b.value, 1);
+        ledger.write(1, 0, b, b.value + 1);
+        let settlement = ledger.settle(CONTEXT).unwrap();
+        assert_eq!(settlement.lost_updates, 0);
+        assert_eq!(settlement.overwrites, 0);
+        assert_eq!(settlement.observed_final, 2);
     }
 
     #[test]

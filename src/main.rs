@@ -21,6 +21,7 @@ use cli::{Cli, Command, RunArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    contend::engine::panics::install_hook();
     let code = match cli.command {
         Command::Run(args) => run(&args).unwrap_or_else(|error| {
             eprintln!("error: {error:#}");

@@ -25,6 +25,40 @@ pub struct Scenario {
     pub expect: Expectation,
 }
 
+impl Scenario {
+    /// A counter scenario with the default number of runs and seed 0.
+    pub fn counter(
+        name: impl Into<String>,
+        engine: EngineSpec,
+        counter: CounterSpec,
+        expect: Expectation,
+    ) -> Self {
+        Scenario {
+            name: name.into(),
+            workload: WorkloadSpec::Counter(counter),
+            engine,
+            runs: DEFAULT_RUNS,
+            seed: 0,
+            expect,
+        }
+    }
+
+    /// The same scenario with `runs` executions.
+    pub fn with_runs(mut self, runs: u64) -> Self {
+        self.runs = runs;
+        self
+    }
+
+    /// The same scenario with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// Executions per scenario when a config gives no `runs`.
+pub const DEFAULT_RUNS: u64 = 100;
+
 /// A workload with its parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkloadSpec {
@@ -60,6 +94,18 @@ pub struct CounterSpec {
 }
 
 impl CounterSpec {
+    /// A counter starting at `initial`, one thread per `(delta, ops)` pair.
+    pub fn new(initial: i64, threads: &[(i64, u64)], sync: SyncMode) -> Self {
+        CounterSpec {
+            initial,
+            threads: threads
+                .iter()
+                .map(|&(delta, ops)| ThreadSpec { delta, ops })
+                .collect(),
+            sync,
+        }
+    }
+
     /// The value the counter must end with when no update is lost.
     pub fn expected_final(&self) -> i64 {
         self.threads.iter().fold(self.initial, |acc, t| {

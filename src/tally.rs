@@ -113,10 +113,19 @@ impl Rate {
         let z2 = Z * Z;
         let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
         let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+        // At 0 and at `trials` hits the bounds are exactly 0 and 1; rounding must not move them.
         Rate {
             value: p,
-            low: (centre - half).max(0.0),
-            high: (centre + half).min(1.0),
+            low: if hits == 0 {
+                0.0
+            } else {
+                (centre - half).max(0.0)
+            },
+            high: if hits == trials {
+                1.0
+            } else {
+                (centre + half).min(1.0)
+            },
         }
     }
 }

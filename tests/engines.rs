@@ -50,10 +50,10 @@ fn lost_updates_reconcile_on_every_engine_for_many_shapes() {
                     SyncMode::None,
                     *initial,
                     shape,
-                    200,
-                    seed,
                     Expectation::LostUpdates,
-                );
+                )
+                .with_runs(200)
+                .with_seed(seed);
                 let report = run(&scenario);
                 assert_eq!(report.runs, 200);
                 assert_reconciles(&report);
@@ -71,10 +71,10 @@ fn when_every_delta_is_one_the_lost_updates_are_the_shortfall() {
             SyncMode::None,
             0,
             &[(1, 300), (1, 300)],
-            300,
-            9,
             Expectation::LostUpdates,
-        );
+        )
+        .with_runs(300)
+        .with_seed(9);
         let report = run(&scenario);
         let shortfall: u64 = report
             .outcomes
@@ -97,10 +97,10 @@ fn correct_sync_modes_never_lose_an_update() {
                 sync,
                 10,
                 &[(1, 200), (-1, 201), (2, 50)],
-                300,
-                5,
                 Expectation::NoLostUpdates,
-            );
+            )
+            .with_runs(300)
+            .with_seed(5);
             let report = run(&scenario);
             assert_eq!(report.lost_updates, 0, "{sync} on {}", report.engine);
             assert_eq!(report.failing_runs, 0);
@@ -119,10 +119,10 @@ fn dfs_explores_every_schedule_of_a_small_mutex_counter_without_a_loss() {
         SyncMode::Mutex,
         0,
         &[(1, 2), (-1, 2)],
-        1_000_000,
-        0,
         Expectation::NoLostUpdates,
-    );
+    )
+    .with_runs(1_000_000)
+    .with_seed(0);
     let report = run(&scenario);
     // DFS ends when the schedules are exhausted, long before the bound.
     assert!(
@@ -141,10 +141,10 @@ fn dfs_finds_the_lost_update_of_the_racy_counter() {
         SyncMode::None,
         0,
         &[(1, 1), (1, 1)],
-        100,
-        0,
         Expectation::LostUpdates,
-    );
+    )
+    .with_runs(100)
+    .with_seed(0);
     let report = run(&scenario);
     assert!(report.lost_updates > 0);
     assert!(
@@ -168,10 +168,10 @@ fn the_flag_lock_is_shown_broken_on_every_engine() {
             SyncMode::Flag,
             0,
             &[(1, 100), (-1, 100)],
-            1000,
-            11,
             Expectation::NoLostUpdates,
-        );
+        )
+        .with_runs(1000)
+        .with_seed(11);
         let report = run(&scenario);
         assert!(
             report.lost_updates > 0,
@@ -191,10 +191,10 @@ fn an_expected_bug_that_does_not_show_fails_the_scenario() {
         SyncMode::Mutex,
         0,
         &[(1, 100), (1, 100)],
-        20,
-        1,
         Expectation::LostUpdates,
-    );
+    )
+    .with_runs(20)
+    .with_seed(1);
     let report = run(&scenario);
     assert_eq!(report.verdict, Verdict::Fail);
     assert!(report.reason.contains("none of 20"), "{}", report.reason);
@@ -209,10 +209,10 @@ fn fail_fast_stops_at_the_first_unexpected_lost_update() {
             SyncMode::None,
             0,
             &[(1, 100), (1, 100)],
-            500,
-            3,
             Expectation::NoLostUpdates,
-        );
+        )
+        .with_runs(500)
+        .with_seed(3);
         let report = run_scenario(&scenario, &RunOptions { fail_fast: true }).unwrap();
         assert_eq!(report.failing_runs, 1, "{}", report.engine);
         assert!(report.runs < 500);
@@ -229,10 +229,10 @@ fn the_same_seed_gives_the_same_shuttle_results() {
             SyncMode::None,
             10,
             &[(1, 30), (-1, 31)],
-            300,
-            77,
             Expectation::LostUpdates,
-        );
+        )
+        .with_runs(300)
+        .with_seed(77);
         let first = run(&scenario);
         let second = run(&scenario);
         assert_eq!(first.outcomes, second.outcomes);
@@ -253,10 +253,10 @@ fn without_barrier_and_jitter_the_threads_engine_is_a_plain_run() {
         SyncMode::Mutex,
         10,
         &[(1, 1000), (-1, 1001)],
-        20,
-        1,
         Expectation::NoLostUpdates,
-    );
+    )
+    .with_runs(20)
+    .with_seed(1);
     let report = run(&scenario);
     assert_eq!(report.outcomes[0].value, 9);
     assert_eq!(report.verdict, Verdict::Pass);
@@ -270,10 +270,10 @@ fn the_lessons_racy_counter_loses_updates_on_real_threads() {
         SyncMode::None,
         10,
         &[(1, 1_000_000), (-1, 1_000_001)],
-        2,
-        42,
         Expectation::LostUpdates,
-    );
+    )
+    .with_runs(2)
+    .with_seed(42);
     let report = run(&scenario);
     assert_eq!(report.failing_runs, 2);
     assert_eq!(report.expected_final, 9);

@@ -1,15 +1,30 @@
 //! Panics inside executions are failures to report, not noise on stderr.
 //!
 //! shuttle's process-global panic hook prints "Task failed" and schedule strings even when no
-//! failure persistence is asked for. [`install_hook`] replaces it with a hook that keeps the
-//! message of any panic raised while an engine runs (contend reports it in its own words) and
-//! prints other panics as Rust's default hook does.
+//! failure persistence is asked for, and shuttle re-raises a task's panic without saying which
+//! task. [`install_hook`] replaces shuttle's hook with one that keeps the message of any panic
+//! raised while a [`Capture`] is alive (contend reports it in its own words) and hands other
+//! panics to the hook that was there before. The shuttle engine uses it; the threads engine reads
+//! panics from its join handles and marks its threads so that the hook stays quiet for them.
+//! The `contend` binary installs the hook at start so that workload panics on any engine reach
+//! the user only through the report.
 
+use std::cell::Cell;
 use std::panic::{self, PanicHookInfo};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 
 static CAPTURING: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static WORKLOAD_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as a workload thread whose panic the engine reports from its join
+/// handle: the hook prints nothing for it.
+pub fn mark_workload_thread() {
+    WORKLOAD_THREAD.with(|marked| marked.set(true));
+}
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 /// Installs contend's panic hook in place of shuttle's; idempotent.
@@ -24,7 +39,9 @@ pub fn install_hook() {
         )
         .run(|| {});
         panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
-            if CAPTURING.load(Ordering::SeqCst) > 0 {
+            if WORKLOAD_THREAD.with(Cell::get) {
+                // Reported by the engine from the join handle.
+            } else if CAPTURING.load(Ordering::SeqCst) > 0 {
                 let message = describe(info);
                 let mut last = LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner());
                 last.get_or_insert(message);
@@ -59,13 +76,17 @@ impl Drop for Capture {
     }
 }
 
-fn describe(info: &PanicHookInfo<'_>) -> String {
-    let payload = info.payload();
-    let text = payload
+/// The text of a panic's payload.
+pub fn describe_payload(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-text payload".to_string());
+        .unwrap_or_else(|| "a panic with a non-text payload".to_string())
+}
+
+fn describe(info: &PanicHookInfo<'_>) -> String {
+    let text = describe_payload(info.payload());
     let thread = std::thread::current()
         .name()
         .map(|n| format!(" in thread `{n}`"))

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::panics::Capture;
+use super::panics::{describe_payload, mark_workload_thread};
 use super::{Engine, EngineError, Flow, Outcome, RunPlan, derive_seed};
 use crate::ledger::EventContext;
 use crate::platform::os::{JitterPoint, OsPlatform};
@@ -31,13 +31,17 @@ impl Engine for ThreadsEngine {
         plan: &RunPlan,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
-        let capture = Capture::start();
         let threads = workload.thread_count();
+        // One state for every run: a large workload's write records are allocated (and
+        // page-faulted) once, not once per run.
+        let state = workload.new_state::<OsPlatform>();
         for run in 0..plan.runs {
-            let state = workload.new_state::<OsPlatform>();
+            if run > 0 {
+                workload.reset(&state);
+            }
             let start_line = self.settings.barrier.then(|| StartLine::new(threads));
             let run_seed = derive_seed(plan.seed, run);
-            let panicked = std::thread::scope(|scope| -> Result<bool, EngineError> {
+            let panicked = std::thread::scope(|scope| -> Result<Option<String>, EngineError> {
                 let mut handles = Vec::with_capacity(threads);
                 for thread in 0..threads {
                     let mut point = JitterPoint::new(
@@ -48,6 +52,7 @@ impl Engine for ThreadsEngine {
                     let spawned = std::thread::Builder::new()
                         .name(format!("Thread-{}", thread + 1))
                         .spawn_scoped(scope, move || {
+                            mark_workload_thread();
                             if start_line.is_none_or(StartLine::wait) {
                                 workload.run_thread(state, thread, &mut point);
                             }
@@ -62,14 +67,20 @@ impl Engine for ThreadsEngine {
                         }
                     }
                 }
-                Ok(handles.into_iter().map(|h| h.join()).any(|r| r.is_err()))
-            })?;
-            let outcome = if panicked {
-                Outcome::Failed {
-                    message: capture
-                        .take()
-                        .unwrap_or_else(|| "a workload thread panicked".to_string()),
+                let mut panicked = None;
+                for (thread, handle) in handles.into_iter().enumerate() {
+                    if let Err(payload) = handle.join() {
+                        panicked.get_or_insert(format!(
+                            "Thread-{} panicked: {}",
+                            thread + 1,
+                            describe_payload(payload.as_ref())
+                        ));
+                    }
                 }
+                Ok(panicked)
+            })?;
+            let outcome = if let Some(message) = panicked {
+                Outcome::Failed { message }
             } else {
                 let context = EventContext {
                     scenario: &plan.scenario,

@@ -48,6 +48,11 @@ impl Workload for Counter {
         }
     }
 
+    fn reset<P: Platform>(&self, state: &CounterState<P>) {
+        state.ledger.reset();
+        state.flag.store(FREE);
+    }
+
     fn run_thread<P: Platform>(
         &self,
         state: &CounterState<P>,

@@ -16,6 +16,9 @@ pub trait Workload: Send + Sync + 'static {
     /// Fresh shared state for one execution.
     fn new_state<P: Platform>(&self) -> Self::State<P>;
 
+    /// Makes `state` ready for another execution, as if new (reusing its memory).
+    fn reset<P: Platform>(&self, state: &Self::State<P>);
+
     /// The body of thread `thread`; `point` is called before every shared access.
     fn run_thread<P: Platform>(&self, state: &Self::State<P>, thread: usize, point: &mut P::Point);
 

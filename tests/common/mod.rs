@@ -4,7 +4,7 @@
 
 use contend::scenario::{
     CounterSpec, EngineSpec, Expectation, Scenario, SchedulerKind, ShuttleSettings, SyncMode,
-    ThreadSpec, ThreadsSettings, WorkloadSpec,
+    ThreadsSettings,
 };
 
 /// A counter scenario with the given threads, as `(delta, ops)` pairs.
@@ -14,25 +14,14 @@ pub fn counter(
     sync: SyncMode,
     initial: i64,
     threads: &[(i64, u64)],
-    runs: u64,
-    seed: u64,
     expect: Expectation,
 ) -> Scenario {
-    Scenario {
-        name: name.to_string(),
-        workload: WorkloadSpec::Counter(CounterSpec {
-            initial,
-            threads: threads
-                .iter()
-                .map(|&(delta, ops)| ThreadSpec { delta, ops })
-                .collect(),
-            sync,
-        }),
+    Scenario::counter(
+        name,
         engine,
-        runs,
-        seed,
+        CounterSpec::new(initial, threads, sync),
         expect,
-    }
+    )
 }
 
 /// The threads engine with default jitter and barrier.
