@@ -99,7 +99,7 @@ fn execute<W: Workload>(
 
 /// Turns a scenario's tally into its report and verdict.
 pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> ScenarioReport {
-    let lost_update_runs = tally.failing_runs - tally.failed_runs;
+    let lost_update_runs = tally.lost_update_runs;
     let (verdict, reason) = if tally.failed_runs > 0 {
         (
             Verdict::Fail,

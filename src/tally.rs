@@ -15,6 +15,8 @@ pub struct Tally {
     pub runs: u64,
     /// Executions with at least one lost update or another failure.
     pub failing_runs: u64,
+    /// Executions that lost at least one update.
+    pub lost_update_runs: u64,
     /// Executions that ended in a panic, deadlock or livelock.
     pub failed_runs: u64,
     /// Lost updates over all executions.
@@ -56,6 +58,7 @@ impl Tally {
                 self.overwrites += settlement.overwrites;
                 self.net_lost = self.net_lost.wrapping_add(settlement.lost_delta);
                 if settlement.lost_updates > 0 {
+                    self.lost_update_runs += 1;
                     self.first_lost_update_run.get_or_insert(run);
                 }
                 settlement.lost_updates > 0

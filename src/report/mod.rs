@@ -145,6 +145,10 @@ pub struct ScenarioReport {
     pub runs: u64,
     /// Executions with at least one lost update or another failure.
     pub failing_runs: u64,
+    /// Executions that lost at least one update.
+    pub lost_update_runs: u64,
+    /// Executions that failed otherwise: a panic, a deadlock, a livelock.
+    pub failed_runs: u64,
     /// Failing executions over executions, with its 95% interval.
     pub failure_rate: RateReport,
     /// Lost updates over all executions.
@@ -192,6 +196,8 @@ impl ScenarioReport {
             runs_requested: scenario.runs,
             runs: tally.runs,
             failing_runs: tally.failing_runs,
+            lost_update_runs: tally.lost_update_runs,
+            failed_runs: tally.failed_runs,
             failure_rate: Rate::wilson(tally.failing_runs, tally.runs).into(),
             lost_updates: tally.lost_updates,
             overwrites: tally.overwrites,
