@@ -30,7 +30,7 @@ pub const MAX_SLEEP_US: i64 = 1_000_000;
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{}: cannot read the config: {source}", path.display())]
+    #[error("{}: cannot read the config", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -194,27 +194,75 @@ impl Source<'_> {
 
     fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
         let span = error.span();
-        let message = error
+        let mut message = error
             .message()
             .trim()
             .replace('\n', " ")
             .replace("expected i64", "expected an integer")
-            .replace("expected f64", "expected a number");
+            .replace("expected f64", "expected a number")
+            .replace(
+                "struct RawThread",
+                "a thread such as { delta = 1, ops = 10 }",
+            )
+            .replace("struct RawScenario", "a [[scenario]] table")
+            .replace("struct RawFile", "a table of [[scenario]] tables");
         // Type and field errors point at a value or key; syntax errors may point anywhere.
         let about_a_key = [
             "invalid type",
             "invalid value",
             "unknown field",
-            "missing field",
             "invalid length",
+            "duplicate key",
         ]
         .iter()
         .any(|start| message.starts_with(start));
-        let key = span
-            .as_ref()
-            .filter(|_| about_a_key)
-            .and_then(|s| self.key_at(s.start));
-        self.error(span, None, key.as_deref(), message)
+        let key = if message.starts_with("missing field") {
+            quoted_name(&message)
+        } else {
+            span.as_ref()
+                .filter(|_| about_a_key)
+                .and_then(|s| self.key_at(s.start))
+        };
+        if key.as_deref() == Some("scenario") && message.contains("expected a sequence") {
+            message.push_str("; write each scenario as [[scenario]], with two brackets");
+        }
+        let scenario = span.as_ref().and_then(|s| self.scenario_at(s.start));
+        self.error(span, scenario.as_deref(), key.as_deref(), message)
+    }
+
+    /// The name of the `[[scenario]]` table that holds `offset`, read from the text.
+    fn scenario_at(&self, offset: usize) -> Option<String> {
+        let offset = offset.min(self.text.len());
+        let header = self.text[..(offset + 1).min(self.text.len())].rfind("[[scenario]]")?;
+        let block_end = self.text[header + 1..]
+            .find("[[")
+            .map_or(self.text.len(), |i| header + 1 + i);
+        self.text[header..block_end].lines().find_map(|line| {
+            let rest = line.trim_start().strip_prefix("name")?.trim_start();
+            let value = rest.strip_prefix('=')?.trim();
+            let value = value.strip_prefix('"')?;
+            Some(value[..value.find('"')?].to_string())
+        })
+    }
+
+    /// Where `key = ...` is written within the table whose text starts at `from`.
+    fn key_offset_in_table(&self, from: usize, key: &str) -> Option<usize> {
+        let from = from.min(self.text.len());
+        let end = self.text[from..]
+            .find("\n[")
+            .map_or(self.text.len(), |i| from + i);
+        let table = &self.text[from..end];
+        let mut search = 0;
+        while let Some(found) = table[search..].find(key) {
+            let at = search + found;
+            let before_ok = at == 0 || !table[..at].ends_with(is_key_char);
+            let after = &table[at + key.len()..];
+            if before_ok && after.trim_start().starts_with('=') {
+                return Some(from + at);
+            }
+            search = at + key.len();
+        }
+        None
     }
 
     /// The key whose value (or which key itself) starts at `offset`: the nearest `key =` at or
@@ -227,6 +275,15 @@ impl Source<'_> {
             .map_or(self.text.len(), |i| offset + i);
         let line = &self.text[line_start..line_end];
         let upto = offset - line_start;
+        // A table header names its key: `[scenario]`.
+        if let Some(header) = line
+            .trim()
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+        {
+            let header = header.trim_matches(|c| c == '[' || c == ']').trim();
+            return (!header.is_empty()).then(|| header.to_string());
+        }
         // The key itself may start at the offset (an unknown field).
         let rest = &line[upto..];
         let word: String = rest.chars().take_while(|c| is_key_char(*c)).collect();
@@ -330,6 +387,19 @@ impl Source<'_> {
                 raw.threads.span(),
                 "threads",
                 format!("at most {MAX_TOTAL_OPS} ops in all are supported, got {total_ops}"),
+            ));
+        }
+
+        let fits = threads.iter().try_fold(raw.initial.unwrap_or(0), |acc, t| {
+            t.delta
+                .checked_mul(t.ops as i64)
+                .and_then(|sum| acc.checked_add(sum))
+        });
+        if fits.is_none() {
+            return Err(invalid(
+                raw.threads.span(),
+                "threads",
+                "the counter's expected final value does not fit in 64 bits".into(),
             ));
         }
 
@@ -498,29 +568,41 @@ impl Source<'_> {
         value: &Spanned<toml::Value>,
         scenario: &str,
     ) -> Result<Option<Jitter>, ConfigError> {
-        let invalid = |message: String| {
-            self.error(Some(value.span()), Some(scenario), Some("jitter"), message)
+        // Errors point at the key inside the table where it can be found.
+        let invalid = |key: Option<&str>, message: String| {
+            let at = key.and_then(|k| self.key_offset_in_table(value.span().start, k));
+            let span = at.map_or(value.span(), |at| at..at);
+            let key = key.map_or_else(|| "jitter".to_string(), |k| format!("jitter.{k}"));
+            self.error(Some(span), Some(scenario), Some(&key), message)
         };
         let table = match value.get_ref() {
             toml::Value::Boolean(true) => return Ok(Some(Jitter::default())),
             toml::Value::Boolean(false) => return Ok(None),
             toml::Value::Table(table) => table.clone(),
             other => {
-                return Err(invalid(format!(
-                    "jitter must be true, false or a table, got a {}",
-                    other.type_str()
-                )));
+                return Err(invalid(
+                    None,
+                    format!(
+                        "jitter must be true, false or a table, got a {}",
+                        other.type_str()
+                    ),
+                ));
             }
         };
-        let raw = RawJitter::deserialize(table)
-            .map_err(|e| invalid(e.message().trim().replace('\n', " ")))?;
+        let raw = RawJitter::deserialize(table).map_err(|e| {
+            let message = e.message().trim().replace('\n', " ");
+            invalid(quoted_name(&message).as_deref(), message)
+        })?;
         let defaults = Jitter::default();
         let probability =
             |key: &str, value: Option<f64>, default: f64| -> Result<f64, ConfigError> {
                 match value {
                     None => Ok(default),
                     Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
-                    Some(p) => Err(invalid(format!("{key} must be between 0 and 1, got {p}"))),
+                    Some(p) => Err(invalid(
+                        Some(key),
+                        format!("{key} must be between 0 and 1, got {p}"),
+                    )),
                 }
             };
         let jitter = Jitter {
@@ -543,30 +625,69 @@ impl Source<'_> {
                 None => defaults.max_spin,
                 Some(n) if (0..=i64::from(u32::MAX)).contains(&n) => n as u32,
                 Some(n) => {
-                    return Err(invalid(format!(
-                        "max_spin must be between 0 and {}, got {n}",
-                        u32::MAX
-                    )));
+                    return Err(invalid(
+                        Some("max_spin"),
+                        format!("max_spin must be between 0 and {}, got {n}", u32::MAX),
+                    ));
                 }
             },
             max_sleep: match raw.max_sleep_us {
                 None => defaults.max_sleep,
                 Some(us) if (0..=MAX_SLEEP_US).contains(&us) => Duration::from_micros(us as u64),
                 Some(us) => {
-                    return Err(invalid(format!(
-                        "max_sleep_us must be between 0 and {MAX_SLEEP_US}, got {us}"
-                    )));
+                    return Err(invalid(
+                        Some("max_sleep_us"),
+                        format!("max_sleep_us must be between 0 and {MAX_SLEEP_US}, got {us}"),
+                    ));
                 }
             },
         };
         let sum = jitter.yield_probability + jitter.spin_probability + jitter.sleep_probability;
         if sum > 1.0 + 1e-9 {
-            return Err(invalid(format!(
-                "yield_probability + spin_probability + sleep_probability must be at most 1, got {sum}"
-            )));
+            let defaulted: Vec<String> = [
+                (
+                    "yield_probability",
+                    raw.yield_probability,
+                    jitter.yield_probability,
+                ),
+                (
+                    "spin_probability",
+                    raw.spin_probability,
+                    jitter.spin_probability,
+                ),
+                (
+                    "sleep_probability",
+                    raw.sleep_probability,
+                    jitter.sleep_probability,
+                ),
+            ]
+            .iter()
+            .filter(|(_, given, _)| given.is_none())
+            .map(|(key, _, value)| format!("{key} = {value} by default"))
+            .collect();
+            let note = if defaulted.is_empty() {
+                String::new()
+            } else {
+                format!(" (with {}; set them lower)", defaulted.join(", "))
+            };
+            return Err(invalid(
+                None,
+                format!(
+                    "yield_probability + spin_probability + sleep_probability must be at most 1, \
+                     got {sum}{note}"
+                ),
+            ));
         }
         Ok(Some(jitter))
     }
+}
+
+/// The first name written between backticks in a message, such as the field of
+/// "unknown field `x`".
+fn quoted_name(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
 }
 
 fn is_key_char(c: char) -> bool {

@@ -2,7 +2,9 @@
 
 mod cli;
 
+use std::collections::HashMap;
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -34,20 +36,24 @@ fn main() -> ExitCode {
 
 fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let mut scenarios = Vec::new();
-    for path in &args.configs {
-        scenarios.extend(config::load(path)?);
-    }
-    if let Some(duplicate) = first_duplicate(scenarios.iter().map(|s| s.name.as_str())) {
-        anyhow::bail!(
-            "scenario `{duplicate}` is defined in more than one config; names must be unique in a run"
-        );
-    }
-    for path in [&args.json, &args.trace].into_iter().flatten() {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if parent.is_some_and(|p| !p.is_dir()) {
-            anyhow::bail!("{}: the folder does not exist", path.display());
+    let mut defined_in: HashMap<String, &Path> = HashMap::new();
+    for (index, path) in args.configs.iter().enumerate() {
+        if args.configs[..index].contains(path) {
+            anyhow::bail!("{}: the config is given twice", path.display());
+        }
+        for scenario in config::load(path)? {
+            if let Some(first) = defined_in.insert(scenario.name.clone(), path) {
+                anyhow::bail!(
+                    "{}: scenario `{}` is also defined in {}; names must be unique in a run",
+                    path.display(),
+                    scenario.name,
+                    first.display()
+                );
+            }
+            scenarios.push(scenario);
         }
     }
+    check_output_paths(args)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
 
@@ -91,9 +97,42 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
     })
 }
 
-fn first_duplicate<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let mut seen = std::collections::HashSet::new();
-    names.into_iter().find(|name| !seen.insert(*name))
+/// Rejects output paths that could only fail after the whole run.
+fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
+    if args.out.exists() && !args.out.is_dir() {
+        anyhow::bail!(
+            "{}: --out must name a folder, and this is a file",
+            args.out.display()
+        );
+    }
+    let outputs = [("--json", &args.json), ("--trace", &args.trace)];
+    for (flag, path) in outputs
+        .iter()
+        .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
+    {
+        if path.file_name().is_none() || path.is_dir() {
+            anyhow::bail!(
+                "{}: {flag} must name a file, and this is a folder",
+                path.display()
+            );
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if parent.is_some_and(|p| !p.is_dir()) {
+            anyhow::bail!("{}: the folder of {flag} does not exist", path.display());
+        }
+        if path.as_path() == args.out.join("report.json") {
+            anyhow::bail!(
+                "{}: {flag} names the report that --out already holds",
+                path.display()
+            );
+        }
+    }
+    if let (Some(json), Some(trace)) = (&args.json, &args.trace)
+        && json == trace
+    {
+        anyhow::bail!("{}: --json and --trace name the same file", json.display());
+    }
+    Ok(())
 }
 
 fn list() -> i32 {

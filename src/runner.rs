@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::engine::shuttle::ShuttleEngine;
 use crate::engine::threads::ThreadsEngine;
 use crate::engine::{Engine, EngineError, RunPlan};
+use crate::report::words::{count, grouped};
 use crate::report::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{EngineSpec, Expectation, Scenario, WorkloadSpec};
 use crate::tally::Tally;
@@ -27,7 +28,7 @@ pub enum RunError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// A reporter could not write.
-    #[error("could not write the report: {0}")]
+    #[error("could not write the report")]
     Report(#[from] std::io::Error),
 }
 
@@ -78,6 +79,11 @@ pub fn run_scenario(
         WorkloadSpec::Counter(spec) => Arc::new(Counter::new(spec.clone())),
     };
     execute(&scenario.engine, workload, &plan, &mut tally)?;
+    if stop_at_first_failure && tally.failing_runs > 0 && tally.runs < scenario.runs {
+        tally
+            .notes
+            .push("stopped at the first unexpected failure (--fail-fast)".to_string());
+    }
     Ok(judge(scenario, tally, started.elapsed().as_secs_f64()))
 }
 
@@ -99,38 +105,40 @@ fn execute<W: Workload>(
 
 /// Turns a scenario's tally into its report and verdict.
 pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> ScenarioReport {
-    let lost_update_runs = tally.lost_update_runs;
+    let runs = count(tally.runs, "run");
+    let losing = tally.lost_update_runs;
     let (verdict, reason) = if tally.failed_runs > 0 {
         (
             Verdict::Fail,
-            format!("{} of {} executions failed", tally.failed_runs, tally.runs),
+            format!(
+                "{} of {runs} failed (see below)",
+                grouped(tally.failed_runs.into())
+            ),
         )
     } else {
         match scenario.expect {
-            Expectation::LostUpdates if lost_update_runs == 0 => (
+            Expectation::LostUpdates if losing == 0 => (
                 Verdict::Fail,
-                format!(
-                    "expected lost updates, but none of {} executions lost one",
-                    tally.runs
-                ),
+                format!("expected lost updates, but none of {runs} lost one: the bug did not show"),
             ),
             Expectation::LostUpdates => (
                 Verdict::Pass,
                 format!(
-                    "lost updates shown in {lost_update_runs} of {} executions, as expected",
-                    tally.runs
+                    "lost updates shown in {} of {runs}, as expected",
+                    grouped(losing.into())
                 ),
             ),
-            Expectation::NoLostUpdates if lost_update_runs > 0 => (
+            Expectation::NoLostUpdates if losing > 0 => (
                 Verdict::Fail,
                 format!(
-                    "{} updates lost in {lost_update_runs} of {} executions",
-                    tally.lost_updates, tally.runs
+                    "expected no lost update, but {} were lost in {} of {runs}",
+                    count(tally.lost_updates, "update"),
+                    grouped(losing.into())
                 ),
             ),
             Expectation::NoLostUpdates => (
                 Verdict::Pass,
-                format!("no update lost in {} executions, as expected", tally.runs),
+                format!("no update lost in {runs}, as expected"),
             ),
         }
     };

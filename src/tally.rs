@@ -17,6 +17,8 @@ pub struct Tally {
     pub failing_runs: u64,
     /// Executions that lost at least one update.
     pub lost_update_runs: u64,
+    /// Executions that lost updates yet ended on the expected value: the losses cancelled out.
+    pub masked_runs: u64,
     /// Executions that ended in a panic, deadlock or livelock.
     pub failed_runs: u64,
     /// Lost updates over all executions.
@@ -34,6 +36,10 @@ pub struct Tally {
     pub first_lost_update_run: Option<u64>,
     /// The first few failure messages.
     pub failures: Vec<String>,
+    /// Every execution the engine could make was made (DFS ran out of schedules).
+    pub exhaustive: bool,
+    /// What the engine has to say about how the run went, in words.
+    pub notes: Vec<String>,
 }
 
 impl Tally {
@@ -59,6 +65,9 @@ impl Tally {
                 self.net_lost = self.net_lost.wrapping_add(settlement.lost_delta);
                 if settlement.lost_updates > 0 {
                     self.lost_update_runs += 1;
+                    if settlement.observed_final == settlement.expected_final {
+                        self.masked_runs += 1;
+                    }
                     self.first_lost_update_run.get_or_insert(run);
                 }
                 settlement.lost_updates > 0
@@ -101,6 +110,20 @@ pub struct Rate {
 }
 
 impl Rate {
+    /// A proportion known exactly (every case was counted): its interval is the point.
+    pub fn exact(hits: u64, trials: u64) -> Rate {
+        let value = if trials == 0 {
+            0.0
+        } else {
+            hits as f64 / trials as f64
+        };
+        Rate {
+            value,
+            low: value,
+            high: value,
+        }
+    }
+
     /// The rate of `hits` in `trials`, with its Wilson score interval at 95%.
     pub fn wilson(hits: u64, trials: u64) -> Rate {
         if trials == 0 {

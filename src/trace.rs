@@ -6,7 +6,9 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
+use tempfile::TempPath;
 
 use tracing::Subscriber;
 use tracing_subscriber::filter::Targets;
@@ -17,7 +19,7 @@ use tracing_subscriber::layer::SubscriberExt;
 #[derive(Debug)]
 pub struct TraceFile {
     path: PathBuf,
-    temporary: PathBuf,
+    temporary: TempPath,
     writer: SharedWriter,
 }
 
@@ -53,15 +55,14 @@ impl<'a> MakeWriter<'a> for SharedWriter {
 impl TraceFile {
     /// Opens a trace for `path` and the subscriber that writes contend's events to it.
     pub fn create(path: &Path) -> io::Result<(TraceFile, impl Subscriber + Send + Sync + 'static)> {
-        let file_name = path.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the trace path names no file")
-        })?;
-        let temporary = path.with_file_name(format!(
-            ".{}.{}.tmp",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = File::create(&temporary)?;
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let (file, temporary) = tempfile::Builder::new()
+            .prefix(".contend-trace-")
+            .tempfile_in(folder)?
+            .into_parts();
         let writer = SharedWriter(Arc::new(Mutex::new(BufWriter::with_capacity(
             1 << 20,
             file,
@@ -88,12 +89,10 @@ impl TraceFile {
     /// Flushes the trace and moves it into place.
     pub fn finish(mut self) -> io::Result<PathBuf> {
         self.writer.flush()?;
-        std::fs::rename(&self.temporary, &self.path)?;
+        self.temporary.persist(&self.path).map_err(|e| e.error)?;
         Ok(self.path)
     }
 
-    /// Removes the partial trace of a run that did not complete.
-    pub fn abandon(self) {
-        let _ = std::fs::remove_file(&self.temporary);
-    }
+    /// Removes the partial trace of a run that did not complete (dropping it does the same).
+    pub fn abandon(self) {}
 }

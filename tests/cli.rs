@@ -235,7 +235,7 @@ fn the_trace_holds_one_event_per_overwrite() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".contend"))
         .collect();
     assert!(leftovers.is_empty());
 }
@@ -412,7 +412,7 @@ fn other_invalid_values_are_rejected() {
         ),
         (
             "jitter = { yield_probability = 1.5 }\n",
-            &["key `jitter`", "between 0 and 1"],
+            &["6:12", "key `jitter.yield_probability`", "between 0 and 1"],
         ),
         (
             "jitter = { yield_probability = 0.6, spin_probability = 0.6 }\n",
@@ -420,7 +420,23 @@ fn other_invalid_values_are_rejected() {
         ),
         (
             "jitter = { yeld_probability = 0.1 }\n",
-            &["key `jitter`", "yeld_probability"],
+            &["6:12", "key `jitter.yeld_probability`", "unknown field"],
+        ),
+        (
+            "jitter = { yield_probability = 1.0 }\n",
+            &["at most 1", "spin_probability = 0.1 by default"],
+        ),
+        (
+            "[scenario.jitter]\nmax_spin = -1\n",
+            &["7:1", "key `jitter.max_spin`", "got -1"],
+        ),
+        (
+            "runs = \"ten\"\n",
+            &["6:8", "scenario `a`, key `runs`", "expected an integer"],
+        ),
+        (
+            "initial = 9223372036854775807\n",
+            &["key `threads`", "does not fit in 64 bits"],
         ),
         ("jitter = 3\n", &["key `jitter`", "true, false or a table"]),
     ];
@@ -440,6 +456,14 @@ fn other_invalid_values_are_rejected() {
         ],
     );
     assert_rejected("title = \"no scenarios\"\n", &["unknown field `title`"]);
+    assert_rejected(
+        "[scenario]\nname = \"a\"\n",
+        &["key `scenario`", "write each scenario as [[scenario]]"],
+    );
+    assert_rejected(
+        "[[scenario]]\nname = \"a\"\nengine = \"threads\"\nthreads = [{ delta = 1, ops = 5 }]\n",
+        &["bad.toml:1:1", "key `expect`", "missing field"],
+    );
     assert_rejected("", &["no [[scenario]] table"]);
 }
 
@@ -521,4 +545,101 @@ expect = "no-lost-updates"
     let report = read_json(&dir.path().join("r.json"));
     assert_eq!(report["scenarios"][0]["runs"], 1);
     assert_eq!(report["scenarios"][0]["runs_requested"], 1000);
+}
+
+#[test]
+fn output_paths_that_cannot_be_written_are_rejected_before_the_run() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&dir, "racy.toml", RACY);
+    let config = config.to_str().unwrap();
+    std::fs::create_dir(dir.path().join("a-folder")).unwrap();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--json", "a-folder"], "--json must name a file"),
+        (&["--trace", "a-folder"], "--trace must name a file"),
+        (
+            &["--json", "no-such-folder/r.json"],
+            "the folder of --json does not exist",
+        ),
+        (
+            &["--json", "same.json", "--trace", "same.json"],
+            "--json and --trace name the same file",
+        ),
+        (&["--out", "a-file"], "--out must name a folder"),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec!["run", config];
+        args.extend_from_slice(flags);
+        let run = contend(&args, dir.path());
+        assert_eq!(run.code, 2, "{flags:?}");
+        assert!(
+            run.stdout.is_empty(),
+            "{flags:?} ran anyway:\n{}",
+            run.stdout
+        );
+        assert!(run.stderr.contains(message), "{flags:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn scenario_names_must_be_unique_across_configs() {
+    let dir = TempDir::new().unwrap();
+    let first = write_config(&dir, "first.toml", RACY);
+    let second = write_config(&dir, "second.toml", RACY);
+    let run = contend(
+        &["run", first.to_str().unwrap(), second.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("second.toml: scenario `racy` is also defined in"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("first.toml"), "{}", run.stderr);
+
+    let run = contend(
+        &["run", first.to_str().unwrap(), first.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("the config is given twice"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_exhausted_dfs_search_says_so() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(
+        &dir,
+        "dfs.toml",
+        r#"
+[[scenario]]
+name = "dfs"
+engine = "shuttle"
+scheduler = "dfs"
+threads = [{ delta = 1, ops = 1 }, { delta = 1, ops = 1 }]
+runs = 1000
+seed = 0
+expect = "lost-updates"
+"#,
+    );
+    let run = contend(
+        &["run", config.to_str().unwrap(), "--json", "r.json"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("dfs explored all"), "{}", run.stdout);
+    assert!(run.stdout.contains("(all schedules)"), "{}", run.stdout);
+    let scenario = &read_json(&dir.path().join("r.json"))["scenarios"][0];
+    assert_eq!(scenario["exhaustive"], true);
+    assert!(scenario["runs"].as_u64().unwrap() < 1000);
+    assert_eq!(
+        scenario["failure_rate"]["ci95_low"],
+        scenario["failure_rate"]["rate"]
+    );
 }

@@ -51,7 +51,7 @@ pub struct RunPlan {
 #[derive(Debug, Error)]
 pub enum EngineError {
     /// The ledger found an inconsistency: a bug in contend.
-    #[error("internal error in scenario `{scenario}`, run {run}: {source}")]
+    #[error("internal error in scenario `{scenario}`, run {run}")]
     Ledger {
         /// The scenario.
         scenario: String,
@@ -61,7 +61,7 @@ pub enum EngineError {
         source: LedgerError,
     },
     /// An OS thread could not be started.
-    #[error("could not start a thread: {0}")]
+    #[error("could not start a thread")]
     Spawn(#[from] std::io::Error),
 }
 

@@ -110,6 +110,7 @@ impl Engine for ShuttleEngine {
             inner: ManuallyDrop::new(self.scheduler(plan)),
             stop,
         };
+        let stop = Arc::clone(&shared.stop);
         let runner = shuttle::Runner::new(scheduler, quiet_config(self.settings.max_steps));
         let body = {
             let shared = Arc::clone(&shared);
@@ -141,6 +142,20 @@ impl Engine for ShuttleEngine {
             tally.record(Outcome::Failed {
                 message: explain_shuttle_failure(message, self.settings.max_steps),
             });
+            if tally.runs < plan.runs {
+                tally.notes.push(format!(
+                    "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",
+                    plan.runs - tally.runs,
+                    plan.runs
+                ));
+            }
+        } else if !stop.load(Ordering::SeqCst) && tally.runs < plan.runs {
+            // Only DFS ends before its bound: it has explored every schedule.
+            tally.exhaustive = true;
+            tally.notes.push(format!(
+                "dfs explored all {} schedules: the search is exhaustive",
+                tally.runs
+            ));
         }
         Ok(())
     }

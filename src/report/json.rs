@@ -1,6 +1,5 @@
 //! The JSON report, written whole at the end of the run.
 
-use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,25 +12,19 @@ pub fn write_json(report: &RunReport, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
-/// that a reader never sees a half-written file.
+/// that a reader never sees a half-written file; the temporary file is removed on failure.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let temporary = folder.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = fs::write(&temporary, contents).and_then(|()| fs::rename(&temporary, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".contend-")
+        .tempfile_in(folder)?;
+    temporary.write_all(contents)?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Writes the JSON report to a file when the run finishes.

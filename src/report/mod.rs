@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod text;
+pub mod words;
 
 use std::io;
 
@@ -115,6 +116,15 @@ impl From<Rate> for RateReport {
     }
 }
 
+/// What one thread of a counter scenario does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ThreadReport {
+    /// Added to the counter by each update.
+    pub delta: i64,
+    /// Number of updates.
+    pub ops: u64,
+}
+
 /// The result of one scenario: the `scenarios` entries of the JSON report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ScenarioReport {
@@ -137,8 +147,10 @@ pub struct ScenarioReport {
     pub reason: String,
     /// The seed every random choice derived from.
     pub seed: u64,
-    /// Number of threads.
-    pub threads: usize,
+    /// The counter's initial value.
+    pub initial: i64,
+    /// What each thread does.
+    pub threads: Vec<ThreadReport>,
     /// Executions asked for.
     pub runs_requested: u64,
     /// Executions completed.
@@ -147,6 +159,8 @@ pub struct ScenarioReport {
     pub failing_runs: u64,
     /// Executions that lost at least one update.
     pub lost_update_runs: u64,
+    /// Executions that lost updates yet ended on the expected value: the losses cancelled out.
+    pub masked_runs: u64,
     /// Executions that failed otherwise: a panic, a deadlock, a livelock.
     pub failed_runs: u64,
     /// Failing executions over executions, with its 95% interval.
@@ -164,6 +178,10 @@ pub struct ScenarioReport {
     pub outcomes: Vec<FinalCount>,
     /// The first failure messages (panics, deadlocks, livelocks).
     pub failures: Vec<String>,
+    /// Every possible execution was made (DFS ran out of schedules); the rate is then exact.
+    pub exhaustive: bool,
+    /// What the engine has to say about how the run went.
+    pub notes: Vec<String>,
     /// Wall-clock time of the scenario.
     pub elapsed_seconds: f64,
 }
@@ -192,13 +210,26 @@ impl ScenarioReport {
             verdict,
             reason,
             seed: scenario.seed,
-            threads: counter.threads.len(),
+            initial: counter.initial,
+            threads: counter
+                .threads
+                .iter()
+                .map(|t| ThreadReport {
+                    delta: t.delta,
+                    ops: t.ops,
+                })
+                .collect(),
             runs_requested: scenario.runs,
             runs: tally.runs,
             failing_runs: tally.failing_runs,
             lost_update_runs: tally.lost_update_runs,
+            masked_runs: tally.masked_runs,
             failed_runs: tally.failed_runs,
-            failure_rate: Rate::wilson(tally.failing_runs, tally.runs).into(),
+            failure_rate: if tally.exhaustive {
+                Rate::exact(tally.failing_runs, tally.runs).into()
+            } else {
+                Rate::wilson(tally.failing_runs, tally.runs).into()
+            },
             lost_updates: tally.lost_updates,
             overwrites: tally.overwrites,
             net_lost: tally.net_lost,
@@ -211,6 +242,8 @@ impl ScenarioReport {
                 .map(|(value, count)| FinalCount { value, count })
                 .collect(),
             failures: tally.failures,
+            exhaustive: tally.exhaustive,
+            notes: tally.notes,
             elapsed_seconds,
         }
     }

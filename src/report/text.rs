@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use super::words::{count, grouped};
 use super::{Event, Reporter, ScenarioReport, Verdict};
 
 /// How many final values a row lists.
@@ -11,12 +12,13 @@ const SHOWN_FINALS: usize = 5;
 #[derive(Debug)]
 pub struct TextReporter<W> {
     out: W,
+    name_width: usize,
 }
 
 impl<W: Write> TextReporter<W> {
     /// A reporter writing to `out`.
     pub fn new(out: W) -> Self {
-        TextReporter { out }
+        TextReporter { out, name_width: 8 }
     }
 
     /// Gives the writer back.
@@ -27,69 +29,101 @@ impl<W: Write> TextReporter<W> {
     fn header(&mut self) -> io::Result<()> {
         writeln!(
             self.out,
-            "{:<28} {:<8} {:<7} {:>8} {:>8} {:>13} {:>26}  {:<7} {:>9}",
+            "{:<width$}  {:<7}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>8}",
             "scenario",
             "engine",
             "sync",
             "runs",
-            "failing",
+            "lossy",
             "lost updates",
-            "failure rate (95% CI)",
+            "lossy rate (95% CI)",
             "verdict",
-            "elapsed"
+            "elapsed",
+            width = self.name_width
         )
     }
 
     fn row(&mut self, r: &ScenarioReport) -> io::Result<()> {
-        let rate = format!(
-            "{:.1}% [{:.1}%, {:.1}%]",
-            r.failure_rate.rate * 100.0,
-            r.failure_rate.ci95_low * 100.0,
-            r.failure_rate.ci95_high * 100.0
-        );
+        let rate = if r.exhaustive {
+            format!("{:.1}% (all schedules)", r.failure_rate.rate * 100.0)
+        } else {
+            format!(
+                "{:.1}% [{:.1}%, {:.1}%]",
+                r.failure_rate.rate * 100.0,
+                r.failure_rate.ci95_low * 100.0,
+                r.failure_rate.ci95_high * 100.0
+            )
+        };
         let verdict = match r.verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "FAIL",
         };
         writeln!(
             self.out,
-            "{:<28} {:<8} {:<7} {:>8} {:>8} {:>13} {:>26}  {:<7} {:>8.2}s",
+            "{:<width$}  {:<7}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>7.2}s",
             r.name,
             r.engine,
             r.sync.as_str(),
-            r.runs,
-            r.failing_runs,
-            r.lost_updates,
+            grouped(r.runs.into()),
+            grouped(r.failing_runs.into()),
+            grouped(r.lost_updates.into()),
             rate,
             verdict,
-            r.elapsed_seconds
+            r.elapsed_seconds,
+            width = self.name_width
         )?;
-        let finals: Vec<String> = r
-            .outcomes
+
+        let threads: Vec<String> = r
+            .threads
             .iter()
-            .take(SHOWN_FINALS)
-            .map(|f| format!("{} (x{})", f.value, f.count))
+            .map(|t| format!("{:+} x {}", t.delta, grouped(t.ops.into())))
             .collect();
-        let more = r.outcomes.len().saturating_sub(SHOWN_FINALS);
-        let more = if more > 0 {
-            format!(", {more} other values")
-        } else {
-            String::new()
-        };
+        let scheduler = r
+            .scheduler
+            .as_ref()
+            .map(|s| format!(", scheduler {s}"))
+            .unwrap_or_default();
         writeln!(
             self.out,
-            "    seed {}; expected final {}; final values: {}{more}",
-            r.seed,
-            r.expected_final,
-            if finals.is_empty() {
-                "none".to_string()
-            } else {
-                finals.join(", ")
-            }
+            "    counter from {}, threads {}: expected final {} (seed {}{scheduler})",
+            grouped(r.initial.into()),
+            threads.join(", "),
+            grouped(r.expected_final.into()),
+            r.seed
         )?;
-        writeln!(self.out, "    {}", r.reason)?;
-        for failure in &r.failures {
-            writeln!(self.out, "    {failure}")?;
+
+        if !r.outcomes.is_empty() {
+            let finals: Vec<String> = r
+                .outcomes
+                .iter()
+                .take(SHOWN_FINALS)
+                .map(|f| format!("{} (x{})", grouped(f.value.into()), grouped(f.count.into())))
+                .collect();
+            let others = r.outcomes.len().saturating_sub(SHOWN_FINALS) as u64;
+            let others = if others > 0 {
+                format!(", and {}", count(others, "other value"))
+            } else {
+                String::new()
+            };
+            writeln!(self.out, "    final values: {}{others}", finals.join(", "))?;
+        }
+        if r.lost_updates > 0 {
+            let direction = if r.net_lost >= 0 { "below" } else { "above" };
+            let mut line = format!(
+                "    summed over the runs, the lost updates left the final value {} {direction} expected",
+                grouped(i128::from(r.net_lost).abs())
+            );
+            if r.masked_runs > 0 {
+                line.push_str(&format!(
+                    "; in {} the losses cancelled out and the final value was right anyway",
+                    count(r.masked_runs, "run")
+                ));
+            }
+            writeln!(self.out, "{line}")?;
+        }
+        writeln!(self.out, "    {verdict}: {}", r.reason)?;
+        for line in r.failures.iter().chain(&r.notes) {
+            writeln!(self.out, "    {line}")?;
         }
         Ok(())
     }
@@ -98,7 +132,15 @@ impl<W: Write> TextReporter<W> {
 impl<W: Write> Reporter for TextReporter<W> {
     fn report(&mut self, event: &Event<'_>) -> io::Result<()> {
         match event {
-            Event::RunStarted { .. } => self.header(),
+            Event::RunStarted { scenarios } => {
+                self.name_width = scenarios
+                    .iter()
+                    .map(|s| s.name.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(8);
+                self.header()
+            }
             Event::ScenarioStarted { .. } => Ok(()),
             Event::ScenarioFinished { report } => {
                 self.row(report)?;
@@ -109,18 +151,102 @@ impl<W: Write> Reporter for TextReporter<W> {
                     .scenarios
                     .iter()
                     .filter(|s| s.verdict == Verdict::Fail)
-                    .count();
+                    .count() as u64;
+                let total = report.scenarios.len() as u64;
                 writeln!(
                     self.out,
-                    "\n{}: {} scenarios, {} passed, {} failed, in {:.2}s",
+                    "\n{}: {}, {} passed, {} failed, in {:.2}s",
                     report.verdict.as_str().to_uppercase(),
-                    report.scenarios.len(),
-                    report.scenarios.len() - failed,
+                    count(total, "scenario"),
+                    total - failed,
                     failed,
                     report.elapsed_seconds
                 )?;
                 self.out.flush()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Outcome;
+    use crate::ledger::Settlement;
+    use crate::report::{RunReport, ScenarioReport};
+    use crate::runner::judge;
+    use crate::scenario::{
+        CounterSpec, EngineSpec, Expectation, Scenario, SyncMode, ThreadsSettings,
+    };
+    use crate::tally::Tally;
+
+    fn report() -> ScenarioReport {
+        let scenario = Scenario::counter(
+            "lesson-racy",
+            EngineSpec::Threads(ThreadsSettings::default()),
+            CounterSpec::new(10, &[(1, 1_000_000), (-1, 1_000_001)], SyncMode::None),
+            Expectation::LostUpdates,
+        )
+        .with_runs(2)
+        .with_seed(42);
+        let mut tally = Tally::new(false);
+        for (observed_final, lost_updates) in [(-99_559, 500_000), (9, 2)] {
+            tally.record(Outcome::Settled(Settlement {
+                observed_final,
+                expected_final: 9,
+                overwrites: lost_updates,
+                lost_updates,
+                lost_delta: 9 - observed_final,
+            }));
+        }
+        judge(&scenario, tally, 1.5)
+    }
+
+    #[test]
+    fn a_row_shows_the_lesson_numbers_and_explains_the_losses() {
+        let report = report();
+        let mut reporter = TextReporter::new(Vec::new());
+        let scenarios = [];
+        reporter
+            .report(&Event::RunStarted {
+                scenarios: &scenarios,
+            })
+            .unwrap();
+        reporter
+            .report(&Event::ScenarioFinished { report: &report })
+            .unwrap();
+        let run = RunReport {
+            contend_version: "test".into(),
+            verdict: Verdict::Pass,
+            elapsed_seconds: 1.5,
+            scenarios: vec![report],
+        };
+        reporter
+            .report(&Event::RunFinished { report: &run })
+            .unwrap();
+        let text = String::from_utf8(reporter.into_inner()).unwrap();
+        assert!(text.contains("lesson-racy  threads"), "{text}");
+        assert!(text.contains("500,002"), "{text}");
+        assert!(
+            text.contains("counter from 10, threads +1 x 1,000,000, -1 x 1,000,001: expected final 9 (seed 42)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("final values: -99,559 (x1), 9 (x1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("the lost updates left the final value 99,568 below expected"),
+            "{text}"
+        );
+        assert!(text.contains("in 1 run the losses cancelled out"), "{text}");
+        assert!(
+            text.contains("pass: lost updates shown in 2 of 2 runs, as expected"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PASS: 1 scenario, 1 passed, 0 failed"),
+            "{text}"
+        );
     }
 }

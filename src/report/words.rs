@@ -1,0 +1,47 @@
+//! Numbers and counts written for people: digit grouping and plurals.
+
+/// `n` with its digits grouped by thousands: `1,000,001`, `-99,559`.
+pub fn grouped(n: i128) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `n noun` with the noun in the plural unless `n` is 1: `1 run`, `3 runs`, `1,000 runs`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", grouped(n.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_digits_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(1_000_001), "1,000,001");
+        assert_eq!(grouped(-99_559), "-99,559");
+    }
+
+    #[test]
+    fn plurals_follow_the_count() {
+        assert_eq!(count(1, "run"), "1 run");
+        assert_eq!(count(0, "run"), "0 runs");
+        assert_eq!(count(2_000, "update"), "2,000 updates");
+    }
+}
