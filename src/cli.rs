@@ -6,7 +6,14 @@ use clap::{Args, Parser, Subcommand};
 
 /// contend: a fault-injection stress tester for critical sections.
 #[derive(Debug, Parser)]
-#[command(name = "contend", version, about, long_about = None)]
+#[command(
+    name = "contend",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 every expectation met; 1 an expectation failed; \
+                  2 usage, config or input error.\nConfig keys and report fields: see README.md."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

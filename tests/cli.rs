@@ -643,3 +643,20 @@ expect = "lost-updates"
         scenario["failure_rate"]["rate"]
     );
 }
+
+#[test]
+fn shuttles_seed_variable_is_refused_rather_than_obeyed() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&dir, "racy.toml", RACY);
+    let output = Command::cargo_bin("contend")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("SHUTTLE_RANDOM_SEED", "not-a-number")
+        .args(["run", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("SHUTTLE_RANDOM_SEED is set"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -60,6 +60,9 @@ pub enum EngineError {
         /// What the ledger found.
         source: LedgerError,
     },
+    /// The environment would override the scenario's settings.
+    #[error("{0}")]
+    Environment(String),
     /// An OS thread could not be started.
     #[error("could not start a thread")]
     Spawn(#[from] std::io::Error),

@@ -32,9 +32,10 @@ pub fn install_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let default_hook = panic::take_hook();
-        // shuttle installs its own hook on its first execution: let it, then replace it.
+        // shuttle installs its own hook on its first execution: let it, then replace it. DFS,
+        // unlike the random schedulers, reads no seed from the environment.
         shuttle::Runner::new(
-            shuttle::scheduler::RandomScheduler::new(1),
+            shuttle::scheduler::DfsScheduler::new(Some(1), false),
             super::shuttle::quiet_config(1000),
         )
         .run(|| {});

@@ -42,6 +42,9 @@ impl ShuttleEngine {
     }
 }
 
+/// The variable through which shuttle's schedulers would take their seed.
+const SHUTTLE_SEED_VARIABLE: &str = "SHUTTLE_RANDOM_SEED";
+
 /// A shuttle configuration that prints and persists nothing: contend reports failures itself.
 pub fn quiet_config(max_steps: u64) -> Config {
     let mut config = Config::new();
@@ -98,6 +101,17 @@ impl Engine for ShuttleEngine {
         plan: &RunPlan,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
+        // shuttle's random and PCT schedulers take their seed from this variable when it is set,
+        // and panic when it is not a number: the scenario's seed would be silently replaced.
+        if std::env::var_os(SHUTTLE_SEED_VARIABLE).is_some()
+            && !matches!(self.settings.scheduler, SchedulerKind::Dfs)
+        {
+            return Err(EngineError::Environment(format!(
+                "the environment variable {SHUTTLE_SEED_VARIABLE} is set and would replace the seed \
+                 of scenario `{}`; unset it and give the seed in the config",
+                plan.scenario
+            )));
+        }
         let capture = Capture::start();
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
