@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tempfile::TempPath;
 
+use crate::report::json::folder_of;
+
 use tracing::Subscriber;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
@@ -55,13 +57,9 @@ impl<'a> MakeWriter<'a> for SharedWriter {
 impl TraceFile {
     /// Opens a trace for `path` and the subscriber that writes contend's events to it.
     pub fn create(path: &Path) -> io::Result<(TraceFile, impl Subscriber + Send + Sync + 'static)> {
-        let folder = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
         let (file, temporary) = tempfile::Builder::new()
             .prefix(".contend-trace-")
-            .tempfile_in(folder)?
+            .tempfile_in(folder_of(path))?
             .into_parts();
         let writer = SharedWriter(Arc::new(Mutex::new(BufWriter::with_capacity(
             1 << 20,
