@@ -159,12 +159,10 @@ impl<W: SharedWord> Ledger<W> {
     /// Returns the write it overwrote, if it was not the one read.
     #[inline]
     pub fn write(&self, thread: usize, op: u64, read: Read, value: i64) -> Option<WriteId> {
-        let id = self.prepare(thread, op, read, value);
+        let (id, record) = self.prepare(thread, op, read, value);
         let previous = WriteId(self.cell.swap(id.0));
         // The write overwrote another iff the cell held something other than what it read.
-        self.tracks[thread].records[op as usize]
-            .replaced
-            .store(previous.0, Ordering::Relaxed);
+        record.replaced.store(previous.0, Ordering::Relaxed);
         (previous != read.id).then_some(previous)
     }
 
@@ -178,12 +176,10 @@ impl<W: SharedWord> Ledger<W> {
         read: Read,
         value: i64,
     ) -> Result<(), Read> {
-        let id = self.prepare(thread, op, read, value);
+        let (id, record) = self.prepare(thread, op, read, value);
         match self.cell.compare_exchange(read.id.0, id.0) {
             Ok(_) => {
-                self.tracks[thread].records[op as usize]
-                    .replaced
-                    .store(read.id.0, Ordering::Relaxed);
+                record.replaced.store(read.id.0, Ordering::Relaxed);
                 Ok(())
             }
             Err(current) => {
@@ -196,11 +192,12 @@ impl<W: SharedWord> Ledger<W> {
         }
     }
 
-    fn prepare(&self, thread: usize, op: u64, read: Read, value: i64) -> WriteId {
+    /// Fills the record of a write that is about to be published.
+    fn prepare(&self, thread: usize, op: u64, read: Read, value: i64) -> (WriteId, &Record) {
         let record = &self.tracks[thread].records[op as usize];
         record.value.store(value, Ordering::Relaxed);
         record.parent.store(read.id.0, Ordering::Relaxed);
-        WriteId::new(thread, op)
+        (WriteId::new(thread, op), record)
     }
 
     fn record(&self, id: WriteId) -> Option<&Record> {
