@@ -27,6 +27,23 @@ pub enum Command {
     Run(RunArgs),
     /// List workloads, sync modes, engines and schedulers.
     List,
+    /// Re-execute a saved schedule step by step: exit 1 while its failure reproduces, 0 once it
+    /// no longer does, 2 if the file is unusable or the execution diverges from it.
+    Replay(ReplayArgs),
+}
+
+/// Arguments of `contend replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The schedule file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also print the schedule's choices.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Write every step as JSON lines to this file.
+    #[arg(long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
 }
 
 /// Arguments of `contend run`.
@@ -38,7 +55,7 @@ pub struct RunArgs {
     /// Also write the JSON report to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Folder for the run's artifacts (report.json and, later, schedule files).
+    /// Folder for the run's artifacts: report.json and schedule files.
     #[arg(long, value_name = "DIR", default_value = "contend-out")]
     pub out: PathBuf,
     /// Write every event (each lost update) as JSON lines to this file.
@@ -47,4 +64,7 @@ pub struct RunArgs {
     /// Stop a scenario at its first unexpected failure.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Save failing schedules as they were found, without shrinking them.
+    #[arg(long)]
+    pub no_shrink: bool,
 }

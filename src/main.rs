@@ -11,15 +11,19 @@ use anyhow::Context;
 use clap::Parser;
 
 use contend::config;
+use contend::engine::Outcome;
 use contend::exit_code;
+use contend::report::interleaving::{describe_overwrites, write_table};
 use contend::report::json::JsonFileReporter;
 use contend::report::text::TextReporter;
+use contend::report::words;
 use contend::report::{Reporters, Verdict};
 use contend::runner::{RunOptions, run_scenarios};
 use contend::scenario::SyncMode;
+use contend::schedule::file::ScheduleFile;
 use contend::trace::TraceFile;
 
-use cli::{Cli, Command, RunArgs};
+use cli::{Cli, Command, ReplayArgs, RunArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +34,10 @@ fn main() -> ExitCode {
             exit_code::ERROR
         }),
         Command::List => list(),
+        Command::Replay(args) => replay(&args).unwrap_or_else(|error| {
+            eprintln!("error: {error:#}");
+            exit_code::ERROR
+        }),
     };
     ExitCode::from(code as u8)
 }
@@ -57,16 +65,7 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
 
-    let trace = match &args.trace {
-        Some(path) => {
-            let (trace, subscriber) = TraceFile::create(path)
-                .with_context(|| format!("{}: cannot create the trace", path.display()))?;
-            tracing::subscriber::set_global_default(subscriber)
-                .context("cannot install the trace subscriber")?;
-            Some(trace)
-        }
-        None => None,
-    };
+    let trace = install_trace(args.trace.as_deref())?;
 
     let mut reporters = Reporters::default();
     reporters.push(Box::new(TextReporter::new(QuietOnBrokenPipe(io::stdout()))));
@@ -78,6 +77,8 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
     }
     let options = RunOptions {
         fail_fast: args.fail_fast,
+        shrink: !args.no_shrink,
+        artifacts: Some(args.out.clone()),
     };
     let report = match run_scenarios(&scenarios, &options, &mut reporters) {
         Ok(report) => report,
@@ -95,6 +96,105 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
         Verdict::Pass => exit_code::PASS,
         Verdict::Fail => exit_code::FAIL,
     })
+}
+
+fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
+    let file = ScheduleFile::load(&args.file)?;
+    let trace = install_trace(args.trace.as_deref())?;
+    let replayed = match contend::replay::replay(&file, true) {
+        Ok(replayed) => replayed,
+        Err(error) => {
+            if let Some(trace) = trace {
+                trace.abandon();
+            }
+            return Err(anyhow::Error::new(error).context(format!("{}", args.file.display())));
+        }
+    };
+    if let Some(trace) = trace {
+        trace.finish().context("cannot write the trace")?;
+    }
+    let mut out = QuietOnBrokenPipe(io::stdout().lock());
+    write_replay(&mut out, &file, &replayed, args.verbose)?;
+    Ok(if replayed.reproduced {
+        exit_code::FAIL
+    } else {
+        exit_code::PASS
+    })
+}
+
+fn write_replay(
+    out: &mut impl Write,
+    file: &ScheduleFile,
+    replayed: &contend::replay::Replay,
+    verbose: bool,
+) -> io::Result<()> {
+    let threads: Vec<String> = file
+        .minimal
+        .threads
+        .iter()
+        .map(|t| format!("{:+} x {}", t.delta, t.ops))
+        .collect();
+    writeln!(
+        out,
+        "replaying scenario `{}` (sync {}, engine {}): counter from {}, threads {}",
+        file.scenario.name,
+        file.scenario.sync,
+        file.scenario.engine,
+        file.minimal.initial,
+        threads.join(", ")
+    )?;
+    writeln!(
+        out,
+        "schedule: {}, {} ({}); recorded failure: {}\n",
+        words::count(file.minimal.preemptions, "preemption"),
+        words::count(file.minimal.steps, "step"),
+        file.minimal.minimality.describe(),
+        file.failure.description
+    )?;
+    write_table(out, file.minimal.threads.len(), &replayed.execution.log)?;
+    writeln!(out)?;
+    for sentence in describe_overwrites(&replayed.execution.log) {
+        writeln!(out, "{sentence}")?;
+    }
+    if verbose {
+        writeln!(
+            out,
+            "choices (where the schedule departs from running the current thread while it can): {:?}",
+            file.minimal.choices
+        )?;
+    }
+    let outcome = match &replayed.execution.outcome {
+        Outcome::Settled(s) => format!(
+            "{} lost; the counter ends at {}, expected {}",
+            words::count(s.lost_updates, "update"),
+            s.observed_final,
+            s.expected_final
+        ),
+        Outcome::Failed { message } => message.clone(),
+    };
+    writeln!(out, "outcome: {outcome}")?;
+    if replayed.reproduced {
+        if !replayed.same_numbers {
+            writeln!(
+                out,
+                "note: the failure reproduces, with other numbers than recorded"
+            )?;
+        }
+        writeln!(out, "the recorded failure reproduces (exit 1)")
+    } else {
+        writeln!(out, "the recorded failure no longer happens (exit 0)")
+    }
+}
+
+fn install_trace(path: Option<&Path>) -> anyhow::Result<Option<TraceFile>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let (trace, subscriber) = TraceFile::create(path)
+        .with_context(|| format!("{}: cannot create the trace", path.display()))?;
+    tracing::subscriber::set_global_default(subscriber)
+        .context("cannot install the trace subscriber")?;
+    Ok(Some(trace))
 }
 
 /// Rejects output paths that could only fail after the whole run.

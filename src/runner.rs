@@ -1,6 +1,7 @@
 //! Runs scenarios: builds the workload and engine, tallies the executions, judges the
 //! expectation, and feeds each result to the reporters as it comes.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,15 +11,30 @@ use crate::engine::{Engine, EngineError, RunPlan};
 use crate::report::words::{count, grouped};
 use crate::report::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{EngineSpec, Expectation, Scenario, WorkloadSpec};
+use crate::schedule::witness::witness;
 use crate::tally::Tally;
 use crate::workload::Workload;
 use crate::workload::counter::Counter;
 
 /// Options that apply to every scenario of a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Stop a scenario at its first unexpected failure.
     pub fail_fast: bool,
+    /// Shrink failing schedules to minimal ones (on by default).
+    pub shrink: bool,
+    /// The folder where schedule files are saved; none are saved without one.
+    pub artifacts: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            fail_fast: false,
+            shrink: true,
+            artifacts: None,
+        }
+    }
 }
 
 /// A run could not complete.
@@ -79,12 +95,29 @@ pub fn run_scenario(
         WorkloadSpec::Counter(spec) => Arc::new(Counter::new(spec.clone())),
     };
     execute(&scenario.engine, workload, &plan, &mut tally)?;
+    let elapsed_seconds = started.elapsed().as_secs_f64();
+    let witness = match tally.first_failing_run {
+        Some((run, failed_otherwise)) => Some(witness(
+            scenario,
+            run,
+            failed_otherwise,
+            options.shrink,
+            options.artifacts.as_deref(),
+        )?),
+        None => None,
+    };
     if stop_at_first_failure && tally.failing_runs > 0 && tally.runs < scenario.runs {
         tally
             .notes
             .push("stopped at the first unexpected failure (--fail-fast)".to_string());
     }
-    Ok(judge(scenario, tally, started.elapsed().as_secs_f64()))
+    let mut report = judge(scenario, tally, elapsed_seconds);
+    if let Some(witness) = witness {
+        report.schedule_file = witness.schedule.as_ref().and_then(|s| s.file.clone());
+        report.minimal_schedule = witness.schedule;
+        report.notes.extend(witness.notes);
+    }
+    Ok(report)
 }
 
 fn execute<W: Workload>(

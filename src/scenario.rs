@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One scenario: a workload, the engine that runs it, and the expectation it must meet.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,7 +83,7 @@ impl WorkloadSpec {
 }
 
 /// Parameters of the counter workload.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CounterSpec {
     /// The counter's value before any thread runs.
     pub initial: i64,
@@ -129,7 +129,7 @@ pub struct ThreadSpec {
 }
 
 /// How a critical section is protected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncMode {
     /// No protection: read, then write. Loses updates.

@@ -34,6 +34,9 @@ pub struct Tally {
     pub finals: BTreeMap<i64, u64>,
     /// The index of the first execution that lost an update.
     pub first_lost_update_run: Option<u64>,
+    /// The index of the first failing execution, and whether it failed otherwise than by
+    /// losing updates.
+    pub first_failing_run: Option<(u64, bool)>,
     /// The first few failure messages.
     pub failures: Vec<String>,
     /// Every execution the engine could make was made (DFS ran out of schedules).
@@ -56,6 +59,7 @@ impl Tally {
     pub fn record(&mut self, outcome: Outcome) -> Flow {
         let run = self.runs;
         self.runs += 1;
+        let failed_otherwise = matches!(outcome, Outcome::Failed { .. });
         let failing = match outcome {
             Outcome::Settled(settlement) => {
                 self.expected_final = Some(settlement.expected_final);
@@ -82,6 +86,8 @@ impl Tally {
         };
         if failing {
             self.failing_runs += 1;
+            self.first_failing_run
+                .get_or_insert((run, failed_otherwise));
         }
         if failing && self.stop_at_first_failure {
             Flow::Stop

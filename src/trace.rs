@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tempfile::TempPath;
 
-use crate::report::json::folder_of;
+use crate::report::json::temporary_beside;
 
 use tracing::Subscriber;
 use tracing_subscriber::filter::Targets;
@@ -57,10 +57,7 @@ impl<'a> MakeWriter<'a> for SharedWriter {
 impl TraceFile {
     /// Opens a trace for `path` and the subscriber that writes contend's events to it.
     pub fn create(path: &Path) -> io::Result<(TraceFile, impl Subscriber + Send + Sync + 'static)> {
-        let (file, temporary) = tempfile::Builder::new()
-            .prefix(".contend-trace-")
-            .tempfile_in(folder_of(path))?
-            .into_parts();
+        let (file, temporary) = temporary_beside(path)?.into_parts();
         let writer = SharedWriter(Arc::new(Mutex::new(BufWriter::with_capacity(
             1 << 20,
             file,

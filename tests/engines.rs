@@ -213,7 +213,14 @@ fn fail_fast_stops_at_the_first_unexpected_lost_update() {
         )
         .with_runs(500)
         .with_seed(3);
-        let report = run_scenario(&scenario, &RunOptions { fail_fast: true }).unwrap();
+        let report = run_scenario(
+            &scenario,
+            &RunOptions {
+                fail_fast: true,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(report.failing_runs, 1, "{}", report.engine);
         assert!(report.runs < 500);
         assert_eq!(report.verdict, Verdict::Fail);

@@ -12,8 +12,8 @@ use shuttle::{Config, FailurePersistence, MaxSteps};
 
 use super::panics::Capture;
 use super::{Engine, EngineError, Flow, Outcome, RunPlan};
-use crate::ledger::{EventContext, LedgerError};
-use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint};
+use crate::ledger::{EventContext, LedgerError, Settlement};
+use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint, StepLog};
 use crate::scenario::{SchedulerKind, ShuttleSettings};
 use crate::tally::Tally;
 use crate::workload::Workload;
@@ -31,14 +31,17 @@ impl ShuttleEngine {
     }
 
     fn scheduler(&self, plan: &RunPlan) -> Box<dyn Scheduler + Send> {
-        let runs = usize::try_from(plan.runs).unwrap_or(usize::MAX);
-        match self.settings.scheduler {
-            SchedulerKind::Random => Box::new(RandomScheduler::new_from_seed(plan.seed, runs)),
-            SchedulerKind::Pct { depth } => {
-                Box::new(PctScheduler::new_from_seed(plan.seed, depth, runs))
-            }
-            SchedulerKind::Dfs => Box::new(DfsScheduler::new(Some(runs), false)),
-        }
+        scheduler_for(self.settings.scheduler, plan.seed, plan.runs)
+    }
+}
+
+/// The shuttle scheduler of a scenario: deterministic for its seed.
+pub fn scheduler_for(kind: SchedulerKind, seed: u64, runs: u64) -> Box<dyn Scheduler + Send> {
+    let runs = usize::try_from(runs).unwrap_or(usize::MAX);
+    match kind {
+        SchedulerKind::Random => Box::new(RandomScheduler::new_from_seed(seed, runs)),
+        SchedulerKind::Pct { depth } => Box::new(PctScheduler::new_from_seed(seed, depth, runs)),
+        SchedulerKind::Dfs => Box::new(DfsScheduler::new(Some(runs), false)),
     }
 }
 
@@ -177,22 +180,7 @@ impl Engine for ShuttleEngine {
 
 fn execute_once<W: Workload>(workload: &Arc<W>, shared: &Shared, scenario: &str) {
     let run = shared.next_run.fetch_add(1, Ordering::SeqCst);
-    let state = Arc::new(workload.new_state::<ShuttlePlatform>());
-    let handles: Vec<_> = (0..workload.thread_count())
-        .map(|thread| {
-            let state = Arc::clone(&state);
-            let workload = Arc::clone(workload);
-            shuttle::thread::Builder::new()
-                .name(format!("Thread-{}", thread + 1))
-                .spawn(move || workload.run_thread(&*state, thread, &mut ShuttlePoint))
-                .expect("shuttle spawns tasks without OS resources")
-        })
-        .collect();
-    for handle in handles {
-        // A panic in a task fails the whole execution through shuttle itself.
-        let _ = handle.join();
-    }
-    let settled = workload.settle(&*state, EventContext { scenario, run });
+    let settled = run_workload_once(workload, None, EventContext { scenario, run });
     match settled {
         Ok(settlement) => {
             let mut tally = shared.tally.lock().unwrap_or_else(|p| p.into_inner());
@@ -211,7 +199,35 @@ fn execute_once<W: Workload>(workload: &Arc<W>, shared: &Shared, scenario: &str)
     }
 }
 
-fn explain_shuttle_failure(message: String, max_steps: u64) -> String {
+/// Runs `workload` once inside a shuttle execution: spawns its threads as shuttle tasks named
+/// `Thread-1`, `Thread-2`, ..., joins them and settles the ledger. With a `log`, every access is
+/// written down in execution order.
+pub fn run_workload_once<W: Workload>(
+    workload: &Arc<W>,
+    log: Option<&StepLog>,
+    context: EventContext<'_>,
+) -> Result<Settlement, LedgerError> {
+    let state = Arc::new(workload.new_state::<ShuttlePlatform>());
+    let handles: Vec<_> = (0..workload.thread_count())
+        .map(|thread| {
+            let state = Arc::clone(&state);
+            let workload = Arc::clone(workload);
+            let mut point = ShuttlePoint::new(thread, log.cloned());
+            shuttle::thread::Builder::new()
+                .name(format!("Thread-{}", thread + 1))
+                .spawn(move || workload.run_thread(&*state, thread, &mut point))
+                .expect("shuttle spawns tasks without OS resources")
+        })
+        .collect();
+    for handle in handles {
+        // A panic in a task fails the whole execution through shuttle itself.
+        let _ = handle.join();
+    }
+    workload.settle(&*state, context)
+}
+
+/// Puts a failed shuttle execution in words.
+pub fn explain_shuttle_failure(message: String, max_steps: u64) -> String {
     if message.contains("exceeded max_steps") {
         format!(
             "livelock: the execution ran past max_steps = {max_steps} steps without finishing \

@@ -51,4 +51,80 @@ pub trait AccessPoint {
     fn before_access(&mut self);
     /// Called on each turn of a spin loop, so that the waiting thread lets others run.
     fn spin_wait(&mut self);
+    /// Called after an access with what it did. Only a replay that prints the interleaving
+    /// keeps it; everywhere else it costs nothing.
+    #[inline]
+    fn observe(&mut self, _access: Access) {}
+}
+
+/// What one access to shared state did, as an interleaving table shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read the counter.
+    Read {
+        /// The value read.
+        value: i64,
+    },
+    /// Wrote the counter.
+    Write {
+        /// The value written.
+        value: i64,
+        /// The write it overwrote without having read it: (thread, op), or the initial value.
+        overwrote: Option<Option<(usize, u64)>>,
+    },
+    /// Tried an atomic compare-and-write of the counter.
+    CompareAndWrite {
+        /// The value it would write.
+        value: i64,
+        /// Whether the counter still held the value read, so the write happened.
+        written: bool,
+    },
+    /// Acquired the lock.
+    Acquire,
+    /// Looked at the lock flag.
+    CheckFlag {
+        /// Whether the flag was taken.
+        taken: bool,
+    },
+    /// Set the lock flag (taking the lock).
+    SetFlag {
+        /// Whether it was already taken (a test-and-set that failed).
+        was_taken: bool,
+    },
+    /// Cleared the lock flag (releasing the lock).
+    ClearFlag,
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Access::Read { value } => write!(f, "read counter -> {value}"),
+            Access::Write {
+                value,
+                overwrote: None,
+            } => write!(f, "write counter <- {value}"),
+            Access::Write {
+                value,
+                overwrote: Some(_),
+            } => {
+                write!(f, "write counter <- {value} (overwrites)")
+            }
+            Access::CompareAndWrite {
+                value,
+                written: true,
+            } => write!(f, "cas counter <- {value}"),
+            Access::CompareAndWrite {
+                value,
+                written: false,
+            } => {
+                write!(f, "cas counter <- {value} fails")
+            }
+            Access::Acquire => f.write_str("lock"),
+            Access::CheckFlag { taken: false } => f.write_str("check flag -> free"),
+            Access::CheckFlag { taken: true } => f.write_str("check flag -> taken"),
+            Access::SetFlag { was_taken: false } => f.write_str("set flag"),
+            Access::SetFlag { was_taken: true } => f.write_str("set flag (was taken)"),
+            Access::ClearFlag => f.write_str("clear flag"),
+        }
+    }
 }

@@ -2,7 +2,9 @@
 
 use shuttle::sync::atomic::{AtomicU64, Ordering};
 
-use super::{AccessPoint, Lock, Platform, SharedWord};
+use std::sync::{Arc, Mutex};
+
+use super::{Access, AccessPoint, Lock, Platform, SharedWord};
 
 /// The platform of controlled executions under shuttle.
 #[derive(Debug, Default)]
@@ -50,14 +52,74 @@ impl Lock for shuttle::sync::Mutex<()> {
 }
 
 /// The access point under shuttle: the shuttle atomic itself is the scheduling point, so
-/// nothing is added before an access; a spin loop yields so that PCT deprioritizes it.
+/// nothing is added before an access; a spin loop yields so that PCT deprioritizes it. With a
+/// [`StepLog`], every access is written down in execution order.
 #[derive(Debug, Default)]
-pub struct ShuttlePoint;
+pub struct ShuttlePoint {
+    thread: usize,
+    log: Option<StepLog>,
+}
+
+impl ShuttlePoint {
+    /// The access point of workload thread `thread`, writing to `log` if given.
+    pub fn new(thread: usize, log: Option<StepLog>) -> Self {
+        ShuttlePoint { thread, log }
+    }
+}
 
 impl AccessPoint for ShuttlePoint {
     fn before_access(&mut self) {}
 
     fn spin_wait(&mut self) {
         shuttle::thread::yield_now();
+    }
+
+    fn observe(&mut self, access: Access) {
+        if let Some(log) = &self.log {
+            log.push(self.thread, access);
+        }
+    }
+}
+
+/// One logged access of a controlled execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoggedStep {
+    /// The workload thread.
+    pub thread: usize,
+    /// What it did.
+    pub access: Access,
+    /// How many preemptions the scheduler had made before this access.
+    pub preemptions_before: u64,
+}
+
+/// The accesses of one controlled execution, in the order they happened. Under shuttle only
+/// one task runs at a time, so a plain lock (never held across a scheduling point) suffices.
+#[derive(Clone, Debug, Default)]
+pub struct StepLog {
+    steps: Arc<Mutex<Vec<LoggedStep>>>,
+    preemptions: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl StepLog {
+    /// The counter the scheduler raises at each preemption.
+    pub fn preemption_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        Arc::clone(&self.preemptions)
+    }
+
+    fn push(&self, thread: usize, access: Access) {
+        let preemptions_before = self.preemptions.load(std::sync::atomic::Ordering::SeqCst);
+        self.steps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(LoggedStep {
+                thread,
+                access,
+                preemptions_before,
+            });
+    }
+
+    /// The logged steps so far.
+    pub fn steps(&self) -> Vec<LoggedStep> {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -14,17 +14,25 @@ pub fn write_json(report: &RunReport, out: &mut impl Write) -> io::Result<()> {
 /// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
 /// that a reader never sees a half-written file; the temporary file is removed on failure.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".contend-")
-        .tempfile_in(folder)?;
+    let mut temporary = temporary_beside(path)?;
     temporary.write_all(contents)?;
     temporary.as_file().sync_all()?;
     temporary.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A new temporary file in the folder of `path`, to be renamed to `path` once complete.
+/// Unlike most temporary files it is readable by others (mode 0644 on Unix), as the file it
+/// becomes should be.
+pub fn temporary_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".contend-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder.tempfile_in(folder_of(path))
 }
 
 /// The folder a file path is in; `.` for a bare file name.

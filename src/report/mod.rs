@@ -1,5 +1,6 @@
 //! Reports: one event type feeds every reporter; each reporter writes to an injected writer.
 
+pub mod interleaving;
 pub mod json;
 pub mod text;
 pub mod words;
@@ -9,6 +10,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::scenario::{EngineSpec, Expectation, Scenario, SyncMode};
+use crate::schedule::witness::ScheduleSummary;
 use crate::tally::{Rate, Tally};
 
 /// Everything a reporter is told, in order.
@@ -182,6 +184,12 @@ pub struct ScenarioReport {
     pub exhaustive: bool,
     /// What the engine has to say about how the run went.
     pub notes: Vec<String>,
+    /// The saved schedule file of the first failure, if one was saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_file: Option<String>,
+    /// The minimal failing schedule of the first failure, if one was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimal_schedule: Option<ScheduleSummary>,
     /// Wall-clock time of the scenario.
     pub elapsed_seconds: f64,
 }
@@ -244,6 +252,8 @@ impl ScenarioReport {
             failures: tally.failures,
             exhaustive: tally.exhaustive,
             notes: tally.notes,
+            schedule_file: None,
+            minimal_schedule: None,
             elapsed_seconds,
         }
     }

@@ -125,6 +125,28 @@ impl<W: Write> TextReporter<W> {
         for line in r.failures.iter().chain(&r.notes) {
             writeln!(self.out, "    {line}")?;
         }
+        if let Some(schedule) = &r.minimal_schedule {
+            let threads: Vec<String> = schedule
+                .threads
+                .iter()
+                .map(|t| format!("{:+} x {}", t.delta, grouped(t.ops.into())))
+                .collect();
+            writeln!(
+                self.out,
+                "    minimal failing schedule: {}, {} ({}), on counter from {}, threads {}:",
+                count(schedule.preemptions, "preemption"),
+                count(schedule.steps, "step"),
+                schedule.minimality.describe(),
+                grouped(schedule.initial.into()),
+                threads.join(", ")
+            )?;
+            for line in schedule.interleaving.iter().chain(&schedule.explanation) {
+                writeln!(self.out, "      {line}")?;
+            }
+            if let Some(command) = &schedule.replay_command {
+                writeln!(self.out, "    replay: {command}")?;
+            }
+        }
         Ok(())
     }
 }

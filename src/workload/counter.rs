@@ -1,7 +1,7 @@
 //! The lesson's counter: threads that each add their own delta to a shared counter.
 
 use crate::ledger::{EventContext, Ledger, LedgerError, Settlement};
-use crate::platform::{AccessPoint, Lock, Platform, SharedWord};
+use crate::platform::{Access, AccessPoint, Lock, Platform, SharedWord};
 use crate::scenario::{CounterSpec, SyncMode};
 use crate::workload::Workload;
 
@@ -71,6 +71,7 @@ impl Workload for Counter {
                 for op in 0..spec.ops {
                     point.before_access();
                     let _guard = state.lock.acquire();
+                    point.observe(Access::Acquire);
                     increment(ledger, thread, op, spec.delta, point);
                 }
             }
@@ -78,14 +79,16 @@ impl Workload for Counter {
                 for op in 0..spec.ops {
                     point.before_access();
                     let mut read = ledger.read();
+                    point.observe(Access::Read { value: read.value });
                     loop {
                         point.before_access();
-                        match ledger.compare_and_write(
-                            thread,
-                            op,
-                            read,
-                            read.value.wrapping_add(spec.delta),
-                        ) {
+                        let value = read.value.wrapping_add(spec.delta);
+                        let result = ledger.compare_and_write(thread, op, read, value);
+                        point.observe(Access::CompareAndWrite {
+                            value,
+                            written: result.is_ok(),
+                        });
+                        match result {
                             Ok(()) => break,
                             Err(now) => read = now,
                         }
@@ -96,7 +99,9 @@ impl Workload for Counter {
                 for op in 0..spec.ops {
                     loop {
                         point.before_access();
-                        if state.flag.swap(TAKEN) == FREE {
+                        let was_taken = state.flag.swap(TAKEN) == TAKEN;
+                        point.observe(Access::SetFlag { was_taken });
+                        if !was_taken {
                             break;
                         }
                         while state.flag.load() == TAKEN {
@@ -106,21 +111,26 @@ impl Workload for Counter {
                     increment(ledger, thread, op, spec.delta, point);
                     point.before_access();
                     state.flag.store(FREE);
+                    point.observe(Access::ClearFlag);
                 }
             }
             SyncMode::Flag => {
                 for op in 0..spec.ops {
                     point.before_access();
                     while state.flag.load() == TAKEN {
+                        point.observe(Access::CheckFlag { taken: true });
                         point.spin_wait();
                     }
+                    point.observe(Access::CheckFlag { taken: false });
                     // The bug: between the check above and the set below, another thread may
                     // also have seen the flag free.
                     point.before_access();
                     state.flag.store(TAKEN);
+                    point.observe(Access::SetFlag { was_taken: false });
                     increment(ledger, thread, op, spec.delta, point);
                     point.before_access();
                     state.flag.store(FREE);
+                    point.observe(Access::ClearFlag);
                 }
             }
         }
@@ -146,6 +156,12 @@ fn increment<W: SharedWord>(
 ) {
     point.before_access();
     let read = ledger.read();
+    point.observe(Access::Read { value: read.value });
     point.before_access();
-    ledger.write(thread, op, read, read.value.wrapping_add(delta));
+    let value = read.value.wrapping_add(delta);
+    let overwrote = ledger.write(thread, op, read, value);
+    point.observe(Access::Write {
+        value,
+        overwrote: overwrote.map(|id| id.origin()),
+    });
 }

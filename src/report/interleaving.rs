@@ -1,0 +1,155 @@
+//! The interleaving table of a controlled execution: one column per thread, one row per access,
+//! preemptions marked, and each overwrite named in words.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use crate::platform::Access;
+use crate::platform::shuttle::LoggedStep;
+use crate::schedule::task_name;
+
+/// Width of one thread's column.
+const COLUMN: usize = 34;
+
+/// Writes the table of `log` for a workload of `threads` threads.
+pub fn write_table(out: &mut impl Write, threads: usize, log: &[LoggedStep]) -> io::Result<()> {
+    let mut header = format!("{:>5}  ", "step");
+    for thread in 0..threads {
+        header.push_str(&format!("{:<COLUMN$}", task_name(thread + 1)));
+    }
+    writeln!(out, "{}", header.trim_end())?;
+    let mut preemptions = 0;
+    for (index, step) in log.iter().enumerate() {
+        let mut row = format!("{:>5}  ", index + 1);
+        for thread in 0..threads {
+            let cell = if thread == step.thread {
+                step.access.to_string()
+            } else {
+                String::new()
+            };
+            row.push_str(&format!("{cell:<COLUMN$}"));
+        }
+        if step.preemptions_before > preemptions {
+            preemptions = step.preemptions_before;
+            row.push_str("<- preemption");
+        }
+        writeln!(out, "{}", row.trim_end())?;
+    }
+    Ok(())
+}
+
+/// Each overwrite of the log in words: which thread's write, of which value, was overwritten by
+/// which thread's write, from which stale read.
+pub fn describe_overwrites(log: &[LoggedStep]) -> Vec<String> {
+    let mut writes: HashMap<(usize, u64), i64> = HashMap::new();
+    let mut write_counts: HashMap<usize, u64> = HashMap::new();
+    let mut last_read: HashMap<usize, i64> = HashMap::new();
+    let mut sentences = Vec::new();
+    for step in log {
+        match step.access {
+            Access::Read { value } => {
+                last_read.insert(step.thread, value);
+            }
+            Access::Write { value, overwrote } => {
+                let op = write_counts.entry(step.thread).or_default();
+                writes.insert((step.thread, *op), value);
+                *op += 1;
+                let writer = task_name(step.thread + 1);
+                let read = last_read
+                    .get(&step.thread)
+                    .map(|v| format!(" from its read of {v}"))
+                    .unwrap_or_default();
+                match overwrote {
+                    None => {}
+                    Some(Some((victim, victim_op))) => {
+                        let victim_value = writes
+                            .get(&(victim, victim_op))
+                            .map(|v| format!(" of {v}"))
+                            .unwrap_or_default();
+                        sentences.push(format!(
+                            "{writer} wrote {value}{read}, overwriting {}'s write{victim_value}, \
+                             which it had not read",
+                            task_name(victim + 1)
+                        ));
+                    }
+                    Some(None) => sentences.push(format!(
+                        "{writer} wrote {value}{read}, overwriting the initial value it had not read"
+                    )),
+                }
+            }
+            Access::CompareAndWrite {
+                value,
+                written: true,
+            } => {
+                let op = write_counts.entry(step.thread).or_default();
+                writes.insert((step.thread, *op), value);
+                *op += 1;
+            }
+            _ => {}
+        }
+    }
+    sentences
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(thread: usize, access: Access, preemptions_before: u64) -> LoggedStep {
+        LoggedStep {
+            thread,
+            access,
+            preemptions_before,
+        }
+    }
+
+    #[test]
+    fn the_table_marks_the_preemption_and_names_the_lost_update() {
+        let log = [
+            step(0, Access::Read { value: 10 }, 0),
+            step(1, Access::Read { value: 10 }, 1),
+            step(
+                1,
+                Access::Write {
+                    value: 9,
+                    overwrote: None,
+                },
+                1,
+            ),
+            step(
+                0,
+                Access::Write {
+                    value: 11,
+                    overwrote: Some(Some((1, 0))),
+                },
+                1,
+            ),
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, 2, &log).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].contains("Thread-1") && lines[0].contains("Thread-2"),
+            "{table}"
+        );
+        assert!(lines[1].contains("read counter -> 10") && !lines[1].contains("preemption"));
+        assert!(
+            lines[2].contains("read counter -> 10") && lines[2].ends_with("<- preemption"),
+            "{table}"
+        );
+        // Thread-2's cells sit in the second column.
+        assert!(lines[2].find("read").unwrap() > lines[1].find("read").unwrap());
+        assert!(
+            lines[4].contains("write counter <- 11 (overwrites)"),
+            "{table}"
+        );
+        assert_eq!(
+            describe_overwrites(&log),
+            vec![
+                "Thread-1 wrote 11 from its read of 10, overwriting Thread-2's write of 9, which it had not read"
+                    .to_string()
+            ]
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! Schedule files: self-contained, versioned, human-readable records of a failure.
+//!
+//! A schedule file holds the scenario it came from, the failure it must reproduce, the minimal
+//! schedule with the (possibly shrunk) workload it runs, and where the original failing
+//! execution came from. `contend replay FILE` needs nothing else.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::Choice;
+use super::search::{FailureKind, Minimality};
+use crate::config::line_column;
+use crate::report::json::temporary_beside;
+use crate::scenario::{CounterSpec, SyncMode};
+
+/// The `format` every schedule file names.
+pub const FORMAT: &str = "contend-schedule";
+/// The version of the format this contend writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The shuttle version that executes schedules; a schedule's task ids and steps are shuttle's.
+pub const SHUTTLE_VERSION: &str = "0.9.10";
+
+/// A schedule file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleFile {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The format's version, [`FORMAT_VERSION`].
+    pub version: u32,
+    /// The contend that wrote the file.
+    pub contend_version: String,
+    /// The shuttle the schedule was made with.
+    pub shuttle_version: String,
+    /// The scenario the failure came from, as configured.
+    pub scenario: ScenarioRecord,
+    /// The failure the schedule reproduces.
+    pub failure: FailureRecord,
+    /// The schedule to replay, on the workload it runs.
+    pub minimal: MinimalRecord,
+    /// Where the original failing execution came from.
+    pub original: OriginalRecord,
+}
+
+/// The scenario a failure came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioRecord {
+    /// Its name.
+    pub name: String,
+    /// Its workload.
+    pub workload: String,
+    /// The engine that ran it.
+    pub engine: String,
+    /// The shuttle scheduler, for the shuttle engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
+    /// Its seed.
+    pub seed: u64,
+    /// Its synchronization.
+    pub sync: SyncMode,
+    /// The counter's initial value.
+    pub initial: i64,
+    /// Its threads.
+    pub threads: Vec<ThreadRecord>,
+}
+
+/// What one thread does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadRecord {
+    /// Added to the counter by each update.
+    pub delta: i64,
+    /// Number of updates.
+    pub ops: u64,
+}
+
+/// The failure a schedule reproduces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureRecord {
+    /// Its kind.
+    pub kind: FailureKind,
+    /// Lost updates in the minimal schedule's execution.
+    pub lost_updates: u64,
+    /// The counter's final value there (absent when the execution failed otherwise).
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_value: Option<i64>,
+    /// The value with no lost update.
+    pub expected_final: i64,
+    /// The failure in words.
+    pub description: String,
+}
+
+/// The schedule to replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinimalRecord {
+    /// The counter's initial value in the shrunk workload.
+    pub initial: i64,
+    /// The shrunk workload's threads.
+    pub threads: Vec<ThreadRecord>,
+    /// Preemptions in the schedule.
+    pub preemptions: u64,
+    /// Scheduling decisions in its execution.
+    pub steps: u64,
+    /// How sure contend is that it is minimal.
+    pub minimality: Minimality,
+    /// Steps after which the execution is abandoned as a livelock, if the scenario set a bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    /// The decisions that depart from the default rule (run the current task while it can).
+    pub choices: Vec<Choice>,
+}
+
+/// Where the original failing execution came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginalRecord {
+    /// The engine that showed the failure.
+    pub engine: String,
+    /// The index of the failing execution within the scenario's run.
+    pub execution: u64,
+    /// Its scheduling decisions, under shuttle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// Its preemptions, under shuttle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preemptions: Option<u64>,
+    /// Its choices, when few enough to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Choice>>,
+}
+
+/// A schedule file that cannot be used.
+#[derive(Debug, Error)]
+pub enum ScheduleFileError {
+    /// It cannot be read.
+    #[error("{}: cannot read the schedule file", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// It is not a schedule file, or a damaged one.
+    #[error("{location}: {message}")]
+    Invalid {
+        /// Where.
+        location: FileLocation,
+        /// What is wrong.
+        message: String,
+    },
+    /// It was written in another version of the format.
+    #[error(
+        "{}: schedule format version {found}, but this contend reads version {FORMAT_VERSION} \
+         (written by contend {contend}); re-run the scenario to record it again",
+        path.display()
+    )]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+        /// The contend that wrote it.
+        contend: String,
+    },
+}
+
+/// A file, with the line and column where known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileLocation {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line and column.
+    pub line_column: Option<(usize, usize)>,
+}
+
+impl fmt::Display for FileLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some((line, column)) = self.line_column {
+            write!(f, ":{line}:{column}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ScheduleFile {
+    /// The shrunk workload the minimal schedule runs.
+    pub fn minimal_counter(&self) -> CounterSpec {
+        let threads: Vec<(i64, u64)> = self
+            .minimal
+            .threads
+            .iter()
+            .map(|t| (t.delta, t.ops))
+            .collect();
+        CounterSpec::new(self.minimal.initial, &threads, self.scenario.sync)
+    }
+
+    /// Reads and checks a schedule file.
+    pub fn load(path: &Path) -> Result<ScheduleFile, ScheduleFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScheduleFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Checks schedule file text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<ScheduleFile, ScheduleFileError> {
+        let invalid =
+            |span: Option<std::ops::Range<usize>>, message: String| ScheduleFileError::Invalid {
+                location: FileLocation {
+                    path: path.to_path_buf(),
+                    line_column: span.map(|s| line_column(text, s.start)),
+                },
+                message,
+            };
+        // The header first, so that a file of another version is named as such rather than as
+        // a file with unknown keys.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            version: Option<u32>,
+            contend_version: Option<String>,
+        }
+        let header: Header = toml::from_str(text)
+            .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        if header.format.as_deref() != Some(FORMAT) {
+            return Err(invalid(
+                None,
+                format!("not a contend schedule file (it lacks `format = \"{FORMAT}\"`)"),
+            ));
+        }
+        match header.version {
+            Some(FORMAT_VERSION) => {}
+            Some(found) => {
+                return Err(ScheduleFileError::Version {
+                    path: path.to_path_buf(),
+                    found,
+                    contend: header.contend_version.unwrap_or_else(|| "unknown".into()),
+                });
+            }
+            None => return Err(invalid(None, "the file has no `version`".into())),
+        }
+        let file: ScheduleFile = toml::from_str(text)
+            .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        file.check().map_err(|message| invalid(None, message))?;
+        Ok(file)
+    }
+
+    /// Checks what the types cannot: a workload contend can run, choices in order.
+    fn check(&self) -> Result<(), String> {
+        if self.scenario.workload != "counter" {
+            return Err(format!(
+                "unknown workload `{}` (expected: counter)",
+                self.scenario.workload
+            ));
+        }
+        let threads = &self.minimal.threads;
+        if threads.is_empty() || threads.len() > crate::config::MAX_THREADS {
+            return Err(format!(
+                "minimal.threads must list 1 to {} threads",
+                crate::config::MAX_THREADS
+            ));
+        }
+        if threads.iter().any(|t| t.ops == 0) {
+            return Err("minimal.threads: every thread needs at least 1 op".into());
+        }
+        let total: u64 = threads.iter().map(|t| t.ops).sum();
+        if total > crate::config::MAX_TOTAL_OPS {
+            return Err(format!(
+                "minimal.threads: at most {} ops in all",
+                crate::config::MAX_TOTAL_OPS
+            ));
+        }
+        if let Some(pair) = self
+            .minimal
+            .choices
+            .windows(2)
+            .find(|w| w[0].step >= w[1].step)
+        {
+            return Err(format!(
+                "minimal.choices must be in increasing step order, but step {} comes after step {}",
+                pair[1].step, pair[0].step
+            ));
+        }
+        if let Some(choice) = self.minimal.choices.iter().find(|c| c.task > threads.len()) {
+            return Err(format!(
+                "minimal.choices: step {} names task {}, but the workload has tasks 0 to {}",
+                choice.step,
+                choice.task,
+                threads.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The file's text.
+    pub fn to_toml(&self) -> String {
+        let mut text = String::from(
+            "# A failing schedule recorded by contend. Replay it with `contend replay FILE`:\n\
+             # exit 1 while the failure reproduces, 0 once it no longer does.\n",
+        );
+        text.push_str(&toml::to_string(self).expect("a schedule file is plain data"));
+        text
+    }
+
+    /// Saves the file in `folder` under a name made from the scenario's, never overwriting an
+    /// existing file: `NAME.schedule.toml`, else `NAME-2.schedule.toml`, and so on.
+    pub fn save_in(&self, folder: &Path) -> io::Result<PathBuf> {
+        let stem: String = self
+            .scenario
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let text = self.to_toml();
+        for attempt in 1u32.. {
+            let name = if attempt == 1 {
+                format!("{stem}.schedule.toml")
+            } else {
+                format!("{stem}-{attempt}.schedule.toml")
+            };
+            let path = folder.join(name);
+            let mut temporary = temporary_beside(&path)?;
+            temporary.write_all(text.as_bytes())?;
+            match temporary.persist_noclobber(&path) {
+                Ok(_) => return Ok(path),
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e.error),
+            }
+        }
+        unreachable!("some numbered name is free")
+    }
+}
+
+/// Thread records of a counter's threads.
+pub fn thread_records(counter: &CounterSpec) -> Vec<ThreadRecord> {
+    counter
+        .threads
+        .iter()
+        .map(|t| ThreadRecord {
+            delta: t.delta,
+            ops: t.ops,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_recorded_shuttle_version_is_the_one_built_with() {
+        let lock = include_str!("../../Cargo.lock");
+        let entry = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"shuttle\"\n"))
+            .expect("shuttle is a dependency");
+        assert!(
+            entry.contains(&format!("version = \"{}\"", super::SHUTTLE_VERSION)),
+            "update SHUTTLE_VERSION: {entry}"
+        );
+    }
+}

@@ -1,0 +1,478 @@
+//! Schedules as plain data, and controlled executions that follow them.
+//!
+//! A schedule is a list of [`Choice`]s: the scheduling decisions where it departs from the
+//! default rule, which is "keep running the current task while it can; when it blocks, finishes
+//! or yields, run the next runnable task after it in id order". A choice that switches away
+//! from a task that could have continued is a *preemption*. This representation survives edits:
+//! removing one choice leaves the others meaningful, unlike a raw list of task ids.
+//!
+//! Task ids are shuttle's: 0 is the main task that spawns and joins the workload's threads,
+//! and workload thread `i` (named `Thread-{i+1}`) is task `i + 1`.
+
+pub mod file;
+pub mod search;
+pub mod witness;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
+
+use crate::engine::Outcome;
+use crate::engine::panics::Capture;
+use crate::engine::shuttle::{explain_shuttle_failure, quiet_config, run_workload_once};
+use crate::ledger::{EventContext, LedgerError, Settlement};
+use crate::platform::shuttle::{LoggedStep, StepLog};
+use crate::workload::Workload;
+
+/// One scheduling decision that departs from the default rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Choice {
+    /// The index of the decision in the execution, from 0.
+    pub step: u64,
+    /// The task to run there.
+    pub task: usize,
+}
+
+/// One scheduling decision as it was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The index of the decision.
+    pub step: u64,
+    /// The task that was running, if any.
+    pub current: Option<usize>,
+    /// Whether that task could have continued (it neither blocked, finished nor yielded).
+    pub current_can_continue: bool,
+    /// The runnable tasks, in id order.
+    pub runnable: Vec<usize>,
+    /// The task the default rule picks.
+    pub default: usize,
+    /// The task that ran.
+    pub chosen: usize,
+}
+
+impl Decision {
+    /// Whether running `task` here is a preemption.
+    pub fn is_preemption(&self, task: usize) -> bool {
+        self.current_can_continue && Some(task) != self.current
+    }
+}
+
+/// The default rule: keep the current task while it can continue; otherwise the next
+/// runnable task after it in id order (wrapping), or the lowest id at the start.
+fn default_task(runnable: &[usize], current: Option<usize>, current_can_continue: bool) -> usize {
+    match current {
+        Some(current) if current_can_continue => current,
+        Some(current) => runnable
+            .iter()
+            .copied()
+            .find(|&t| t > current)
+            .unwrap_or(runnable[0]),
+        None => runnable[0],
+    }
+}
+
+/// How an execution departed from its schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Divergence {
+    /// A choice named a task that was not runnable at its step.
+    NotRunnable {
+        /// The step.
+        step: u64,
+        /// The task named.
+        task: usize,
+        /// The tasks that were runnable.
+        runnable: Vec<usize>,
+    },
+    /// The execution ended before the schedule's last choice.
+    RanOff {
+        /// The step of the first choice that was never reached.
+        step: u64,
+        /// Steps the execution took.
+        steps: u64,
+    },
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Divergence::NotRunnable {
+                step,
+                task,
+                runnable,
+            } => write!(
+                f,
+                "at step {step} the schedule runs {}, which is not runnable there (runnable: {})",
+                task_name(*task),
+                runnable
+                    .iter()
+                    .map(|&t| task_name(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Divergence::RanOff { step, steps } => write!(
+                f,
+                "the execution ended after {steps} steps, before the schedule's choice at step {step}"
+            ),
+        }
+    }
+}
+
+/// The name of a task: `main`, or the workload thread's name.
+pub fn task_name(task: usize) -> String {
+    if task == 0 {
+        "main".to_string()
+    } else {
+        format!("Thread-{task}")
+    }
+}
+
+#[derive(Debug, Default)]
+struct Trail {
+    decisions: Vec<Decision>,
+    divergence: Option<Divergence>,
+    preemptions: u64,
+    steps: u64,
+}
+
+/// A scheduler that runs one execution following a list of choices, and records every decision.
+struct ChoiceScheduler {
+    choices: Vec<Choice>,
+    next_choice: usize,
+    step: u64,
+    started: bool,
+    record_decisions: bool,
+    trail: Arc<Mutex<Trail>>,
+    preemptions: Arc<AtomicU64>,
+}
+
+impl Scheduler for ChoiceScheduler {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.started {
+            return None;
+        }
+        self.started = true;
+        Some(Schedule::new(0))
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        let runnable: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
+        let current = current.map(usize::from);
+        let current_can_continue = !is_yielding && current.is_some_and(|c| runnable.contains(&c));
+        let default = default_task(&runnable, current, current_can_continue);
+        let step = self.step;
+        self.step += 1;
+
+        let mut chosen = default;
+        let mut trail = self.trail.lock().unwrap_or_else(|p| p.into_inner());
+        trail.steps = self.step;
+        if let Some(choice) = self.choices.get(self.next_choice)
+            && choice.step == step
+        {
+            self.next_choice += 1;
+            if runnable.contains(&choice.task) {
+                chosen = choice.task;
+            } else if trail.divergence.is_none() {
+                trail.divergence = Some(Divergence::NotRunnable {
+                    step,
+                    task: choice.task,
+                    runnable: runnable.clone(),
+                });
+            }
+        }
+        if current_can_continue && Some(chosen) != current {
+            trail.preemptions += 1;
+            self.preemptions.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.record_decisions {
+            trail.decisions.push(Decision {
+                step,
+                current,
+                current_can_continue,
+                runnable,
+                default,
+                chosen,
+            });
+        }
+        Some(TaskId::from(chosen))
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+}
+
+/// What a controlled execution did.
+#[derive(Clone, Debug)]
+pub struct Controlled {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Every scheduling decision, when asked for.
+    pub decisions: Vec<Decision>,
+    /// Every access, in order, when asked for.
+    pub log: Vec<LoggedStep>,
+    /// Scheduling decisions made.
+    pub steps: u64,
+    /// Preemptions made.
+    pub preemptions: u64,
+    /// Where it departed from its schedule, if it did.
+    pub divergence: Option<Divergence>,
+}
+
+/// What to keep of a controlled execution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Keep {
+    /// Every scheduling decision (for exploring the schedules around this one).
+    pub decisions: bool,
+    /// Every access (for an interleaving table).
+    pub log: bool,
+    /// The ledger's `tracing` events (a replay emits them; a search does not).
+    pub events: bool,
+}
+
+/// Runs `f` with `tracing` events emitted only if `events`; shuttle runs an execution's tasks
+/// on the calling thread, so a thread-local default covers them.
+fn with_events<T>(events: bool, f: impl FnOnce() -> T) -> T {
+    if events {
+        f()
+    } else {
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), f)
+    }
+}
+
+/// Runs `workload` once under shuttle, following `choices` (sorted by step).
+pub fn run_controlled<W: Workload>(
+    workload: &Arc<W>,
+    choices: &[Choice],
+    keep: Keep,
+    max_steps: u64,
+    context: EventContext<'_>,
+) -> Result<Controlled, LedgerError> {
+    let capture = Capture::start();
+    let trail = Arc::new(Mutex::new(Trail::default()));
+    let log = keep.log.then(StepLog::default);
+    let scheduler = ChoiceScheduler {
+        choices: choices.to_vec(),
+        next_choice: 0,
+        step: 0,
+        started: false,
+        record_decisions: keep.decisions,
+        trail: Arc::clone(&trail),
+        preemptions: log
+            .as_ref()
+            .map(StepLog::preemption_counter)
+            .unwrap_or_default(),
+    };
+    let settled: Arc<Mutex<Option<Result<Settlement, LedgerError>>>> = Arc::default();
+    let body = {
+        let workload = Arc::clone(workload);
+        let settled = Arc::clone(&settled);
+        let log = log.clone();
+        let scenario = context.scenario.to_string();
+        let run = context.run;
+        move || {
+            let result = run_workload_once(
+                &workload,
+                log.as_ref(),
+                EventContext {
+                    scenario: &scenario,
+                    run,
+                },
+            );
+            *settled.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        }
+    };
+    let runner = shuttle::Runner::new(scheduler, quiet_config(max_steps));
+    let result = with_events(keep.events, || {
+        panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)))
+    });
+
+    let mut trail = std::mem::take(&mut *trail.lock().unwrap_or_else(|p| p.into_inner()));
+    let outcome = match (
+        result,
+        settled.lock().unwrap_or_else(|p| p.into_inner()).take(),
+    ) {
+        (Ok(_), Some(Ok(settlement))) => Outcome::Settled(settlement),
+        (Ok(_), Some(Err(error))) => return Err(error),
+        (Ok(_), None) => Outcome::Failed {
+            message: "the execution did not run".to_string(),
+        },
+        (Err(_), _) => Outcome::Failed {
+            message: explain_shuttle_failure(
+                capture
+                    .take()
+                    .unwrap_or_else(|| "the execution failed".to_string()),
+                max_steps,
+            ),
+        },
+    };
+    if trail.divergence.is_none()
+        && let Some(unreached) = choices.iter().find(|c| c.step >= trail.steps)
+    {
+        trail.divergence = Some(Divergence::RanOff {
+            step: unreached.step,
+            steps: trail.steps,
+        });
+    }
+    Ok(Controlled {
+        outcome,
+        decisions: trail.decisions,
+        log: log.map(|l| l.steps()).unwrap_or_default(),
+        steps: trail.steps,
+        preemptions: trail.preemptions,
+        divergence: trail.divergence,
+    })
+}
+
+/// The original failing execution of a shuttle scenario, recorded again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Original {
+    /// Its choices, unless there were more than [`MAX_RECORDED_CHOICES`].
+    pub choices: Option<Vec<Choice>>,
+    /// Its scheduling decisions.
+    pub steps: u64,
+    /// Its preemptions.
+    pub preemptions: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// The most choices an original schedule keeps.
+pub const MAX_RECORDED_CHOICES: usize = 100_000;
+/// The latest execution index [`record_original`] re-runs up to.
+pub const MAX_RERUN_EXECUTIONS: u64 = 1_000;
+
+#[derive(Debug, Default)]
+struct Recording {
+    choices: Vec<Choice>,
+    truncated: bool,
+    steps: u64,
+    preemptions: u64,
+}
+
+/// Wraps a scenario's scheduler and records the decisions of one of its executions.
+struct Recorder {
+    inner: std::mem::ManuallyDrop<Box<dyn Scheduler + Send>>,
+    target: u64,
+    executions: u64,
+    recording: Arc<Mutex<Recording>>,
+}
+
+impl Scheduler for Recorder {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.executions > self.target {
+            return None;
+        }
+        self.executions += 1;
+        self.inner.new_execution()
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        let chosen = self.inner.next_task(runnable, current, is_yielding)?;
+        if self.executions == self.target + 1 {
+            let ids: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
+            let current = current.map(usize::from);
+            let can_continue = !is_yielding && current.is_some_and(|c| ids.contains(&c));
+            let default = default_task(&ids, current, can_continue);
+            let task = usize::from(chosen);
+            let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
+            let step = recording.steps;
+            recording.steps += 1;
+            if can_continue && Some(task) != current {
+                recording.preemptions += 1;
+            }
+            if task != default {
+                if recording.choices.len() < MAX_RECORDED_CHOICES {
+                    recording.choices.push(Choice { step, task });
+                } else {
+                    recording.truncated = true;
+                }
+            }
+        }
+        Some(chosen)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+}
+
+/// Runs a shuttle scenario's executions again up to `execution` and records that one's
+/// decisions as choices. shuttle's schedulers are deterministic for their seed, so this is the
+/// same execution. `None` when `execution` is past [`MAX_RERUN_EXECUTIONS`].
+pub fn record_original<W: Workload>(
+    workload: &Arc<W>,
+    scheduler: Box<dyn Scheduler + Send>,
+    execution: u64,
+    max_steps: u64,
+    scenario: &str,
+) -> Option<Original> {
+    if execution > MAX_RERUN_EXECUTIONS {
+        return None;
+    }
+    let capture = Capture::start();
+    let recording = Arc::new(Mutex::new(Recording::default()));
+    // The inner scheduler is never dropped, as in the engine: shuttle's random scheduler
+    // prints replay advice when dropped early.
+    let recorder = Recorder {
+        inner: std::mem::ManuallyDrop::new(scheduler),
+        target: execution,
+        executions: 0,
+        recording: Arc::clone(&recording),
+    };
+    let settled: Arc<Mutex<Option<Result<Settlement, LedgerError>>>> = Arc::default();
+    let body = {
+        let workload = Arc::clone(workload);
+        let settled = Arc::clone(&settled);
+        let scenario = scenario.to_string();
+        move || {
+            let result = run_workload_once(
+                &workload,
+                None,
+                EventContext {
+                    scenario: &scenario,
+                    run: 0,
+                },
+            );
+            *settled.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        }
+    };
+    let runner = shuttle::Runner::new(recorder, quiet_config(max_steps));
+    let result = with_events(false, || {
+        panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)))
+    });
+    let outcome = match (
+        result,
+        settled.lock().unwrap_or_else(|p| p.into_inner()).take(),
+    ) {
+        (Ok(_), Some(Ok(settlement))) => Outcome::Settled(settlement),
+        (Err(_), _) => Outcome::Failed {
+            message: explain_shuttle_failure(
+                capture
+                    .take()
+                    .unwrap_or_else(|| "the execution failed".to_string()),
+                max_steps,
+            ),
+        },
+        _ => return None,
+    };
+    let recording = std::mem::take(&mut *recording.lock().unwrap_or_else(|p| p.into_inner()));
+    Some(Original {
+        choices: (!recording.truncated).then_some(recording.choices),
+        steps: recording.steps,
+        preemptions: recording.preemptions,
+        outcome,
+    })
+}

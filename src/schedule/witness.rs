@@ -1,0 +1,290 @@
+//! From a scenario's first failing execution to a saved, minimal, replayable schedule.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::file::{
+    FORMAT, FORMAT_VERSION, FailureRecord, MinimalRecord, OriginalRecord, SHUTTLE_VERSION,
+    ScenarioRecord, ScheduleFile, thread_records,
+};
+use super::search::{FailureKind, Limits, Minimal, Minimality, minimize};
+use super::{Original, record_original};
+use crate::engine::shuttle::scheduler_for;
+use crate::engine::{EngineError, Outcome};
+use crate::replay::{ReplayError, replay};
+use crate::report::ThreadReport;
+use crate::report::interleaving::{describe_overwrites, write_table};
+use crate::scenario::{CounterSpec, EngineSpec, Scenario, WorkloadSpec};
+use crate::workload::counter::Counter;
+
+/// The minimal failing schedule of a scenario, as reports show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScheduleSummary {
+    /// Where the schedule file was saved, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Preemptions in the schedule.
+    pub preemptions: u64,
+    /// Scheduling decisions in its execution.
+    pub steps: u64,
+    /// How sure contend is that it is minimal.
+    pub minimality: Minimality,
+    /// Whether minimality is proven.
+    pub proven: bool,
+    /// The counter's initial value in the shrunk workload.
+    pub initial: i64,
+    /// The shrunk workload's threads.
+    pub threads: Vec<ThreadReport>,
+    /// The interleaving table, one line a row.
+    pub interleaving: Vec<String>,
+    /// Each overwrite of the schedule in words.
+    pub explanation: Vec<String>,
+    /// The command that replays it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_command: Option<String>,
+    /// Controlled executions the search ran.
+    pub executions: u64,
+    /// Time spent recording, shrinking, checking and saving.
+    pub seconds: f64,
+}
+
+/// What became of a failing scenario's schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Witness {
+    /// The minimal schedule, if one was found.
+    pub schedule: Option<ScheduleSummary>,
+    /// What happened, in words, for the report.
+    pub notes: Vec<String>,
+}
+
+/// Finds, shrinks, checks and (with `folder`) saves a schedule for the failure of `scenario`
+/// that its execution `run` showed.
+pub fn witness(
+    scenario: &Scenario,
+    run: u64,
+    failed_otherwise: bool,
+    shrink: bool,
+    folder: Option<&Path>,
+) -> Result<Witness, EngineError> {
+    let started = Instant::now();
+    let WorkloadSpec::Counter(counter) = &scenario.workload;
+    let kind = if failed_otherwise {
+        FailureKind::Failed
+    } else {
+        FailureKind::LostUpdate
+    };
+    let internal = |source| EngineError::Ledger {
+        scenario: scenario.name.clone(),
+        run,
+        source,
+    };
+    let mut notes = Vec::new();
+
+    let original = match &scenario.engine {
+        EngineSpec::Shuttle(settings) => {
+            let workload = Arc::new(Counter::new(counter.clone()));
+            let scheduler = scheduler_for(settings.scheduler, scenario.seed, scenario.runs);
+            record_original(
+                &workload,
+                scheduler,
+                run,
+                settings.max_steps,
+                &scenario.name,
+            )
+            .filter(|original| FailureKind::of(&original.outcome) == Some(kind))
+        }
+        EngineSpec::Threads(_) => None,
+    };
+    let recorded = original.as_ref().and_then(|o| o.choices.as_deref());
+
+    let max_steps = match &scenario.engine {
+        EngineSpec::Shuttle(settings) => Some(settings.max_steps),
+        EngineSpec::Threads(_) => None,
+    };
+    let limits = Limits {
+        max_steps: max_steps.unwrap_or(Limits::default().max_steps),
+        ..Limits::default()
+    };
+    let (minimal, executions) = if shrink {
+        let result = minimize(counter, kind, recorded, limits, &scenario.name).map_err(internal)?;
+        (result.minimal, result.executions)
+    } else {
+        let minimal = original.as_ref().and_then(|o| {
+            Some(Minimal {
+                counter: counter.clone(),
+                choices: o.choices.clone()?,
+                preemptions: o.preemptions,
+                steps: o.steps,
+                minimality: Minimality::NotShrunk,
+                executions: 0,
+            })
+        });
+        (minimal, 0)
+    };
+    let on_threads = matches!(scenario.engine, EngineSpec::Threads(_));
+    let Some(minimal) = minimal else {
+        notes.push(if on_threads {
+            format!("not reproduced under shuttle in {executions} controlled executions")
+        } else if !shrink {
+            "no schedule saved: the failing execution has too many choices to keep; run without --no-shrink".into()
+        } else {
+            format!("no failing schedule found in {executions} controlled executions")
+        });
+        return Ok(Witness {
+            schedule: None,
+            notes,
+        });
+    };
+
+    let mut file = schedule_file(scenario, counter, kind, &minimal, original.as_ref(), run);
+    file.minimal.max_steps = max_steps;
+    let replayed = match replay(&file, false) {
+        Ok(replayed) if replayed.reproduced => replayed,
+        Ok(_) | Err(ReplayError::Diverged(_)) => {
+            notes.push("the schedule found does not replay its failure; it was not saved".into());
+            return Ok(Witness {
+                schedule: None,
+                notes,
+            });
+        }
+        Err(ReplayError::Ledger(source)) => return Err(internal(source)),
+        Err(ReplayError::File(_)) => unreachable!("the file was not read from disk"),
+    };
+    let file = with_failure(file, &replayed.execution.outcome);
+
+    let saved = match folder {
+        Some(folder) => match file.save_in(folder) {
+            Ok(path) => Some(path.display().to_string()),
+            Err(error) => {
+                notes.push(format!(
+                    "could not save the schedule in {}: {error}",
+                    folder.display()
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if on_threads {
+        notes.push(match &saved {
+            Some(path) => format!("reproduced under shuttle: {path}"),
+            None => "reproduced under shuttle".to_string(),
+        });
+    } else if let Some(path) = &saved {
+        notes.push(format!("schedule saved: {path}"));
+    }
+    let mut table = Vec::new();
+    write_table(
+        &mut table,
+        minimal.counter.threads.len(),
+        &replayed.execution.log,
+    )
+    .expect("writing to memory does not fail");
+    Ok(Witness {
+        schedule: Some(ScheduleSummary {
+            replay_command: saved.as_ref().map(|path| format!("contend replay {path}")),
+            file: saved,
+            preemptions: minimal.preemptions,
+            steps: minimal.steps,
+            minimality: minimal.minimality,
+            proven: minimal.minimality == Minimality::Proven,
+            initial: minimal.counter.initial,
+            threads: thread_reports(&minimal.counter),
+            interleaving: String::from_utf8_lossy(&table)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            explanation: describe_overwrites(&replayed.execution.log),
+            executions,
+            seconds: started.elapsed().as_secs_f64(),
+        }),
+        notes,
+    })
+}
+
+fn thread_reports(counter: &CounterSpec) -> Vec<ThreadReport> {
+    counter
+        .threads
+        .iter()
+        .map(|t| ThreadReport {
+            delta: t.delta,
+            ops: t.ops,
+        })
+        .collect()
+}
+
+fn schedule_file(
+    scenario: &Scenario,
+    counter: &CounterSpec,
+    kind: FailureKind,
+    minimal: &Minimal,
+    original: Option<&Original>,
+    run: u64,
+) -> ScheduleFile {
+    let scheduler = match &scenario.engine {
+        EngineSpec::Shuttle(settings) => Some(settings.scheduler.as_str().to_string()),
+        EngineSpec::Threads(_) => None,
+    };
+    ScheduleFile {
+        format: FORMAT.to_string(),
+        version: FORMAT_VERSION,
+        contend_version: env!("CARGO_PKG_VERSION").to_string(),
+        shuttle_version: SHUTTLE_VERSION.to_string(),
+        scenario: ScenarioRecord {
+            name: scenario.name.clone(),
+            workload: scenario.workload.name().to_string(),
+            engine: scenario.engine.name().to_string(),
+            scheduler,
+            seed: scenario.seed,
+            sync: counter.sync,
+            initial: counter.initial,
+            threads: thread_records(counter),
+        },
+        failure: FailureRecord {
+            kind,
+            lost_updates: 0,
+            final_value: None,
+            expected_final: minimal.counter.expected_final(),
+            description: String::new(),
+        },
+        minimal: MinimalRecord {
+            initial: minimal.counter.initial,
+            threads: thread_records(&minimal.counter),
+            preemptions: minimal.preemptions,
+            steps: minimal.steps,
+            minimality: minimal.minimality,
+            max_steps: None,
+            choices: minimal.choices.clone(),
+        },
+        original: OriginalRecord {
+            engine: scenario.engine.name().to_string(),
+            execution: run,
+            steps: original.map(|o| o.steps),
+            preemptions: original.map(|o| o.preemptions),
+            choices: original.and_then(|o| o.choices.clone()),
+        },
+    }
+}
+
+/// Fills in the failure the minimal schedule's execution showed.
+fn with_failure(mut file: ScheduleFile, outcome: &Outcome) -> ScheduleFile {
+    match outcome {
+        Outcome::Settled(settlement) => {
+            file.failure.lost_updates = settlement.lost_updates;
+            file.failure.final_value = Some(settlement.observed_final);
+            file.failure.description = format!(
+                "{} lost: the counter ends at {}, not {}",
+                crate::report::words::count(settlement.lost_updates, "update"),
+                settlement.observed_final,
+                settlement.expected_final
+            );
+        }
+        Outcome::Failed { message } => {
+            file.failure.description = message.clone();
+        }
+    }
+    file
+}
