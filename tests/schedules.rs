@@ -1,7 +1,24 @@
 //! Minimal failing schedules: shrinking known bugs, and replaying what was found.
 
-use contend::scenario::{CounterSpec, SyncMode};
+use std::sync::Arc;
+
+use contend::engine::Outcome;
+use contend::engine::shuttle::scheduler_for;
+use contend::ledger::EventContext;
+use contend::replay::replay;
+use contend::runner::{RunOptions, run_scenario};
+use contend::scenario::{
+    CounterSpec, EngineSpec, Expectation, Scenario, SchedulerKind, ShuttleSettings, SyncMode,
+};
+use contend::schedule::file::ScheduleFile;
 use contend::schedule::search::{FailureKind, Limits, Minimality, minimize};
+use contend::schedule::{Keep, record_original, run_controlled};
+use contend::workload::counter::Counter;
+use tempfile::TempDir;
+
+fn ops(counter: &CounterSpec) -> Vec<u64> {
+    counter.threads.iter().map(|t| t.ops).collect()
+}
 
 #[test]
 fn the_lessons_counter_shrinks_to_one_proven_preemption() {
@@ -17,14 +34,170 @@ fn the_lessons_counter_shrinks_to_one_proven_preemption() {
     let minimal = result.minimal.expect("a failing schedule exists");
     assert_eq!(minimal.preemptions, 1);
     assert_eq!(minimal.minimality, Minimality::Proven);
-    assert_eq!(
+    assert_eq!(ops(&minimal.counter), vec![1, 1]);
+}
+
+#[test]
+fn a_three_thread_counter_with_different_deltas_shrinks_to_two_threads_and_one_preemption() {
+    let counter = CounterSpec::new(0, &[(3, 40), (-7, 30), (11, 20)], SyncMode::None);
+    let minimal = minimize(
+        &counter,
+        FailureKind::LostUpdate,
+        None,
+        Limits::default(),
+        "three",
+    )
+    .unwrap()
+    .minimal
+    .expect("a failing schedule exists");
+    assert_eq!(minimal.preemptions, 1);
+    assert_eq!(minimal.minimality, Minimality::Proven);
+    assert_eq!(ops(&minimal.counter), vec![1, 1]);
+    // The two threads kept are two of the original three.
+    let original: Vec<i64> = counter.threads.iter().map(|t| t.delta).collect();
+    assert!(
         minimal
             .counter
             .threads
             .iter()
-            .map(|t| t.ops)
-            .collect::<Vec<_>>(),
-        vec![1, 1]
+            .all(|t| original.contains(&t.delta))
     );
-    println!("{minimal:?}");
+}
+
+#[test]
+fn the_broken_flag_lock_needs_two_preemptions() {
+    let counter = CounterSpec::new(0, &[(1, 10), (-1, 10)], SyncMode::Flag);
+    let minimal = minimize(
+        &counter,
+        FailureKind::LostUpdate,
+        None,
+        Limits::default(),
+        "flag",
+    )
+    .unwrap()
+    .minimal
+    .expect("the flag lock fails");
+    assert_eq!(minimal.preemptions, 2);
+    assert_eq!(minimal.minimality, Minimality::Proven);
+}
+
+#[test]
+fn correct_locks_have_no_failing_schedule_within_the_bound() {
+    for sync in [SyncMode::Mutex, SyncMode::Spin, SyncMode::Atomic] {
+        let counter = CounterSpec::new(0, &[(1, 2), (-1, 2)], sync);
+        let result = minimize(
+            &counter,
+            FailureKind::LostUpdate,
+            None,
+            Limits::default(),
+            "ok",
+        )
+        .unwrap();
+        assert_eq!(result.minimal, None, "{sync}");
+        assert!(result.executions > 1, "{sync}: the search ran");
+    }
+}
+
+#[test]
+fn delta_debugging_gives_a_one_minimal_schedule_when_the_search_cannot_prove_one() {
+    // A recorded failing schedule with many choices: a random execution of 2 x 6 ops.
+    let counter = CounterSpec::new(0, &[(1, 6), (1, 6)], SyncMode::None);
+    let workload = Arc::new(Counter::new(counter.clone()));
+    let context = EventContext {
+        scenario: "ddmin",
+        run: 0,
+    };
+    let recorded = (0..100)
+        .find_map(|seed| {
+            let scheduler = scheduler_for(SchedulerKind::Random, seed, 1);
+            let original = record_original(&workload, scheduler, 0, 100_000, "ddmin")?;
+            (FailureKind::of(&original.outcome) == Some(FailureKind::LostUpdate))
+                .then_some(original.choices?)
+        })
+        .expect("some random execution loses an update");
+    assert!(recorded.len() > 2, "{recorded:?}");
+
+    // No preemption allowed in the search and no shrinking: only ddmin can answer.
+    let limits = Limits {
+        max_preemptions: 0,
+        searchable_ops: 0,
+        ..Limits::default()
+    };
+    let minimal = minimize(
+        &counter,
+        FailureKind::LostUpdate,
+        Some(&recorded),
+        limits,
+        "ddmin",
+    )
+    .unwrap()
+    .minimal
+    .expect("ddmin keeps a failing schedule");
+    assert_eq!(minimal.minimality, Minimality::OneMinimal);
+    assert!(minimal.choices.len() < recorded.len());
+    // 1-minimal: the schedule fails, and without any one of its choices it does not.
+    let fails = |choices: &[contend::schedule::Choice]| {
+        let run = run_controlled(&workload, choices, Keep::default(), 100_000, context).unwrap();
+        run.divergence.is_none() && FailureKind::of(&run.outcome) == Some(FailureKind::LostUpdate)
+    };
+    assert!(fails(&minimal.choices));
+    for skip in 0..minimal.choices.len() {
+        let mut fewer = minimal.choices.clone();
+        fewer.remove(skip);
+        assert!(!fails(&fewer), "removing choice {skip} still fails");
+    }
+}
+
+#[test]
+fn a_saved_schedule_round_trips_through_its_file_and_replays_the_same_failure() {
+    let dir = TempDir::new().unwrap();
+    let scenario = Scenario::counter(
+        "round-trip",
+        EngineSpec::Shuttle(ShuttleSettings {
+            scheduler: SchedulerKind::Random,
+            ..ShuttleSettings::default()
+        }),
+        CounterSpec::new(10, &[(1, 50), (-1, 51), (2, 10)], SyncMode::None),
+        Expectation::LostUpdates,
+    )
+    .with_runs(20)
+    .with_seed(5);
+    let options = RunOptions {
+        artifacts: Some(dir.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let report = run_scenario(&scenario, &options).unwrap();
+    let path = report.schedule_file.expect("a schedule is saved");
+    let summary = report
+        .minimal_schedule
+        .expect("a minimal schedule is reported");
+    assert_eq!(summary.preemptions, 1);
+    assert!(summary.proven);
+
+    let file = ScheduleFile::load(std::path::Path::new(&path)).unwrap();
+    assert_eq!(
+        ScheduleFile::parse(&file.to_toml(), std::path::Path::new("again")).unwrap(),
+        file
+    );
+    assert_eq!(file.scenario.name, "round-trip");
+    assert_eq!(file.scenario.seed, 5);
+    assert_eq!(file.scenario.threads.len(), 3);
+    assert_eq!(file.minimal.preemptions, 1);
+    let original = file
+        .original
+        .choices
+        .as_ref()
+        .expect("the original schedule is kept");
+    assert!(!original.is_empty());
+
+    let replayed = replay(&file, false).unwrap();
+    assert!(replayed.reproduced);
+    assert!(replayed.same_numbers);
+    let Outcome::Settled(settlement) = replayed.execution.outcome else {
+        panic!("the replay settles");
+    };
+    assert_eq!(settlement.lost_updates, file.failure.lost_updates);
+    assert_eq!(Some(settlement.observed_final), file.failure.final_value);
+    assert_eq!(replayed.execution.preemptions, file.minimal.preemptions);
+    assert_eq!(replayed.execution.steps, file.minimal.steps);
 }

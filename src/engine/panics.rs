@@ -9,15 +9,17 @@
 //! The `contend` binary installs the hook at start so that workload panics on any engine reach
 //! the user only through the report.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::{self, PanicHookInfo};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 
-static CAPTURING: AtomicUsize = AtomicUsize::new(0);
-
+// Per thread: shuttle runs an execution's tasks on the thread that runs the execution, so a
+// capture on that thread covers them, and panics of unrelated threads (another test, say) are
+// left alone.
 thread_local! {
     static WORKLOAD_THREAD: Cell<bool> = const { Cell::new(false) };
+    static CAPTURING: Cell<usize> = const { Cell::new(0) };
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// Marks the current thread as a workload thread whose panic the engine reports from its join
@@ -25,7 +27,6 @@ thread_local! {
 pub fn mark_workload_thread() {
     WORKLOAD_THREAD.with(|marked| marked.set(true));
 }
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 /// Installs contend's panic hook in place of shuttle's; idempotent.
 pub fn install_hook() {
@@ -42,10 +43,11 @@ pub fn install_hook() {
         panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
             if WORKLOAD_THREAD.with(Cell::get) {
                 // Reported by the engine from the join handle.
-            } else if CAPTURING.load(Ordering::SeqCst) > 0 {
+            } else if CAPTURING.with(Cell::get) > 0 {
                 let message = describe(info);
-                let mut last = LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner());
-                last.get_or_insert(message);
+                LAST_PANIC.with(|last| {
+                    last.borrow_mut().get_or_insert(message);
+                });
             } else {
                 default_hook(info);
             }
@@ -53,7 +55,7 @@ pub fn install_hook() {
     });
 }
 
-/// While alive, panics are captured instead of printed.
+/// While alive, panics on this thread are captured instead of printed.
 #[derive(Debug)]
 pub struct Capture(());
 
@@ -61,19 +63,19 @@ impl Capture {
     /// Starts capturing panics (installing the hook if needed).
     pub fn start() -> Capture {
         install_hook();
-        CAPTURING.fetch_add(1, Ordering::SeqCst);
+        CAPTURING.with(|c| c.set(c.get() + 1));
         Capture(())
     }
 
     /// Takes the first panic message captured since the last call.
     pub fn take(&self) -> Option<String> {
-        LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
+        LAST_PANIC.with(|last| last.borrow_mut().take())
     }
 }
 
 impl Drop for Capture {
     fn drop(&mut self) {
-        CAPTURING.fetch_sub(1, Ordering::SeqCst);
+        CAPTURING.with(|c| c.set(c.get().saturating_sub(1)));
     }
 }
 
