@@ -58,7 +58,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 4] = [
+const MEASUREMENTS: [Measurement; 6] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -78,6 +78,16 @@ const MEASUREMENTS: [Measurement; 4] = [
         key: "memory",
         title: "4. peak memory of `contend run --trace` on a racy 2 x 1,000,000 op run",
         run: trace_memory,
+    },
+    Measurement {
+        key: "shrink",
+        title: "5. the lesson's racy counter under shuttle: found, shrunk, proven and saved",
+        run: shrink_lesson,
+    },
+    Measurement {
+        key: "replay",
+        title: "6. `contend replay` of a saved minimal schedule, beyond process start",
+        run: replay_time,
     },
 ];
 
@@ -819,5 +829,118 @@ expect = "lost-updates"
             if matches { "yes" } else { "no" }
         ),
         met: Some(under && matches && traced.code == Some(0)),
+    }]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Shrinking the lesson's counter at full size.
+
+/// The lesson's racy counter (+1 x 1,000,000, -1 x 1,000,001 from 10) under shuttle, one
+/// execution: the time to find, shrink, prove and save its minimal schedule, against the time of
+/// the run itself.
+fn shrink_lesson() -> Vec<Row> {
+    let folder = tempfile::TempDir::new().expect("a temporary folder");
+    let counter = CounterSpec::new(10, &[(1, 1_000_000), (-1, 1_000_001)], SyncMode::None);
+    let scenario = Scenario::counter(
+        "lesson",
+        EngineSpec::Shuttle(ShuttleSettings::default()),
+        counter,
+        Expectation::LostUpdates,
+    )
+    .with_runs(1)
+    .with_seed(SEED);
+    let options = RunOptions {
+        artifacts: Some(folder.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let report = run_scenario(&scenario, &options).expect("the ledger reconciles");
+    let schedule = report
+        .minimal_schedule
+        .as_ref()
+        .expect("the racy counter has a failing schedule");
+    let saved = report
+        .schedule_file
+        .as_ref()
+        .is_some_and(|path| Path::new(path).exists());
+    println!(
+        "   run: {:.3} s; schedule found, shrunk and saved in {:.3} s more ({} controlled executions)",
+        report.elapsed_seconds, schedule.seconds, schedule.executions
+    );
+    println!(
+        "   minimal schedule: {} preemption(s), {} steps, {}; saved: {saved}",
+        schedule.preemptions,
+        schedule.steps,
+        if schedule.proven {
+            "proven"
+        } else {
+            "not proven"
+        }
+    );
+    let met = schedule.seconds <= 2.0 && schedule.preemptions == 1 && schedule.proven && saved;
+    vec![Row {
+        name: "5 lesson 2x1M under shuttle: shrink + prove + save".to_string(),
+        baseline: format!("run {:.3} s", report.elapsed_seconds),
+        contend: format!("+{:.3} s", schedule.seconds),
+        ratio: format!(
+            "{:.2}x",
+            (report.elapsed_seconds + schedule.seconds) / report.elapsed_seconds
+        ),
+        target: "<= 2 s beyond the run; 1 preemption, proven".to_string(),
+        met: Some(met),
+    }]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Replay time.
+
+/// `contend replay FILE` on a saved minimal schedule, against `contend --version` (process
+/// start, argument parsing and exit), median of 21 runs each, alternating.
+fn replay_time() -> Vec<Row> {
+    let folder = tempfile::TempDir::new().expect("a temporary folder");
+    let scenario = Scenario::counter(
+        "lesson",
+        EngineSpec::Shuttle(ShuttleSettings::default()),
+        CounterSpec::new(10, &[(1, 1_000), (-1, 1_001)], SyncMode::None),
+        Expectation::LostUpdates,
+    )
+    .with_runs(1)
+    .with_seed(SEED);
+    let options = RunOptions {
+        artifacts: Some(folder.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let report = run_scenario(&scenario, &options).expect("the ledger reconciles");
+    let file = report.schedule_file.expect("a schedule is saved");
+    let binary = contend_binary();
+    let time = |args: &[&str], expected: i32| {
+        let started = Instant::now();
+        let status = Command::new(&binary)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .expect("contend runs");
+        assert_eq!(status.code(), Some(expected), "{args:?}");
+        started.elapsed().as_secs_f64()
+    };
+    let (mut baseline, mut replay) = (Vec::new(), Vec::new());
+    for _ in 0..21 {
+        baseline.push(time(&["--version"], 0));
+        replay.push(time(&["replay", &file], 1));
+    }
+    let (baseline, replay) = (median(&baseline), median(&replay));
+    let beyond = replay - baseline;
+    println!(
+        "   medians: `contend --version` {:.1} ms, `contend replay` {:.1} ms: {:.1} ms of work beyond process start",
+        baseline * 1e3,
+        replay * 1e3,
+        beyond * 1e3
+    );
+    vec![Row {
+        name: "6 replay of a saved minimal schedule".to_string(),
+        baseline: format!("{:.1} ms (--version)", baseline * 1e3),
+        contend: format!("{:.1} ms", replay * 1e3),
+        ratio: format!("+{:.1} ms", beyond * 1e3),
+        target: "< 50 ms beyond process start".to_string(),
+        met: Some(beyond < 0.050),
     }]
 }
