@@ -77,6 +77,7 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
     }
     let options = RunOptions {
         fail_fast: args.fail_fast,
+        schedules: true,
         shrink: !args.no_shrink,
         artifacts: Some(args.out.clone()),
     };

@@ -21,6 +21,8 @@ use crate::workload::counter::Counter;
 pub struct RunOptions {
     /// Stop a scenario at its first unexpected failure.
     pub fail_fast: bool,
+    /// Find a replayable schedule for a scenario's first failure (on by default).
+    pub schedules: bool,
     /// Shrink failing schedules to minimal ones (on by default).
     pub shrink: bool,
     /// The folder where schedule files are saved; none are saved without one.
@@ -31,6 +33,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             fail_fast: false,
+            schedules: true,
             shrink: true,
             artifacts: None,
         }
@@ -96,7 +99,7 @@ pub fn run_scenario(
     };
     execute(&scenario.engine, workload, &plan, &mut tally)?;
     let elapsed_seconds = started.elapsed().as_secs_f64();
-    let witness = match tally.first_failing_run {
+    let witness = match tally.first_failing_run.filter(|_| options.schedules) {
         Some((run, failed_otherwise)) => Some(witness(
             scenario,
             run,
