@@ -387,11 +387,12 @@ impl Source<'_> {
             ));
         }
 
-        let fits = threads.iter().try_fold(raw.initial.unwrap_or(0), |acc, t| {
-            t.delta
-                .checked_mul(t.ops as i64)
-                .and_then(|sum| acc.checked_add(sum))
-        });
+        let fits = CounterSpec::new(
+            raw.initial.unwrap_or(0),
+            &threads.iter().map(|t| (t.delta, t.ops)).collect::<Vec<_>>(),
+            sync,
+        )
+        .checked_expected_final();
         if fits.is_none() {
             return Err(invalid(
                 raw.threads.span(),

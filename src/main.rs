@@ -101,6 +101,15 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
 
 fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     let file = ScheduleFile::load(&args.file)?;
+    if let Some(trace) = &args.trace {
+        check_output_file("--trace", trace)?;
+        if same_file(trace, &args.file) {
+            anyhow::bail!(
+                "{}: --trace names the schedule file itself",
+                trace.display()
+            );
+        }
+    }
     let trace = install_trace(args.trace.as_deref())?;
     let replayed = match contend::replay::replay(&file, true) {
         Ok(replayed) => replayed,
@@ -198,6 +207,32 @@ fn install_trace(path: Option<&Path>) -> anyhow::Result<Option<TraceFile>> {
     Ok(Some(trace))
 }
 
+/// Rejects an output file path that could only fail once the work is done.
+fn check_output_file(flag: &str, path: &Path) -> anyhow::Result<()> {
+    if path.file_name().is_none() || path.is_dir() {
+        anyhow::bail!(
+            "{}: {flag} must name a file, and this is a folder",
+            path.display()
+        );
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if parent.is_some_and(|p| !p.is_dir()) {
+        anyhow::bail!("{}: the folder of {flag} does not exist", path.display());
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same file, as far as can be told before either is written.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => {
+            let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            absolute(a) == absolute(b)
+        }
+    }
+}
+
 /// Rejects output paths that could only fail after the whole run.
 fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
     if args.out.exists() && !args.out.is_dir() {
@@ -229,7 +264,7 @@ fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
         }
     }
     if let (Some(json), Some(trace)) = (&args.json, &args.trace)
-        && json == trace
+        && same_file(json, trace)
     {
         anyhow::bail!("{}: --json and --trace name the same file", json.display());
     }

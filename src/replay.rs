@@ -55,7 +55,7 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
         &workload,
         &file.minimal.choices,
         keep,
-        DEFAULT_MAX_STEPS,
+        file.minimal.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
         context,
     )?;
     if let Some(divergence) = &execution.divergence {
@@ -66,7 +66,8 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
             target: "contend::replay",
             scenario = %file.scenario.name,
             step = index + 1,
-            thread = %task_name(step.thread + 1),
+            thread = step.thread,
+            thread_name = %task_name(step.thread + 1),
             access = %step.access,
             preemptions_before = step.preemptions_before,
             "{} {}",

@@ -113,6 +113,15 @@ impl CounterSpec {
         })
     }
 
+    /// The expected final value, or `None` if it does not fit in 64 bits.
+    pub fn checked_expected_final(&self) -> Option<i64> {
+        self.threads.iter().try_fold(self.initial, |acc, t| {
+            t.delta
+                .checked_mul(i64::try_from(t.ops).ok()?)
+                .and_then(|sum| acc.checked_add(sum))
+        })
+    }
+
     /// Total number of updates over all threads.
     pub fn total_ops(&self) -> u64 {
         self.threads.iter().map(|t| t.ops).sum()

@@ -279,6 +279,12 @@ impl ScheduleFile {
                 crate::config::MAX_TOTAL_OPS
             ));
         }
+        if self.minimal_counter().checked_expected_final().is_none() {
+            return Err(
+                "minimal.threads: the counter's expected final value does not fit in 64 bits"
+                    .into(),
+            );
+        }
         if let Some(pair) = self
             .minimal
             .choices
