@@ -246,17 +246,8 @@ fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
     {
-        if path.file_name().is_none() || path.is_dir() {
-            anyhow::bail!(
-                "{}: {flag} must name a file, and this is a folder",
-                path.display()
-            );
-        }
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if parent.is_some_and(|p| !p.is_dir()) {
-            anyhow::bail!("{}: the folder of {flag} does not exist", path.display());
-        }
-        if path.as_path() == args.out.join("report.json") {
+        check_output_file(flag, path)?;
+        if same_file(path, &args.out.join("report.json")) {
             anyhow::bail!(
                 "{}: {flag} names the report that --out already holds",
                 path.display()

@@ -60,17 +60,40 @@ impl Decision {
     }
 }
 
-/// The default rule: keep the current task while it can continue; otherwise the next
-/// runnable task after it in id order (wrapping), or the lowest id at the start.
-fn default_task(runnable: &[usize], current: Option<usize>, current_can_continue: bool) -> usize {
-    match current {
-        Some(current) if current_can_continue => current,
-        Some(current) => runnable
-            .iter()
-            .copied()
-            .find(|&t| t > current)
-            .unwrap_or(runnable[0]),
-        None => runnable[0],
+/// A scheduling decision point as shuttle presents it, with the default rule applied.
+struct Point {
+    runnable: Vec<usize>,
+    current: Option<usize>,
+    current_can_continue: bool,
+    default: usize,
+}
+
+impl Point {
+    /// The default rule: keep the current task while it can continue; otherwise the next
+    /// runnable task after it in id order (wrapping), or the lowest id at the start.
+    fn new(runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Point {
+        let runnable: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
+        let current = current.map(usize::from);
+        let current_can_continue = !is_yielding && current.is_some_and(|c| runnable.contains(&c));
+        let default = match current {
+            Some(current) if current_can_continue => current,
+            Some(current) => runnable
+                .iter()
+                .copied()
+                .find(|&t| t > current)
+                .unwrap_or(runnable[0]),
+            None => runnable[0],
+        };
+        Point {
+            runnable,
+            current,
+            current_can_continue,
+            default,
+        }
+    }
+
+    fn is_preemption(&self, task: usize) -> bool {
+        self.current_can_continue && Some(task) != self.current
     }
 }
 
@@ -163,41 +186,38 @@ impl Scheduler for ChoiceScheduler {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
-        let runnable: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
-        let current = current.map(usize::from);
-        let current_can_continue = !is_yielding && current.is_some_and(|c| runnable.contains(&c));
-        let default = default_task(&runnable, current, current_can_continue);
+        let point = Point::new(runnable, current, is_yielding);
         let step = self.step;
         self.step += 1;
 
-        let mut chosen = default;
+        let mut chosen = point.default;
         let mut trail = self.trail.lock().unwrap_or_else(|p| p.into_inner());
         trail.steps = self.step;
         if let Some(choice) = self.choices.get(self.next_choice)
             && choice.step == step
         {
             self.next_choice += 1;
-            if runnable.contains(&choice.task) {
+            if point.runnable.contains(&choice.task) {
                 chosen = choice.task;
             } else if trail.divergence.is_none() {
                 trail.divergence = Some(Divergence::NotRunnable {
                     step,
                     task: choice.task,
-                    runnable: runnable.clone(),
+                    runnable: point.runnable.clone(),
                 });
             }
         }
-        if current_can_continue && Some(chosen) != current {
+        if point.is_preemption(chosen) {
             trail.preemptions += 1;
             self.preemptions.fetch_add(1, Ordering::SeqCst);
         }
         if self.record_decisions {
             trail.decisions.push(Decision {
                 step,
-                current,
-                current_can_continue,
-                runnable,
-                default,
+                current: point.current,
+                current_can_continue: point.current_can_continue,
+                runnable: point.runnable,
+                default: point.default,
                 chosen,
             });
         }
@@ -255,7 +275,6 @@ pub fn run_controlled<W: Workload>(
     max_steps: u64,
     context: EventContext<'_>,
 ) -> Result<Controlled, LedgerError> {
-    let capture = Capture::start();
     let trail = Arc::new(Mutex::new(Trail::default()));
     let log = keep.log.then(StepLog::default);
     let scheduler = ChoiceScheduler {
@@ -270,49 +289,16 @@ pub fn run_controlled<W: Workload>(
             .map(StepLog::preemption_counter)
             .unwrap_or_default(),
     };
-    let settled: Arc<Mutex<Option<Result<Settlement, LedgerError>>>> = Arc::default();
-    let body = {
-        let workload = Arc::clone(workload);
-        let settled = Arc::clone(&settled);
-        let log = log.clone();
-        let scenario = context.scenario.to_string();
-        let run = context.run;
-        move || {
-            let result = run_workload_once(
-                &workload,
-                log.as_ref(),
-                EventContext {
-                    scenario: &scenario,
-                    run,
-                },
-            );
-            *settled.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-        }
-    };
-    let runner = shuttle::Runner::new(scheduler, quiet_config(max_steps));
-    let result = with_events(keep.events, || {
-        panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)))
-    });
-
+    let outcome = run_one(
+        workload,
+        scheduler,
+        log.clone(),
+        max_steps,
+        keep.events,
+        context,
+    );
     let mut trail = std::mem::take(&mut *trail.lock().unwrap_or_else(|p| p.into_inner()));
-    let outcome = match (
-        result,
-        settled.lock().unwrap_or_else(|p| p.into_inner()).take(),
-    ) {
-        (Ok(_), Some(Ok(settlement))) => Outcome::Settled(settlement),
-        (Ok(_), Some(Err(error))) => return Err(error),
-        (Ok(_), None) => Outcome::Failed {
-            message: "the execution did not run".to_string(),
-        },
-        (Err(_), _) => Outcome::Failed {
-            message: explain_shuttle_failure(
-                capture
-                    .take()
-                    .unwrap_or_else(|| "the execution failed".to_string()),
-                max_steps,
-            ),
-        },
-    };
+    let outcome = outcome?;
     if trail.divergence.is_none()
         && let Some(unreached) = choices.iter().find(|c| c.step >= trail.steps)
     {
@@ -382,18 +368,15 @@ impl Scheduler for Recorder {
     ) -> Option<TaskId> {
         let chosen = self.inner.next_task(runnable, current, is_yielding)?;
         if self.executions == self.target + 1 {
-            let ids: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
-            let current = current.map(usize::from);
-            let can_continue = !is_yielding && current.is_some_and(|c| ids.contains(&c));
-            let default = default_task(&ids, current, can_continue);
+            let point = Point::new(runnable, current, is_yielding);
             let task = usize::from(chosen);
             let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
             let step = recording.steps;
             recording.steps += 1;
-            if can_continue && Some(task) != current {
+            if point.is_preemption(task) {
                 recording.preemptions += 1;
             }
-            if task != default {
+            if task != point.default {
                 if recording.choices.len() < MAX_RECORDED_CHOICES {
                     recording.choices.push(Choice { step, task });
                 } else {
@@ -422,7 +405,6 @@ pub fn record_original<W: Workload>(
     if execution > MAX_RERUN_EXECUTIONS {
         return None;
     }
-    let capture = Capture::start();
     let recording = Arc::new(Mutex::new(Recording::default()));
     // The inner scheduler is never dropped, as in the engine: shuttle's random scheduler
     // prints replay advice when dropped early.
@@ -432,42 +414,8 @@ pub fn record_original<W: Workload>(
         executions: 0,
         recording: Arc::clone(&recording),
     };
-    let settled: Arc<Mutex<Option<Result<Settlement, LedgerError>>>> = Arc::default();
-    let body = {
-        let workload = Arc::clone(workload);
-        let settled = Arc::clone(&settled);
-        let scenario = scenario.to_string();
-        move || {
-            let result = run_workload_once(
-                &workload,
-                None,
-                EventContext {
-                    scenario: &scenario,
-                    run: 0,
-                },
-            );
-            *settled.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-        }
-    };
-    let runner = shuttle::Runner::new(recorder, quiet_config(max_steps));
-    let result = with_events(false, || {
-        panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)))
-    });
-    let outcome = match (
-        result,
-        settled.lock().unwrap_or_else(|p| p.into_inner()).take(),
-    ) {
-        (Ok(_), Some(Ok(settlement))) => Outcome::Settled(settlement),
-        (Err(_), _) => Outcome::Failed {
-            message: explain_shuttle_failure(
-                capture
-                    .take()
-                    .unwrap_or_else(|| "the execution failed".to_string()),
-                max_steps,
-            ),
-        },
-        _ => return None,
-    };
+    let context = EventContext { scenario, run: 0 };
+    let outcome = run_one(workload, recorder, None, max_steps, false, context).ok()?;
     let recording = std::mem::take(&mut *recording.lock().unwrap_or_else(|p| p.into_inner()));
     Some(Original {
         choices: (!recording.truncated).then_some(recording.choices),
@@ -475,4 +423,52 @@ pub fn record_original<W: Workload>(
         preemptions: recording.preemptions,
         outcome,
     })
+}
+
+/// Runs `workload` under `scheduler` (for as many executions as it asks, keeping the last
+/// outcome) with panics captured: a panic, deadlock or livelock is a failed outcome.
+fn run_one<W: Workload, S: Scheduler + 'static>(
+    workload: &Arc<W>,
+    scheduler: S,
+    log: Option<StepLog>,
+    max_steps: u64,
+    events: bool,
+    context: EventContext<'_>,
+) -> Result<Outcome, LedgerError> {
+    let capture = Capture::start();
+    let settled: Arc<Mutex<Option<Result<Settlement, LedgerError>>>> = Arc::default();
+    let body = {
+        let workload = Arc::clone(workload);
+        let settled = Arc::clone(&settled);
+        let scenario = context.scenario.to_string();
+        let run = context.run;
+        move || {
+            let context = EventContext {
+                scenario: &scenario,
+                run,
+            };
+            let result = run_workload_once(&workload, log.as_ref(), context);
+            *settled.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        }
+    };
+    let runner = shuttle::Runner::new(scheduler, quiet_config(max_steps));
+    let result = with_events(events, || {
+        panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)))
+    });
+    let settled = settled.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match (result, settled) {
+        (Ok(_), Some(Ok(settlement))) => Ok(Outcome::Settled(settlement)),
+        (Ok(_), Some(Err(error))) => Err(error),
+        (Ok(_), None) => Ok(Outcome::Failed {
+            message: "the execution did not run".to_string(),
+        }),
+        (Err(_), _) => Ok(Outcome::Failed {
+            message: explain_shuttle_failure(
+                capture
+                    .take()
+                    .unwrap_or_else(|| "the execution failed".to_string()),
+                max_steps,
+            ),
+        }),
+    }
 }
