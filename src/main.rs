@@ -13,7 +13,8 @@ use clap::Parser;
 use contend::config;
 use contend::engine::Outcome;
 use contend::exit_code;
-use contend::report::interleaving::{describe_overwrites, write_table};
+use contend::replay::ReplayVerdict;
+use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
 use contend::report::json::JsonFileReporter;
 use contend::report::text::TextReporter;
 use contend::report::words;
@@ -123,12 +124,14 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     if let Some(trace) = trace {
         trace.finish().context("cannot write the trace")?;
     }
+    let verdict = replayed
+        .verdict()
+        .map_err(|error| anyhow::Error::new(error).context(format!("{}", args.file.display())))?;
     let mut out = QuietOnBrokenPipe(io::stdout().lock());
     write_replay(&mut out, &file, &replayed, args.verbose)?;
-    Ok(if replayed.reproduced {
-        exit_code::FAIL
-    } else {
-        exit_code::PASS
+    Ok(match verdict {
+        ReplayVerdict::Reproduced | ReplayVerdict::FailsDifferently => exit_code::FAIL,
+        ReplayVerdict::Fixed => exit_code::PASS,
     })
 }
 
@@ -138,15 +141,17 @@ fn write_replay(
     replayed: &contend::replay::Replay,
     verbose: bool,
 ) -> io::Result<()> {
+    let names = file.minimal_names();
     let threads: Vec<String> = file
         .minimal
         .threads
         .iter()
-        .map(|t| format!("{:+} x {}", t.delta, t.ops))
+        .zip(&names)
+        .map(|(t, name)| format!("{name} {:+} x {}", t.delta, t.ops))
         .collect();
     writeln!(
         out,
-        "replaying scenario `{}` (sync {}, engine {}): counter from {}, threads {}",
+        "replaying scenario `{}` (sync {}, recorded on engine {}) under shuttle: counter from {}, {}",
         file.scenario.name,
         file.scenario.sync,
         file.scenario.engine,
@@ -155,23 +160,29 @@ fn write_replay(
     )?;
     writeln!(
         out,
-        "schedule: {}, {} ({}); recorded failure: {}\n",
+        "schedule: {}, {} ({}); recorded failure: {}",
         words::count(file.minimal.preemptions, "preemption"),
-        words::count(file.minimal.steps, "step"),
+        words::count(file.minimal.steps, "scheduling decision"),
         file.minimal.minimality.describe(),
         file.failure.description
     )?;
-    write_table(out, file.minimal.threads.len(), &replayed.execution.log)?;
+    for warning in file.version_warnings() {
+        writeln!(out, "warning: {warning}")?;
+    }
     writeln!(out)?;
-    for sentence in describe_overwrites(&replayed.execution.log) {
+    write_table(out, &names, &replayed.execution.log)?;
+    writeln!(out)?;
+    for sentence in describe_overwrites(&names, &replayed.execution.log) {
         writeln!(out, "{sentence}")?;
     }
     if verbose {
         writeln!(
             out,
-            "choices (where the schedule departs from running the current thread while it can): {:?}",
-            file.minimal.choices
+            "choices (decisions where the schedule departs from running the current thread while it can):"
         )?;
+        for line in describe_choices(&names, &file.minimal.choices, &replayed.execution.log) {
+            writeln!(out, "  {line}")?;
+        }
     }
     let outcome = match &replayed.execution.outcome {
         Outcome::Settled(s) => format!(
@@ -183,16 +194,37 @@ fn write_replay(
         Outcome::Failed { message } => message.clone(),
     };
     writeln!(out, "outcome: {outcome}")?;
-    if replayed.reproduced {
-        if !replayed.same_numbers {
-            writeln!(
-                out,
-                "note: the failure reproduces, with other numbers than recorded"
-            )?;
+    if replayed.execution.deferred > 0 {
+        writeln!(
+            out,
+            "note: {} of the schedule's choices ran later than recorded, when their thread could run",
+            replayed.execution.deferred
+        )?;
+    }
+    if let Some(divergence) = &replayed.execution.divergence {
+        writeln!(
+            out,
+            "note: the execution diverges from the schedule: {divergence}"
+        )?;
+    }
+    match replayed.verdict() {
+        Ok(ReplayVerdict::Reproduced) => {
+            if !replayed.same_numbers {
+                writeln!(
+                    out,
+                    "note: the failure reproduces, with other numbers than recorded"
+                )?;
+            }
+            writeln!(out, "the recorded failure reproduces (exit 1)")
         }
-        writeln!(out, "the recorded failure reproduces (exit 1)")
-    } else {
-        writeln!(out, "the recorded failure no longer happens (exit 0)")
+        Ok(ReplayVerdict::FailsDifferently) => writeln!(
+            out,
+            "the execution fails, but not with the recorded {} (exit 1)",
+            file.failure.kind.as_str()
+        ),
+        Ok(ReplayVerdict::Fixed) | Err(_) => {
+            writeln!(out, "the recorded failure no longer happens (exit 0)")
+        }
     }
 }
 

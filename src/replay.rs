@@ -18,10 +18,37 @@ use crate::workload::counter::Counter;
 pub struct Replay {
     /// The execution, with every access logged.
     pub execution: Controlled,
-    /// Whether the recorded failure happened again.
+    /// Whether the recorded kind of failure happened again.
     pub reproduced: bool,
     /// Whether it happened with the recorded lost updates and final value.
     pub same_numbers: bool,
+    /// The kind of failure that happened, if any.
+    pub failure: Option<FailureKind>,
+}
+
+impl Replay {
+    /// The verdict of a replay: exit 1 while the program still fails on this schedule (the
+    /// recorded failure or another), 0 once it no longer does. A replay that did not fail but
+    /// could not follow its schedule to the end says nothing about the bug: that is an error.
+    pub fn verdict(&self) -> Result<ReplayVerdict, ReplayError> {
+        match (&self.failure, &self.execution.divergence) {
+            (Some(_), _) if self.reproduced => Ok(ReplayVerdict::Reproduced),
+            (Some(_), _) => Ok(ReplayVerdict::FailsDifferently),
+            (None, Some(divergence)) => Err(ReplayError::Diverged(divergence.clone())),
+            (None, None) => Ok(ReplayVerdict::Fixed),
+        }
+    }
+}
+
+/// How a replay ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayVerdict {
+    /// The recorded failure happened again.
+    Reproduced,
+    /// Another failure happened.
+    FailsDifferently,
+    /// The schedule ran to its end and nothing failed.
+    Fixed,
 }
 
 /// A replay that could not be judged.
@@ -30,8 +57,12 @@ pub enum ReplayError {
     /// The file is unreadable, damaged or of another version.
     #[error(transparent)]
     File(#[from] ScheduleFileError),
-    /// The execution departed from the schedule.
-    #[error("the execution diverges from the schedule: {0}")]
+    /// The execution did not fail, but departed from the schedule: whether the failure is
+    /// fixed cannot be told.
+    #[error(
+        "the execution diverges from the schedule: {0}; it did not fail, but whether the failure \
+         is fixed cannot be told: the program may have changed since the schedule was recorded"
+    )]
     Diverged(Divergence),
     /// The ledger found an inconsistency: a bug in contend.
     #[error("internal error: {0}")]
@@ -58,9 +89,6 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
         file.minimal.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
         context,
     )?;
-    if let Some(divergence) = &execution.divergence {
-        return Err(ReplayError::Diverged(divergence.clone()));
-    }
     for (index, step) in execution.log.iter().enumerate().filter(|_| events) {
         tracing::info!(
             target: "contend::replay",
@@ -75,8 +103,8 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
             step.access
         );
     }
-    let kind = FailureKind::of(&execution.outcome);
-    let reproduced = kind == Some(file.failure.kind);
+    let failure = FailureKind::of(&execution.outcome);
+    let reproduced = failure == Some(file.failure.kind);
     let same_numbers = match &execution.outcome {
         Outcome::Settled(settlement) => {
             settlement.lost_updates == file.failure.lost_updates
@@ -88,5 +116,6 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
         execution,
         reproduced,
         same_numbers,
+        failure,
     })
 }

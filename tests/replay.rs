@@ -659,15 +659,29 @@ fn an_unknown_key_is_named_with_its_position() {
     );
 }
 
-/// The saved racy schedule with the text of its first minimal choice, `step = S\ntask = T`,
-/// replaced by `choice`.
-fn with_first_choice(text: &str, choice: &str) -> String {
-    let start = text.find("[[minimal.choices]]\n").unwrap() + "[[minimal.choices]]\n".len();
-    let end = start
-        + text[start..]
-            .find("\n\n")
-            .expect("a blank line after the choice");
-    format!("{}{choice}{}", &text[..start], &text[end..])
+/// The saved racy schedule with its `[minimal]` choices line replaced by `choices`.
+fn with_minimal_choices(text: &str, choices: &str) -> String {
+    let minimal = text.find("\n[minimal]\n").unwrap();
+    let start = minimal
+        + text[minimal..]
+            .find("\nchoices = ")
+            .expect("a choices line")
+        + 1;
+    let end = start + text[start..].find('\n').unwrap();
+    format!("{}choices = {choices}{}", &text[..start], &text[end..])
+}
+
+/// The `[minimal]` choices of a schedule file, as `(step, task)` pairs.
+fn minimal_choices(file: &toml::Table) -> Vec<(i64, i64)> {
+    file["minimal"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            let pair = pair.as_array().unwrap();
+            (pair[0].as_integer().unwrap(), pair[1].as_integer().unwrap())
+        })
+        .collect()
 }
 
 #[test]
@@ -676,11 +690,11 @@ fn a_choice_of_a_task_that_does_not_exist_is_an_error() {
     let text = saved_text(&dir, &named);
     let file: toml::Table = toml::from_str(&text).unwrap();
     assert_eq!(file["minimal"]["threads"].as_array().unwrap().len(), 2);
-    let step = file["minimal"]["choices"][0]["step"].as_integer().unwrap();
+    let (step, _) = minimal_choices(&file)[0];
     write(
         &dir,
         "task7.toml",
-        with_first_choice(&text, &format!("step = {step}\ntask = 7")),
+        with_minimal_choices(&text, &format!("[[{step}, 7]]")),
     );
     assert_rejected(dir.path(), "task7.toml", &["task 7"]);
 }
@@ -690,47 +704,47 @@ fn choices_out_of_order_are_an_error() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
     let file: toml::Table = toml::from_str(&text).unwrap();
-    let choices = file["minimal"]["choices"].as_array().unwrap();
-    assert!(choices.len() >= 2, "{text}");
-    let second = choices[1]["step"].as_integer().unwrap();
-    let task = choices[0]["task"].as_integer().unwrap();
+    let (step, task) = minimal_choices(&file)[0];
     write(
         &dir,
         "order.toml",
-        with_first_choice(&text, &format!("step = {}\ntask = {task}", second + 1)),
+        with_minimal_choices(
+            &text,
+            &format!("[[{}, {task}], [{step}, {task}]]", step + 1),
+        ),
     );
-    assert_rejected(dir.path(), "order.toml", &["order"]);
+    assert_rejected(dir.path(), "order.toml", &["increasing step order"]);
 }
 
 #[test]
 fn a_choice_beyond_the_end_of_the_execution_diverges() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    // The last choice of `[minimal]`, which comes before `[original]`.
-    let original = text.find("\n[original]").unwrap();
-    let at = text[..original].rfind("\nstep = ").unwrap() + 1;
-    let end = at + text[at..].find('\n').unwrap();
+    let file: toml::Table = toml::from_str(&text).unwrap();
+    let mut choices = minimal_choices(&file);
+    // The failure's own choice goes: the execution does not fail, and cannot follow the
+    // schedule to its end either.
+    choices.last_mut().unwrap().0 = 99_999;
+    let listed: Vec<String> = choices.iter().map(|(s, t)| format!("[{s}, {t}]")).collect();
     write(
         &dir,
         "far.toml",
-        format!("{}step = 99999{}", &text[..at], &text[end..]),
+        with_minimal_choices(&text, &format!("[{}]", listed.join(", "))),
     );
     assert!(
-        saved_text(&dir, "far.toml").contains("step = 99999"),
+        saved_text(&dir, "far.toml").contains("99999"),
         "the edit did not happen"
     );
-    assert_rejected(dir.path(), "far.toml", &["diverges"]);
+    assert_rejected(dir.path(), "far.toml", &["diverges", "decision 99999"]);
 }
 
 #[test]
 fn a_thread_with_no_ops_is_an_error() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    let edited = text.replacen(
-        "[[minimal.threads]]\ndelta = 1\nops = 1\n",
-        "[[minimal.threads]]\ndelta = 1\nops = 0\n",
-        1,
-    );
+    let minimal = text.find("[[minimal.threads]]").unwrap();
+    let (head, tail) = text.split_at(minimal);
+    let edited = format!("{head}{}", tail.replacen("ops = 1\n", "ops = 0\n", 1));
     assert_ne!(edited, text, "the edit did not happen");
     write(&dir, "ops0.toml", edited);
     assert_rejected(dir.path(), "ops0.toml", &["at least 1 op"]);
@@ -778,32 +792,25 @@ fn the_replay_trace_has_one_event_per_table_row() {
 fn verbose_replay_prints_the_choices() {
     let (dir, named) = saved_racy_schedule();
     let file = read_toml(&dir.path().join(&named));
-    let numbers: Vec<u64> = file["minimal"]["choices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| {
-            [
-                c["step"].as_integer().unwrap() as u64,
-                c["task"].as_integer().unwrap() as u64,
-            ]
-        })
-        .collect();
-    assert!(!numbers.is_empty());
+    let choices = minimal_choices(&file);
+    assert!(!choices.is_empty());
 
     let verbose = replay(dir.path(), &named, &["-v"]);
     assert_eq!(verbose.code, 1, "{}", verbose.stdout);
-    let line = verbose
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("choices"))
-        .unwrap_or_else(|| panic!("no choices line:\n{}", verbose.stdout));
-    // The line lists the file's choices, steps and tasks, in order.
-    let listed: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    assert_eq!(listed, numbers, "{line}");
+    let lines: Vec<&str> = verbose.stdout.lines().collect();
+    let heading = lines
+        .iter()
+        .position(|l| l.starts_with("choices"))
+        .unwrap_or_else(|| panic!("no choices heading:\n{}", verbose.stdout));
+    // One line a choice, in order, naming its decision, its thread and its table row.
+    for (offset, (step, task)) in choices.iter().enumerate() {
+        let line = lines[heading + 1 + offset].trim();
+        assert!(
+            line.starts_with(&format!("decision {step}: run Thread-{task}")),
+            "{line}"
+        );
+        assert!(line.contains(", before row "), "{line}");
+    }
 
     let quiet = replay(dir.path(), &named, &[]);
     assert!(
@@ -877,7 +884,7 @@ expect = "no-lost-updates"
 fn a_schedule_whose_expected_final_overflows_is_rejected() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    let minimal = text.find("[minimal]").unwrap();
+    let minimal = text.find("\n[minimal]\n").unwrap();
     let (head, tail) = text.split_at(minimal);
     write(
         &dir,

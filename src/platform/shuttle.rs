@@ -1,6 +1,7 @@
 //! Shuttle primitives: every shared access is a scheduling point.
 
-use shuttle::sync::atomic::{AtomicU64, Ordering};
+use shuttle::sync::atomic::AtomicU64 as ShuttleAtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::sync::{Arc, Mutex};
 
@@ -11,12 +12,12 @@ use super::{Access, AccessPoint, Lock, Platform, SharedWord};
 pub struct ShuttlePlatform;
 
 impl Platform for ShuttlePlatform {
-    type Word = AtomicU64;
+    type Word = ShuttleAtomicU64;
     type Lock = shuttle::sync::Mutex<()>;
     type Point = ShuttlePoint;
 
-    fn word(initial: u64) -> AtomicU64 {
-        AtomicU64::new(initial)
+    fn word(initial: u64) -> ShuttleAtomicU64 {
+        ShuttleAtomicU64::new(initial)
     }
 
     fn lock() -> Self::Lock {
@@ -24,21 +25,21 @@ impl Platform for ShuttlePlatform {
     }
 }
 
-impl SharedWord for AtomicU64 {
+impl SharedWord for ShuttleAtomicU64 {
     fn load(&self) -> u64 {
-        AtomicU64::load(self, Ordering::SeqCst)
+        ShuttleAtomicU64::load(self, Ordering::SeqCst)
     }
 
     fn store(&self, value: u64) {
-        AtomicU64::store(self, value, Ordering::SeqCst)
+        ShuttleAtomicU64::store(self, value, Ordering::SeqCst)
     }
 
     fn swap(&self, value: u64) -> u64 {
-        AtomicU64::swap(self, value, Ordering::SeqCst)
+        ShuttleAtomicU64::swap(self, value, Ordering::SeqCst)
     }
 
     fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
-        AtomicU64::compare_exchange(self, current, new, Ordering::SeqCst, Ordering::SeqCst)
+        ShuttleAtomicU64::compare_exchange(self, current, new, Ordering::SeqCst, Ordering::SeqCst)
     }
 }
 
@@ -90,6 +91,17 @@ pub struct LoggedStep {
     pub access: Access,
     /// How many preemptions the scheduler had made before this access.
     pub preemptions_before: u64,
+    /// How many scheduling decisions had been made before this access.
+    pub decisions_before: u64,
+}
+
+/// How far the scheduler of a controlled execution has got, for the log to note at each access.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Preemptions made so far.
+    pub preemptions: AtomicU64,
+    /// Scheduling decisions made so far.
+    pub decisions: AtomicU64,
 }
 
 /// The accesses of one controlled execution, in the order they happened. Under shuttle only
@@ -97,25 +109,26 @@ pub struct LoggedStep {
 #[derive(Clone, Debug, Default)]
 pub struct StepLog {
     steps: Arc<Mutex<Vec<LoggedStep>>>,
-    preemptions: Arc<std::sync::atomic::AtomicU64>,
+    progress: Arc<Progress>,
 }
 
 impl StepLog {
-    /// The counter the scheduler raises at each preemption.
-    pub fn preemption_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
-        Arc::clone(&self.preemptions)
+    /// The scheduler's progress, which it updates at each decision.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
     }
 
     fn push(&self, thread: usize, access: Access) {
-        let preemptions_before = self.preemptions.load(std::sync::atomic::Ordering::SeqCst);
+        let step = LoggedStep {
+            thread,
+            access,
+            preemptions_before: self.progress.preemptions.load(Ordering::SeqCst),
+            decisions_before: self.progress.decisions.load(Ordering::SeqCst),
+        };
         self.steps
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(LoggedStep {
-                thread,
-                access,
-                preemptions_before,
-            });
+            .push(step);
     }
 
     /// The logged steps so far.

@@ -6,16 +6,22 @@ use std::io::{self, Write};
 
 use crate::platform::Access;
 use crate::platform::shuttle::LoggedStep;
-use crate::schedule::task_name;
+use crate::schedule::{Choice, task_name};
 
 /// Width of one thread's column.
 const COLUMN: usize = 34;
 
-/// Writes the table of `log` for a workload of `threads` threads.
-pub fn write_table(out: &mut impl Write, threads: usize, log: &[LoggedStep]) -> io::Result<()> {
+/// The default names of a workload's threads: `Thread-1`, `Thread-2`, ...
+pub fn default_names(threads: usize) -> Vec<String> {
+    (1..=threads).map(task_name).collect()
+}
+
+/// Writes the table of `log` for a workload whose threads are called `names`.
+pub fn write_table(out: &mut impl Write, names: &[String], log: &[LoggedStep]) -> io::Result<()> {
+    let threads = names.len();
     let mut header = format!("{:>5}  ", "step");
-    for thread in 0..threads {
-        header.push_str(&format!("{:<COLUMN$}", task_name(thread + 1)));
+    for name in names {
+        header.push_str(&format!("{name:<COLUMN$}"));
     }
     writeln!(out, "{}", header.trim_end())?;
     let mut preemptions = 0;
@@ -38,9 +44,34 @@ pub fn write_table(out: &mut impl Write, threads: usize, log: &[LoggedStep]) -> 
     Ok(())
 }
 
+/// Each choice of a schedule in words, with the table row it comes before.
+pub fn describe_choices(names: &[String], choices: &[Choice], log: &[LoggedStep]) -> Vec<String> {
+    let name = |task: usize| match task {
+        0 => "main".to_string(),
+        t => names.get(t - 1).cloned().unwrap_or_else(|| task_name(t)),
+    };
+    choices
+        .iter()
+        .map(|choice| {
+            let row = log
+                .iter()
+                .position(|step| step.decisions_before > choice.step)
+                .map(|row| format!(", before row {}", row + 1))
+                .unwrap_or_default();
+            format!("decision {}: run {}{row}", choice.step, name(choice.task))
+        })
+        .collect()
+}
+
 /// Each overwrite of the log in words: which thread's write, of which value, was overwritten by
-/// which thread's write, from which stale read.
-pub fn describe_overwrites(log: &[LoggedStep]) -> Vec<String> {
+/// which thread's write, from which stale read. `names` are the threads' names.
+pub fn describe_overwrites(names: &[String], log: &[LoggedStep]) -> Vec<String> {
+    let name = |thread: usize| {
+        names
+            .get(thread)
+            .cloned()
+            .unwrap_or_else(|| task_name(thread + 1))
+    };
     let mut writes: HashMap<(usize, u64), i64> = HashMap::new();
     let mut write_counts: HashMap<usize, u64> = HashMap::new();
     let mut last_read: HashMap<usize, i64> = HashMap::new();
@@ -54,7 +85,7 @@ pub fn describe_overwrites(log: &[LoggedStep]) -> Vec<String> {
                 let op = write_counts.entry(step.thread).or_default();
                 writes.insert((step.thread, *op), value);
                 *op += 1;
-                let writer = task_name(step.thread + 1);
+                let writer = name(step.thread);
                 let read = last_read
                     .get(&step.thread)
                     .map(|v| format!(" from its read of {v}"))
@@ -69,7 +100,7 @@ pub fn describe_overwrites(log: &[LoggedStep]) -> Vec<String> {
                         sentences.push(format!(
                             "{writer} wrote {value}{read}, overwriting {}'s write{victim_value}, \
                              which it had not read",
-                            task_name(victim + 1)
+                            name(victim)
                         ));
                     }
                     Some(None) => sentences.push(format!(
@@ -100,6 +131,7 @@ mod tests {
             thread,
             access,
             preemptions_before,
+            decisions_before: 0,
         }
     }
 
@@ -126,7 +158,7 @@ mod tests {
             ),
         ];
         let mut out = Vec::new();
-        write_table(&mut out, 2, &log).unwrap();
+        write_table(&mut out, &default_names(2), &log).unwrap();
         let table = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = table.lines().collect();
         assert!(
@@ -145,7 +177,7 @@ mod tests {
             "{table}"
         );
         assert_eq!(
-            describe_overwrites(&log),
+            describe_overwrites(&default_names(2), &log),
             vec![
                 "Thread-1 wrote 11 from its read of 10, overwriting Thread-2's write of 9, which it had not read"
                     .to_string()

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::words::{count, grouped};
 use super::{Event, Reporter, ScenarioReport, Verdict};
+use crate::schedule::search::Minimality;
 
 /// How many final values a row lists.
 const SHOWN_FINALS: usize = 5;
@@ -129,14 +130,21 @@ impl<W: Write> TextReporter<W> {
             let threads: Vec<String> = schedule
                 .threads
                 .iter()
-                .map(|t| format!("{:+} x {}", t.delta, grouped(t.ops.into())))
+                .zip(&schedule.thread_names)
+                .map(|(t, name)| format!("{name} {:+} x {}", t.delta, grouped(t.ops.into())))
                 .collect();
+            let heading = if schedule.minimality == Minimality::NotShrunk {
+                "failing schedule"
+            } else {
+                "minimal failing schedule"
+            };
             writeln!(
                 self.out,
-                "    minimal failing schedule: {}, {} ({}), on counter from {}, threads {}:",
+                "    {heading}: {}, {} ({}; found in {:.2}s), on counter from {}, {}:",
                 count(schedule.preemptions, "preemption"),
-                count(schedule.steps, "step"),
+                count(schedule.steps, "scheduling decision"),
                 schedule.minimality.describe(),
+                schedule.seconds,
                 grouped(schedule.initial.into()),
                 threads.join(", ")
             )?;

@@ -70,9 +70,12 @@ pub struct ScenarioRecord {
 }
 
 /// What one thread does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThreadRecord {
+    /// The thread's name in the scenario, where shrinking kept only some threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Added to the counter by each update.
     pub delta: i64,
     /// Number of updates.
@@ -191,6 +194,37 @@ impl fmt::Display for FileLocation {
 }
 
 impl ScheduleFile {
+    /// Differences between the versions that recorded the file and this contend, which may
+    /// make a replay take other steps.
+    pub fn version_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.shuttle_version != SHUTTLE_VERSION {
+            warnings.push(format!(
+                "recorded with shuttle {}, replayed with shuttle {SHUTTLE_VERSION}: its scheduling \
+                 decisions may differ",
+                self.shuttle_version
+            ));
+        }
+        if self.contend_version != env!("CARGO_PKG_VERSION") {
+            warnings.push(format!(
+                "recorded by contend {}, replayed by contend {}",
+                self.contend_version,
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        warnings
+    }
+
+    /// The names of the minimal schedule's threads, as the scenario called them.
+    pub fn minimal_names(&self) -> Vec<String> {
+        self.minimal
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.name.clone().unwrap_or_else(|| super::task_name(i + 1)))
+            .collect()
+    }
+
     /// The shrunk workload the minimal schedule runs.
     pub fn minimal_counter(&self) -> CounterSpec {
         let threads: Vec<(i64, u64)> = self
@@ -279,6 +313,15 @@ impl ScheduleFile {
                 crate::config::MAX_TOTAL_OPS
             ));
         }
+        match self.minimal_counter().checked_expected_final() {
+            Some(expected) if expected != self.failure.expected_final => {
+                return Err(format!(
+                    "failure.expected_final is {}, but the minimal workload's threads add up to {expected}",
+                    self.failure.expected_final
+                ));
+            }
+            _ => {}
+        }
         if self.minimal_counter().checked_expected_final().is_none() {
             return Err(
                 "minimal.threads: the counter's expected final value does not fit in 64 bits"
@@ -311,7 +354,10 @@ impl ScheduleFile {
     pub fn to_toml(&self) -> String {
         let mut text = String::from(
             "# A failing schedule recorded by contend. Replay it with `contend replay FILE`:\n\
-             # exit 1 while the failure reproduces, 0 once it no longer does.\n",
+             # exit 1 while the failure reproduces, 0 once it no longer does.\n\
+             # choices = [[decision, task], ...]: at that scheduling decision (counted from 0),\n\
+             # run that task (0 is main, N the Nth thread of [minimal] threads) instead of\n\
+             # keeping the current thread running; `contend replay -v` shows them by table row.\n",
         );
         text.push_str(&toml::to_string(self).expect("a schedule file is plain data"));
         text
@@ -320,18 +366,8 @@ impl ScheduleFile {
     /// Saves the file in `folder` under a name made from the scenario's, never overwriting an
     /// existing file: `NAME.schedule.toml`, else `NAME-2.schedule.toml`, and so on.
     pub fn save_in(&self, folder: &Path) -> io::Result<PathBuf> {
-        let stem: String = self
-            .scenario
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let stem = file_stem(&self.scenario.name);
+
         let text = self.to_toml();
         for attempt in 1u32.. {
             let name = if attempt == 1 {
@@ -352,12 +388,39 @@ impl ScheduleFile {
     }
 }
 
-/// Thread records of a counter's threads.
-pub fn thread_records(counter: &CounterSpec) -> Vec<ThreadRecord> {
+/// A file name for a scenario: its name where that is a safe file name, else its safe
+/// characters and a short hash of the name, so that two names never share a stem.
+fn file_stem(name: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    let cleaned: String = name
+        .chars()
+        .map(|c| if safe(c) { c } else { '-' })
+        .collect();
+    let cleaned = cleaned.trim_start_matches(['-', '.']).to_string();
+    if cleaned == name && !cleaned.is_empty() {
+        return cleaned;
+    }
+    // FNV-1a: stable across runs and platforms, unlike the standard hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let cleaned = if cleaned.is_empty() {
+        "scenario".to_string()
+    } else {
+        cleaned
+    };
+    format!("{cleaned}-{:08x}", hash as u32)
+}
+
+/// Thread records of a counter's threads; with `origins`, each names the scenario's thread it
+/// came from.
+pub fn thread_records(counter: &CounterSpec, origins: Option<&[usize]>) -> Vec<ThreadRecord> {
     counter
         .threads
         .iter()
-        .map(|t| ThreadRecord {
+        .enumerate()
+        .map(|(i, t)| ThreadRecord {
+            name: origins.map(|o| super::task_name(o[i] + 1)),
             delta: t.delta,
             ops: t.ops,
         })
@@ -366,6 +429,20 @@ pub fn thread_records(counter: &CounterSpec) -> Vec<ThreadRecord> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn file_stems_are_safe_and_distinct() {
+        use super::file_stem;
+        assert_eq!(file_stem("threads-no-lock"), "threads-no-lock");
+        assert_ne!(file_stem("a b"), file_stem("a-b"));
+        assert!(file_stem("a b").starts_with("a-b-"));
+        let evil = file_stem("../../etc/évil");
+        assert!(
+            !evil.starts_with(['-', '.']) && !evil.contains('/'),
+            "{evil}"
+        );
+        assert!(file_stem("").starts_with("scenario-"));
+    }
+
     #[test]
     fn the_recorded_shuttle_version_is_the_one_built_with() {
         let lock = include_str!("../../Cargo.lock");

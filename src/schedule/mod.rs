@@ -14,7 +14,7 @@ pub mod search;
 pub mod witness;
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -24,16 +24,30 @@ use crate::engine::Outcome;
 use crate::engine::panics::Capture;
 use crate::engine::shuttle::{explain_shuttle_failure, quiet_config, run_workload_once};
 use crate::ledger::{EventContext, LedgerError, Settlement};
-use crate::platform::shuttle::{LoggedStep, StepLog};
+use crate::platform::shuttle::{LoggedStep, Progress, StepLog};
 use crate::workload::Workload;
 
-/// One scheduling decision that departs from the default rule.
+/// One scheduling decision that departs from the default rule. Written in files as the pair
+/// `[step, task]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "(u64, usize)", into = "(u64, usize)")]
 pub struct Choice {
     /// The index of the decision in the execution, from 0.
     pub step: u64,
     /// The task to run there.
     pub task: usize,
+}
+
+impl From<(u64, usize)> for Choice {
+    fn from((step, task): (u64, usize)) -> Self {
+        Choice { step, task }
+    }
+}
+
+impl From<Choice> for (u64, usize) {
+    fn from(choice: Choice) -> Self {
+        (choice.step, choice.task)
+    }
 }
 
 /// One scheduling decision as it was made.
@@ -100,16 +114,16 @@ impl Point {
 /// How an execution departed from its schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Divergence {
-    /// A choice named a task that was not runnable at its step.
-    NotRunnable {
-        /// The step.
+    /// A choice's task never became runnable at or after the choice's step.
+    NeverRunnable {
+        /// The step of the choice.
         step: u64,
-        /// The task named.
+        /// The task it names.
         task: usize,
-        /// The tasks that were runnable.
-        runnable: Vec<usize>,
+        /// Steps the execution took.
+        steps: u64,
     },
-    /// The execution ended before the schedule's last choice.
+    /// The execution ended before the step of a choice.
     RanOff {
         /// The step of the first choice that was never reached.
         step: u64,
@@ -121,23 +135,16 @@ pub enum Divergence {
 impl std::fmt::Display for Divergence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Divergence::NotRunnable {
-                step,
-                task,
-                runnable,
-            } => write!(
+            Divergence::NeverRunnable { step, task, steps } => write!(
                 f,
-                "at step {step} the schedule runs {}, which is not runnable there (runnable: {})",
-                task_name(*task),
-                runnable
-                    .iter()
-                    .map(|&t| task_name(t))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "the schedule runs {} at decision {step}, but it could not run there or at any \
+                 later decision of the {steps}",
+                task_name(*task)
             ),
             Divergence::RanOff { step, steps } => write!(
                 f,
-                "the execution ended after {steps} steps, before the schedule's choice at step {step}"
+                "the execution ended after {steps} scheduling decisions, before the schedule's \
+                 choice at decision {step}"
             ),
         }
     }
@@ -155,9 +162,10 @@ pub fn task_name(task: usize) -> String {
 #[derive(Debug, Default)]
 struct Trail {
     decisions: Vec<Decision>,
-    divergence: Option<Divergence>,
     preemptions: u64,
     steps: u64,
+    deferred: u64,
+    applied: usize,
 }
 
 /// A scheduler that runs one execution following a list of choices, and records every decision.
@@ -168,7 +176,7 @@ struct ChoiceScheduler {
     started: bool,
     record_decisions: bool,
     trail: Arc<Mutex<Trail>>,
-    preemptions: Arc<AtomicU64>,
+    progress: Arc<Progress>,
 }
 
 impl Scheduler for ChoiceScheduler {
@@ -193,24 +201,25 @@ impl Scheduler for ChoiceScheduler {
         let mut chosen = point.default;
         let mut trail = self.trail.lock().unwrap_or_else(|p| p.into_inner());
         trail.steps = self.step;
+        // A choice applies at its step, or, if its task cannot run there (it waits for a lock,
+        // say, after an edit to the program), as soon after as it can; later choices wait
+        // their turn.
         if let Some(choice) = self.choices.get(self.next_choice)
-            && choice.step == step
+            && choice.step <= step
+            && point.runnable.contains(&choice.task)
         {
             self.next_choice += 1;
-            if point.runnable.contains(&choice.task) {
-                chosen = choice.task;
-            } else if trail.divergence.is_none() {
-                trail.divergence = Some(Divergence::NotRunnable {
-                    step,
-                    task: choice.task,
-                    runnable: point.runnable.clone(),
-                });
+            trail.applied = self.next_choice;
+            chosen = choice.task;
+            if choice.step < step {
+                trail.deferred += 1;
             }
         }
         if point.is_preemption(chosen) {
             trail.preemptions += 1;
-            self.preemptions.fetch_add(1, Ordering::SeqCst);
+            self.progress.preemptions.fetch_add(1, Ordering::SeqCst);
         }
+        self.progress.decisions.store(self.step, Ordering::SeqCst);
         if self.record_decisions {
             trail.decisions.push(Decision {
                 step,
@@ -244,6 +253,8 @@ pub struct Controlled {
     pub preemptions: u64,
     /// Where it departed from its schedule, if it did.
     pub divergence: Option<Divergence>,
+    /// Choices applied later than their step, because their task could not run there.
+    pub deferred: u64,
 }
 
 /// What to keep of a controlled execution.
@@ -284,10 +295,7 @@ pub fn run_controlled<W: Workload>(
         started: false,
         record_decisions: keep.decisions,
         trail: Arc::clone(&trail),
-        preemptions: log
-            .as_ref()
-            .map(StepLog::preemption_counter)
-            .unwrap_or_default(),
+        progress: log.as_ref().map(StepLog::progress).unwrap_or_default(),
     };
     let outcome = run_one(
         workload,
@@ -297,23 +305,30 @@ pub fn run_controlled<W: Workload>(
         keep.events,
         context,
     );
-    let mut trail = std::mem::take(&mut *trail.lock().unwrap_or_else(|p| p.into_inner()));
+    let trail = std::mem::take(&mut *trail.lock().unwrap_or_else(|p| p.into_inner()));
     let outcome = outcome?;
-    if trail.divergence.is_none()
-        && let Some(unreached) = choices.iter().find(|c| c.step >= trail.steps)
-    {
-        trail.divergence = Some(Divergence::RanOff {
-            step: unreached.step,
-            steps: trail.steps,
-        });
-    }
+    let divergence = choices.get(trail.applied).map(|pending| {
+        if pending.step < trail.steps {
+            Divergence::NeverRunnable {
+                step: pending.step,
+                task: pending.task,
+                steps: trail.steps,
+            }
+        } else {
+            Divergence::RanOff {
+                step: pending.step,
+                steps: trail.steps,
+            }
+        }
+    });
     Ok(Controlled {
         outcome,
         decisions: trail.decisions,
         log: log.map(|l| l.steps()).unwrap_or_default(),
         steps: trail.steps,
         preemptions: trail.preemptions,
-        divergence: trail.divergence,
+        divergence,
+        deferred: trail.deferred,
     })
 }
 

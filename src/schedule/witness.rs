@@ -38,6 +38,8 @@ pub struct ScheduleSummary {
     pub initial: i64,
     /// The shrunk workload's threads.
     pub threads: Vec<ThreadReport>,
+    /// Their names in the scenario (shrinking may keep, say, only `Thread-2` and `Thread-3`).
+    pub thread_names: Vec<String>,
     /// The interleaving table, one line a row.
     pub interleaving: Vec<String>,
     /// Each overwrite of the schedule in words.
@@ -108,28 +110,34 @@ pub fn witness(
         max_steps: max_steps.unwrap_or(Limits::default().max_steps),
         ..Limits::default()
     };
-    let (minimal, executions) = if shrink {
-        let result = minimize(counter, kind, recorded, limits, &scenario.name).map_err(internal)?;
-        (result.minimal, result.executions)
-    } else {
-        let minimal = original.as_ref().and_then(|o| {
+    let unshrunk = || {
+        original.as_ref().and_then(|o| {
             Some(Minimal {
                 counter: counter.clone(),
+                origins: (0..counter.threads.len()).collect(),
                 choices: o.choices.clone()?,
                 preemptions: o.preemptions,
                 steps: o.steps,
                 minimality: Minimality::NotShrunk,
                 executions: 0,
             })
-        });
-        (minimal, 0)
+        })
+    };
+    let (minimal, executions) = if shrink {
+        let result = minimize(counter, kind, recorded, limits, &scenario.name).map_err(internal)?;
+        // A failure already recorded is never thrown away for want of a smaller one.
+        (result.minimal.or_else(unshrunk), result.executions)
+    } else {
+        (unshrunk(), 0)
     };
     let on_threads = matches!(scenario.engine, EngineSpec::Threads(_));
     let Some(minimal) = minimal else {
-        notes.push(if on_threads {
+        notes.push(if on_threads && !shrink {
+            "no schedule: a failure on real threads has none to keep unshrunk; without --no-shrink \
+             contend looks for one under shuttle"
+                .to_string()
+        } else if on_threads {
             format!("not reproduced under shuttle in {executions} controlled executions")
-        } else if !shrink {
-            "no schedule saved: the failing execution has too many choices to keep; run without --no-shrink".into()
         } else {
             format!("no failing schedule found in {executions} controlled executions")
         });
@@ -142,7 +150,7 @@ pub fn witness(
     let mut file = schedule_file(scenario, counter, kind, &minimal, original.as_ref(), run);
     file.minimal.max_steps = max_steps;
     let replayed = match replay(&file, false) {
-        Ok(replayed) if replayed.reproduced => replayed,
+        Ok(replayed) if replayed.reproduced && replayed.execution.divergence.is_none() => replayed,
         Ok(_) | Err(ReplayError::Diverged(_)) => {
             notes.push("the schedule found does not replay its failure; it was not saved".into());
             return Ok(Witness {
@@ -176,16 +184,26 @@ pub fn witness(
     } else if let Some(path) = &saved {
         notes.push(format!("schedule saved: {path}"));
     }
+    let names = file.minimal_names();
+    let log = &replayed.execution.log;
     let mut table = Vec::new();
-    write_table(
-        &mut table,
-        minimal.counter.threads.len(),
-        &replayed.execution.log,
-    )
-    .expect("writing to memory does not fail");
+    write_table(&mut table, &names, &log[..log.len().min(MAX_TABLE_ROWS)])
+        .expect("writing to memory does not fail");
+    let mut interleaving: Vec<String> = String::from_utf8_lossy(&table)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if log.len() > MAX_TABLE_ROWS {
+        interleaving.push(format!(
+            "  ... and {} more rows: `contend replay` shows them all",
+            log.len() - MAX_TABLE_ROWS
+        ));
+    }
     Ok(Witness {
         schedule: Some(ScheduleSummary {
-            replay_command: saved.as_ref().map(|path| format!("contend replay {path}")),
+            replay_command: saved
+                .as_ref()
+                .map(|path| format!("contend replay {}", shell_quoted(path))),
             file: saved,
             preemptions: minimal.preemptions,
             steps: minimal.steps,
@@ -193,16 +211,27 @@ pub fn witness(
             proven: minimal.minimality == Minimality::Proven,
             initial: minimal.counter.initial,
             threads: thread_reports(&minimal.counter),
-            interleaving: String::from_utf8_lossy(&table)
-                .lines()
-                .map(str::to_string)
-                .collect(),
-            explanation: describe_overwrites(&replayed.execution.log),
+            thread_names: names.clone(),
+            interleaving,
+            explanation: describe_overwrites(&names, log),
             executions,
             seconds: started.elapsed().as_secs_f64(),
         }),
         notes,
     })
+}
+
+/// The most rows of an interleaving table a report shows.
+const MAX_TABLE_ROWS: usize = 100;
+
+/// `path` as a shell word: as it is when it is safe, else in single quotes.
+fn shell_quoted(path: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c);
+    if !path.is_empty() && path.chars().all(safe) {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
 }
 
 fn thread_reports(counter: &CounterSpec) -> Vec<ThreadReport> {
@@ -241,7 +270,7 @@ fn schedule_file(
             seed: scenario.seed,
             sync: counter.sync,
             initial: counter.initial,
-            threads: thread_records(counter),
+            threads: thread_records(counter, None),
         },
         failure: FailureRecord {
             kind,
@@ -252,7 +281,7 @@ fn schedule_file(
         },
         minimal: MinimalRecord {
             initial: minimal.counter.initial,
-            threads: thread_records(&minimal.counter),
+            threads: thread_records(&minimal.counter, Some(&minimal.origins)),
             preemptions: minimal.preemptions,
             steps: minimal.steps,
             minimality: minimal.minimality,
