@@ -896,3 +896,39 @@ fn a_schedule_whose_expected_final_overflows_is_rejected() {
     );
     assert_rejected(dir.path(), "overflow.toml", &["does not fit in 64 bits"]);
 }
+
+#[test]
+fn no_shrink_on_real_threads_says_there_is_no_schedule_to_keep() {
+    let dir = TempDir::new().unwrap();
+    let config = scenario("threads", "threads", None, "none", SMALL, 50);
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let run = contend(
+        &["run", "config.toml", "--out", "out", "--no-shrink"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("no schedule: a failure on real threads"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("not reproduced"), "{}", run.stdout);
+}
+
+#[test]
+fn a_replay_command_with_spaces_in_its_path_is_quoted() {
+    let dir = TempDir::new().unwrap();
+    let config = scenario("racy", "shuttle", None, "none", SMALL, 20);
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let run = contend(&["run", "config.toml", "--out", "my out"], dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("replay: contend replay 'my out/racy.schedule.toml'"),
+        "{}",
+        run.stdout
+    );
+    let replayed = replay(dir.path(), "my out/racy.schedule.toml", &[]);
+    assert_eq!(replayed.code, 1);
+}

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use contend::engine::Outcome;
 use contend::engine::shuttle::scheduler_for;
 use contend::ledger::EventContext;
-use contend::replay::replay;
+use contend::replay::{ReplayVerdict, replay};
 use contend::runner::{RunOptions, run_scenario};
 use contend::scenario::{
     CounterSpec, EngineSpec, Expectation, Scenario, SchedulerKind, ShuttleSettings, SyncMode,
 };
-use contend::schedule::file::ScheduleFile;
+use contend::schedule::file::{ScheduleFile, thread_records};
 use contend::schedule::search::{FailureKind, Limits, Minimality, minimize};
 use contend::schedule::{Keep, record_original, run_controlled};
 use contend::workload::counter::Counter;
@@ -200,4 +200,139 @@ fn a_saved_schedule_round_trips_through_its_file_and_replays_the_same_failure() 
     assert_eq!(Some(settlement.observed_final), file.failure.final_value);
     assert_eq!(replayed.execution.preemptions, file.minimal.preemptions);
     assert_eq!(replayed.execution.steps, file.minimal.steps);
+}
+
+#[test]
+fn many_threads_shrink_to_two_quickly() {
+    let threads: Vec<(i64, u64)> = (0..9).map(|_| (1, 100)).collect();
+    let counter = CounterSpec::new(0, &threads, SyncMode::None);
+    let minimal = minimize(
+        &counter,
+        FailureKind::LostUpdate,
+        None,
+        Limits::default(),
+        "many",
+    )
+    .unwrap()
+    .minimal
+    .expect("a failing schedule exists");
+    assert_eq!(ops(&minimal.counter), vec![1, 1]);
+    assert_eq!(minimal.origins.len(), 2);
+    assert_eq!(minimal.preemptions, 1);
+    assert_eq!(minimal.minimality, Minimality::Proven);
+    assert!(
+        minimal.executions < 1_000,
+        "{} executions",
+        minimal.executions
+    );
+}
+
+#[test]
+fn a_found_schedule_keeps_no_needless_choice() {
+    let counter = CounterSpec::new(10, &[(1, 1), (-1, 1)], SyncMode::None);
+    let minimal = minimize(
+        &counter,
+        FailureKind::LostUpdate,
+        None,
+        Limits::default(),
+        "lesson",
+    )
+    .unwrap()
+    .minimal
+    .unwrap();
+    // One preemption needs one choice: the switch away from the thread between its read and
+    // its write.
+    assert_eq!(minimal.choices.len(), 1, "{:?}", minimal.choices);
+}
+
+#[test]
+fn an_exhausted_budget_still_returns_the_recorded_failure() {
+    let counter = CounterSpec::new(0, &[(1, 6), (1, 6)], SyncMode::None);
+    let workload = Arc::new(Counter::new(counter.clone()));
+    let recorded = (0..100)
+        .find_map(|seed| {
+            let original = record_original(
+                &workload,
+                scheduler_for(SchedulerKind::Random, seed, 1),
+                0,
+                100_000,
+                "cut",
+            )?;
+            (FailureKind::of(&original.outcome) == Some(FailureKind::LostUpdate))
+                .then_some(original.choices?)
+        })
+        .unwrap();
+    let limits = Limits {
+        max_preemptions: 0,
+        searchable_ops: 0,
+        executions: 3,
+        ..Limits::default()
+    };
+    let minimal = minimize(
+        &counter,
+        FailureKind::LostUpdate,
+        Some(&recorded),
+        limits,
+        "cut",
+    )
+    .unwrap()
+    .minimal
+    .expect("the recorded failure is kept");
+    assert!(
+        matches!(
+            minimal.minimality,
+            Minimality::Partial | Minimality::NotShrunk
+        ),
+        "{:?}",
+        minimal.minimality
+    );
+    let replayed = run_controlled(
+        &workload,
+        &minimal.choices,
+        Keep::default(),
+        100_000,
+        EventContext {
+            scenario: "cut",
+            run: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        FailureKind::of(&replayed.outcome),
+        Some(FailureKind::LostUpdate)
+    );
+}
+
+#[test]
+fn a_replay_that_fails_otherwise_than_recorded_still_fails() {
+    let dir = TempDir::new().unwrap();
+    let scenario = Scenario::counter(
+        "differently",
+        EngineSpec::Shuttle(ShuttleSettings::default()),
+        CounterSpec::new(0, &[(1, 3), (1, 3)], SyncMode::None),
+        Expectation::LostUpdates,
+    )
+    .with_runs(20)
+    .with_seed(1);
+    let options = RunOptions {
+        artifacts: Some(dir.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let path = run_scenario(&scenario, &options)
+        .unwrap()
+        .schedule_file
+        .unwrap();
+    let mut file = ScheduleFile::load(std::path::Path::new(&path)).unwrap();
+    file.failure.kind = FailureKind::Failed;
+    let replayed = replay(&file, false).unwrap();
+    assert!(!replayed.reproduced);
+    assert_eq!(replayed.verdict().unwrap(), ReplayVerdict::FailsDifferently);
+}
+
+#[test]
+fn shrunk_threads_keep_the_names_the_scenario_gave_them() {
+    let counter = CounterSpec::new(0, &[(2, 1), (-3, 1)], SyncMode::None);
+    let records = thread_records(&counter, Some(&[1, 2]));
+    let names: Vec<_> = records.iter().map(|r| r.name.clone().unwrap()).collect();
+    assert_eq!(names, vec!["Thread-2", "Thread-3"]);
 }
