@@ -11,7 +11,6 @@ use anyhow::Context;
 use clap::Parser;
 
 use contend::config;
-use contend::engine::Outcome;
 use contend::exit_code;
 use contend::replay::ReplayVerdict;
 use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
@@ -184,15 +183,7 @@ fn write_replay(
             writeln!(out, "  {line}")?;
         }
     }
-    let outcome = match &replayed.execution.outcome {
-        Outcome::Settled(s) => format!(
-            "{} lost; the counter ends at {}, expected {}",
-            words::count(s.lost_updates, "update"),
-            s.observed_final,
-            s.expected_final
-        ),
-        Outcome::Failed { message } => message.clone(),
-    };
+    let outcome = contend::replay::describe_outcome(&replayed.execution.outcome);
     writeln!(out, "outcome: {outcome}")?;
     if replayed.execution.deferred > 0 {
         writeln!(

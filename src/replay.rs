@@ -104,6 +104,16 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
         );
     }
     let failure = FailureKind::of(&execution.outcome);
+    if events {
+        tracing::info!(
+            target: "contend::replay::outcome",
+            scenario = %file.scenario.name,
+            outcome = %describe_outcome(&execution.outcome),
+            failure = failure.map_or("none", FailureKind::as_str),
+            recorded_failure = file.failure.kind.as_str(),
+            "replay finished"
+        );
+    }
     let reproduced = failure == Some(file.failure.kind);
     let same_numbers = match &execution.outcome {
         Outcome::Settled(settlement) => {
@@ -118,4 +128,17 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
         same_numbers,
         failure,
     })
+}
+
+/// An execution's outcome in words.
+pub fn describe_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Settled(s) => format!(
+            "{} lost; the counter ends at {}, expected {}",
+            crate::report::words::count(s.lost_updates, "update"),
+            s.observed_final,
+            s.expected_final
+        ),
+        Outcome::Failed { message } => message.clone(),
+    }
 }

@@ -503,7 +503,7 @@ expect = "no-lost-updates"
     assert_eq!(run.code, 1);
     assert!(
         run.stdout
-            .contains("livelock: the execution ran past max_steps = 50"),
+            .contains("the execution ran past max_steps = 50 steps without finishing: a livelock"),
         "{}",
         run.stdout
     );

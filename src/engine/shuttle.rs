@@ -230,8 +230,8 @@ pub fn run_workload_once<W: Workload>(
 pub fn explain_shuttle_failure(message: String, max_steps: u64) -> String {
     if message.contains("exceeded max_steps") {
         format!(
-            "livelock: the execution ran past max_steps = {max_steps} steps without finishing \
-             (a spin loop that never sees its lock released?)"
+            "the execution ran past max_steps = {max_steps} steps without finishing: a livelock \
+             (a spin loop that never sees its lock released?), or a workload longer than max_steps"
         )
     } else if message.contains("deadlock") {
         format!("deadlock: {message}")

@@ -345,8 +345,9 @@ pub struct Original {
     pub outcome: Outcome,
 }
 
-/// The most choices an original schedule keeps.
-pub const MAX_RECORDED_CHOICES: usize = 100_000;
+/// The most choices a recorded original schedule keeps (enough for the lesson's two threads of
+/// a million ops each).
+pub const MAX_RECORDED_CHOICES: usize = 5_000_000;
 /// The latest execution index [`record_original`] re-runs up to.
 pub const MAX_RERUN_EXECUTIONS: u64 = 1_000;
 

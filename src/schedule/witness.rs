@@ -213,7 +213,7 @@ pub fn witness(
             threads: thread_reports(&minimal.counter),
             thread_names: names.clone(),
             interleaving,
-            explanation: describe_overwrites(&names, log),
+            explanation: capped(describe_overwrites(&names, log), MAX_EXPLANATIONS),
             executions,
             seconds: started.elapsed().as_secs_f64(),
         }),
@@ -221,8 +221,25 @@ pub fn witness(
     })
 }
 
+/// The most choices of the original failing execution a schedule file keeps beside a shrunk
+/// schedule.
+const MAX_ORIGINAL_CHOICES_KEPT: usize = 10_000;
+
 /// The most rows of an interleaving table a report shows.
 const MAX_TABLE_ROWS: usize = 100;
+
+/// The most overwrites a report names in words.
+const MAX_EXPLANATIONS: usize = 20;
+
+/// The first `max` lines, and a line saying how many were left out.
+fn capped(mut lines: Vec<String>, max: usize) -> Vec<String> {
+    if lines.len() > max {
+        let more = lines.len() - max;
+        lines.truncate(max);
+        lines.push(format!("... and {more} more overwrites: `contend replay` names them all"));
+    }
+    lines
+}
 
 /// `path` as a shell word: as it is when it is safe, else in single quotes.
 fn shell_quoted(path: &str) -> String {
@@ -293,7 +310,11 @@ fn schedule_file(
             execution: run,
             steps: original.map(|o| o.steps),
             preemptions: original.map(|o| o.preemptions),
-            choices: original.and_then(|o| o.choices.clone()),
+            // A long original is kept as where it came from (the scenario's seed and scheduler,
+            // and the execution's index, determine it) rather than as megabytes of choices.
+            choices: original
+                .and_then(|o| o.choices.clone())
+                .filter(|choices| choices.len() <= MAX_ORIGINAL_CHOICES_KEPT),
         },
     }
 }
