@@ -236,7 +236,9 @@ fn capped(mut lines: Vec<String>, max: usize) -> Vec<String> {
     if lines.len() > max {
         let more = lines.len() - max;
         lines.truncate(max);
-        lines.push(format!("... and {more} more overwrites: `contend replay` names them all"));
+        lines.push(format!(
+            "... and {more} more overwrites: `contend replay` names them all"
+        ));
     }
     lines
 }
