@@ -2,39 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
-fn contend(args: &[&str], dir: &Path) -> Run {
-    let output = Command::cargo_bin("contend")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let run = Run {
-        code: output
-            .status
-            .code()
-            .expect("contend exits with a code, not a signal"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "contend panicked:\n{}",
-        run.stderr
-    );
-    run
-}
+use assert_cmd::Command;
+use common::contend;
 
 fn write_config(dir: &TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path().join(name);

@@ -16,6 +16,18 @@ use contend::schedule::{Keep, record_original, run_controlled};
 use contend::workload::counter::Counter;
 use tempfile::TempDir;
 
+/// The choices of the first random execution (over seeds 0 to 99) that loses an update.
+fn random_failing_schedule(workload: &Arc<Counter>) -> Vec<contend::schedule::Choice> {
+    (0..100)
+        .find_map(|seed| {
+            let scheduler = scheduler_for(SchedulerKind::Random, seed, 1);
+            let original = record_original(workload, scheduler, 0, 100_000, "recorded")?;
+            (FailureKind::of(&original.outcome) == Some(FailureKind::LostUpdate))
+                .then_some(original.choices?)
+        })
+        .expect("some random execution loses an update")
+}
+
 fn ops(counter: &CounterSpec) -> Vec<u64> {
     counter.threads.iter().map(|t| t.ops).collect()
 }
@@ -107,14 +119,7 @@ fn delta_debugging_gives_a_one_minimal_schedule_when_the_search_cannot_prove_one
         scenario: "ddmin",
         run: 0,
     };
-    let recorded = (0..100)
-        .find_map(|seed| {
-            let scheduler = scheduler_for(SchedulerKind::Random, seed, 1);
-            let original = record_original(&workload, scheduler, 0, 100_000, "ddmin")?;
-            (FailureKind::of(&original.outcome) == Some(FailureKind::LostUpdate))
-                .then_some(original.choices?)
-        })
-        .expect("some random execution loses an update");
+    let recorded = random_failing_schedule(&workload);
     assert!(recorded.len() > 2, "{recorded:?}");
 
     // No preemption allowed in the search and no shrinking: only ddmin can answer.
@@ -249,19 +254,7 @@ fn a_found_schedule_keeps_no_needless_choice() {
 fn an_exhausted_budget_still_returns_the_recorded_failure() {
     let counter = CounterSpec::new(0, &[(1, 6), (1, 6)], SyncMode::None);
     let workload = Arc::new(Counter::new(counter.clone()));
-    let recorded = (0..100)
-        .find_map(|seed| {
-            let original = record_original(
-                &workload,
-                scheduler_for(SchedulerKind::Random, seed, 1),
-                0,
-                100_000,
-                "cut",
-            )?;
-            (FailureKind::of(&original.outcome) == Some(FailureKind::LostUpdate))
-                .then_some(original.choices?)
-        })
-        .unwrap();
+    let recorded = random_failing_schedule(&workload);
     let limits = Limits {
         max_preemptions: 0,
         searchable_ops: 0,

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
+
+use assert_cmd::Command;
 use contend::scenario::{
     CounterSpec, EngineSpec, Expectation, Scenario, SchedulerKind, ShuttleSettings, SyncMode,
     ThreadsSettings,
@@ -44,4 +47,39 @@ pub fn all_engines() -> Vec<EngineSpec> {
         shuttle(SchedulerKind::Random),
         shuttle(SchedulerKind::Pct { depth: 3 }),
     ]
+}
+
+/// What a run of the `contend` binary did.
+pub struct Run {
+    /// Its exit code.
+    pub code: i32,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs the `contend` binary in `dir`; it must exit with a code (not a signal) and never panic.
+pub fn contend(args: &[&str], dir: &Path) -> Run {
+    let output = Command::cargo_bin("contend")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let run = Run {
+        code: output
+            .status
+            .code()
+            .expect("contend exits with a code, not a signal"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "contend panicked:\n{}",
+        run.stderr
+    );
+    run
 }
