@@ -13,8 +13,9 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::scenario::{
-    CounterSpec, DEFAULT_MAX_STEPS, DEFAULT_RUNS, EngineSpec, Expectation, Jitter, Scenario,
-    SchedulerKind, ShuttleSettings, SyncMode, ThreadSpec, ThreadsSettings, WorkloadSpec,
+    AsyncSettings, CounterSpec, DEFAULT_MAX_STEPS, DEFAULT_RUNS, EngineSpec, Executor, Expectation,
+    Jitter, Scenario, SchedulerKind, ShuttleSettings, SyncMode, ThreadSpec, ThreadsSettings,
+    WorkloadSpec,
 };
 
 /// PCT's bug depth when `depth` is not given.
@@ -99,6 +100,8 @@ struct RawScenario {
     max_steps: Option<Spanned<i64>>,
     jitter: Option<Spanned<toml::Value>>,
     barrier: Option<Spanned<bool>>,
+    executor: Option<Spanned<String>>,
+    await_in_critical_section: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -437,21 +440,75 @@ impl Source<'_> {
             }
         };
 
-        let engine = match raw.engine.get_ref().as_str() {
+        // Keys that belong to one engine (or executor) only.
+        let engine_name = raw.engine.get_ref().as_str();
+        let executor_name = raw.executor.as_ref().map(|e| e.get_ref().as_str());
+        let under_shuttle = engine_name == "shuttle"
+            || (engine_name == "async" && executor_name == Some("shuttle"));
+        let owned: [(&str, Option<Range<usize>>, bool, &str); 7] = [
+            (
+                "scheduler",
+                raw.scheduler.as_ref().map(Spanned::span),
+                under_shuttle,
+                "engines that run under shuttle",
+            ),
+            (
+                "depth",
+                raw.depth.as_ref().map(Spanned::span),
+                under_shuttle,
+                "engines that run under shuttle",
+            ),
+            (
+                "max_steps",
+                raw.max_steps.as_ref().map(Spanned::span),
+                under_shuttle,
+                "engines that run under shuttle",
+            ),
+            (
+                "jitter",
+                raw.jitter.as_ref().map(Spanned::span),
+                engine_name == "threads",
+                "the threads engine",
+            ),
+            (
+                "barrier",
+                raw.barrier.as_ref().map(Spanned::span),
+                engine_name == "threads",
+                "the threads engine",
+            ),
+            (
+                "executor",
+                raw.executor.as_ref().map(Spanned::span),
+                engine_name == "async",
+                "the async engine",
+            ),
+            (
+                "await_in_critical_section",
+                raw.await_in_critical_section.as_ref().map(Spanned::span),
+                engine_name == "async",
+                "the async engine",
+            ),
+        ];
+        let known_engine = ["threads", "shuttle", "async"].contains(&engine_name);
+        for (key, span, allowed, owner) in owned {
+            if let Some(span) = span
+                && !allowed
+                && known_engine
+            {
+                let note = if key == "scheduler" || key == "depth" || key == "max_steps" {
+                    " (engine = \"shuttle\", or engine = \"async\" with executor = \"shuttle\")"
+                } else {
+                    ""
+                };
+                return Err(invalid(
+                    span,
+                    key,
+                    format!("`{key}` applies to {owner} only{note}"),
+                ));
+            }
+        }
+        let engine = match engine_name {
             "threads" => {
-                for (key, span) in [
-                    ("scheduler", raw.scheduler.as_ref().map(Spanned::span)),
-                    ("depth", raw.depth.as_ref().map(Spanned::span)),
-                    ("max_steps", raw.max_steps.as_ref().map(Spanned::span)),
-                ] {
-                    if let Some(span) = span {
-                        return Err(invalid(
-                            span,
-                            key,
-                            format!("`{key}` applies to the shuttle engine only"),
-                        ));
-                    }
-                }
                 let jitter = match &raw.jitter {
                     None => Some(Jitter::default()),
                     Some(value) => self.jitter(value, &name)?,
@@ -461,88 +518,48 @@ impl Source<'_> {
                     barrier: raw.barrier.as_ref().is_none_or(|b| *b.get_ref()),
                 })
             }
-            "shuttle" => {
-                for (key, span) in [
-                    ("jitter", raw.jitter.as_ref().map(Spanned::span)),
-                    ("barrier", raw.barrier.as_ref().map(Spanned::span)),
-                ] {
-                    if let Some(span) = span {
-                        return Err(invalid(
-                            span,
-                            key,
-                            format!("`{key}` applies to the threads engine only"),
-                        ));
-                    }
+            "shuttle" => EngineSpec::Shuttle(self.shuttle_settings(&raw, &name, sync)?),
+            "async" => {
+                if sync.spins() {
+                    return Err(invalid(
+                        raw.sync.as_ref().map_or(raw.engine.span(), Spanned::span),
+                        "sync",
+                        format!(
+                            "sync = \"{sync}\" spins, and on one thread a task that waits without \
+                             awaiting never lets the holder run; use none, mutex or atomic"
+                        ),
+                    ));
                 }
-                let depth = match &raw.depth {
-                    None => DEFAULT_PCT_DEPTH,
-                    Some(depth) if *depth.get_ref() >= 1 => *depth.get_ref() as usize,
-                    Some(depth) => {
-                        return Err(invalid(
-                            depth.span(),
-                            "depth",
-                            format!("depth must be at least 1, got {}", depth.get_ref()),
-                        ));
-                    }
-                };
-                let scheduler = match raw
-                    .scheduler
+                let executor = match raw
+                    .executor
                     .as_ref()
-                    .map(|s| (s.get_ref().as_str(), s.span()))
+                    .map(|e| (e.get_ref().as_str(), e.span()))
                 {
-                    None | Some(("random", _)) => SchedulerKind::Random,
-                    Some(("pct", _)) => SchedulerKind::Pct { depth },
-                    Some(("dfs", span)) if sync.spins() => {
-                        return Err(invalid(
-                            span,
-                            "scheduler",
-                            format!(
-                                "dfs cannot explore the spin loop of sync = \"{sync}\": an unfair schedule spins \
-                                 forever; use scheduler = \"random\" or \"pct\""
-                            ),
-                        ));
+                    None | Some(("tokio", _)) => Executor::Tokio,
+                    Some(("shuttle", _)) => {
+                        Executor::Shuttle(self.shuttle_settings(&raw, &name, sync)?)
                     }
-                    Some(("dfs", _)) => SchedulerKind::Dfs,
                     Some((other, span)) => {
                         return Err(invalid(
                             span,
-                            "scheduler",
-                            format!(
-                                "unknown scheduler `{other}` (expected one of: random, pct, dfs)"
-                            ),
+                            "executor",
+                            format!("unknown executor `{other}` (expected one of: tokio, shuttle)"),
                         ));
                     }
                 };
-                if let Some(depth) = &raw.depth
-                    && !matches!(scheduler, SchedulerKind::Pct { .. })
-                {
-                    return Err(invalid(
-                        depth.span(),
-                        "depth",
-                        "`depth` applies to scheduler = \"pct\" only".into(),
-                    ));
-                }
-                let max_steps = match &raw.max_steps {
-                    None => DEFAULT_MAX_STEPS,
-                    Some(steps) if *steps.get_ref() >= 1 => *steps.get_ref() as u64,
-                    Some(steps) => {
-                        return Err(invalid(
-                            steps.span(),
-                            "max_steps",
-                            format!("max_steps must be at least 1, got {}", steps.get_ref()),
-                        ));
-                    }
-                };
-                EngineSpec::Shuttle(ShuttleSettings {
-                    scheduler,
-                    max_steps,
+                EngineSpec::Async(AsyncSettings {
+                    executor,
+                    await_in_critical_section: raw
+                        .await_in_critical_section
+                        .as_ref()
+                        .is_some_and(|a| *a.get_ref()),
                 })
             }
             other => {
                 return Err(invalid(
                     raw.engine.span(),
                     "engine",
-                    format!("unknown engine `{other}` (expected one of: threads, shuttle)"),
+                    format!("unknown engine `{other}` (expected one of: threads, shuttle, async)"),
                 ));
             }
         };
@@ -558,6 +575,79 @@ impl Source<'_> {
             runs,
             seed,
             expect,
+        })
+    }
+
+    /// The shuttle settings of a scenario: scheduler, PCT depth and step bound.
+    fn shuttle_settings(
+        &self,
+        raw: &RawScenario,
+        name: &str,
+        sync: SyncMode,
+    ) -> Result<ShuttleSettings, ConfigError> {
+        let invalid = |span: Range<usize>, key: &str, message: String| {
+            self.error(Some(span), Some(name), Some(key), message)
+        };
+        let depth = match &raw.depth {
+            None => DEFAULT_PCT_DEPTH,
+            Some(depth) if *depth.get_ref() >= 1 => *depth.get_ref() as usize,
+            Some(depth) => {
+                return Err(invalid(
+                    depth.span(),
+                    "depth",
+                    format!("depth must be at least 1, got {}", depth.get_ref()),
+                ));
+            }
+        };
+        let scheduler = match raw
+            .scheduler
+            .as_ref()
+            .map(|s| (s.get_ref().as_str(), s.span()))
+        {
+            None | Some(("random", _)) => SchedulerKind::Random,
+            Some(("pct", _)) => SchedulerKind::Pct { depth },
+            Some(("dfs", span)) if sync.spins() => {
+                return Err(invalid(
+                    span,
+                    "scheduler",
+                    format!(
+                        "dfs cannot explore the spin loop of sync = \"{sync}\": an unfair schedule spins \
+                         forever; use scheduler = \"random\" or \"pct\""
+                    ),
+                ));
+            }
+            Some(("dfs", _)) => SchedulerKind::Dfs,
+            Some((other, span)) => {
+                return Err(invalid(
+                    span,
+                    "scheduler",
+                    format!("unknown scheduler `{other}` (expected one of: random, pct, dfs)"),
+                ));
+            }
+        };
+        if let Some(depth) = &raw.depth
+            && !matches!(scheduler, SchedulerKind::Pct { .. })
+        {
+            return Err(invalid(
+                depth.span(),
+                "depth",
+                "`depth` applies to scheduler = \"pct\" only".into(),
+            ));
+        }
+        let max_steps = match &raw.max_steps {
+            None => DEFAULT_MAX_STEPS,
+            Some(steps) if *steps.get_ref() >= 1 => *steps.get_ref() as u64,
+            Some(steps) => {
+                return Err(invalid(
+                    steps.span(),
+                    "max_steps",
+                    format!("max_steps must be at least 1, got {}", steps.get_ref()),
+                ));
+            }
+        };
+        Ok(ShuttleSettings {
+            scheduler,
+            max_steps,
         })
     }
 

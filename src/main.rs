@@ -310,6 +310,16 @@ fn list() -> i32 {
             "  {:<10} {}",
             "shuttle", "controlled executions: every shared access is a scheduling point"
         ),
+        format!(
+            "  {:<10} {}",
+            "async", "tasks on one thread that switch only at an await (the lesson's coroutines)"
+        ),
+        "async executors (executor = ...):".to_string(),
+        format!("  {:<10} {}", "tokio", "tokio's current-thread runtime"),
+        format!(
+            "  {:<10} {}",
+            "shuttle", "shuttle's executor: every await is a scheduling point of `scheduler`"
+        ),
         "shuttle schedulers (scheduler = ...):".to_string(),
         format!(
             "  {:<10} {}",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::engine::shuttle::ShuttleEngine;
+use crate::engine::tasks::AsyncEngine;
 use crate::engine::threads::ThreadsEngine;
 use crate::engine::{Engine, EngineError, RunPlan};
 use crate::report::words::{count, grouped};
@@ -94,12 +95,36 @@ pub fn run_scenario(
         runs: scenario.runs,
         seed: scenario.seed,
     };
-    let workload = match &scenario.workload {
-        WorkloadSpec::Counter(spec) => Arc::new(Counter::new(spec.clone())),
-    };
-    execute(&scenario.engine, workload, &plan, &mut tally)?;
+    let WorkloadSpec::Counter(counter) = &scenario.workload;
+    match &scenario.engine {
+        EngineSpec::Async(settings) => {
+            AsyncEngine::new(settings.clone()).execute(counter, &plan, &mut tally)?
+        }
+        engine => execute(
+            engine,
+            Arc::new(Counter::new(counter.clone())),
+            &plan,
+            &mut tally,
+        )?,
+    }
+    if stop_at_first_failure && tally.failing_runs > 0 && tally.runs < scenario.runs {
+        tally
+            .notes
+            .push("stopped at the first unexpected failure (--fail-fast)".to_string());
+    }
     let elapsed_seconds = started.elapsed().as_secs_f64();
-    let witness = match tally.first_failing_run.filter(|_| options.schedules) {
+    let searchable = !matches!(scenario.engine, EngineSpec::Async(_));
+    if !searchable && tally.first_failing_run.is_some() && options.schedules {
+        tally.notes.push(
+            "schedules are searched for and saved for the threads and shuttle engines; async \
+             scenarios do not have them yet"
+                .to_string(),
+        );
+    }
+    let witness = match tally
+        .first_failing_run
+        .filter(|_| options.schedules && searchable)
+    {
         Some((run, failed_otherwise)) => Some(witness(
             scenario,
             run,
@@ -136,6 +161,7 @@ fn execute<W: Workload>(
         EngineSpec::Shuttle(settings) => {
             ShuttleEngine::new(settings.clone()).execute(workload, plan, tally)
         }
+        EngineSpec::Async(_) => unreachable!("async scenarios run on the async engine"),
     }
 }
 

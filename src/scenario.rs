@@ -210,6 +210,36 @@ pub enum EngineSpec {
     Threads(ThreadsSettings),
     /// Controlled executions under shuttle.
     Shuttle(ShuttleSettings),
+    /// Async tasks on one thread.
+    Async(AsyncSettings),
+}
+
+/// Settings of the async engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AsyncSettings {
+    /// The executor the tasks run on.
+    pub executor: Executor,
+    /// Put an `.await` between the read and the write: the classic async bug.
+    pub await_in_critical_section: bool,
+}
+
+/// An async executor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Executor {
+    /// tokio's current-thread runtime.
+    Tokio,
+    /// shuttle's executor, under its scheduler.
+    Shuttle(ShuttleSettings),
+}
+
+impl Executor {
+    /// The name used in config files and reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Executor::Tokio => "tokio",
+            Executor::Shuttle(_) => "shuttle",
+        }
+    }
 }
 
 impl EngineSpec {
@@ -218,6 +248,20 @@ impl EngineSpec {
         match self {
             EngineSpec::Threads(_) => "threads",
             EngineSpec::Shuttle(_) => "shuttle",
+            EngineSpec::Async(_) => "async",
+        }
+    }
+
+    /// The shuttle settings, when the scenario runs under shuttle (directly or as the async
+    /// executor).
+    pub fn shuttle_settings(&self) -> Option<&ShuttleSettings> {
+        match self {
+            EngineSpec::Shuttle(settings) => Some(settings),
+            EngineSpec::Async(AsyncSettings {
+                executor: Executor::Shuttle(settings),
+                ..
+            }) => Some(settings),
+            EngineSpec::Async(_) | EngineSpec::Threads(_) => None,
         }
     }
 }

@@ -382,7 +382,7 @@ fn other_invalid_values_are_rejected() {
         ),
         (
             "scheduler = \"pct\"\n",
-            &["key `scheduler`", "shuttle engine only"],
+            &["key `scheduler`", "engines that run under shuttle only"],
         ),
         (
             "jitter = { yield_probability = 1.5 }\n",
@@ -633,4 +633,33 @@ fn shuttles_seed_variable_is_refused_rather_than_obeyed() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("SHUTTLE_RANDOM_SEED is set"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn async_keys_are_checked() {
+    let head = "[[scenario]]\nname = \"a\"\nexpect = \"lost-updates\"\nthreads = [{ delta = 1, ops = 5 }]\n";
+    assert_rejected(
+        &format!("{head}engine = \"threads\"\nexecutor = \"tokio\"\n"),
+        &["key `executor`", "applies to the async engine only"],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"shuttle\"\nawait_in_critical_section = true\n"),
+        &["key `await_in_critical_section`", "async engine only"],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"async\"\nexecutor = \"glommio\"\n"),
+        &[
+            "key `executor`",
+            "unknown executor `glommio`",
+            "tokio, shuttle",
+        ],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"async\"\nsync = \"spin\"\n"),
+        &["key `sync`", "never lets the holder run"],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"async\"\nscheduler = \"pct\"\n"),
+        &["key `scheduler`", "executor = \"shuttle\""],
+    );
 }

@@ -286,3 +286,100 @@ fn the_lessons_racy_counter_loses_updates_on_real_threads() {
     assert_eq!(report.expected_final, 9);
     assert_reconciles(&report);
 }
+
+fn async_engine(
+    executor: contend::scenario::Executor,
+    await_in_critical_section: bool,
+) -> EngineSpec {
+    EngineSpec::Async(contend::scenario::AsyncSettings {
+        executor,
+        await_in_critical_section,
+    })
+}
+
+fn async_executors() -> Vec<contend::scenario::Executor> {
+    vec![
+        contend::scenario::Executor::Tokio,
+        contend::scenario::Executor::Shuttle(contend::scenario::ShuttleSettings::default()),
+        contend::scenario::Executor::Shuttle(contend::scenario::ShuttleSettings {
+            scheduler: SchedulerKind::Pct { depth: 2 },
+            ..contend::scenario::ShuttleSettings::default()
+        }),
+    ]
+}
+
+#[test]
+fn async_tasks_without_an_await_inside_never_lose_an_update() {
+    for executor in async_executors() {
+        let name = format!("coroutines-{}", executor.as_str());
+        let scenario = counter(
+            &name,
+            async_engine(executor, false),
+            SyncMode::None,
+            10,
+            &[(1, 300), (-1, 301)],
+            Expectation::NoLostUpdates,
+        )
+        .with_runs(100)
+        .with_seed(4);
+        let report = run(&scenario);
+        assert_eq!(report.lost_updates, 0, "{name}");
+        assert_eq!(report.outcomes.len(), 1);
+        assert_eq!(report.outcomes[0].value, 9);
+        assert_eq!(report.verdict, Verdict::Pass);
+    }
+}
+
+#[test]
+fn an_await_inside_the_critical_section_loses_updates_and_the_async_lock_fixes_it() {
+    for executor in async_executors() {
+        let name = format!("await-{}", executor.as_str());
+        let racy = counter(
+            &name,
+            async_engine(executor.clone(), true),
+            SyncMode::None,
+            0,
+            &[(1, 50), (1, 50), (-2, 20)],
+            Expectation::LostUpdates,
+        )
+        .with_runs(50)
+        .with_seed(6);
+        let report = run(&racy);
+        assert!(report.lost_updates > 0, "{name}: no update lost");
+        assert_reconciles(&report);
+
+        let locked = counter(
+            &name,
+            async_engine(executor, true),
+            SyncMode::Mutex,
+            0,
+            &[(1, 50), (1, 50), (-2, 20)],
+            Expectation::NoLostUpdates,
+        )
+        .with_runs(50)
+        .with_seed(6);
+        let report = run(&locked);
+        assert_eq!(
+            report.lost_updates, 0,
+            "{name}: the async lock lost an update"
+        );
+        assert_eq!(report.outcomes[0].value, 60);
+    }
+}
+
+#[test]
+fn async_atomic_updates_never_lose_one() {
+    for executor in async_executors() {
+        let scenario = counter(
+            "atomic",
+            async_engine(executor, true),
+            SyncMode::Atomic,
+            0,
+            &[(1, 100), (1, 100)],
+            Expectation::NoLostUpdates,
+        )
+        .with_runs(20)
+        .with_seed(2);
+        assert_eq!(run(&scenario).lost_updates, 0);
+    }
+}

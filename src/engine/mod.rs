@@ -5,6 +5,7 @@
 
 pub mod panics;
 pub mod shuttle;
+pub mod tasks;
 pub mod threads;
 
 use std::sync::Arc;

@@ -104,6 +104,33 @@ impl Engine for ShuttleEngine {
         plan: &RunPlan,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
+        self.execute_body(plan, tally, move |context| {
+            run_workload_once(&workload, None, context)
+        })
+    }
+}
+
+/// One controlled execution: runs inside shuttle and settles the ledger.
+pub trait ExecutionBody:
+    Fn(EventContext<'_>) -> Result<Settlement, LedgerError> + Send + Sync + 'static
+{
+}
+
+impl<F> ExecutionBody for F where
+    F: Fn(EventContext<'_>) -> Result<Settlement, LedgerError> + Send + Sync + 'static
+{
+}
+
+impl ShuttleEngine {
+    /// Runs `body` once per execution of the scenario, under the scenario's scheduler, and
+    /// records each execution in `tally`. Every engine that runs inside shuttle (threads,
+    /// async tasks) goes through here.
+    pub fn execute_body(
+        &self,
+        plan: &RunPlan,
+        tally: &mut Tally,
+        body: impl ExecutionBody,
+    ) -> Result<(), EngineError> {
         // shuttle's random and PCT schedulers take their seed from this variable when it is set,
         // and panic when it is not a number: the scenario's seed would be silently replaced.
         if std::env::var_os(SHUTTLE_SEED_VARIABLE).is_some()
@@ -132,7 +159,7 @@ impl Engine for ShuttleEngine {
         let body = {
             let shared = Arc::clone(&shared);
             let scenario = plan.scenario.clone();
-            move || execute_once(&workload, &shared, &scenario)
+            move || execute_once(&body, &shared, &scenario)
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)));
 
@@ -178,9 +205,9 @@ impl Engine for ShuttleEngine {
     }
 }
 
-fn execute_once<W: Workload>(workload: &Arc<W>, shared: &Shared, scenario: &str) {
+fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &str) {
     let run = shared.next_run.fetch_add(1, Ordering::SeqCst);
-    let settled = run_workload_once(workload, None, EventContext { scenario, run });
+    let settled = body(EventContext { scenario, run });
     match settled {
         Ok(settlement) => {
             let mut tally = shared.tally.lock().unwrap_or_else(|p| p.into_inner());

@@ -136,9 +136,12 @@ pub struct ScenarioReport {
     pub workload: String,
     /// The engine.
     pub engine: String,
-    /// The shuttle scheduler, for the shuttle engine.
+    /// The shuttle scheduler, when the scenario runs under shuttle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<String>,
+    /// The executor, for the async engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<String>,
     /// The synchronization mode.
     pub sync: SyncMode,
     /// What the scenario had to show.
@@ -204,15 +207,20 @@ impl ScenarioReport {
         elapsed_seconds: f64,
     ) -> Self {
         let crate::scenario::WorkloadSpec::Counter(counter) = &scenario.workload;
-        let scheduler = match &scenario.engine {
-            EngineSpec::Shuttle(settings) => Some(settings.scheduler.as_str().to_string()),
-            EngineSpec::Threads(_) => None,
+        let scheduler = scenario
+            .engine
+            .shuttle_settings()
+            .map(|settings| settings.scheduler.as_str().to_string());
+        let executor = match &scenario.engine {
+            EngineSpec::Async(settings) => Some(settings.executor.as_str().to_string()),
+            EngineSpec::Threads(_) | EngineSpec::Shuttle(_) => None,
         };
         ScenarioReport {
             name: scenario.name.clone(),
             workload: scenario.workload.name().to_string(),
             engine: scenario.engine.name().to_string(),
             scheduler,
+            executor,
             sync: scenario.workload.sync(),
             expect: scenario.expect,
             verdict,

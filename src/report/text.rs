@@ -80,10 +80,11 @@ impl<W: Write> TextReporter<W> {
             .map(|t| format!("{:+} x {}", t.delta, grouped(t.ops.into())))
             .collect();
         let scheduler = r
-            .scheduler
-            .as_ref()
-            .map(|s| format!(", scheduler {s}"))
-            .unwrap_or_default();
+            .executor
+            .iter()
+            .map(|e| format!(", executor {e}"))
+            .chain(r.scheduler.iter().map(|s| format!(", scheduler {s}")))
+            .collect::<String>();
         writeln!(
             self.out,
             "    counter from {}, threads {}: expected final {} (seed {}{scheduler})",

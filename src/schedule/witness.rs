@@ -85,27 +85,24 @@ pub fn witness(
     };
     let mut notes = Vec::new();
 
-    let original = match &scenario.engine {
-        EngineSpec::Shuttle(settings) => {
-            let workload = Arc::new(Counter::new(counter.clone()));
-            let scheduler = scheduler_for(settings.scheduler, scenario.seed, scenario.runs);
-            record_original(
-                &workload,
-                scheduler,
-                run,
-                settings.max_steps,
-                &scenario.name,
-            )
-            .filter(|original| FailureKind::of(&original.outcome) == Some(kind))
-        }
-        EngineSpec::Threads(_) => None,
-    };
+    let original = scenario.engine.shuttle_settings().and_then(|settings| {
+        let workload = Arc::new(Counter::new(counter.clone()));
+        let scheduler = scheduler_for(settings.scheduler, scenario.seed, scenario.runs);
+        record_original(
+            &workload,
+            scheduler,
+            run,
+            settings.max_steps,
+            &scenario.name,
+        )
+        .filter(|original| FailureKind::of(&original.outcome) == Some(kind))
+    });
     let recorded = original.as_ref().and_then(|o| o.choices.as_deref());
 
-    let max_steps = match &scenario.engine {
-        EngineSpec::Shuttle(settings) => Some(settings.max_steps),
-        EngineSpec::Threads(_) => None,
-    };
+    let max_steps = scenario
+        .engine
+        .shuttle_settings()
+        .map(|settings| settings.max_steps);
     let limits = Limits {
         max_steps: max_steps.unwrap_or(Limits::default().max_steps),
         ..Limits::default()
@@ -272,10 +269,10 @@ fn schedule_file(
     original: Option<&Original>,
     run: u64,
 ) -> ScheduleFile {
-    let scheduler = match &scenario.engine {
-        EngineSpec::Shuttle(settings) => Some(settings.scheduler.as_str().to_string()),
-        EngineSpec::Threads(_) => None,
-    };
+    let scheduler = scenario
+        .engine
+        .shuttle_settings()
+        .map(|settings| settings.scheduler.as_str().to_string());
     ScheduleFile {
         format: FORMAT.to_string(),
         version: FORMAT_VERSION,
