@@ -67,4 +67,8 @@ pub struct RunArgs {
     /// Save failing schedules as they were found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Print the log lines of the `counter-object` workload on stderr, as the lesson's
+    /// `logging` did: `(Thread-1  ) Waiting for lock`.
+    #[arg(short, long)]
+    pub verbose: bool,
 }

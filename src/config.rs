@@ -13,9 +13,9 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::scenario::{
-    AsyncSettings, CounterSpec, DEFAULT_MAX_STEPS, DEFAULT_RUNS, EngineSpec, Executor, Expectation,
-    Jitter, Scenario, SchedulerKind, ShuttleSettings, SyncMode, ThreadSpec, ThreadsSettings,
-    WorkloadSpec,
+    AsyncSettings, CounterSpec, DEFAULT_MAX_PAUSE, DEFAULT_MAX_STEPS, DEFAULT_RUNS, EngineSpec,
+    Executor, Expectation, Jitter, ObjectSettings, Scenario, SchedulerKind, ShuttleSettings,
+    SyncMode, ThreadSpec, ThreadsSettings, WorkloadSpec,
 };
 
 /// PCT's bug depth when `depth` is not given.
@@ -24,6 +24,8 @@ pub const DEFAULT_PCT_DEPTH: usize = 3;
 pub const MAX_TOTAL_OPS: u64 = 200_000_000;
 /// Upper bound on the threads of a scenario.
 pub const MAX_THREADS: usize = 1024;
+/// Upper bound on `max_pause_ms` of the counter-object workload.
+pub const MAX_PAUSE_MS: i64 = 60_000;
 /// Upper bound on `jitter.max_sleep_us`.
 pub const MAX_SLEEP_US: i64 = 1_000_000;
 
@@ -91,7 +93,10 @@ struct RawScenario {
     engine: Spanned<String>,
     sync: Option<Spanned<String>>,
     initial: Option<i64>,
-    threads: Spanned<Vec<Spanned<RawThread>>>,
+    threads: Option<Spanned<Vec<Spanned<RawThread>>>>,
+    workers: Option<Spanned<i64>>,
+    increments: Option<Spanned<i64>>,
+    max_pause_ms: Option<Spanned<i64>>,
     runs: Option<Spanned<i64>>,
     seed: Option<Spanned<i64>>,
     expect: Spanned<String>,
@@ -318,19 +323,25 @@ impl Source<'_> {
         }
 
         if let Some(workload) = &raw.workload
-            && workload.get_ref() != "counter"
+            && !["counter", "counter-object"].contains(&workload.get_ref().as_str())
         {
             return Err(invalid(
                 workload.span(),
                 "workload",
                 format!(
-                    "unknown workload `{}` (expected: counter)",
+                    "unknown workload `{}` (expected one of: counter, counter-object)",
                     workload.get_ref()
                 ),
             ));
         }
+        let object = raw
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.get_ref() == "counter-object");
 
         let sync = match &raw.sync {
+            // The lesson's `Counter` class has its lock.
+            None if object => SyncMode::Mutex,
             None => SyncMode::None,
             Some(sync) => SyncMode::ALL
                 .into_iter()
@@ -348,43 +359,123 @@ impl Source<'_> {
                 })?,
         };
 
-        let thread_list = raw.threads.get_ref();
-        if thread_list.is_empty() {
-            return Err(invalid(
-                raw.threads.span(),
-                "threads",
-                "at least one thread is needed".into(),
-            ));
-        }
-        if thread_list.len() > MAX_THREADS {
-            return Err(invalid(
-                raw.threads.span(),
-                "threads",
-                format!(
-                    "at most {MAX_THREADS} threads are supported, got {}",
-                    thread_list.len()
-                ),
-            ));
-        }
-        let mut threads = Vec::with_capacity(thread_list.len());
-        for thread in thread_list {
-            let ops = *thread.get_ref().ops.get_ref();
-            if ops < 1 {
+        let (threads, threads_span, object) = if object {
+            for (key, span) in [("threads", raw.threads.as_ref().map(Spanned::span))] {
+                if let Some(span) = span {
+                    return Err(invalid(
+                        span,
+                        key,
+                        "workload counter-object has `workers` and `increments`, not `threads`"
+                            .into(),
+                    ));
+                }
+            }
+            if !matches!(sync, SyncMode::Mutex | SyncMode::None) {
                 return Err(invalid(
-                    thread.get_ref().ops.span(),
-                    "ops",
-                    format!("ops must be at least 1, got {ops}"),
+                    raw.sync.as_ref().map_or(raw.name.span(), Spanned::span),
+                    "sync",
+                    format!(
+                        "workload counter-object takes sync = \"mutex\" (the lesson's lock) or \"none\", not \"{sync}\""
+                    ),
                 ));
             }
-            threads.push(ThreadSpec {
-                delta: thread.get_ref().delta,
-                ops: ops as u64,
-            });
-        }
+            let count =
+                |value: &Option<Spanned<i64>>, key: &str, default: i64, max: i64| match value {
+                    None => Ok(default),
+                    Some(v) if (1..=max).contains(v.get_ref()) => Ok(*v.get_ref()),
+                    Some(v) => Err(invalid(
+                        v.span(),
+                        key,
+                        format!("{key} must be between 1 and {max}, got {}", v.get_ref()),
+                    )),
+                };
+            let workers = count(&raw.workers, "workers", 2, MAX_THREADS as i64)?;
+            let increments = count(&raw.increments, "increments", 2, MAX_TOTAL_OPS as i64)?;
+            let max_pause = match &raw.max_pause_ms {
+                None => DEFAULT_MAX_PAUSE,
+                Some(ms) if (0..=MAX_PAUSE_MS).contains(ms.get_ref()) => {
+                    Duration::from_millis(*ms.get_ref() as u64)
+                }
+                Some(ms) => {
+                    return Err(invalid(
+                        ms.span(),
+                        "max_pause_ms",
+                        format!(
+                            "max_pause_ms must be between 0 and {MAX_PAUSE_MS}, got {}",
+                            ms.get_ref()
+                        ),
+                    ));
+                }
+            };
+            let threads = vec![
+                ThreadSpec {
+                    delta: 1,
+                    ops: increments as u64
+                };
+                workers as usize
+            ];
+            (threads, raw.name.span(), Some(ObjectSettings { max_pause }))
+        } else {
+            for (key, span) in [
+                ("workers", raw.workers.as_ref().map(Spanned::span)),
+                ("increments", raw.increments.as_ref().map(Spanned::span)),
+                ("max_pause_ms", raw.max_pause_ms.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    return Err(invalid(
+                        span,
+                        key,
+                        format!("`{key}` applies to workload counter-object only"),
+                    ));
+                }
+            }
+            let Some(raw_threads) = &raw.threads else {
+                return Err(invalid(
+                    raw.name.span(),
+                    "threads",
+                    "missing field `threads`: one { delta, ops } per thread".into(),
+                ));
+            };
+            let threads_span = raw_threads.span();
+            let thread_list = raw_threads.get_ref();
+            if thread_list.is_empty() {
+                return Err(invalid(
+                    threads_span.clone(),
+                    "threads",
+                    "at least one thread is needed".into(),
+                ));
+            }
+            if thread_list.len() > MAX_THREADS {
+                return Err(invalid(
+                    threads_span.clone(),
+                    "threads",
+                    format!(
+                        "at most {MAX_THREADS} threads are supported, got {}",
+                        thread_list.len()
+                    ),
+                ));
+            }
+            let mut threads = Vec::with_capacity(thread_list.len());
+            for thread in thread_list {
+                let ops = *thread.get_ref().ops.get_ref();
+                if ops < 1 {
+                    return Err(invalid(
+                        thread.get_ref().ops.span(),
+                        "ops",
+                        format!("ops must be at least 1, got {ops}"),
+                    ));
+                }
+                threads.push(ThreadSpec {
+                    delta: thread.get_ref().delta,
+                    ops: ops as u64,
+                });
+            }
+            (threads, threads_span, None)
+        };
         let total_ops: u64 = threads.iter().map(|t| t.ops).sum();
         if total_ops > MAX_TOTAL_OPS {
             return Err(invalid(
-                raw.threads.span(),
+                threads_span.clone(),
                 "threads",
                 format!("at most {MAX_TOTAL_OPS} ops in all are supported, got {total_ops}"),
             ));
@@ -398,7 +489,7 @@ impl Source<'_> {
         .checked_expected_final();
         if fits.is_none() {
             return Err(invalid(
-                raw.threads.span(),
+                threads_span.clone(),
                 "threads",
                 "the counter's expected final value does not fit in 64 bits".into(),
             ));
@@ -520,6 +611,13 @@ impl Source<'_> {
             }
             "shuttle" => EngineSpec::Shuttle(self.shuttle_settings(&raw, &name, sync)?),
             "async" => {
+                if object.is_some() {
+                    return Err(invalid(
+                        raw.engine.span(),
+                        "engine",
+                        "workload counter-object runs on the threads and shuttle engines".into(),
+                    ));
+                }
                 if sync.spins() {
                     return Err(invalid(
                         raw.sync.as_ref().map_or(raw.engine.span(), Spanned::span),
@@ -570,6 +668,7 @@ impl Source<'_> {
                 initial: raw.initial.unwrap_or(0),
                 threads,
                 sync,
+                object,
             }),
             engine,
             runs,

@@ -21,7 +21,8 @@ use contend::report::{Reporters, Verdict};
 use contend::runner::{RunOptions, run_scenarios};
 use contend::scenario::SyncMode;
 use contend::schedule::file::ScheduleFile;
-use contend::trace::TraceFile;
+use contend::trace::{LessonLog, TraceFile};
+use tracing_subscriber::layer::SubscriberExt;
 
 use cli::{Cli, Command, ReplayArgs, RunArgs};
 
@@ -65,7 +66,7 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
 
-    let trace = install_trace(args.trace.as_deref())?;
+    let trace = install_trace(args.trace.as_deref(), args.verbose)?;
 
     let mut reporters = Reporters::default();
     reporters.push(Box::new(TextReporter::new(QuietOnBrokenPipe(io::stdout()))));
@@ -110,7 +111,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
             );
         }
     }
-    let trace = install_trace(args.trace.as_deref())?;
+    let trace = install_trace(args.trace.as_deref(), args.verbose)?;
     let replayed = match contend::replay::replay(&file, true) {
         Ok(replayed) => replayed,
         Err(error) => {
@@ -219,15 +220,27 @@ fn write_replay(
     }
 }
 
-fn install_trace(path: Option<&Path>) -> anyhow::Result<Option<TraceFile>> {
-    let Some(path) = path else {
+/// Installs the process's `tracing` subscriber: the `--trace` file and, with `-v`, the
+/// lesson-style log lines on stderr.
+fn install_trace(path: Option<&Path>, verbose: bool) -> anyhow::Result<Option<TraceFile>> {
+    if path.is_none() && !verbose {
         return Ok(None);
+    }
+    let (trace, trace_layer) = match path {
+        Some(path) => {
+            let (trace, layer) = TraceFile::create(path)
+                .with_context(|| format!("{}: cannot create the trace", path.display()))?;
+            (Some(trace), Some(layer))
+        }
+        None => (None, None),
     };
-    let (trace, subscriber) = TraceFile::create(path)
-        .with_context(|| format!("{}: cannot create the trace", path.display()))?;
+    let lesson_log = verbose.then(|| LessonLog::layer(io::stderr()));
+    let subscriber = tracing_subscriber::registry()
+        .with(trace_layer)
+        .with(lesson_log);
     tracing::subscriber::set_global_default(subscriber)
         .context("cannot install the trace subscriber")?;
-    Ok(Some(trace))
+    Ok(trace)
 }
 
 /// Rejects an output file path that could only fail once the work is done.

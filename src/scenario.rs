@@ -70,6 +70,7 @@ impl WorkloadSpec {
     /// The workload's name as written in a config file.
     pub fn name(&self) -> &'static str {
         match self {
+            WorkloadSpec::Counter(counter) if counter.object.is_some() => "counter-object",
             WorkloadSpec::Counter(_) => "counter",
         }
     }
@@ -91,7 +92,22 @@ pub struct CounterSpec {
     pub threads: Vec<ThreadSpec>,
     /// How the read-modify-write is protected.
     pub sync: SyncMode,
+    /// As the lesson's `Counter` class: each increment goes through `increment()`, after a random
+    /// pause, with log lines.
+    pub object: Option<ObjectSettings>,
 }
+
+/// The lesson's `Counter` class: workers sleep a random pause before each `increment()`, which
+/// logs "Waiting for lock" and "Acquired lock" around taking the counter's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectSettings {
+    /// The longest pause before an increment (the lesson: 1 s).
+    pub max_pause: Duration,
+}
+
+/// The default longest pause of the `counter-object` workload: much shorter than the lesson's
+/// second, so that many runs stay cheap.
+pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_millis(10);
 
 impl CounterSpec {
     /// A counter starting at `initial`, one thread per `(delta, ops)` pair.
@@ -103,6 +119,7 @@ impl CounterSpec {
                 .map(|&(delta, ops)| ThreadSpec { delta, ops })
                 .collect(),
             sync,
+            object: None,
         }
     }
 

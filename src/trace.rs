@@ -13,9 +13,12 @@ use tempfile::TempPath;
 use crate::report::json::temporary_beside;
 
 use tracing::Subscriber;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
 
 /// A JSON-lines trace being written.
 #[derive(Debug)]
@@ -55,8 +58,11 @@ impl<'a> MakeWriter<'a> for SharedWriter {
 }
 
 impl TraceFile {
-    /// Opens a trace for `path` and the subscriber that writes contend's events to it.
-    pub fn create(path: &Path) -> io::Result<(TraceFile, impl Subscriber + Send + Sync + 'static)> {
+    /// Opens a trace for `path` and the layer that writes contend's events to it.
+    pub fn create<S>(path: &Path) -> io::Result<(TraceFile, impl Layer<S> + Send + Sync + 'static)>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         let (file, temporary) = temporary_beside(path)?.into_parts();
         let writer = SharedWriter(Arc::new(Mutex::new(BufWriter::with_capacity(
             1 << 20,
@@ -67,17 +73,15 @@ impl TraceFile {
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .with_writer(writer.clone());
-        let subscriber = tracing_subscriber::registry()
-            .with(layer)
-            .with(Targets::new().with_target("contend", tracing::Level::TRACE));
+            .with_writer(writer.clone())
+            .with_filter(Targets::new().with_target("contend", tracing::Level::TRACE));
         Ok((
             TraceFile {
                 path: path.to_path_buf(),
                 temporary,
                 writer,
             },
-            subscriber,
+            layer,
         ))
     }
 
@@ -90,4 +94,55 @@ impl TraceFile {
 
     /// Removes the partial trace of a run that did not complete (dropping it does the same).
     pub fn abandon(self) {}
+}
+
+/// `-v`: the `counter-object` workload's log lines, as the lesson's `logging` printed them:
+/// `(Thread-1  ) Waiting for lock`.
+#[derive(Debug)]
+pub struct LessonLog<W> {
+    out: Mutex<W>,
+}
+
+impl<W: Write + Send + 'static> LessonLog<W> {
+    /// A layer that writes the lines to `out`.
+    pub fn layer<S>(out: W) -> impl Layer<S> + Send + Sync + 'static
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        LessonLog {
+            out: Mutex::new(out),
+        }
+        .with_filter(
+            Targets::new().with_target(crate::workload::counter::LOG_TARGET, tracing::Level::DEBUG),
+        )
+    }
+}
+
+impl<S: Subscriber, W: Write + Send + 'static> Layer<S> for LessonLog<W> {
+    fn on_event(&self, event: &tracing::Event<'_>, _context: Context<'_, S>) {
+        #[derive(Default)]
+        struct Line {
+            thread: String,
+            message: String,
+        }
+        impl Visit for Line {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                if field.name() == "thread" {
+                    self.thread = value.to_string();
+                }
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                match field.name() {
+                    "message" => self.message = format!("{value:?}"),
+                    "thread" => self.thread = format!("{value:?}"),
+                    _ => {}
+                }
+            }
+        }
+        let mut line = Line::default();
+        event.record(&mut line);
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        // A closed stderr is no reason to stop the run.
+        let _ = writeln!(out, "({:<10}) {}", line.thread, line.message);
+    }
 }

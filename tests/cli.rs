@@ -663,3 +663,79 @@ fn async_keys_are_checked() {
         &["key `scheduler`", "executor = \"shuttle\""],
     );
 }
+
+#[test]
+fn counter_object_keys_are_checked() {
+    let head = "[[scenario]]\nname = \"a\"\nexpect = \"lost-updates\"\n";
+    assert_rejected(
+        &format!("{head}engine = \"threads\"\nworkers = 2\nthreads = [{{ delta = 1, ops = 5 }}]\n"),
+        &["key `workers`", "counter-object only"],
+    );
+    assert_rejected(
+        &format!(
+            "{head}engine = \"threads\"\nworkload = \"counter-object\"\nthreads = [{{ delta = 1, ops = 5 }}]\n"
+        ),
+        &["key `threads`", "`workers` and `increments`"],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"threads\"\nworkload = \"counter-object\"\nsync = \"spin\"\n"),
+        &["key `sync`", "\"mutex\" (the lesson's lock) or \"none\""],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"async\"\nworkload = \"counter-object\"\n"),
+        &["key `engine`", "threads and shuttle engines"],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"threads\"\nworkload = \"counter-object\"\nmax_pause_ms = -1\n"),
+        &["key `max_pause_ms`", "between 0 and"],
+    );
+    assert_rejected(
+        &format!("{head}engine = \"threads\"\n"),
+        &["key `threads`", "missing field"],
+    );
+}
+
+#[test]
+fn verbose_prints_the_counter_class_log_lines_as_the_lesson_did() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(
+        &dir,
+        "counter.toml",
+        r#"
+[[scenario]]
+name = "counter-class"
+workload = "counter-object"
+engine = "threads"
+workers = 2
+increments = 2
+max_pause_ms = 5
+runs = 1
+seed = 1
+expect = "no-lost-updates"
+"#,
+    );
+    let run = contend(&["run", config.to_str().unwrap(), "-v"], dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    for worker in ["Thread-1", "Thread-2"] {
+        let prefix = format!("({worker:<10}) ");
+        let said: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .collect();
+        assert_eq!(said.len(), 7, "{worker}: {said:?}");
+        for increment in 0..2 {
+            let sleeping = said[increment * 3];
+            assert!(sleeping.starts_with("Sleeping 0.0"), "{sleeping}");
+            assert_eq!(said[increment * 3 + 1], "Waiting for lock");
+            assert_eq!(said[increment * 3 + 2], "Acquired lock");
+        }
+        assert_eq!(said[6], "Done");
+    }
+    assert!(lines.contains(&"(MainThread) Counter: 4"), "{}", run.stderr);
+    assert_eq!(lines.len(), 15, "{}", run.stderr);
+
+    // Without -v the run is quiet.
+    let quiet = contend(&["run", config.to_str().unwrap()], dir.path());
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+}

@@ -383,3 +383,35 @@ fn async_atomic_updates_never_lose_one() {
         assert_eq!(run(&scenario).lost_updates, 0);
     }
 }
+
+fn counter_object(
+    engine: EngineSpec,
+    sync: SyncMode,
+    workers: usize,
+    increments: u64,
+) -> contend::scenario::Scenario {
+    let mut spec = contend::scenario::CounterSpec::new(0, &vec![(1, increments); workers], sync);
+    spec.object = Some(contend::scenario::ObjectSettings {
+        max_pause: std::time::Duration::from_micros(200),
+    });
+    contend::scenario::Scenario::counter("counter-object", engine, spec, Expectation::NoLostUpdates)
+}
+
+#[test]
+fn the_counter_class_with_its_lock_loses_nothing_and_without_it_loses_updates() {
+    for engine in all_engines() {
+        let locked = counter_object(engine.clone(), SyncMode::Mutex, 3, 3)
+            .with_runs(50)
+            .with_seed(8);
+        let report = run(&locked);
+        assert_eq!(report.workload, "counter-object");
+        assert_eq!(report.lost_updates, 0, "{}", report.engine);
+        assert_eq!(report.outcomes[0].value, 9);
+    }
+    let racy = counter_object(shuttle(SchedulerKind::Random), SyncMode::None, 2, 2)
+        .with_runs(200)
+        .with_seed(8);
+    let report = run(&racy);
+    assert!(report.lost_updates > 0);
+    assert_reconciles(&report);
+}

@@ -51,6 +51,11 @@ pub trait AccessPoint {
     fn before_access(&mut self);
     /// Called on each turn of a spin loop, so that the waiting thread lets others run.
     fn spin_wait(&mut self);
+    /// Draws a pause of up to `max`, from the run's seed.
+    fn draw_pause(&mut self, max: std::time::Duration) -> std::time::Duration;
+    /// Pauses: a real sleep on threads, a point where others may run under shuttle (which has
+    /// no clock).
+    fn pause(&mut self, pause: std::time::Duration);
     /// Called after an access with what it did. Only a replay that prints the interleaving
     /// keeps it; everywhere else it costs nothing.
     #[inline]

@@ -59,6 +59,7 @@ impl Lock for Mutex<()> {
 #[derive(Debug)]
 pub struct JitterPoint {
     noise: Option<(Jitter, SmallRng)>,
+    pauses: SmallRng,
 }
 
 impl JitterPoint {
@@ -66,6 +67,7 @@ impl JitterPoint {
     pub fn new(jitter: Option<&Jitter>, seed: u64) -> Self {
         JitterPoint {
             noise: jitter.map(|j| (j.clone(), SmallRng::seed_from_u64(seed))),
+            pauses: SmallRng::seed_from_u64(seed ^ 0x5041_5553_4553),
         }
     }
 }
@@ -95,5 +97,13 @@ impl AccessPoint for JitterPoint {
     fn spin_wait(&mut self) {
         std::hint::spin_loop();
         std::thread::yield_now();
+    }
+
+    fn draw_pause(&mut self, max: Duration) -> Duration {
+        Duration::from_nanos(self.pauses.random_range(0..=max.as_nanos() as u64))
+    }
+
+    fn pause(&mut self, pause: Duration) {
+        std::thread::sleep(pause);
     }
 }

@@ -4,6 +4,7 @@ use shuttle::sync::atomic::AtomicU64 as ShuttleAtomicU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::{Access, AccessPoint, Lock, Platform, SharedWord};
 
@@ -59,12 +60,17 @@ impl Lock for shuttle::sync::Mutex<()> {
 pub struct ShuttlePoint {
     thread: usize,
     log: Option<StepLog>,
+    pauses: u64,
 }
 
 impl ShuttlePoint {
     /// The access point of workload thread `thread`, writing to `log` if given.
     pub fn new(thread: usize, log: Option<StepLog>) -> Self {
-        ShuttlePoint { thread, log }
+        ShuttlePoint {
+            thread,
+            log,
+            pauses: 0,
+        }
     }
 }
 
@@ -72,6 +78,18 @@ impl AccessPoint for ShuttlePoint {
     fn before_access(&mut self) {}
 
     fn spin_wait(&mut self) {
+        shuttle::thread::yield_now();
+    }
+
+    fn draw_pause(&mut self, max: Duration) -> Duration {
+        // shuttle has no clock: a pause's length only appears in log lines. It is drawn from the
+        // thread and the pause's index, so that a schedule replays the same lines.
+        self.pauses += 1;
+        let draw = crate::engine::derive_seed(self.thread as u64, self.pauses);
+        Duration::from_nanos(draw % (max.as_nanos() as u64).saturating_add(1))
+    }
+
+    fn pause(&mut self, _pause: Duration) {
         shuttle::thread::yield_now();
     }
 

@@ -15,7 +15,7 @@ use super::Choice;
 use super::search::{FailureKind, Minimality};
 use crate::config::line_column;
 use crate::report::json::temporary_beside;
-use crate::scenario::{CounterSpec, SyncMode};
+use crate::scenario::{CounterSpec, DEFAULT_MAX_PAUSE, ObjectSettings, SyncMode};
 
 /// The `format` every schedule file names.
 pub const FORMAT: &str = "contend-schedule";
@@ -67,6 +67,9 @@ pub struct ScenarioRecord {
     pub initial: i64,
     /// Its threads.
     pub threads: Vec<ThreadRecord>,
+    /// The longest pause before an increment, for workload `counter-object`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pause_ms: Option<u64>,
 }
 
 /// What one thread does.
@@ -233,7 +236,16 @@ impl ScheduleFile {
             .iter()
             .map(|t| (t.delta, t.ops))
             .collect();
-        CounterSpec::new(self.minimal.initial, &threads, self.scenario.sync)
+        let mut counter = CounterSpec::new(self.minimal.initial, &threads, self.scenario.sync);
+        if self.scenario.workload == "counter-object" {
+            counter.object = Some(ObjectSettings {
+                max_pause: self
+                    .scenario
+                    .max_pause_ms
+                    .map_or(DEFAULT_MAX_PAUSE, std::time::Duration::from_millis),
+            });
+        }
+        counter
     }
 
     /// Reads and checks a schedule file.
@@ -290,7 +302,7 @@ impl ScheduleFile {
 
     /// Checks what the types cannot: a workload contend can run, choices in order.
     fn check(&self) -> Result<(), String> {
-        if self.scenario.workload != "counter" {
+        if !["counter", "counter-object"].contains(&self.scenario.workload.as_str()) {
             return Err(format!(
                 "unknown workload `{}` (expected: counter)",
                 self.scenario.workload

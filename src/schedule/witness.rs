@@ -287,6 +287,7 @@ fn schedule_file(
             sync: counter.sync,
             initial: counter.initial,
             threads: thread_records(counter, None),
+            max_pause_ms: counter.object.map(|o| o.max_pause.as_millis() as u64),
         },
         failure: FailureRecord {
             kind,

@@ -2,7 +2,7 @@
 
 use crate::ledger::{EventContext, Ledger, LedgerError, Settlement};
 use crate::platform::{Access, AccessPoint, Lock, Platform, SharedWord};
-use crate::scenario::{CounterSpec, SyncMode};
+use crate::scenario::{CounterSpec, ObjectSettings, SyncMode};
 use crate::workload::Workload;
 
 /// The counter workload, ready to run.
@@ -61,6 +61,10 @@ impl Workload for Counter {
     ) {
         let spec = self.spec.threads[thread];
         let ledger = &state.ledger;
+        if let Some(object) = self.spec.object {
+            self.run_worker(state, thread, object, point);
+            return;
+        }
         match self.spec.sync {
             SyncMode::None => {
                 for op in 0..spec.ops {
@@ -141,7 +145,54 @@ impl Workload for Counter {
         state: &CounterState<P>,
         context: EventContext<'_>,
     ) -> Result<Settlement, LedgerError> {
-        state.ledger.settle(context)
+        let settlement = state.ledger.settle(context)?;
+        if self.spec.object.is_some() {
+            tracing::debug!(
+                target: LOG_TARGET,
+                thread = "MainThread",
+                run = context.run,
+                "Counter: {}",
+                settlement.observed_final
+            );
+        }
+        Ok(settlement)
+    }
+}
+
+/// The target of the lesson-style log lines of the `counter-object` workload.
+pub const LOG_TARGET: &str = "contend::counter_object";
+
+impl Counter {
+    /// A worker of the lesson's `Counter` class: sleeps a random pause, then calls
+    /// `increment()`, which logs around taking the lock. No line is logged between the read and
+    /// the write.
+    fn run_worker<P: Platform>(
+        &self,
+        state: &CounterState<P>,
+        thread: usize,
+        object: ObjectSettings,
+        point: &mut P::Point,
+    ) {
+        let spec = self.spec.threads[thread];
+        let name = format!("Thread-{}", thread + 1);
+        for op in 0..spec.ops {
+            let pause = point.draw_pause(object.max_pause);
+            tracing::debug!(target: LOG_TARGET, thread = %name, "Sleeping {:0.02}", pause.as_secs_f64());
+            point.pause(pause);
+            match self.spec.sync {
+                SyncMode::Mutex => {
+                    tracing::debug!(target: LOG_TARGET, thread = %name, "Waiting for lock");
+                    point.before_access();
+                    let _guard = state.lock.acquire();
+                    point.observe(Access::Acquire);
+                    tracing::debug!(target: LOG_TARGET, thread = %name, "Acquired lock");
+                    increment(&state.ledger, thread, op, spec.delta, point);
+                }
+                // The config allows only mutex and none for this workload.
+                _ => increment(&state.ledger, thread, op, spec.delta, point),
+            }
+        }
+        tracing::debug!(target: LOG_TARGET, thread = %name, "Done");
     }
 }
 
