@@ -476,7 +476,11 @@ impl Source<'_> {
         if total_ops > MAX_TOTAL_OPS {
             return Err(invalid(
                 threads_span.clone(),
-                "threads",
+                if object.is_some() {
+                    "increments"
+                } else {
+                    "threads"
+                },
                 format!("at most {MAX_TOTAL_OPS} ops in all are supported, got {total_ops}"),
             ));
         }
@@ -490,7 +494,11 @@ impl Source<'_> {
         if fits.is_none() {
             return Err(invalid(
                 threads_span.clone(),
-                "threads",
+                if object.is_some() {
+                    "initial"
+                } else {
+                    "threads"
+                },
                 "the counter's expected final value does not fit in 64 bits".into(),
             ));
         }
@@ -645,6 +653,18 @@ impl Source<'_> {
                         ));
                     }
                 };
+                if let Some(flag) = &raw.await_in_critical_section
+                    && *flag.get_ref()
+                    && sync == SyncMode::Atomic
+                {
+                    return Err(invalid(
+                        flag.span(),
+                        "await_in_critical_section",
+                        "sync = \"atomic\" updates in one atomic step, with no inside to await in; \
+                         use sync = \"none\" or \"mutex\""
+                            .into(),
+                    ));
+                }
                 EngineSpec::Async(AsyncSettings {
                     executor,
                     await_in_critical_section: raw

@@ -22,6 +22,7 @@ use contend::runner::{RunOptions, run_scenarios};
 use contend::scenario::SyncMode;
 use contend::schedule::file::ScheduleFile;
 use contend::trace::{LessonLog, TraceFile};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
 use cli::{Cli, Command, ReplayArgs, RunArgs};
@@ -235,9 +236,11 @@ fn install_trace(path: Option<&Path>, verbose: bool) -> anyhow::Result<Option<Tr
         None => (None, None),
     };
     let lesson_log = verbose.then(|| LessonLog::layer(io::stderr()));
+    // Only contend's own events: shuttle's internal ones (at trace level) stay out.
     let subscriber = tracing_subscriber::registry()
         .with(trace_layer)
-        .with(lesson_log);
+        .with(lesson_log)
+        .with(Targets::new().with_target("contend", tracing::Level::TRACE));
     tracing::subscriber::set_global_default(subscriber)
         .context("cannot install the trace subscriber")?;
     Ok(trace)
@@ -305,6 +308,11 @@ fn list() -> i32 {
         format!(
             "  {:<10} {}",
             "counter", "threads each add their own delta to a shared counter, ops times"
+        ),
+        format!(
+            "  {:<15} {}",
+            "counter-object",
+            "the lesson's Counter class: workers pause, then increment() under its lock (or none)"
         ),
         "sync modes (sync = ...):".to_string(),
     ];

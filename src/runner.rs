@@ -134,11 +134,6 @@ pub fn run_scenario(
         )?),
         None => None,
     };
-    if stop_at_first_failure && tally.failing_runs > 0 && tally.runs < scenario.runs {
-        tally
-            .notes
-            .push("stopped at the first unexpected failure (--fail-fast)".to_string());
-    }
     let mut report = judge(scenario, tally, elapsed_seconds);
     if let Some(witness) = witness {
         report.schedule_file = witness.schedule.as_ref().and_then(|s| s.file.clone());
@@ -193,8 +188,13 @@ pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> Scenari
             Expectation::NoLostUpdates if losing > 0 => (
                 Verdict::Fail,
                 format!(
-                    "expected no lost update, but {} were lost in {} of {runs}",
+                    "expected no lost update, but {} {} lost in {} of {runs}",
                     count(tally.lost_updates, "update"),
+                    if tally.lost_updates == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    },
                     grouped(losing.into())
                 ),
             ),

@@ -172,6 +172,13 @@ fn the_trace_holds_one_event_per_overwrite() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    for event in &events {
+        let target = event["target"].as_str().unwrap();
+        assert!(
+            target.starts_with("contend"),
+            "a foreign event in the trace: {event}"
+        );
+    }
     let lost: Vec<&Value> = events
         .iter()
         .filter(|e| e["target"] == "contend::lost_update")
@@ -738,4 +745,50 @@ expect = "no-lost-updates"
     // Without -v the run is quiet.
     let quiet = contend(&["run", config.to_str().unwrap()], dir.path());
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+}
+
+#[test]
+fn an_await_cannot_go_inside_an_atomic_update() {
+    assert_rejected(
+        "[[scenario]]\nname = \"a\"\nengine = \"async\"\nsync = \"atomic\"\nawait_in_critical_section = true\nexpect = \"lost-updates\"\nthreads = [{ delta = 1, ops = 5 }]\n",
+        &[
+            "bad.toml:5:29",
+            "key `await_in_critical_section`",
+            "one atomic step",
+        ],
+    );
+}
+
+#[test]
+fn the_trace_of_a_locked_async_run_under_shuttle_holds_no_shuttle_internals() {
+    let dir = TempDir::new().unwrap();
+    let config = write_config(
+        &dir,
+        "locked.toml",
+        r#"
+[[scenario]]
+name = "locked-await"
+engine = "async"
+executor = "shuttle"
+sync = "mutex"
+await_in_critical_section = true
+threads = [{ delta = 1, ops = 10 }, { delta = -1, ops = 10 }]
+runs = 5
+seed = 1
+expect = "lost-updates"
+"#,
+    );
+    let run = contend(
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--trace",
+            "t.jsonl",
+            "--fail-fast",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let trace = std::fs::read_to_string(dir.path().join("t.jsonl")).unwrap();
+    assert!(!trace.contains("shuttle_engine"), "{trace}");
 }

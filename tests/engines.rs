@@ -223,6 +223,12 @@ fn fail_fast_stops_at_the_first_unexpected_lost_update() {
         .unwrap();
         assert_eq!(report.failing_runs, 1, "{}", report.engine);
         assert!(report.runs < 500);
+        let stops = report
+            .notes
+            .iter()
+            .filter(|n| n.contains("--fail-fast"))
+            .count();
+        assert_eq!(stops, 1, "{:?}", report.notes);
         assert_eq!(report.verdict, Verdict::Fail);
     }
 }

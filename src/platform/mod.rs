@@ -98,6 +98,8 @@ pub enum Access {
     },
     /// Cleared the lock flag (releasing the lock).
     ClearFlag,
+    /// Paused before an increment (the `counter-object` workload).
+    Pause,
 }
 
 impl std::fmt::Display for Access {
@@ -130,6 +132,7 @@ impl std::fmt::Display for Access {
             Access::SetFlag { was_taken: false } => f.write_str("set flag"),
             Access::SetFlag { was_taken: true } => f.write_str("set flag (was taken)"),
             Access::ClearFlag => f.write_str("clear flag"),
+            Access::Pause => f.write_str("pause"),
         }
     }
 }

@@ -179,6 +179,7 @@ impl Counter {
             let pause = point.draw_pause(object.max_pause);
             tracing::debug!(target: LOG_TARGET, thread = %name, "Sleeping {:0.02}", pause.as_secs_f64());
             point.pause(pause);
+            point.observe(Access::Pause);
             match self.spec.sync {
                 SyncMode::Mutex => {
                     tracing::debug!(target: LOG_TARGET, thread = %name, "Waiting for lock");
