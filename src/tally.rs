@@ -27,7 +27,7 @@ pub struct Tally {
     pub overwrites: u64,
     /// Sum of the deltas of the lost updates over all executions: the total shortfall,
     /// `expected_final - final` summed over the executions.
-    pub net_lost: i64,
+    pub net_lost: i128,
     /// The value the counter must end with when no update is lost.
     pub expected_final: Option<i64>,
     /// How often each final value was seen.
@@ -66,7 +66,7 @@ impl Tally {
                 *self.finals.entry(settlement.observed_final).or_default() += 1;
                 self.lost_updates += settlement.lost_updates;
                 self.overwrites += settlement.overwrites;
-                self.net_lost = self.net_lost.wrapping_add(settlement.lost_delta);
+                self.net_lost += i128::from(settlement.lost_delta);
                 if settlement.lost_updates > 0 {
                     self.lost_update_runs += 1;
                     if settlement.observed_final == settlement.expected_final {

@@ -14,10 +14,10 @@ fn run(scenario: &contend::scenario::Scenario) -> ScenarioReport {
 /// The histogram of final values, read from the counter itself, must account for exactly the
 /// deltas the ledger says were lost.
 fn assert_reconciles(report: &ScenarioReport) {
-    let shortfall: i64 = report
+    let shortfall: i128 = report
         .outcomes
         .iter()
-        .map(|o| (report.expected_final - o.value) * o.count as i64)
+        .map(|o| i128::from(report.expected_final - o.value) * i128::from(o.count))
         .sum();
     assert_eq!(
         shortfall, report.net_lost,

@@ -127,6 +127,17 @@ pub struct ThreadReport {
     pub ops: u64,
 }
 
+/// The shape of a `counter-object` workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ObjectReport {
+    /// Worker threads.
+    pub workers: usize,
+    /// Increments per worker.
+    pub increments: u64,
+    /// The longest pause before an increment, in milliseconds.
+    pub max_pause_ms: u64,
+}
+
 /// The result of one scenario: the `scenarios` entries of the JSON report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ScenarioReport {
@@ -156,6 +167,9 @@ pub struct ScenarioReport {
     pub initial: i64,
     /// What each thread does.
     pub threads: Vec<ThreadReport>,
+    /// The `counter-object` workload's shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectReport>,
     /// Executions asked for.
     pub runs_requested: u64,
     /// Executions completed.
@@ -176,7 +190,7 @@ pub struct ScenarioReport {
     pub overwrites: u64,
     /// Sum of the deltas of the lost updates over all executions; equals the sum over the
     /// executions of `expected_final - final`.
-    pub net_lost: i64,
+    pub net_lost: i128,
     /// The final value with no lost update.
     pub expected_final: i64,
     /// Histogram of final values, most frequent first.
@@ -227,6 +241,11 @@ impl ScenarioReport {
             reason,
             seed: scenario.seed,
             initial: counter.initial,
+            object: counter.object.map(|object| ObjectReport {
+                workers: counter.threads.len(),
+                increments: counter.threads.first().map_or(0, |t| t.ops),
+                max_pause_ms: object.max_pause.as_millis() as u64,
+            }),
             threads: counter
                 .threads
                 .iter()

@@ -85,11 +85,23 @@ impl<W: Write> TextReporter<W> {
             .map(|e| format!(", executor {e}"))
             .chain(r.scheduler.iter().map(|s| format!(", scheduler {s}")))
             .collect::<String>();
+        let shape = match &r.object {
+            Some(object) => format!(
+                "Counter class from {}, {} x {} (pauses up to {} ms)",
+                grouped(r.initial.into()),
+                count(object.workers as u64, "worker"),
+                count(object.increments, "increment"),
+                object.max_pause_ms
+            ),
+            None => format!(
+                "counter from {}, threads {}",
+                grouped(r.initial.into()),
+                threads.join(", ")
+            ),
+        };
         writeln!(
             self.out,
-            "    counter from {}, threads {}: expected final {} (seed {}{scheduler})",
-            grouped(r.initial.into()),
-            threads.join(", "),
+            "    {shape}: expected final {} (seed {}{scheduler})",
             grouped(r.expected_final.into()),
             r.seed
         )?;
@@ -113,7 +125,7 @@ impl<W: Write> TextReporter<W> {
             let direction = if r.net_lost >= 0 { "below" } else { "above" };
             let mut line = format!(
                 "    summed over the runs, the lost updates left the final value {} {direction} expected",
-                grouped(i128::from(r.net_lost).abs())
+                grouped(r.net_lost.abs())
             );
             if r.masked_runs > 0 {
                 line.push_str(&format!(
