@@ -846,12 +846,10 @@ expect = "lost-updates"
 // ---------------------------------------------------------------------------------------------
 // 5. Shrinking the lesson's counter at full size.
 
-/// The lesson's racy counter (+1 x 1,000,000, -1 x 1,000,001 from 10) under shuttle, one
-/// execution: the time to find, shrink, prove and save its minimal schedule, against the time of
-/// the run itself.
-fn shrink_lesson() -> Vec<Row> {
-    let folder = tempfile::TempDir::new().expect("a temporary folder");
-    let counter = CounterSpec::new(10, &[(1, 1_000_000), (-1, 1_000_001)], SyncMode::None);
+/// One execution of the lesson's racy counter (+1 x `ops`, -1 x `ops + 1` from 10) under
+/// shuttle, with its minimal schedule searched for and saved in `folder`.
+fn racy_lesson_with_schedule(ops: u64, folder: &Path) -> ScenarioReport {
+    let counter = CounterSpec::new(10, &[(1, ops), (-1, ops + 1)], SyncMode::None);
     let scenario = Scenario::counter(
         "lesson",
         EngineSpec::Shuttle(ShuttleSettings::default()),
@@ -861,10 +859,18 @@ fn shrink_lesson() -> Vec<Row> {
     .with_runs(1)
     .with_seed(SEED);
     let options = RunOptions {
-        artifacts: Some(folder.path().to_path_buf()),
+        artifacts: Some(folder.to_path_buf()),
         ..RunOptions::default()
     };
-    let report = run_scenario(&scenario, &options).expect("the ledger reconciles");
+    run_scenario(&scenario, &options).expect("the ledger reconciles")
+}
+
+/// The lesson's racy counter (+1 x 1,000,000, -1 x 1,000,001 from 10) under shuttle, one
+/// execution: the time to find, shrink, prove and save its minimal schedule, against the time of
+/// the run itself.
+fn shrink_lesson() -> Vec<Row> {
+    let folder = tempfile::TempDir::new().expect("a temporary folder");
+    let report = racy_lesson_with_schedule(1_000_000, folder.path());
     let schedule = report
         .minimal_schedule
         .as_ref()
@@ -908,19 +914,7 @@ fn shrink_lesson() -> Vec<Row> {
 /// start, argument parsing and exit), median of 21 runs each, alternating.
 fn replay_time() -> Vec<Row> {
     let folder = tempfile::TempDir::new().expect("a temporary folder");
-    let scenario = Scenario::counter(
-        "lesson",
-        EngineSpec::Shuttle(ShuttleSettings::default()),
-        CounterSpec::new(10, &[(1, 1_000), (-1, 1_001)], SyncMode::None),
-        Expectation::LostUpdates,
-    )
-    .with_runs(1)
-    .with_seed(SEED);
-    let options = RunOptions {
-        artifacts: Some(folder.path().to_path_buf()),
-        ..RunOptions::default()
-    };
-    let report = run_scenario(&scenario, &options).expect("the ledger reconciles");
+    let report = racy_lesson_with_schedule(1_000, folder.path());
     let file = report.schedule_file.expect("a schedule is saved");
     let binary = contend_binary();
     let time = |args: &[&str], expected: i32| {
