@@ -6,13 +6,17 @@
 //! as its parent and publishes itself with one atomic swap, whose old value names the write it
 //! overwrote. No lock or other synchronization is added: the swap is the write.
 //!
+//! The records are plain atomic words (three per write: value, parent, replaced) in a store the
+//! caller may provide: the heap for threads and tasks, a shared mapping for processes.
+//!
 //! After the execution, the writes on the parent chain from the final write back to the initial
 //! value are the survivors; every other write is lost. This is exact even when an overwritten
 //! update is later restored by a write that was based on it, which counting overwrites gets
 //! wrong. [`Ledger::settle`] checks that the lost deltas reconcile with the final value and emits
 //! one `tracing` event (target `contend::lost_update`) per overwrite.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use thiserror::Error;
 
@@ -34,6 +38,16 @@ impl WriteId {
         WriteId(((thread as u64 + 1) << OP_BITS) | op)
     }
 
+    /// The id as one word, as the cell holds it.
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// The id a cell word holds.
+    pub fn from_bits(bits: u64) -> WriteId {
+        WriteId(bits)
+    }
+
     /// The thread and op index, or `None` for the initial value.
     pub fn origin(self) -> Option<(usize, u64)> {
         (self != WriteId::INITIAL).then(|| ((self.0 >> OP_BITS) as usize - 1, self.0 & OP_MASK))
@@ -49,29 +63,48 @@ pub struct Read {
     pub value: i64,
 }
 
-/// One write, owned by the writing thread until it is published. Every field is written by
-/// each write, so records can be reused by the next execution without clearing.
-#[derive(Debug, Default)]
-struct Record {
-    value: AtomicI64,
+/// One write, owned by the writing thread until it is published: three words of the store.
+/// Every word is written by each write, so records can be reused by the next execution without
+/// clearing.
+#[derive(Clone, Copy, Debug)]
+struct Record<'a> {
+    /// The value written (an `i64`'s bits).
+    value: &'a AtomicU64,
     /// The write this one read.
-    parent: AtomicU64,
+    parent: &'a AtomicU64,
     /// The write this one replaced in the cell; not the parent means it was overwritten.
-    replaced: AtomicU64,
+    replaced: &'a AtomicU64,
 }
+
+impl Record<'_> {
+    fn value(&self) -> i64 {
+        self.value.load(Ordering::Relaxed) as i64
+    }
+}
+
+/// Words per write record in a store.
+pub const WORDS_PER_WRITE: usize = 3;
 
 #[derive(Debug)]
 struct Track {
     delta: i64,
-    records: Box<[Record]>,
+    /// The index of the track's first record in the store.
+    first: usize,
+    ops: usize,
 }
 
-/// An instrumented shared counter cell with its write records.
+/// An instrumented shared counter cell with its write records, kept in the store `R`.
 #[derive(Debug)]
-pub struct Ledger<W> {
+pub struct Ledger<W, R = Box<[AtomicU64]>> {
     cell: W,
     initial: i64,
     tracks: Vec<Track>,
+    store: R,
+}
+
+/// The number of store words a ledger needs for threads doing `ops` writes each.
+pub fn store_words(ops: impl IntoIterator<Item = u64>) -> usize {
+    ops.into_iter().map(|ops| ops as usize).sum::<usize>() * WORDS_PER_WRITE
 }
 
 /// Where the events of one execution come from, for the `tracing` events.
@@ -122,20 +155,51 @@ pub enum LedgerError {
 }
 
 impl<W: SharedWord> Ledger<W> {
-    /// A cell holding `initial`, with room for `ops` writes of `delta` per thread.
+    /// A cell holding `initial`, with room on the heap for `ops` writes of `delta` per thread.
     pub fn new(cell: W, initial: i64, threads: impl IntoIterator<Item = (i64, u64)>) -> Self {
+        let threads: Vec<(i64, u64)> = threads.into_iter().collect();
+        let store = crate::platform::os::heap_store(store_words(threads.iter().map(|t| t.1)));
+        Ledger::with_store(cell, store, initial, threads)
+    }
+}
+
+impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
+    /// A cell holding `initial`, whose records live in `store`, which must hold at least
+    /// [`store_words`] words for these threads.
+    ///
+    /// # Panics
+    ///
+    /// If `store` is too small.
+    pub fn with_store(
+        cell: W,
+        store: R,
+        initial: i64,
+        threads: impl IntoIterator<Item = (i64, u64)>,
+    ) -> Self {
         cell.store(WriteId::INITIAL.0);
-        let tracks = threads
+        let mut first = 0;
+        let tracks: Vec<Track> = threads
             .into_iter()
-            .map(|(delta, ops)| Track {
-                delta,
-                records: (0..ops).map(|_| Record::default()).collect(),
+            .map(|(delta, ops)| {
+                let track = Track {
+                    delta,
+                    first,
+                    ops: ops as usize,
+                };
+                first += ops as usize;
+                track
             })
             .collect();
+        assert!(
+            store.len() >= first * WORDS_PER_WRITE,
+            "a ledger store of {} words cannot hold {first} writes",
+            store.len()
+        );
         Ledger {
             cell,
             initial,
             tracks,
+            store,
         }
     }
 
@@ -193,21 +257,36 @@ impl<W: SharedWord> Ledger<W> {
     }
 
     /// Fills the record of a write that is about to be published.
-    fn prepare(&self, thread: usize, op: u64, read: Read, value: i64) -> (WriteId, &Record) {
-        let record = &self.tracks[thread].records[op as usize];
-        record.value.store(value, Ordering::Relaxed);
+    fn prepare(&self, thread: usize, op: u64, read: Read, value: i64) -> (WriteId, Record<'_>) {
+        let record = self.slot(thread, op as usize);
+        record.value.store(value as u64, Ordering::Relaxed);
         record.parent.store(read.id.0, Ordering::Relaxed);
         (WriteId::new(thread, op), record)
     }
 
-    fn record(&self, id: WriteId) -> Option<&Record> {
-        let (thread, op) = id.origin()?;
-        self.tracks.get(thread)?.records.get(op as usize)
+    /// The record of op `op` of `thread`, which must exist.
+    #[inline]
+    fn slot(&self, thread: usize, op: usize) -> Record<'_> {
+        let track = &self.tracks[thread];
+        debug_assert!(op < track.ops);
+        let at = (track.first + op) * WORDS_PER_WRITE;
+        Record {
+            value: &self.store[at],
+            parent: &self.store[at + 1],
+            replaced: &self.store[at + 2],
+        }
     }
 
-    fn value_of(&self, id: WriteId) -> i64 {
+    fn record(&self, id: WriteId) -> Option<Record<'_>> {
+        let (thread, op) = id.origin()?;
+        let track = self.tracks.get(thread)?;
+        (op < track.ops as u64).then(|| self.slot(thread, op as usize))
+    }
+
+    /// The value written by `id` (the initial value for [`WriteId::INITIAL`]).
+    pub fn value_of(&self, id: WriteId) -> i64 {
         match self.record(id) {
-            Some(record) => record.value.load(Ordering::Relaxed),
+            Some(record) => record.value(),
             None => self.initial,
         }
     }
@@ -215,7 +294,7 @@ impl<W: SharedWord> Ledger<W> {
     /// The value the counter must end with when no update is lost.
     pub fn expected_final(&self) -> i64 {
         self.tracks.iter().fold(self.initial, |acc, t| {
-            acc.wrapping_add(t.delta.wrapping_mul(t.records.len() as i64))
+            acc.wrapping_add(t.delta.wrapping_mul(t.ops as i64))
         })
     }
 
@@ -228,12 +307,8 @@ impl<W: SharedWord> Ledger<W> {
         let expected_final = self.expected_final();
 
         // Mark the survivors: the parent chain from the final write back to the initial value.
-        let mut survived: Vec<Vec<bool>> = self
-            .tracks
-            .iter()
-            .map(|t| vec![false; t.records.len()])
-            .collect();
-        let total_writes: usize = self.tracks.iter().map(|t| t.records.len()).sum();
+        let mut survived: Vec<Vec<bool>> = self.tracks.iter().map(|t| vec![false; t.ops]).collect();
+        let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
         let mut cursor = final_id;
         let mut chain_length = 0usize;
         while let Some((thread, op)) = cursor.origin() {
@@ -247,7 +322,7 @@ impl<W: SharedWord> Ledger<W> {
             }
             *slot = true;
             cursor = WriteId(
-                self.tracks[thread].records[op as usize]
+                self.slot(thread, op as usize)
                     .parent
                     .load(Ordering::Relaxed),
             );
@@ -257,7 +332,8 @@ impl<W: SharedWord> Ledger<W> {
         let mut lost_delta = 0i64;
         let mut overwrites = 0u64;
         for (thread, track) in self.tracks.iter().enumerate() {
-            for (op, record) in track.records.iter().enumerate() {
+            for op in 0..track.ops {
+                let record = self.slot(thread, op);
                 if !survived[thread][op] {
                     lost_updates += 1;
                     lost_delta = lost_delta.wrapping_add(track.delta);
@@ -283,7 +359,7 @@ impl<W: SharedWord> Ledger<W> {
                     thread,
                     op,
                     read_value = self.value_of(parent),
-                    written_value = record.value.load(Ordering::Relaxed),
+                    written_value = record.value(),
                     overwritten_thread = victim_thread,
                     overwritten_op = victim_op,
                     overwritten_value = self.value_of(victim),

@@ -21,7 +21,9 @@ impl Workload for Panicking {
         2
     }
 
-    fn new_state<P: Platform>(&self) {}
+    fn new_state<P: Platform>(&self, _platform: &P) -> Result<(), P::Error> {
+        Ok(())
+    }
 
     fn reset<P: Platform>(&self, _state: &()) {}
 

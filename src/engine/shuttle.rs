@@ -234,7 +234,8 @@ pub fn run_workload_once<W: Workload>(
     log: Option<&StepLog>,
     context: EventContext<'_>,
 ) -> Result<Settlement, LedgerError> {
-    let state = Arc::new(workload.new_state::<ShuttlePlatform>());
+    let Ok(state) = workload.new_state(&ShuttlePlatform);
+    let state = Arc::new(state);
     let handles: Vec<_> = (0..workload.thread_count())
         .map(|thread| {
             let state = Arc::clone(&state);

@@ -34,7 +34,7 @@ impl Engine for ThreadsEngine {
         let threads = workload.thread_count();
         // One state for every run: a large workload's write records are allocated (and
         // page-faulted) once, not once per run.
-        let state = workload.new_state::<OsPlatform>();
+        let Ok(state) = workload.new_state(&OsPlatform);
         for run in 0..plan.runs {
             if run > 0 {
                 workload.reset(&state);

@@ -5,10 +5,16 @@
 //! each access point is where noise may be injected. Nothing here adds synchronization around a
 //! racy region: the workload's own `sync` mode is the only protection there is.
 
+mod mapping;
 pub mod os;
+pub mod process;
 pub mod shuttle;
 
-/// The primitives of one engine.
+use std::ops::Deref;
+use std::sync::atomic::AtomicU64;
+
+/// The primitives of one engine. A platform value hands out the shared state of one execution;
+/// on the processes platform it is where that state lives (a shared mapping).
 pub trait Platform: Send + Sync + 'static {
     /// A shared 64-bit word, the unit of shared state.
     type Word: SharedWord;
@@ -16,11 +22,18 @@ pub trait Platform: Send + Sync + 'static {
     type Lock: Lock;
     /// The per-thread hook called before every access to shared state.
     type Point: AccessPoint;
+    /// Plain atomic words that every thread (or process) of the execution sees: where a ledger
+    /// keeps its write records. They are not scheduling points.
+    type Store: Deref<Target = [AtomicU64]> + Send + Sync;
+    /// Why shared state could not be made (`Infallible` for in-process platforms).
+    type Error: std::error::Error + Send + Sync + 'static;
 
     /// A new shared word.
-    fn word(initial: u64) -> Self::Word;
+    fn word(&self, initial: u64) -> Result<Self::Word, Self::Error>;
     /// A new unlocked lock.
-    fn lock() -> Self::Lock;
+    fn lock(&self) -> Result<Self::Lock, Self::Error>;
+    /// `words` new zeroed store words.
+    fn store(&self, words: usize) -> Result<Self::Store, Self::Error>;
 }
 
 /// A shared 64-bit word. Every method is one access to shared state.

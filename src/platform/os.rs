@@ -1,5 +1,6 @@
 //! Real OS primitives with jitter: noise is injected before every shared access.
 
+use std::convert::Infallible;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,14 +19,25 @@ impl Platform for OsPlatform {
     type Word = AtomicU64;
     type Lock = Mutex<()>;
     type Point = JitterPoint;
+    type Store = Box<[AtomicU64]>;
+    type Error = Infallible;
 
-    fn word(initial: u64) -> AtomicU64 {
-        AtomicU64::new(initial)
+    fn word(&self, initial: u64) -> Result<AtomicU64, Infallible> {
+        Ok(AtomicU64::new(initial))
     }
 
-    fn lock() -> Mutex<()> {
-        Mutex::new(())
+    fn lock(&self) -> Result<Mutex<()>, Infallible> {
+        Ok(Mutex::new(()))
     }
+
+    fn store(&self, words: usize) -> Result<Box<[AtomicU64]>, Infallible> {
+        Ok(heap_store(words))
+    }
+}
+
+/// `words` zeroed atomic words on the heap.
+pub fn heap_store(words: usize) -> Box<[AtomicU64]> {
+    (0..words).map(|_| AtomicU64::new(0)).collect()
 }
 
 impl SharedWord for AtomicU64 {

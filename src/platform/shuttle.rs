@@ -3,6 +3,7 @@
 use shuttle::sync::atomic::AtomicU64 as ShuttleAtomicU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,13 +17,19 @@ impl Platform for ShuttlePlatform {
     type Word = ShuttleAtomicU64;
     type Lock = shuttle::sync::Mutex<()>;
     type Point = ShuttlePoint;
+    type Store = Box<[AtomicU64]>;
+    type Error = Infallible;
 
-    fn word(initial: u64) -> ShuttleAtomicU64 {
-        ShuttleAtomicU64::new(initial)
+    fn word(&self, initial: u64) -> Result<ShuttleAtomicU64, Infallible> {
+        Ok(ShuttleAtomicU64::new(initial))
     }
 
-    fn lock() -> Self::Lock {
-        shuttle::sync::Mutex::new(())
+    fn lock(&self) -> Result<Self::Lock, Infallible> {
+        Ok(shuttle::sync::Mutex::new(()))
+    }
+
+    fn store(&self, words: usize) -> Result<Box<[AtomicU64]>, Infallible> {
+        Ok(super::os::heap_store(words))
     }
 }
 

@@ -1,6 +1,9 @@
 //! The lesson's counter: threads that each add their own delta to a shared counter.
 
-use crate::ledger::{EventContext, Ledger, LedgerError, Settlement};
+use std::ops::Deref;
+use std::sync::atomic::AtomicU64;
+
+use crate::ledger::{EventContext, Ledger, LedgerError, Settlement, store_words};
 use crate::platform::{Access, AccessPoint, Lock, Platform, SharedWord};
 use crate::scenario::{CounterSpec, ObjectSettings, SyncMode};
 use crate::workload::Workload;
@@ -21,7 +24,7 @@ impl Counter {
 /// The shared state of one counter execution.
 #[derive(Debug)]
 pub struct CounterState<P: Platform> {
-    ledger: Ledger<P::Word>,
+    ledger: Ledger<P::Word, P::Store>,
     lock: P::Lock,
     flag: P::Word,
 }
@@ -36,16 +39,18 @@ impl Workload for Counter {
         self.spec.threads.len()
     }
 
-    fn new_state<P: Platform>(&self) -> CounterState<P> {
-        CounterState {
-            ledger: Ledger::new(
-                P::word(0),
+    fn new_state<P: Platform>(&self, platform: &P) -> Result<CounterState<P>, P::Error> {
+        let threads = self.spec.threads.iter().map(|t| (t.delta, t.ops));
+        Ok(CounterState {
+            ledger: Ledger::with_store(
+                platform.word(0)?,
+                platform.store(store_words(self.spec.threads.iter().map(|t| t.ops)))?,
                 self.spec.initial,
-                self.spec.threads.iter().map(|t| (t.delta, t.ops)),
+                threads,
             ),
-            lock: P::lock(),
-            flag: P::word(FREE),
-        }
+            lock: platform.lock()?,
+            flag: platform.word(FREE)?,
+        })
     }
 
     fn reset<P: Platform>(&self, state: &CounterState<P>) {
@@ -199,8 +204,8 @@ impl Counter {
 
 /// The critical section: read the counter, then write it back plus `delta`.
 #[inline]
-fn increment<W: SharedWord>(
-    ledger: &Ledger<W>,
+fn increment<W: SharedWord, R: Deref<Target = [AtomicU64]>>(
+    ledger: &Ledger<W, R>,
     thread: usize,
     op: u64,
     delta: i64,

@@ -13,8 +13,9 @@ pub trait Workload: Send + Sync + 'static {
     /// How many threads an execution runs.
     fn thread_count(&self) -> usize;
 
-    /// Fresh shared state for one execution.
-    fn new_state<P: Platform>(&self) -> Self::State<P>;
+    /// Fresh shared state for one execution, made by `platform`. Every process of an execution
+    /// on the processes platform calls this in the same order and so finds the same state.
+    fn new_state<P: Platform>(&self, platform: &P) -> Result<Self::State<P>, P::Error>;
 
     /// Makes `state` ready for another execution, as if new (reusing its memory).
     fn reset<P: Platform>(&self, state: &Self::State<P>);
