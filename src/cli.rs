@@ -30,6 +30,9 @@ pub enum Command {
     /// Re-execute a saved schedule step by step: exit 1 while its failure reproduces, 0 once it
     /// no longer does, 2 if the file is unusable or the execution diverges from it.
     Replay(ReplayArgs),
+    /// A worker process of the processes engine (started by contend itself).
+    #[command(name = "process-worker", hide = true)]
+    ProcessWorker,
 }
 
 /// Arguments of `contend replay`.

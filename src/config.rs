@@ -13,9 +13,10 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::scenario::{
-    AsyncSettings, CounterSpec, DEFAULT_MAX_PAUSE, DEFAULT_MAX_STEPS, DEFAULT_RUNS, EngineSpec,
-    Executor, Expectation, Jitter, ObjectSettings, Scenario, SchedulerKind, ShuttleSettings,
-    SyncMode, ThreadSpec, ThreadsSettings, WorkloadSpec,
+    AsyncSettings, CounterSpec, DEFAULT_MAX_PAUSE, DEFAULT_MAX_STEPS, DEFAULT_RUNS,
+    DEFAULT_TIMEOUT, EngineSpec, Executor, Expectation, Jitter, ObjectSettings, ProcessesSettings,
+    Scenario, SchedulerKind, ShuttleSettings, Storage, SyncMode, ThreadSpec, ThreadsSettings,
+    WorkloadSpec,
 };
 
 /// PCT's bug depth when `depth` is not given.
@@ -107,6 +108,8 @@ struct RawScenario {
     barrier: Option<Spanned<bool>>,
     executor: Option<Spanned<String>>,
     await_in_critical_section: Option<Spanned<bool>>,
+    storage: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -544,7 +547,7 @@ impl Source<'_> {
         let executor_name = raw.executor.as_ref().map(|e| e.get_ref().as_str());
         let under_shuttle = engine_name == "shuttle"
             || (engine_name == "async" && executor_name == Some("shuttle"));
-        let owned: [(&str, Option<Range<usize>>, bool, &str); 7] = [
+        let owned: [(&str, Option<Range<usize>>, bool, &str); 9] = [
             (
                 "scheduler",
                 raw.scheduler.as_ref().map(Spanned::span),
@@ -566,8 +569,8 @@ impl Source<'_> {
             (
                 "jitter",
                 raw.jitter.as_ref().map(Spanned::span),
-                engine_name == "threads",
-                "the threads engine",
+                engine_name == "threads" || engine_name == "processes",
+                "the threads and processes engines",
             ),
             (
                 "barrier",
@@ -587,8 +590,20 @@ impl Source<'_> {
                 engine_name == "async",
                 "the async engine",
             ),
+            (
+                "storage",
+                raw.storage.as_ref().map(Spanned::span),
+                engine_name == "processes",
+                "the processes engine",
+            ),
+            (
+                "timeout",
+                raw.timeout.as_ref().map(Spanned::span),
+                engine_name == "processes",
+                "the processes engine",
+            ),
         ];
-        let known_engine = ["threads", "shuttle", "async"].contains(&engine_name);
+        let known_engine = ["threads", "shuttle", "async", "processes"].contains(&engine_name);
         for (key, span, allowed, owner) in owned {
             if let Some(span) = span
                 && !allowed
@@ -673,11 +688,81 @@ impl Source<'_> {
                         .is_some_and(|a| *a.get_ref()),
                 })
             }
+            "processes" => {
+                if object.is_some() {
+                    return Err(invalid(
+                        raw.engine.span(),
+                        "engine",
+                        "workload counter-object runs on the threads and shuttle engines".into(),
+                    ));
+                }
+                let storage = match raw
+                    .storage
+                    .as_ref()
+                    .map(|s| (s.get_ref().as_str(), s.span()))
+                {
+                    None | Some(("shared-memory", _)) => Storage::SharedMemory,
+                    Some(("manager", _)) => Storage::Manager,
+                    Some((other, span)) => {
+                        return Err(invalid(
+                            span,
+                            "storage",
+                            format!(
+                                "unknown storage `{other}` (expected one of: shared-memory, manager)"
+                            ),
+                        ));
+                    }
+                };
+                if storage == Storage::Manager && !matches!(sync, SyncMode::None | SyncMode::Mutex)
+                {
+                    return Err(invalid(
+                        raw.sync.as_ref().map_or(raw.engine.span(), Spanned::span),
+                        "sync",
+                        format!(
+                            "a managed value is read with get and written with set, so sync =                              \"{sync}\" has nothing to work on; use none or mutex (a lock                              around get and set)"
+                        ),
+                    ));
+                }
+                let timeout = match &raw.timeout {
+                    None => DEFAULT_TIMEOUT,
+                    Some(text) => match humantime::parse_duration(text.get_ref()) {
+                        Ok(timeout) if !timeout.is_zero() => timeout,
+                        Ok(_) => {
+                            return Err(invalid(
+                                text.span(),
+                                "timeout",
+                                "timeout must be longer than zero".into(),
+                            ));
+                        }
+                        Err(error) => {
+                            return Err(invalid(
+                                text.span(),
+                                "timeout",
+                                format!(
+                                    "`{}` is not a duration ({error}); write for example \"30s\", \"500ms\" or \"2m\"",
+                                    text.get_ref()
+                                ),
+                            ));
+                        }
+                    },
+                };
+                let jitter = match &raw.jitter {
+                    None => Some(Jitter::default()),
+                    Some(value) => self.jitter(value, &name)?,
+                };
+                EngineSpec::Processes(ProcessesSettings {
+                    jitter,
+                    storage,
+                    timeout,
+                })
+            }
             other => {
                 return Err(invalid(
                     raw.engine.span(),
                     "engine",
-                    format!("unknown engine `{other}` (expected one of: threads, shuttle, async)"),
+                    format!(
+                        "unknown engine `{other}` (expected one of: threads, shuttle, async, processes)"
+                    ),
                 ));
             }
         };

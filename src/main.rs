@@ -29,6 +29,9 @@ use cli::{Cli, Command, ReplayArgs, RunArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::ProcessWorker = cli.command {
+        return process_worker();
+    }
     contend::engine::panics::install_hook();
     let code = match cli.command {
         Command::Run(args) => run(&args).unwrap_or_else(|error| {
@@ -40,6 +43,21 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             exit_code::ERROR
         }),
+        Command::ProcessWorker => return process_worker(),
+    };
+    ExitCode::from(code as u8)
+}
+
+/// A worker of the processes engine: its order on stdin, its failure on stderr (which its
+/// parent reports), nothing on stdout.
+fn process_worker() -> ExitCode {
+    let stdin = io::BufReader::new(io::stdin());
+    let code = match contend::engine::processes::worker::serve(stdin) {
+        Ok(()) => exit_code::PASS,
+        Err(error) => {
+            eprintln!("error: {:#}", anyhow::Error::from(error));
+            exit_code::ERROR
+        }
     };
     ExitCode::from(code as u8)
 }
@@ -82,6 +100,7 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
         schedules: true,
         shrink: !args.no_shrink,
         artifacts: Some(args.out.clone()),
+        worker_program: None,
     };
     let report = match run_scenarios(&scenarios, &options, &mut reporters) {
         Ok(report) => report,

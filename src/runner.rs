@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::engine::processes::ProcessesEngine;
 use crate::engine::shuttle::ShuttleEngine;
 use crate::engine::tasks::AsyncEngine;
 use crate::engine::threads::ThreadsEngine;
@@ -28,6 +29,9 @@ pub struct RunOptions {
     pub shrink: bool,
     /// The folder where schedule files are saved; none are saved without one.
     pub artifacts: Option<PathBuf>,
+    /// The contend binary, started as the processes engine's workers; `None` means this
+    /// program, which must then be contend.
+    pub worker_program: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -37,6 +41,7 @@ impl Default for RunOptions {
             schedules: true,
             shrink: true,
             artifacts: None,
+            worker_program: None,
         }
     }
 }
@@ -100,6 +105,17 @@ pub fn run_scenario(
         EngineSpec::Async(settings) => {
             AsyncEngine::new(settings.clone()).execute(counter, &plan, &mut tally)?
         }
+        EngineSpec::Processes(settings) => {
+            let program = match &options.worker_program {
+                Some(program) => program.clone(),
+                None => std::env::current_exe().map_err(|error| {
+                    EngineError::Environment(format!(
+                        "cannot find the contend binary to start workers: {error}"
+                    ))
+                })?,
+            };
+            ProcessesEngine::new(settings.clone(), program).execute(counter, &plan, &mut tally)?
+        }
         engine => execute(
             engine,
             Arc::new(Counter::new(counter.clone())),
@@ -156,7 +172,9 @@ fn execute<W: Workload>(
         EngineSpec::Shuttle(settings) => {
             ShuttleEngine::new(settings.clone()).execute(workload, plan, tally)
         }
-        EngineSpec::Async(_) => unreachable!("async scenarios run on the async engine"),
+        EngineSpec::Async(_) | EngineSpec::Processes(_) => {
+            unreachable!("async and processes scenarios run the counter on their own engines")
+        }
     }
 }
 

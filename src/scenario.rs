@@ -84,7 +84,7 @@ impl WorkloadSpec {
 }
 
 /// Parameters of the counter workload.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterSpec {
     /// The counter's value before any thread runs.
     pub initial: i64,
@@ -99,7 +99,7 @@ pub struct CounterSpec {
 
 /// The lesson's `Counter` class: workers sleep a random pause before each `increment()`, which
 /// logs "Waiting for lock" and "Acquired lock" around taking the counter's lock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectSettings {
     /// The longest pause before an increment (the lesson: 1 s).
     pub max_pause: Duration,
@@ -146,7 +146,7 @@ impl CounterSpec {
 }
 
 /// What one thread of the counter workload does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadSpec {
     /// Added to the counter by each update.
     pub delta: i64,
@@ -229,6 +229,53 @@ pub enum EngineSpec {
     Shuttle(ShuttleSettings),
     /// Async tasks on one thread.
     Async(AsyncSettings),
+    /// Real OS processes, one per thread of the workload, with injected noise.
+    Processes(ProcessesSettings),
+}
+
+/// Settings of the processes engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessesSettings {
+    /// Noise injected at each access to shared state; `None` turns it off.
+    pub jitter: Option<Jitter>,
+    /// Where the counter lives.
+    pub storage: Storage,
+    /// How long one execution may take before its workers are killed and the run fails.
+    pub timeout: Duration,
+}
+
+impl Default for ProcessesSettings {
+    fn default() -> Self {
+        ProcessesSettings {
+            jitter: Some(Jitter::default()),
+            storage: Storage::SharedMemory,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The default bound on one execution of the processes engine.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the processes engine keeps the counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Storage {
+    /// In memory shared by the workers (a mapped file), read and written directly.
+    SharedMemory,
+    /// In a server process, read with `get` and written with `set` over a Unix socket, as
+    /// Python's `multiprocessing.Manager().Value`.
+    Manager,
+}
+
+impl Storage {
+    /// The name used in config files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Storage::SharedMemory => "shared-memory",
+            Storage::Manager => "manager",
+        }
+    }
 }
 
 /// Settings of the async engine.
@@ -266,6 +313,7 @@ impl EngineSpec {
             EngineSpec::Threads(_) => "threads",
             EngineSpec::Shuttle(_) => "shuttle",
             EngineSpec::Async(_) => "async",
+            EngineSpec::Processes(_) => "processes",
         }
     }
 
@@ -278,7 +326,7 @@ impl EngineSpec {
                 executor: Executor::Shuttle(settings),
                 ..
             }) => Some(settings),
-            EngineSpec::Async(_) | EngineSpec::Threads(_) => None,
+            EngineSpec::Async(_) | EngineSpec::Threads(_) | EngineSpec::Processes(_) => None,
         }
     }
 }
@@ -306,7 +354,7 @@ impl Default for ThreadsSettings {
 /// At each access point at most one kind of noise happens: a yield with `yield_probability`,
 /// else a busy spin of up to `max_spin` iterations with `spin_probability`, else a sleep of up
 /// to `max_sleep` with `sleep_probability`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Jitter {
     /// Probability of `std::thread::yield_now` at an access point.
     pub yield_probability: f64,

@@ -4,6 +4,7 @@
 //! execution's [`Outcome`] to a [`Tally`], which may stop the run early (`--fail-fast`).
 
 pub mod panics;
+pub mod processes;
 pub mod shuttle;
 pub mod tasks;
 pub mod threads;
@@ -67,6 +68,25 @@ pub enum EngineError {
     /// An OS thread could not be started.
     #[error("could not start a thread")]
     Spawn(#[from] std::io::Error),
+    /// A worker process could not be started.
+    #[error("could not start a worker process ({})", program.display())]
+    Worker {
+        /// The program started as the worker.
+        program: std::path::PathBuf,
+        /// Why it could not be started.
+        source: std::io::Error,
+    },
+    /// An execution's folder could not be made.
+    #[error("could not make an execution's files in {}", folder.display())]
+    Scratch {
+        /// Where.
+        folder: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An execution's shared state could not be set up.
+    #[error(transparent)]
+    Platform(#[from] crate::platform::process::ProcessPlatformError),
 }
 
 /// A way to execute workloads.

@@ -9,7 +9,7 @@ use std::io;
 
 use serde::Serialize;
 
-use crate::scenario::{EngineSpec, Expectation, Scenario, SyncMode};
+use crate::scenario::{EngineSpec, Expectation, Scenario, Storage, SyncMode};
 use crate::schedule::witness::ScheduleSummary;
 use crate::tally::{Rate, Tally};
 
@@ -138,6 +138,17 @@ pub struct ObjectReport {
     pub max_pause_ms: u64,
 }
 
+/// How a scenario of the processes engine ran.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ProcessesReport {
+    /// Worker processes per execution.
+    pub workers: usize,
+    /// Where the counter lived.
+    pub storage: Storage,
+    /// The bound on one execution, in seconds.
+    pub timeout_seconds: f64,
+}
+
 /// The result of one scenario: the `scenarios` entries of the JSON report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ScenarioReport {
@@ -170,6 +181,9 @@ pub struct ScenarioReport {
     /// The `counter-object` workload's shape.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectReport>,
+    /// The processes engine's workers and storage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<ProcessesReport>,
     /// Executions asked for.
     pub runs_requested: u64,
     /// Executions completed.
@@ -227,7 +241,15 @@ impl ScenarioReport {
             .map(|settings| settings.scheduler.as_str().to_string());
         let executor = match &scenario.engine {
             EngineSpec::Async(settings) => Some(settings.executor.as_str().to_string()),
-            EngineSpec::Threads(_) | EngineSpec::Shuttle(_) => None,
+            EngineSpec::Threads(_) | EngineSpec::Shuttle(_) | EngineSpec::Processes(_) => None,
+        };
+        let processes = match &scenario.engine {
+            EngineSpec::Processes(settings) => Some(ProcessesReport {
+                workers: counter.threads.len(),
+                storage: settings.storage,
+                timeout_seconds: settings.timeout.as_secs_f64(),
+            }),
+            _ => None,
         };
         ScenarioReport {
             name: scenario.name.clone(),
@@ -241,6 +263,7 @@ impl ScenarioReport {
             reason,
             seed: scenario.seed,
             initial: counter.initial,
+            processes,
             object: counter.object.map(|object| ObjectReport {
                 workers: counter.threads.len(),
                 increments: counter.threads.first().map_or(0, |t| t.ops),

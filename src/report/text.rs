@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::words::{count, grouped};
 use super::{Event, Reporter, ScenarioReport, Verdict};
+use crate::scenario::{Storage, SyncMode};
 use crate::schedule::search::Minimality;
 
 /// How many final values a row lists.
@@ -30,7 +31,7 @@ impl<W: Write> TextReporter<W> {
     fn header(&mut self) -> io::Result<()> {
         writeln!(
             self.out,
-            "{:<width$}  {:<7}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>8}",
+            "{:<width$}  {:<9}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>8}",
             "scenario",
             "engine",
             "sync",
@@ -61,7 +62,7 @@ impl<W: Write> TextReporter<W> {
         };
         writeln!(
             self.out,
-            "{:<width$}  {:<7}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>7.2}s",
+            "{:<width$}  {:<9}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>7.2}s",
             r.name,
             r.engine,
             r.sync.as_str(),
@@ -93,11 +94,31 @@ impl<W: Write> TextReporter<W> {
                 count(object.increments, "increment"),
                 object.max_pause_ms
             ),
-            None => format!(
-                "counter from {}, threads {}",
-                grouped(r.initial.into()),
-                threads.join(", ")
-            ),
+            None => match &r.processes {
+                Some(processes) => format!(
+                    "counter from {}, {} {} ({}{})",
+                    grouped(r.initial.into()),
+                    match processes.workers {
+                        1 => "1 worker process".to_string(),
+                        n => format!("{n} worker processes"),
+                    },
+                    threads.join(", "),
+                    match processes.storage {
+                        Storage::SharedMemory => "in shared memory",
+                        Storage::Manager => "in a manager process, get then set over a socket",
+                    },
+                    if r.sync == SyncMode::Mutex {
+                        ", file lock"
+                    } else {
+                        ""
+                    }
+                ),
+                None => format!(
+                    "counter from {}, threads {}",
+                    grouped(r.initial.into()),
+                    threads.join(", ")
+                ),
+            },
         };
         writeln!(
             self.out,

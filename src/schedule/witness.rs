@@ -127,10 +127,15 @@ pub fn witness(
     } else {
         (unshrunk(), 0)
     };
-    let on_threads = matches!(scenario.engine, EngineSpec::Threads(_));
+    // A failure on real threads or processes has no schedule of its own: the same accesses
+    // are searched for under shuttle, one thread per thread (or worker process).
+    let on_threads = matches!(
+        scenario.engine,
+        EngineSpec::Threads(_) | EngineSpec::Processes(_)
+    );
     let Some(minimal) = minimal else {
         notes.push(if on_threads && !shrink {
-            "no schedule: a failure on real threads has none to keep unshrunk; without --no-shrink \
+            "no schedule: a failure on real threads or processes has none to keep unshrunk; without --no-shrink \
              contend looks for one under shuttle"
                 .to_string()
         } else if on_threads {
