@@ -140,7 +140,11 @@ pub fn run_scenario(
     let witness = match tally
         .first_failing_run
         .filter(|_| options.schedules && searchable)
-    {
+        // A worker process that crashed, was killed or timed out failed outside the workload's
+        // accesses: there is no schedule to look for.
+        .filter(|(_, failed_otherwise)| {
+            !(*failed_otherwise && matches!(scenario.engine, EngineSpec::Processes(_)))
+        }) {
         Some((run, failed_otherwise)) => Some(witness(
             scenario,
             run,

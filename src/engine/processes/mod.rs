@@ -373,12 +373,10 @@ impl WorkerProcess {
         let mut stdin = child.stdin.take();
         let mut line = serde_json::to_vec(order).map_err(io::Error::other)?;
         line.push(b'\n');
-        if let Some(pipe) = stdin.as_mut()
-            && let Err(error) = pipe.write_all(&line)
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(error);
+        if let Some(pipe) = stdin.as_mut() {
+            // A worker that cannot take its order has already ended (a broken pipe): how it
+            // ended is what its report will say.
+            let _ = pipe.write_all(&line);
         }
         Ok(WorkerProcess { child, stdin })
     }
