@@ -14,6 +14,11 @@
 //! 4. `memory`: the peak memory of `contend run --trace` on a racy 2 x 1,000,000 op run, against
 //!    the same run without `--trace`, and whether the trace holds one event per overwrite.
 //!
+//! 5. `shrink`, 6. `replay`, 7. `async`: the lesson's counter found and shrunk under shuttle,
+//!    `contend replay` beyond process start, the lesson's coroutines on tokio.
+//! 8. `processes`: the lesson's processes with a lock, per execution, against the lesson's own
+//!    Python `multiprocessing` example run in the same bench (when `python3` is present).
+//!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
 
@@ -58,7 +63,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 7] = [
+const MEASUREMENTS: [Measurement; 8] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -93,6 +98,11 @@ const MEASUREMENTS: [Measurement; 7] = [
         key: "async",
         title: "7. the lesson's coroutines (1,000,000 / 1,000,001 ops) on tokio's current-thread runtime",
         run: async_coroutines,
+    },
+    Measurement {
+        key: "processes",
+        title: "8. the lesson's processes (+1 x 10,000, -1 x 10,001 with a lock) against its Python",
+        run: processes_lesson,
     },
 ];
 
@@ -1026,4 +1036,139 @@ fn async_coroutines() -> Vec<Row> {
         target: "< 0.1 s (the lesson: 0.26 s)".to_string(),
         met: Some(contend < 0.1),
     }]
+}
+
+/// The lesson's `multiprocessing` example (a managed value and a lock, +1 x 10,000 and
+/// -1 x 10,001 from 10), timed from the manager's start to the join, as one line of seconds.
+const LESSON_PROCESSES_PY: &str = r#"
+import ctypes, multiprocessing, time
+
+def task_1(lock, counter):
+    for i in range(10000):
+        lock.acquire()
+        try:
+            counter.value += 1
+        finally:
+            lock.release()
+
+def task_2(lock, counter):
+    for i in range(10001):
+        lock.acquire()
+        try:
+            counter.value -= 1
+        finally:
+            lock.release()
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    lock = multiprocessing.Lock()
+    manager = multiprocessing.Manager()
+    counter = manager.Value(ctypes.c_int, 10)
+    process_1 = multiprocessing.Process(target=task_1, args=(lock, counter))
+    process_2 = multiprocessing.Process(target=task_2, args=(lock, counter))
+    process_1.start()
+    process_2.start()
+    process_1.join()
+    process_2.join()
+    assert counter.value == 9, counter.value
+    print(time.perf_counter() - started)
+"#;
+
+/// Seconds the lesson's Python example takes, or `None` without a working `python3`.
+fn lesson_python_processes() -> Option<f64> {
+    let output = Command::new("python3")
+        .args(["-c", LESSON_PROCESSES_PY])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+fn processes_lesson() -> Vec<Row> {
+    use contend::scenario::{ProcessesSettings, Storage};
+    const RUNS: u64 = 5;
+    let options = RunOptions {
+        schedules: false,
+        worker_program: Some(contend_binary()),
+        ..RunOptions::default()
+    };
+    let scenario = |storage| {
+        let counter = CounterSpec::new(10, &[(1, 10_000), (-1, 10_001)], SyncMode::Mutex);
+        let engine = EngineSpec::Processes(ProcessesSettings {
+            storage,
+            ..ProcessesSettings::default()
+        });
+        Scenario::counter("processes", engine, counter, Expectation::NoLostUpdates)
+            .with_runs(RUNS)
+            .with_seed(SEED)
+    };
+    let options = &options;
+    let per_execution = |storage| {
+        let scenario = scenario(storage);
+        move || {
+            let report = run_scenario(&scenario, options).expect("the processes run");
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            assert_eq!(report.outcomes[0].value, 9);
+            assert_eq!(report.lost_updates, 0);
+        }
+    };
+    let mut shared = per_execution(Storage::SharedMemory);
+    let mut managed = per_execution(Storage::Manager);
+    let mut python = Vec::new();
+    let mut memory = Vec::new();
+    let mut manager = Vec::new();
+    for _ in 0..ROUNDS {
+        if let Some(seconds) = lesson_python_processes() {
+            python.push(seconds);
+        }
+        memory.push(seconds(&mut shared) / RUNS as f64);
+        manager.push(seconds(&mut managed) / RUNS as f64);
+    }
+    println!(
+        "   contend, shared memory + file lock, per execution: {}",
+        format_times(&memory)
+    );
+    println!(
+        "   contend, manager + file lock, per execution:       {}",
+        format_times(&manager)
+    );
+    let (baseline, name) = if python.is_empty() {
+        println!("   python3 not found: the lesson's measured 0.94 s stands in");
+        (
+            0.94,
+            "0.94 s (the lesson's Python, measured before)".to_string(),
+        )
+    } else {
+        println!(
+            "   the lesson's Python (manager + lock):              {}",
+            format_times(&python)
+        );
+        let median = median(&python);
+        (
+            median,
+            format!("{median:.3} s (the lesson's Python, this run)"),
+        )
+    };
+    let (memory, manager) = (median(&memory), median(&manager));
+    vec![
+        Row {
+            name: "8 processes with lock 2 x 10,000, shared memory: per execution".to_string(),
+            baseline: name.clone(),
+            contend: format!("{memory:.4} s"),
+            ratio: format!("{:.3}x", memory / baseline),
+            target: "< 0.2 s".to_string(),
+            met: Some(memory < 0.2),
+        },
+        Row {
+            name: "8 processes with lock 2 x 10,000, manager (get/set over a socket)".to_string(),
+            baseline: name,
+            contend: format!("{manager:.4} s"),
+            ratio: format!("{:.3}x", manager / baseline),
+            target: "informational".to_string(),
+            met: None,
+        },
+    ]
 }
