@@ -354,6 +354,21 @@ fn list() -> i32 {
             "  {:<10} {}",
             "async", "tasks on one thread that switch only at an await (the lesson's coroutines)"
         ),
+        format!(
+            "  {:<10} {}",
+            "processes",
+            "one OS process per thread, with jitter at every shared access (sync: file lock)"
+        ),
+        "processes storage (storage = ...):".to_string(),
+        format!(
+            "  {:<14} {}",
+            "shared-memory", "the counter in memory the workers share (default)"
+        ),
+        format!(
+            "  {:<14} {}",
+            "manager",
+            "the counter in a server, get then set over a Unix socket (Python's Manager().Value)"
+        ),
         "async executors (executor = ...):".to_string(),
         format!("  {:<10} {}", "tokio", "tokio's current-thread runtime"),
         format!(

@@ -227,8 +227,20 @@ fn list_names_every_mode_engine_and_scheduler() {
     let run = contend(&["list"], dir.path());
     assert_eq!(run.code, 0);
     for word in [
-        "counter", "none", "mutex", "atomic", "spin", "flag", "threads", "shuttle", "random",
-        "pct", "dfs",
+        "counter",
+        "none",
+        "mutex",
+        "atomic",
+        "spin",
+        "flag",
+        "threads",
+        "shuttle",
+        "random",
+        "pct",
+        "dfs",
+        "processes",
+        "shared-memory",
+        "manager",
     ] {
         assert!(
             run.stdout.lines().any(|l| l.trim_start().starts_with(word)),
@@ -263,6 +275,75 @@ fn the_seed_config_passes() {
     assert!(by_name("threads-no-lock")["lost_updates"].as_u64().unwrap() > 0);
     assert_eq!(by_name("threads-lock")["outcomes"][0]["final"], 9);
     assert_eq!(by_name("shuttle-lock")["lost_updates"], 0);
+    // The lesson's processes: start 10, +1 x 10,000, -1 x 10,001, two workers.
+    for name in [
+        "processes-lock",
+        "processes-no-lock",
+        "manager-lock",
+        "manager-no-lock",
+    ] {
+        let scenario = by_name(name);
+        assert_eq!(scenario["engine"], "processes", "{name}");
+        assert_eq!(scenario["expected_final"], 9, "{name}");
+        assert_eq!(scenario["processes"]["workers"], 2, "{name}");
+        assert_eq!(scenario["verdict"], "pass", "{name}");
+    }
+    for name in ["processes-lock", "manager-lock"] {
+        assert_eq!(by_name(name)["outcomes"].as_array().unwrap().len(), 1);
+        assert_eq!(by_name(name)["outcomes"][0]["final"], 9);
+    }
+    assert_eq!(by_name("manager-lock")["processes"]["storage"], "manager");
+    assert!(by_name("manager-no-lock")["lost_updates"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn processes_keys_are_checked() {
+    let head = "[[scenario]]\nname = \"a\"\nengine = \"processes\"\nexpect = \"lost-updates\"\nthreads = [{ delta = 1, ops = 5 }]\n";
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "storage = \"disk\"\n",
+            &[
+                "6:11",
+                "key `storage`",
+                "unknown storage `disk`",
+                "shared-memory, manager",
+            ],
+        ),
+        (
+            "timeout = \"soon\"\n",
+            &[
+                "6:11",
+                "key `timeout`",
+                "`soon` is not a duration",
+                "\"30s\"",
+            ],
+        ),
+        ("timeout = \"0s\"\n", &["key `timeout`", "longer than zero"]),
+        (
+            "storage = \"manager\"\nsync = \"atomic\"\n",
+            &[
+                "7:8",
+                "key `sync`",
+                "get and written with set",
+                "none or mutex",
+            ],
+        ),
+        (
+            "barrier = false\n",
+            &["key `barrier`", "the threads engine only"],
+        ),
+    ];
+    for (extra, expected) in cases {
+        assert_rejected(&format!("{head}{extra}"), expected);
+    }
+    assert_rejected(
+        "[[scenario]]\nname = \"a\"\nengine = \"processes\"\nexpect = \"lost-updates\"\nworkload = \"counter-object\"\n",
+        &["key `engine`", "threads and shuttle engines"],
+    );
+    assert_rejected(
+        &format!("{VALID_HEAD}threads = [{{ delta = 1, ops = 5 }}]\ntimeout = \"5s\"\n"),
+        &["key `timeout`", "the processes engine only"],
+    );
 }
 
 /// Bad input: exit 2 and one clear message naming the file, the line and the key.
