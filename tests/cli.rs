@@ -820,8 +820,20 @@ expect = "no-lost-updates"
         }
         assert_eq!(said[6], "Done");
     }
-    assert!(lines.contains(&"(MainThread) Counter: 4"), "{}", run.stderr);
-    assert_eq!(lines.len(), 15, "{}", run.stderr);
+    // The main thread's lines, in the lesson's order: it waits while the workers run, then
+    // prints the count.
+    let main_thread: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("(MainThread) "))
+        .collect();
+    assert_eq!(
+        main_thread,
+        ["Waiting for worker threads", "Counter: 4"],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines.last(), Some(&"(MainThread) Counter: 4"));
+    assert_eq!(lines.len(), 16, "{}", run.stderr);
 
     // Without -v the run is quiet.
     let quiet = contend(&["run", config.to_str().unwrap()], dir.path());

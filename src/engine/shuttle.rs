@@ -247,6 +247,7 @@ pub fn run_workload_once<W: Workload>(
                 .expect("shuttle spawns tasks without OS resources")
         })
         .collect();
+    workload.threads_started(context.run);
     for handle in handles {
         // A panic in a task fails the whole execution through shuttle itself.
         let _ = handle.join();

@@ -67,6 +67,7 @@ impl Engine for ThreadsEngine {
                         }
                     }
                 }
+                workload.threads_started(run);
                 let mut panicked = None;
                 for (thread, handle) in handles.into_iter().enumerate() {
                     if let Err(payload) = handle.join() {

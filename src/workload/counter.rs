@@ -145,6 +145,17 @@ impl Workload for Counter {
         }
     }
 
+    fn threads_started(&self, run: u64) {
+        if self.spec.object.is_some() {
+            tracing::debug!(
+                target: LOG_TARGET,
+                thread = "MainThread",
+                run,
+                "Waiting for worker threads"
+            );
+        }
+    }
+
     fn settle<P: Platform>(
         &self,
         state: &CounterState<P>,

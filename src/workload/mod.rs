@@ -23,6 +23,10 @@ pub trait Workload: Send + Sync + 'static {
     /// The body of thread `thread`; `point` is called before every shared access.
     fn run_thread<P: Platform>(&self, state: &Self::State<P>, thread: usize, point: &mut P::Point);
 
+    /// Called on the thread that started the execution's threads, once all are started and
+    /// before it waits for them (the lesson's `Counter` class logs here).
+    fn threads_started(&self, _run: u64) {}
+
     /// Accounts for the execution once every thread has finished.
     fn settle<P: Platform>(
         &self,
