@@ -14,9 +14,9 @@ use toml::Spanned;
 
 use crate::scenario::{
     AsyncSettings, CounterSpec, DEFAULT_MAX_PAUSE, DEFAULT_MAX_STEPS, DEFAULT_RUNS,
-    DEFAULT_TIMEOUT, EngineSpec, Executor, Expectation, Jitter, ObjectSettings, ProcessesSettings,
-    Scenario, SchedulerKind, ShuttleSettings, Storage, SyncMode, ThreadSpec, ThreadsSettings,
-    WorkloadSpec,
+    DEFAULT_TIMEOUT, EngineSpec, Executor, Expectation, Jitter, ObjectSettings, Origin,
+    ProcessesSettings, Scenario, SchedulerKind, ShuttleSettings, Storage, SyncMode, ThreadSpec,
+    ThreadsSettings, WorkloadSpec,
 };
 
 /// PCT's bug depth when `depth` is not given.
@@ -167,7 +167,14 @@ pub fn parse(source: &str, path: &Path) -> Result<Vec<Scenario>, ConfigError> {
             name.clone(),
             file.line_column(raw_scenario.name.span().start).0,
         );
-        scenarios.push(file.scenario(raw_scenario)?);
+        let name_at = raw_scenario.name.span().start;
+        let header_at = source[..name_at].rfind("[[scenario]]").unwrap_or(name_at);
+        let mut scenario = file.scenario(raw_scenario)?;
+        scenario.origin = Some(Origin {
+            file: path.to_path_buf(),
+            line: file.line_column(header_at).0,
+        });
+        scenarios.push(scenario);
     }
     Ok(scenarios)
 }
@@ -779,6 +786,7 @@ impl Source<'_> {
             runs,
             seed,
             expect,
+            origin: None,
         })
     }
 

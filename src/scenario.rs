@@ -23,6 +23,17 @@ pub struct Scenario {
     pub seed: u64,
     /// What the scenario must show.
     pub expect: Expectation,
+    /// Where the scenario was defined, when it came from a config file.
+    pub origin: Option<Origin>,
+}
+
+/// Where a scenario was defined: its config file and the line of its `[[scenario]]` header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The config file, as it was given.
+    pub file: std::path::PathBuf,
+    /// The 1-based line of the scenario's `[[scenario]]` header.
+    pub line: usize,
 }
 
 impl Scenario {
@@ -40,6 +51,7 @@ impl Scenario {
             runs: DEFAULT_RUNS,
             seed: 0,
             expect,
+            origin: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::io;
 
 use serde::Serialize;
 
-use crate::scenario::{EngineSpec, Expectation, Scenario, Storage, SyncMode};
+use crate::scenario::{EngineSpec, Expectation, Origin, Scenario, Storage, SyncMode};
 use crate::schedule::witness::ScheduleSummary;
 use crate::tally::{Rate, Tally};
 
@@ -154,6 +154,9 @@ pub struct ProcessesReport {
 pub struct ScenarioReport {
     /// The scenario's name.
     pub name: String,
+    /// Where it was defined: its config file and the line of its `[[scenario]]` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Origin>,
     /// The workload.
     pub workload: String,
     /// The engine.
@@ -253,6 +256,7 @@ impl ScenarioReport {
         };
         ScenarioReport {
             name: scenario.name.clone(),
+            config: scenario.origin.clone(),
             workload: scenario.workload.name().to_string(),
             engine: scenario.engine.name().to_string(),
             scheduler,
