@@ -110,6 +110,7 @@ struct RawScenario {
     await_in_critical_section: Option<Spanned<bool>>,
     storage: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
+    time: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -549,6 +550,11 @@ impl Source<'_> {
             }
         };
 
+        let time = match &raw.time {
+            None => None,
+            Some(text) => Some(self.duration(text, &name, "time")?),
+        };
+
         // Keys that belong to one engine (or executor) only.
         let engine_name = raw.engine.get_ref().as_str();
         let executor_name = raw.executor.as_ref().map(|e| e.get_ref().as_str());
@@ -732,26 +738,7 @@ impl Source<'_> {
                 }
                 let timeout = match &raw.timeout {
                     None => DEFAULT_TIMEOUT,
-                    Some(text) => match humantime::parse_duration(text.get_ref()) {
-                        Ok(timeout) if !timeout.is_zero() => timeout,
-                        Ok(_) => {
-                            return Err(invalid(
-                                text.span(),
-                                "timeout",
-                                "timeout must be longer than zero".into(),
-                            ));
-                        }
-                        Err(error) => {
-                            return Err(invalid(
-                                text.span(),
-                                "timeout",
-                                format!(
-                                    "`{}` is not a duration ({error}); write for example \"30s\", \"500ms\" or \"2m\"",
-                                    text.get_ref()
-                                ),
-                            ));
-                        }
-                    },
+                    Some(text) => self.duration(text, &name, "timeout")?,
                 };
                 let jitter = match &raw.jitter {
                     None => Some(Jitter::default()),
@@ -787,7 +774,27 @@ impl Source<'_> {
             seed,
             expect,
             origin: None,
+            time,
         })
+    }
+
+    /// A positive duration written as `"30s"`, `"500ms"` or `"2m"`.
+    fn duration(
+        &self,
+        text: &Spanned<String>,
+        scenario: &str,
+        key: &str,
+    ) -> Result<Duration, ConfigError> {
+        let invalid =
+            |message: String| self.error(Some(text.span()), Some(scenario), Some(key), message);
+        match humantime::parse_duration(text.get_ref()) {
+            Ok(duration) if !duration.is_zero() => Ok(duration),
+            Ok(_) => Err(invalid(format!("{key} must be longer than zero"))),
+            Err(error) => Err(invalid(format!(
+                "`{}` is not a duration ({error}); write for example \"30s\", \"500ms\" or \"2m\"",
+                text.get_ref()
+            ))),
+        }
     }
 
     /// The shuttle settings of a scenario: scheduler, PCT depth and step bound.

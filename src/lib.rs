@@ -18,6 +18,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
+pub mod shard;
 pub mod tally;
 pub mod trace;
 pub mod workload;

@@ -101,6 +101,7 @@ fn run(args: &RunArgs) -> anyhow::Result<i32> {
         shrink: !args.no_shrink,
         artifacts: Some(args.out.clone()),
         worker_program: None,
+        shard: None,
     };
     let report = match run_scenarios(&scenarios, &options, &mut reporters) {
         Ok(report) => report,

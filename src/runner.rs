@@ -9,9 +9,9 @@ use crate::engine::processes::ProcessesEngine;
 use crate::engine::shuttle::ShuttleEngine;
 use crate::engine::tasks::AsyncEngine;
 use crate::engine::threads::ThreadsEngine;
-use crate::engine::{Engine, EngineError, RunPlan};
+use crate::engine::{Engine, EngineError, RunPlan, Shard, block_len};
 use crate::report::words::{count, grouped};
-use crate::report::{Event, Reporter, RunReport, ScenarioReport, Verdict};
+use crate::report::{EndedBy, Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{EngineSpec, Expectation, Scenario, WorkloadSpec};
 use crate::schedule::witness::witness;
 use crate::tally::Tally;
@@ -32,6 +32,8 @@ pub struct RunOptions {
     /// The contend binary, started as the processes engine's workers; `None` means this
     /// program, which must then be contend.
     pub worker_program: Option<PathBuf>,
+    /// Run only this shard of every scenario's executions.
+    pub shard: Option<Shard>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +44,7 @@ impl Default for RunOptions {
             shrink: true,
             artifacts: None,
             worker_program: None,
+            shard: None,
         }
     }
 }
@@ -81,6 +84,7 @@ pub fn run_scenarios(
         contend_version: env!("CARGO_PKG_VERSION").to_string(),
         verdict,
         elapsed_seconds: started.elapsed().as_secs_f64(),
+        shard: options.shard,
         scenarios: reports,
     };
     reporter.report(&Event::RunFinished { report: &run })?;
@@ -96,9 +100,9 @@ pub fn run_scenario(
     let stop_at_first_failure = options.fail_fast && scenario.expect == Expectation::NoLostUpdates;
     let mut tally = Tally::new(stop_at_first_failure);
     let plan = RunPlan {
-        scenario: scenario.name.clone(),
-        runs: scenario.runs,
-        seed: scenario.seed,
+        shard: options.shard,
+        deadline: scenario.time.map(|time| started + time),
+        ..RunPlan::new(&scenario.name, scenario.runs, scenario.seed)
     };
     let WorkloadSpec::Counter(counter) = &scenario.workload;
     match &scenario.engine {
@@ -123,11 +127,28 @@ pub fn run_scenario(
             &mut tally,
         )?,
     }
-    if stop_at_first_failure && tally.failing_runs > 0 && tally.runs < scenario.runs {
+    let planned = plan.planned(block_len(&scenario.engine, scenario.runs));
+    let stopped_early = tally.runs < planned;
+    let ended_by = if tally.out_of_time {
+        tally.notes.push(format!(
+            "the time budget ({}) ended the run after {} of {}",
+            humantime::format_duration(scenario.time.unwrap_or_default()),
+            grouped(tally.runs.into()),
+            count(planned, "run")
+        ));
+        EndedBy::Time
+    } else if tally.exhaustive {
+        EndedBy::Exhaustive
+    } else if stop_at_first_failure && tally.failing_runs > 0 && stopped_early {
         tally
             .notes
             .push("stopped at the first unexpected failure (--fail-fast)".to_string());
-    }
+        EndedBy::FailFast
+    } else if stopped_early {
+        EndedBy::Failure
+    } else {
+        EndedBy::Runs
+    };
     let elapsed_seconds = started.elapsed().as_secs_f64();
     let searchable = !matches!(scenario.engine, EngineSpec::Async(_));
     if !searchable && tally.first_failing_run.is_some() && options.schedules {
@@ -155,6 +176,8 @@ pub fn run_scenario(
         None => None,
     };
     let mut report = judge(scenario, tally, elapsed_seconds);
+    report.runs_requested = planned;
+    report.ended_by = ended_by;
     if let Some(witness) = witness {
         report.schedule_file = witness.schedule.as_ref().and_then(|s| s.file.clone());
         report.minimal_schedule = witness.schedule;
@@ -182,11 +205,11 @@ fn execute<W: Workload>(
     }
 }
 
-/// Turns a scenario's tally into its report and verdict.
-pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> ScenarioReport {
+/// Whether a scenario's executions met its expectation, and why, in words.
+pub fn verdict_of(expect: Expectation, tally: &Tally) -> (Verdict, String) {
     let runs = count(tally.runs, "run");
     let losing = tally.lost_update_runs;
-    let (verdict, reason) = if tally.failed_runs > 0 {
+    if tally.failed_runs > 0 {
         (
             Verdict::Fail,
             format!(
@@ -195,7 +218,7 @@ pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> Scenari
             ),
         )
     } else {
-        match scenario.expect {
+        match expect {
             Expectation::LostUpdates if losing == 0 => (
                 Verdict::Fail,
                 format!("expected lost updates, but none of {runs} lost one: the bug did not show"),
@@ -225,6 +248,11 @@ pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> Scenari
                 format!("no update lost in {runs}, as expected"),
             ),
         }
-    };
+    }
+}
+
+/// Turns a scenario's tally into its report and verdict.
+pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> ScenarioReport {
+    let (verdict, reason) = verdict_of(scenario.expect, &tally);
     ScenarioReport::new(scenario, tally, verdict, reason, elapsed_seconds)
 }

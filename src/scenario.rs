@@ -25,6 +25,8 @@ pub struct Scenario {
     pub expect: Expectation,
     /// Where the scenario was defined, when it came from a config file.
     pub origin: Option<Origin>,
+    /// A time budget: no execution starts once it is used up, even with runs left.
+    pub time: Option<Duration>,
 }
 
 /// Where a scenario was defined: its config file and the line of its `[[scenario]]` header.
@@ -52,6 +54,7 @@ impl Scenario {
             seed: 0,
             expect,
             origin: None,
+            time: None,
         }
     }
 
@@ -65,6 +68,30 @@ impl Scenario {
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
+    }
+
+    /// The same scenario with a time budget.
+    pub fn with_time(mut self, time: Duration) -> Self {
+        self.time = Some(time);
+        self
+    }
+
+    /// Identifies the scenario's definition, wherever it was written: a 64-bit FNV-1a hash of
+    /// everything that decides its executions, in hex.
+    pub fn fingerprint(&self) -> String {
+        let definition = format!(
+            "{:?}",
+            Scenario {
+                origin: None,
+                ..self.clone()
+            }
+        );
+        let hash = definition
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+        format!("{hash:016x}")
     }
 }
 
@@ -439,7 +466,7 @@ impl SchedulerKind {
 }
 
 /// What a scenario must show to pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expectation {
     /// At least one execution loses an update: the stress test reproduces the bug.

@@ -43,6 +43,8 @@ pub struct Tally {
     pub exhaustive: bool,
     /// What the engine has to say about how the run went, in words.
     pub notes: Vec<String>,
+    /// The engine stopped because the time budget was used up.
+    pub out_of_time: bool,
 }
 
 impl Tally {
@@ -55,9 +57,13 @@ impl Tally {
         }
     }
 
-    /// Adds one execution's outcome; says whether the run goes on.
-    pub fn record(&mut self, outcome: Outcome) -> Flow {
-        let run = self.runs;
+    /// Records that the time budget ended the run before its last execution.
+    pub fn stop_for_time(&mut self) {
+        self.out_of_time = true;
+    }
+
+    /// Adds the outcome of execution `run`; says whether the run goes on.
+    pub fn record(&mut self, run: u64, outcome: Outcome) -> Flow {
         self.runs += 1;
         let failed_otherwise = matches!(outcome, Outcome::Failed { .. });
         let failing = match outcome {
@@ -72,7 +78,9 @@ impl Tally {
                     if settlement.observed_final == settlement.expected_final {
                         self.masked_runs += 1;
                     }
-                    self.first_lost_update_run.get_or_insert(run);
+                    if self.first_lost_update_run.is_none_or(|first| run < first) {
+                        self.first_lost_update_run = Some(run);
+                    }
                 }
                 settlement.lost_updates > 0
             }
@@ -86,8 +94,9 @@ impl Tally {
         };
         if failing {
             self.failing_runs += 1;
-            self.first_failing_run
-                .get_or_insert((run, failed_otherwise));
+            if self.first_failing_run.is_none_or(|(first, _)| run < first) {
+                self.first_failing_run = Some((run, failed_otherwise));
+            }
         }
         if failing && self.stop_at_first_failure {
             Flow::Stop
@@ -180,9 +189,9 @@ mod tests {
     #[test]
     fn counts_failing_runs_and_the_histogram() {
         let mut tally = Tally::new(false);
-        assert_eq!(tally.record(settled(9, 0)), Flow::Continue);
-        assert_eq!(tally.record(settled(7, 2)), Flow::Continue);
-        assert_eq!(tally.record(settled(7, 2)), Flow::Continue);
+        assert_eq!(tally.record(0, settled(9, 0)), Flow::Continue);
+        assert_eq!(tally.record(1, settled(7, 2)), Flow::Continue);
+        assert_eq!(tally.record(2, settled(7, 2)), Flow::Continue);
         assert_eq!(tally.runs, 3);
         assert_eq!(tally.failing_runs, 2);
         assert_eq!(tally.lost_updates, 4);
@@ -193,16 +202,29 @@ mod tests {
     #[test]
     fn stops_at_the_first_failure_when_asked() {
         let mut tally = Tally::new(true);
-        assert_eq!(tally.record(settled(9, 0)), Flow::Continue);
-        assert_eq!(tally.record(settled(8, 1)), Flow::Stop);
+        assert_eq!(tally.record(0, settled(9, 0)), Flow::Continue);
+        assert_eq!(tally.record(1, settled(8, 1)), Flow::Stop);
+    }
+
+    #[test]
+    fn the_first_failing_run_is_the_lowest_index_whatever_the_order() {
+        let mut tally = Tally::new(false);
+        tally.record(7, settled(8, 1));
+        tally.record(3, settled(8, 1));
+        tally.record(5, settled(9, 0));
+        assert_eq!(tally.first_failing_run, Some((3, false)));
+        assert_eq!(tally.first_lost_update_run, Some(3));
     }
 
     #[test]
     fn a_failed_execution_is_a_failing_run() {
         let mut tally = Tally::new(false);
-        tally.record(Outcome::Failed {
-            message: "deadlock".into(),
-        });
+        tally.record(
+            0,
+            Outcome::Failed {
+                message: "deadlock".into(),
+            },
+        );
         assert_eq!(tally.failing_runs, 1);
         assert_eq!(tally.failed_runs, 1);
         assert_eq!(tally.failures, vec!["run 0: deadlock".to_string()]);

@@ -50,11 +50,7 @@ impl Workload for Panicking {
 }
 
 fn plan() -> RunPlan {
-    RunPlan {
-        scenario: "panicking".into(),
-        runs: 3,
-        seed: 1,
-    }
+    RunPlan::new("panicking", 3, 1)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use contend::engine::Outcome;
-use contend::engine::shuttle::scheduler_for;
+use contend::engine::shuttle::block_scheduler;
 use contend::ledger::EventContext;
 use contend::replay::{ReplayVerdict, replay};
 use contend::runner::{RunOptions, run_scenario};
@@ -20,7 +20,7 @@ use tempfile::TempDir;
 fn random_failing_schedule(workload: &Arc<Counter>) -> Vec<contend::schedule::Choice> {
     (0..100)
         .find_map(|seed| {
-            let scheduler = scheduler_for(SchedulerKind::Random, seed, 1);
+            let scheduler = block_scheduler(SchedulerKind::Random, seed, &(0..1));
             let original = record_original(workload, scheduler, 0, 100_000, "recorded")?;
             (FailureKind::of(&original.outcome) == Some(FailureKind::LostUpdate))
                 .then_some(original.choices?)

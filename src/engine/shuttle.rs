@@ -1,9 +1,11 @@
 //! Controlled executions under shuttle: random, PCT or DFS scheduling, deterministic per seed.
 
 use std::mem::ManuallyDrop;
+use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use shuttle::scheduler::{
     DfsScheduler, PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId,
@@ -11,7 +13,7 @@ use shuttle::scheduler::{
 use shuttle::{Config, FailurePersistence, MaxSteps};
 
 use super::panics::Capture;
-use super::{Engine, EngineError, Flow, Outcome, RunPlan};
+use super::{Engine, EngineError, Flow, Outcome, RunPlan, SHUTTLE_BLOCK, derive_seed};
 use crate::ledger::{EventContext, LedgerError, Settlement};
 use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint, StepLog};
 use crate::scenario::{SchedulerKind, ShuttleSettings};
@@ -29,20 +31,47 @@ impl ShuttleEngine {
     pub fn new(settings: ShuttleSettings) -> Self {
         ShuttleEngine { settings }
     }
+}
 
-    fn scheduler(&self, plan: &RunPlan) -> Box<dyn Scheduler + Send> {
-        scheduler_for(self.settings.scheduler, plan.seed, plan.runs)
+/// Executions per scheduler: [`SHUTTLE_BLOCK`], or all of them for DFS, whose executions are
+/// the steps of one search.
+pub fn block_len(kind: SchedulerKind, runs: u64) -> u64 {
+    match kind {
+        SchedulerKind::Dfs => runs.max(1),
+        SchedulerKind::Random | SchedulerKind::Pct { .. } => SHUTTLE_BLOCK,
     }
 }
 
-/// The shuttle scheduler of a scenario: deterministic for its seed.
-pub fn scheduler_for(kind: SchedulerKind, seed: u64, runs: u64) -> Box<dyn Scheduler + Send> {
-    let runs = usize::try_from(runs).unwrap_or(usize::MAX);
+/// The scheduler of one block of a scenario's executions: deterministic for the scenario's
+/// seed and the block alone.
+pub fn block_scheduler(
+    kind: SchedulerKind,
+    seed: u64,
+    block: &Range<u64>,
+) -> Box<dyn Scheduler + Send> {
+    let len = usize::try_from(block.end - block.start).unwrap_or(usize::MAX);
+    let block_seed = derive_seed(seed, block.start / SHUTTLE_BLOCK);
     match kind {
-        SchedulerKind::Random => Box::new(RandomScheduler::new_from_seed(seed, runs)),
-        SchedulerKind::Pct { depth } => Box::new(PctScheduler::new_from_seed(seed, depth, runs)),
-        SchedulerKind::Dfs => Box::new(DfsScheduler::new(Some(runs), false)),
+        SchedulerKind::Random => Box::new(RandomScheduler::new_from_seed(block_seed, len)),
+        SchedulerKind::Pct { depth } => {
+            Box::new(PctScheduler::new_from_seed(block_seed, depth, len))
+        }
+        SchedulerKind::Dfs => Box::new(DfsScheduler::new(Some(len), false)),
     }
+}
+
+/// The scheduler whose executions include execution `run` of a scenario of `runs`
+/// executions, and the index of `run` among them.
+pub fn scheduler_for_execution(
+    kind: SchedulerKind,
+    seed: u64,
+    runs: u64,
+    run: u64,
+) -> (Box<dyn Scheduler + Send>, u64) {
+    let block_len = block_len(kind, runs);
+    let start = run / block_len * block_len;
+    let block = start..(start + block_len).min(runs.max(run + 1));
+    (block_scheduler(kind, seed, &block), run - start)
 }
 
 /// The variable through which shuttle's schedulers would take their seed.
@@ -65,11 +94,20 @@ pub fn quiet_config(max_steps: u64) -> Config {
 struct Stoppable {
     inner: ManuallyDrop<Box<dyn Scheduler + Send>>,
     stop: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    out_of_time: Arc<AtomicBool>,
 }
 
 impl Scheduler for Stoppable {
     fn new_execution(&mut self) -> Option<Schedule> {
         if self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            self.out_of_time.store(true, Ordering::SeqCst);
             return None;
         }
         self.inner.new_execution()
@@ -142,26 +180,70 @@ impl ShuttleEngine {
                 plan.scenario
             )));
         }
+        let body = Arc::new(body);
+        let block_len = block_len(self.settings.scheduler, plan.runs);
+        for block in plan.blocks(block_len) {
+            if plan.out_of_time() {
+                tally.stop_for_time();
+                break;
+            }
+            let before = tally.runs;
+            if self.execute_block(plan, tally, &block, Arc::clone(&body))? == Flow::Stop {
+                if tally.failed_runs > 0 && tally.runs < plan.planned(block_len) {
+                    tally.notes.push(format!(
+                        "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",
+                        plan.planned(block_len) - tally.runs,
+                        plan.planned(block_len)
+                    ));
+                }
+                break;
+            }
+            if tally.out_of_time {
+                break;
+            }
+            if tally.runs - before < block.end - block.start {
+                // Only DFS ends before its bound: it has explored every schedule.
+                tally.exhaustive = true;
+                tally.notes.push(format!(
+                    "dfs explored all {} schedules: the search is exhaustive",
+                    tally.runs
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the executions of one block under a scheduler of their own.
+    fn execute_block<B: ExecutionBody>(
+        &self,
+        plan: &RunPlan,
+        tally: &mut Tally,
+        block: &Range<u64>,
+        body: Arc<B>,
+    ) -> Result<Flow, EngineError> {
         let capture = Capture::start();
         let stop = Arc::new(AtomicBool::new(false));
+        let out_of_time = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             tally: Mutex::new(std::mem::take(tally)),
             error: Mutex::new(None),
-            next_run: AtomicU64::new(0),
+            next_run: AtomicU64::new(block.start),
             stop: Arc::clone(&stop),
         });
         let scheduler = Stoppable {
-            inner: ManuallyDrop::new(self.scheduler(plan)),
+            inner: ManuallyDrop::new(block_scheduler(self.settings.scheduler, plan.seed, block)),
             stop,
+            deadline: plan.deadline,
+            out_of_time: Arc::clone(&out_of_time),
         };
         let stop = Arc::clone(&shared.stop);
         let runner = shuttle::Runner::new(scheduler, quiet_config(self.settings.max_steps));
-        let body = {
+        let run_body = {
             let shared = Arc::clone(&shared);
             let scenario = plan.scenario.clone();
-            move || execute_once(&body, &shared, &scenario)
+            move || execute_once(&*body, &shared, &scenario)
         };
-        let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(run_body)));
 
         // A failed execution may leak shuttle's clone of the body, so take the results out
         // rather than unwrapping the Arc.
@@ -183,25 +265,23 @@ impl ShuttleEngine {
             let message = capture
                 .take()
                 .unwrap_or_else(|| "the execution failed".to_string());
-            tally.record(Outcome::Failed {
-                message: explain_shuttle_failure(message, self.settings.max_steps),
-            });
-            if tally.runs < plan.runs {
-                tally.notes.push(format!(
-                    "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",
-                    plan.runs - tally.runs,
-                    plan.runs
-                ));
-            }
-        } else if !stop.load(Ordering::SeqCst) && tally.runs < plan.runs {
-            // Only DFS ends before its bound: it has explored every schedule.
-            tally.exhaustive = true;
-            tally.notes.push(format!(
-                "dfs explored all {} schedules: the search is exhaustive",
-                tally.runs
-            ));
+            let run = shared.next_run.load(Ordering::SeqCst).saturating_sub(1);
+            tally.record(
+                run,
+                Outcome::Failed {
+                    message: explain_shuttle_failure(message, self.settings.max_steps),
+                },
+            );
+            return Ok(Flow::Stop);
         }
-        Ok(())
+        if out_of_time.load(Ordering::SeqCst) {
+            tally.stop_for_time();
+        }
+        Ok(if stop.load(Ordering::SeqCst) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        })
     }
 }
 
@@ -211,7 +291,7 @@ fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &str) {
     match settled {
         Ok(settlement) => {
             let mut tally = shared.tally.lock().unwrap_or_else(|p| p.into_inner());
-            if tally.record(Outcome::Settled(settlement)) == Flow::Stop {
+            if tally.record(run, Outcome::Settled(settlement)) == Flow::Stop {
                 shared.stop.store(true, Ordering::SeqCst);
             }
         }

@@ -232,8 +232,12 @@ fn execute_on_tokio(
         .map_err(EngineError::Spawn)?;
     // One state for every run, as on real threads: the write records are allocated once.
     let state = Arc::new(workload.new_state::<Tokio>());
-    for run in 0..plan.runs {
-        if run > 0 {
+    for (index, run) in plan.executions().enumerate() {
+        if plan.out_of_time() {
+            tally.stop_for_time();
+            break;
+        }
+        if index > 0 {
             state.ledger.reset();
         }
         let tasks = workload.counter.threads.len();
@@ -258,7 +262,7 @@ fn execute_on_tokio(
             Ok(()) => Outcome::Settled(settle(&state.ledger, plan, run)?),
             Err(message) => Outcome::Failed { message },
         };
-        if tally.record(outcome) == Flow::Stop {
+        if tally.record(run, outcome) == Flow::Stop {
             break;
         }
     }

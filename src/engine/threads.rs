@@ -35,8 +35,12 @@ impl Engine for ThreadsEngine {
         // One state for every run: a large workload's write records are allocated (and
         // page-faulted) once, not once per run.
         let Ok(state) = workload.new_state(&OsPlatform);
-        for run in 0..plan.runs {
-            if run > 0 {
+        for (index, run) in plan.executions().enumerate() {
+            if plan.out_of_time() {
+                tally.stop_for_time();
+                break;
+            }
+            if index > 0 {
                 workload.reset(&state);
             }
             let start_line = self.settings.barrier.then(|| StartLine::new(threads));
@@ -97,7 +101,7 @@ impl Engine for ThreadsEngine {
                         })?;
                 Outcome::Settled(settlement)
             };
-            if tally.record(outcome) == Flow::Stop {
+            if tally.record(run, outcome) == Flow::Stop {
                 break;
             }
         }

@@ -7,10 +7,11 @@ pub mod words;
 
 use std::io;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::{EngineSpec, Expectation, Origin, Scenario, Storage, SyncMode};
 use crate::schedule::witness::ScheduleSummary;
+use crate::shard::Shard;
 use crate::tally::{Rate, Tally};
 
 /// Everything a reporter is told, in order.
@@ -68,7 +69,7 @@ impl Reporter for Reporters {
 }
 
 /// Whether expectations were met.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Every expectation met.
@@ -88,7 +89,7 @@ impl Verdict {
 }
 
 /// How often one final value was seen.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalCount {
     /// The counter's final value.
     #[serde(rename = "final")]
@@ -98,7 +99,7 @@ pub struct FinalCount {
 }
 
 /// A rate with its 95% confidence interval, as reported.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RateReport {
     /// The observed rate.
     pub rate: f64,
@@ -119,7 +120,7 @@ impl From<Rate> for RateReport {
 }
 
 /// What one thread of a counter scenario does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadReport {
     /// Added to the counter by each update.
     pub delta: i64,
@@ -128,7 +129,7 @@ pub struct ThreadReport {
 }
 
 /// The shape of a `counter-object` workload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectReport {
     /// Worker threads.
     pub workers: usize,
@@ -139,7 +140,7 @@ pub struct ObjectReport {
 }
 
 /// How a scenario of the processes engine ran.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProcessesReport {
     /// Worker processes per execution.
     pub workers: usize,
@@ -150,7 +151,7 @@ pub struct ProcessesReport {
 }
 
 /// The result of one scenario: the `scenarios` entries of the JSON report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioReport {
     /// The scenario's name.
     pub name: String,
@@ -226,6 +227,33 @@ pub struct ScenarioReport {
     pub minimal_schedule: Option<ScheduleSummary>,
     /// Wall-clock time of the scenario.
     pub elapsed_seconds: f64,
+    /// What ended the run: its runs, its time budget, `--fail-fast`, a failed execution that
+    /// ends the engine's run, or an exhaustive search.
+    pub ended_by: EndedBy,
+    /// The scenario's time budget, if it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_budget_seconds: Option<f64>,
+    /// The index of the first failing execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failing_run: Option<u64>,
+    /// Identifies the scenario's definition: shard reports merge only when theirs match.
+    pub fingerprint: String,
+}
+
+/// What ended a scenario's run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndedBy {
+    /// Every execution asked for was made.
+    Runs,
+    /// The time budget was used up first.
+    Time,
+    /// `--fail-fast` stopped it at the first unexpected failure.
+    FailFast,
+    /// A failed execution ended it (shuttle stops at one; a processes run that timed out).
+    Failure,
+    /// DFS explored every schedule before reaching `runs`.
+    Exhaustive,
 }
 
 impl ScenarioReport {
@@ -309,12 +337,16 @@ impl ScenarioReport {
             schedule_file: None,
             minimal_schedule: None,
             elapsed_seconds,
+            ended_by: EndedBy::Runs,
+            time_budget_seconds: scenario.time.map(|time| time.as_secs_f64()),
+            first_failing_run: tally.first_failing_run.map(|(run, _)| run),
+            fingerprint: scenario.fingerprint(),
         }
     }
 }
 
 /// The result of a whole run: the JSON report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     /// The version of contend that ran.
     pub contend_version: String,
@@ -322,6 +354,9 @@ pub struct RunReport {
     pub verdict: Verdict,
     /// Wall-clock time of the run.
     pub elapsed_seconds: f64,
+    /// The shard this run made, when the campaign is split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// One entry per scenario, in order.
     pub scenarios: Vec<ScenarioReport>,
 }

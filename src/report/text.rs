@@ -254,14 +254,19 @@ mod tests {
         .with_runs(2)
         .with_seed(42);
         let mut tally = Tally::new(false);
-        for (observed_final, lost_updates) in [(-99_559, 500_000), (9, 2)] {
-            tally.record(Outcome::Settled(Settlement {
-                observed_final,
-                expected_final: 9,
-                overwrites: lost_updates,
-                lost_updates,
-                lost_delta: 9 - observed_final,
-            }));
+        for (run, (observed_final, lost_updates)) in
+            [(-99_559, 500_000), (9, 2)].into_iter().enumerate()
+        {
+            tally.record(
+                run as u64,
+                Outcome::Settled(Settlement {
+                    observed_final,
+                    expected_final: 9,
+                    overwrites: lost_updates,
+                    lost_updates,
+                    lost_delta: 9 - observed_final,
+                }),
+            );
         }
         judge(&scenario, tally, 1.5)
     }
@@ -283,6 +288,7 @@ mod tests {
             contend_version: "test".into(),
             verdict: Verdict::Pass,
             elapsed_seconds: 1.5,
+            shard: None,
             scenarios: vec![report],
         };
         reporter

@@ -12,7 +12,7 @@ use super::file::{
 };
 use super::search::{FailureKind, Limits, Minimal, Minimality, minimize};
 use super::{Original, record_original};
-use crate::engine::shuttle::scheduler_for;
+use crate::engine::shuttle::scheduler_for_execution;
 use crate::engine::{EngineError, Outcome};
 use crate::replay::{ReplayError, replay};
 use crate::report::ThreadReport;
@@ -21,7 +21,7 @@ use crate::scenario::{CounterSpec, EngineSpec, Scenario, WorkloadSpec};
 use crate::workload::counter::Counter;
 
 /// The minimal failing schedule of a scenario, as reports show it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ScheduleSummary {
     /// Where the schedule file was saved, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,11 +87,12 @@ pub fn witness(
 
     let original = scenario.engine.shuttle_settings().and_then(|settings| {
         let workload = Arc::new(Counter::new(counter.clone()));
-        let scheduler = scheduler_for(settings.scheduler, scenario.seed, scenario.runs);
+        let (scheduler, index) =
+            scheduler_for_execution(settings.scheduler, scenario.seed, scenario.runs, run);
         record_original(
             &workload,
             scheduler,
-            run,
+            index,
             settings.max_steps,
             &scenario.name,
         )

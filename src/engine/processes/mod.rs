@@ -76,10 +76,14 @@ impl ProcessesEngine {
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
         let workload = Counter::new(counter.clone());
-        for run in 0..plan.runs {
+        for run in plan.executions() {
+            if plan.out_of_time() {
+                tally.stop_for_time();
+                break;
+            }
             let execution = self.execute_once(&workload, counter, plan, run)?;
             let timed_out = execution.timed_out;
-            if tally.record(execution.outcome) == Flow::Stop {
+            if tally.record(run, execution.outcome) == Flow::Stop {
                 break;
             }
             if timed_out {
