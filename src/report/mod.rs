@@ -1,7 +1,9 @@
 //! Reports: one event type feeds every reporter; each reporter writes to an injected writer.
 
+pub mod github;
 pub mod interleaving;
 pub mod json;
+pub mod junit;
 pub mod text;
 pub mod words;
 
