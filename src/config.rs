@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
@@ -79,68 +80,299 @@ impl fmt::Display for Location {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A config file: scenarios, and defaults for their keys.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "contend config")]
 struct RawFile {
+    /// Keys that apply to every scenario that does not set them (any scenario key but `name`).
+    #[schemars(with = "Option<RawScenario>")]
+    defaults: Option<Spanned<RawScenario>>,
+    /// The scenarios, run in order.
     #[serde(default)]
+    #[schemars(with = "Vec<RawScenario>")]
     scenario: Vec<Spanned<RawScenario>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One `[[scenario]]` table (or the `[defaults]` table). See README.md, "Config".
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
-    name: Spanned<String>,
+    /// Unique name, used in reports and trace events (required; not in [defaults]).
+    #[schemars(with = "Option<String>")]
+    name: Option<Spanned<String>>,
+    /// `counter` (default) or `counter-object` (the lesson's Counter class).
+    #[schemars(with = "Option<WorkloadName>")]
     workload: Option<Spanned<String>>,
-    engine: Spanned<String>,
+    /// The engine that runs the scenario (required).
+    #[schemars(with = "Option<EngineName>")]
+    engine: Option<Spanned<String>>,
+    /// How the read-modify-write is protected (default none).
+    #[schemars(with = "Option<SyncName>")]
     sync: Option<Spanned<String>>,
+    /// The counter's initial value (default 0).
     initial: Option<i64>,
+    /// One `{ delta, ops }` per thread (counter workload; per worker process on processes).
+    #[schemars(with = "Option<Vec<RawThread>>")]
     threads: Option<Spanned<Vec<Spanned<RawThread>>>>,
+    /// counter-object: worker threads (default 2).
+    #[schemars(with = "Option<u32>")]
     workers: Option<Spanned<i64>>,
+    /// counter-object: increments per worker (default 2).
+    #[schemars(with = "Option<u64>")]
     increments: Option<Spanned<i64>>,
+    /// counter-object: the longest pause before an increment, in milliseconds (default 10).
+    #[schemars(with = "Option<u64>")]
     max_pause_ms: Option<Spanned<i64>>,
+    /// Executions (default 100).
+    #[schemars(with = "Option<u64>")]
     runs: Option<Spanned<i64>>,
+    /// Every random choice derives from it; drawn at random and printed when absent.
+    #[schemars(with = "Option<u64>")]
     seed: Option<Spanned<i64>>,
-    expect: Spanned<String>,
+    /// What the scenario must show (required).
+    #[schemars(with = "Option<ExpectName>")]
+    expect: Option<Spanned<String>>,
+    /// shuttle (and async on shuttle): random (default), pct or dfs.
+    #[schemars(with = "Option<SchedulerName>")]
     scheduler: Option<Spanned<String>>,
+    /// PCT's bug depth (default 3).
+    #[schemars(with = "Option<u32>")]
     depth: Option<Spanned<i64>>,
+    /// shuttle: steps after which an execution is a livelock (default 100,000,000).
+    #[schemars(with = "Option<u64>")]
     max_steps: Option<Spanned<i64>>,
+    /// threads and processes: false turns noise off; true or a table turns it on (default on).
+    #[schemars(with = "Option<JitterSchema>")]
     jitter: Option<Spanned<toml::Value>>,
+    /// threads: start all threads together (default true).
+    #[schemars(with = "Option<bool>")]
     barrier: Option<Spanned<bool>>,
+    /// async: tokio (default) or shuttle.
+    #[schemars(with = "Option<ExecutorName>")]
     executor: Option<Spanned<String>>,
+    /// async: put an `.await` between the read and the write (default false).
+    #[schemars(with = "Option<bool>")]
     await_in_critical_section: Option<Spanned<bool>>,
+    /// processes: shared-memory (default) or manager.
+    #[schemars(with = "Option<StorageName>")]
     storage: Option<Spanned<String>>,
+    /// processes: how long one execution may take, as "30s" (default "60s").
+    #[schemars(with = "Option<String>")]
     timeout: Option<Spanned<String>>,
+    /// A time budget: the scenario stops when its runs or its time are used up, as "30s".
+    #[schemars(with = "Option<String>")]
     time: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+impl RawScenario {
+    /// This scenario with the keys it does not set taken from `defaults`.
+    fn with_defaults(self, defaults: &RawScenario) -> RawScenario {
+        let d = defaults.clone();
+        RawScenario {
+            name: self.name,
+            workload: self.workload.or(d.workload),
+            engine: self.engine.or(d.engine),
+            sync: self.sync.or(d.sync),
+            initial: self.initial.or(d.initial),
+            threads: self.threads.or(d.threads),
+            workers: self.workers.or(d.workers),
+            increments: self.increments.or(d.increments),
+            max_pause_ms: self.max_pause_ms.or(d.max_pause_ms),
+            runs: self.runs.or(d.runs),
+            seed: self.seed.or(d.seed),
+            expect: self.expect.or(d.expect),
+            scheduler: self.scheduler.or(d.scheduler),
+            depth: self.depth.or(d.depth),
+            max_steps: self.max_steps.or(d.max_steps),
+            jitter: self.jitter.or(d.jitter),
+            barrier: self.barrier.or(d.barrier),
+            executor: self.executor.or(d.executor),
+            await_in_critical_section: self
+                .await_in_critical_section
+                .or(d.await_in_critical_section),
+            storage: self.storage.or(d.storage),
+            timeout: self.timeout.or(d.timeout),
+            time: self.time.or(d.time),
+        }
+    }
+
+    /// Runs the scenario on `engine` instead, without the keys of its own engine that the new
+    /// one does not have.
+    fn on_engine(mut self, engine: &str, table: Range<usize>) -> RawScenario {
+        let at = self.engine.as_ref().map_or(table, Spanned::span);
+        let shuttle = engine == "shuttle";
+        let noisy = engine == "threads" || engine == "processes";
+        if !shuttle && engine != "async" {
+            self.scheduler = None;
+            self.depth = None;
+            self.max_steps = None;
+        }
+        if !noisy {
+            self.jitter = None;
+        }
+        if engine != "threads" {
+            self.barrier = None;
+        }
+        if engine != "async" {
+            self.executor = None;
+            self.await_in_critical_section = None;
+        }
+        if engine != "processes" {
+            self.storage = None;
+            self.timeout = None;
+        }
+        self.engine = Some(Spanned::new(at, engine.to_string()));
+        self
+    }
+}
+
+/// What the command line overrides in every scenario.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// Every scenario's seed.
+    pub seed: Option<u64>,
+    /// Every scenario's number of runs.
+    pub runs: Option<u64>,
+    /// Every scenario's engine (its other engine's keys are dropped).
+    pub engine: Option<String>,
+    /// Every scenario's time budget.
+    pub time: Option<Duration>,
+}
+
+/// The names the schema offers for some keys.
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum WorkloadName {
+    Counter,
+    CounterObject,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum EngineName {
+    Threads,
+    Shuttle,
+    Async,
+    Processes,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SyncName {
+    None,
+    Mutex,
+    Atomic,
+    Spin,
+    Flag,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum ExpectName {
+    LostUpdates,
+    NoLostUpdates,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SchedulerName {
+    Random,
+    Pct,
+    Dfs,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ExecutorName {
+    Tokio,
+    Shuttle,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum StorageName {
+    SharedMemory,
+    Manager,
+}
+
+/// `jitter`: a switch, or the noise's parameters.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum JitterSchema {
+    Switch(bool),
+    Table(RawJitter),
+}
+
+/// One thread of the counter workload.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawThread {
+    /// Added to the counter by each update.
     delta: i64,
+    /// Number of updates (at least 1).
+    #[schemars(with = "u64")]
     ops: Spanned<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The noise injected at every access on real threads and processes.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawJitter {
+    /// Probability of a yield (default 0.2).
     yield_probability: Option<f64>,
+    /// Probability of a busy spin (default 0.1).
     spin_probability: Option<f64>,
+    /// Longest spin, in iterations (default 100).
     max_spin: Option<i64>,
+    /// Probability of a sleep (default 0.0002).
     sleep_probability: Option<f64>,
+    /// Longest sleep, in microseconds (default 100).
     max_sleep_us: Option<i64>,
+}
+
+/// The commented starter config that `contend init` writes.
+pub const STARTER: &str = include_str!("../configs/starter.toml");
+
+/// The JSON Schema of config files.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RawFile);
+    serde_json::to_string_pretty(&schema).expect("a schema serializes")
 }
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Vec<Scenario>, ConfigError> {
+    load_with(path, &Overrides::default())
+}
+
+/// Reads and validates a config file, with command-line overrides.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Vec<Scenario>, ConfigError> {
     let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&source, path)
+    parse_with(&source, path, overrides)
 }
 
 /// Validates config text; `path` only names the file in errors.
 pub fn parse(source: &str, path: &Path) -> Result<Vec<Scenario>, ConfigError> {
+    parse_with(source, path, &Overrides::default())
+}
+
+/// Validates config text with command-line overrides; `path` only names the file in errors.
+pub fn parse_with(
+    source: &str,
+    path: &Path,
+    overrides: &Overrides,
+) -> Result<Vec<Scenario>, ConfigError> {
     let file = Source { text: source, path };
     let raw: RawFile = toml::from_str(source).map_err(|e| file.toml_error(&e))?;
     if raw.scenario.is_empty() {
@@ -151,30 +383,66 @@ pub fn parse(source: &str, path: &Path) -> Result<Vec<Scenario>, ConfigError> {
             "the config has no [[scenario]] table".into(),
         ));
     }
+    let defaults = match raw.defaults {
+        Some(defaults) => {
+            if let Some(name) = &defaults.get_ref().name {
+                return Err(file.error(
+                    Some(name.span()),
+                    None,
+                    Some("defaults.name"),
+                    "`name` has no default: each scenario names itself".into(),
+                ));
+            }
+            defaults.into_inner()
+        }
+        None => RawScenario::default(),
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut scenarios = Vec::with_capacity(raw.scenario.len());
     for raw_scenario in raw.scenario {
-        let raw_scenario = raw_scenario.into_inner();
-        let name = raw_scenario.name.get_ref().clone();
+        let table = raw_scenario.span();
+        let mut raw_scenario = raw_scenario.into_inner().with_defaults(&defaults);
+        if let Some(engine) = &overrides.engine {
+            raw_scenario = raw_scenario.on_engine(engine, table.clone());
+        }
+        let header_at = source[..table.start.min(source.len())]
+            .rfind("[[scenario]]")
+            .unwrap_or(table.start);
+        let Some(name_key) = raw_scenario.name.clone() else {
+            return Err(file.error(
+                Some(header_at..header_at),
+                None,
+                Some("name"),
+                "missing field `name`: every [[scenario]] needs one".into(),
+            ));
+        };
+        let name = name_key.get_ref().clone();
         if let Some(first_line) = seen.get(&name) {
             return Err(file.error(
-                Some(raw_scenario.name.span()),
+                Some(name_key.span()),
                 Some(&name),
                 Some("name"),
                 format!("duplicate scenario name `{name}` (first used on line {first_line})"),
             ));
         }
-        seen.insert(
-            name.clone(),
-            file.line_column(raw_scenario.name.span().start).0,
-        );
-        let name_at = raw_scenario.name.span().start;
-        let header_at = source[..name_at].rfind("[[scenario]]").unwrap_or(name_at);
-        let mut scenario = file.scenario(raw_scenario)?;
+        seen.insert(name.clone(), file.line_column(name_key.span().start).0);
+        let header_at = source[..name_key.span().start]
+            .rfind("[[scenario]]")
+            .unwrap_or(header_at);
+        let mut scenario = file.scenario(raw_scenario, header_at)?;
         scenario.origin = Some(Origin {
             file: path.to_path_buf(),
             line: file.line_column(header_at).0,
         });
+        if let Some(seed) = overrides.seed {
+            scenario.seed = seed;
+        }
+        if let Some(runs) = overrides.runs {
+            scenario.runs = runs;
+        }
+        if let Some(time) = overrides.time {
+            scenario.time = Some(time);
+        }
         scenarios.push(scenario);
     }
     Ok(scenarios)
@@ -320,14 +588,29 @@ impl Source<'_> {
         (!key.is_empty()).then_some(key)
     }
 
-    fn scenario(&self, raw: RawScenario) -> Result<Scenario, ConfigError> {
-        let name = raw.name.get_ref().clone();
+    fn scenario(&self, raw: RawScenario, header_at: usize) -> Result<Scenario, ConfigError> {
+        let name_key = raw
+            .name
+            .clone()
+            .expect("parse checks that every scenario has a name");
+        let name = name_key.get_ref().clone();
         let invalid = |span: Range<usize>, key: &str, message: String| {
             self.error(Some(span), Some(&name), Some(key), message)
         };
+        let required = |value: &Option<Spanned<String>>, key: &str| {
+            value.clone().ok_or_else(|| {
+                invalid(
+                    header_at..header_at,
+                    key,
+                    format!("missing field `{key}` (set it in the scenario or in [defaults])"),
+                )
+            })
+        };
+        let engine_key = required(&raw.engine, "engine")?;
+        let expect_key = required(&raw.expect, "expect")?;
         if name.trim().is_empty() {
             return Err(invalid(
-                raw.name.span(),
+                name_key.span(),
                 "name",
                 "the name must not be empty".into(),
             ));
@@ -383,7 +666,7 @@ impl Source<'_> {
             }
             if !matches!(sync, SyncMode::Mutex | SyncMode::None) {
                 return Err(invalid(
-                    raw.sync.as_ref().map_or(raw.name.span(), Spanned::span),
+                    raw.sync.as_ref().map_or(name_key.span(), Spanned::span),
                     "sync",
                     format!(
                         "workload counter-object takes sync = \"mutex\" (the lesson's lock) or \"none\", not \"{sync}\""
@@ -425,7 +708,7 @@ impl Source<'_> {
                 };
                 workers as usize
             ];
-            (threads, raw.name.span(), Some(ObjectSettings { max_pause }))
+            (threads, name_key.span(), Some(ObjectSettings { max_pause }))
         } else {
             for (key, span) in [
                 ("workers", raw.workers.as_ref().map(Spanned::span)),
@@ -442,7 +725,7 @@ impl Source<'_> {
             }
             let Some(raw_threads) = &raw.threads else {
                 return Err(invalid(
-                    raw.name.span(),
+                    name_key.span(),
                     "threads",
                     "missing field `threads`: one { delta, ops } per thread".into(),
                 ));
@@ -536,12 +819,12 @@ impl Source<'_> {
                 ));
             }
         };
-        let expect = match raw.expect.get_ref().as_str() {
+        let expect = match expect_key.get_ref().as_str() {
             "lost-updates" => Expectation::LostUpdates,
             "no-lost-updates" => Expectation::NoLostUpdates,
             other => {
                 return Err(invalid(
-                    raw.expect.span(),
+                    expect_key.span(),
                     "expect",
                     format!(
                         "unknown expectation `{other}` (expected one of: lost-updates, no-lost-updates)"
@@ -556,7 +839,7 @@ impl Source<'_> {
         };
 
         // Keys that belong to one engine (or executor) only.
-        let engine_name = raw.engine.get_ref().as_str();
+        let engine_name = engine_key.get_ref().as_str();
         let executor_name = raw.executor.as_ref().map(|e| e.get_ref().as_str());
         let under_shuttle = engine_name == "shuttle"
             || (engine_name == "async" && executor_name == Some("shuttle"));
@@ -649,14 +932,14 @@ impl Source<'_> {
             "async" => {
                 if object.is_some() {
                     return Err(invalid(
-                        raw.engine.span(),
+                        engine_key.span(),
                         "engine",
                         "workload counter-object runs on the threads and shuttle engines".into(),
                     ));
                 }
                 if sync.spins() {
                     return Err(invalid(
-                        raw.sync.as_ref().map_or(raw.engine.span(), Spanned::span),
+                        raw.sync.as_ref().map_or(engine_key.span(), Spanned::span),
                         "sync",
                         format!(
                             "sync = \"{sync}\" spins, and on one thread a task that waits without \
@@ -704,7 +987,7 @@ impl Source<'_> {
             "processes" => {
                 if object.is_some() {
                     return Err(invalid(
-                        raw.engine.span(),
+                        engine_key.span(),
                         "engine",
                         "workload counter-object runs on the threads and shuttle engines".into(),
                     ));
@@ -729,7 +1012,7 @@ impl Source<'_> {
                 if storage == Storage::Manager && !matches!(sync, SyncMode::None | SyncMode::Mutex)
                 {
                     return Err(invalid(
-                        raw.sync.as_ref().map_or(raw.engine.span(), Spanned::span),
+                        raw.sync.as_ref().map_or(engine_key.span(), Spanned::span),
                         "sync",
                         format!(
                             "a managed value is read with get and written with set, so sync =                              \"{sync}\" has nothing to work on; use none or mutex (a lock                              around get and set)"
@@ -752,7 +1035,7 @@ impl Source<'_> {
             }
             other => {
                 return Err(invalid(
-                    raw.engine.span(),
+                    engine_key.span(),
                     "engine",
                     format!(
                         "unknown engine `{other}` (expected one of: threads, shuttle, async, processes)"

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::engine::processes::ProcessesEngine;
@@ -34,6 +35,9 @@ pub struct RunOptions {
     pub worker_program: Option<PathBuf>,
     /// Run only this shard of every scenario's executions.
     pub shard: Option<Shard>,
+    /// Counts each scenario's finished executions (set to 0 as each scenario starts), for a
+    /// progress display.
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
 impl Default for RunOptions {
@@ -45,6 +49,7 @@ impl Default for RunOptions {
             artifacts: None,
             worker_program: None,
             shard: None,
+            progress: None,
         }
     }
 }
@@ -99,6 +104,10 @@ pub fn run_scenario(
     let started = Instant::now();
     let stop_at_first_failure = options.fail_fast && scenario.expect == Expectation::NoLostUpdates;
     let mut tally = Tally::new(stop_at_first_failure);
+    if let Some(progress) = &options.progress {
+        progress.store(0, Ordering::Relaxed);
+        tally.progress = Some(Arc::clone(progress));
+    }
     let plan = RunPlan {
         shard: options.shard,
         deadline: scenario.time.map(|time| started + time),

@@ -1,14 +1,16 @@
 //! Accumulates the outcomes of a scenario's executions: counts, histogram, failures.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::{Flow, Outcome};
 
 /// How many failure messages a tally keeps word for word.
-const KEPT_FAILURES: usize = 5;
+pub const KEPT_FAILURES: usize = 5;
 
 /// The running totals of one scenario.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Tally {
     stop_at_first_failure: bool,
     /// Executions completed.
@@ -45,6 +47,8 @@ pub struct Tally {
     pub notes: Vec<String>,
     /// The engine stopped because the time budget was used up.
     pub out_of_time: bool,
+    /// Counts finished executions where another thread can watch them (a progress display).
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
 impl Tally {
@@ -65,6 +69,9 @@ impl Tally {
     /// Adds the outcome of execution `run`; says whether the run goes on.
     pub fn record(&mut self, run: u64, outcome: Outcome) -> Flow {
         self.runs += 1;
+        if let Some(progress) = &self.progress {
+            progress.fetch_add(1, Ordering::Relaxed);
+        }
         let failed_otherwise = matches!(outcome, Outcome::Failed { .. });
         let failing = match outcome {
             Outcome::Settled(settlement) => {

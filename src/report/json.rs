@@ -67,3 +67,31 @@ impl Reporter for JsonFileReporter {
         Ok(())
     }
 }
+
+/// Writes the JSON report to a writer (stdout, for `--format json`) when the run finishes.
+#[derive(Debug)]
+pub struct JsonReporter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonReporter<W> {
+    /// A reporter that will write to `out`.
+    pub fn new(out: W) -> Self {
+        JsonReporter { out }
+    }
+
+    /// Gives the writer back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Reporter for JsonReporter<W> {
+    fn report(&mut self, event: &Event<'_>) -> io::Result<()> {
+        if let Event::RunFinished { report } = event {
+            write_json(report, &mut self.out)?;
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -346,6 +346,7 @@ pub(crate) mod fixtures {
             contend_version: "0.1.0-test".into(),
             verdict,
             elapsed_seconds: 2.0,
+            shard: None,
             scenarios,
         }
     }
@@ -360,14 +361,18 @@ pub(crate) mod fixtures {
     /// A tally of executions given as (final value, expected final, lost updates).
     fn tally(executions: &[(i64, i64, u64)]) -> Tally {
         let mut tally = Tally::new(false);
-        for &(observed_final, expected_final, lost_updates) in executions {
-            tally.record(Outcome::Settled(Settlement {
-                observed_final,
-                expected_final,
-                overwrites: lost_updates,
-                lost_updates,
-                lost_delta: expected_final - observed_final,
-            }));
+        for (run, &(observed_final, expected_final, lost_updates)) in executions.iter().enumerate()
+        {
+            tally.record(
+                run as u64,
+                Outcome::Settled(Settlement {
+                    observed_final,
+                    expected_final,
+                    overwrites: lost_updates,
+                    lost_updates,
+                    lost_delta: expected_final - observed_final,
+                }),
+            );
         }
         tally
     }

@@ -4,6 +4,7 @@ pub mod github;
 pub mod interleaving;
 pub mod json;
 pub mod junit;
+pub mod merge;
 pub mod text;
 pub mod words;
 

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::words::{count, grouped};
-use super::{Event, Reporter, ScenarioReport, Verdict};
+use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{Storage, SyncMode};
 use crate::schedule::search::Minimality;
 
@@ -21,6 +21,22 @@ impl<W: Write> TextReporter<W> {
     /// A reporter writing to `out`.
     pub fn new(out: W) -> Self {
         TextReporter { out, name_width: 8 }
+    }
+
+    /// Writes a whole finished run (a merged campaign) as a live run would have been written.
+    pub fn write_whole(&mut self, report: &RunReport) -> io::Result<()> {
+        self.name_width = report
+            .scenarios
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        self.header()?;
+        for scenario in &report.scenarios {
+            self.report(&Event::ScenarioFinished { report: scenario })?;
+        }
+        self.report(&Event::RunFinished { report })
     }
 
     /// Gives the writer back.

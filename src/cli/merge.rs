@@ -1,0 +1,56 @@
+//! `contend merge`: the report of a whole campaign from the reports of its shards.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use contend::exit_code;
+use contend::report::merge::merge as merge_reports;
+use contend::report::{Event, Reporter, RunReport, Verdict};
+
+use super::output::{Outputs, check_output_file};
+use super::{Format, MergeArgs};
+
+/// Runs `contend merge`; returns the exit code.
+pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
+    for (flag, path) in [("--json", &args.json), ("--junit", &args.junit)] {
+        if let Some(path) = path {
+            check_output_file(flag, path)?;
+        }
+    }
+    let mut reports: Vec<(PathBuf, RunReport)> = Vec::with_capacity(args.reports.len());
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the report", path.display()))?;
+        let report: RunReport = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a contend JSON report", path.display()))?;
+        reports.push((path.clone(), report));
+    }
+    let merged = merge_reports(&reports)?;
+    let outputs = Outputs {
+        format: args.format,
+        json: args.json.as_deref(),
+        junit: args.junit.as_deref(),
+        github: args.github,
+        quiet: true,
+    };
+    match args.format {
+        Format::Text => {
+            // The text report of a finished run: header, rows, verdict.
+            let mut text = contend::report::text::TextReporter::new(
+                super::output::QuietOnBrokenPipe(std::io::stdout()),
+            );
+            text.write_whole(&merged)?;
+            let mut rest = outputs.file_reporters();
+            rest.report(&Event::RunFinished { report: &merged })?;
+        }
+        Format::Json => outputs
+            .reporters()
+            .report(&Event::RunFinished { report: &merged })?,
+    }
+    outputs.finish(&merged)?;
+    Ok(match merged.verdict {
+        Verdict::Pass => exit_code::PASS,
+        Verdict::Fail => exit_code::FAIL,
+    })
+}

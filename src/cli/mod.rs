@@ -1,0 +1,175 @@
+//! The command line: clap definitions, and one module per command.
+
+pub mod list;
+pub mod merge;
+pub mod output;
+pub mod progress;
+pub mod replay;
+pub mod run;
+pub mod starter;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use contend::shard::Shard;
+
+/// contend: a fault-injection stress tester for critical sections.
+#[derive(Debug, Parser)]
+#[command(
+    name = "contend",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 every expectation met; 1 an expectation failed; \
+                  2 usage, config or input error.\nConfig keys and report fields: see README.md."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the scenarios of one or more TOML configs.
+    Run(RunArgs),
+    /// List workloads, sync modes, engines and schedulers.
+    List,
+    /// Re-execute a saved schedule step by step: exit 1 while its failure reproduces, 0 once it
+    /// no longer does, 2 if the file is unusable or the execution diverges from it.
+    Replay(ReplayArgs),
+    /// Merge the JSON reports of a campaign's shards into the report of the whole campaign.
+    Merge(MergeArgs),
+    /// Write a commented starter config (never over an existing file).
+    Init(InitArgs),
+    /// Print the JSON Schema of config files, for editors to complete and check keys.
+    Schema,
+    /// A worker process of the processes engine (started by contend itself).
+    #[command(name = "process-worker", hide = true)]
+    ProcessWorker,
+}
+
+/// Arguments of `contend replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The schedule file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also print the schedule's choices.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Write every step as JSON lines to this file.
+    #[arg(long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
+}
+
+/// How the report is printed on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table and a few lines per scenario.
+    Text,
+    /// The JSON report, for piping.
+    Json,
+}
+
+/// Arguments of `contend run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config files, run in order.
+    #[arg(required = true, value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+    /// The report on stdout: `text` (default) or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Also write a JUnit XML report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    pub github: bool,
+    /// Folder for the run's artifacts: report.json and schedule files.
+    #[arg(long, value_name = "DIR", default_value = "contend-out")]
+    pub out: PathBuf,
+    /// Write every event (each lost update) as JSON lines to this file.
+    #[arg(long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
+    /// Stop a scenario at its first unexpected failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Save failing schedules as they were found, without shrinking them.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Print the log lines of the `counter-object` workload on stderr, as the lesson's
+    /// `logging` did: `(Thread-1  ) Waiting for lock`.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// No progress on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// A time budget for each scenario, as `30s` or `5m`: it stops when its runs or its time
+    /// are used up, whichever comes first (overrides the scenarios' `time`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub time: Option<Duration>,
+    /// Run only shard I of N of every scenario's executions (I from 1); merge the shards'
+    /// reports with `contend merge`.
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub shard: Option<Shard>,
+    /// The number of shards, this one's index coming from the CI system: JOB_COMPLETION_INDEX
+    /// (Kubernetes Indexed Jobs, from 0), CI_NODE_INDEX (GitLab, from 1), CIRCLE_NODE_INDEX,
+    /// BUILDKITE_PARALLEL_JOB (from 0).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u64>,
+    /// Override every scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override every scenario's number of runs.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub runs: Option<u64>,
+    /// Run every scenario on this engine instead: threads, shuttle, async or processes.
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Run only the scenarios with this name (repeatable).
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+}
+
+/// Arguments of `contend merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The JSON reports of every shard (`contend run --shard I/N --json ...`).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// The report on stdout: `text` (default) or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the merged JSON report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write the merged JUnit XML report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    pub github: bool,
+}
+
+/// Arguments of `contend init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the config.
+    #[arg(value_name = "PATH", default_value = "contend.toml")]
+    pub path: PathBuf,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err("the time budget must be longer than zero".to_string()),
+        Err(error) => Err(format!("{error}; write for example 30s, 500ms or 5m")),
+    }
+}

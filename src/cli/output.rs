@@ -1,0 +1,178 @@
+//! What the commands share about output: paths checked before the work, the trace
+//! subscriber, and a writer for which a closed pipe is not an error.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use anyhow::Context;
+
+use contend::report::github::{GithubReporter, append_step_summary};
+use contend::report::json::{JsonFileReporter, JsonReporter};
+use contend::report::junit::JunitFileReporter;
+use contend::report::text::TextReporter;
+use contend::report::{Reporter, Reporters, RunReport};
+use contend::scenario::Scenario;
+use contend::shard::Shard;
+use contend::trace::{LessonLog, TraceFile};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::Format;
+use super::progress::ProgressReporter;
+
+/// Installs the process's `tracing` subscriber: the `--trace` file and, with `-v`, the
+/// lesson-style log lines on stderr.
+pub fn install_trace(path: Option<&Path>, verbose: bool) -> anyhow::Result<Option<TraceFile>> {
+    if path.is_none() && !verbose {
+        return Ok(None);
+    }
+    let (trace, trace_layer) = match path {
+        Some(path) => {
+            let (trace, layer) = TraceFile::create(path)
+                .with_context(|| format!("{}: cannot create the trace", path.display()))?;
+            (Some(trace), Some(layer))
+        }
+        None => (None, None),
+    };
+    let lesson_log = verbose.then(|| LessonLog::layer(io::stderr()));
+    // Only contend's own events: shuttle's internal ones (at trace level) stay out.
+    let subscriber = tracing_subscriber::registry()
+        .with(trace_layer)
+        .with(lesson_log)
+        .with(Targets::new().with_target("contend", tracing::Level::TRACE));
+    tracing::subscriber::set_global_default(subscriber)
+        .context("cannot install the trace subscriber")?;
+    Ok(trace)
+}
+
+/// Rejects an output file path that could only fail once the work is done.
+pub fn check_output_file(flag: &str, path: &Path) -> anyhow::Result<()> {
+    if path.file_name().is_none() || path.is_dir() {
+        anyhow::bail!(
+            "{}: {flag} must name a file, and this is a folder",
+            path.display()
+        );
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if parent.is_some_and(|p| !p.is_dir()) {
+        anyhow::bail!("{}: the folder of {flag} does not exist", path.display());
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same file, as far as can be told before either is written.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => {
+            let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            absolute(a) == absolute(b)
+        }
+    }
+}
+
+/// A writer that treats a closed pipe (`contend run ... | head`) as success, not an error.
+pub struct QuietOnBrokenPipe<W>(pub W);
+
+impl<W: Write> Write for QuietOnBrokenPipe<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(buf.len()),
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Where a finished run's report goes besides the files every run writes.
+pub struct Outputs<'a> {
+    /// The report on stdout.
+    pub format: Format,
+    /// A JSON report file.
+    pub json: Option<&'a Path>,
+    /// A JUnit XML report file.
+    pub junit: Option<&'a Path>,
+    /// GitHub Actions annotations and summary, asked for on the command line.
+    pub github: bool,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+impl Outputs<'_> {
+    /// Whether GitHub Actions output is wanted: asked for, or running in GitHub Actions.
+    fn github_actions(&self) -> bool {
+        self.github || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+    }
+
+    /// The reporters that write the report on stdout and to the files asked for.
+    pub fn reporters(&self) -> Reporters {
+        let mut reporters = Reporters::default();
+        match self.format {
+            Format::Text => {
+                reporters.push(Box::new(TextReporter::new(QuietOnBrokenPipe(io::stdout()))))
+            }
+            Format::Json => {
+                reporters.push(Box::new(JsonReporter::new(QuietOnBrokenPipe(io::stdout()))))
+            }
+        }
+        reporters.push(Box::new(self.file_reporters()));
+        reporters
+    }
+
+    /// The reporters of the files asked for, and of GitHub Actions.
+    pub fn file_reporters(&self) -> Reporters {
+        let mut reporters = Reporters::default();
+        if let Some(path) = self.json {
+            reporters.push(Box::new(JsonFileReporter::new(path)));
+        }
+        if let Some(path) = self.junit {
+            reporters.push(Box::new(JunitFileReporter::new(path)));
+        }
+        if self.github_actions() {
+            // Workflow commands are read from both streams; stdout may be holding JSON.
+            match self.format {
+                Format::Text => reporters.push(Box::new(GithubReporter::new(QuietOnBrokenPipe(
+                    io::stdout(),
+                )))),
+                Format::Json => reporters.push(Box::new(GithubReporter::new(QuietOnBrokenPipe(
+                    io::stderr(),
+                )))),
+            }
+        }
+        reporters
+    }
+
+    /// The progress display for a run of `scenarios`, unless quiet.
+    pub fn progress(
+        &self,
+        scenarios: &[Scenario],
+        shard: Option<Shard>,
+    ) -> Option<(Box<dyn Reporter>, Arc<AtomicU64>)> {
+        if self.quiet {
+            return None;
+        }
+        let counter = Arc::new(AtomicU64::new(0));
+        let display = ProgressReporter::new(scenarios, shard, Arc::clone(&counter));
+        Some((Box::new(display), counter))
+    }
+
+    /// What is written once the report is complete: the GitHub job summary.
+    pub fn finish(&self, report: &RunReport) -> anyhow::Result<()> {
+        if self.github_actions()
+            && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY")
+        {
+            let path = Path::new(&path);
+            append_step_summary(report, path)
+                .with_context(|| format!("{}: cannot append the job summary", path.display()))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! `contend replay`: re-executes a saved schedule step by step.
+
+use std::io::{self, Write};
+
+use anyhow::Context;
+
+use contend::exit_code;
+use contend::replay::ReplayVerdict;
+use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
+use contend::report::words;
+use contend::schedule::file::ScheduleFile;
+
+use super::ReplayArgs;
+use super::output::{QuietOnBrokenPipe, check_output_file, install_trace, same_file};
+
+/// Runs `contend replay`; returns the exit code.
+pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
+    let file = ScheduleFile::load(&args.file)?;
+    if let Some(trace) = &args.trace {
+        check_output_file("--trace", trace)?;
+        if same_file(trace, &args.file) {
+            anyhow::bail!(
+                "{}: --trace names the schedule file itself",
+                trace.display()
+            );
+        }
+    }
+    let trace = install_trace(args.trace.as_deref(), args.verbose)?;
+    let replayed = match contend::replay::replay(&file, true) {
+        Ok(replayed) => replayed,
+        Err(error) => {
+            if let Some(trace) = trace {
+                trace.abandon();
+            }
+            return Err(anyhow::Error::new(error).context(format!("{}", args.file.display())));
+        }
+    };
+    if let Some(trace) = trace {
+        trace.finish().context("cannot write the trace")?;
+    }
+    let verdict = replayed
+        .verdict()
+        .map_err(|error| anyhow::Error::new(error).context(format!("{}", args.file.display())))?;
+    let mut out = QuietOnBrokenPipe(io::stdout().lock());
+    write_replay(&mut out, &file, &replayed, args.verbose)?;
+    Ok(match verdict {
+        ReplayVerdict::Reproduced | ReplayVerdict::FailsDifferently => exit_code::FAIL,
+        ReplayVerdict::Fixed => exit_code::PASS,
+    })
+}
+
+fn write_replay(
+    out: &mut impl Write,
+    file: &ScheduleFile,
+    replayed: &contend::replay::Replay,
+    verbose: bool,
+) -> io::Result<()> {
+    let names = file.minimal_names();
+    let threads: Vec<String> = file
+        .minimal
+        .threads
+        .iter()
+        .zip(&names)
+        .map(|(t, name)| format!("{name} {:+} x {}", t.delta, t.ops))
+        .collect();
+    writeln!(
+        out,
+        "replaying scenario `{}` (sync {}, recorded on engine {}) under shuttle: counter from {}, {}",
+        file.scenario.name,
+        file.scenario.sync,
+        file.scenario.engine,
+        file.minimal.initial,
+        threads.join(", ")
+    )?;
+    writeln!(
+        out,
+        "schedule: {}, {} ({}); recorded failure: {}",
+        words::count(file.minimal.preemptions, "preemption"),
+        words::count(file.minimal.steps, "scheduling decision"),
+        file.minimal.minimality.describe(),
+        file.failure.description
+    )?;
+    for warning in file.version_warnings() {
+        writeln!(out, "warning: {warning}")?;
+    }
+    writeln!(out)?;
+    write_table(out, &names, &replayed.execution.log)?;
+    writeln!(out)?;
+    for sentence in describe_overwrites(&names, &replayed.execution.log) {
+        writeln!(out, "{sentence}")?;
+    }
+    if verbose {
+        writeln!(
+            out,
+            "choices (decisions where the schedule departs from running the current thread while it can):"
+        )?;
+        for line in describe_choices(&names, &file.minimal.choices, &replayed.execution.log) {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    let outcome = contend::replay::describe_outcome(&replayed.execution.outcome);
+    writeln!(out, "outcome: {outcome}")?;
+    if replayed.execution.deferred > 0 {
+        writeln!(
+            out,
+            "note: {} of the schedule's choices ran later than recorded, when their thread could run",
+            replayed.execution.deferred
+        )?;
+    }
+    if let Some(divergence) = &replayed.execution.divergence {
+        writeln!(
+            out,
+            "note: the execution diverges from the schedule: {divergence}"
+        )?;
+    }
+    match replayed.verdict() {
+        Ok(ReplayVerdict::Reproduced) => {
+            if !replayed.same_numbers {
+                writeln!(
+                    out,
+                    "note: the failure reproduces, with other numbers than recorded"
+                )?;
+            }
+            writeln!(out, "the recorded failure reproduces (exit 1)")
+        }
+        Ok(ReplayVerdict::FailsDifferently) => writeln!(
+            out,
+            "the execution fails, but not with the recorded {} (exit 1)",
+            file.failure.kind.as_str()
+        ),
+        Ok(ReplayVerdict::Fixed) | Err(_) => {
+            writeln!(out, "the recorded failure no longer happens (exit 0)")
+        }
+    }
+}

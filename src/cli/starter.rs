@@ -1,0 +1,43 @@
+//! `contend init` and `contend schema`: a starter config, and the schema editors check
+//! configs against.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+
+use anyhow::Context;
+
+use contend::config::{STARTER, json_schema};
+use contend::exit_code;
+
+use super::InitArgs;
+use super::output::QuietOnBrokenPipe;
+
+/// Writes the starter config to a new file, never over an existing one.
+pub fn init(args: &InitArgs) -> anyhow::Result<i32> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&args.path)
+        .with_context(|| match args.path.exists() {
+            true => format!(
+                "{}: already exists; contend init never overwrites",
+                args.path.display()
+            ),
+            false => format!("{}: cannot create the config", args.path.display()),
+        })?;
+    file.write_all(STARTER.as_bytes())
+        .with_context(|| format!("{}: cannot write the config", args.path.display()))?;
+    println!(
+        "wrote {}: run it with `contend run {}`",
+        args.path.display(),
+        args.path.display()
+    );
+    Ok(exit_code::PASS)
+}
+
+/// Prints the config's JSON Schema.
+pub fn schema() -> i32 {
+    let mut out = QuietOnBrokenPipe(io::stdout().lock());
+    let _ = writeln!(out, "{}", json_schema());
+    exit_code::PASS
+}

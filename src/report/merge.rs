@@ -1,0 +1,305 @@
+//! Merges the reports of a campaign's shards into the report of the whole campaign.
+//!
+//! Each shard ran its own blocks of every scenario's executions (see [`crate::shard`]), and
+//! execution `k` depends on the scenario's seed and `k` alone, so summing the shards' counts
+//! and histograms gives what one unsharded run with the same seed gives.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::{EndedBy, FinalCount, RunReport, ScenarioReport, Verdict};
+use crate::runner::verdict_of;
+use crate::tally::{Rate, Tally};
+
+/// Shard reports that cannot be merged.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MergeError {
+    /// Nothing to merge.
+    #[error("no report to merge")]
+    Empty,
+    /// A report was not made with `--shard`.
+    #[error("{}: not the report of a shard (run with --shard I/N)", .0.display())]
+    NotAShard(PathBuf),
+    /// The reports come from different versions of contend.
+    #[error("{}: made by contend {found}, but {} by contend {expected}", file.display(), first.display())]
+    Version {
+        /// The report that differs.
+        file: PathBuf,
+        /// Its version.
+        found: String,
+        /// The first report.
+        first: PathBuf,
+        /// The first report's version.
+        expected: String,
+    },
+    /// The reports split the campaign differently.
+    #[error("{}: shard {found}, but {} is a shard of {expected}", file.display(), first.display())]
+    Total {
+        /// The report that differs.
+        file: PathBuf,
+        /// Its shard.
+        found: String,
+        /// The first report.
+        first: PathBuf,
+        /// The first report's number of shards.
+        expected: u64,
+    },
+    /// Two reports of the same shard.
+    #[error("{} and {} are both shard {shard}", first.display(), second.display())]
+    Duplicate {
+        /// The shard.
+        shard: String,
+        /// One report.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// A shard's report is missing.
+    #[error("shard {missing} of {total} is missing: a merged report needs every shard")]
+    Missing {
+        /// The first missing shard.
+        missing: u64,
+        /// The number of shards.
+        total: u64,
+    },
+    /// The reports do not hold the same scenarios.
+    #[error("{}: its scenarios ({found}) are not those of {} ({expected})", file.display(), first.display())]
+    Scenarios {
+        /// The report that differs.
+        file: PathBuf,
+        /// Its scenario names.
+        found: String,
+        /// The first report.
+        first: PathBuf,
+        /// The first report's scenario names.
+        expected: String,
+    },
+    /// A scenario's seed differs.
+    #[error("{}: scenario `{scenario}` ran with seed {found}, but with seed {expected} in {}", file.display(), first.display())]
+    Seed {
+        /// The report that differs.
+        file: PathBuf,
+        /// The scenario.
+        scenario: String,
+        /// Its seed there.
+        found: u64,
+        /// The first report.
+        first: PathBuf,
+        /// Its seed in the first report.
+        expected: u64,
+    },
+    /// A scenario's definition differs.
+    #[error("{}: scenario `{scenario}` is not defined as in {} (a different config?)", file.display(), first.display())]
+    Definition {
+        /// The report that differs.
+        file: PathBuf,
+        /// The scenario.
+        scenario: String,
+        /// The first report.
+        first: PathBuf,
+    },
+}
+
+/// Merges the reports of every shard of one campaign, each with the file it came from.
+pub fn merge(reports: &[(PathBuf, RunReport)]) -> Result<RunReport, MergeError> {
+    let (first_file, first) = reports.first().ok_or(MergeError::Empty)?;
+    let total = first
+        .shard
+        .ok_or_else(|| MergeError::NotAShard(first_file.clone()))?
+        .total;
+    let mut seen: BTreeMap<u64, &PathBuf> = BTreeMap::new();
+    for (file, report) in reports {
+        let shard = report
+            .shard
+            .ok_or_else(|| MergeError::NotAShard(file.clone()))?;
+        if report.contend_version != first.contend_version {
+            return Err(MergeError::Version {
+                file: file.to_path_buf(),
+                found: report.contend_version.clone(),
+                first: first_file.to_path_buf(),
+                expected: first.contend_version.clone(),
+            });
+        }
+        if shard.total != total {
+            return Err(MergeError::Total {
+                file: file.to_path_buf(),
+                found: shard.to_string(),
+                first: first_file.to_path_buf(),
+                expected: total,
+            });
+        }
+        if let Some(other) = seen.insert(shard.index, file) {
+            return Err(MergeError::Duplicate {
+                shard: shard.to_string(),
+                first: other.clone(),
+                second: file.clone(),
+            });
+        }
+        check_scenarios(file, report, first_file, first)?;
+    }
+    if let Some(missing) = (1..=total).find(|index| !seen.contains_key(index)) {
+        return Err(MergeError::Missing { missing, total });
+    }
+
+    let scenarios: Vec<ScenarioReport> = (0..first.scenarios.len())
+        .map(|at| merge_scenario(reports.iter().map(|(_, r)| &r.scenarios[at])))
+        .collect();
+    let verdict = if scenarios.iter().all(|s| s.verdict == Verdict::Pass) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    Ok(RunReport {
+        contend_version: first.contend_version.clone(),
+        verdict,
+        // The shards ran side by side: the campaign took as long as its slowest shard.
+        elapsed_seconds: reports
+            .iter()
+            .map(|(_, r)| r.elapsed_seconds)
+            .fold(0.0, f64::max),
+        shard: None,
+        scenarios,
+    })
+}
+
+fn names(report: &RunReport) -> String {
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    names.join(", ")
+}
+
+fn check_scenarios(
+    file: &Path,
+    report: &RunReport,
+    first_file: &Path,
+    first: &RunReport,
+) -> Result<(), MergeError> {
+    if names(report) != names(first) {
+        return Err(MergeError::Scenarios {
+            file: file.to_path_buf(),
+            found: names(report),
+            first: first_file.to_path_buf(),
+            expected: names(first),
+        });
+    }
+    for (scenario, expected) in report.scenarios.iter().zip(&first.scenarios) {
+        if scenario.seed != expected.seed {
+            return Err(MergeError::Seed {
+                file: file.to_path_buf(),
+                scenario: scenario.name.clone(),
+                found: scenario.seed,
+                first: first_file.to_path_buf(),
+                expected: expected.seed,
+            });
+        }
+        if scenario.fingerprint != expected.fingerprint {
+            return Err(MergeError::Definition {
+                file: file.to_path_buf(),
+                scenario: scenario.name.clone(),
+                first: first_file.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One scenario's report from its shards' reports (which all describe the same scenario).
+fn merge_scenario<'a>(shards: impl Iterator<Item = &'a ScenarioReport> + Clone) -> ScenarioReport {
+    let mut merged = shards.clone().next().expect("at least one shard").clone();
+    let mut tally = Tally::default();
+    let mut finals: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut notes: Vec<(String, Vec<String>)> = Vec::new();
+    let mut noted: HashSet<String> = HashSet::new();
+    let mut shard_count = 0;
+    let mut failures = Vec::new();
+    let mut runs_requested = 0;
+    let mut elapsed: f64 = 0.0;
+    let mut ended_by = EndedBy::Runs;
+    let mut witness: Option<&ScenarioReport> = None;
+    for shard in shards {
+        tally.runs += shard.runs;
+        tally.failing_runs += shard.failing_runs;
+        tally.lost_update_runs += shard.lost_update_runs;
+        tally.masked_runs += shard.masked_runs;
+        tally.failed_runs += shard.failed_runs;
+        tally.lost_updates += shard.lost_updates;
+        tally.overwrites += shard.overwrites;
+        tally.net_lost += shard.net_lost;
+        tally.exhaustive |= shard.exhaustive;
+        runs_requested += shard.runs_requested;
+        elapsed = elapsed.max(shard.elapsed_seconds);
+        for outcome in &shard.outcomes {
+            *finals.entry(outcome.value).or_default() += outcome.count;
+        }
+        failures.extend(shard.failures.iter().cloned());
+        shard_count += 1;
+        let shard_name = format!("shard {shard_count}");
+        for note in &shard.notes {
+            if noted.insert(note.clone()) {
+                notes.push((note.clone(), vec![shard_name.clone()]));
+            } else if let Some((_, shards)) = notes.iter_mut().find(|(n, _)| n == note) {
+                shards.push(shard_name.clone());
+            }
+        }
+        ended_by = ended_by.max_of(shard.ended_by);
+        if let Some(run) = shard.first_failing_run
+            && witness
+                .and_then(|w| w.first_failing_run)
+                .is_none_or(|first| run < first)
+        {
+            witness = Some(shard);
+        }
+    }
+    tally.finals = finals;
+    let (verdict, reason) = verdict_of(merged.expect, &tally);
+    merged.verdict = verdict;
+    merged.reason = reason;
+    merged.runs = tally.runs;
+    merged.runs_requested = runs_requested;
+    merged.failing_runs = tally.failing_runs;
+    merged.lost_update_runs = tally.lost_update_runs;
+    merged.masked_runs = tally.masked_runs;
+    merged.failed_runs = tally.failed_runs;
+    merged.lost_updates = tally.lost_updates;
+    merged.overwrites = tally.overwrites;
+    merged.net_lost = tally.net_lost;
+    merged.exhaustive = tally.exhaustive;
+    merged.failure_rate = if tally.exhaustive {
+        Rate::exact(tally.failing_runs, tally.runs).into()
+    } else {
+        Rate::wilson(tally.failing_runs, tally.runs).into()
+    };
+    merged.outcomes = tally
+        .most_frequent_finals()
+        .into_iter()
+        .map(|(value, count)| FinalCount { value, count })
+        .collect();
+    failures.truncate(crate::tally::KEPT_FAILURES);
+    merged.failures = failures;
+    // A note every shard made stands alone; the others say which shards made them.
+    merged.notes = notes
+        .into_iter()
+        .map(|(note, shards)| {
+            if shards.len() == shard_count {
+                note
+            } else {
+                format!("{}: {note}", shards.join(", "))
+            }
+        })
+        .collect();
+    merged.elapsed_seconds = elapsed;
+    merged.ended_by = ended_by;
+    merged.first_failing_run = witness.and_then(|w| w.first_failing_run);
+    merged.schedule_file = witness.and_then(|w| w.schedule_file.clone());
+    merged.minimal_schedule = witness.and_then(|w| w.minimal_schedule.clone());
+    merged
+}
+
+impl EndedBy {
+    /// Of two shards' endings, the one the whole campaign reports: anything but "all runs made"
+    /// wins, the first found first.
+    fn max_of(self, other: EndedBy) -> EndedBy {
+        if self == EndedBy::Runs { other } else { self }
+    }
+}
