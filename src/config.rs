@@ -26,6 +26,12 @@ pub const DEFAULT_PCT_DEPTH: usize = 3;
 pub const MAX_TOTAL_OPS: u64 = 200_000_000;
 /// Upper bound on the threads of a scenario.
 pub const MAX_THREADS: usize = 1024;
+
+/// Upper bound on the worker processes of one execution.
+pub const MAX_WORKER_PROCESSES: usize = 256;
+
+/// Upper bound on a duration (`time`, `timeout`): 30 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Upper bound on `max_pause_ms` of the counter-object workload.
 pub const MAX_PAUSE_MS: i64 = 60_000;
 /// Upper bound on `jitter.max_sleep_us`.
@@ -1015,7 +1021,21 @@ impl Source<'_> {
                         raw.sync.as_ref().map_or(engine_key.span(), Spanned::span),
                         "sync",
                         format!(
-                            "a managed value is read with get and written with set, so sync =                              \"{sync}\" has nothing to work on; use none or mutex (a lock                              around get and set)"
+                            "a managed value is read with get and written with set, so sync = \"{sync}\" has \
+                             nothing to work on; use none or mutex (a lock around get and set)"
+                        ),
+                    ));
+                }
+                if let Some(threads) = &raw.threads
+                    && threads.get_ref().len() > MAX_WORKER_PROCESSES
+                {
+                    return Err(invalid(
+                        threads.span(),
+                        "threads",
+                        format!(
+                            "the processes engine runs at most {MAX_WORKER_PROCESSES} worker \
+                             processes (each holds file descriptors in contend), got {}",
+                            threads.get_ref().len()
                         ),
                     ));
                 }
@@ -1071,6 +1091,9 @@ impl Source<'_> {
         let invalid =
             |message: String| self.error(Some(text.span()), Some(scenario), Some(key), message);
         match humantime::parse_duration(text.get_ref()) {
+            Ok(duration) if duration > MAX_DURATION => {
+                Err(invalid(format!("{key} must be at most 30 days")))
+            }
             Ok(duration) if !duration.is_zero() => Ok(duration),
             Ok(_) => Err(invalid(format!("{key} must be longer than zero"))),
             Err(error) => Err(invalid(format!(

@@ -110,7 +110,7 @@ pub fn run_scenario(
     }
     let plan = RunPlan {
         shard: options.shard,
-        deadline: scenario.time.map(|time| started + time),
+        deadline: scenario.time.and_then(|time| started.checked_add(time)),
         ..RunPlan::new(&scenario.name, scenario.runs, scenario.seed)
     };
     let WorkloadSpec::Counter(counter) = &scenario.workload;

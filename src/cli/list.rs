@@ -45,7 +45,8 @@ pub fn list() -> i32 {
         format!(
             "  {:<10} {}",
             "processes",
-            "one OS process per thread, with jitter at every shared access (sync: file lock)"
+            "one OS process per thread, jitter at every shared access; sync = \"mutex\" is a \
+             file lock across the processes, `timeout` bounds an execution"
         ),
         "processes storage (storage = ...):".to_string(),
         format!(
@@ -55,7 +56,8 @@ pub fn list() -> i32 {
         format!(
             "  {:<14} {}",
             "manager",
-            "the counter in a server, get then set over a Unix socket (Python's Manager().Value)"
+            "the counter in a server, get then set over a Unix socket (Python's \
+             Manager().Value); sync none or mutex"
         ),
         "async executors (executor = ...):".to_string(),
         format!("  {:<10} {}", "tokio", "tokio's current-thread runtime"),

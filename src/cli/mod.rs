@@ -168,6 +168,9 @@ pub struct InitArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
+        Ok(duration) if duration > contend::config::MAX_DURATION => {
+            Err("the time budget must be at most 30 days".to_string())
+        }
         Ok(duration) if !duration.is_zero() => Ok(duration),
         Ok(_) => Err("the time budget must be longer than zero".to_string()),
         Err(error) => Err(format!("{error}; write for example 30s, 500ms or 5m")),

@@ -36,12 +36,14 @@ impl MappedWords {
     pub fn words(&self) -> &[AtomicU64] {
         let pointer = self.map.as_ptr().cast::<AtomicU64>();
         debug_assert!(pointer.is_aligned());
-        // SAFETY: the mapping spans `len.max(1)` words and lives as long as `self`; the file
-        // offset is a multiple of 8 and mappings start on a page boundary, so the pointer is
-        // aligned for `AtomicU64`, which has the size and alignment of `u64` and which any bit
-        // pattern is valid for. The memory is shared with other processes, but it is only ever
-        // accessed through these atomics (interior mutability), here and in those processes, and
-        // the file is never truncated while mapped.
+        // SAFETY: the mapping spans `len.max(1)` words and lives as long as `self`. The kernel
+        // maps from a page boundary and memmap2 returns the page's address plus the offset's
+        // remainder within the page, a multiple of 8 here, so the pointer is aligned for
+        // `AtomicU64`, which has the size and alignment of `u64` and which any bit pattern is
+        // valid for. The memory is shared with other processes, but it is only ever accessed
+        // through these atomics (interior mutability), here and in those processes. The file is
+        // never truncated while mapped, and its pages were written before it was mapped (see
+        // `ProcessPlatform`), so no access can fault with SIGBUS.
         unsafe { std::slice::from_raw_parts(pointer, self.len) }
     }
 }

@@ -16,6 +16,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::ops::Deref;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,6 +32,10 @@ use crate::platform::Lock;
 pub const REGION_FILE: &str = "region";
 /// The lock file's name inside an execution's folder.
 pub const LOCK_FILE: &str = "lock";
+
+/// The files of an execution are for its own processes only: another user who could open the
+/// lock file could hold the lock.
+const PRIVATE: u32 = 0o600;
 
 /// Allocations start on their own cache line pair, so that two words never share one.
 const ALIGNMENT: u64 = 128;
@@ -77,11 +82,16 @@ impl ProcessPlatform {
     /// Creates the region and lock files of a new execution in `folder` (the parent's side).
     pub fn create(folder: &Path) -> Result<ProcessPlatform, ProcessPlatformError> {
         let lock_path = folder.join(LOCK_FILE);
-        File::create_new(&lock_path).map_err(|source| ProcessPlatformError::Io {
-            action: "create the lock file",
-            path: lock_path,
-            source,
-        })?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(PRIVATE)
+            .open(&lock_path)
+            .map_err(|source| ProcessPlatformError::Io {
+                action: "create the lock file",
+                path: lock_path,
+                source,
+            })?;
         ProcessPlatform::open(folder, true)
     }
 
@@ -96,6 +106,7 @@ impl ProcessPlatform {
             .read(true)
             .write(true)
             .create_new(creator)
+            .mode(PRIVATE)
             .open(&path)
             .map_err(|source| ProcessPlatformError::Io {
                 action: if creator {
@@ -141,12 +152,24 @@ impl ProcessPlatform {
                     needed,
                 });
             }
-            self.region
-                .set_len(needed)
-                .map_err(io_error("grow the shared region"))?;
+            // Written, not just extended: a sparse file on a full tmpfs would end in SIGBUS at
+            // the first touch of a page; writing zeros turns that into an error here.
+            reserve(&self.region, file_len, needed).map_err(io_error("grow the shared region"))?;
         }
         MappedWords::new(&self.region, offset, len).map_err(io_error("map the shared region"))
     }
+}
+
+/// Fills the file from `from` to `to` bytes with zeros, so that its pages exist.
+fn reserve(file: &File, from: u64, to: u64) -> io::Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let chunk = (to - at).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..chunk], at)?;
+        at += chunk as u64;
+    }
+    Ok(())
 }
 
 impl Platform for ProcessPlatform {

@@ -118,7 +118,7 @@ pub fn write_step_summary(report: &RunReport, out: &mut impl Write) -> io::Resul
     )?;
     writeln!(
         out,
-        "| scenario | engine | sync | runs | lossy runs | lost updates | verdict | elapsed |"
+        "| scenario | engine | sync | runs | failing runs | lost updates | verdict | elapsed |"
     )?;
     writeln!(out, "|---|---|---|--:|--:|--:|---|--:|")?;
     for scenario in &report.scenarios {
@@ -373,7 +373,7 @@ mod tests {
         assert_eq!(
             rows,
             [
-                "| scenario | engine | sync | runs | lossy runs | lost updates | verdict | elapsed |",
+                "| scenario | engine | sync | runs | failing runs | lost updates | verdict | elapsed |",
                 "|---|---|---|--:|--:|--:|---|--:|",
                 "| lesson-racy | threads | none | 2 | 2 | 500,002 | pass | 1.50s |",
                 "| flag-lock | shuttle | flag | 2 | 1 | 1 | **FAIL** | 0.25s |",

@@ -52,9 +52,9 @@ impl<W: Write> TextReporter<W> {
             "engine",
             "sync",
             "runs",
-            "lossy",
+            "failing",
             "lost updates",
-            "lossy rate (95% CI)",
+            "failing rate (95% CI)",
             "verdict",
             "elapsed",
             width = self.name_width
@@ -91,10 +91,21 @@ impl<W: Write> TextReporter<W> {
             width = self.name_width
         )?;
 
-        let threads: Vec<String> = r
-            .threads
-            .iter()
-            .map(|t| format!("{:+} x {}", t.delta, grouped(t.ops.into())))
+        // Consecutive identical threads are written once, with their number.
+        let mut threads: Vec<(String, u64)> = Vec::new();
+        for thread in &r.threads {
+            let shape = format!("{:+} x {}", thread.delta, grouped(thread.ops.into()));
+            match threads.last_mut() {
+                Some((last, times)) if *last == shape => *times += 1,
+                _ => threads.push((shape, 1)),
+            }
+        }
+        let threads: Vec<String> = threads
+            .into_iter()
+            .map(|(shape, times)| match times {
+                1 => shape,
+                _ => format!("{shape} ({} times)", grouped(times.into())),
+            })
             .collect();
         let scheduler = r
             .executor

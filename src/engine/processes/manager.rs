@@ -57,8 +57,9 @@ impl ManagerServer {
     }
 
     /// Serves up to `workers` connections, each on its own thread, until each has closed. Stops
-    /// waiting for connections when `stop` is set (a worker died before connecting).
-    pub fn serve(&self, workers: usize, stop: &AtomicBool) {
+    /// waiting for connections when `stop` is set (a worker died before connecting), or when a
+    /// connection cannot be accepted (out of file descriptors, say), which it returns.
+    pub fn serve(&self, workers: usize, stop: &AtomicBool) -> io::Result<()> {
         std::thread::scope(|scope| {
             let mut connected = 0;
             while connected < workers && !stop.load(Ordering::Acquire) {
@@ -74,10 +75,12 @@ impl ManagerServer {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                         std::thread::sleep(ACCEPT_POLL);
                     }
-                    Err(_) => std::thread::sleep(ACCEPT_POLL),
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(error),
                 }
             }
-        });
+            Ok(())
+        })
     }
 
     fn serve_connection(&self, mut stream: UnixStream, workers: usize) -> io::Result<()> {
@@ -187,7 +190,7 @@ mod tests {
         let server = ManagerServer::bind(folder.path(), &counter).unwrap();
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            scope.spawn(|| server.serve(2, &stop));
+            scope.spawn(|| server.serve(2, &stop).unwrap());
             let mut first = ManagerClient::connect(folder.path(), 0).unwrap();
             let mut second = ManagerClient::connect(folder.path(), 1).unwrap();
             let read_first = first.get().unwrap();

@@ -2,10 +2,12 @@
 //! contend binary started again in worker mode), the counter in memory they share or in a
 //! manager process, with jitter at every shared access as on threads.
 //!
-//! Each execution gets a fresh folder (in `/dev/shm` where it exists) holding the shared region,
-//! the lock file and the manager's socket. The folder is removed as soon as every worker has
-//! attached (mappings, open files and connections outlive their names), so even a contend killed
-//! mid-run leaves no file behind; workers watch their stdin and exit when their parent is gone.
+//! Each execution gets a fresh private folder (in `/dev/shm` where it exists) holding the
+//! shared region, the lock file and the manager's socket. The folder is removed as soon as every
+//! worker has attached (mappings, open files and connections outlive their names); a contend
+//! killed before that leaves it behind, and the next processes run removes the folders of
+//! contend processes that are gone. Workers watch their stdin and exit when their parent is
+//! gone, so none outlives a killed contend.
 //! A worker that panics, crashes or is killed fails the execution, and the others are killed
 //! at once; an execution that outlives the timeout is killed and ends the scenario.
 
@@ -14,11 +16,12 @@ pub mod worker;
 
 use std::io::{self, Write as _};
 use std::ops::Deref;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use self::manager::ManagerServer;
@@ -56,6 +59,32 @@ pub fn scratch_root() -> PathBuf {
     }
 }
 
+/// Removes the execution folders of contend processes that no longer exist (killed before
+/// their workers had attached). Linux only: elsewhere there is no `/proc` to ask.
+pub fn remove_abandoned_folders(root: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix("contend-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            // Another contend may be removing it too, or it may not be ours to remove.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The prefix of the folder names this process gives its executions.
 pub fn folder_prefix() -> String {
     format!("contend-{}-", std::process::id())
@@ -76,6 +105,7 @@ impl ProcessesEngine {
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
         let workload = Counter::new(counter.clone());
+        remove_abandoned_folders(&scratch_root());
         for run in plan.executions() {
             if plan.out_of_time() {
                 tally.stop_for_time();
@@ -83,14 +113,15 @@ impl ProcessesEngine {
             }
             let execution = self.execute_once(&workload, counter, plan, run)?;
             let timed_out = execution.timed_out;
-            if tally.record(run, execution.outcome) == Flow::Stop {
-                break;
-            }
+            let flow = tally.record(run, execution.outcome);
             if timed_out {
                 tally.notes.push(format!(
                     "stopped after run {run} timed out (timeout = \"{}\")",
                     humantime::format_duration(self.settings.timeout)
                 ));
+                break;
+            }
+            if flow == Flow::Stop {
                 break;
             }
         }
@@ -107,6 +138,7 @@ impl ProcessesEngine {
         let workers = counter.threads.len();
         let folder = tempfile::Builder::new()
             .prefix(&folder_prefix())
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(scratch_root())
             .map_err(|source| EngineError::Scratch {
                 folder: scratch_root(),
@@ -153,11 +185,18 @@ impl ProcessesEngine {
         }
 
         let stop_serving = AtomicBool::new(false);
+        let server_failure = Mutex::new(None);
         let mut folder = Some(folder);
         let ends = std::thread::scope(|scope| {
             if let Shared::Manager(server) = &shared {
-                let stop = &stop_serving;
-                scope.spawn(move || server.serve(workers, stop));
+                let (stop, failure) = (&stop_serving, &server_failure);
+                scope.spawn(move || {
+                    if let Err(error) = server.serve(workers, stop) {
+                        *lock(failure) = Some(format!(
+                            "the manager could not accept a worker's connection: {error}"
+                        ));
+                    }
+                });
             }
             let (sender, receiver) = mpsc::channel();
             for (worker, child) in children.iter_mut().enumerate() {
@@ -170,7 +209,13 @@ impl ProcessesEngine {
                 });
             }
             drop(sender);
-            let ends = self.watch(&mut children, &control, &receiver, &mut folder);
+            let ends = self.watch(
+                &mut children,
+                &control,
+                &receiver,
+                &mut folder,
+                &server_failure,
+            );
             stop_serving.store(true, Ordering::Release);
             ends
         });
@@ -214,19 +259,23 @@ impl ProcessesEngine {
     }
 
     /// Waits for every worker to end, removing the folder once all have attached, killing the
-    /// others when one fails and every one at the timeout.
+    /// others when one fails or the manager cannot serve, and every one at the timeout.
     fn watch(
         &self,
         children: &mut [WorkerProcess],
         control: &Control<impl Deref<Target = [AtomicU64]>>,
         ended: &mpsc::Receiver<(usize, String)>,
         folder: &mut Option<tempfile::TempDir>,
+        server_failure: &Mutex<Option<String>>,
     ) -> Ends {
         let workers = children.len();
-        let deadline = Instant::now() + self.settings.timeout;
-        let mut running = vec![true; workers];
-        let mut killed = vec![false; workers];
-        let mut first_failure = None;
+        // A timeout too long to add to the clock is no timeout.
+        let deadline = Instant::now().checked_add(self.settings.timeout);
+        let mut watch = Watch {
+            running: vec![true; workers],
+            killed: vec![false; workers],
+            first_failure: None,
+        };
         let mut timed_out = false;
         let mut still_running = Vec::new();
         loop {
@@ -236,47 +285,44 @@ impl ProcessesEngine {
                     let _ = folder.close();
                 }
             }
-            let now = Instant::now();
-            let wait = if folder.is_some() {
-                START_POLL.min(deadline.saturating_duration_since(now))
+            if watch.first_failure.is_none()
+                && let Some(failure) = lock(server_failure).take()
+            {
+                watch.fail(failure, children);
+            }
+            let received = if watch.killed.iter().any(|&k| k) {
+                // Killed workers end at once: wait for them without a clock.
+                ended
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
             } else {
-                deadline.saturating_duration_since(now)
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let wait = match (folder.is_some(), left) {
+                    (true, Some(left)) => START_POLL.min(left),
+                    (true, None) => START_POLL,
+                    (false, Some(left)) => left,
+                    (false, None) => Duration::from_secs(3600),
+                };
+                ended.recv_timeout(wait)
             };
-            match ended.recv_timeout(wait) {
+            match received {
                 Ok((worker, stderr)) => {
-                    running[worker] = false;
-                    let status = children[worker].wait();
-                    if killed[worker] {
-                        continue;
-                    }
-                    let finished = control.finished(worker);
-                    if let Some(failure) = describe_end(
-                        worker,
-                        children[worker].child.id(),
-                        status,
-                        finished,
-                        &stderr,
-                        &self.program,
-                    ) && first_failure.is_none()
-                    {
-                        first_failure = Some(failure);
-                        for (other, child) in children.iter_mut().enumerate() {
-                            if running[other] {
-                                killed[other] = true;
-                                child.kill();
-                            }
-                        }
-                    }
+                    watch.ended(worker, &stderr, children, control, &self.program)
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if Instant::now() >= deadline && !timed_out {
-                        timed_out = first_failure.is_none();
-                        for (worker, child) in children.iter_mut().enumerate() {
-                            if running[worker] && !killed[worker] {
-                                still_running.push(worker);
-                                killed[worker] = true;
-                                child.kill();
-                            }
+                    if deadline.is_none_or(|d| Instant::now() < d) {
+                        continue;
+                    }
+                    // Workers that ended just before the deadline are not "still running".
+                    while let Ok((worker, stderr)) = ended.try_recv() {
+                        watch.ended(worker, &stderr, children, control, &self.program);
+                    }
+                    timed_out = watch.first_failure.is_none();
+                    for (worker, child) in children.iter_mut().enumerate() {
+                        if watch.running[worker] && !watch.killed[worker] {
+                            still_running.push(worker);
+                            watch.killed[worker] = true;
+                            child.kill();
                         }
                     }
                 }
@@ -284,11 +330,62 @@ impl ProcessesEngine {
             }
         }
         Ends {
-            first_failure,
-            timed_out,
+            first_failure: watch.first_failure,
+            timed_out: timed_out && !still_running.is_empty(),
             still_running,
         }
     }
+}
+
+/// What the parent knows of its workers while they run.
+struct Watch {
+    running: Vec<bool>,
+    killed: Vec<bool>,
+    first_failure: Option<String>,
+}
+
+impl Watch {
+    /// Worker `worker` has ended (its stderr closed): reaps it and judges how it ended.
+    fn ended(
+        &mut self,
+        worker: usize,
+        stderr: &str,
+        children: &mut [WorkerProcess],
+        control: &Control<impl Deref<Target = [AtomicU64]>>,
+        program: &Path,
+    ) {
+        self.running[worker] = false;
+        let status = children[worker].wait();
+        if self.killed[worker] {
+            return;
+        }
+        let finished = control.finished(worker);
+        let pid = children[worker].child.id();
+        if let Some(failure) = describe_end(worker, pid, status, finished, stderr, program) {
+            self.fail(failure, children);
+        }
+    }
+
+    /// The execution failed: the first failure is the one reported, and the workers still
+    /// running are killed.
+    fn fail(&mut self, failure: String, children: &mut [WorkerProcess]) {
+        if self.first_failure.is_some() {
+            return;
+        }
+        self.first_failure = Some(failure);
+        for (worker, child) in children.iter_mut().enumerate() {
+            if self.running[worker] && !self.killed[worker] {
+                self.killed[worker] = true;
+                child.kill();
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The shared state of one execution, as the parent sees it.
