@@ -320,6 +320,14 @@ fn processes_keys_are_checked() {
         ),
         ("timeout = \"0s\"\n", &["key `timeout`", "longer than zero"]),
         (
+            "timeout = \"18446744073709551615s\"\n",
+            &["key `timeout`", "at most 30 days"],
+        ),
+        (
+            "storage = \"manager\"\nsync = \"spin\"\n",
+            &["so sync = \"spin\" has nothing to work on; use none or mutex"],
+        ),
+        (
             "storage = \"manager\"\nsync = \"atomic\"\n",
             &[
                 "7:8",

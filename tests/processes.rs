@@ -323,3 +323,19 @@ fn a_worker_program_that_is_not_contend_fails_the_run_in_words() {
         report.failures
     );
 }
+
+#[test]
+fn the_folders_of_a_contend_that_died_are_removed_by_the_next_run() {
+    // No process has this id: pids stay below 2^22 on Linux.
+    let abandoned = scratch_root().join("contend-999999999-abandoned");
+    std::fs::create_dir_all(&abandoned).unwrap();
+    std::fs::write(abandoned.join("region"), b"left behind").unwrap();
+    run(
+        Storage::SharedMemory,
+        SyncMode::Mutex,
+        &[(1, 10), (1, 10)],
+        1,
+        Expectation::NoLostUpdates,
+    );
+    assert!(!abandoned.exists());
+}
