@@ -18,6 +18,9 @@
 //!    `contend replay` beyond process start, the lesson's coroutines on tokio.
 //! 8. `processes`: the lesson's processes with a lock, per execution, against the lesson's own
 //!    Python `multiprocessing` example run in the same bench (when `python3` is present).
+//! 9. `shards`: each of 3 shards of a campaign against the unsharded run (time), and the merged
+//!    totals against the unsharded ones.
+//! 10. `progress`: `contend run` with its progress bar on a terminal against `-q`.
 //!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
@@ -63,7 +66,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 8] = [
+const MEASUREMENTS: [Measurement; 10] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -103,6 +106,16 @@ const MEASUREMENTS: [Measurement; 8] = [
         key: "processes",
         title: "8. the lesson's processes (+1 x 10,000, -1 x 10,001 with a lock) against its Python",
         run: processes_lesson,
+    },
+    Measurement {
+        key: "shards",
+        title: "9. a campaign in 3 shards against the unsharded run",
+        run: sharded_campaign,
+    },
+    Measurement {
+        key: "progress",
+        title: "10. the progress bar on a terminal against -q, 10,000 shuttle executions",
+        run: progress_cost,
     },
 ];
 
@@ -1171,4 +1184,211 @@ fn processes_lesson() -> Vec<Row> {
             met: None,
         },
     ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Shards.
+
+/// A campaign worth splitting: shuttle (random and PCT) and real threads.
+const CAMPAIGN: &str = r#"
+[defaults]
+initial = 10
+seed = 42
+expect = "lost-updates"
+threads = [{ delta = 1, ops = 30 }, { delta = -1, ops = 31 }]
+
+[[scenario]]
+name = "random"
+engine = "shuttle"
+runs = 30000
+
+[[scenario]]
+name = "pct"
+engine = "shuttle"
+scheduler = "pct"
+runs = 30000
+
+[[scenario]]
+name = "threads"
+engine = "threads"
+threads = [{ delta = 1, ops = 200 }, { delta = -1, ops = 201 }]
+runs = 3000
+"#;
+
+/// Runs `contend ARGS` in `dir` and returns its wall time; exit 0 or 1 expected.
+fn timed_contend(dir: &Path, args: &[&str]) -> f64 {
+    let started = Instant::now();
+    let status = Command::new(contend_binary())
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("contend runs");
+    assert!(
+        matches!(status.code(), Some(0 | 1)),
+        "contend {args:?}: {status}"
+    );
+    started.elapsed().as_secs_f64()
+}
+
+fn sharded_campaign() -> Vec<Row> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    fs::write(dir.path().join("campaign.toml"), CAMPAIGN).expect("the config is written");
+    let mut whole = Vec::new();
+    let mut shards: [Vec<f64>; 3] = Default::default();
+    for _ in 0..3 {
+        whole.push(timed_contend(
+            dir.path(),
+            &[
+                "run",
+                "campaign.toml",
+                "-q",
+                "--json",
+                "whole.json",
+                "--out",
+                "out-whole",
+            ],
+        ));
+        for (index, times) in shards.iter_mut().enumerate() {
+            let shard = format!("{}/3", index + 1);
+            let json = format!("shard-{}.json", index + 1);
+            let out = format!("out-{}", index + 1);
+            times.push(timed_contend(
+                dir.path(),
+                &[
+                    "run",
+                    "campaign.toml",
+                    "-q",
+                    "--shard",
+                    &shard,
+                    "--json",
+                    &json,
+                    "--out",
+                    &out,
+                ],
+            ));
+        }
+    }
+    timed_contend(
+        dir.path(),
+        &[
+            "merge",
+            "shard-1.json",
+            "shard-2.json",
+            "shard-3.json",
+            "--json",
+            "merged.json",
+        ],
+    );
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(dir.path().join(name)).expect("a report"))
+            .expect("JSON")
+    };
+    let (whole_report, merged) = (read("whole.json"), read("merged.json"));
+    let fields = [
+        "runs",
+        "failing_runs",
+        "lost_updates",
+        "overwrites",
+        "net_lost",
+        "outcomes",
+    ];
+    // Real threads differ from run to run; their totals are compared by runs alone.
+    let equal = whole_report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .zip(merged["scenarios"].as_array().expect("scenarios"))
+        .all(|(w, m)| match w["engine"].as_str() {
+            Some("shuttle") => fields.iter().all(|f| w[f] == m[f]),
+            _ => w["runs"] == m["runs"],
+        });
+    let whole = median(&whole);
+    println!("   unsharded: {whole:.3} s (median of 3)");
+    let slowest = shards.iter().map(|times| median(times)).fold(0.0, f64::max);
+    for (index, times) in shards.iter().enumerate() {
+        println!(
+            "   shard {}/3: {} median {:.3} s = {:.0}% of unsharded",
+            index + 1,
+            format_times(times),
+            median(times),
+            100.0 * median(times) / whole
+        );
+    }
+    println!(
+        "   merged totals equal the unsharded ones (shuttle: every field; threads: runs): {equal}"
+    );
+    vec![
+        Row {
+            name: "9 campaign in 3 shards: slowest shard".to_string(),
+            baseline: format!("{whole:.3} s unsharded"),
+            contend: format!("{slowest:.3} s"),
+            ratio: format!("{:.2}x", slowest / whole),
+            target: "<= 0.4x".to_string(),
+            met: Some(slowest / whole <= 0.4),
+        },
+        Row {
+            name: "9 merged totals equal the unsharded run's".to_string(),
+            baseline: "unsharded report".to_string(),
+            contend: if equal { "equal" } else { "DIFFERENT" }.to_string(),
+            ratio: "-".to_string(),
+            target: "equal".to_string(),
+            met: Some(equal),
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Progress.
+
+/// Runs `contend ARGS` in `dir` on a pseudo-terminal (`script`), so that stderr is a terminal
+/// and the progress bar is drawn; returns its wall time, or `None` without `script`.
+fn timed_on_terminal(dir: &Path, args: &str) -> Option<f64> {
+    let command = format!("{} {args}", contend_binary().display());
+    let started = Instant::now();
+    let status = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    matches!(status.code(), Some(0 | 1)).then(|| started.elapsed().as_secs_f64())
+}
+
+fn progress_cost() -> Vec<Row> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    fs::write(
+        dir.path().join("progress.toml"),
+        "[[scenario]]\nname = \"racy\"\nengine = \"shuttle\"\nseed = 42\n\
+         threads = [{ delta = 1, ops = 100 }, { delta = -1, ops = 101 }]\nruns = 10000\n\
+         expect = \"lost-updates\"\n",
+    )
+    .expect("the config is written");
+    let quiet = "run progress.toml -q --out out";
+    let shown = "run progress.toml --out out";
+    if timed_on_terminal(dir.path(), quiet).is_none() {
+        println!("   `script` is not available: no terminal to draw the bar on");
+        return Vec::new();
+    }
+    let mut times = (Vec::new(), Vec::new());
+    for round in 0..2 * ROUNDS {
+        let (first, second) = if round % 2 == 0 {
+            (quiet, shown)
+        } else {
+            (shown, quiet)
+        };
+        let a = timed_on_terminal(dir.path(), first).expect("contend runs");
+        let b = timed_on_terminal(dir.path(), second).expect("contend runs");
+        let (q, s) = if round % 2 == 0 { (a, b) } else { (b, a) };
+        times.0.push(q);
+        times.1.push(s);
+    }
+    vec![timing_row(
+        "10 progress bar vs -q, 10,000 shuttle executions",
+        &times,
+        1.02,
+    )]
 }
