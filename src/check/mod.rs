@@ -84,6 +84,7 @@ pub enum Engine {
     /// Controlled executions under shuttle: deterministic for the seed, replayable.
     Shuttle(Scheduler),
     /// Real OS threads, with seeded jitter (yields, spins, short sleeps) before every access.
+    /// A deadlock here hangs, as it would without contend: shuttle reports deadlocks.
     Threads,
 }
 
@@ -202,7 +203,8 @@ impl Check {
     }
 
     /// Runs `body` once per execution on every engine and reports what happened. Never panics
-    /// because of the body: its panics are failing executions in the report.
+    /// because of the body: its panics are failing executions in the report. Threads the body
+    /// does not join are waited for before the execution's cells are accounted for.
     pub fn run<F>(&self, body: F) -> CheckReport
     where
         F: Fn() + Send + Sync + 'static,
