@@ -9,6 +9,7 @@
 //! primitives; the [`ledger`] accounts for every write; the [`tally`] collects the executions;
 //! the [`report`]ers write the results.
 
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod ledger;

@@ -1,0 +1,435 @@
+//! The execution running on this thread, and what a thread of it does at each access.
+//!
+//! A check runs its body once per execution, and each execution has an [`Execution`]: the engine
+//! it runs on, its seed, the cells whose writes it accounts for, and, when a failure is replayed,
+//! the log of its accesses. The primitives find it through a thread-local. Under shuttle every
+//! task runs on the thread that runs the execution, so one entry covers all of them and a task is
+//! told apart by its shuttle task id. On real threads [`crate::check::thread::spawn`] enters the
+//! execution in each new thread with the thread's index, its seeded jitter and a start gate.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::check::report::CellOutcome;
+use crate::check::shared::CellState;
+use crate::engine::derive_seed;
+use crate::ledger::LedgerError;
+use crate::platform::AccessPoint;
+use crate::platform::os::JitterPoint;
+use crate::scenario::Jitter;
+
+/// Why a primitive panics when it is used where no check is running.
+pub(crate) const OUTSIDE_A_CHECK: &str = "contend::check primitives must be created and used inside \
+     the body given to Check::run or Check::assert, on the body's thread or on threads started \
+     with contend::check::thread::spawn";
+
+/// Which implementation the primitives of an execution use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// shuttle's primitives: every access is a scheduling point.
+    Shuttle,
+    /// std's primitives on real threads, with jitter before every access.
+    Threads,
+}
+
+/// The kinds of objects an execution numbers, each from 1, for their names.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ObjectKind {
+    /// A [`crate::check::Shared`] cell.
+    Shared = 0,
+    /// A [`crate::check::sync::Mutex`].
+    Mutex = 1,
+    /// An atomic of [`crate::check::sync::atomic`].
+    Atomic = 2,
+}
+
+/// What a logged access was, for choosing the rows of an interleaving worth showing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AccessKind {
+    /// A read of the shared cell with this number.
+    Read { cell: usize },
+    /// A write of the shared cell with this number; with the overwrite in words if it replaced a
+    /// write it had not read.
+    Write {
+        cell: usize,
+        overwrite: Option<String>,
+    },
+    /// Anything else: a lock, an atomic operation, a spawn, a join, a yield.
+    Other,
+}
+
+/// One access of a logged execution.
+#[derive(Clone, Debug)]
+pub(crate) struct LoggedAccess {
+    /// The thread's index: 0 for the body's thread, `i` for `Thread-i`.
+    pub(crate) thread: usize,
+    /// The access in words.
+    pub(crate) text: String,
+    /// What it was.
+    pub(crate) kind: AccessKind,
+    /// Preemptions the scheduler had made before it.
+    pub(crate) preemptions_before: u64,
+}
+
+/// The accesses of one controlled execution, in order. Only one shuttle task runs at a time and
+/// the lock is never held across a scheduling point.
+#[derive(Debug, Default)]
+pub(crate) struct AccessLog {
+    accesses: Mutex<Vec<LoggedAccess>>,
+    /// Kept up to date by the scheduler that replays the execution.
+    pub(crate) preemptions: Arc<AtomicU64>,
+}
+
+impl AccessLog {
+    fn push(&self, thread: usize, kind: AccessKind, text: String) {
+        let preemptions_before = self.preemptions.load(Ordering::SeqCst);
+        lock(&self.accesses).push(LoggedAccess {
+            thread,
+            text,
+            kind,
+            preemptions_before,
+        });
+    }
+
+    /// The accesses logged so far.
+    pub(crate) fn accesses(&self) -> Vec<LoggedAccess> {
+        lock(&self.accesses).clone()
+    }
+}
+
+/// Locks a bookkeeping mutex; a panic elsewhere is reported on its own, so poison is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One execution of a check's body.
+#[derive(Debug)]
+pub(crate) struct Execution {
+    pub(crate) backend: Backend,
+    /// The check's name, carried by the `tracing` events.
+    pub(crate) check: Arc<str>,
+    /// The execution's index within its engine's run.
+    pub(crate) run: u64,
+    /// The seed of this execution's jitter on real threads.
+    seed: u64,
+    jitter: Jitter,
+    next_thread: AtomicUsize,
+    numbers: [AtomicUsize; 3],
+    running: Mutex<usize>,
+    all_exited: Condvar,
+    cells: Mutex<Vec<Arc<CellState>>>,
+    first_panic: Mutex<Option<ThreadPanic>>,
+    log: Option<Arc<AccessLog>>,
+}
+
+/// The first spawned thread of an execution that panicked.
+#[derive(Clone, Debug)]
+pub(crate) struct ThreadPanic {
+    /// Its name, `Thread-i`.
+    pub(crate) thread: String,
+    /// What it said, on real threads; under shuttle the message reaches the engine through
+    /// the panic hook of the thread that runs the execution.
+    pub(crate) message: Option<String>,
+}
+
+impl Execution {
+    /// A new execution of check `check`, with its index, seed and, if wanted, an access log.
+    pub(crate) fn new(
+        backend: Backend,
+        check: Arc<str>,
+        run: u64,
+        seed: u64,
+        log: Option<Arc<AccessLog>>,
+    ) -> Arc<Execution> {
+        Arc::new(Execution {
+            backend,
+            check,
+            run,
+            seed,
+            jitter: Jitter::default(),
+            next_thread: AtomicUsize::new(1),
+            numbers: Default::default(),
+            running: Mutex::new(0),
+            all_exited: Condvar::new(),
+            cells: Mutex::new(Vec::new()),
+            first_panic: Mutex::new(None),
+            log,
+        })
+    }
+
+    /// The next number of an object of `kind`, from 1.
+    pub(crate) fn number(&self, kind: ObjectKind) -> usize {
+        self.numbers[kind as usize].fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Accounts for `cell` when the execution ends.
+    pub(crate) fn register_cell(&self, cell: Arc<CellState>) {
+        lock(&self.cells).push(cell);
+    }
+
+    /// A thread is being started: its index.
+    pub(crate) fn thread_started(&self) -> usize {
+        *lock(&self.running) += 1;
+        self.next_thread.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A thread started with [`Execution::thread_started`] has finished (or could not start).
+    pub(crate) fn thread_exited(&self) {
+        let mut running = lock(&self.running);
+        *running = running.saturating_sub(1);
+        if *running == 0 {
+            self.all_exited.notify_all();
+        }
+    }
+
+    /// Waits until every thread the execution started has finished, joined or not.
+    pub(crate) fn wait_for_threads(&self) {
+        match self.backend {
+            Backend::Shuttle => {
+                while *lock(&self.running) > 0 {
+                    shuttle::thread::yield_now();
+                }
+            }
+            Backend::Threads => {
+                let mut running = lock(&self.running);
+                while *running > 0 {
+                    running = self
+                        .all_exited
+                        .wait(running)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+            }
+        }
+    }
+
+    /// Records that spawned thread `thread` panicked, unless one did before.
+    pub(crate) fn record_thread_panic(&self, thread: String, message: Option<String>) {
+        lock(&self.first_panic).get_or_insert(ThreadPanic { thread, message });
+    }
+
+    /// The first spawned thread that panicked, if one did.
+    pub(crate) fn first_thread_panic(&self) -> Option<ThreadPanic> {
+        lock(&self.first_panic).clone()
+    }
+
+    /// The state of real thread `index` of this execution: its seeded jitter.
+    pub(crate) fn os_thread(&self, index: usize) -> OsThread {
+        OsThread {
+            index,
+            point: JitterPoint::new(Some(&self.jitter), derive_seed(self.seed, index as u64)),
+            children_gate: None,
+        }
+    }
+
+    /// Accounts for every cell of the finished execution, in the order they were made.
+    pub(crate) fn settle(&self) -> Result<Vec<CellOutcome>, LedgerError> {
+        let cells = lock(&self.cells).clone();
+        cells
+            .iter()
+            .map(|cell| cell.settle(&self.check, self.run))
+            .collect()
+    }
+}
+
+/// The name of thread `index` of an execution: `main` for the body's thread, then `Thread-1`,
+/// `Thread-2`, ... in the order they were spawned.
+pub(crate) fn thread_name(index: usize) -> String {
+    if index == 0 {
+        "main".to_string()
+    } else {
+        format!("Thread-{index}")
+    }
+}
+
+/// Where the threads a thread spawns wait until all of them have arrived and the spawning
+/// thread has done its next operation, so that they start together rather than one after the
+/// other (a thread takes tens of microseconds to start, long enough for a short body to finish
+/// alone). The wait is bounded: a thread that spawns and then blocks outside contend's
+/// primitives only delays its children a little.
+#[derive(Debug, Default)]
+pub(crate) struct StartGate {
+    open: AtomicBool,
+    expected: AtomicUsize,
+    arrived: AtomicUsize,
+}
+
+/// The longest a spawned thread waits at its start gate.
+const LONGEST_START_WAIT: Duration = Duration::from_millis(10);
+
+impl StartGate {
+    fn open(&self) {
+        self.open.store(true, Ordering::Release);
+    }
+
+    /// One more thread will wait here.
+    pub(crate) fn expect_thread(&self) {
+        self.expected.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Arrives, and waits until the gate is open and every expected thread has arrived, or
+    /// [`LONGEST_START_WAIT`] has passed.
+    pub(crate) fn wait(&self) {
+        self.arrived.fetch_add(1, Ordering::AcqRel);
+        let start = Instant::now();
+        let mut turns = 0u32;
+        while !self.open.load(Ordering::Acquire)
+            || self.arrived.load(Ordering::Acquire) < self.expected.load(Ordering::Acquire)
+        {
+            turns = turns.wrapping_add(1);
+            if turns.is_multiple_of(64) {
+                if start.elapsed() > LONGEST_START_WAIT {
+                    return;
+                }
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// What a real thread of an execution carries: its index, its jitter and the gate its children
+/// wait at.
+#[derive(Debug)]
+pub(crate) struct OsThread {
+    index: usize,
+    point: JitterPoint,
+    children_gate: Option<Arc<StartGate>>,
+}
+
+impl OsThread {
+    fn open_children_gate(&mut self) {
+        if let Some(gate) = self.children_gate.take() {
+            gate.open();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ActiveThread {
+    execution: Arc<Execution>,
+    /// `None` under shuttle, where the task id tells the threads apart.
+    os: Option<OsThread>,
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Option<ActiveThread>> = const { RefCell::new(None) };
+}
+
+/// While alive, the current thread runs in an execution; dropping it restores what was there
+/// before (and opens the thread's start gate, if its children still wait).
+#[derive(Debug)]
+pub(crate) struct Entered {
+    previous: Option<ActiveThread>,
+}
+
+/// Makes the current thread part of `execution`: real thread `os`, or, with `None`, the thread
+/// that runs a shuttle execution's tasks.
+pub(crate) fn enter(execution: Arc<Execution>, os: Option<OsThread>) -> Entered {
+    let previous = ACTIVE.replace(Some(ActiveThread { execution, os }));
+    Entered { previous }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let left = ACTIVE.replace(self.previous.take());
+        if let Some(mut os) = left.and_then(|active| active.os) {
+            os.open_children_gate();
+        }
+    }
+}
+
+/// Forgets any execution on this thread: after a shuttle run that a failure ended, its tasks may
+/// not have unwound.
+pub(crate) fn clear() {
+    ACTIVE.set(None);
+}
+
+/// The execution running on this thread.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub(crate) fn execution() -> Arc<Execution> {
+    ACTIVE
+        .with_borrow(|active| active.as_ref().map(|a| Arc::clone(&a.execution)))
+        .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"))
+}
+
+/// Called before every access to shared state: the thread's index. On real threads it opens
+/// the thread's start gate and injects jitter.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub(crate) fn before_access() -> usize {
+    current_thread(true)
+}
+
+/// Called before an operation that is not an access to shared state (a join): the thread's
+/// index. On real threads it opens the thread's start gate.
+pub(crate) fn before_operation() -> usize {
+    current_thread(false)
+}
+
+fn current_thread(jitter: bool) -> usize {
+    ACTIVE.with_borrow_mut(|active| {
+        let active = active
+            .as_mut()
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
+        match &mut active.os {
+            Some(os) => {
+                os.open_children_gate();
+                if jitter {
+                    os.point.before_access();
+                }
+                os.index
+            }
+            None => usize::from(shuttle::current::me()),
+        }
+    })
+}
+
+/// The backend of the execution running on this thread.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub(crate) fn backend() -> Backend {
+    ACTIVE
+        .with_borrow(|active| active.as_ref().map(|a| a.execution.backend))
+        .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"))
+}
+
+/// The gate a thread this thread is about to spawn waits at, counted as expected there.
+pub(crate) fn children_gate() -> Arc<StartGate> {
+    ACTIVE.with_borrow_mut(|active| {
+        let os = active
+            .as_mut()
+            .and_then(|a| a.os.as_mut())
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
+        let gate = os.children_gate.get_or_insert_with(Arc::default);
+        gate.expect_thread();
+        Arc::clone(gate)
+    })
+}
+
+/// Logs an access of thread `thread`, if the execution keeps a log; `describe` runs only then.
+/// Never panics, so that a guard may log from `drop`.
+pub(crate) fn log_access(thread: usize, describe: impl FnOnce() -> (AccessKind, String)) {
+    let log = ACTIVE
+        .try_with(|active| {
+            let active = active.try_borrow().ok()?;
+            active.as_ref()?.execution.log.clone()
+        })
+        .ok()
+        .flatten();
+    if let Some(log) = log {
+        let (kind, text) = describe();
+        log.push(thread, kind, text);
+    }
+}

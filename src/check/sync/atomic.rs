@@ -1,0 +1,196 @@
+//! Atomic types inside a check, as [`std::sync::atomic`]'s: [`AtomicU64`], [`AtomicI64`] and
+//! [`AtomicBool`].
+//!
+//! Every method is one access: a scheduling point under shuttle (where every ordering behaves
+//! as `SeqCst`), a place where jitter is injected on real threads (where the ordering given is
+//! the one used). Each is named `atomic#N` in interleavings.
+
+pub use std::sync::atomic::Ordering;
+
+use super::super::context::{self, AccessKind, Backend, ObjectKind};
+
+/// The implementation an atomic was created with.
+#[derive(Debug)]
+enum Kind<S, T> {
+    Shuttle(S),
+    Threads(T),
+}
+
+/// Runs `$call` on whichever atomic `$self` holds, as one access, and logs `$describe` of its
+/// result under shuttle.
+macro_rules! access {
+    ($self:ident, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
+        let thread = context::before_access();
+        let $result = match &$self.inner {
+            Kind::Shuttle($atomic) => $call,
+            Kind::Threads($atomic) => $call,
+        };
+        let number = $self.number;
+        context::log_access(thread, || {
+            (AccessKind::Other, format!("{} atomic#{number}", $describe))
+        });
+        $result
+    }};
+}
+
+/// Makes a new atomic of the execution's backend.
+fn create<S, T>(shuttle: impl FnOnce() -> S, threads: impl FnOnce() -> T) -> (usize, Kind<S, T>) {
+    let execution = context::execution();
+    let kind = match execution.backend {
+        Backend::Shuttle => Kind::Shuttle(shuttle()),
+        Backend::Threads => Kind::Threads(threads()),
+    };
+    (execution.number(ObjectKind::Atomic), kind)
+}
+
+macro_rules! atomic_integer {
+    ($name:ident, $int:ty) => {
+        #[doc = concat!("An atomic `", stringify!($int), "`, as [`std::sync::atomic::", stringify!($name), "`].")]
+        #[derive(Debug)]
+        pub struct $name {
+            number: usize,
+            inner: Kind<shuttle::sync::atomic::$name, std::sync::atomic::$name>,
+        }
+
+        impl $name {
+            /// A new atomic holding `value`.
+            ///
+            /// # Panics
+            ///
+            /// Outside a check's body and its threads.
+            pub fn new(value: $int) -> Self {
+                let (number, inner) = create(
+                    || shuttle::sync::atomic::$name::new(value),
+                    || std::sync::atomic::$name::new(value),
+                );
+                $name { number, inner }
+            }
+
+            /// Loads the value.
+            pub fn load(&self, order: Ordering) -> $int {
+                access!(self, a => a.load(order), value => format!("load {value} from"))
+            }
+
+            /// Stores `value`.
+            pub fn store(&self, value: $int, order: Ordering) {
+                access!(self, a => a.store(value, order), _stored => format!("store {value} in"))
+            }
+
+            /// Stores `value` and returns the previous value, in one atomic step.
+            pub fn swap(&self, value: $int, order: Ordering) -> $int {
+                access!(self, a => a.swap(value, order),
+                    old => format!("swap {value} for {old} in"))
+            }
+
+            /// Stores `new` if the value is `current`, in one atomic step; returns the previous
+            /// value, as `Ok` if it was `current`.
+            pub fn compare_exchange(
+                &self,
+                current: $int,
+                new: $int,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$int, $int> {
+                access!(self, a => a.compare_exchange(current, new, success, failure),
+                    result => match result {
+                        Ok(_) => format!("compare-exchange {current} -> {new} in"),
+                        Err(held) => format!("compare-exchange {current} -> {new} fails ({held}) in"),
+                    })
+            }
+
+            /// Adds `value` (wrapping) and returns the previous value, in one atomic step.
+            pub fn fetch_add(&self, value: $int, order: Ordering) -> $int {
+                access!(self, a => a.fetch_add(value, order),
+                    old => format!("fetch_add {value} ({old} -> {}) on", old.wrapping_add(value)))
+            }
+
+            /// Subtracts `value` (wrapping) and returns the previous value, in one atomic step.
+            pub fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
+                access!(self, a => a.fetch_sub(value, order),
+                    old => format!("fetch_sub {value} ({old} -> {}) on", old.wrapping_sub(value)))
+            }
+
+            /// The value, consuming the atomic.
+            pub fn into_inner(self) -> $int {
+                match self.inner {
+                    Kind::Shuttle(a) => a.into_inner(),
+                    Kind::Threads(a) => a.into_inner(),
+                }
+            }
+        }
+    };
+}
+
+atomic_integer!(AtomicU64, u64);
+atomic_integer!(AtomicI64, i64);
+
+/// An atomic `bool`, as [`std::sync::atomic::AtomicBool`].
+#[derive(Debug)]
+pub struct AtomicBool {
+    number: usize,
+    inner: Kind<shuttle::sync::atomic::AtomicBool, std::sync::atomic::AtomicBool>,
+}
+
+impl AtomicBool {
+    /// A new atomic holding `value`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a check's body and its threads.
+    pub fn new(value: bool) -> Self {
+        let (number, inner) = create(
+            || shuttle::sync::atomic::AtomicBool::new(value),
+            || std::sync::atomic::AtomicBool::new(value),
+        );
+        AtomicBool { number, inner }
+    }
+
+    /// Loads the value.
+    pub fn load(&self, order: Ordering) -> bool {
+        access!(self, a => a.load(order), value => format!("load {value} from"))
+    }
+
+    /// Stores `value`.
+    pub fn store(&self, value: bool, order: Ordering) {
+        access!(self, a => a.store(value, order), _stored => format!("store {value} in"))
+    }
+
+    /// Stores `value` and returns the previous value, in one atomic step.
+    pub fn swap(&self, value: bool, order: Ordering) -> bool {
+        access!(self, a => a.swap(value, order), old => format!("swap {value} for {old} in"))
+    }
+
+    /// Stores `new` if the value is `current`, in one atomic step; returns the previous value,
+    /// as `Ok` if it was `current`.
+    pub fn compare_exchange(
+        &self,
+        current: bool,
+        new: bool,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<bool, bool> {
+        access!(self, a => a.compare_exchange(current, new, success, failure),
+        result => match result {
+            Ok(_) => format!("compare-exchange {current} -> {new} in"),
+            Err(held) => format!("compare-exchange {current} -> {new} fails ({held}) in"),
+        })
+    }
+
+    /// Logical "or" with `value`; returns the previous value, in one atomic step.
+    pub fn fetch_or(&self, value: bool, order: Ordering) -> bool {
+        access!(self, a => a.fetch_or(value, order), old => format!("fetch_or {value} (was {old}) on"))
+    }
+
+    /// Logical "and" with `value`; returns the previous value, in one atomic step.
+    pub fn fetch_and(&self, value: bool, order: Ordering) -> bool {
+        access!(self, a => a.fetch_and(value, order), old => format!("fetch_and {value} (was {old}) on"))
+    }
+
+    /// The value, consuming the atomic.
+    pub fn into_inner(self) -> bool {
+        match self.inner {
+            Kind::Shuttle(a) => a.into_inner(),
+            Kind::Threads(a) => a.into_inner(),
+        }
+    }
+}
