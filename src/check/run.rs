@@ -27,7 +27,7 @@ use super::thread::said_of;
 use super::{Engine, Expect, REPLAY_VARIABLE, Scheduler};
 use crate::engine::derive_seed;
 use crate::engine::panics::{Capture, describe_payload};
-use crate::engine::shuttle::{explain_shuttle_failure, quiet_config, scheduler_for};
+use crate::engine::shuttle::{block_scheduler, explain_shuttle_failure, quiet_config};
 use crate::ledger::LedgerError;
 use crate::scenario::SchedulerKind;
 use crate::schedule::Choice;
@@ -639,7 +639,7 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
         Scheduler::Pct { depth } => SchedulerKind::Pct { depth },
     };
     let recorder = Recorder {
-        inner: ManuallyDrop::new(scheduler_for(kind, plan.seed, plan.runs)),
+        inner: ManuallyDrop::new(block_scheduler(kind, plan.seed, &(0..plan.runs))),
         state: Arc::clone(&state),
     };
     let execution_body = {
