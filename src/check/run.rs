@@ -30,7 +30,7 @@ use crate::engine::panics::{Capture, describe_payload};
 use crate::engine::shuttle::{block_scheduler, explain_shuttle_failure, quiet_config};
 use crate::ledger::LedgerError;
 use crate::scenario::SchedulerKind;
-use crate::schedule::Choice;
+use crate::schedule::{Choice, Point};
 
 /// A check's body, run once per execution.
 pub(crate) type Body = Arc<dyn Fn() + Send + Sync + 'static>;
@@ -238,42 +238,6 @@ fn run_in_shuttle(body: &Body, execution: Arc<Execution>) -> Result<Vec<CellOutc
     execution.settle()
 }
 
-/// A scheduling decision as shuttle presents it, with contend's default rule applied: keep the
-/// current task while it can continue; otherwise the next runnable task after it in id order.
-struct DefaultRule {
-    runnable: Vec<usize>,
-    current: Option<usize>,
-    current_can_continue: bool,
-    default: usize,
-}
-
-impl DefaultRule {
-    fn new(runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> DefaultRule {
-        let runnable: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
-        let current = current.map(usize::from);
-        let current_can_continue = !is_yielding && current.is_some_and(|c| runnable.contains(&c));
-        let default = match current {
-            Some(current) if current_can_continue => current,
-            Some(current) => runnable
-                .iter()
-                .copied()
-                .find(|&t| t > current)
-                .unwrap_or(runnable[0]),
-            None => runnable[0],
-        };
-        DefaultRule {
-            runnable,
-            current,
-            current_can_continue,
-            default,
-        }
-    }
-
-    fn is_preemption(&self, task: usize) -> bool {
-        self.current_can_continue && Some(task) != self.current
-    }
-}
-
 /// The decisions of one execution, as choices.
 #[derive(Clone, Debug, Default)]
 struct Recording {
@@ -329,7 +293,7 @@ impl ShuttleScheduler for Recorder {
         is_yielding: bool,
     ) -> Option<TaskId> {
         let chosen = self.inner.next_task(runnable, current, is_yielding)?;
-        let rule = DefaultRule::new(runnable, current, is_yielding);
+        let rule = Point::new(runnable, current, is_yielding);
         let task = usize::from(chosen);
         let mut state = lock(&self.state);
         let recording = &mut state.current;
@@ -385,7 +349,7 @@ impl ShuttleScheduler for FollowChoices {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
-        let rule = DefaultRule::new(runnable, current, is_yielding);
+        let rule = Point::new(runnable, current, is_yielding);
         let step = self.step;
         self.step += 1;
         let mut chosen = rule.default;

@@ -75,17 +75,21 @@ impl Decision {
 }
 
 /// A scheduling decision point as shuttle presents it, with the default rule applied.
-struct Point {
-    runnable: Vec<usize>,
-    current: Option<usize>,
-    current_can_continue: bool,
-    default: usize,
+pub(crate) struct Point {
+    /// The runnable tasks' ids.
+    pub(crate) runnable: Vec<usize>,
+    /// The task that ran last.
+    pub(crate) current: Option<usize>,
+    /// Whether it could run on (it is runnable and did not yield).
+    pub(crate) current_can_continue: bool,
+    /// The task the default rule picks.
+    pub(crate) default: usize,
 }
 
 impl Point {
     /// The default rule: keep the current task while it can continue; otherwise the next
     /// runnable task after it in id order (wrapping), or the lowest id at the start.
-    fn new(runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Point {
+    pub(crate) fn new(runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Point {
         let runnable: Vec<usize> = runnable.iter().map(|t| usize::from(t.id())).collect();
         let current = current.map(usize::from);
         let current_can_continue = !is_yielding && current.is_some_and(|c| runnable.contains(&c));
@@ -106,7 +110,8 @@ impl Point {
         }
     }
 
-    fn is_preemption(&self, task: usize) -> bool {
+    /// Whether running `task` here preempts the current task.
+    pub(crate) fn is_preemption(&self, task: usize) -> bool {
         self.current_can_continue && Some(task) != self.current
     }
 }
