@@ -77,7 +77,12 @@ pub enum MergeError {
         expected: String,
     },
     /// A scenario's seed differs.
-    #[error("{}: scenario `{scenario}` ran with seed {found}, but with seed {expected} in {}", file.display(), first.display())]
+    #[error(
+        "{}: scenario `{scenario}` ran with seed {found}, but with seed {expected} in {}; shards \
+         of one campaign need one seed: set `seed` in the config or give every shard --seed",
+        file.display(),
+        first.display()
+    )]
     Seed {
         /// The report that differs.
         file: PathBuf,
