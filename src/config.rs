@@ -207,9 +207,14 @@ impl RawScenario {
     /// one does not have.
     fn on_engine(mut self, engine: &str, table: Range<usize>) -> RawScenario {
         let at = self.engine.as_ref().map_or(table, Spanned::span);
-        let shuttle = engine == "shuttle";
+        let under_shuttle = engine == "shuttle"
+            || (engine == "async"
+                && self
+                    .executor
+                    .as_ref()
+                    .is_some_and(|e| e.get_ref() == "shuttle"));
         let noisy = engine == "threads" || engine == "processes";
-        if !shuttle && engine != "async" {
+        if !under_shuttle {
             self.scheduler = None;
             self.depth = None;
             self.max_steps = None;
@@ -244,6 +249,17 @@ pub struct Overrides {
     pub engine: Option<String>,
     /// Every scenario's time budget.
     pub time: Option<Duration>,
+    /// Only the scenarios with these names (all when `None`); the others are not validated.
+    pub only: Option<Vec<String>>,
+}
+
+/// The scenarios a config selects, and the names of all it defines.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    /// The scenarios selected, validated.
+    pub scenarios: Vec<Scenario>,
+    /// Every scenario name the config defines, selected or not.
+    pub names: Vec<String>,
 }
 
 /// The names the schema offers for some keys.
@@ -361,11 +377,16 @@ pub fn load(path: &Path) -> Result<Vec<Scenario>, ConfigError> {
 
 /// Reads and validates a config file, with command-line overrides.
 pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Vec<Scenario>, ConfigError> {
+    load_selected(path, overrides).map(|selected| selected.scenarios)
+}
+
+/// Reads a config file and validates the scenarios the overrides select.
+pub fn load_selected(path: &Path, overrides: &Overrides) -> Result<Selected, ConfigError> {
     let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_with(&source, path, overrides)
+    parse_selected(&source, path, overrides)
 }
 
 /// Validates config text; `path` only names the file in errors.
@@ -379,6 +400,15 @@ pub fn parse_with(
     path: &Path,
     overrides: &Overrides,
 ) -> Result<Vec<Scenario>, ConfigError> {
+    parse_selected(source, path, overrides).map(|selected| selected.scenarios)
+}
+
+/// Validates the scenarios of config text that the overrides select.
+pub fn parse_selected(
+    source: &str,
+    path: &Path,
+    overrides: &Overrides,
+) -> Result<Selected, ConfigError> {
     let file = Source { text: source, path };
     let raw: RawFile = toml::from_str(source).map_err(|e| file.toml_error(&e))?;
     if raw.scenario.is_empty() {
@@ -405,6 +435,7 @@ pub fn parse_with(
     };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut scenarios = Vec::with_capacity(raw.scenario.len());
+    let mut names = Vec::with_capacity(raw.scenario.len());
     for raw_scenario in raw.scenario {
         let table = raw_scenario.span();
         let mut raw_scenario = raw_scenario.into_inner().with_defaults(&defaults);
@@ -432,6 +463,14 @@ pub fn parse_with(
             ));
         }
         seen.insert(name.clone(), file.line_column(name_key.span().start).0);
+        names.push(name.clone());
+        if overrides
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.contains(&name))
+        {
+            continue;
+        }
         let header_at = source[..name_key.span().start]
             .rfind("[[scenario]]")
             .unwrap_or(header_at);
@@ -451,7 +490,7 @@ pub fn parse_with(
         }
         scenarios.push(scenario);
     }
-    Ok(scenarios)
+    Ok(Selected { scenarios, names })
 }
 
 struct Source<'a> {

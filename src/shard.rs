@@ -66,6 +66,30 @@ pub enum ShardError {
         /// What it holds.
         value: String,
     },
+    /// A CI variable names a shard that does not exist.
+    #[error(
+        "{name}={value} names shard {index} of {total}, which does not exist (shards count from 1 to {total})"
+    )]
+    VariableOutOfRange {
+        /// The variable.
+        name: &'static str,
+        /// What it holds.
+        value: u64,
+        /// The shard it names, from 1.
+        index: u64,
+        /// The number of shards.
+        total: u64,
+    },
+    /// `--shards` and the CI system disagree on the number of shards.
+    #[error("--shards {given}, but {name}={value}: give the CI system's number of shards")]
+    TotalMismatch {
+        /// What `--shards` said.
+        given: u64,
+        /// The CI system's variable.
+        name: &'static str,
+        /// What it holds.
+        value: u64,
+    },
     /// The total is known but no index variable is set.
     #[error(
         "{total} shards, but which one is this? give --shard I/{total}, or set one of \
@@ -127,16 +151,30 @@ pub fn from_environment(
         let Some(index) = number(name)? else {
             continue;
         };
-        let total = match (total, total_name) {
+        let system_total = match total_name {
+            Some(total_name) => number(total_name)?.map(|value| (total_name, value)),
+            None => None,
+        };
+        let total = match (total, system_total) {
+            (Some(given), Some((name, value))) if given != value => {
+                return Err(ShardError::TotalMismatch { given, name, value });
+            }
             (Some(total), _) => total,
-            (None, Some(total_name)) => match number(total_name)? {
-                Some(total) => total,
-                None => continue,
-            },
+            (None, Some((_, value))) => value,
             (None, None) => continue,
         };
-        let index = if from_zero { index + 1 } else { index };
-        return Shard::new(index, total).map(Some);
+        let shard = if from_zero { index + 1 } else { index };
+        return Shard::new(shard, total)
+            .map(Some)
+            .map_err(|error| match error {
+                ShardError::OutOfRange { .. } => ShardError::VariableOutOfRange {
+                    name,
+                    value: index,
+                    index: shard,
+                    total,
+                },
+                other => other,
+            });
     }
     match total {
         Some(total) => Err(ShardError::NoIndex { total }),
@@ -188,7 +226,15 @@ mod tests {
         let shard = from_environment(Some(3), env(&[("JOB_COMPLETION_INDEX", "2")]));
         assert_eq!(shard, Ok(Some(Shard { index: 3, total: 3 })));
         let beyond = from_environment(Some(3), env(&[("JOB_COMPLETION_INDEX", "3")]));
-        assert_eq!(beyond, Err(ShardError::OutOfRange { index: 4, total: 3 }));
+        assert_eq!(
+            beyond,
+            Err(ShardError::VariableOutOfRange {
+                name: "JOB_COMPLETION_INDEX",
+                value: 3,
+                index: 4,
+                total: 3
+            })
+        );
     }
 
     #[test]
@@ -202,6 +248,15 @@ mod tests {
         assert_eq!(
             from_environment(None, circle),
             Ok(Some(Shard { index: 1, total: 2 }))
+        );
+        let disagreeing = env(&[("CI_NODE_INDEX", "1"), ("CI_NODE_TOTAL", "3")]);
+        assert_eq!(
+            from_environment(Some(4), disagreeing),
+            Err(ShardError::TotalMismatch {
+                given: 4,
+                name: "CI_NODE_TOTAL",
+                value: 3
+            })
         );
         // A Kubernetes index alone, without a total, does not shard.
         assert_eq!(

@@ -626,3 +626,96 @@ fn command_line_overrides_pick_and_change_scenarios() {
         shard.stderr
     );
 }
+
+#[test]
+fn a_shard_without_the_bug_or_without_executions_passes_and_says_why() {
+    let dir = TempDir::new().unwrap();
+    // 150 runs: blocks 0 and 1 go to shards 1 and 2, shard 3 has none.
+    write(
+        &dir,
+        "c.toml",
+        "[[scenario]]\nname = \"a\"\nengine = \"shuttle\"\nseed = 1\nthreads = [{ delta = 1, ops = 3 }, { delta = 1, ops = 3 }]\nruns = 150\nexpect = \"lost-updates\"\n",
+    );
+    let run = contend(
+        &["run", "c.toml", "--shard", "3/3", "--json", "r.json", "-q"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("no execution of this scenario falls on shard 3/3"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("(shard 3/3 of a campaign"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        read_json(&dir.path().join("r.json"))["scenarios"][0]["runs"],
+        0
+    );
+}
+
+#[test]
+fn engine_overrides_apply_to_the_selected_scenarios_only_and_are_noted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seed = root.join("configs/seed.toml");
+    let dir = TempDir::new().unwrap();
+    let run = contend(
+        &[
+            "run",
+            seed.to_str().unwrap(),
+            "--engine",
+            "shuttle",
+            "--scenario",
+            "threads-no-lock-small",
+            "--runs",
+            "50",
+            "--json",
+            "r.json",
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("note: --engine shuttle runs 1 scenario on the shuttle engine"),
+        "{}",
+        run.stderr
+    );
+    let report = read_json(&dir.path().join("r.json"));
+    assert_eq!(report["scenarios"][0]["engine"], "shuttle");
+
+    let refused = contend(
+        &["run", seed.to_str().unwrap(), "--engine", "async"],
+        dir.path(),
+    );
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.starts_with("error: with --engine async: "),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_ci_shard_index_beyond_the_total_names_its_variable() {
+    let dir = TempDir::new().unwrap();
+    write(&dir, "pair.toml", PASS_AND_FAIL);
+    let output = Command::cargo_bin("contend")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["run", "pair.toml", "--shards", "3"])
+        .env("JOB_COMPLETION_INDEX", "3")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("JOB_COMPLETION_INDEX=3 names shard 4 of 3"),
+        "{stderr}"
+    );
+}

@@ -13,11 +13,11 @@ pub fn list() -> i32 {
     let mut lines = vec![
         "workloads:".to_string(),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "counter", "threads each add their own delta to a shared counter, ops times"
         ),
         format!(
-            "  {:<15} {}",
+            "  {:<16} {}",
             "counter-object",
             "the lesson's Counter class: workers pause, then increment() under its lock (or none)"
         ),
@@ -26,56 +26,56 @@ pub fn list() -> i32 {
     lines.extend(
         SyncMode::ALL
             .iter()
-            .map(|m| format!("  {:<10} {}", m.as_str(), m.description())),
+            .map(|m| format!("  {:<16} {}", m.as_str(), m.description())),
     );
     lines.extend([
         "engines (engine = ...):".to_string(),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "threads", "real OS threads behind a barrier, with jitter at every shared access"
         ),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "shuttle", "controlled executions: every shared access is a scheduling point"
         ),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "async", "tasks on one thread that switch only at an await (the lesson's coroutines)"
         ),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "processes",
             "one OS process per thread, jitter at every shared access; sync = \"mutex\" is a \
              file lock across the processes, `timeout` bounds an execution"
         ),
         "processes storage (storage = ...):".to_string(),
         format!(
-            "  {:<14} {}",
+            "  {:<16} {}",
             "shared-memory", "the counter in memory the workers share (default)"
         ),
         format!(
-            "  {:<14} {}",
+            "  {:<16} {}",
             "manager",
             "the counter in a server, get then set over a Unix socket (Python's \
              Manager().Value); sync none or mutex"
         ),
         "async executors (executor = ...):".to_string(),
-        format!("  {:<10} {}", "tokio", "tokio's current-thread runtime"),
+        format!("  {:<16} {}", "tokio", "tokio's current-thread runtime"),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "shuttle", "shuttle's executor: every await is a scheduling point of `scheduler`"
         ),
         "shuttle schedulers (scheduler = ...):".to_string(),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "random", "a uniformly random choice of thread at every step"
         ),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "pct", "probabilistic concurrency testing, bug depth set by `depth` (default 3)"
         ),
         format!(
-            "  {:<10} {}",
+            "  {:<16} {}",
             "dfs", "exhaustive depth-first search of the schedules, up to `runs` of them"
         ),
         "expectations (expect = ...):".to_string(),

@@ -32,6 +32,7 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
         json: args.json.as_deref(),
         junit: args.junit.as_deref(),
         github: args.github,
+        no_github: args.no_github,
         quiet: true,
     };
     match args.format {

@@ -90,8 +90,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
     /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_github")]
     pub github: bool,
+    /// No GitHub Actions output, even when GITHUB_ACTIONS=true (the shards of a campaign whose
+    /// merge reports).
+    #[arg(long)]
+    pub no_github: bool,
     /// Folder for the run's artifacts: report.json and schedule files.
     #[arg(long, value_name = "DIR", default_value = "contend-out")]
     pub out: PathBuf,
@@ -154,8 +158,11 @@ pub struct MergeArgs {
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
     /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_github")]
     pub github: bool,
+    /// No GitHub Actions output, even when GITHUB_ACTIONS=true.
+    #[arg(long)]
+    pub no_github: bool,
 }
 
 /// Arguments of `contend init`.

@@ -102,6 +102,8 @@ pub struct Outputs<'a> {
     pub junit: Option<&'a Path>,
     /// GitHub Actions annotations and summary, asked for on the command line.
     pub github: bool,
+    /// No GitHub Actions output, even on GitHub Actions.
+    pub no_github: bool,
     /// No progress display.
     pub quiet: bool,
 }
@@ -109,7 +111,8 @@ pub struct Outputs<'a> {
 impl Outputs<'_> {
     /// Whether GitHub Actions output is wanted: asked for, or running in GitHub Actions.
     fn github_actions(&self) -> bool {
-        self.github || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+        !self.no_github
+            && (self.github || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"))
     }
 
     /// The reporters that write the report on stdout and to the files asked for.

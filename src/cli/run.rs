@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use contend::config::{self, Overrides};
 use contend::exit_code;
-use contend::report::Verdict;
+use contend::report::words::count;
+use contend::report::{Reporters, Verdict};
 use contend::runner::{RunOptions, run_scenarios};
 use contend::scenario::Scenario;
 use contend::shard;
@@ -32,18 +33,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         json: args.json.as_deref(),
         junit: args.junit.as_deref(),
         github: args.github,
+        no_github: args.no_github,
         quiet: args.quiet,
     };
-    let mut reporters = outputs.reporters();
-    reporters.push(Box::new(contend::report::json::JsonFileReporter::new(
-        args.out.join("report.json"),
-    )));
+    // The progress display goes first: it must clear its line before a row is printed.
+    let mut reporters = Reporters::default();
     let progress = outputs
         .progress(&scenarios, shard)
         .map(|(display, counter)| {
             reporters.push(display);
             counter
         });
+    reporters.push(Box::new(outputs.reporters()));
+    reporters.push(Box::new(contend::report::json::JsonFileReporter::new(
+        args.out.join("report.json"),
+    )));
     let options = RunOptions {
         fail_fast: args.fail_fast,
         schedules: true,
@@ -79,6 +83,7 @@ fn load_scenarios(args: &RunArgs) -> anyhow::Result<Vec<Scenario>> {
         runs: args.runs,
         engine: args.engine.clone(),
         time: args.time,
+        only: (!args.scenarios.is_empty()).then(|| args.scenarios.clone()),
     };
     if let Some(engine) = &args.engine
         && !["threads", "shuttle", "async", "processes"].contains(&engine.as_str())
@@ -93,32 +98,42 @@ fn load_scenarios(args: &RunArgs) -> anyhow::Result<Vec<Scenario>> {
         if args.configs[..index].contains(path) {
             anyhow::bail!("{}: the config is given twice", path.display());
         }
-        for scenario in config::load_with(path, &overrides)? {
-            if let Some(first) = defined_in.insert(scenario.name.clone(), path) {
+        let selected = config::load_selected(path, &overrides).map_err(|error| {
+            let error = anyhow::Error::new(error);
+            match &args.engine {
+                Some(engine) => error.context(format!("with --engine {engine}")),
+                None => error,
+            }
+        })?;
+        for name in selected.names {
+            if let Some(first) = defined_in.insert(name.clone(), path) {
                 anyhow::bail!(
-                    "{}: scenario `{}` is also defined in {}; names must be unique in a run",
+                    "{}: scenario `{name}` is also defined in {}; names must be unique in a run",
                     path.display(),
-                    scenario.name,
                     first.display()
                 );
             }
-            scenarios.push(scenario);
         }
+        scenarios.extend(selected.scenarios);
     }
     if let Some(unknown) = args
         .scenarios
         .iter()
         .find(|name| !defined_in.contains_key(name.as_str()))
     {
-        let mut known: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        let mut known: Vec<&str> = defined_in.keys().map(String::as_str).collect();
         known.sort_unstable();
         anyhow::bail!(
             "--scenario {unknown}: no scenario has this name (the configs define: {})",
             known.join(", ")
         );
     }
-    if !args.scenarios.is_empty() {
-        scenarios.retain(|s| args.scenarios.contains(&s.name));
+    if let Some(engine) = &args.engine {
+        eprintln!(
+            "note: --engine {engine} runs {} on the {engine} engine; keys of their own engines \
+             are dropped, and expectations written for another engine may not hold there",
+            count(scenarios.len() as u64, "scenario")
+        );
     }
     Ok(scenarios)
 }

@@ -14,23 +14,30 @@ use super::output::QuietOnBrokenPipe;
 
 /// Writes the starter config to a new file, never over an existing one.
 pub fn init(args: &InitArgs) -> anyhow::Result<i32> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&args.path)
-        .with_context(|| match args.path.exists() {
-            true => format!(
-                "{}: already exists; contend init never overwrites",
-                args.path.display()
-            ),
-            false => format!("{}: cannot create the config", args.path.display()),
-        })?;
+    let path = if args.path.is_dir() {
+        args.path.join("contend.toml")
+    } else {
+        args.path.clone()
+    };
+    let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            anyhow::bail!(
+                "{}: already exists; contend init never overwrites a file",
+                path.display()
+            )
+        }
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("{}: cannot create the config", path.display()));
+        }
+    };
     file.write_all(STARTER.as_bytes())
-        .with_context(|| format!("{}: cannot write the config", args.path.display()))?;
+        .with_context(|| format!("{}: cannot write the config", path.display()))?;
     println!(
         "wrote {}: run it with `contend run {}`",
-        args.path.display(),
-        args.path.display()
+        path.display(),
+        path.display()
     );
     Ok(exit_code::PASS)
 }

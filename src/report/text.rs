@@ -170,11 +170,16 @@ impl<W: Write> TextReporter<W> {
             writeln!(self.out, "    final values: {}{others}", finals.join(", "))?;
         }
         if r.lost_updates > 0 {
-            let direction = if r.net_lost >= 0 { "below" } else { "above" };
-            let mut line = format!(
-                "    summed over the runs, the lost updates left the final value {} {direction} expected",
-                grouped(r.net_lost.abs())
-            );
+            let mut line = match r.net_lost {
+                0 => "    summed over the runs, the lost updates cancelled out: the final values \
+                      average the expected one"
+                    .to_string(),
+                net => format!(
+                    "    summed over the runs, the lost updates left the final value {} {} expected",
+                    grouped(net.abs()),
+                    if net > 0 { "below" } else { "above" }
+                ),
+            };
             if r.masked_runs > 0 {
                 line.push_str(&format!(
                     "; in {} the losses cancelled out and the final value was right anyway",
@@ -253,6 +258,13 @@ impl<W: Write> Reporter for TextReporter<W> {
                     failed,
                     report.elapsed_seconds
                 )?;
+                if let Some(shard) = report.shard {
+                    writeln!(
+                        self.out,
+                        "(shard {shard} of a campaign: these are this shard's executions only; \
+                         `contend merge` joins every shard's JSON report)"
+                    )?;
+                }
                 self.out.flush()
             }
         }
