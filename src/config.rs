@@ -92,7 +92,8 @@ impl fmt::Display for Location {
 #[schemars(title = "contend config")]
 struct RawFile {
     /// Keys that apply to every scenario that does not set them (any scenario key but `name`).
-    #[schemars(with = "Option<RawScenario>")]
+    #[serde(default)]
+    #[schemars(with = "RawScenario")]
     defaults: Option<Spanned<RawScenario>>,
     /// The scenarios, run in order.
     #[serde(default)]
@@ -102,72 +103,74 @@ struct RawFile {
 
 /// One `[[scenario]]` table (or the `[defaults]` table). See README.md, "Config".
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
+#[schemars(transform = without_null_defaults)]
 struct RawScenario {
     /// Unique name, used in reports and trace events (required; not in [defaults]).
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "String")]
     name: Option<Spanned<String>>,
     /// `counter` (default) or `counter-object` (the lesson's Counter class).
-    #[schemars(with = "Option<WorkloadName>")]
+    #[schemars(with = "WorkloadName")]
     workload: Option<Spanned<String>>,
     /// The engine that runs the scenario (required).
-    #[schemars(with = "Option<EngineName>")]
+    #[schemars(with = "EngineName")]
     engine: Option<Spanned<String>>,
     /// How the read-modify-write is protected (default none).
-    #[schemars(with = "Option<SyncName>")]
+    #[schemars(with = "SyncName")]
     sync: Option<Spanned<String>>,
     /// The counter's initial value (default 0).
+    #[schemars(with = "i64")]
     initial: Option<i64>,
     /// One `{ delta, ops }` per thread (counter workload; per worker process on processes).
-    #[schemars(with = "Option<Vec<RawThread>>")]
+    #[schemars(with = "Vec<RawThread>")]
     threads: Option<Spanned<Vec<Spanned<RawThread>>>>,
     /// counter-object: worker threads (default 2).
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "std::num::NonZeroU32")]
     workers: Option<Spanned<i64>>,
     /// counter-object: increments per worker (default 2).
-    #[schemars(with = "Option<u64>")]
+    #[schemars(with = "std::num::NonZeroU64")]
     increments: Option<Spanned<i64>>,
     /// counter-object: the longest pause before an increment, in milliseconds (default 10).
-    #[schemars(with = "Option<u64>")]
+    #[schemars(with = "u64")]
     max_pause_ms: Option<Spanned<i64>>,
     /// Executions (default 100).
-    #[schemars(with = "Option<u64>")]
+    #[schemars(with = "std::num::NonZeroU64")]
     runs: Option<Spanned<i64>>,
     /// Every random choice derives from it; drawn at random and printed when absent.
-    #[schemars(with = "Option<u64>")]
+    #[schemars(with = "u64")]
     seed: Option<Spanned<i64>>,
     /// What the scenario must show (required).
-    #[schemars(with = "Option<ExpectName>")]
+    #[schemars(with = "ExpectName")]
     expect: Option<Spanned<String>>,
     /// shuttle (and async on shuttle): random (default), pct or dfs.
-    #[schemars(with = "Option<SchedulerName>")]
+    #[schemars(with = "SchedulerName")]
     scheduler: Option<Spanned<String>>,
     /// PCT's bug depth (default 3).
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "std::num::NonZeroU32")]
     depth: Option<Spanned<i64>>,
     /// shuttle: steps after which an execution is a livelock (default 100,000,000).
-    #[schemars(with = "Option<u64>")]
+    #[schemars(with = "u64")]
     max_steps: Option<Spanned<i64>>,
     /// threads and processes: false turns noise off; true or a table turns it on (default on).
-    #[schemars(with = "Option<JitterSchema>")]
+    #[schemars(with = "JitterSchema")]
     jitter: Option<Spanned<toml::Value>>,
     /// threads: start all threads together (default true).
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "bool")]
     barrier: Option<Spanned<bool>>,
     /// async: tokio (default) or shuttle.
-    #[schemars(with = "Option<ExecutorName>")]
+    #[schemars(with = "ExecutorName")]
     executor: Option<Spanned<String>>,
     /// async: put an `.await` between the read and the write (default false).
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "bool")]
     await_in_critical_section: Option<Spanned<bool>>,
     /// processes: shared-memory (default) or manager.
-    #[schemars(with = "Option<StorageName>")]
+    #[schemars(with = "StorageName")]
     storage: Option<Spanned<String>>,
     /// processes: how long one execution may take, as "30s" (default "60s").
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "String")]
     timeout: Option<Spanned<String>>,
     /// A time budget: the scenario stops when its runs or its time are used up, as "30s".
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "String")]
     time: Option<Spanned<String>>,
 }
 
@@ -262,66 +265,92 @@ pub struct Selected {
     pub names: Vec<String>,
 }
 
-/// The names the schema offers for some keys.
+/// A workload.
 #[derive(JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[allow(dead_code)]
 enum WorkloadName {
+    /// Each thread adds its own delta to a shared counter, `ops` times.
     Counter,
+    /// The lesson's Counter class: workers pause, then call increment() under its lock.
     CounterObject,
 }
 
+/// An engine.
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
 enum EngineName {
+    /// Real OS threads with jitter at every shared access.
     Threads,
+    /// Controlled executions: every shared access is a scheduling point.
     Shuttle,
+    /// Tasks on one thread that switch only at an await.
     Async,
+    /// One OS process per thread, the counter in shared memory or a manager.
     Processes,
 }
 
+/// A synchronization mode.
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
 enum SyncName {
+    /// No protection: read, then write (the lost-update bug).
     None,
+    /// A mutex held across the read and the write.
     Mutex,
+    /// One atomic read-modify-write per update.
     Atomic,
+    /// A correct test-and-test-and-set spinlock.
     Spin,
+    /// A broken lock: a plain boolean checked, then set.
     Flag,
 }
 
+/// An expectation.
 #[derive(JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[allow(dead_code)]
 enum ExpectName {
+    /// Some execution must lose an update (the bug must show).
     LostUpdates,
+    /// No execution may lose an update.
     NoLostUpdates,
 }
 
+/// A shuttle scheduler.
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
 enum SchedulerName {
+    /// A uniformly random choice at every step.
     Random,
+    /// Probabilistic concurrency testing, with `depth`.
     Pct,
+    /// Exhaustive depth-first search, up to `runs` schedules.
     Dfs,
 }
 
+/// An async executor.
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
 enum ExecutorName {
+    /// tokio's current-thread runtime.
     Tokio,
+    /// shuttle's executor: every await is a scheduling point.
     Shuttle,
 }
 
+/// Where the processes engine keeps the counter.
 #[derive(JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[allow(dead_code)]
 enum StorageName {
+    /// In memory the workers share.
     SharedMemory,
+    /// In a server, get then set over a Unix socket.
     Manager,
 }
 
@@ -341,7 +370,7 @@ struct RawThread {
     /// Added to the counter by each update.
     delta: i64,
     /// Number of updates (at least 1).
-    #[schemars(with = "u64")]
+    #[schemars(with = "std::num::NonZeroU64")]
     ops: Spanned<i64>,
 }
 
@@ -363,6 +392,23 @@ struct RawJitter {
 
 /// The commented starter config that `contend init` writes.
 pub const STARTER: &str = include_str!("../configs/starter.toml");
+
+/// Drops the `"default": null` that every key would get (TOML has no null; an absent key takes
+/// the default its description gives).
+fn without_null_defaults(schema: &mut schemars::Schema) {
+    if let Some(properties) = schema
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for property in properties.values_mut() {
+            if let Some(property) = property.as_object_mut()
+                && property.get("default") == Some(&serde_json::Value::Null)
+            {
+                property.remove("default");
+            }
+        }
+    }
+}
 
 /// The JSON Schema of config files.
 pub fn json_schema() -> String {

@@ -237,10 +237,14 @@ pub fn verdict_of(expect: Expectation, tally: &Tally) -> (Verdict, String) {
     let runs = count(tally.runs, "run");
     let losing = tally.lost_update_runs;
     if tally.failed_runs > 0 {
+        let first = tally
+            .failures
+            .first()
+            .map_or(String::new(), |failure| format!("; first, {failure}"));
         (
             Verdict::Fail,
             format!(
-                "{} of {runs} failed (see below)",
+                "{} of {runs} failed{first}",
                 grouped(tally.failed_runs.into())
             ),
         )

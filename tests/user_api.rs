@@ -308,12 +308,14 @@ fn the_replay_variable_makes_cargo_test_replay_the_schedule() {
         .and_then(|f| f.replay_command.clone())
         .unwrap();
     assert!(
-        command.ends_with(&format!("cargo test --release {TEST}")),
+        command.ends_with(&format!(
+            "cargo test --release {TEST} -- --exact --nocapture"
+        )),
         "{command}"
     );
     // What the command does, run on this test binary.
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([TEST, "--exact"])
+        .args([TEST, "--exact", "--nocapture"])
         .env(REPLAY_VARIABLE, &file)
         .output()
         .unwrap();

@@ -274,10 +274,12 @@ impl Check {
 
     fn plan(&self) -> run::Plan {
         // libtest runs each test on a thread named after the test's path.
-        let test_filter = std::thread::current()
+        let test_path = std::thread::current()
             .name()
             .filter(|name| *name != "main")
-            .map_or_else(|| self.name.clone(), str::to_string);
+            .map(str::to_string);
+        let exact_test = test_path.is_some();
+        let test_filter = test_path.unwrap_or_else(|| self.name.clone());
         run::Plan {
             name: Arc::from(self.name.as_str()),
             runs: self.runs,
@@ -289,6 +291,7 @@ impl Check {
                 .clone()
                 .unwrap_or_else(default_schedule_dir),
             test_filter,
+            exact_test,
         }
     }
 }

@@ -46,6 +46,8 @@ pub(crate) struct Plan {
     pub(crate) schedule_dir: PathBuf,
     /// What `cargo test` is given to run the check's test alone.
     pub(crate) test_filter: String,
+    /// Whether `test_filter` is the whole path of the running test (libtest's thread name).
+    pub(crate) exact_test: bool,
 }
 
 /// The variable through which shuttle's schedulers would take their seed.
@@ -491,7 +493,10 @@ fn interleaving(log: Vec<LoggedAccess>, whole: bool) -> Interleaving {
         .iter()
         .enumerate()
         .map(|(index, access)| {
-            let preemption = access.preemptions_before > preemptions;
+            // A preemption may happen at a point that logs no access (a spawn, a join): it is
+            // marked on the first access after it, and only where the thread changes.
+            let switched = index > 0 && log[index - 1].thread != access.thread;
+            let preemption = switched && access.preemptions_before > preemptions;
             preemptions = preemptions.max(access.preemptions_before);
             if let AccessKind::Write {
                 overwrite: Some(sentence),
@@ -545,10 +550,12 @@ fn interleaving(log: Vec<LoggedAccess>, whole: bool) -> Interleaving {
 
 /// The command that replays a saved schedule through `cargo test`.
 fn replay_command(plan: &Plan, path: &Path) -> String {
+    // --nocapture: a replay prints every step, which a passing test's output would hide.
     format!(
-        "{REPLAY_VARIABLE}={} cargo test --release {}",
+        "{REPLAY_VARIABLE}={} cargo test --release {} -- {}--nocapture",
         shell_word(&path.display().to_string()),
-        shell_word(&plan.test_filter)
+        shell_word(&plan.test_filter),
+        if plan.exact_test { "--exact " } else { "" }
     )
 }
 
@@ -767,8 +774,8 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
     let mut report = tally.into_report(Engine::Threads, plan, started);
     if report.first_failure.is_some() {
         report.notes.push(
-            "real threads leave no schedule to replay: run the check under shuttle too \
-             (Engine::Shuttle), which saves the failing schedule and prints its replay command"
+            "real threads leave no schedule to replay: a shuttle engine (Engine::Shuttle, one of \
+             the default engines) saves the failing schedule and prints its replay command"
                 .to_string(),
         );
     }

@@ -7,7 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::junit::{lost_update_summary, schedule_summary};
 use super::words::{count, grouped};
@@ -42,7 +42,7 @@ pub fn annotation(scenario: &ScenarioReport) -> Option<String> {
     if let Some(origin) = &scenario.config {
         properties.push(format!(
             "file={}",
-            escape_property(&origin.file.display().to_string())
+            escape_property(&workspace_relative(&origin.file).display().to_string())
         ));
         properties.push(format!("line={}", origin.line));
     }
@@ -64,6 +64,20 @@ pub fn annotation(scenario: &ScenarioReport) -> Option<String> {
         properties.join(","),
         escape_data(&message.join("\n"))
     ))
+}
+
+/// The path as GitHub places annotations: relative to the workspace (`GITHUB_WORKSPACE`, else
+/// the current folder) when it is inside it.
+fn workspace_relative(path: &Path) -> PathBuf {
+    if path.is_relative() {
+        return path.to_path_buf();
+    }
+    let workspace = std::env::var_os("GITHUB_WORKSPACE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok());
+    workspace
+        .and_then(|workspace| path.strip_prefix(workspace).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 /// Writes an error annotation per failed scenario when the run finishes, to a writer: the
