@@ -115,7 +115,7 @@ fn github_actions_get_an_annotation_at_the_failed_scenario_and_a_summary() {
         .args(["run", "pair.toml", "-q"])
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .timeout(Duration::from_secs(120))
+        .timeout(Duration::from_secs(600))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
