@@ -64,11 +64,12 @@ struct ScheduleDir(PathBuf);
 
 impl ScheduleDir {
     fn new(test: &str) -> ScheduleDir {
-        let dir = std::env::temp_dir()
-            .join("contend-user-api-tests")
-            .join(format!("{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        ScheduleDir(dir)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("contend-{test}-"))
+            .tempdir()
+            .unwrap();
+        // Removed by this type's own Drop.
+        ScheduleDir(dir.keep())
     }
 }
 
