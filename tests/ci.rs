@@ -470,6 +470,7 @@ fn progress_lines_go_to_stderr_when_it_is_not_a_terminal_and_quiet_silences_them
         .find(|l| l.starts_with("contend: long: "))
         .unwrap_or_else(|| panic!("no progress line: {}", run.stderr));
     assert!(line.contains(" of 100,000,000 runs ("), "{line}");
+    assert!(line.ends_with(" s of a 11s budget"), "{line}");
     assert!(
         !run.stdout.contains("contend: long: "),
         "progress stays off stdout"

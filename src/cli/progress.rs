@@ -26,6 +26,7 @@ const LINE_EVERY: Duration = Duration::from_secs(10);
 /// Shows each scenario's progress while it runs.
 pub struct ProgressReporter {
     planned: HashMap<String, u64>,
+    budgets: HashMap<String, Duration>,
     counter: Arc<AtomicU64>,
     terminal: bool,
     running: Option<Ticker>,
@@ -51,8 +52,13 @@ impl ProgressReporter {
                 (scenario.name.clone(), plan.planned(block))
             })
             .collect();
+        let budgets = scenarios
+            .iter()
+            .filter_map(|scenario| Some((scenario.name.clone(), scenario.time?)))
+            .collect();
         ProgressReporter {
             planned,
+            budgets,
             counter,
             terminal: io::stderr().is_terminal(),
             running: None,
@@ -62,6 +68,7 @@ impl ProgressReporter {
     fn start(&mut self, name: &str) {
         self.stop();
         let planned = self.planned.get(name).copied().unwrap_or(0);
+        let budget = self.budgets.get(name).copied();
         let (stop, stopped) = mpsc::channel();
         let counter = Arc::clone(&self.counter);
         let name = name.to_string();
@@ -70,7 +77,7 @@ impl ProgressReporter {
             if terminal {
                 show_bar(&name, planned, &counter, &stopped);
             } else {
-                print_lines(&name, planned, &counter, &stopped);
+                print_lines(&name, planned, budget, &counter, &stopped);
             }
         });
         self.running = Some(Ticker { stop, thread });
@@ -125,7 +132,13 @@ fn show_bar(name: &str, planned: u64, counter: &AtomicU64, stopped: &mpsc::Recei
     bar.finish_and_clear();
 }
 
-fn print_lines(name: &str, planned: u64, counter: &AtomicU64, stopped: &mpsc::Receiver<()>) {
+fn print_lines(
+    name: &str,
+    planned: u64,
+    budget: Option<Duration>,
+    counter: &AtomicU64,
+    stopped: &mpsc::Receiver<()>,
+) {
     let started = Instant::now();
     while still_running(stopped, LINE_EVERY) {
         let done = counter.load(Ordering::Relaxed);
@@ -135,9 +148,12 @@ fn print_lines(name: &str, planned: u64, counter: &AtomicU64, stopped: &mpsc::Re
             100.0 * done as f64 / planned as f64
         };
         // A closed stderr only loses the progress line.
+        let budget = budget.map_or(String::new(), |budget| {
+            format!(" of a {} budget", humantime::format_duration(budget))
+        });
         let _ = writeln!(
             io::stderr(),
-            "contend: {name}: {} of {} runs ({percent:.0}%), {:.0} s",
+            "contend: {name}: {} of {} runs ({percent:.0}%), {:.0} s{budget}",
             grouped(done.into()),
             grouped(planned.into()),
             started.elapsed().as_secs_f64()
