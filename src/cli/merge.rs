@@ -13,7 +13,10 @@ use super::{Format, MergeArgs};
 
 /// Runs `contend merge`; returns the exit code.
 pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
-    for (flag, path) in [("--json", &args.json), ("--junit", &args.junit)] {
+    for (flag, path) in [
+        ("--json", &args.report.json),
+        ("--junit", &args.report.junit),
+    ] {
         if let Some(path) = path {
             check_output_file(flag, path)?;
         }
@@ -27,15 +30,8 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
         reports.push((path.clone(), report));
     }
     let merged = merge_reports(&reports)?;
-    let outputs = Outputs {
-        format: args.format,
-        json: args.json.as_deref(),
-        junit: args.junit.as_deref(),
-        github: args.github,
-        no_github: args.no_github,
-        quiet: true,
-    };
-    match args.format {
+    let outputs = Outputs::from_args(&args.report, true);
+    match args.report.format {
         Format::Text => {
             // The text report of a finished run: header, rows, verdict.
             let mut text = contend::report::text::TextReporter::new(

@@ -80,22 +80,9 @@ pub struct RunArgs {
     /// Config files, run in order.
     #[arg(required = true, value_name = "CONFIG")]
     pub configs: Vec<PathBuf>,
-    /// The report on stdout: `text` (default) or `json`.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// Also write the JSON report to this file.
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// Also write a JUnit XML report to this file.
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
-    #[arg(long, conflicts_with = "no_github")]
-    pub github: bool,
-    /// No GitHub Actions output, even when GITHUB_ACTIONS=true (the shards of a campaign whose
-    /// merge reports).
-    #[arg(long)]
-    pub no_github: bool,
+    /// Where the report goes.
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Folder for the run's artifacts: report.json and schedule files.
     #[arg(long, value_name = "DIR", default_value = "contend-out")]
     pub out: PathBuf,
@@ -148,19 +135,28 @@ pub struct MergeArgs {
     /// The JSON reports of every shard (`contend run --shard I/N --json ...`).
     #[arg(required = true, value_name = "REPORT")]
     pub reports: Vec<PathBuf>,
+    /// Where the merged report goes.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Where a report goes, for `run` and `merge`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
     /// The report on stdout: `text` (default) or `json`.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Write the merged JSON report to this file.
+    /// Also write the JSON report to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Write the merged JUnit XML report to this file.
+    /// Also write a JUnit XML report to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
     /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
     #[arg(long, conflicts_with = "no_github")]
     pub github: bool,
-    /// No GitHub Actions output, even when GITHUB_ACTIONS=true.
+    /// No GitHub Actions output, even when GITHUB_ACTIONS=true (the shards of a campaign whose
+    /// merge reports).
     #[arg(long)]
     pub no_github: bool,
 }

@@ -19,8 +19,8 @@ use contend::trace::{LessonLog, TraceFile};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
-use super::Format;
 use super::progress::ProgressReporter;
+use super::{Format, ReportArgs};
 
 /// Installs the process's `tracing` subscriber: the `--trace` file and, with `-v`, the
 /// lesson-style log lines on stderr.
@@ -108,7 +108,19 @@ pub struct Outputs<'a> {
     pub quiet: bool,
 }
 
-impl Outputs<'_> {
+impl<'a> Outputs<'a> {
+    /// The outputs the command line asks for.
+    pub fn from_args(args: &'a ReportArgs, quiet: bool) -> Self {
+        Outputs {
+            format: args.format,
+            json: args.json.as_deref(),
+            junit: args.junit.as_deref(),
+            github: args.github,
+            no_github: args.no_github,
+            quiet,
+        }
+    }
+
     /// Whether GitHub Actions output is wanted: asked for, or running in GitHub Actions.
     fn github_actions(&self) -> bool {
         !self.no_github

@@ -28,14 +28,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
 
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
-    let outputs = Outputs {
-        format: args.format,
-        json: args.json.as_deref(),
-        junit: args.junit.as_deref(),
-        github: args.github,
-        no_github: args.no_github,
-        quiet: args.quiet,
-    };
+    let outputs = Outputs::from_args(&args.report, args.quiet);
     // The progress display goes first: it must clear its line before a row is printed.
     let mut reporters = Reporters::default();
     let progress = outputs
@@ -147,9 +140,9 @@ fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
         );
     }
     let outputs = [
-        ("--json", &args.json),
+        ("--json", &args.report.json),
         ("--trace", &args.trace),
-        ("--junit", &args.junit),
+        ("--junit", &args.report.junit),
     ];
     let given: Vec<(&str, &Path)> = outputs
         .iter()

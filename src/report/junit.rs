@@ -15,7 +15,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::json::write_atomically;
-use super::words::{count, grouped};
+use super::words::{count, final_values, grouped};
 use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::Expectation;
 use crate::schedule::search::Minimality;
@@ -143,19 +143,10 @@ pub fn schedule_summary(schedule: &ScheduleSummary) -> String {
 pub fn scenario_details(scenario: &ScenarioReport) -> String {
     let mut lines = vec![scenario.reason.clone(), lost_update_summary(scenario)];
     if !scenario.outcomes.is_empty() {
-        let finals: Vec<String> = scenario
-            .outcomes
-            .iter()
-            .take(LISTED_FINALS)
-            .map(|f| format!("{} (x{})", grouped(f.value.into()), grouped(f.count.into())))
-            .collect();
-        let others = scenario.outcomes.len().saturating_sub(LISTED_FINALS) as u64;
-        let others = if others > 0 {
-            format!(", and {}", count(others, "other value"))
-        } else {
-            String::new()
-        };
-        lines.push(format!("final values: {}{others}", finals.join(", ")));
+        lines.push(format!(
+            "final values: {}",
+            final_values(&scenario.outcomes, LISTED_FINALS)
+        ));
     }
     lines.extend(scenario.failures.iter().map(|f| format!("failure: {f}")));
     lines.extend(scenario.notes.iter().cloned());

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::words::{count, grouped};
+use super::words::{count, final_values, grouped};
 use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{Storage, SyncMode};
 use crate::schedule::search::Minimality;
@@ -155,19 +155,11 @@ impl<W: Write> TextReporter<W> {
         )?;
 
         if !r.outcomes.is_empty() {
-            let finals: Vec<String> = r
-                .outcomes
-                .iter()
-                .take(SHOWN_FINALS)
-                .map(|f| format!("{} (x{})", grouped(f.value.into()), grouped(f.count.into())))
-                .collect();
-            let others = r.outcomes.len().saturating_sub(SHOWN_FINALS) as u64;
-            let others = if others > 0 {
-                format!(", and {}", count(others, "other value"))
-            } else {
-                String::new()
-            };
-            writeln!(self.out, "    final values: {}{others}", finals.join(", "))?;
+            writeln!(
+                self.out,
+                "    final values: {}",
+                final_values(&r.outcomes, SHOWN_FINALS)
+            )?;
         }
         if r.lost_updates > 0 {
             let mut line = match r.net_lost {

@@ -25,6 +25,23 @@ pub fn count(n: u64, noun: &str) -> String {
     }
 }
 
+/// The most frequent final values, `listed` at most, then how many others there are:
+/// `9 (x508), 30 (x81), and 37 other values`.
+pub fn final_values(outcomes: &[super::FinalCount], listed: usize) -> String {
+    let finals: Vec<String> = outcomes
+        .iter()
+        .take(listed)
+        .map(|f| format!("{} (x{})", grouped(f.value.into()), grouped(f.count.into())))
+        .collect();
+    let others = outcomes.len().saturating_sub(listed) as u64;
+    let others = if others > 0 {
+        format!(", and {}", count(others, "other value"))
+    } else {
+        String::new()
+    };
+    format!("{}{others}", finals.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
