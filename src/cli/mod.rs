@@ -119,7 +119,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Override every scenario's number of runs.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = parse_runs)]
     pub runs: Option<u64>,
     /// Run every scenario on this engine instead: threads, shuttle, async or processes.
     #[arg(long, value_name = "ENGINE")]
@@ -177,5 +177,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         Ok(duration) if !duration.is_zero() => Ok(duration),
         Ok(_) => Err("the time budget must be longer than zero".to_string()),
         Err(error) => Err(format!("{error}; write for example 30s, 500ms or 5m")),
+    }
+}
+
+fn parse_runs(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("runs must be at least 1".to_string()),
+        Ok(runs) => Ok(runs),
+        Err(_) => Err(format!("`{text}` is not a whole number of runs")),
     }
 }
