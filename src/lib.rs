@@ -20,7 +20,9 @@ pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod shard;
+pub mod sync;
 pub mod tally;
+pub mod thread;
 pub mod trace;
 pub mod workload;
 

@@ -37,24 +37,22 @@
 //! saved as a schedule file; setting [`REPLAY_VARIABLE`] to that file makes the check replay it
 //! instead of exploring, and report whether it still fails.
 
-mod context;
-mod growable;
 mod report;
 mod run;
 mod schedule_file;
-mod shared;
-pub mod sync;
-pub mod thread;
+
+pub use crate::sync;
+pub use crate::thread;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use crate::sync::Shared;
 pub use report::{
     CellOutcome, CheckError, CheckReport, EngineReport, Failure, FailureKind, FinalValues,
     Interleaving, SHOWN_STEPS, Step,
 };
-pub use shared::Shared;
 
 use crate::scenario::DEFAULT_MAX_STEPS;
 

@@ -17,13 +17,11 @@ use std::time::Instant;
 
 use shuttle::scheduler::{Schedule, Scheduler as ShuttleScheduler, Task, TaskId};
 
-use super::context::{self, AccessKind, AccessLog, Backend, Execution, LoggedAccess};
 use super::report::{
     CellOutcome, CheckError, EngineReport, Failure, FailureKind, FinalValues, Interleaving,
     SHOWN_STEPS, Step,
 };
 use super::schedule_file::{self, CheckSchedule};
-use super::thread::said_of;
 use super::{Engine, Expect, REPLAY_VARIABLE, Scheduler};
 use crate::engine::derive_seed;
 use crate::engine::panics::{Capture, describe_payload};
@@ -31,6 +29,8 @@ use crate::engine::shuttle::{block_scheduler, explain_shuttle_failure, quiet_con
 use crate::ledger::LedgerError;
 use crate::scenario::SchedulerKind;
 use crate::schedule::{Choice, Point};
+use crate::sync::context::{self, AccessKind, AccessLog, Backend, Execution, LoggedAccess};
+use crate::thread::said_of;
 
 /// A check's body, run once per execution.
 pub(crate) type Body = Arc<dyn Fn() + Send + Sync + 'static>;

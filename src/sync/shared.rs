@@ -16,10 +16,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::context::{self, AccessKind, Backend, ObjectKind};
-use super::growable::Growable;
-use super::report::CellOutcome;
+use crate::check::CellOutcome;
 use crate::ledger::{LedgerError, WriteId};
+use crate::sync::context::{self, AccessKind, Backend, ObjectKind};
+use crate::sync::growable::Growable;
 
 /// A thread's last sight of the cell before it has read or written it.
 const NOT_SEEN: u64 = u64::MAX;
@@ -32,7 +32,7 @@ const NOT_SEEN: u64 = u64::MAX;
 /// counts as computed from the thread's last read (or write) of the cell, so
 /// [`update`](Shared::update), a read then a write, is where updates get lost when two threads
 /// interleave: it is deliberately not atomic. Protect it with a
-/// [`Mutex`](crate::check::sync::Mutex) and no update is lost.
+/// [`Mutex`](crate::sync::Mutex) and no update is lost.
 ///
 /// Share it between threads in an [`Arc`]. Create it inside the check's body: each execution
 /// accounts for the cells it made.
@@ -361,7 +361,7 @@ impl CellState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::context::Execution;
+    use crate::sync::context::Execution;
 
     /// Runs `f` as real thread `index` of `execution`, on the current OS thread: the test
     /// interleaves the threads' accesses by hand.

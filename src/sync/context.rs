@@ -4,7 +4,7 @@
 //! it runs on, its seed, the cells whose writes it accounts for, and, when a failure is replayed,
 //! the log of its accesses. The primitives find it through a thread-local. Under shuttle every
 //! task runs on the thread that runs the execution, so one entry covers all of them and a task is
-//! told apart by its shuttle task id. On real threads [`crate::check::thread::spawn`] enters the
+//! told apart by its shuttle task id. On real threads [`crate::thread::spawn`] enters the
 //! execution in each new thread with the thread's index, its seeded jitter and a start gate.
 
 use std::cell::RefCell;
@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::check::report::CellOutcome;
-use crate::check::shared::CellState;
+use crate::check::CellOutcome;
 use crate::engine::derive_seed;
 use crate::ledger::LedgerError;
 use crate::platform::AccessPoint;
 use crate::platform::os::JitterPoint;
 use crate::scenario::Jitter;
+use crate::sync::shared::CellState;
 
 /// Why a primitive panics when it is used where no check is running.
 pub(crate) const OUTSIDE_A_CHECK: &str = "contend::check primitives must be created and used inside \
@@ -37,11 +37,11 @@ pub(crate) enum Backend {
 /// The kinds of objects an execution numbers, each from 1, for their names.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ObjectKind {
-    /// A [`crate::check::Shared`] cell.
+    /// A [`crate::sync::Shared`] cell.
     Shared = 0,
-    /// A [`crate::check::sync::Mutex`].
+    /// A [`crate::sync::Mutex`].
     Mutex = 1,
-    /// An atomic of [`crate::check::sync::atomic`].
+    /// An atomic of [`crate::sync::atomic`].
     Atomic = 2,
 }
 

@@ -1,14 +1,20 @@
-//! Synchronization inside a check: a [`Mutex`], and the [`atomic`] types.
+//! The primitive API every workload is written on, std look-alike: a [`Mutex`], the [`atomic`]
+//! types and the accounted cell [`Shared`], with threads in [`crate::thread`].
 //!
-//! Each is shuttle's under shuttle and std's on real threads, chosen when it is created from the
-//! engine running the execution.
+//! Each is shuttle's under shuttle and std's plus jitter on real threads, chosen when it is
+//! created from the engine running the execution.
 
 pub mod atomic;
+pub(crate) mod context;
+mod growable;
+mod shared;
+
+pub use shared::Shared;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError};
 
-use super::context::{self, AccessKind, Backend, ObjectKind};
+use context::{AccessKind, Backend, ObjectKind};
 
 /// A mutual-exclusion lock, as [`std::sync::Mutex`]. Taking it is one access: a scheduling
 /// point under shuttle, a place where jitter is injected on real threads. Named `mutex#N` in

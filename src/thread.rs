@@ -8,8 +8,8 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::context::{self, AccessKind, Backend, Execution};
 use crate::engine::panics::{Capture, describe_payload};
+use crate::sync::context::{self, AccessKind, Backend, Execution};
 
 /// A panic message as contend's panic hook captures it ("panicked in thread `T` at FILE:LINE:
 /// TEXT"), said of `thread` instead: under shuttle every task runs on one OS thread, whose name

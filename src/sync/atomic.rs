@@ -7,7 +7,7 @@
 
 pub use std::sync::atomic::Ordering;
 
-use super::super::context::{self, AccessKind, Backend, ObjectKind};
+use crate::sync::context::{self, AccessKind, Backend, ObjectKind};
 
 /// The implementation an atomic was created with.
 #[derive(Debug)]
