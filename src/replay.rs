@@ -7,17 +7,18 @@ use thiserror::Error;
 
 use crate::engine::Outcome;
 use crate::ledger::{EventContext, LedgerError};
+use crate::platform::shuttle::LoggedStep;
 use crate::scenario::DEFAULT_MAX_STEPS;
 use crate::schedule::file::{ScheduleFile, ScheduleFileError};
 use crate::schedule::search::FailureKind;
-use crate::schedule::{Controlled, Divergence, Keep, run_controlled, task_name};
+use crate::schedule::{Controlled, Divergence, Keep, WorkloadBody, run_controlled, task_name};
 use crate::workload::counter::Counter;
 
 /// What a replay found.
 #[derive(Clone, Debug)]
 pub struct Replay {
     /// The execution, with every access logged.
-    pub execution: Controlled,
+    pub execution: Controlled<Outcome, LoggedStep>,
     /// Whether the recorded kind of failure happened again.
     pub reproduced: bool,
     /// Whether it happened with the recorded lost updates and final value.
@@ -72,7 +73,7 @@ pub enum ReplayError {
 /// Re-executes the minimal schedule of `file`; with `events`, emits the ledger's events and one
 /// `tracing` event per access (target `contend::replay`).
 pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> {
-    let workload = Arc::new(Counter::new(file.minimal_counter()));
+    let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(file.minimal_counter()))));
     let keep = Keep {
         decisions: false,
         log: true,
@@ -85,6 +86,7 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
     let execution = run_controlled(
         &workload,
         &file.minimal.choices,
+        &[],
         keep,
         file.minimal.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
         context,

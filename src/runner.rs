@@ -179,6 +179,11 @@ pub fn run_scenario(
             scenario,
             run,
             failed_otherwise,
+            tally
+                .first_failing_schedule
+                .as_ref()
+                .filter(|(recorded, _)| *recorded == run)
+                .map(|(_, recording)| recording),
             options.shrink,
             options.artifacts.as_deref(),
         )?),

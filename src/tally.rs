@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::{Flow, Outcome};
+use crate::schedule::record::Recording;
 
 /// How many failure messages a tally keeps word for word.
 pub const KEPT_FAILURES: usize = 5;
@@ -39,6 +40,9 @@ pub struct Tally {
     /// The index of the first failing execution, and whether it failed otherwise than by
     /// losing updates.
     pub first_failing_run: Option<(u64, bool)>,
+    /// The recorded schedule of the first failing execution, where a controlled engine
+    /// recorded it while exploring.
+    pub first_failing_schedule: Option<(u64, Recording)>,
     /// The first few failure messages.
     pub failures: Vec<String>,
     /// Every execution the engine could make was made (DFS ran out of schedules).
@@ -109,6 +113,19 @@ impl Tally {
             Flow::Stop
         } else {
             Flow::Continue
+        }
+    }
+
+    /// Keeps `recorded`, the schedule of a failing execution, if it is the first failing one
+    /// and none is kept yet.
+    pub fn keep_first_failing_schedule(&mut self, recorded: Option<(u64, Recording)>) {
+        if let Some((run, recording)) = recorded
+            && self.first_failing_schedule.is_none()
+            && self
+                .first_failing_run
+                .is_some_and(|(first, _)| first == run)
+        {
+            self.first_failing_schedule = Some((run, recording));
         }
     }
 

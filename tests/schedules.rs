@@ -10,20 +10,36 @@ use contend::runner::{RunOptions, run_scenario};
 use contend::scenario::{
     CounterSpec, EngineSpec, Expectation, Scenario, SchedulerKind, ShuttleSettings, SyncMode,
 };
+use contend::schedule::WorkloadBody;
+use contend::schedule::body::run_under;
 use contend::schedule::file::{ScheduleFile, thread_records};
-use contend::schedule::search::{FailureKind, Limits, Minimality, minimize};
-use contend::schedule::{Keep, record_original, run_controlled};
+use contend::schedule::record::{Recorder, Recordings};
+use contend::schedule::search::{FailureKind, Limits, Minimality};
+use contend::schedule::shrink::minimize;
+use contend::schedule::{Keep, run_controlled};
 use contend::workload::counter::Counter;
 use tempfile::TempDir;
 
 /// The choices of the first random execution (over seeds 0 to 99) that loses an update.
-fn random_failing_schedule(workload: &Arc<Counter>) -> Vec<contend::schedule::Choice> {
+fn random_failing_schedule(
+    workload: &Arc<WorkloadBody<Counter>>,
+) -> Vec<contend::schedule::Choice> {
     (0..100)
         .find_map(|seed| {
-            let scheduler = block_scheduler(SchedulerKind::Random, seed, &(0..1));
-            let original = record_original(workload, scheduler, 0, 100_000, "recorded")?;
-            (FailureKind::of(&original.outcome) == Some(FailureKind::LostUpdate))
-                .then_some(original.choices?)
+            let recordings = Recordings::default();
+            let scheduler = Recorder::new(
+                block_scheduler(SchedulerKind::Random, seed, &(0..1)),
+                recordings.clone(),
+            );
+            let context = EventContext {
+                scenario: "recorded",
+                run: 0,
+            };
+            let outcome = run_under(workload, scheduler, None, 100_000, false, context).ok()?;
+            recordings.keep_current(0);
+            let (_, recording) = recordings.take_kept()?;
+            (FailureKind::of(&outcome) == Some(FailureKind::LostUpdate))
+                .then_some(recording.choices)
         })
         .expect("some random execution loses an update")
 }
@@ -114,7 +130,7 @@ fn correct_locks_have_no_failing_schedule_within_the_bound() {
 fn delta_debugging_gives_a_one_minimal_schedule_when_the_search_cannot_prove_one() {
     // A recorded failing schedule with many choices: a random execution of 2 x 6 ops.
     let counter = CounterSpec::new(0, &[(1, 6), (1, 6)], SyncMode::None);
-    let workload = Arc::new(Counter::new(counter.clone()));
+    let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(counter.clone()))));
     let context = EventContext {
         scenario: "ddmin",
         run: 0,
@@ -142,7 +158,8 @@ fn delta_debugging_gives_a_one_minimal_schedule_when_the_search_cannot_prove_one
     assert!(minimal.choices.len() < recorded.len());
     // 1-minimal: the schedule fails, and without any one of its choices it does not.
     let fails = |choices: &[contend::schedule::Choice]| {
-        let run = run_controlled(&workload, choices, Keep::default(), 100_000, context).unwrap();
+        let run =
+            run_controlled(&workload, choices, &[], Keep::default(), 100_000, context).unwrap();
         run.divergence.is_none() && FailureKind::of(&run.outcome) == Some(FailureKind::LostUpdate)
     };
     assert!(fails(&minimal.choices));
@@ -253,7 +270,7 @@ fn a_found_schedule_keeps_no_needless_choice() {
 #[test]
 fn an_exhausted_budget_still_returns_the_recorded_failure() {
     let counter = CounterSpec::new(0, &[(1, 6), (1, 6)], SyncMode::None);
-    let workload = Arc::new(Counter::new(counter.clone()));
+    let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(counter.clone()))));
     let recorded = random_failing_schedule(&workload);
     let limits = Limits {
         max_preemptions: 0,
@@ -282,6 +299,7 @@ fn an_exhausted_budget_still_returns_the_recorded_failure() {
     let replayed = run_controlled(
         &workload,
         &minimal.choices,
+        &[],
         Keep::default(),
         100_000,
         EventContext {

@@ -256,12 +256,7 @@ fn racy_schedule(name: &str, dir: &Path) -> (CheckReport, PathBuf) {
 #[test]
 fn replaying_the_saved_schedule_reproduces_the_failure() {
     let dir = ScheduleDir::new("replay");
-    let (original, file) = racy_schedule("racy_counter_replayed", &dir.0);
-    let FailureKind::LostUpdates { cells: original } =
-        &original.engines[0].first_failure.as_ref().unwrap().kind
-    else {
-        panic!("the racy counter loses updates");
-    };
+    let (_, file) = racy_schedule("racy_counter_replayed", &dir.0);
     let replay = Check::new("racy_counter_replayed")
         .expect(Expect::LostUpdates)
         .replay_from(&file)
@@ -272,11 +267,21 @@ fn replaying_the_saved_schedule_reproduces_the_failure() {
     assert_eq!(engine.replayed_from.as_deref(), Some(file.as_path()));
     assert_eq!(engine.executions, 1);
     let failure = engine.first_failure.as_ref().unwrap();
+    let FailureKind::LostUpdates { cells } = &failure.kind else {
+        panic!("the saved schedule loses updates: {replay}");
+    };
+    assert!(
+        cells[0].lost_updates >= 1 && cells[0].final_value < cells[0].expected_final,
+        "{cells:?}"
+    );
+    // The same schedule replays the same failure every time.
+    let again = Check::new("racy_counter_replayed")
+        .expect(Expect::LostUpdates)
+        .replay_from(&file)
+        .run(racy_counter(3));
     assert_eq!(
-        failure.kind,
-        FailureKind::LostUpdates {
-            cells: original.clone()
-        }
+        again.engines[0].first_failure.as_ref().map(|f| &f.kind),
+        Some(&failure.kind)
     );
     // A replay shows every step.
     let interleaving = failure.interleaving.as_ref().unwrap();

@@ -1,21 +1,19 @@
 //! Running a check's body on each engine: explored under shuttle, stressed on real threads, or
 //! replayed from a saved schedule.
 //!
-//! Under shuttle a scheduler wrapper writes down the decisions of each execution as it goes (a
-//! push per decision that departs from the default rule), so that the first failing execution's
-//! schedule is at hand when it fails, whether it lost an update or panicked (shuttle ends the run
-//! at a panic). That schedule is then replayed once with every access logged, which gives the
-//! interleaving and checks that the saved file reproduces the failure.
+//! A check's body is a [`ControlledBody`], so it runs on the same machinery as the CLI's
+//! workloads: under shuttle the [`Recorder`] writes down the decisions of each execution as it
+//! goes, so that the first failing execution's schedule is at hand when it fails, whether it lost
+//! an update or panicked (shuttle ends the run at a panic); the same preemption-bounded search
+//! and delta debugging shrink it; the same [`run_controlled`] replays it with every access
+//! logged, which gives the interleaving and checks that the saved file reproduces the failure.
 
 use std::collections::HashMap;
-use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
-
-use shuttle::scheduler::{Schedule, Scheduler as ShuttleScheduler, Task, TaskId};
+use std::time::{Duration, Instant};
 
 use super::report::{
     CellOutcome, CheckError, EngineReport, Failure, FailureKind, FinalValues, Interleaving,
@@ -25,10 +23,14 @@ use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, REPLAY_VARIABLE, Scheduler};
 use crate::engine::derive_seed;
 use crate::engine::panics::{Capture, describe_payload};
-use crate::engine::shuttle::{block_scheduler, explain_shuttle_failure, quiet_config};
-use crate::ledger::LedgerError;
+use crate::engine::shuttle::{Stoppable, block_scheduler, explain_shuttle_failure};
+use crate::ledger::{EventContext, LedgerError};
+use crate::report::words::count;
 use crate::scenario::SchedulerKind;
-use crate::schedule::{Choice, Point};
+use crate::schedule::body::run_under;
+use crate::schedule::record::{Recorder, Recording, Recordings};
+use crate::schedule::search::{FailureKind as SearchedFailure, Judged, Limits, minimize_schedule};
+use crate::schedule::{Choice, Controlled, ControlledBody, Keep, run_controlled};
 use crate::sync::context::{self, AccessKind, AccessLog, Backend, Execution, LoggedAccess};
 use crate::thread::said_of;
 
@@ -60,8 +62,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// How one execution ended.
-#[derive(Debug)]
-enum Outcome {
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome {
     /// Every thread finished; the accounting of each cell.
     Settled(Vec<CellOutcome>),
     /// A panic, or under shuttle a deadlock or a livelock.
@@ -209,12 +211,7 @@ pub(crate) fn error_report(engine: Engine, plan: &Plan, error: CheckError) -> En
 
 /// A failed shuttle execution in words: a deadlock, a livelock, or the panic of the thread that
 /// panicked (`main` if no spawned thread did), from the message the panic hook captured.
-fn shuttle_failure(
-    captured: Option<String>,
-    execution: Option<&Execution>,
-    max_steps: u64,
-) -> String {
-    let captured = captured.unwrap_or_else(|| "the execution failed".to_string());
+fn shuttle_failure(captured: String, execution: Option<&Execution>, max_steps: u64) -> String {
     if let Some((_, blocked)) = captured.split_once("deadlock! ") {
         return format!("deadlock: {blocked}");
     }
@@ -227,10 +224,6 @@ fn shuttle_failure(
     said_of(&thread, &captured)
 }
 
-/// Where the execution under way is kept, for the engine to look at when shuttle ends the run
-/// at its failure.
-type Current = Arc<Mutex<Option<Arc<Execution>>>>;
-
 /// Runs the body as one execution inside shuttle, waits for every thread it started, and
 /// settles its cells.
 fn run_in_shuttle(body: &Body, execution: Arc<Execution>) -> Result<Vec<CellOutcome>, LedgerError> {
@@ -240,235 +233,117 @@ fn run_in_shuttle(body: &Body, execution: Arc<Execution>) -> Result<Vec<CellOutc
     execution.settle()
 }
 
-/// The decisions of one execution, as choices.
-#[derive(Clone, Debug, Default)]
-struct Recording {
-    choices: Vec<Choice>,
-    steps: u64,
-    random_values: Vec<u64>,
+/// A check's body as a controlled body: what every scheduler, recorder and search of
+/// [`crate::schedule`] runs for a check, as they run the CLI's workloads.
+struct CheckBody {
+    body: Body,
+    name: Arc<str>,
+    seed: u64,
+    /// The execution under way, for naming the thread that panicked when shuttle ends it.
+    current: Mutex<Option<Arc<Execution>>>,
+    /// Set by the first failing execution of an exploration, to keep its recording.
+    recordings: Option<Recordings>,
+    tally: Option<Mutex<Tally>>,
 }
 
-#[derive(Debug, Default)]
-struct RecorderState {
-    current: Recording,
-    /// Set by the first failing execution, with its index, for the recorder to keep.
-    keep: Option<u64>,
-    kept: Option<(u64, Recording)>,
-}
-
-impl RecorderState {
-    fn keep_current_if_asked(&mut self) {
-        if let Some(execution) = self.keep.take()
-            && self.kept.is_none()
-        {
-            self.kept = Some((execution, std::mem::take(&mut self.current)));
+impl CheckBody {
+    fn new(plan: &Plan, body: &Body) -> Self {
+        CheckBody {
+            body: Arc::clone(body),
+            name: Arc::clone(&plan.name),
+            seed: plan.seed,
+            current: Mutex::new(None),
+            recordings: None,
+            tally: None,
         }
     }
 }
 
-/// Wraps a check's scheduler and writes down each execution's decisions.
-///
-/// The inner scheduler is never dropped: shuttle's random scheduler prints replay advice to
-/// stderr when dropped before its last execution, and contend reports failures in its own words.
-struct Recorder {
-    inner: ManuallyDrop<Box<dyn ShuttleScheduler + Send>>,
-    state: Arc<Mutex<RecorderState>>,
-}
+impl ControlledBody for CheckBody {
+    type Outcome = Outcome;
+    type Log = Arc<AccessLog>;
 
-impl ShuttleScheduler for Recorder {
-    fn new_execution(&mut self) -> Option<Schedule> {
-        {
-            let mut state = lock(&self.state);
-            state.keep_current_if_asked();
-            let current = &mut state.current;
-            current.choices.clear();
-            current.random_values.clear();
-            current.steps = 0;
+    fn execute(
+        &self,
+        log: Option<&Arc<AccessLog>>,
+        context: EventContext<'_>,
+    ) -> Result<Outcome, LedgerError> {
+        let execution = Execution::new(
+            Backend::Shuttle,
+            Arc::clone(&self.name),
+            context.run,
+            self.seed,
+            log.cloned(),
+        );
+        *lock(&self.current) = Some(Arc::clone(&execution));
+        let outcome = run_in_shuttle(&self.body, execution).map(Outcome::Settled);
+        // While exploring, each execution is counted as it ends: shuttle ends the run at the
+        // first that panics, and the rest must be counted by then.
+        if let (Some(tally), Ok(settled)) = (&self.tally, &outcome) {
+            let mut tally = lock(tally);
+            if tally.record(context.run, settled.clone())
+                && let Some(recordings) = &self.recordings
+            {
+                recordings.keep_current(context.run);
+            }
         }
-        self.inner.new_execution()
+        outcome
     }
 
-    fn next_task(
-        &mut self,
-        runnable: &[&Task],
-        current: Option<TaskId>,
-        is_yielding: bool,
-    ) -> Option<TaskId> {
-        let chosen = self.inner.next_task(runnable, current, is_yielding)?;
-        let rule = Point::new(runnable, current, is_yielding);
-        let task = usize::from(chosen);
-        let mut state = lock(&self.state);
-        let recording = &mut state.current;
-        if task != rule.default {
-            recording.choices.push(Choice {
-                step: recording.steps,
-                task,
-            });
+    fn failed(&self, captured: String, max_steps: u64) -> Outcome {
+        Outcome::Panicked(shuttle_failure(
+            captured,
+            lock(&self.current).as_deref(),
+            max_steps,
+        ))
+    }
+}
+
+impl Judged for Outcome {
+    fn failure_kind(&self) -> Option<SearchedFailure> {
+        match self {
+            Outcome::Settled(cells) if cells.iter().any(|cell| cell.lost_updates > 0) => {
+                Some(SearchedFailure::LostUpdate)
+            }
+            Outcome::Settled(_) => None,
+            Outcome::Panicked(_) => Some(SearchedFailure::Failed),
         }
-        recording.steps += 1;
-        Some(chosen)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let value = self.inner.next_u64();
-        lock(&self.state).current.random_values.push(value);
-        value
     }
 }
 
-/// How far a replay got through its choices.
-#[derive(Debug, Default)]
-struct Followed {
-    applied: usize,
-    steps: u64,
-}
-
-/// Runs one execution following a list of choices. A choice whose task cannot run at its
-/// decision applies as soon as the task can (the program may have changed since).
-struct FollowChoices {
-    choices: Vec<Choice>,
-    random_values: Vec<u64>,
-    next_choice: usize,
-    next_random: usize,
-    step: u64,
-    started: bool,
-    followed: Arc<Mutex<Followed>>,
-    preemptions: Arc<AtomicU64>,
-}
-
-impl ShuttleScheduler for FollowChoices {
-    fn new_execution(&mut self) -> Option<Schedule> {
-        if self.started {
-            return None;
-        }
-        self.started = true;
-        Some(Schedule::new(0))
-    }
-
-    fn next_task(
-        &mut self,
-        runnable: &[&Task],
-        current: Option<TaskId>,
-        is_yielding: bool,
-    ) -> Option<TaskId> {
-        let rule = Point::new(runnable, current, is_yielding);
-        let step = self.step;
-        self.step += 1;
-        let mut chosen = rule.default;
-        if let Some(choice) = self.choices.get(self.next_choice)
-            && choice.step <= step
-            && rule.runnable.contains(&choice.task)
-        {
-            self.next_choice += 1;
-            chosen = choice.task;
-        }
-        if rule.is_preemption(chosen) {
-            self.preemptions.fetch_add(1, Ordering::SeqCst);
-        }
-        let mut followed = lock(&self.followed);
-        followed.applied = self.next_choice;
-        followed.steps = self.step;
-        Some(TaskId::from(chosen))
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let value = self.random_values.get(self.next_random).copied();
-        self.next_random += 1;
-        value.unwrap_or(0)
+/// The bounds on shrinking a check's failing schedule: quick enough for `cargo test`.
+fn shrink_limits(plan: &Plan) -> Limits {
+    Limits {
+        max_steps: plan.max_steps,
+        executions: 10_000,
+        time: Duration::from_secs(3),
+        ..Limits::default()
     }
 }
 
-/// What a replay did.
-struct Replayed {
-    outcome: Result<Outcome, LedgerError>,
-    log: Vec<LoggedAccess>,
-    /// Where it departed from its schedule, in words.
-    divergence: Option<String>,
-}
-
-/// Runs the body once under shuttle, following `choices`, with every access logged; its
+/// Runs the body once under shuttle following `choices`, with every access logged; its
 /// `tracing` events go out only if `events`.
 fn replay(
     plan: &Plan,
     body: &Body,
     choices: &[Choice],
-    random_values: Vec<u64>,
+    random_values: &[u64],
     execution: u64,
     events: bool,
-) -> Replayed {
-    let capture = Capture::start();
-    let log = Arc::new(AccessLog::default());
-    let followed = Arc::new(Mutex::new(Followed::default()));
-    let scheduler = FollowChoices {
-        choices: choices.to_vec(),
-        random_values,
-        next_choice: 0,
-        next_random: 0,
-        step: 0,
-        started: false,
-        followed: Arc::clone(&followed),
-        preemptions: Arc::clone(&log.preemptions),
+) -> Result<Controlled<Outcome, LoggedAccess>, LedgerError> {
+    let keep = Keep {
+        decisions: false,
+        log: true,
+        events,
     };
-    let settled = Arc::new(Mutex::new(None));
-    let current: Current = Arc::default();
-    let execution_body = {
-        let (body, settled, log) = (Arc::clone(body), Arc::clone(&settled), Arc::clone(&log));
-        let (name, seed, current) = (Arc::clone(&plan.name), plan.seed, Arc::clone(&current));
-        move || {
-            let execution = Execution::new(
-                Backend::Shuttle,
-                Arc::clone(&name),
-                execution,
-                seed,
-                Some(Arc::clone(&log)),
-            );
-            *lock(&current) = Some(Arc::clone(&execution));
-            let result = run_in_shuttle(&body, execution);
-            *lock(&settled) = Some(result);
-        }
+    let context = EventContext {
+        scenario: &plan.name,
+        run: execution,
     };
-    let runner = shuttle::Runner::new(scheduler, quiet_config(plan.max_steps));
-    let run = || panic::catch_unwind(AssertUnwindSafe(|| runner.run(execution_body)));
-    let result = if events {
-        run()
-    } else {
-        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), run)
-    };
+    let body = Arc::new(CheckBody::new(plan, body));
+    let replayed = run_controlled(&body, choices, random_values, keep, plan.max_steps, context);
     context::clear();
-    let settled = lock(&settled).take();
-    let outcome = match (result, settled) {
-        (Err(_), _) => Ok(Outcome::Panicked(shuttle_failure(
-            capture.take(),
-            lock(&current).as_deref(),
-            plan.max_steps,
-        ))),
-        (Ok(_), Some(Ok(cells))) => Ok(Outcome::Settled(cells)),
-        (Ok(_), Some(Err(error))) => Err(error),
-        (Ok(_), None) => Ok(Outcome::Panicked("the execution did not run".to_string())),
-    };
-    let followed = lock(&followed);
-    let divergence = choices.get(followed.applied).map(|pending| {
-        if pending.step < followed.steps {
-            format!(
-                "it runs {} at scheduling decision {}, but that thread could not run there or \
-                 at any later one of the {} decisions",
-                context::thread_name(pending.task),
-                pending.step,
-                followed.steps
-            )
-        } else {
-            format!(
-                "the execution ended after {} scheduling decisions, before the choice at \
-                 decision {}",
-                followed.steps, pending.step
-            )
-        }
-    });
-    Replayed {
-        outcome,
-        log: log.accesses(),
-        divergence,
-    }
+    replayed
 }
 
 /// The interleaving of a logged execution; with `whole`, every step is in focus.
@@ -592,133 +467,78 @@ fn schedule_file_name(plan: &Plan, scheduler: Scheduler) -> String {
     format!("{name}.{label}.schedule.toml")
 }
 
-/// Explores the body under shuttle with `scheduler`, `plan.runs` executions from `plan.seed`;
-/// saves the first failure's schedule and shows its interleaving.
+/// Explores the body under shuttle with `scheduler`, `plan.runs` executions from `plan.seed`,
+/// recording each execution's schedule as it goes; shrinks the first failure's schedule, saves
+/// it and shows its interleaving.
 pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineReport {
     let started = Instant::now();
     let engine = Engine::Shuttle(scheduler);
     if std::env::var_os(SHUTTLE_SEED_VARIABLE).is_some() {
         return error_report(engine, plan, CheckError::ShuttleSeedVariable);
     }
-    let capture = Capture::start();
-    let state = Arc::new(Mutex::new(RecorderState::default()));
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let next_run = Arc::new(AtomicU64::new(0));
-    let current: Current = Arc::default();
     let kind = match scheduler {
         Scheduler::Random => SchedulerKind::Random,
         Scheduler::Pct { depth } => SchedulerKind::Pct { depth },
     };
-    let recorder = Recorder {
-        inner: ManuallyDrop::new(block_scheduler(kind, plan.seed, &(0..plan.runs))),
-        state: Arc::clone(&state),
+    let recordings = Recordings::default();
+    let explorer = Arc::new(CheckBody {
+        recordings: Some(recordings.clone()),
+        tally: Some(Mutex::new(Tally::default())),
+        ..CheckBody::new(plan, body)
+    });
+    let scheduler_of_block = Recorder::new(
+        Box::new(Stoppable::unbounded(block_scheduler(
+            kind,
+            plan.seed,
+            &(0..plan.runs),
+        ))),
+        recordings.clone(),
+    );
+    let context = EventContext {
+        scenario: &plan.name,
+        run: 0,
     };
-    let execution_body = {
-        let (body, state, tally, next_run) = (
-            Arc::clone(body),
-            Arc::clone(&state),
-            Arc::clone(&tally),
-            Arc::clone(&next_run),
-        );
-        let (name, seed, current) = (Arc::clone(&plan.name), plan.seed, Arc::clone(&current));
-        move || {
-            let run = next_run.fetch_add(1, Ordering::SeqCst);
-            let execution = Execution::new(Backend::Shuttle, Arc::clone(&name), run, seed, None);
-            *lock(&current) = Some(Arc::clone(&execution));
-            let settled = run_in_shuttle(&body, execution);
-            let mut tally = lock(&tally);
-            match settled {
-                Ok(cells) => {
-                    if tally.record(run, Outcome::Settled(cells)) {
-                        lock(&state).keep = Some(run);
-                    }
-                }
-                Err(error) => {
-                    tally.internal.get_or_insert((run, error));
-                }
-            }
-        }
-    };
-    let runner = shuttle::Runner::new(recorder, quiet_config(plan.max_steps));
-    let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(execution_body)));
+    let ended = run_exploration(&explorer, scheduler_of_block, plan.max_steps, context);
     context::clear();
 
-    let mut tally = std::mem::take(&mut *lock(&tally));
-    let mut state = std::mem::take(&mut *lock(&state));
-    state.keep_current_if_asked();
+    let mut tally = explorer
+        .tally
+        .as_ref()
+        .map_or_else(Tally::default, |tally| std::mem::take(&mut *lock(tally)));
     let mut notes = Vec::new();
-    if result.is_err() {
-        // shuttle ends the run at an execution that panics, deadlocks or runs too long.
-        let run = next_run.load(Ordering::SeqCst).saturating_sub(1);
-        let message = shuttle_failure(capture.take(), lock(&current).as_deref(), plan.max_steps);
-        if tally.record(run, Outcome::Panicked(message)) && state.kept.is_none() {
-            state.kept = Some((run, std::mem::take(&mut state.current)));
+    match ended {
+        Ok(None) => {}
+        Ok(Some((run, outcome))) => {
+            // shuttle ends the run at an execution that panics, deadlocks or runs too long.
+            if tally.record(run, outcome) {
+                recordings.keep_current(run);
+            }
+            if tally.executions < plan.runs {
+                notes.push(format!(
+                    "shuttle ends a run at the first execution that panics: {} of {} executions \
+                     did not run",
+                    plan.runs - tally.executions,
+                    plan.runs
+                ));
+            }
         }
-        if tally.executions < plan.runs {
-            notes.push(format!(
-                "shuttle ends a run at the first execution that panics: {} of {} executions did \
-                 not run",
-                plan.runs - tally.executions,
-                plan.runs
-            ));
+        Err((run, error)) => {
+            tally.internal.get_or_insert((run, error));
         }
     }
     let mut report = tally.into_report(engine, plan, started);
     report.notes = notes;
     if let (Some(failure), Some((execution, recording))) =
-        (report.first_failure.as_mut(), state.kept)
+        (report.first_failure.as_mut(), recordings.take_kept())
         && failure.execution == execution
     {
-        let replayed = replay(
-            plan,
-            body,
-            &recording.choices,
-            recording.random_values.clone(),
-            execution,
-            false,
-        );
-        failure.interleaving = Some(interleaving(replayed.log, false));
-        match replayed.outcome {
-            Ok(outcome) if outcome.fails() => {
-                let file = CheckSchedule {
-                    format: schedule_file::FORMAT.to_string(),
-                    version: schedule_file::FORMAT_VERSION,
-                    contend_version: env!("CARGO_PKG_VERSION").to_string(),
-                    shuttle_version: crate::schedule::file::SHUTTLE_VERSION.to_string(),
-                    check: plan.name.to_string(),
-                    scheduler: kind.as_str().to_string(),
-                    depth: match scheduler {
-                        Scheduler::Pct { depth } => Some(depth),
-                        Scheduler::Random => None,
-                    },
-                    seed: plan.seed,
-                    execution,
-                    failure: outcome.in_words(),
-                    steps: recording.steps,
-                    max_steps: plan.max_steps,
-                    choices: recording.choices,
-                    random_values: recording.random_values.iter().map(|&v| v as i64).collect(),
-                };
-                match schedule_file::save(
-                    &plan.schedule_dir,
-                    &schedule_file_name(plan, scheduler),
-                    &file,
-                ) {
-                    Ok(path) => {
-                        failure.replay_command = Some(replay_command(plan, &path));
-                        failure.schedule_file = Some(path);
-                    }
-                    Err(error) => report
-                        .notes
-                        .push(format!("could not save the failing schedule: {error}")),
-                }
+        match witness(plan, scheduler, body, execution, &recording) {
+            Ok(found) => {
+                failure.interleaving = Some(interleaving(found.log, false));
+                failure.schedule_file = found.file;
+                failure.replay_command = found.replay_command;
+                report.notes.extend(found.notes);
             }
-            Ok(_) => report.notes.push(
-                "replaying the failing execution's schedule did not fail again: the body depends \
-                 on something shuttle does not control (time, randomness, state kept between \
-                 executions), so no schedule was saved"
-                    .to_string(),
-            ),
             Err(error) => {
                 report.error = Some(CheckError::Ledger {
                     execution,
@@ -730,6 +550,165 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     }
     report.elapsed = started.elapsed();
     report
+}
+
+/// Runs the exploring scheduler's executions of `explorer`, which counts each one as it ends.
+/// Returns the execution that shuttle ended early and its outcome, if one did.
+fn run_exploration<S: shuttle::scheduler::Scheduler + 'static>(
+    explorer: &Arc<CheckBody>,
+    scheduler: S,
+    max_steps: u64,
+    context: EventContext<'_>,
+) -> Result<Option<(u64, Outcome)>, (u64, LedgerError)> {
+    let next_run = Arc::new(AtomicU64::new(context.run));
+    let counted = Arc::new(Counted {
+        explorer: Arc::clone(explorer),
+        next_run: Arc::clone(&next_run),
+    });
+    let outcome = run_under(&counted, scheduler, None, max_steps, false, context);
+    let last = next_run.load(Ordering::SeqCst).saturating_sub(1);
+    match outcome {
+        Ok(Some(failed)) => Ok(Some((last, failed))),
+        Ok(None) => Ok(None),
+        Err(error) => Err((last, error)),
+    }
+}
+
+/// The executions of an exploration, numbered as they start; the outcome kept is that of an
+/// execution shuttle ended early, if one was.
+struct Counted {
+    explorer: Arc<CheckBody>,
+    next_run: Arc<AtomicU64>,
+}
+
+impl ControlledBody for Counted {
+    type Outcome = Option<Outcome>;
+    type Log = Arc<AccessLog>;
+
+    fn execute(
+        &self,
+        _log: Option<&Arc<AccessLog>>,
+        context: EventContext<'_>,
+    ) -> Result<Option<Outcome>, LedgerError> {
+        let run = self.next_run.fetch_add(1, Ordering::SeqCst);
+        let context = EventContext { run, ..context };
+        self.explorer.execute(None, context).map(|_| None)
+    }
+
+    fn failed(&self, captured: String, max_steps: u64) -> Option<Outcome> {
+        Some(self.explorer.failed(captured, max_steps))
+    }
+}
+
+/// What became of a check's first failure: its shrunk schedule's interleaving, and the file.
+struct CheckWitness {
+    log: Vec<LoggedAccess>,
+    file: Option<PathBuf>,
+    replay_command: Option<String>,
+    notes: Vec<String>,
+}
+
+/// Shrinks the recorded schedule of the failing `execution`, replays the result with every
+/// access logged, and saves it.
+fn witness(
+    plan: &Plan,
+    scheduler: Scheduler,
+    body: &Body,
+    execution: u64,
+    recording: &Recording,
+) -> Result<CheckWitness, LedgerError> {
+    let mut notes = Vec::new();
+    let original = replay(
+        plan,
+        body,
+        &recording.choices,
+        &recording.random_values,
+        execution,
+        false,
+    )?;
+    let kind = original.outcome.failure_kind();
+    let mut choices = recording.choices.clone();
+    if let Some(kind) = kind.filter(|_| !recording.truncated) {
+        let target = Arc::new(CheckBody::new(plan, body));
+        let recorded = Some((&recording.choices[..], &recording.random_values[..]));
+        let (found, executions) =
+            minimize_schedule(&target, kind, recorded, shrink_limits(plan), &plan.name)?;
+        context::clear();
+        if let Some(found) = found.filter(|found| found.preemptions < recording.preemptions) {
+            notes.push(format!(
+                "the failing schedule shrank from {} to {} ({}) in {executions} controlled \
+                 executions",
+                count(recording.preemptions, "preemption"),
+                count(found.preemptions, "preemption"),
+                found.minimality.describe()
+            ));
+            choices = found.choices;
+        }
+    }
+    let replayed = if choices == recording.choices {
+        original
+    } else {
+        replay(
+            plan,
+            body,
+            &choices,
+            &recording.random_values,
+            execution,
+            false,
+        )?
+    };
+    let mut witness = CheckWitness {
+        log: replayed.log,
+        file: None,
+        replay_command: None,
+        notes,
+    };
+    if replayed.outcome.failure_kind().is_none() || kind.is_none() {
+        witness.notes.push(
+            "replaying the failing execution's schedule did not fail again: the body depends on \
+             something shuttle does not control (time, randomness, state kept between \
+             executions), so no schedule was saved"
+                .to_string(),
+        );
+        return Ok(witness);
+    }
+    let file = CheckSchedule {
+        format: schedule_file::FORMAT.to_string(),
+        version: schedule_file::FORMAT_VERSION,
+        contend_version: env!("CARGO_PKG_VERSION").to_string(),
+        shuttle_version: crate::schedule::file::SHUTTLE_VERSION.to_string(),
+        check: plan.name.to_string(),
+        scheduler: match scheduler {
+            Scheduler::Pct { .. } => "pct",
+            Scheduler::Random => "random",
+        }
+        .to_string(),
+        depth: match scheduler {
+            Scheduler::Pct { depth } => Some(depth),
+            Scheduler::Random => None,
+        },
+        seed: plan.seed,
+        execution,
+        failure: replayed.outcome.in_words(),
+        steps: replayed.steps,
+        max_steps: plan.max_steps,
+        choices,
+        random_values: recording.random_values.iter().map(|&v| v as i64).collect(),
+    };
+    match schedule_file::save(
+        &plan.schedule_dir,
+        &schedule_file_name(plan, scheduler),
+        &file,
+    ) {
+        Ok(path) => {
+            witness.replay_command = Some(replay_command(plan, &path));
+            witness.file = Some(path);
+        }
+        Err(error) => witness
+            .notes
+            .push(format!("could not save the failing schedule: {error}")),
+    }
+    Ok(witness)
 }
 
 /// Runs the body `plan.runs` times on real threads, with jitter before every access drawn from
@@ -801,25 +780,25 @@ pub(crate) fn replay_file(
         max_steps: file.max_steps,
         ..plan.clone()
     };
-    let random_values = file.random_values.iter().map(|&v| v as u64).collect();
+    let random_values: Vec<u64> = file.random_values.iter().map(|&v| v as u64).collect();
     let replayed = replay(
         &plan,
         body,
         &file.choices,
-        random_values,
+        &random_values,
         file.execution,
         true,
     );
     let mut tally = Tally::default();
-    let fails = match replayed.outcome {
-        Ok(outcome) => {
-            let fails = outcome.fails();
-            tally.record(file.execution, outcome);
-            fails
+    let (fails, log, divergence) = match replayed {
+        Ok(replayed) => {
+            let fails = replayed.outcome.fails();
+            tally.record(file.execution, replayed.outcome);
+            (fails, replayed.log, replayed.divergence)
         }
         Err(error) => {
             tally.internal = Some((file.execution, error));
-            false
+            (false, Vec::new(), None)
         }
     };
     let mut report = tally.into_report(Engine::Shuttle(scheduler), &plan, started);
@@ -833,13 +812,15 @@ pub(crate) fn replay_file(
             .notes
             .push("replayed: the execution still fails".to_string());
         if let Some(failure) = report.first_failure.as_mut() {
-            failure.interleaving = Some(interleaving(replayed.log, true));
+            failure.interleaving = Some(interleaving(log, true));
             failure.schedule_file = Some(path.to_path_buf());
             failure.replay_command = Some(replay_command(&plan, path));
         }
-    } else if let Some(divergence) = replayed.divergence {
+    } else if let Some(divergence) = divergence {
         if report.error.is_none() {
-            report.error = Some(CheckError::ReplayDiverged { divergence });
+            report.error = Some(CheckError::ReplayDiverged {
+                divergence: divergence.to_string(),
+            });
         }
     } else {
         report

@@ -17,6 +17,7 @@ use super::{Engine, EngineError, Flow, Outcome, RunPlan, SHUTTLE_BLOCK, derive_s
 use crate::ledger::{EventContext, LedgerError, Settlement};
 use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint, StepLog};
 use crate::scenario::{SchedulerKind, ShuttleSettings};
+use crate::schedule::record::{Recorder, Recordings};
 use crate::tally::Tally;
 use crate::workload::Workload;
 
@@ -91,11 +92,23 @@ pub fn quiet_config(max_steps: u64) -> Config {
 /// The inner scheduler is never dropped: shuttle's random scheduler prints "failing seed" and
 /// replay advice to stderr when it is dropped before its last execution (a failure, or a stop),
 /// and contend reports failures in its own words. The leak is one small struct per scenario.
-struct Stoppable {
+pub(crate) struct Stoppable {
     inner: ManuallyDrop<Box<dyn Scheduler + Send>>,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     out_of_time: Arc<AtomicBool>,
+}
+
+impl Stoppable {
+    /// `inner`, never dropped, with no time budget nor stop.
+    pub(crate) fn unbounded(inner: Box<dyn Scheduler + Send>) -> Self {
+        Stoppable {
+            inner: ManuallyDrop::new(inner),
+            stop: Arc::default(),
+            deadline: None,
+            out_of_time: Arc::default(),
+        }
+    }
 }
 
 impl Scheduler for Stoppable {
@@ -133,6 +146,7 @@ struct Shared {
     error: Mutex<Option<(u64, LedgerError)>>,
     next_run: AtomicU64,
     stop: Arc<AtomicBool>,
+    recordings: Recordings,
 }
 
 impl Engine for ShuttleEngine {
@@ -229,13 +243,21 @@ impl ShuttleEngine {
             error: Mutex::new(None),
             next_run: AtomicU64::new(block.start),
             stop: Arc::clone(&stop),
+            recordings: Recordings::default(),
         });
-        let scheduler = Stoppable {
-            inner: ManuallyDrop::new(block_scheduler(self.settings.scheduler, plan.seed, block)),
-            stop,
-            deadline: plan.deadline,
-            out_of_time: Arc::clone(&out_of_time),
-        };
+        let scheduler = Recorder::new(
+            Box::new(Stoppable {
+                inner: ManuallyDrop::new(block_scheduler(
+                    self.settings.scheduler,
+                    plan.seed,
+                    block,
+                )),
+                stop,
+                deadline: plan.deadline,
+                out_of_time: Arc::clone(&out_of_time),
+            }),
+            shared.recordings.clone(),
+        );
         let stop = Arc::clone(&shared.stop);
         let runner = shuttle::Runner::new(scheduler, quiet_config(self.settings.max_steps));
         let run_body = {
@@ -266,14 +288,19 @@ impl ShuttleEngine {
                 .take()
                 .unwrap_or_else(|| "the execution failed".to_string());
             let run = shared.next_run.load(Ordering::SeqCst).saturating_sub(1);
+            if tally.first_failing_run.is_none() {
+                shared.recordings.keep_current(run);
+            }
             tally.record(
                 run,
                 Outcome::Failed {
                     message: explain_shuttle_failure(message, self.settings.max_steps),
                 },
             );
+            tally.keep_first_failing_schedule(shared.recordings.take_kept());
             return Ok(Flow::Stop);
         }
+        tally.keep_first_failing_schedule(shared.recordings.take_kept());
         if out_of_time.load(Ordering::SeqCst) {
             tally.stop_for_time();
         }
@@ -291,8 +318,12 @@ fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &str) {
     match settled {
         Ok(settlement) => {
             let mut tally = shared.tally.lock().unwrap_or_else(|p| p.into_inner());
+            let first = tally.first_failing_run.is_none();
             if tally.record(run, Outcome::Settled(settlement)) == Flow::Stop {
                 shared.stop.store(true, Ordering::SeqCst);
+            }
+            if first && tally.first_failing_run.is_some() {
+                shared.recordings.keep_current(run);
             }
         }
         Err(error) => {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Access, AccessPoint, Lock, Platform, SharedWord};
+use crate::schedule::Progress;
 
 /// The platform of controlled executions under shuttle.
 #[derive(Debug, Default)]
@@ -120,15 +121,6 @@ pub struct LoggedStep {
     pub decisions_before: u64,
 }
 
-/// How far the scheduler of a controlled execution has got, for the log to note at each access.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Preemptions made so far.
-    pub preemptions: AtomicU64,
-    /// Scheduling decisions made so far.
-    pub decisions: AtomicU64,
-}
-
 /// The accesses of one controlled execution, in the order they happened. Under shuttle only
 /// one task runs at a time, so a plain lock (never held across a scheduling point) suffices.
 #[derive(Clone, Debug, Default)]
@@ -138,9 +130,12 @@ pub struct StepLog {
 }
 
 impl StepLog {
-    /// The scheduler's progress, which it updates at each decision.
-    pub fn progress(&self) -> Arc<Progress> {
-        Arc::clone(&self.progress)
+    /// An empty log that notes the scheduler's `progress` at each access.
+    pub fn with_progress(progress: Arc<Progress>) -> Self {
+        StepLog {
+            steps: Arc::default(),
+            progress,
+        }
     }
 
     fn push(&self, thread: usize, access: Access) {

@@ -1,24 +1,21 @@
-//! Finding minimal failing schedules.
+//! Finding minimal failing schedules of any controlled body.
 //!
-//! First the workload shrinks (all ops to 1, fewer threads, half the ops), keeping the smallest
-//! configuration for which a failing schedule still exists. Then the schedules of that workload
-//! are searched in order of preemptions, as CHESS's iterative preemption bounding does: all
-//! schedules with 0 preemptions, then all with 1, and so on, so that the first failing schedule
-//! found has the fewest preemptions there can be, and is proven minimal. Among the failing
-//! schedules of that level the one with the fewest steps is kept. Where the search would exceed
-//! its budget, delta debugging (ddmin) over a recorded failing schedule's choices gives a
-//! 1-minimal schedule instead: removing any one choice no longer fails.
+//! The schedules of a body are searched in order of preemptions, as CHESS's iterative
+//! preemption bounding does: all schedules with 0 preemptions, then all with 1, and so on, so
+//! that the first failing schedule found has the fewest preemptions there can be, and is proven
+//! minimal. Among the failing schedules of that level the one with the fewest steps is kept.
+//! Where the search would exceed its budget, delta debugging (ddmin) over a recorded failing
+//! schedule's choices gives a 1-minimal schedule instead: removing any one choice no longer
+//! fails. [`super::shrink`] adds shrinking the workload itself, where a workload can shrink.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Choice, Controlled, Keep, run_controlled};
+use super::{Choice, Controlled, ControlledBody, ExecutionLog, Keep, run_controlled};
 use crate::engine::Outcome;
 use crate::ledger::{EventContext, LedgerError};
-use crate::scenario::{CounterSpec, ThreadSpec};
-use crate::workload::counter::Counter;
 
 /// The kind of failure a schedule must reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,16 +27,28 @@ pub enum FailureKind {
     Failed,
 }
 
-impl FailureKind {
-    /// The kind of failure of an outcome, if it failed.
-    pub fn of(outcome: &Outcome) -> Option<FailureKind> {
-        match outcome {
+/// An outcome that can say whether, and how, its execution failed.
+pub trait Judged {
+    /// The kind of failure, if the execution failed.
+    fn failure_kind(&self) -> Option<FailureKind>;
+}
+
+impl Judged for Outcome {
+    fn failure_kind(&self) -> Option<FailureKind> {
+        match self {
             Outcome::Settled(settlement) if settlement.lost_updates > 0 => {
                 Some(FailureKind::LostUpdate)
             }
             Outcome::Settled(_) => None,
             Outcome::Failed { .. } => Some(FailureKind::Failed),
         }
+    }
+}
+
+impl FailureKind {
+    /// The kind of failure of an outcome, if it failed.
+    pub fn of(outcome: &impl Judged) -> Option<FailureKind> {
+        outcome.failure_kind()
     }
 
     /// The name used in schedule files.
@@ -105,13 +114,9 @@ impl Default for Limits {
     }
 }
 
-/// A minimal failing schedule and the workload it runs.
+/// A failing schedule found by a search, and how sure contend is that it is minimal.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Minimal {
-    /// The shrunk workload.
-    pub counter: CounterSpec,
-    /// For each of its threads, the index of the thread in the original workload.
-    pub origins: Vec<usize>,
+pub struct Found {
     /// The schedule.
     pub choices: Vec<Choice>,
     /// Its preemptions.
@@ -120,29 +125,53 @@ pub struct Minimal {
     pub steps: u64,
     /// How sure contend is that it is minimal.
     pub minimality: Minimality,
-    /// Controlled executions the whole minimization ran.
-    pub executions: u64,
 }
 
-/// Runs controlled executions of counter workloads and counts them against a budget.
-struct Explorer<'a> {
+/// The controlled execution of a body `B`.
+type ControlledOf<B> =
+    Controlled<<B as ControlledBody>::Outcome, <<B as ControlledBody>::Log as ExecutionLog>::Entry>;
+
+/// Runs controlled executions of bodies and counts them against a budget.
+pub struct Explorer<'a> {
     kind: FailureKind,
-    limits: Limits,
-    executions: u64,
+    /// The budget, which a caller may widen for a last check.
+    pub limits: Limits,
+    /// Controlled executions run so far.
+    pub executions: u64,
     started: Instant,
     scenario: &'a str,
+    random_values: &'a [u64],
 }
 
 /// The search ran out of its execution budget.
-struct OutOfBudget;
+pub struct OutOfBudget;
 
-impl Explorer<'_> {
-    fn run(
+impl<'a> Explorer<'a> {
+    /// An explorer looking for failures of `kind` within `limits`; the bodies' controlled
+    /// randomness gets `random_values` (those of the recorded failure, if any).
+    pub fn new(
+        kind: FailureKind,
+        limits: Limits,
+        scenario: &'a str,
+        random_values: &'a [u64],
+    ) -> Self {
+        Explorer {
+            kind,
+            limits,
+            executions: 0,
+            started: Instant::now(),
+            scenario,
+            random_values,
+        }
+    }
+
+    /// Runs `body` once following `choices`, unless the budget is spent.
+    pub fn run<B: ControlledBody>(
         &mut self,
-        workload: &Arc<Counter>,
+        body: &Arc<B>,
         choices: &[Choice],
         keep: Keep,
-    ) -> Result<Result<Controlled, OutOfBudget>, LedgerError> {
+    ) -> Result<Result<ControlledOf<B>, OutOfBudget>, LedgerError> {
         if self.executions >= self.limits.executions || self.started.elapsed() > self.limits.time {
             return Ok(Err(OutOfBudget));
         }
@@ -151,22 +180,35 @@ impl Explorer<'_> {
             scenario: self.scenario,
             run: self.executions,
         };
-        run_controlled(workload, choices, keep, self.limits.max_steps, context).map(Ok)
+        run_controlled(
+            body,
+            choices,
+            self.random_values,
+            keep,
+            self.limits.max_steps,
+            context,
+        )
+        .map(Ok)
     }
 
-    fn reproduces(&self, controlled: &Controlled) -> bool {
+    /// Whether an execution followed its schedule and failed as sought.
+    pub fn reproduces<O: Judged, E>(&self, controlled: &Controlled<O, E>) -> bool {
         controlled.divergence.is_none() && FailureKind::of(&controlled.outcome) == Some(self.kind)
     }
 
-    /// Searches the schedules of `counter` level by level of preemptions, up to `bound`.
-    /// Returns the failing schedule with the fewest preemptions, then steps.
-    fn bounded(
+    /// Searches the schedules of `body` level by level of preemptions, up to `bound`, spending
+    /// at most `budget` executions. Returns the failing schedule with the fewest preemptions,
+    /// then steps.
+    pub fn bounded<B: ControlledBody>(
         &mut self,
-        candidate: &Candidate,
+        body: &Arc<B>,
         bound: u64,
         budget: u64,
-    ) -> Result<Option<Minimal>, LedgerError> {
-        let workload = Arc::new(Counter::new(candidate.counter.clone()));
+    ) -> Result<Option<Found>, LedgerError>
+    where
+        B::Outcome: Judged,
+    {
+        let workload = body;
         let keep = Keep {
             decisions: true,
             ..Keep::default()
@@ -182,7 +224,7 @@ impl Explorer<'_> {
                 if self.executions >= stop_at {
                     break;
                 }
-                let controlled = match self.run(&workload, &choices, keep)? {
+                let controlled = match self.run(workload, &choices, keep)? {
                     Ok(controlled) => controlled,
                     // Every level below this one was explored in full, so a failing schedule
                     // found on this level is still one with the fewest preemptions.
@@ -227,16 +269,13 @@ impl Explorer<'_> {
                 }
             }
             if let Some((choices, steps)) = best {
-                let minimal = Minimal {
-                    counter: candidate.counter.clone(),
-                    origins: candidate.origins.clone(),
+                let found = Found {
                     choices,
                     preemptions,
                     steps,
                     minimality: Minimality::Proven,
-                    executions: 0,
                 };
-                return Ok(Some(self.without_needless_choices(minimal)?));
+                return Ok(Some(self.without_needless_choices(workload, found)?));
             }
             level = next_level;
             if level.is_empty() || self.executions >= stop_at {
@@ -248,13 +287,19 @@ impl Explorer<'_> {
 
     /// Drops the choices a found schedule does not need (a free choice that only reorders
     /// threads, say): it must still fail, with no more preemptions or steps.
-    fn without_needless_choices(&mut self, mut minimal: Minimal) -> Result<Minimal, LedgerError> {
-        let workload = Arc::new(Counter::new(minimal.counter.clone()));
+    fn without_needless_choices<B: ControlledBody>(
+        &mut self,
+        workload: &Arc<B>,
+        mut minimal: Found,
+    ) -> Result<Found, LedgerError>
+    where
+        B::Outcome: Judged,
+    {
         let mut index = 0;
         while index < minimal.choices.len() {
             let mut fewer = minimal.choices.clone();
             fewer.remove(index);
-            match self.run(&workload, &fewer, Keep::default())? {
+            match self.run(workload, &fewer, Keep::default())? {
                 Ok(controlled)
                     if self.reproduces(&controlled)
                         && controlled.preemptions <= minimal.preemptions
@@ -272,12 +317,14 @@ impl Explorer<'_> {
 
     /// Delta debugging over the choices of a failing schedule: the result still fails, and,
     /// when the budget lasted (the flag), removing any one of its choices does not.
-    fn ddmin(
+    pub fn ddmin<B: ControlledBody>(
         &mut self,
-        counter: &CounterSpec,
+        workload: &Arc<B>,
         choices: &[Choice],
-    ) -> Result<(Vec<Choice>, bool), LedgerError> {
-        let workload = Arc::new(Counter::new(counter.clone()));
+    ) -> Result<(Vec<Choice>, bool), LedgerError>
+    where
+        B::Outcome: Judged,
+    {
         let keep = Keep::default();
         let mut current = choices.to_vec();
         let mut granularity = 2usize;
@@ -290,7 +337,7 @@ impl Explorer<'_> {
                     .chain(current[(start + chunk).min(current.len())..].iter())
                     .copied()
                     .collect();
-                match self.run(&workload, &complement, keep)? {
+                match self.run(workload, &complement, keep)? {
                     Ok(controlled) if self.reproduces(&controlled) => {
                         current = complement;
                         granularity = (granularity - 1).max(2);
@@ -309,7 +356,7 @@ impl Explorer<'_> {
             }
         }
         if current.len() == 1 {
-            match self.run(&workload, &[], keep)? {
+            match self.run(workload, &[], keep)? {
                 Ok(controlled) if self.reproduces(&controlled) => current.clear(),
                 Ok(_) => {}
                 Err(OutOfBudget) => return Ok((current, false)),
@@ -319,225 +366,65 @@ impl Explorer<'_> {
     }
 }
 
-/// A workload to search: a counter, and where each of its threads came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Candidate {
-    counter: CounterSpec,
-    origins: Vec<usize>,
-}
-
-impl Candidate {
-    /// The whole workload.
-    fn whole(counter: &CounterSpec) -> Self {
-        Candidate {
-            counter: counter.clone(),
-            origins: (0..counter.threads.len()).collect(),
-        }
-    }
-
-    /// The threads at `indices` of `counter`, one op each.
-    fn subset(counter: &CounterSpec, indices: &[usize]) -> Self {
-        let mut subset = counter.clone();
-        subset.threads = indices
-            .iter()
-            .map(|&i| ThreadSpec {
-                ops: 1,
-                ..counter.threads[i]
-            })
-            .collect();
-        Candidate {
-            counter: subset,
-            origins: indices.to_vec(),
-        }
-    }
-
-    /// Smaller versions, the most promising first: one thread fewer; each thread's ops halved.
-    fn smaller(&self) -> Vec<Candidate> {
-        let mut candidates = Vec::new();
-        if self.counter.threads.len() > 1 {
-            for removed in 0..self.counter.threads.len() {
-                let mut fewer = self.clone();
-                fewer.counter.threads.remove(removed);
-                fewer.origins.remove(removed);
-                candidates.push(fewer);
-            }
-        }
-        for index in 0..self.counter.threads.len() {
-            let ops = self.counter.threads[index].ops;
-            if ops > 1 {
-                let mut halved = self.clone();
-                halved.counter.threads[index].ops = ops.div_ceil(2);
-                candidates.push(halved);
-            }
-        }
-        candidates
-    }
-}
-
-/// The subsets of `n` thread indices with `k` members, in lexicographic order, at most `limit`.
-fn subsets(n: usize, k: usize, limit: usize) -> Vec<Vec<usize>> {
-    let mut found = Vec::new();
-    let mut current: Vec<usize> = (0..k).collect();
-    if k > n {
-        return found;
-    }
-    loop {
-        found.push(current.clone());
-        if found.len() >= limit {
-            return found;
-        }
-        // Advance to the next combination.
-        let Some(position) = (0..k).rev().find(|&i| current[i] < n - k + i) else {
-            return found;
-        };
-        current[position] += 1;
-        for next in position + 1..k {
-            current[next] = current[next - 1] + 1;
-        }
-    }
-}
-
-/// The result of a minimization.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Minimization {
-    /// The minimal failing schedule, if one was found.
-    pub minimal: Option<Minimal>,
-    /// Controlled executions spent.
-    pub executions: u64,
-}
-
-/// How many thread subsets of one size are tried.
-const SUBSETS_PER_SIZE: usize = 12;
-/// The share of the execution budget one candidate workload may spend, in parts of the whole.
-const CANDIDATE_SHARE: u64 = 20;
-
-/// Finds a minimal schedule failing with `kind` for `counter`, or a smaller version of it.
-///
-/// The smallest workloads are tried first: each subset of 1, 2, 3, ... threads with one op per
-/// thread. If none fails, the workload is shrunk down from its full size instead. Each candidate
-/// gets a bounded share of the budget, so that one expensive candidate cannot starve the rest;
-/// part of the budget is kept for delta debugging over `recorded` (a failing schedule of
-/// `counter` itself, if one is known), and failing that, `recorded` is returned as it is.
-pub fn minimize(
-    counter: &CounterSpec,
+/// Finds a minimal schedule of `body` failing with `kind`: the preemption-bounded search within
+/// two thirds of the budget, then delta debugging over `recorded` (a failing schedule of the
+/// body, if one is known). Returns the schedule found, if any, and the executions spent.
+pub fn minimize_schedule<B: ControlledBody>(
+    body: &Arc<B>,
     kind: FailureKind,
-    recorded: Option<&[Choice]>,
+    recorded: Option<(&[Choice], &[u64])>,
     limits: Limits,
-    scenario: &str,
-) -> Result<Minimization, LedgerError> {
-    // Delta debugging keeps a third of the budget when there is something to debug.
-    let search_limits = Limits {
-        executions: if recorded.is_some() {
-            limits.executions / 3 * 2
-        } else {
-            limits.executions
-        },
-        time: if recorded.is_some() {
-            limits.time / 3 * 2
-        } else {
-            limits.time
-        },
-        ..limits
+    name: &str,
+) -> Result<(Option<Found>, u64), LedgerError>
+where
+    B::Outcome: Judged,
+{
+    let random_values = recorded.map_or(&[][..], |(_, values)| values);
+    let mut explorer = Explorer::new(kind, limits, name, random_values);
+    explorer.limits.executions = limits.executions / 3 * 2;
+    explorer.limits.time = limits.time / 3 * 2;
+    let budget = explorer.limits.executions;
+    if let Some(found) = explorer.bounded(body, limits.max_preemptions, budget)? {
+        return Ok((Some(found), explorer.executions));
+    }
+    let Some((recorded, _)) = recorded else {
+        return Ok((None, explorer.executions));
     };
-    let mut explorer = Explorer {
-        kind,
-        limits: search_limits,
-        executions: 0,
-        started: Instant::now(),
-        scenario,
-    };
-    let share = (search_limits.executions / CANDIDATE_SHARE).max(1);
-    let threads = counter.threads.len();
-    let mut best: Option<Minimal> = None;
-    let mut current = Candidate::whole(counter);
+    explorer.limits = limits;
+    let found = explorer.debugged(body, recorded)?;
+    Ok((found, explorer.executions))
+}
 
-    // Grow: the fewest threads, one op each.
-    'grow: for size in 1..=threads {
-        for indices in subsets(threads, size, SUBSETS_PER_SIZE) {
-            let candidate = Candidate::subset(counter, &indices);
-            if let Some(found) = explorer.bounded(&candidate, limits.max_preemptions, share)? {
-                best = Some(found);
-                current = candidate;
-                break 'grow;
-            }
-        }
-    }
-    // Shrink down from the whole workload, when growing found nothing.
-    if best.is_none() && counter.total_ops() <= limits.searchable_ops {
-        best = explorer.bounded(&current, limits.max_preemptions, share)?;
-    }
-    'shrink: loop {
-        let bound = best
-            .as_ref()
-            .map_or(limits.max_preemptions, |b| b.preemptions);
-        for candidate in current.smaller() {
-            if best.as_ref().is_some_and(|b| {
-                candidate.counter.total_ops() >= b.counter.total_ops() && b.preemptions == 0
-            }) {
-                continue;
-            }
-            if let Some(found) = explorer.bounded(&candidate, bound, share)? {
-                let smaller = best.as_ref().is_none_or(|b| {
-                    (found.preemptions, found.counter.total_ops(), found.steps)
-                        < (b.preemptions, b.counter.total_ops(), b.steps)
-                });
-                if smaller {
-                    best = Some(found);
-                    current = candidate;
-                    continue 'shrink;
-                }
-            }
-        }
-        break;
-    }
-
-    if best.is_none()
-        && let Some(recorded) = recorded
+impl Explorer<'_> {
+    /// Delta debugging over `recorded`, then one last run that proves the result fails.
+    pub fn debugged<B: ControlledBody>(
+        &mut self,
+        body: &Arc<B>,
+        recorded: &[Choice],
+    ) -> Result<Option<Found>, LedgerError>
+    where
+        B::Outcome: Judged,
     {
-        explorer.limits = limits;
-        let (choices, complete) = explorer.ddmin(counter, recorded)?;
-        let workload = Arc::new(Counter::new(counter.clone()));
+        let (choices, complete) = self.ddmin(body, recorded)?;
         // The last check may need one execution past the budget: it is what makes the result
         // trustworthy.
-        explorer.limits.executions = explorer.limits.executions.saturating_add(1);
-        explorer.limits.time += Duration::from_secs(1);
-        if let Ok(controlled) = explorer.run(&workload, &choices, Keep::default())?
-            && explorer.reproduces(&controlled)
+        self.limits.executions = self.limits.executions.saturating_add(1);
+        self.limits.time += Duration::from_secs(1);
+        if let Ok(controlled) = self.run(body, &choices, Keep::default())?
+            && self.reproduces(&controlled)
         {
             let minimality = match (complete, choices.len() < recorded.len()) {
                 (true, _) => Minimality::OneMinimal,
                 (false, true) => Minimality::Partial,
                 (false, false) => Minimality::NotShrunk,
             };
-            best = Some(Minimal {
-                counter: counter.clone(),
-                origins: (0..threads).collect(),
+            return Ok(Some(Found {
                 choices,
                 preemptions: controlled.preemptions,
                 steps: controlled.steps,
                 minimality,
-                executions: 0,
-            });
+            }));
         }
-    }
-    Ok(Minimization {
-        minimal: best.map(|mut minimal| {
-            minimal.executions = explorer.executions;
-            minimal
-        }),
-        executions: explorer.executions,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::subsets;
-
-    #[test]
-    fn subsets_come_in_order_and_stop_at_the_limit() {
-        assert_eq!(subsets(3, 2, 10), vec![vec![0, 1], vec![0, 2], vec![1, 2]]);
-        assert_eq!(subsets(4, 1, 2), vec![vec![0], vec![1]]);
-        assert_eq!(subsets(2, 3, 10), Vec::<Vec<usize>>::new());
-        assert_eq!(subsets(3, 3, 10), vec![vec![0, 1, 2]]);
+        Ok(None)
     }
 }

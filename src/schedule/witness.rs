@@ -1,7 +1,6 @@
 //! From a scenario's first failing execution to a saved, minimal, replayable schedule.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -10,15 +9,14 @@ use super::file::{
     FORMAT, FORMAT_VERSION, FailureRecord, MinimalRecord, OriginalRecord, SHUTTLE_VERSION,
     ScenarioRecord, ScheduleFile, thread_records,
 };
-use super::search::{FailureKind, Limits, Minimal, Minimality, minimize};
-use super::{Original, record_original};
-use crate::engine::shuttle::scheduler_for_execution;
+use super::record::Recording;
+use super::search::{FailureKind, Limits, Minimality};
+use super::shrink::{Minimal, minimize};
 use crate::engine::{EngineError, Outcome};
 use crate::replay::{ReplayError, replay};
 use crate::report::ThreadReport;
 use crate::report::interleaving::{describe_overwrites, write_table};
 use crate::scenario::{CounterSpec, EngineSpec, Scenario, WorkloadSpec};
-use crate::workload::counter::Counter;
 
 /// The minimal failing schedule of a scenario, as reports show it.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -62,12 +60,14 @@ pub struct Witness {
     pub notes: Vec<String>,
 }
 
-/// Finds, shrinks, checks and (with `folder`) saves a schedule for the failure of `scenario`
-/// that its execution `run` showed.
+/// Shrinks, checks and (with `folder`) saves a schedule for the failure of `scenario` that its
+/// execution `run` showed; `recorded` is that execution's schedule, where a controlled engine
+/// recorded it while exploring.
 pub fn witness(
     scenario: &Scenario,
     run: u64,
     failed_otherwise: bool,
+    recorded: Option<&Recording>,
     shrink: bool,
     folder: Option<&Path>,
 ) -> Result<Witness, EngineError> {
@@ -85,20 +85,8 @@ pub fn witness(
     };
     let mut notes = Vec::new();
 
-    let original = scenario.engine.shuttle_settings().and_then(|settings| {
-        let workload = Arc::new(Counter::new(counter.clone()));
-        let (scheduler, index) =
-            scheduler_for_execution(settings.scheduler, scenario.seed, scenario.runs, run);
-        record_original(
-            &workload,
-            scheduler,
-            index,
-            settings.max_steps,
-            &scenario.name,
-        )
-        .filter(|original| FailureKind::of(&original.outcome) == Some(kind))
-    });
-    let recorded = original.as_ref().and_then(|o| o.choices.as_deref());
+    let original = recorded.filter(|_| scenario.engine.shuttle_settings().is_some());
+    let recorded = original.and_then(Recording::complete_choices);
 
     let max_steps = scenario
         .engine
@@ -109,11 +97,11 @@ pub fn witness(
         ..Limits::default()
     };
     let unshrunk = || {
-        original.as_ref().and_then(|o| {
+        original.and_then(|o| {
             Some(Minimal {
                 counter: counter.clone(),
                 origins: (0..counter.threads.len()).collect(),
-                choices: o.choices.clone()?,
+                choices: o.complete_choices()?.to_vec(),
                 preemptions: o.preemptions,
                 steps: o.steps,
                 minimality: Minimality::NotShrunk,
@@ -150,7 +138,7 @@ pub fn witness(
         });
     };
 
-    let mut file = schedule_file(scenario, counter, kind, &minimal, original.as_ref(), run);
+    let mut file = schedule_file(scenario, counter, kind, &minimal, original, run);
     file.minimal.max_steps = max_steps;
     let replayed = match replay(&file, false) {
         Ok(replayed) if replayed.reproduced && replayed.execution.divergence.is_none() => replayed,
@@ -272,7 +260,7 @@ fn schedule_file(
     counter: &CounterSpec,
     kind: FailureKind,
     minimal: &Minimal,
-    original: Option<&Original>,
+    original: Option<&Recording>,
     run: u64,
 ) -> ScheduleFile {
     let scheduler = scenario
@@ -319,8 +307,9 @@ fn schedule_file(
             // A long original is kept as where it came from (the scenario's seed and scheduler,
             // and the execution's index, determine it) rather than as megabytes of choices.
             choices: original
-                .and_then(|o| o.choices.clone())
-                .filter(|choices| choices.len() <= MAX_ORIGINAL_CHOICES_KEPT),
+                .and_then(Recording::complete_choices)
+                .filter(|choices| choices.len() <= MAX_ORIGINAL_CHOICES_KEPT)
+                .map(<[_]>::to_vec),
         },
     }
 }

@@ -8,7 +8,7 @@
 //! execution in each new thread with the thread's index, its seeded jitter and a start gate.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use crate::ledger::LedgerError;
 use crate::platform::AccessPoint;
 use crate::platform::os::JitterPoint;
 use crate::scenario::Jitter;
+use crate::schedule::{ExecutionLog, Progress};
 use crate::sync::shared::CellState;
 
 /// Why a primitive panics when it is used where no check is running.
@@ -79,12 +80,27 @@ pub(crate) struct LoggedAccess {
 pub(crate) struct AccessLog {
     accesses: Mutex<Vec<LoggedAccess>>,
     /// Kept up to date by the scheduler that replays the execution.
-    pub(crate) preemptions: Arc<AtomicU64>,
+    progress: Arc<Progress>,
+}
+
+impl ExecutionLog for Arc<AccessLog> {
+    type Entry = LoggedAccess;
+
+    fn new(progress: Arc<Progress>) -> Self {
+        Arc::new(AccessLog {
+            accesses: Mutex::default(),
+            progress,
+        })
+    }
+
+    fn entries(&self) -> Vec<LoggedAccess> {
+        self.accesses()
+    }
 }
 
 impl AccessLog {
     fn push(&self, thread: usize, kind: AccessKind, text: String) {
-        let preemptions_before = self.preemptions.load(Ordering::SeqCst);
+        let preemptions_before = self.progress.preemptions.load(Ordering::SeqCst);
         lock(&self.accesses).push(LoggedAccess {
             thread,
             text,

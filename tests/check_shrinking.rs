@@ -1,0 +1,101 @@
+//! Failures found by `contend::check` are shrunk by the same search as the CLI's: the saved
+//! schedule and the interleaving shown need only the preemptions the bug needs.
+
+use std::sync::Arc;
+
+use contend::check::{Check, CheckReport, Engine, Expect, Scheduler, Shared, thread};
+use tempfile::TempDir;
+
+const SHUTTLE: Engine = Engine::Shuttle(Scheduler::Random);
+
+/// `threads` threads each claim a slot if it looks free: check, then act, without a lock. Two
+/// claims mean one thread's claim was overwritten: a lost update.
+fn check_then_act(threads: usize) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let claimed = Arc::new(Shared::named("claimed", 0));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let claimed = Arc::clone(&claimed);
+                thread::spawn(move || {
+                    if claimed.get() == 0 {
+                        claimed.set(1);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+}
+
+/// Two threads each add 1 to a counter `increments` times with a read, then a write.
+fn broken_counter(increments: u64) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let counter = Arc::new(Shared::named("counter", 0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let counter = Arc::clone(&counter);
+                thread::spawn(move || {
+                    for _ in 0..increments {
+                        counter.update(|value| value + 1);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+}
+
+/// The preemptions marked in the interleaving of the report's first failure.
+fn preemptions_shown(report: &CheckReport) -> usize {
+    let failure = report.engines[0]
+        .first_failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("a failure: {report}"));
+    let interleaving = failure.interleaving.as_ref().expect("an interleaving");
+    interleaving.steps.iter().filter(|s| s.preemption).count()
+}
+
+#[test]
+fn a_twenty_thread_check_then_act_shrinks_to_two_preemptions_or_fewer() {
+    let dir = TempDir::new().unwrap();
+    let report = Check::new("check_then_act_20")
+        .engines([SHUTTLE])
+        .runs(50)
+        .expect(Expect::LostUpdates)
+        .schedule_dir(dir.path())
+        .run(check_then_act(20));
+    assert!(report.passed(), "{report}");
+    let preemptions = preemptions_shown(&report);
+    assert!((1..=2).contains(&preemptions), "{preemptions}: {report}");
+    let engine = &report.engines[0];
+    assert!(
+        engine.notes.iter().any(|note| note.contains("shrank")),
+        "{:?}",
+        engine.notes
+    );
+    // The shrunk schedule is what was saved, and it replays the failure.
+    let file = engine.first_failure.as_ref().unwrap().schedule_file.clone();
+    let replay = Check::new("check_then_act_20")
+        .expect(Expect::LostUpdates)
+        .replay_from(file.expect("a saved schedule"))
+        .run(check_then_act(20));
+    assert!(replay.passed(), "{replay}");
+    assert_eq!(preemptions_shown(&replay), preemptions);
+}
+
+#[test]
+fn a_broken_counter_shrinks_to_one_preemption() {
+    let dir = TempDir::new().unwrap();
+    let report = Check::new("broken_counter_shrinks")
+        .engines([SHUTTLE])
+        .runs(20)
+        .expect(Expect::LostUpdates)
+        .schedule_dir(dir.path())
+        .run(broken_counter(50));
+    assert!(report.passed(), "{report}");
+    assert_eq!(preemptions_shown(&report), 1, "{report}");
+}
