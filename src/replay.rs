@@ -8,7 +8,7 @@ use thiserror::Error;
 use crate::engine::Outcome;
 use crate::ledger::{EventContext, LedgerError};
 use crate::platform::shuttle::LoggedStep;
-use crate::scenario::DEFAULT_MAX_STEPS;
+use crate::scenario::{CounterSpec, DEFAULT_MAX_STEPS, Scenario, WorkloadSpec};
 use crate::schedule::file::{ScheduleFile, ScheduleFileError};
 use crate::schedule::search::FailureKind;
 use crate::schedule::{Controlled, Divergence, Keep, WorkloadBody, run_controlled, task_name};
@@ -25,20 +25,52 @@ pub struct Replay {
     pub same_numbers: bool,
     /// The kind of failure that happened, if any.
     pub failure: Option<FailureKind>,
+    /// Whether the schedule was replayed against the scenario as a config defines it now.
+    pub against_current_config: bool,
 }
 
 impl Replay {
     /// The verdict of a replay: exit 1 while the program still fails on this schedule (the
-    /// recorded failure or another), 0 once it no longer does. A replay that did not fail but
-    /// could not follow its schedule to the end says nothing about the bug: that is an error.
+    /// recorded failure or another), 0 once it no longer does. A replay of the recorded
+    /// scenario that did not fail but could not follow its schedule to the end says nothing about
+    /// the bug: that is an error. A replay against the scenario as a config defines it now
+    /// ([`Target::Config`]) expects a fix to change the execution: there the choices are
+    /// followed as far as they can be, and a run that does not fail is a fix.
     pub fn verdict(&self) -> Result<ReplayVerdict, ReplayError> {
         match (&self.failure, &self.execution.divergence) {
             (Some(_), _) if self.reproduced => Ok(ReplayVerdict::Reproduced),
             (Some(_), _) => Ok(ReplayVerdict::FailsDifferently),
+            (None, Some(_)) if self.against_current_config => Ok(ReplayVerdict::Fixed),
             (None, Some(divergence)) => Err(ReplayError::Diverged(divergence.clone())),
             (None, None) => Ok(ReplayVerdict::Fixed),
         }
     }
+
+    /// How far the execution followed its schedule, in words.
+    pub fn followed(&self, choices: usize) -> String {
+        let mut words = format!(
+            "{} of the schedule's {} applied",
+            self.execution.applied,
+            crate::report::words::count(choices as u64, "choice")
+        );
+        if self.execution.deferred > 0 {
+            words.push_str(&format!(
+                ", {} of them later than recorded, when their thread could run",
+                self.execution.deferred
+            ));
+        }
+        words
+    }
+}
+
+/// What a schedule is replayed against.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// The scenario as the schedule file recorded it.
+    Recorded,
+    /// The scenario of the same name as a config defines it now: its synchronization, initial
+    /// value and settings, with the file's shrunk threads (the schedule's choices name them).
+    Config(Box<Scenario>),
 }
 
 /// How a replay ended.
@@ -70,10 +102,36 @@ pub enum ReplayError {
     Ledger(#[from] LedgerError),
 }
 
+/// The workload to replay `file` against: the recorded shrunk counter, or the file's shrunk
+/// threads on the counter as `target`'s config defines it now.
+pub fn counter_for(file: &ScheduleFile, target: &Target) -> CounterSpec {
+    let recorded = file.minimal_counter();
+    match target {
+        Target::Recorded => recorded,
+        Target::Config(scenario) => {
+            let WorkloadSpec::Counter(current) = &scenario.workload;
+            CounterSpec {
+                threads: recorded.threads,
+                ..current.clone()
+            }
+        }
+    }
+}
+
 /// Re-executes the minimal schedule of `file`; with `events`, emits the ledger's events and one
 /// `tracing` event per access (target `contend::replay`).
 pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> {
-    let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(file.minimal_counter()))));
+    replay_against(file, &Target::Recorded, events)
+}
+
+/// Re-executes the minimal schedule of `file` against `target`.
+pub fn replay_against(
+    file: &ScheduleFile,
+    target: &Target,
+    events: bool,
+) -> Result<Replay, ReplayError> {
+    let counter = counter_for(file, target);
+    let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(counter))));
     let keep = Keep {
         decisions: false,
         log: true,
@@ -129,6 +187,7 @@ pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> 
         reproduced,
         same_numbers,
         failure,
+        against_current_config: matches!(target, Target::Config(_)),
     })
 }
 

@@ -99,3 +99,32 @@ fn a_broken_counter_shrinks_to_one_preemption() {
     assert!(report.passed(), "{report}");
     assert_eq!(preemptions_shown(&report), 1, "{report}");
 }
+
+#[test]
+fn a_checks_schedule_given_to_contend_replay_names_the_test_command_that_replays_it() {
+    let dir = TempDir::new().unwrap();
+    let report = Check::new("broken_counter_for_the_cli")
+        .engines([SHUTTLE])
+        .runs(20)
+        .expect(Expect::LostUpdates)
+        .schedule_dir(dir.path())
+        .run(broken_counter(5));
+    let file = report.engines[0]
+        .first_failure
+        .as_ref()
+        .and_then(|failure| failure.schedule_file.clone())
+        .unwrap_or_else(|| panic!("a saved schedule: {report}"));
+    let output = assert_cmd::Command::cargo_bin("contend")
+        .unwrap()
+        .arg("replay")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("contend::check")
+            && stderr.contains("cargo test --release broken_counter_for_the_cli"),
+        "{stderr}"
+    );
+}

@@ -456,6 +456,60 @@ fn a_schedule_whose_failure_is_fixed_replays_with_exit_0() {
     assert_eq!(outcome(&replayed.stdout), (0, 10), "{}", replayed.stdout);
 }
 
+/// The flag lock's schedule, and the config it came from with `sync` fixed to a mutex.
+fn flag_schedule_and_fix(dir: &Path) -> String {
+    let config = scenario("flag", "shuttle", None, "flag", SMALL, 200);
+    let (run, report) = run_config(dir, &config, &[]);
+    let (named, _) = saved_schedule(dir, &run, &report, 0);
+    std::fs::write(
+        dir.join("fixed.toml"),
+        config.replace("sync = \"flag\"", "sync = \"mutex\""),
+    )
+    .unwrap();
+    named
+}
+
+#[test]
+fn replay_against_the_fixed_config_exits_0_and_against_the_unfixed_one_exits_1() {
+    let dir = TempDir::new().unwrap();
+    let named = flag_schedule_and_fix(dir.path());
+
+    let fixed = replay(dir.path(), &named, &["--config", "fixed.toml"]);
+    assert_eq!(fixed.code, 0, "{}{}", fixed.stdout, fixed.stderr);
+    assert!(fixed.stdout.contains("(sync mutex,"), "{}", fixed.stdout);
+    assert!(fixed.stdout.contains("followed: "), "{}", fixed.stdout);
+    assert!(fixed.stdout.contains("fixed: "), "{}", fixed.stdout);
+    assert_eq!(outcome(&fixed.stdout).0, 0, "{}", fixed.stdout);
+
+    let unfixed = replay(dir.path(), &named, &["--config", "config.toml"]);
+    assert_eq!(unfixed.code, 1, "{}{}", unfixed.stdout, unfixed.stderr);
+    assert!(unfixed.stdout.contains("(sync flag,"), "{}", unfixed.stdout);
+    assert!(outcome(&unfixed.stdout).0 > 0, "{}", unfixed.stdout);
+
+    // Without --config the file's own scenario is replayed: the bug is still there.
+    let recorded = replay(dir.path(), &named, &[]);
+    assert_eq!(recorded.code, 1, "{}{}", recorded.stdout, recorded.stderr);
+}
+
+#[test]
+fn replay_against_a_config_without_the_scenario_is_refused_with_exit_2() {
+    let dir = TempDir::new().unwrap();
+    let named = flag_schedule_and_fix(dir.path());
+    let renamed = std::fs::read_to_string(dir.path().join("fixed.toml"))
+        .unwrap()
+        .replace("name = \"flag\"", "name = \"other\"");
+    std::fs::write(dir.path().join("renamed.toml"), renamed).unwrap();
+    let run = replay(dir.path(), &named, &["--config", "renamed.toml"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("renamed.toml") && run.stderr.contains("no scenario named `flag`"),
+        "{}",
+        run.stderr
+    );
+    let missing = replay(dir.path(), &named, &["--config", "missing.toml"]);
+    assert_eq!(missing.code, 2, "{}{}", missing.stdout, missing.stderr);
+}
+
 /// Checks that `contend replay FILE` rejects the file with exit 2 and one line on stderr,
 /// `error: FILE...`, that contains each of `fragments`; returns that line.
 fn assert_rejected(dir: &Path, file: &str, fragments: &[&str]) -> String {

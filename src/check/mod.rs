@@ -60,6 +60,9 @@ use crate::scenario::DEFAULT_MAX_STEPS;
 /// name matches the file's replays that schedule under shuttle instead of exploring.
 pub const REPLAY_VARIABLE: &str = "CONTEND_REPLAY";
 
+/// The `format` that schedule files saved by a check name.
+pub const SCHEDULE_FORMAT: &str = schedule_file::FORMAT;
+
 /// Executions per engine when [`Check::runs`] is not given.
 pub const DEFAULT_RUNS: u64 = 100;
 

@@ -63,6 +63,10 @@ pub struct ReplayArgs {
     /// Write every step as JSON lines to this file.
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
+    /// Replay against the scenario of the same name as this config defines it now (is my fix
+    /// good against this schedule?): exit 1 while it still fails, 0 once it does not.
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// How the report is printed on stdout.

@@ -1,13 +1,15 @@
 //! `contend replay`: re-executes a saved schedule step by step.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use anyhow::Context;
 
 use contend::exit_code;
-use contend::replay::ReplayVerdict;
+use contend::replay::{ReplayVerdict, Target, counter_for};
 use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
 use contend::report::words;
+use contend::scenario::{Scenario, WorkloadSpec};
 use contend::schedule::file::ScheduleFile;
 
 use super::ReplayArgs;
@@ -16,6 +18,10 @@ use super::output::{QuietOnBrokenPipe, check_output_file, install_trace, same_fi
 /// Runs `contend replay`; returns the exit code.
 pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     let file = ScheduleFile::load(&args.file)?;
+    let target = match &args.config {
+        Some(config) => Target::Config(Box::new(current_scenario(config, &file)?)),
+        None => Target::Recorded,
+    };
     if let Some(trace) = &args.trace {
         check_output_file("--trace", trace)?;
         if same_file(trace, &args.file) {
@@ -26,7 +32,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         }
     }
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
-    let replayed = match contend::replay::replay(&file, true) {
+    let replayed = match contend::replay::replay_against(&file, &target, true) {
         Ok(replayed) => replayed,
         Err(error) => {
             if let Some(trace) = trace {
@@ -42,20 +48,49 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         .verdict()
         .map_err(|error| anyhow::Error::new(error).context(format!("{}", args.file.display())))?;
     let mut out = QuietOnBrokenPipe(io::stdout().lock());
-    write_replay(&mut out, &file, &replayed, args.verbose)?;
+    write_replay(&mut out, &file, &target, &replayed, args.verbose)?;
     Ok(match verdict {
         ReplayVerdict::Reproduced | ReplayVerdict::FailsDifferently => exit_code::FAIL,
         ReplayVerdict::Fixed => exit_code::PASS,
     })
 }
 
+/// The scenario of the schedule's name as `config` defines it now.
+fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenario> {
+    let scenarios = contend::config::load(config)?;
+    let name = &file.scenario.name;
+    let scenario = scenarios
+        .into_iter()
+        .find(|scenario| &scenario.name == name)
+        .with_context(|| {
+            format!(
+                "{}: no scenario named `{name}` to replay its schedule against",
+                config.display()
+            )
+        })?;
+    let recorded_threads = file.scenario.threads.len();
+    let WorkloadSpec::Counter(counter) = &scenario.workload;
+    if counter.threads.len() != recorded_threads {
+        anyhow::bail!(
+            "{}: scenario `{name}` now has {} where the schedule was recorded with {}; a schedule \
+             replays against the same threads",
+            config.display(),
+            words::count(counter.threads.len() as u64, "thread"),
+            recorded_threads
+        );
+    }
+    Ok(scenario)
+}
+
 fn write_replay(
     out: &mut impl Write,
     file: &ScheduleFile,
+    target: &Target,
     replayed: &contend::replay::Replay,
     verbose: bool,
 ) -> io::Result<()> {
     let names = file.minimal_names();
+    let counter = counter_for(file, target);
     let threads: Vec<String> = file
         .minimal
         .threads
@@ -63,13 +98,17 @@ fn write_replay(
         .zip(&names)
         .map(|(t, name)| format!("{name} {:+} x {}", t.delta, t.ops))
         .collect();
+    let against = match target {
+        Target::Recorded => "",
+        Target::Config(_) => " as the config defines it now",
+    };
     writeln!(
         out,
-        "replaying scenario `{}` (sync {}, recorded on engine {}) under shuttle: counter from {}, {}",
+        "replaying scenario `{}`{against} (sync {}, recorded on engine {}) under shuttle: counter from {}, {}",
         file.scenario.name,
-        file.scenario.sync,
+        counter.sync,
         file.scenario.engine,
-        file.minimal.initial,
+        counter.initial,
         threads.join(", ")
     )?;
     writeln!(
@@ -100,7 +139,13 @@ fn write_replay(
     }
     let outcome = contend::replay::describe_outcome(&replayed.execution.outcome);
     writeln!(out, "outcome: {outcome}")?;
-    if replayed.execution.deferred > 0 {
+    if matches!(target, Target::Config(_)) {
+        writeln!(
+            out,
+            "followed: {}",
+            replayed.followed(file.minimal.choices.len())
+        )?;
+    } else if replayed.execution.deferred > 0 {
         writeln!(
             out,
             "note: {} of the schedule's choices ran later than recorded, when their thread could run",
@@ -127,6 +172,10 @@ fn write_replay(
             out,
             "the execution fails, but not with the recorded {} (exit 1)",
             file.failure.kind.as_str()
+        ),
+        Ok(ReplayVerdict::Fixed) | Err(_) if matches!(target, Target::Config(_)) => writeln!(
+            out,
+            "fixed: the scenario as the config defines it now does not fail on this schedule (exit 0)"
         ),
         Ok(ReplayVerdict::Fixed) | Err(_) => {
             writeln!(out, "the recorded failure no longer happens (exit 0)")

@@ -199,5 +199,6 @@ pub fn run_controlled<B: ControlledBody>(
         preemptions: trail.preemptions,
         divergence,
         deferred: trail.deferred,
+        applied: trail.applied,
     })
 }

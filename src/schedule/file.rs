@@ -274,9 +274,22 @@ impl ScheduleFile {
             format: Option<String>,
             version: Option<u32>,
             contend_version: Option<String>,
+            check: Option<String>,
         }
         let header: Header = toml::from_str(text)
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        if header.format.as_deref() == Some(crate::check::SCHEDULE_FORMAT) {
+            let check = header.check.unwrap_or_default();
+            return Err(invalid(
+                None,
+                format!(
+                    "a schedule saved by contend::check (check `{check}`): replay it from its test \
+                     with `{}={} cargo test --release {check} -- --nocapture`",
+                    crate::check::REPLAY_VARIABLE,
+                    path.display()
+                ),
+            ));
+        }
         if header.format.as_deref() != Some(FORMAT) {
             return Err(invalid(
                 None,

@@ -221,4 +221,6 @@ pub struct Controlled<O, E> {
     pub divergence: Option<Divergence>,
     /// Choices applied later than their step, because their task could not run there.
     pub deferred: u64,
+    /// Choices applied, from the first.
+    pub applied: usize,
 }
