@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -19,6 +20,8 @@ use crate::scenario::{
     ProcessesSettings, Scenario, SchedulerKind, ShuttleSettings, Storage, SyncMode, ThreadSpec,
     ThreadsSettings, WorkloadSpec,
 };
+use crate::workload::plugin::{ErasedPlugin, PluginEngine};
+use crate::workload::registry;
 
 /// PCT's bug depth when `depth` is not given.
 pub const DEFAULT_PCT_DEPTH: usize = 3;
@@ -172,6 +175,10 @@ struct RawScenario {
     /// A time budget: the scenario stops when its runs or its time are used up, as "30s".
     #[schemars(with = "String")]
     time: Option<Spanned<String>>,
+    /// Plugin workloads (registered by a harness program): their parameters, a table that the
+    /// workload reads into its own type.
+    #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
+    params: Option<Spanned<toml::Value>>,
 }
 
 impl RawScenario {
@@ -203,6 +210,7 @@ impl RawScenario {
             storage: self.storage.or(d.storage),
             timeout: self.timeout.or(d.timeout),
             time: self.time.or(d.time),
+            params: self.params.or(d.params),
         }
     }
 
@@ -239,6 +247,14 @@ impl RawScenario {
         self.engine = Some(Spanned::new(at, engine.to_string()));
         self
     }
+}
+
+/// The keys every scenario has, validated.
+struct Common {
+    runs: u64,
+    seed: u64,
+    expect: Expectation,
+    time: Option<Duration>,
 }
 
 /// What the command line overrides in every scenario.
@@ -708,15 +724,30 @@ impl Source<'_> {
         }
 
         if let Some(workload) = &raw.workload
-            && !["counter", "counter-object"].contains(&workload.get_ref().as_str())
+            && let Some(plugin) = registry::find(workload.get_ref())
+        {
+            return self.plugin_scenario(raw, plugin, engine_key, expect_key);
+        }
+        if let Some(workload) = &raw.workload
+            && !registry::BUILT_IN.contains(&workload.get_ref().as_str())
         {
             return Err(invalid(
                 workload.span(),
                 "workload",
                 format!(
-                    "unknown workload `{}` (expected one of: counter, counter-object)",
-                    workload.get_ref()
+                    "unknown workload `{}` (expected one of: {})",
+                    workload.get_ref(),
+                    registry::workload_names().join(", ")
                 ),
+            ));
+        }
+        if let Some(params) = &raw.params {
+            return Err(invalid(
+                params.span(),
+                "params",
+                "`params` applies to plugin workloads (registered by a harness program) only; \
+                 the counter workloads take their keys in the scenario itself"
+                    .into(),
             ));
         }
         let object = raw
@@ -888,46 +919,12 @@ impl Source<'_> {
             ));
         }
 
-        let runs = match &raw.runs {
-            None => DEFAULT_RUNS,
-            Some(runs) if *runs.get_ref() >= 1 => *runs.get_ref() as u64,
-            Some(runs) => {
-                return Err(invalid(
-                    runs.span(),
-                    "runs",
-                    format!("runs must be at least 1, got {}", runs.get_ref()),
-                ));
-            }
-        };
-        let seed = match &raw.seed {
-            None => fresh_seed(),
-            Some(seed) if *seed.get_ref() >= 0 => *seed.get_ref() as u64,
-            Some(seed) => {
-                return Err(invalid(
-                    seed.span(),
-                    "seed",
-                    format!("seed must not be negative, got {}", seed.get_ref()),
-                ));
-            }
-        };
-        let expect = match expect_key.get_ref().as_str() {
-            "lost-updates" => Expectation::LostUpdates,
-            "no-lost-updates" => Expectation::NoLostUpdates,
-            other => {
-                return Err(invalid(
-                    expect_key.span(),
-                    "expect",
-                    format!(
-                        "unknown expectation `{other}` (expected one of: lost-updates, no-lost-updates)"
-                    ),
-                ));
-            }
-        };
-
-        let time = match &raw.time {
-            None => None,
-            Some(text) => Some(self.duration(text, &name, "time")?),
-        };
+        let Common {
+            runs,
+            seed,
+            expect,
+            time,
+        } = self.common(&raw, &name, &expect_key)?;
 
         // Keys that belong to one engine (or executor) only.
         let engine_name = engine_key.get_ref().as_str();
@@ -1164,6 +1161,237 @@ impl Source<'_> {
             origin: None,
             time,
         })
+    }
+
+    /// The keys every scenario has, whatever its workload: runs, seed, expectation and time
+    /// budget.
+    fn common(
+        &self,
+        raw: &RawScenario,
+        name: &str,
+        expect_key: &Spanned<String>,
+    ) -> Result<Common, ConfigError> {
+        let invalid = |span: Range<usize>, key: &str, message: String| {
+            self.error(Some(span), Some(name), Some(key), message)
+        };
+        let runs = match &raw.runs {
+            None => DEFAULT_RUNS,
+            Some(runs) if *runs.get_ref() >= 1 => *runs.get_ref() as u64,
+            Some(runs) => {
+                return Err(invalid(
+                    runs.span(),
+                    "runs",
+                    format!("runs must be at least 1, got {}", runs.get_ref()),
+                ));
+            }
+        };
+        let seed = match &raw.seed {
+            None => fresh_seed(),
+            Some(seed) if *seed.get_ref() >= 0 => *seed.get_ref() as u64,
+            Some(seed) => {
+                return Err(invalid(
+                    seed.span(),
+                    "seed",
+                    format!("seed must not be negative, got {}", seed.get_ref()),
+                ));
+            }
+        };
+        let expect = match expect_key.get_ref().as_str() {
+            "lost-updates" => Expectation::LostUpdates,
+            "no-lost-updates" => Expectation::NoLostUpdates,
+            other => {
+                return Err(invalid(
+                    expect_key.span(),
+                    "expect",
+                    format!(
+                        "unknown expectation `{other}` (expected one of: lost-updates, no-lost-updates)"
+                    ),
+                ));
+            }
+        };
+
+        let time = match &raw.time {
+            None => None,
+            Some(text) => Some(self.duration(text, name, "time")?),
+        };
+
+        Ok(Common {
+            runs,
+            seed,
+            expect,
+            time,
+        })
+    }
+
+    /// A scenario of a plugin workload: the common keys, its engine (one the plugin runs on),
+    /// and its `params` read into the plugin's own type.
+    fn plugin_scenario(
+        &self,
+        raw: RawScenario,
+        plugin: Arc<dyn ErasedPlugin>,
+        engine_key: Spanned<String>,
+        expect_key: Spanned<String>,
+    ) -> Result<Scenario, ConfigError> {
+        let name = raw
+            .name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_default();
+        let invalid = |span: Range<usize>, key: &str, message: String| {
+            self.error(Some(span), Some(&name), Some(key), message)
+        };
+        let workload = plugin.name();
+        let counter_keys = [
+            ("sync", raw.sync.as_ref().map(Spanned::span)),
+            ("threads", raw.threads.as_ref().map(Spanned::span)),
+            ("workers", raw.workers.as_ref().map(Spanned::span)),
+            ("increments", raw.increments.as_ref().map(Spanned::span)),
+            ("max_pause_ms", raw.max_pause_ms.as_ref().map(Spanned::span)),
+            ("jitter", raw.jitter.as_ref().map(Spanned::span)),
+            ("barrier", raw.barrier.as_ref().map(Spanned::span)),
+        ];
+        for (key, span) in counter_keys {
+            if let Some(span) = span {
+                return Err(invalid(
+                    span,
+                    key,
+                    format!(
+                        "`{key}` applies to the counter workloads; workload `{workload}` takes \
+                         its parameters in [scenario.params]"
+                    ),
+                ));
+            }
+        }
+        if raw.initial.is_some() {
+            return Err(invalid(
+                engine_key.span(),
+                "initial",
+                format!(
+                    "`initial` applies to the counter workloads; workload `{workload}` takes its \
+                     parameters in [scenario.params]"
+                ),
+            ));
+        }
+        let Common {
+            runs,
+            seed,
+            expect,
+            time,
+        } = self.common(&raw, &name, &expect_key)?;
+        let engines = plugin.engines();
+        let engine = match engine_key.get_ref().as_str() {
+            "shuttle" if engines.contains(&PluginEngine::Shuttle) => {
+                EngineSpec::Shuttle(self.shuttle_settings(&raw, &name, SyncMode::None)?)
+            }
+            "threads" if engines.contains(&PluginEngine::Threads) => {
+                EngineSpec::Threads(ThreadsSettings {
+                    jitter: Some(Jitter::default()),
+                    barrier: true,
+                })
+            }
+            other => {
+                return Err(invalid(
+                    engine_key.span(),
+                    "engine",
+                    format!(
+                        "workload `{workload}` runs on the {} engines, not `{other}`",
+                        engines
+                            .iter()
+                            .map(|engine| engine.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                ));
+            }
+        };
+        for (key, span) in [
+            ("executor", raw.executor.as_ref().map(Spanned::span)),
+            (
+                "await_in_critical_section",
+                raw.await_in_critical_section.as_ref().map(Spanned::span),
+            ),
+            ("storage", raw.storage.as_ref().map(Spanned::span)),
+            ("timeout", raw.timeout.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                return Err(invalid(
+                    span,
+                    key,
+                    format!("`{key}` does not apply to workload `{workload}`"),
+                ));
+            }
+        }
+        if engine_key.get_ref() != "shuttle" {
+            for (key, span) in [
+                ("scheduler", raw.scheduler.as_ref().map(Spanned::span)),
+                ("depth", raw.depth.as_ref().map(Spanned::span)),
+                ("max_steps", raw.max_steps.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    return Err(invalid(
+                        span,
+                        key,
+                        format!("`{key}` applies to engines that run under shuttle only"),
+                    ));
+                }
+            }
+        }
+        let (params_value, params_span) = match &raw.params {
+            Some(params) => (params.get_ref().clone(), params.span()),
+            None => (toml::Value::Table(toml::Table::new()), engine_key.span()),
+        };
+        let spec = plugin.params(params_value).map_err(|error| {
+            let leaf = error
+                .path
+                .as_deref()
+                .and_then(|path| path.rsplit('.').find(|part| part.parse::<usize>().is_err()));
+            let span = leaf
+                .and_then(|leaf| self.key_within(leaf, params_span.clone()))
+                .unwrap_or(params_span.clone());
+            let key = match &error.path {
+                Some(path) => format!("params.{path}"),
+                None => "params".to_string(),
+            };
+            invalid(
+                span,
+                &key,
+                format!("workload `{workload}`: {}", error.message),
+            )
+        })?;
+        Ok(Scenario {
+            name,
+            workload: WorkloadSpec::Plugin(spec),
+            engine,
+            runs,
+            seed,
+            expect,
+            origin: None,
+            time,
+        })
+    }
+
+    /// Where `key =` is written from the start of `span` to the next table of scenarios, if
+    /// it is (a `[scenario.params]` table's span may cover its header alone).
+    fn key_within(&self, key: &str, span: Range<usize>) -> Option<Range<usize>> {
+        let rest = self.text.get(span.start..)?;
+        let end = rest
+            .match_indices("[[")
+            .map(|(at, _)| at)
+            .find(|&at| at > 0 && rest[..at].ends_with('\n'))
+            .map_or(self.text.len(), |at| span.start + at);
+        let span = span.start..end.max(span.end);
+        let text = self.text.get(span.clone())?;
+        let mut from = 0;
+        while let Some(found) = text[from..].find(key) {
+            let at = from + found;
+            let before = text[..at].chars().next_back();
+            let after = text[at + key.len()..].trim_start();
+            if before.is_none_or(|c| !is_key_char(c)) && after.starts_with('=') {
+                return Some(span.start + at..span.start + at + key.len());
+            }
+            from = at + key.len();
+        }
+        None
     }
 
     /// A positive duration written as `"30s"`, `"500ms"` or `"2m"`.

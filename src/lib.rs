@@ -9,7 +9,12 @@
 //! primitives; the [`ledger`] accounts for every write; the [`tally`] collects the executions;
 //! the [`report`]ers write the results.
 
+// The command line reaches the library as `contend::`, as the binary did before it moved here.
+extern crate self as contend;
+
 pub mod check;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod ledger;

@@ -1,49 +1,7 @@
-//! The `contend` binary: parses the command line, runs the command, maps the result to an
-//! exit code.
+//! The `contend` binary: contend's command line, with the built-in workloads.
 
-mod cli;
-
-use std::io;
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use contend::exit_code;
-
-use cli::{Cli, Command};
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Command::ProcessWorker = cli.command {
-        return process_worker();
-    }
-    contend::engine::panics::install_hook();
-    let result = match &cli.command {
-        Command::Run(args) => cli::run::run(args),
-        Command::List => Ok(cli::list::list()),
-        Command::Replay(args) => cli::replay::replay(args),
-        Command::Merge(args) => cli::merge::merge(args),
-        Command::Init(args) => cli::starter::init(args),
-        Command::Schema => Ok(cli::starter::schema()),
-        Command::ProcessWorker => return process_worker(),
-    };
-    let code = result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        exit_code::ERROR
-    });
-    ExitCode::from(code as u8)
-}
-
-/// A worker of the processes engine: its order on stdin, its failure on stderr (which its
-/// parent reports), nothing on stdout.
-fn process_worker() -> ExitCode {
-    let stdin = io::BufReader::new(io::stdin());
-    let code = match contend::engine::processes::worker::serve(stdin) {
-        Ok(()) => exit_code::PASS,
-        Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::from(error));
-            exit_code::ERROR
-        }
-    };
-    ExitCode::from(code as u8)
+    contend::cli::main()
 }

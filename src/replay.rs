@@ -8,11 +8,14 @@ use thiserror::Error;
 use crate::engine::Outcome;
 use crate::ledger::{EventContext, LedgerError};
 use crate::platform::shuttle::LoggedStep;
-use crate::scenario::{CounterSpec, DEFAULT_MAX_STEPS, Scenario, WorkloadSpec};
+use crate::scenario::{CounterSpec, DEFAULT_MAX_STEPS, Scenario};
 use crate::schedule::file::{ScheduleFile, ScheduleFileError};
+use crate::schedule::plugin_witness::PluginBody;
 use crate::schedule::search::FailureKind;
+use crate::schedule::workload_file::WorkloadSchedule;
 use crate::schedule::{Controlled, Divergence, Keep, WorkloadBody, run_controlled, task_name};
 use crate::workload::counter::Counter;
+use crate::workload::registry;
 
 /// What a replay found.
 #[derive(Clone, Debug)]
@@ -108,13 +111,13 @@ pub fn counter_for(file: &ScheduleFile, target: &Target) -> CounterSpec {
     let recorded = file.minimal_counter();
     match target {
         Target::Recorded => recorded,
-        Target::Config(scenario) => {
-            let WorkloadSpec::Counter(current) = &scenario.workload;
-            CounterSpec {
+        Target::Config(scenario) => match scenario.workload.counter() {
+            Some(current) => CounterSpec {
                 threads: recorded.threads,
                 ..current.clone()
-            }
-        }
+            },
+            None => recorded,
+        },
     }
 }
 
@@ -191,6 +194,19 @@ pub fn replay_against(
     })
 }
 
+/// A plugin workload's execution in words: its cells are reported by their sum.
+pub fn describe_workload_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Settled(s) => format!(
+            "{} lost; the workload's cells sum to {}, expected {}",
+            crate::report::words::count(s.lost_updates, "update"),
+            s.observed_final,
+            s.expected_final
+        ),
+        Outcome::Failed { message } => message.clone(),
+    }
+}
+
 /// An execution's outcome in words.
 pub fn describe_outcome(outcome: &Outcome) -> String {
     match outcome {
@@ -202,4 +218,112 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
         ),
         Outcome::Failed { message } => message.clone(),
     }
+}
+
+/// What a replay of a plugin workload's schedule found.
+#[derive(Debug)]
+pub struct WorkloadReplay {
+    /// How the execution ended.
+    pub outcome: Outcome,
+    /// Every access, in order.
+    pub interleaving: crate::check::Interleaving,
+    /// Scheduling decisions made.
+    pub steps: u64,
+    /// Preemptions made.
+    pub preemptions: u64,
+    /// Where it departed from its schedule, if it did.
+    pub divergence: Option<Divergence>,
+    /// Choices applied.
+    pub applied: usize,
+    /// Choices applied later than their step.
+    pub deferred: u64,
+    /// The kind of failure that happened, if any.
+    pub failure: Option<FailureKind>,
+    /// Whether the recorded kind of failure happened again.
+    pub reproduced: bool,
+}
+
+impl WorkloadReplay {
+    /// The verdict, as for [`Replay::verdict`]: the workload's code is whatever the running
+    /// program registered, so a replay is always against the code as it is now, and a
+    /// departure from the schedule without a failure is a fix.
+    pub fn verdict(&self) -> ReplayVerdict {
+        match self.failure {
+            Some(_) if self.reproduced => ReplayVerdict::Reproduced,
+            Some(_) => ReplayVerdict::FailsDifferently,
+            None => ReplayVerdict::Fixed,
+        }
+    }
+}
+
+/// A plugin workload's schedule could not be replayed here.
+#[derive(Debug, Error)]
+pub enum WorkloadReplayError {
+    /// This program does not register the workload.
+    #[error(
+        "workload `{0}` is not registered in this program: replay the schedule with the harness \
+         program that registers it (for example `cargo run --release --example NAME -- replay FILE`)"
+    )]
+    Unregistered(String),
+    /// The file's parameters no longer fit the workload's parameter type.
+    #[error("the schedule's params do not fit workload `{workload}` as it is now: {message}")]
+    Params {
+        /// The workload.
+        workload: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ledger found an inconsistency: a bug in contend.
+    #[error("internal error: {0}")]
+    Ledger(#[from] LedgerError),
+}
+
+/// Re-executes the minimal schedule of a plugin workload's schedule file, against the
+/// workload as this program registered it; with `events`, emits the `tracing` events.
+pub fn replay_workload(
+    file: &WorkloadSchedule,
+    events: bool,
+) -> Result<WorkloadReplay, WorkloadReplayError> {
+    let workload = &file.scenario.workload;
+    let plugin = registry::find(workload)
+        .ok_or_else(|| WorkloadReplayError::Unregistered(workload.clone()))?;
+    let spec = plugin
+        .params(toml::Value::Table(file.minimal.params.clone()))
+        .map_err(|error| WorkloadReplayError::Params {
+            workload: workload.clone(),
+            message: match error.path {
+                Some(path) => format!("{path}: {}", error.message),
+                None => error.message,
+            },
+        })?;
+    let body = PluginBody::new(&spec, &file.scenario.name, file.scenario.seed);
+    let keep = Keep {
+        decisions: false,
+        log: true,
+        events,
+    };
+    let context = EventContext {
+        scenario: &file.scenario.name,
+        run: file.scenario.execution,
+    };
+    let execution = run_controlled(
+        &body,
+        &file.minimal.choices,
+        &file.minimal.random_values,
+        keep,
+        file.minimal.max_steps,
+        context,
+    )?;
+    let failure = FailureKind::of(&execution.outcome);
+    Ok(WorkloadReplay {
+        reproduced: failure == Some(file.failure.kind),
+        failure,
+        interleaving: crate::check::Interleaving::of(execution.log, true),
+        outcome: execution.outcome,
+        steps: execution.steps,
+        preemptions: execution.preemptions,
+        divergence: execution.divergence,
+        applied: execution.applied,
+        deferred: execution.deferred,
+    })
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use crate::engine::body::execute_plugin;
 use crate::engine::processes::ProcessesEngine;
 use crate::engine::shuttle::ShuttleEngine;
 use crate::engine::tasks::AsyncEngine;
@@ -14,7 +15,8 @@ use crate::engine::{Engine, EngineError, RunPlan, Shard, block_len};
 use crate::report::words::{count, grouped};
 use crate::report::{EndedBy, Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{EngineSpec, Expectation, Scenario, WorkloadSpec};
-use crate::schedule::witness::witness;
+use crate::schedule::plugin_witness::plugin_witness;
+use crate::schedule::witness::{Failure, witness};
 use crate::tally::Tally;
 use crate::workload::Workload;
 use crate::workload::counter::Counter;
@@ -113,7 +115,13 @@ pub fn run_scenario(
         deadline: scenario.time.and_then(|time| started.checked_add(time)),
         ..RunPlan::new(&scenario.name, scenario.runs, scenario.seed)
     };
-    let WorkloadSpec::Counter(counter) = &scenario.workload;
+    let counter = match &scenario.workload {
+        WorkloadSpec::Counter(counter) => counter,
+        WorkloadSpec::Plugin(plugin) => {
+            execute_plugin(plugin, &scenario.engine, &plan, &mut tally)?;
+            return finish(scenario, options, &plan, tally, started);
+        }
+    };
     match &scenario.engine {
         EngineSpec::Async(settings) => {
             AsyncEngine::new(settings.clone()).execute(counter, &plan, &mut tally)?
@@ -136,6 +144,19 @@ pub fn run_scenario(
             &mut tally,
         )?,
     }
+    finish(scenario, options, &plan, tally, started)
+}
+
+/// Judges a scenario's executions, finds and saves the schedule of its first failure, and
+/// makes its report.
+fn finish(
+    scenario: &Scenario,
+    options: &RunOptions,
+    plan: &RunPlan,
+    mut tally: Tally,
+    started: Instant,
+) -> Result<ScenarioReport, EngineError> {
+    let stop_at_first_failure = options.fail_fast && scenario.expect == Expectation::NoLostUpdates;
     let planned = plan.planned(block_len(&scenario.engine, scenario.runs));
     let stopped_early = tally.runs < planned;
     let ended_by = if tally.out_of_time {
@@ -175,18 +196,27 @@ pub fn run_scenario(
         .filter(|(_, failed_otherwise)| {
             !(*failed_otherwise && matches!(scenario.engine, EngineSpec::Processes(_)))
         }) {
-        Some((run, failed_otherwise)) => Some(witness(
-            scenario,
-            run,
-            failed_otherwise,
-            tally
+        Some((run, failed_otherwise)) => {
+            let recorded = tally
                 .first_failing_schedule
                 .as_ref()
                 .filter(|(recorded, _)| *recorded == run)
-                .map(|(_, recording)| recording),
-            options.shrink,
-            options.artifacts.as_deref(),
-        )?),
+                .map(|(_, recording)| recording);
+            let failure = Failure {
+                run,
+                failed_otherwise,
+                recorded,
+            };
+            let folder = options.artifacts.as_deref();
+            Some(match &scenario.workload {
+                WorkloadSpec::Counter(counter) => {
+                    witness(scenario, counter, failure, options.shrink, folder)?
+                }
+                WorkloadSpec::Plugin(plugin) => {
+                    plugin_witness(scenario, plugin, failure, options.shrink, folder)?
+                }
+            })
+        }
         None => None,
     };
     let mut report = judge(scenario, tally, elapsed_seconds);

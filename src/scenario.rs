@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::workload::plugin::PluginSpec;
+
 /// One scenario: a workload, the engine that runs it, and the expectation it must meet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -103,6 +105,8 @@ pub const DEFAULT_RUNS: u64 = 100;
 pub enum WorkloadSpec {
     /// A shared counter that each thread adds its delta to, `ops` times.
     Counter(CounterSpec),
+    /// A registered plugin workload (its own code on the primitive API), with its parameters.
+    Plugin(PluginSpec),
 }
 
 impl WorkloadSpec {
@@ -111,13 +115,21 @@ impl WorkloadSpec {
         match self {
             WorkloadSpec::Counter(counter) if counter.object.is_some() => "counter-object",
             WorkloadSpec::Counter(_) => "counter",
+            WorkloadSpec::Plugin(plugin) => plugin.name(),
         }
     }
 
-    /// The synchronization the workload uses around its critical section.
-    pub fn sync(&self) -> SyncMode {
+    /// The synchronization the counter uses around its critical section; a plugin's is in its
+    /// own code.
+    pub fn sync(&self) -> Option<SyncMode> {
+        self.counter().map(|counter| counter.sync)
+    }
+
+    /// The counter's parameters, for the counter workloads.
+    pub fn counter(&self) -> Option<&CounterSpec> {
         match self {
-            WorkloadSpec::Counter(counter) => counter.sync,
+            WorkloadSpec::Counter(counter) => Some(counter),
+            WorkloadSpec::Plugin(_) => None,
         }
     }
 }

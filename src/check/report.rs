@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use super::{Engine, Expect};
 use crate::ledger::LedgerError;
+use crate::sync::context::{self, AccessKind, LoggedAccess};
 
 /// The report of one check.
 #[derive(Debug)]
@@ -372,7 +373,7 @@ impl Interleaving {
 
     /// The table of steps `first..=last`, one column per thread, with a line saying how many
     /// steps are left out before and after.
-    fn table(&self, first: usize, last: usize) -> String {
+    pub(crate) fn table(&self, first: usize, last: usize) -> String {
         let columns = self.threads.len();
         let mut widths: Vec<usize> = self.threads.iter().map(|name| name.len()).collect();
         for step in self.steps.iter().take(last + 1).skip(first) {
@@ -421,6 +422,87 @@ impl Interleaving {
             table.push_str(&format!("      {:>5}  ... {}\n", "", steps(after, "after")));
         }
         table
+    }
+}
+
+impl Interleaving {
+    /// The interleaving of a logged execution; with `whole`, every step is in focus.
+    pub(crate) fn of(log: Vec<LoggedAccess>, whole: bool) -> Interleaving {
+        let thread_count = log
+            .iter()
+            .map(|access| access.thread + 1)
+            .max()
+            .unwrap_or(1);
+        let first_overwrite = log.iter().position(|access| {
+            matches!(
+                access.kind,
+                AccessKind::Write {
+                    overwrite: Some(_),
+                    ..
+                }
+            )
+        });
+        let mut preemptions = 0;
+        let mut overwrites = Vec::new();
+        let steps: Vec<Step> = log
+            .iter()
+            .enumerate()
+            .map(|(index, access)| {
+                // A preemption may happen at a point that logs no access (a spawn, a join): it is
+                // marked on the first access after it, and only where the thread changes.
+                let switched = index > 0 && log[index - 1].thread != access.thread;
+                let preemption = switched && access.preemptions_before > preemptions;
+                preemptions = preemptions.max(access.preemptions_before);
+                if let AccessKind::Write {
+                    overwrite: Some(sentence),
+                    ..
+                } = &access.kind
+                {
+                    overwrites.push(sentence.clone());
+                }
+                Step {
+                    thread: access.thread,
+                    access: access.text.clone(),
+                    preemption,
+                    first_overwrite: Some(index) == first_overwrite,
+                }
+            })
+            .collect();
+        let last = steps.len().saturating_sub(1);
+        let focus = if whole || steps.len() <= SHOWN_STEPS {
+            (0, last)
+        } else if let Some(write) = first_overwrite {
+            // From a little before the stale read the overwriting write was computed from, to a
+            // little after the write.
+            let writer = log[write].thread;
+            let cell = match log[write].kind {
+                AccessKind::Write { cell, .. } => cell,
+                _ => unreachable!("the first overwrite is a write"),
+            };
+            let stale_read = log[..write]
+                .iter()
+                .rposition(|access| {
+                    access.thread == writer && access.kind == AccessKind::Read { cell }
+                })
+                .unwrap_or(write);
+            let end = (write + 2).min(last);
+            if end < SHOWN_STEPS {
+                (0, end)
+            } else {
+                let start = stale_read
+                    .saturating_sub(3)
+                    .max((end + 1).saturating_sub(SHOWN_STEPS));
+                (start, end)
+            }
+        } else {
+            (steps.len() - SHOWN_STEPS, last)
+        };
+        Interleaving {
+            threads: (0..thread_count).map(context::thread_name).collect(),
+            steps,
+            overwrites,
+            focus,
+        }
     }
 }
 

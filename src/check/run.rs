@@ -9,7 +9,6 @@
 //! logged, which gives the interleaving and checks that the saved file reproduces the failure.
 
 use std::collections::HashMap;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use super::report::{
     CellOutcome, CheckError, EngineReport, Failure, FailureKind, FinalValues, Interleaving,
-    SHOWN_STEPS, Step,
 };
 use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, REPLAY_VARIABLE, Scheduler};
+use crate::engine::body::{OnThreads, execute_in_shuttle, execute_on_threads};
 use crate::engine::derive_seed;
-use crate::engine::panics::{Capture, describe_payload};
+use crate::engine::panics::Capture;
 use crate::engine::shuttle::{Stoppable, block_scheduler, explain_shuttle_failure};
 use crate::ledger::{EventContext, LedgerError};
 use crate::report::words::count;
@@ -31,11 +30,11 @@ use crate::schedule::body::run_under;
 use crate::schedule::record::{Recorder, Recording, Recordings};
 use crate::schedule::search::{FailureKind as SearchedFailure, Judged, Limits, minimize_schedule};
 use crate::schedule::{Choice, Controlled, ControlledBody, Keep, run_controlled};
-use crate::sync::context::{self, AccessKind, AccessLog, Backend, Execution, LoggedAccess};
+use crate::sync::context::{self, AccessLog, Execution, LoggedAccess};
 use crate::thread::said_of;
 
 /// A check's body, run once per execution.
-pub(crate) type Body = Arc<dyn Fn() + Send + Sync + 'static>;
+pub(crate) use crate::workload::plugin::Body;
 
 /// What every engine of a check needs to know.
 #[derive(Clone, Debug)]
@@ -224,15 +223,6 @@ fn shuttle_failure(captured: String, execution: Option<&Execution>, max_steps: u
     said_of(&thread, &captured)
 }
 
-/// Runs the body as one execution inside shuttle, waits for every thread it started, and
-/// settles its cells.
-fn run_in_shuttle(body: &Body, execution: Arc<Execution>) -> Result<Vec<CellOutcome>, LedgerError> {
-    let _entered = context::enter(Arc::clone(&execution), None);
-    body();
-    execution.wait_for_threads();
-    execution.settle()
-}
-
 /// A check's body as a controlled body: what every scheduler, recorder and search of
 /// [`crate::schedule`] runs for a check, as they run the CLI's workloads.
 struct CheckBody {
@@ -268,15 +258,15 @@ impl ControlledBody for CheckBody {
         log: Option<&Arc<AccessLog>>,
         context: EventContext<'_>,
     ) -> Result<Outcome, LedgerError> {
-        let execution = Execution::new(
-            Backend::Shuttle,
-            Arc::clone(&self.name),
+        let outcome = execute_in_shuttle(
+            &self.body,
+            &self.name,
             context.run,
             self.seed,
             log.cloned(),
-        );
-        *lock(&self.current) = Some(Arc::clone(&execution));
-        let outcome = run_in_shuttle(&self.body, execution).map(Outcome::Settled);
+            |execution| *lock(&self.current) = Some(Arc::clone(execution)),
+        )
+        .map(Outcome::Settled);
         // While exploring, each execution is counted as it ends: shuttle ends the run at the
         // first that panics, and the rest must be counted by then.
         if let (Some(tally), Ok(settled)) = (&self.tally, &outcome) {
@@ -344,83 +334,6 @@ fn replay(
     let replayed = run_controlled(&body, choices, random_values, keep, plan.max_steps, context);
     context::clear();
     replayed
-}
-
-/// The interleaving of a logged execution; with `whole`, every step is in focus.
-fn interleaving(log: Vec<LoggedAccess>, whole: bool) -> Interleaving {
-    let thread_count = log
-        .iter()
-        .map(|access| access.thread + 1)
-        .max()
-        .unwrap_or(1);
-    let first_overwrite = log.iter().position(|access| {
-        matches!(
-            access.kind,
-            AccessKind::Write {
-                overwrite: Some(_),
-                ..
-            }
-        )
-    });
-    let mut preemptions = 0;
-    let mut overwrites = Vec::new();
-    let steps: Vec<Step> = log
-        .iter()
-        .enumerate()
-        .map(|(index, access)| {
-            // A preemption may happen at a point that logs no access (a spawn, a join): it is
-            // marked on the first access after it, and only where the thread changes.
-            let switched = index > 0 && log[index - 1].thread != access.thread;
-            let preemption = switched && access.preemptions_before > preemptions;
-            preemptions = preemptions.max(access.preemptions_before);
-            if let AccessKind::Write {
-                overwrite: Some(sentence),
-                ..
-            } = &access.kind
-            {
-                overwrites.push(sentence.clone());
-            }
-            Step {
-                thread: access.thread,
-                access: access.text.clone(),
-                preemption,
-                first_overwrite: Some(index) == first_overwrite,
-            }
-        })
-        .collect();
-    let last = steps.len().saturating_sub(1);
-    let focus = if whole || steps.len() <= SHOWN_STEPS {
-        (0, last)
-    } else if let Some(write) = first_overwrite {
-        // From a little before the stale read the overwriting write was computed from, to a
-        // little after the write.
-        let writer = log[write].thread;
-        let cell = match log[write].kind {
-            AccessKind::Write { cell, .. } => cell,
-            _ => unreachable!("the first overwrite is a write"),
-        };
-        let stale_read = log[..write]
-            .iter()
-            .rposition(|access| access.thread == writer && access.kind == AccessKind::Read { cell })
-            .unwrap_or(write);
-        let end = (write + 2).min(last);
-        if end < SHOWN_STEPS {
-            (0, end)
-        } else {
-            let start = stale_read
-                .saturating_sub(3)
-                .max((end + 1).saturating_sub(SHOWN_STEPS));
-            (start, end)
-        }
-    } else {
-        (steps.len() - SHOWN_STEPS, last)
-    };
-    Interleaving {
-        threads: (0..thread_count).map(context::thread_name).collect(),
-        steps,
-        overwrites,
-        focus,
-    }
 }
 
 /// The command that replays a saved schedule through `cargo test`.
@@ -534,7 +447,7 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     {
         match witness(plan, scheduler, body, execution, &recording) {
             Ok(found) => {
-                failure.interleaving = Some(interleaving(found.log, false));
+                failure.interleaving = Some(Interleaving::of(found.log, false));
                 failure.schedule_file = found.file;
                 failure.replay_command = found.replay_command;
                 report.notes.extend(found.notes);
@@ -718,35 +631,14 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
     let capture = Capture::start();
     let mut tally = Tally::default();
     for run in 0..plan.runs {
-        let execution = Execution::new(
-            Backend::Threads,
-            Arc::clone(&plan.name),
-            run,
-            derive_seed(plan.seed, run),
-            None,
-        );
-        let entered = context::enter(Arc::clone(&execution), Some(execution.os_thread(0)));
-        let result = panic::catch_unwind(AssertUnwindSafe(|| body()));
-        // Leaving opens the start gate of threads the body spawned and never waited for.
-        drop(entered);
-        execution.wait_for_threads();
-        let body_panic = result.err().map(|payload| match capture.take() {
-            Some(captured) => said_of("main", &captured),
-            None => format!("main panicked: {}", describe_payload(payload.as_ref())),
-        });
-        // A spawned thread's panic comes first: the body's is often its `join().unwrap()`.
-        let thread_panic = execution
-            .first_thread_panic()
-            .and_then(|panic| panic.message);
-        let outcome = match thread_panic.or(body_panic) {
-            Some(message) => Outcome::Panicked(message),
-            None => match execution.settle() {
-                Ok(cells) => Outcome::Settled(cells),
-                Err(error) => {
-                    tally.internal = Some((run, error));
-                    break;
-                }
-            },
+        let seed = derive_seed(plan.seed, run);
+        let outcome = match execute_on_threads(body, &plan.name, run, seed, &capture) {
+            Ok(OnThreads::Panicked(message)) => Outcome::Panicked(message),
+            Ok(OnThreads::Settled(cells)) => Outcome::Settled(cells),
+            Err(error) => {
+                tally.internal = Some((run, error));
+                break;
+            }
         };
         tally.record(run, outcome);
     }
@@ -812,7 +704,7 @@ pub(crate) fn replay_file(
             .notes
             .push("replayed: the execution still fails".to_string());
         if let Some(failure) = report.first_failure.as_mut() {
-            failure.interleaving = Some(interleaving(log, true));
+            failure.interleaving = Some(Interleaving::of(log, true));
             failure.schedule_file = Some(path.to_path_buf());
             failure.replay_command = Some(replay_command(&plan, path));
         }

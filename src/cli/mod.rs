@@ -1,4 +1,7 @@
-//! The command line: clap definitions, and one module per command.
+//! The command line: clap definitions, the entry point, and one module per command. The
+//! `contend` binary is [`main`]; a harness program of a user's own registers its workloads
+//! ([`crate::workload::registry::register`]) and then calls [`main`] too, and so gets the whole
+//! command line (run, replay, list, merge, schema, every report and flag) over them.
 
 pub mod list;
 pub mod merge;
@@ -190,4 +193,44 @@ fn parse_runs(text: &str) -> Result<u64, String> {
         Ok(runs) => Ok(runs),
         Err(_) => Err(format!("`{text}` is not a whole number of runs")),
     }
+}
+
+/// Runs contend's command line on this process's arguments and returns the exit code: the
+/// `contend` binary's `main`, and a harness program's, once it has registered its workloads.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+
+    let cli = Cli::parse();
+    if let Command::ProcessWorker = cli.command {
+        return process_worker();
+    }
+    contend::engine::panics::install_hook();
+    let result = match &cli.command {
+        Command::Run(args) => run::run(args),
+        Command::List => Ok(list::list()),
+        Command::Replay(args) => replay::replay(args),
+        Command::Merge(args) => merge::merge(args),
+        Command::Init(args) => starter::init(args),
+        Command::Schema => Ok(starter::schema()),
+        Command::ProcessWorker => return process_worker(),
+    };
+    let code = result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        contend::exit_code::ERROR
+    });
+    std::process::ExitCode::from(code as u8)
+}
+
+/// A worker of the processes engine: its order on stdin, its failure on stderr (which its
+/// parent reports), nothing on stdout.
+fn process_worker() -> std::process::ExitCode {
+    let stdin = std::io::BufReader::new(std::io::stdin());
+    let code = match contend::engine::processes::worker::serve(stdin) {
+        Ok(()) => contend::exit_code::PASS,
+        Err(error) => {
+            eprintln!("error: {:#}", anyhow::Error::from(error));
+            contend::exit_code::ERROR
+        }
+    };
+    std::process::ExitCode::from(code as u8)
 }

@@ -9,14 +9,22 @@ use contend::exit_code;
 use contend::replay::{ReplayVerdict, Target, counter_for};
 use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
 use contend::report::words;
-use contend::scenario::{Scenario, WorkloadSpec};
+use contend::scenario::Scenario;
 use contend::schedule::file::ScheduleFile;
+use contend::schedule::witness::inline_table;
+use contend::schedule::workload_file::WorkloadSchedule;
 
 use super::ReplayArgs;
 use super::output::{QuietOnBrokenPipe, check_output_file, install_trace, same_file};
 
 /// Runs `contend replay`; returns the exit code.
 pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
+    if let Ok(text) = std::fs::read_to_string(&args.file)
+        && WorkloadSchedule::is_one(&text)
+    {
+        let file = WorkloadSchedule::parse(&text, &args.file)?;
+        return replay_workload(args, &file);
+    }
     let file = ScheduleFile::load(&args.file)?;
     let target = match &args.config {
         Some(config) => Target::Config(Box::new(current_scenario(config, &file)?)),
@@ -55,6 +63,107 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     })
 }
 
+/// Replays a plugin workload's schedule against the workload as this program registers it.
+fn replay_workload(args: &ReplayArgs, file: &WorkloadSchedule) -> anyhow::Result<i32> {
+    if args.config.is_some() {
+        anyhow::bail!(
+            "{}: --config replays a counter's schedule against a config; a workload's schedule \
+             always replays against the workload's code as this program has it",
+            args.file.display()
+        );
+    }
+    if let Some(trace) = &args.trace {
+        check_output_file("--trace", trace)?;
+        if same_file(trace, &args.file) {
+            anyhow::bail!(
+                "{}: --trace names the schedule file itself",
+                trace.display()
+            );
+        }
+    }
+    let trace = install_trace(args.trace.as_deref(), args.verbose)?;
+    let replayed = match contend::replay::replay_workload(file, true) {
+        Ok(replayed) => replayed,
+        Err(error) => {
+            if let Some(trace) = trace {
+                trace.abandon();
+            }
+            return Err(anyhow::Error::new(error).context(format!("{}", args.file.display())));
+        }
+    };
+    if let Some(trace) = trace {
+        trace.finish().context("cannot write the trace")?;
+    }
+    let mut out = QuietOnBrokenPipe(io::stdout().lock());
+    write_workload_replay(&mut out, file, &replayed)?;
+    Ok(match replayed.verdict() {
+        ReplayVerdict::Reproduced | ReplayVerdict::FailsDifferently => exit_code::FAIL,
+        ReplayVerdict::Fixed => exit_code::PASS,
+    })
+}
+
+fn write_workload_replay(
+    out: &mut impl Write,
+    file: &WorkloadSchedule,
+    replayed: &contend::replay::WorkloadReplay,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "replaying scenario `{}` (workload {}, recorded on engine {}) under shuttle: {}",
+        file.scenario.name,
+        file.scenario.workload,
+        file.scenario.engine,
+        inline_table(&file.minimal.params)
+    )?;
+    writeln!(
+        out,
+        "schedule: {}, {} ({}); recorded failure: {}",
+        words::count(file.minimal.preemptions, "preemption"),
+        words::count(file.minimal.steps, "scheduling decision"),
+        file.minimal.minimality.describe(),
+        file.failure.description
+    )?;
+    writeln!(out)?;
+    write!(out, "{}", replayed.interleaving)?;
+    writeln!(
+        out,
+        "outcome: {}",
+        contend::replay::describe_workload_outcome(&replayed.outcome)
+    )?;
+    writeln!(
+        out,
+        "followed: {} of the schedule's {} applied{}",
+        replayed.applied,
+        words::count(file.minimal.choices.len() as u64, "choice"),
+        if replayed.deferred > 0 {
+            format!(
+                ", {} of them later than recorded, when their thread could run",
+                replayed.deferred
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    if let Some(divergence) = &replayed.divergence {
+        writeln!(
+            out,
+            "note: the execution diverges from the schedule: {divergence}"
+        )?;
+    }
+    match replayed.verdict() {
+        ReplayVerdict::Reproduced => writeln!(out, "the recorded failure reproduces (exit 1)"),
+        ReplayVerdict::FailsDifferently => writeln!(
+            out,
+            "the execution fails, but not with the recorded {} (exit 1)",
+            file.failure.kind.as_str()
+        ),
+        ReplayVerdict::Fixed => writeln!(
+            out,
+            "the recorded failure no longer happens with the workload's code as it is now (exit 0)"
+        ),
+    }
+}
+
 /// The scenario of the schedule's name as `config` defines it now.
 fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenario> {
     let scenarios = contend::config::load(config)?;
@@ -69,7 +178,14 @@ fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenar
             )
         })?;
     let recorded_threads = file.scenario.threads.len();
-    let WorkloadSpec::Counter(counter) = &scenario.workload;
+    let Some(counter) = scenario.workload.counter() else {
+        anyhow::bail!(
+            "{}: scenario `{name}` is now a `{}` workload, not the counter the schedule was \
+             recorded on",
+            config.display(),
+            scenario.workload.name()
+        );
+    };
     if counter.threads.len() != recorded_threads {
         anyhow::bail!(
             "{}: scenario `{name}` now has {} where the schedule was recorded with {}; a schedule \

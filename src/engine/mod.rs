@@ -3,6 +3,7 @@
 //! Each engine runs a [`Workload`] as many times as the scenario asks and hands every
 //! execution's [`Outcome`] to a [`Tally`], which may stop the run early (`--fail-fast`).
 
+pub mod body;
 pub mod panics;
 pub mod processes;
 pub mod shuttle;

@@ -157,19 +157,20 @@ impl Engine for ShuttleEngine {
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
         self.execute_body(plan, tally, move |context| {
-            run_workload_once(&workload, None, context)
+            run_workload_once(&workload, None, context).map(Outcome::Settled)
         })
     }
 }
 
-/// One controlled execution: runs inside shuttle and settles the ledger.
+/// One controlled execution: runs inside shuttle and says how it ended (the ledger's
+/// settlement, or a failure the body found itself).
 pub trait ExecutionBody:
-    Fn(EventContext<'_>) -> Result<Settlement, LedgerError> + Send + Sync + 'static
+    Fn(EventContext<'_>) -> Result<Outcome, LedgerError> + Send + Sync + 'static
 {
 }
 
 impl<F> ExecutionBody for F where
-    F: Fn(EventContext<'_>) -> Result<Settlement, LedgerError> + Send + Sync + 'static
+    F: Fn(EventContext<'_>) -> Result<Outcome, LedgerError> + Send + Sync + 'static
 {
 }
 
@@ -316,10 +317,10 @@ fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &str) {
     let run = shared.next_run.fetch_add(1, Ordering::SeqCst);
     let settled = body(EventContext { scenario, run });
     match settled {
-        Ok(settlement) => {
+        Ok(outcome) => {
             let mut tally = shared.tally.lock().unwrap_or_else(|p| p.into_inner());
             let first = tally.first_failing_run.is_none();
-            if tally.record(run, Outcome::Settled(settlement)) == Flow::Stop {
+            if tally.record(run, outcome) == Flow::Stop {
                 shared.stop.store(true, Ordering::SeqCst);
             }
             if first && tally.first_failing_run.is_some() {

@@ -215,7 +215,7 @@ impl AsyncEngine {
                             }
                         }
                     });
-                    state.ledger.settle(context)
+                    state.ledger.settle(context).map(Outcome::Settled)
                 })
             }
         }

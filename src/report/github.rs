@@ -154,7 +154,7 @@ pub fn write_step_summary(report: &RunReport, out: &mut impl Write) -> io::Resul
             "| {} | {} | {} | {runs} | {} | {} | {verdict} | {:.2}s |",
             escape_markdown(&scenario.name),
             escape_markdown(&scenario.engine),
-            scenario.sync.as_str(),
+            scenario.sync_label(),
             grouped(scenario.failing_runs.into()),
             grouped(scenario.lost_updates.into()),
             scenario.elapsed_seconds

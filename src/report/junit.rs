@@ -121,19 +121,12 @@ pub fn schedule_summary(schedule: &ScheduleSummary) -> String {
     } else {
         "minimal failing schedule"
     };
-    let threads: Vec<String> = schedule
-        .threads
-        .iter()
-        .zip(&schedule.thread_names)
-        .map(|(t, name)| format!("{name} {:+} x {}", t.delta, grouped(t.ops.into())))
-        .collect();
     format!(
-        "{heading}: {}, {} ({}), on counter from {}, {}",
+        "{heading}: {}, {} ({}), on {}",
         count(schedule.preemptions, "preemption"),
         count(schedule.steps, "scheduling decision"),
         schedule.minimality.describe(),
-        grouped(schedule.initial.into()),
-        threads.join(", ")
+        schedule.shrunk_workload()
     )
 }
 
@@ -234,7 +227,7 @@ fn properties(scenario: &ScenarioReport) -> Vec<Property> {
     if let Some(executor) = &scenario.executor {
         add("executor", executor.clone());
     }
-    add("sync", scenario.sync.as_str().to_string());
+    add("sync", scenario.sync_label().to_string());
     add("runs", scenario.runs.to_string());
     add("runs_requested", scenario.runs_requested.to_string());
     add("expect", scenario.expect.as_str().to_string());
@@ -304,7 +297,8 @@ pub(crate) mod fixtures {
             steps: 14,
             minimality: Minimality::Proven,
             proven: true,
-            initial: 10,
+            initial: Some(10),
+            params: None,
             threads: vec![ThreadReport { delta: 1, ops: 1 }, ThreadReport { delta: -1, ops: 1 }],
             thread_names: vec!["Thread-1".into(), "Thread-2".into()],
             interleaving: [

@@ -12,7 +12,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{EngineSpec, Expectation, Origin, Scenario, Storage, SyncMode};
+use crate::scenario::{CounterSpec, EngineSpec, Expectation, Origin, Scenario, Storage, SyncMode};
 use crate::schedule::witness::ScheduleSummary;
 use crate::shard::Shard;
 use crate::tally::{Rate, Tally};
@@ -171,8 +171,9 @@ pub struct ScenarioReport {
     /// The executor, for the async engine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executor: Option<String>,
-    /// The synchronization mode.
-    pub sync: SyncMode,
+    /// The counter's synchronization mode (a plugin workload's is in its own code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncMode>,
     /// What the scenario had to show.
     pub expect: Expectation,
     /// Whether it did.
@@ -181,8 +182,12 @@ pub struct ScenarioReport {
     pub reason: String,
     /// The seed every random choice derived from.
     pub seed: u64,
-    /// The counter's initial value.
-    pub initial: i64,
+    /// The counter's initial value (counter workloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<i64>,
+    /// A plugin workload's parameters, as its `[scenario.params]` table gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<toml::Table>,
     /// What each thread does.
     pub threads: Vec<ThreadReport>,
     /// The `counter-object` workload's shape.
@@ -260,6 +265,12 @@ pub enum EndedBy {
 }
 
 impl ScenarioReport {
+    /// The synchronization as reports show it: the counter's mode, or `own` for a plugin
+    /// workload, whose synchronization is in its own code.
+    pub fn sync_label(&self) -> &'static str {
+        self.sync.map_or("own", SyncMode::as_str)
+    }
+
     /// The report of `scenario` from its tally and verdict.
     pub fn new(
         scenario: &Scenario,
@@ -268,7 +279,12 @@ impl ScenarioReport {
         reason: String,
         elapsed_seconds: f64,
     ) -> Self {
-        let crate::scenario::WorkloadSpec::Counter(counter) = &scenario.workload;
+        let no_threads = CounterSpec::new(0, &[], SyncMode::None);
+        let counter = scenario.workload.counter().unwrap_or(&no_threads);
+        let params = match &scenario.workload {
+            crate::scenario::WorkloadSpec::Plugin(plugin) => Some(plugin.params_table()),
+            crate::scenario::WorkloadSpec::Counter(_) => None,
+        };
         let scheduler = scenario
             .engine
             .shuttle_settings()
@@ -297,7 +313,8 @@ impl ScenarioReport {
             verdict,
             reason,
             seed: scenario.seed,
-            initial: counter.initial,
+            initial: scenario.workload.counter().map(|counter| counter.initial),
+            params,
             processes,
             object: counter.object.map(|object| ObjectReport {
                 workers: counter.threads.len(),

@@ -6,6 +6,7 @@ use super::words::{count, final_values, grouped};
 use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{Storage, SyncMode};
 use crate::schedule::search::Minimality;
+use crate::schedule::witness::inline_table;
 
 /// How many final values a row lists.
 const SHOWN_FINALS: usize = 5;
@@ -81,7 +82,7 @@ impl<W: Write> TextReporter<W> {
             "{:<width$}  {:<9}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>7.2}s",
             r.name,
             r.engine,
-            r.sync.as_str(),
+            r.sync_label(),
             grouped(r.runs.into()),
             grouped(r.failing_runs.into()),
             grouped(r.lost_updates.into()),
@@ -116,15 +117,20 @@ impl<W: Write> TextReporter<W> {
         let shape = match &r.object {
             Some(object) => format!(
                 "Counter class from {}, {} x {} (pauses up to {} ms)",
-                grouped(r.initial.into()),
+                grouped(r.initial.unwrap_or_default().into()),
                 count(object.workers as u64, "worker"),
                 count(object.increments, "increment"),
                 object.max_pause_ms
             ),
+            None if r.params.is_some() => format!(
+                "workload {} with {}",
+                r.workload,
+                r.params.as_ref().map(inline_table).unwrap_or_default()
+            ),
             None => match &r.processes {
                 Some(processes) => format!(
                     "counter from {}, {} {} ({}{})",
-                    grouped(r.initial.into()),
+                    grouped(r.initial.unwrap_or_default().into()),
                     match processes.workers {
                         1 => "1 worker process".to_string(),
                         n => format!("{n} worker processes"),
@@ -134,7 +140,7 @@ impl<W: Write> TextReporter<W> {
                         Storage::SharedMemory => "in shared memory",
                         Storage::Manager => "in a manager process, get then set over a socket",
                     },
-                    if r.sync == SyncMode::Mutex {
+                    if r.sync == Some(SyncMode::Mutex) {
                         ", file lock"
                     } else {
                         ""
@@ -142,7 +148,7 @@ impl<W: Write> TextReporter<W> {
                 ),
                 None => format!(
                     "counter from {}, threads {}",
-                    grouped(r.initial.into()),
+                    grouped(r.initial.unwrap_or_default().into()),
                     threads.join(", ")
                 ),
             },
@@ -185,12 +191,7 @@ impl<W: Write> TextReporter<W> {
             writeln!(self.out, "    {line}")?;
         }
         if let Some(schedule) = &r.minimal_schedule {
-            let threads: Vec<String> = schedule
-                .threads
-                .iter()
-                .zip(&schedule.thread_names)
-                .map(|(t, name)| format!("{name} {:+} x {}", t.delta, grouped(t.ops.into())))
-                .collect();
+            let shrunk = schedule.shrunk_workload();
             let heading = if schedule.minimality == Minimality::NotShrunk {
                 "failing schedule"
             } else {
@@ -198,13 +199,11 @@ impl<W: Write> TextReporter<W> {
             };
             writeln!(
                 self.out,
-                "    {heading}: {}, {} ({}; found in {:.2}s), on counter from {}, {}:",
+                "    {heading}: {}, {} ({}; found in {:.2}s), on {shrunk}:",
                 count(schedule.preemptions, "preemption"),
                 count(schedule.steps, "scheduling decision"),
                 schedule.minimality.describe(),
-                schedule.seconds,
-                grouped(schedule.initial.into()),
-                threads.join(", ")
+                schedule.seconds
             )?;
             for line in schedule.interleaving.iter().chain(&schedule.explanation) {
                 writeln!(self.out, "      {line}")?;

@@ -186,6 +186,16 @@ pub struct FileLocation {
     pub line_column: Option<(usize, usize)>,
 }
 
+impl FileLocation {
+    /// The place in `path` (whose text is `text`) where `span` starts, if known.
+    pub fn at(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> FileLocation {
+        FileLocation {
+            path: path.to_path_buf(),
+            line_column: span.map(|s| line_column(text, s.start)),
+        }
+    }
+}
+
 impl fmt::Display for FileLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.path.display())?;
@@ -391,26 +401,30 @@ impl ScheduleFile {
     /// Saves the file in `folder` under a name made from the scenario's, never overwriting an
     /// existing file: `NAME.schedule.toml`, else `NAME-2.schedule.toml`, and so on.
     pub fn save_in(&self, folder: &Path) -> io::Result<PathBuf> {
-        let stem = file_stem(&self.scenario.name);
-
-        let text = self.to_toml();
-        for attempt in 1u32.. {
-            let name = if attempt == 1 {
-                format!("{stem}.schedule.toml")
-            } else {
-                format!("{stem}-{attempt}.schedule.toml")
-            };
-            let path = folder.join(name);
-            let mut temporary = temporary_beside(&path)?;
-            temporary.write_all(text.as_bytes())?;
-            match temporary.persist_noclobber(&path) {
-                Ok(_) => return Ok(path),
-                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e.error),
-            }
-        }
-        unreachable!("some numbered name is free")
+        save_schedule_text(folder, &self.scenario.name, &self.to_toml())
     }
+}
+
+/// Saves `text` in `folder` as the schedule file of scenario `scenario`, named after it, never
+/// over an existing file (a second one is `NAME-2.schedule.toml`), written whole or not at all.
+pub fn save_schedule_text(folder: &Path, scenario: &str, text: &str) -> io::Result<PathBuf> {
+    let stem = file_stem(scenario);
+    for attempt in 1u32.. {
+        let name = if attempt == 1 {
+            format!("{stem}.schedule.toml")
+        } else {
+            format!("{stem}-{attempt}.schedule.toml")
+        };
+        let path = folder.join(name);
+        let mut temporary = temporary_beside(&path)?;
+        temporary.write_all(text.as_bytes())?;
+        match temporary.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e.error),
+        }
+    }
+    unreachable!("some numbered name is free")
 }
 
 /// A file name for a scenario: its name where that is a safe file name, else its safe

@@ -12,10 +12,12 @@
 pub mod body;
 pub mod file;
 pub mod follow;
+pub mod plugin_witness;
 pub mod record;
 pub mod search;
 pub mod shrink;
 pub mod witness;
+pub mod workload_file;
 
 use serde::{Deserialize, Serialize};
 use shuttle::scheduler::{Task, TaskId};

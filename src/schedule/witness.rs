@@ -16,7 +16,7 @@ use crate::engine::{EngineError, Outcome};
 use crate::replay::{ReplayError, replay};
 use crate::report::ThreadReport;
 use crate::report::interleaving::{describe_overwrites, write_table};
-use crate::scenario::{CounterSpec, EngineSpec, Scenario, WorkloadSpec};
+use crate::scenario::{CounterSpec, EngineSpec, Scenario};
 
 /// The minimal failing schedule of a scenario, as reports show it.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -32,8 +32,12 @@ pub struct ScheduleSummary {
     pub minimality: Minimality,
     /// Whether minimality is proven.
     pub proven: bool,
-    /// The counter's initial value in the shrunk workload.
-    pub initial: i64,
+    /// The counter's initial value in the shrunk workload (counter workloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<i64>,
+    /// The shrunk parameters of a plugin workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<toml::Table>,
     /// The shrunk workload's threads.
     pub threads: Vec<ThreadReport>,
     /// Their names in the scenario (shrinking may keep, say, only `Thread-2` and `Thread-3`).
@@ -51,6 +55,46 @@ pub struct ScheduleSummary {
     pub seconds: f64,
 }
 
+impl ScheduleSummary {
+    /// The shrunk workload the schedule runs, in words: `counter from 10, Thread-1 +1 x 1,
+    /// Thread-2 -1 x 1`, or `bank with amount = 80, ...`.
+    pub fn shrunk_workload(&self) -> String {
+        if let Some(params) = &self.params {
+            return format!(
+                "{} with {}",
+                self.thread_names.join(", "),
+                inline_table(params)
+            );
+        }
+        let threads: Vec<String> = self
+            .threads
+            .iter()
+            .zip(&self.thread_names)
+            .map(|(t, name)| {
+                format!(
+                    "{name} {:+} x {}",
+                    t.delta,
+                    crate::report::words::grouped(t.ops.into())
+                )
+            })
+            .collect();
+        format!(
+            "counter from {}, {}",
+            crate::report::words::grouped(self.initial.unwrap_or_default().into()),
+            threads.join(", ")
+        )
+    }
+}
+
+/// A table on one line: `key = value, ...`.
+pub fn inline_table(table: &toml::Table) -> String {
+    table
+        .iter()
+        .map(|(key, value)| format!("{key} = {value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What became of a failing scenario's schedule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Witness {
@@ -60,19 +104,32 @@ pub struct Witness {
     pub notes: Vec<String>,
 }
 
-/// Shrinks, checks and (with `folder`) saves a schedule for the failure of `scenario` that its
-/// execution `run` showed; `recorded` is that execution's schedule, where a controlled engine
-/// recorded it while exploring.
+/// The first failure of a scenario, as its engine saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Failure<'a> {
+    /// The failing execution.
+    pub run: u64,
+    /// Whether it failed otherwise than by losing updates (a panic, a deadlock, a livelock).
+    pub failed_otherwise: bool,
+    /// Its schedule, where a controlled engine recorded it while exploring.
+    pub recorded: Option<&'a Recording>,
+}
+
+/// Shrinks, checks and (with `folder`) saves a schedule for the failure of the counter
+/// scenario `scenario`.
 pub fn witness(
     scenario: &Scenario,
-    run: u64,
-    failed_otherwise: bool,
-    recorded: Option<&Recording>,
+    counter: &CounterSpec,
+    failure: Failure<'_>,
     shrink: bool,
     folder: Option<&Path>,
 ) -> Result<Witness, EngineError> {
     let started = Instant::now();
-    let WorkloadSpec::Counter(counter) = &scenario.workload;
+    let Failure {
+        run,
+        failed_otherwise,
+        recorded,
+    } = failure;
     let kind = if failed_otherwise {
         FailureKind::Failed
     } else {
@@ -200,7 +257,8 @@ pub fn witness(
             steps: minimal.steps,
             minimality: minimal.minimality,
             proven: minimal.minimality == Minimality::Proven,
-            initial: minimal.counter.initial,
+            initial: Some(minimal.counter.initial),
+            params: None,
             threads: thread_reports(&minimal.counter),
             thread_names: names.clone(),
             interleaving,
@@ -217,13 +275,13 @@ pub fn witness(
 const MAX_ORIGINAL_CHOICES_KEPT: usize = 10_000;
 
 /// The most rows of an interleaving table a report shows.
-const MAX_TABLE_ROWS: usize = 100;
+pub(crate) const MAX_TABLE_ROWS: usize = 100;
 
 /// The most overwrites a report names in words.
-const MAX_EXPLANATIONS: usize = 20;
+pub(crate) const MAX_EXPLANATIONS: usize = 20;
 
 /// The first `max` lines, and a line saying how many were left out.
-fn capped(mut lines: Vec<String>, max: usize) -> Vec<String> {
+pub(crate) fn capped(mut lines: Vec<String>, max: usize) -> Vec<String> {
     if lines.len() > max {
         let more = lines.len() - max;
         lines.truncate(max);
@@ -235,7 +293,7 @@ fn capped(mut lines: Vec<String>, max: usize) -> Vec<String> {
 }
 
 /// `path` as a shell word: as it is when it is safe, else in single quotes.
-fn shell_quoted(path: &str) -> String {
+pub(crate) fn shell_quoted(path: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c);
     if !path.is_empty() && path.chars().all(safe) {
         path.to_string()

@@ -1,6 +1,8 @@
 //! Workloads: critical sections written once against [`crate::platform`], run by every engine.
 
 pub mod counter;
+pub mod plugin;
+pub mod registry;
 
 use crate::ledger::{EventContext, LedgerError, Settlement};
 use crate::platform::Platform;

@@ -1,0 +1,164 @@
+//! Executions of a body written on the primitive API ([`crate::sync`], [`crate::thread`]): one
+//! under shuttle, or one on real threads with jitter. A user's check and a plugin workload of
+//! the CLI both run through here.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::panics::{Capture, describe_payload};
+use super::shuttle::ShuttleEngine;
+use super::{EngineError, Flow, Outcome, RunPlan, derive_seed};
+use crate::check::CellOutcome;
+use crate::ledger::{LedgerError, Settlement};
+use crate::scenario::EngineSpec;
+use crate::sync::context::{self, AccessLog, Backend, Execution};
+use crate::tally::Tally;
+use crate::thread::said_of;
+use crate::workload::plugin::Body;
+use crate::workload::plugin::PluginSpec;
+
+/// Runs `body` as execution `run` inside shuttle (the caller is inside a shuttle execution),
+/// waits for every thread it started and settles its cells. `current` receives the execution
+/// first, so that a caller can name the thread that panicked if shuttle ends it.
+pub(crate) fn execute_in_shuttle(
+    body: &Body,
+    name: &Arc<str>,
+    run: u64,
+    seed: u64,
+    log: Option<Arc<AccessLog>>,
+    current: impl FnOnce(&Arc<Execution>),
+) -> Result<Vec<CellOutcome>, LedgerError> {
+    let execution = Execution::new(Backend::Shuttle, Arc::clone(name), run, seed, log);
+    current(&execution);
+    let _entered = context::enter(Arc::clone(&execution), None);
+    body();
+    execution.wait_for_threads();
+    execution.settle()
+}
+
+/// How an execution on real threads ended.
+#[derive(Debug)]
+pub enum OnThreads {
+    /// Every thread finished: the accounting of each cell.
+    Settled(Vec<CellOutcome>),
+    /// The body or one of its threads panicked, with the message.
+    Panicked(String),
+}
+
+/// Runs `body` as execution `run` on real threads, with jitter before every access drawn from
+/// `seed`; panics are captured into the outcome (a `capture` must be alive on this thread).
+pub fn execute_on_threads(
+    body: &Body,
+    name: &Arc<str>,
+    run: u64,
+    seed: u64,
+    capture: &Capture,
+) -> Result<OnThreads, LedgerError> {
+    let execution = Execution::new(Backend::Threads, Arc::clone(name), run, seed, None);
+    let entered = context::enter(Arc::clone(&execution), Some(execution.os_thread(0)));
+    let result = panic::catch_unwind(AssertUnwindSafe(|| body()));
+    // Leaving opens the start gate of threads the body spawned and never waited for.
+    drop(entered);
+    execution.wait_for_threads();
+    let body_panic = result.err().map(|payload| match capture.take() {
+        Some(captured) => said_of("main", &captured),
+        None => format!("main panicked: {}", describe_payload(payload.as_ref())),
+    });
+    // A spawned thread's panic comes first: the body's is often its `join().unwrap()`.
+    let thread_panic = execution
+        .first_thread_panic()
+        .and_then(|panic| panic.message);
+    match thread_panic.or(body_panic) {
+        Some(message) => Ok(OnThreads::Panicked(message)),
+        None => execution.settle().map(OnThreads::Settled),
+    }
+}
+
+/// The cells of an execution as one outcome of the CLI: their values, lost updates and
+/// overwrites summed (a workload with one cell is that cell). A sum past 64 bits fails the
+/// execution, in words, rather than print a wrong number.
+pub fn settle_cells(cells: &[CellOutcome]) -> Outcome {
+    let sum = |value: fn(&CellOutcome) -> i64| {
+        cells
+            .iter()
+            .try_fold(0i64, |total, cell| total.checked_add(value(cell)))
+    };
+    match (
+        sum(|c| c.final_value),
+        sum(|c| c.expected_final),
+        sum(|c| c.lost_delta),
+    ) {
+        (Some(observed_final), Some(expected_final), Some(lost_delta)) => {
+            Outcome::Settled(Settlement {
+                observed_final,
+                expected_final,
+                overwrites: cells.iter().map(|c| c.overwrites).sum(),
+                lost_updates: cells.iter().map(|c| c.lost_updates).sum(),
+                lost_delta,
+            })
+        }
+        _ => Outcome::Failed {
+            message: format!(
+                "the values of the execution's {} cells sum past 64 bits: contend reports a \
+                 workload's cells by their sum",
+                cells.len()
+            ),
+        },
+    }
+}
+
+/// Runs the executions of a plugin workload's scenario as `plan` says, on `engine` (shuttle
+/// or threads), recording each in `tally`.
+pub fn execute_plugin(
+    spec: &PluginSpec,
+    engine: &EngineSpec,
+    plan: &RunPlan,
+    tally: &mut Tally,
+) -> Result<(), EngineError> {
+    let body = spec.body();
+    let name: Arc<str> = Arc::from(plan.scenario.as_str());
+    match engine {
+        EngineSpec::Shuttle(settings) => {
+            let seed = plan.seed;
+            ShuttleEngine::new(settings.clone()).execute_body(plan, tally, move |context| {
+                let cells = execute_in_shuttle(&body, &name, context.run, seed, None, |_| {})?;
+                Ok(settle_cells(&cells))
+            })
+        }
+        EngineSpec::Threads(_) => {
+            let capture = Capture::start();
+            for run in plan.executions() {
+                if plan.out_of_time() {
+                    tally.stop_for_time();
+                    break;
+                }
+                let seed = derive_seed(plan.seed, run);
+                let outcome = match execute_on_threads(&body, &name, run, seed, &capture) {
+                    Ok(OnThreads::Settled(cells)) => settle_cells(&cells),
+                    Ok(OnThreads::Panicked(message)) => Outcome::Failed { message },
+                    Err(source) => {
+                        return Err(EngineError::Ledger {
+                            scenario: plan.scenario.clone(),
+                            run,
+                            source,
+                        });
+                    }
+                };
+                if tally.record(run, outcome) == Flow::Stop {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        other => Err(EngineError::Environment(format!(
+            "workload `{}` runs on the {} engines, not {}",
+            spec.name(),
+            spec.engines()
+                .iter()
+                .map(|engine| engine.as_str())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            other.name()
+        ))),
+    }
+}

@@ -1,0 +1,295 @@
+//! From a plugin workload's first failure to a saved, shrunk, replayable schedule: the same
+//! recorder, preemption-bounded search and delta debugging as every other body, with the
+//! plugin's own smaller variants tried first.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::body::run_controlled;
+use super::record::Recording;
+use super::search::{Explorer, FailureKind, Found, Judged, Limits, Minimality, minimize_schedule};
+use super::witness::{
+    Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, shell_quoted,
+};
+use super::workload_file::{
+    FORMAT, FORMAT_VERSION, WorkloadFailure, WorkloadMinimal, WorkloadScenario, WorkloadSchedule,
+};
+use super::{Choice, Controlled, ControlledBody, Keep};
+use crate::check::Interleaving;
+use crate::engine::body::{execute_in_shuttle, settle_cells};
+use crate::engine::shuttle::explain_shuttle_failure;
+use crate::engine::{EngineError, Outcome};
+use crate::ledger::{EventContext, LedgerError};
+use crate::replay::describe_workload_outcome;
+use crate::scenario::{DEFAULT_MAX_STEPS, Scenario};
+use crate::sync::context::{AccessLog, LoggedAccess};
+use crate::workload::plugin::{Body, PluginSpec};
+
+/// A plugin workload with its parameters, as a controlled body.
+pub(crate) struct PluginBody {
+    body: Body,
+    name: Arc<str>,
+    seed: u64,
+}
+
+impl PluginBody {
+    /// The body of `spec` in scenario `name`.
+    pub(crate) fn new(spec: &PluginSpec, name: &str, seed: u64) -> Arc<PluginBody> {
+        Arc::new(PluginBody {
+            body: spec.body(),
+            name: Arc::from(name),
+            seed,
+        })
+    }
+}
+
+impl ControlledBody for PluginBody {
+    type Outcome = Outcome;
+    type Log = Arc<AccessLog>;
+
+    fn execute(
+        &self,
+        log: Option<&Arc<AccessLog>>,
+        context: EventContext<'_>,
+    ) -> Result<Outcome, LedgerError> {
+        let cells = execute_in_shuttle(
+            &self.body,
+            &self.name,
+            context.run,
+            self.seed,
+            log.cloned(),
+            |_| {},
+        )?;
+        Ok(settle_cells(&cells))
+    }
+
+    fn failed(&self, captured: String, max_steps: u64) -> Outcome {
+        Outcome::Failed {
+            message: explain_shuttle_failure(captured, max_steps),
+        }
+    }
+}
+
+/// How many smaller variants of a plugin's parameters are tried in all.
+const MAX_VARIANTS: usize = 40;
+/// The share of the budget one variant may spend, in parts of the whole.
+const VARIANT_SHARE: u64 = 20;
+
+/// The smallest failing variant found, and its schedule.
+fn smallest_variant(
+    spec: &PluginSpec,
+    scenario: &Scenario,
+    explorer: &mut Explorer<'_>,
+) -> Result<Option<(PluginSpec, Found)>, LedgerError> {
+    let share = (explorer.limits.executions / VARIANT_SHARE).max(1);
+    let bound = explorer.limits.max_preemptions;
+    let mut best: Option<(PluginSpec, Found)> = None;
+    let mut current = spec.clone();
+    let mut tried = 0;
+    'shrink: loop {
+        for candidate in current.smaller() {
+            tried += 1;
+            if tried > MAX_VARIANTS {
+                break 'shrink;
+            }
+            let body = PluginBody::new(&candidate, &scenario.name, scenario.seed);
+            if let Some(found) = explorer.bounded(&body, bound, share)? {
+                best = Some((candidate.clone(), found));
+                current = candidate;
+                continue 'shrink;
+            }
+        }
+        break;
+    }
+    Ok(best)
+}
+
+/// Shrinks, checks and (with `folder`) saves a schedule for the failure of the plugin
+/// workload scenario `scenario`.
+pub fn plugin_witness(
+    scenario: &Scenario,
+    spec: &PluginSpec,
+    failure: Failure<'_>,
+    shrink: bool,
+    folder: Option<&Path>,
+) -> Result<Witness, EngineError> {
+    let started = Instant::now();
+    let internal = |source| EngineError::Ledger {
+        scenario: scenario.name.clone(),
+        run: failure.run,
+        source,
+    };
+    let kind = if failure.failed_otherwise {
+        FailureKind::Failed
+    } else {
+        FailureKind::LostUpdate
+    };
+    let max_steps = scenario
+        .engine
+        .shuttle_settings()
+        .map_or(DEFAULT_MAX_STEPS, |settings| settings.max_steps);
+    let limits = Limits {
+        max_steps,
+        ..Limits::default()
+    };
+    let recorded = failure.recorded.filter(|r| !r.truncated);
+    let found = if shrink {
+        find(scenario, spec, kind, recorded, limits).map_err(internal)?
+    } else {
+        None
+    };
+    let (variant, choices, minimality, random_values, executions) = match (found, recorded) {
+        (Some((variant, found, executions)), recorded) => {
+            let values = if &variant == spec {
+                recorded
+                    .map(|r| r.random_values.clone())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            (variant, found.choices, found.minimality, values, executions)
+        }
+        (None, Some(recorded)) => (
+            spec.clone(),
+            recorded.choices.clone(),
+            Minimality::NotShrunk,
+            recorded.random_values.clone(),
+            0,
+        ),
+        (None, None) => {
+            return Ok(Witness {
+                schedule: None,
+                notes: vec![format!(
+                    "no failing schedule found under shuttle (workload `{}`)",
+                    spec.name()
+                )],
+            });
+        }
+    };
+    let body = PluginBody::new(&variant, &scenario.name, scenario.seed);
+    let replayed = replay_logged(&body, &choices, &random_values, max_steps, &scenario.name)
+        .map_err(internal)?;
+    if replayed.divergence.is_some() || replayed.outcome.failure_kind() != Some(kind) {
+        return Ok(Witness {
+            schedule: None,
+            notes: vec![
+                "the schedule found does not replay its failure (the workload depends on something \
+                 shuttle does not control); it was not saved"
+                    .to_string(),
+            ],
+        });
+    }
+    let file = WorkloadSchedule {
+        format: FORMAT.to_string(),
+        version: FORMAT_VERSION,
+        contend_version: env!("CARGO_PKG_VERSION").to_string(),
+        shuttle_version: super::file::SHUTTLE_VERSION.to_string(),
+        scenario: WorkloadScenario {
+            name: scenario.name.clone(),
+            workload: spec.name().to_string(),
+            engine: scenario.engine.name().to_string(),
+            seed: scenario.seed,
+            execution: failure.run,
+            params: spec.params_table(),
+        },
+        failure: WorkloadFailure {
+            kind,
+            description: describe_workload_outcome(&replayed.outcome),
+        },
+        minimal: WorkloadMinimal {
+            params: variant.params_table(),
+            preemptions: replayed.preemptions,
+            steps: replayed.steps,
+            minimality,
+            max_steps,
+            random_values,
+            choices,
+        },
+    };
+    let mut notes = Vec::new();
+    let saved = folder.and_then(|folder| match file.save_in(folder) {
+        Ok(path) => Some(path.display().to_string()),
+        Err(error) => {
+            notes.push(format!(
+                "could not save the schedule in {}: {error}",
+                folder.display()
+            ));
+            None
+        }
+    });
+    if let Some(path) = &saved {
+        notes.push(format!("schedule saved: {path}"));
+    }
+    let interleaving = Interleaving::of(replayed.log, true);
+    let mut table: Vec<String> = interleaving
+        .table(0, interleaving.steps.len().saturating_sub(1))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if table.len() > MAX_TABLE_ROWS {
+        let more = table.len() - MAX_TABLE_ROWS;
+        table.truncate(MAX_TABLE_ROWS);
+        table.push(format!(
+            "  ... and {more} more rows: `contend replay` shows them all"
+        ));
+    }
+    Ok(Witness {
+        schedule: Some(ScheduleSummary {
+            replay_command: saved
+                .as_ref()
+                .map(|path| format!("contend replay {}", shell_quoted(path))),
+            file: saved,
+            preemptions: file.minimal.preemptions,
+            steps: file.minimal.steps,
+            minimality,
+            proven: minimality == Minimality::Proven,
+            initial: None,
+            params: Some(file.minimal.params.clone()),
+            threads: Vec::new(),
+            thread_names: vec![format!("workload {}", spec.name())],
+            interleaving: table,
+            explanation: capped(interleaving.overwrites.clone(), MAX_EXPLANATIONS),
+            executions,
+            seconds: started.elapsed().as_secs_f64(),
+        }),
+        notes,
+    })
+}
+
+/// The shrunk failing schedule: a smaller variant's, else the whole workload's.
+fn find(
+    scenario: &Scenario,
+    spec: &PluginSpec,
+    kind: FailureKind,
+    recorded: Option<&Recording>,
+    limits: Limits,
+) -> Result<Option<(PluginSpec, Found, u64)>, LedgerError> {
+    let mut explorer = Explorer::new(kind, limits, &scenario.name, &[]);
+    explorer.limits.executions = limits.executions / 2;
+    explorer.limits.time = limits.time / 2;
+    if let Some((variant, found)) = smallest_variant(spec, scenario, &mut explorer)? {
+        return Ok(Some((variant, found, explorer.executions)));
+    }
+    let body = PluginBody::new(spec, &scenario.name, scenario.seed);
+    let recorded = recorded.map(|r| (&r.choices[..], &r.random_values[..]));
+    let (found, executions) = minimize_schedule(&body, kind, recorded, limits, &scenario.name)?;
+    Ok(found.map(|found| (spec.clone(), found, explorer.executions + executions)))
+}
+
+/// Runs `body` once following `choices`, with every access logged.
+pub(crate) fn replay_logged(
+    body: &Arc<PluginBody>,
+    choices: &[Choice],
+    random_values: &[u64],
+    max_steps: u64,
+    scenario: &str,
+) -> Result<Controlled<Outcome, LoggedAccess>, LedgerError> {
+    let keep = Keep {
+        decisions: false,
+        log: true,
+        events: false,
+    };
+    let context = EventContext { scenario, run: 0 };
+    run_controlled(body, choices, random_values, keep, max_steps, context)
+}
