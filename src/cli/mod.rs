@@ -67,6 +67,9 @@ pub struct ReplayArgs {
     /// good against this schedule?): exit 1 while it still fails, 0 once it does not.
     #[arg(long, value_name = "CONFIG")]
     pub config: Option<PathBuf>,
+    /// Also write the replayed execution as an HTML report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 /// How the report is printed on stdout.
@@ -87,7 +90,7 @@ pub struct RunArgs {
     /// Where the report goes.
     #[command(flatten)]
     pub report: ReportArgs,
-    /// Folder for the run's artifacts: report.json and schedule files.
+    /// Folder for the run's artifacts: report.json, report.html and schedule files.
     #[arg(long, value_name = "DIR", default_value = "contend-out")]
     pub out: PathBuf,
     /// Write every event (each lost update) as JSON lines to this file.
@@ -156,6 +159,9 @@ pub struct ReportArgs {
     /// Also write a JUnit XML report to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Also write an HTML report to this file: one page, readable offline and in print.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
     /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
     #[arg(long, conflicts_with = "no_github")]
     pub github: bool,

@@ -257,6 +257,7 @@ pub(crate) mod fixtures {
 
     use crate::engine::Outcome;
     use crate::ledger::Settlement;
+    use crate::report::interleaving::{AccessReport, Overwritten};
     use crate::report::{RunReport, ScenarioReport, ThreadReport, Verdict};
     use crate::runner::judge;
     use crate::scenario::{
@@ -316,6 +317,12 @@ pub(crate) mod fixtures {
             ]
             .map(str::to_string)
             .to_vec(),
+            accesses: vec![
+                access(0, "read counter -> 10", false, false, None),
+                access(1, "read counter -> 10", false, true, None),
+                access(1, "write counter <- 9", true, false, None),
+                access(0, "write counter <- 11 (overwrites)", true, false, Some(Overwritten::Access(2))),
+            ],
             explanation: vec![
                 "Thread-1 wrote 11 from its read of 10, overwriting Thread-2's write of 9, which it had not read".into(),
             ],
@@ -324,6 +331,22 @@ pub(crate) mod fixtures {
             seconds: 0.01,
         });
         report
+    }
+
+    fn access(
+        thread: usize,
+        text: &str,
+        write: bool,
+        preempted: bool,
+        overwrote: Option<Overwritten>,
+    ) -> AccessReport {
+        AccessReport {
+            thread,
+            text: text.to_string(),
+            write,
+            preempted,
+            overwrote,
+        }
     }
 
     /// A run of these scenarios; it fails when one of them does.
@@ -339,6 +362,7 @@ pub(crate) mod fixtures {
             elapsed_seconds: 2.0,
             shard: None,
             scenarios,
+            not_run: Vec::new(),
         }
     }
 

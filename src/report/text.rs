@@ -321,6 +321,7 @@ mod tests {
             elapsed_seconds: 1.5,
             shard: None,
             scenarios: vec![report],
+            not_run: Vec::new(),
         };
         reporter
             .report(&Event::RunFinished { report: &run })
