@@ -17,10 +17,15 @@ fn main() -> ExitCode {
     if let Command::ProcessWorker = cli.command {
         return process_worker();
     }
+    cli.color.apply();
     contend::engine::panics::install_hook();
     let result = match &cli.command {
         Command::Run(args) => cli::run::run(args),
-        Command::List => Ok(cli::list::list()),
+        Command::List(args) if args.configs.is_empty() => Ok(cli::list::list()),
+        Command::List(args) => cli::list::scenarios(&args.configs),
+        Command::Check(args) => cli::list::check(&args.configs),
+        Command::Completions(args) => Ok(cli::manual::completions(args.shell)),
+        Command::Man => cli::manual::man(),
         Command::Replay(args) => cli::replay::replay(args),
         Command::Merge(args) => cli::merge::merge(args),
         Command::Init(args) => cli::starter::init(args),
@@ -28,7 +33,10 @@ fn main() -> ExitCode {
         Command::ProcessWorker => return process_worker(),
     };
     let code = result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
+        let red = anstyle::AnsiColor::Red
+            .on_default()
+            .effects(anstyle::Effects::BOLD);
+        anstream::eprintln!("{red}error{red:#}: {error:#}");
         exit_code::ERROR
     });
     ExitCode::from(code as u8)

@@ -41,8 +41,8 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
     match args.report.format {
         Format::Text => {
             // The text report of a finished run: header, rows, verdict.
-            let mut text = contend::report::text::TextReporter::new(
-                super::output::QuietOnBrokenPipe(std::io::stdout()),
+            let mut text = contend::report::text::TextReporter::styled(
+                super::output::QuietOnBrokenPipe(anstream::stdout()),
             );
             text.write_whole(&merged)?;
             let mut rest = outputs.file_reporters();

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, and one module per command.
 
 pub mod list;
+pub mod manual;
 pub mod merge;
 pub mod output;
 pub mod progress;
@@ -28,6 +29,39 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour on stdout and stderr: `auto` (when a terminal, unless NO_COLOR is set or
+    /// CLICOLOR_FORCE asks for it anyway), `always` or `never`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true
+    )]
+    pub color: ColorWhen,
+}
+
+/// When to write colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it.
+    Auto,
+    /// Always, even through a pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorWhen {
+    /// The choice for every stream of the process.
+    pub fn apply(self) {
+        let choice = match self {
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+    }
 }
 
 /// The subcommands.
@@ -35,8 +69,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios of one or more TOML configs.
     Run(RunArgs),
-    /// List workloads, sync modes, engines and schedulers.
-    List,
+    /// List the scenarios of configs (after validating them), or with no config the
+    /// workloads, sync modes, engines and schedulers a config can name.
+    List(ConfigsArgs),
+    /// Validate configs without running them: exit 0 if they are valid, 2 otherwise (for
+    /// editors and pre-commit hooks).
+    Check(CheckArgs),
     /// Re-execute a saved schedule step by step: exit 1 while its failure reproduces, 0 once it
     /// no longer does, 2 if the file is unusable or the execution diverges from it.
     Replay(ReplayArgs),
@@ -46,9 +84,37 @@ pub enum Command {
     Init(InitArgs),
     /// Print the JSON Schema of config files, for editors to complete and check keys.
     Schema,
+    /// Print a shell completion script: `contend completions bash > contend.bash`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `contend man > contend.1`.
+    Man,
     /// A worker process of the processes engine (started by contend itself).
     #[command(name = "process-worker", hide = true)]
     ProcessWorker,
+}
+
+/// Arguments of `contend list`.
+#[derive(Debug, Args)]
+pub struct ConfigsArgs {
+    /// Config files whose scenarios to list.
+    #[arg(value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+}
+
+/// Arguments of `contend check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Config files to validate.
+    #[arg(required = true, value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+}
+
+/// Arguments of `contend completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Arguments of `contend replay`.
@@ -96,9 +162,13 @@ pub struct RunArgs {
     /// Write every event (each lost update) as JSON lines to this file.
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
-    /// Stop a scenario at its first unexpected failure.
-    #[arg(long)]
+    /// Stop a scenario at its first unexpected failure, and the run after the first failed
+    /// scenario (the others are reported as not run).
+    #[arg(long, overrides_with = "no_fail_fast")]
     pub fail_fast: bool,
+    /// Run every scenario to its end whatever fails (the default; overrides --fail-fast).
+    #[arg(long, overrides_with = "fail_fast")]
+    pub no_fail_fast: bool,
     /// Save failing schedules as they were found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,

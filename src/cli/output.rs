@@ -135,9 +135,9 @@ impl<'a> Outputs<'a> {
     pub fn reporters(&self) -> Reporters {
         let mut reporters = Reporters::default();
         match self.format {
-            Format::Text => {
-                reporters.push(Box::new(TextReporter::new(QuietOnBrokenPipe(io::stdout()))))
-            }
+            Format::Text => reporters.push(Box::new(TextReporter::styled(QuietOnBrokenPipe(
+                anstream::stdout(),
+            )))),
             Format::Json => {
                 reporters.push(Box::new(JsonReporter::new(QuietOnBrokenPipe(io::stdout()))))
             }
