@@ -270,3 +270,41 @@ fn control_characters_in_scenario_names_are_escaped_on_the_terminal() {
         list.stdout
     );
 }
+
+#[test]
+fn the_readme_is_short_and_every_page_it_links_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.lines().count() < 200,
+        "README.md has {} lines",
+        readme.lines().count()
+    );
+    let mut pages = Vec::new();
+    for file in std::iter::once(root.join("README.md")).chain(
+        std::fs::read_dir(root.join("docs"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "md")),
+    ) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for link in text.split("](").skip(1) {
+            let target = link.split(')').next().unwrap().split('#').next().unwrap();
+            if target.is_empty() || target.contains("://") {
+                continue;
+            }
+            let path = file.parent().unwrap().join(target);
+            assert!(
+                path.exists(),
+                "{} links {target}, which does not exist",
+                file.display()
+            );
+            pages.push(target.to_string());
+        }
+    }
+    assert!(pages.iter().any(|p| p == "docs/usage.md"), "{pages:?}");
+    assert!(
+        !readme.contains("shared/"),
+        "the README refers to nothing outside the project"
+    );
+}
