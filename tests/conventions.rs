@@ -308,3 +308,43 @@ fn the_readme_is_short_and_every_page_it_links_exists() {
         "the README refers to nothing outside the project"
     );
 }
+
+#[test]
+fn the_schema_marks_required_keys_one_thread_at_least_and_durations_with_a_unit() {
+    let dir = TempDir::new().unwrap();
+    let run = contend(&["schema"], dir.path());
+    assert_eq!(run.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        schema["properties"]["scenario"]["items"]["required"],
+        serde_json::json!(["name"])
+    );
+    assert_eq!(
+        schema["properties"]["defaults"]["not"]["required"],
+        serde_json::json!(["name"])
+    );
+    for (rule, key) in schema["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["engine", "expect"])
+    {
+        assert_eq!(
+            rule["then"]["properties"]["scenario"]["items"]["required"],
+            serde_json::json!([key]),
+            "{rule}"
+        );
+        assert_eq!(
+            rule["if"]["not"]["properties"]["defaults"]["required"],
+            serde_json::json!([key]),
+            "{key} is required unless [defaults] sets it"
+        );
+    }
+    let scenario = &schema["$defs"]["RawScenario"]["properties"];
+    assert_eq!(scenario["threads"]["minItems"], 1);
+    for key in ["time", "timeout"] {
+        let pattern = scenario[key]["pattern"].as_str().unwrap();
+        assert!(pattern.contains("[a-zA-Z"), "{key} needs a unit: {pattern}");
+        assert!(scenario[key]["description"].is_string());
+    }
+}
