@@ -11,8 +11,8 @@ use contend::report::html::HtmlFileReporter;
 use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
 use contend::report::replayed::replay_report;
 use contend::report::words;
-use contend::scenario::{Scenario, WorkloadSpec};
 use contend::report::{Event, Reporter};
+use contend::scenario::{Scenario, WorkloadSpec};
 use contend::schedule::file::ScheduleFile;
 
 use super::ReplayArgs;
