@@ -428,8 +428,49 @@ fn without_null_defaults(schema: &mut schemars::Schema) {
 
 /// The JSON Schema of config files.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(RawFile);
+    let mut schema = schemars::schema_for!(RawFile).to_value();
+    with_rules(&mut schema);
     serde_json::to_string_pretty(&schema).expect("a schema serializes")
+}
+
+/// The rules of a config that JSON Schema can say and the derived schema does not: a
+/// scenario's required keys (`engine` and `expect` unless `[defaults]` sets them), no `name`
+/// in `[defaults]`, at least one thread, and durations with their unit.
+fn with_rules(schema: &mut serde_json::Value) {
+    use serde_json::json;
+    let duration = json!({
+        "type": "string",
+        "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*[a-zA-Zµ]+\\s*)+$"
+    });
+    if let Some(properties) = schema.pointer_mut("/$defs/RawScenario/properties") {
+        properties["threads"]["minItems"] = json!(1);
+        for key in ["time", "timeout"] {
+            let description = properties[key]["description"].clone();
+            properties[key] = duration.clone();
+            properties[key]["description"] = description;
+        }
+    }
+    let scenario_ref = json!({ "$ref": "#/$defs/RawScenario" });
+    schema["properties"]["scenario"]["items"] = json!({
+        "allOf": [scenario_ref],
+        "required": ["name"]
+    });
+    schema["properties"]["defaults"] = json!({
+        "description": schema["properties"]["defaults"]["description"].clone(),
+        "allOf": [{ "$ref": "#/$defs/RawScenario" }],
+        "not": { "required": ["name"] }
+    });
+    // `engine` and `expect` are required in each scenario unless [defaults] sets them.
+    let rules: Vec<serde_json::Value> = ["engine", "expect"]
+        .iter()
+        .map(|key| {
+            json!({
+                "if": { "not": { "required": ["defaults"], "properties": { "defaults": { "required": [key] } } } },
+                "then": { "properties": { "scenario": { "items": { "required": [key] } } } }
+            })
+        })
+        .collect();
+    schema["allOf"] = json!(rules);
 }
 
 /// Reads and validates a config file.

@@ -24,7 +24,8 @@ use crate::workload::counter::Counter;
 /// Options that apply to every scenario of a run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Stop a scenario at its first unexpected failure.
+    /// Stop a scenario at its first unexpected failure, and the run after the first failed
+    /// scenario (the others are reported as not run).
     pub fail_fast: bool,
     /// Find a replayable schedule for a scenario's first failure (on by default).
     pub schedules: bool,
@@ -76,11 +77,20 @@ pub fn run_scenarios(
     let started = Instant::now();
     reporter.report(&Event::RunStarted { scenarios })?;
     let mut reports = Vec::with_capacity(scenarios.len());
-    for scenario in scenarios {
+    let mut not_run = Vec::new();
+    for (index, scenario) in scenarios.iter().enumerate() {
         reporter.report(&Event::ScenarioStarted { scenario })?;
         let report = run_scenario(scenario, options)?;
         reporter.report(&Event::ScenarioFinished { report: &report })?;
+        let failed = report.verdict == Verdict::Fail;
         reports.push(report);
+        if failed && options.fail_fast {
+            not_run = scenarios[index + 1..]
+                .iter()
+                .map(|s| s.name.clone())
+                .collect();
+            break;
+        }
     }
     let verdict = if reports.iter().all(|r| r.verdict == Verdict::Pass) {
         Verdict::Pass
@@ -93,6 +103,7 @@ pub fn run_scenarios(
         elapsed_seconds: started.elapsed().as_secs_f64(),
         shard: options.shard,
         scenarios: reports,
+        not_run,
     };
     reporter.report(&Event::RunFinished { report: &run })?;
     Ok(run)

@@ -93,15 +93,68 @@ fn junit_output_parses_with_one_case_per_scenario_and_the_failure_explained() {
         text.contains("contend replay "),
         "the replay command: {text}"
     );
-    let property = |name: &str| {
-        cases[1]
-            .descendants()
-            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
-            .and_then(|n| n.attribute("value"))
-            .map(str::to_string)
-    };
-    assert_eq!(property("seed").as_deref(), Some("3"));
-    assert_eq!(property("engine").as_deref(), Some("shuttle"));
+    assert!(
+        text.contains("how it ran: config pair.toml:"),
+        "how it ran: {text}"
+    );
+    assert!(text.contains("seed 3, "), "the seed: {text}");
+    assert!(text.contains("engine shuttle"), "the engine: {text}");
+    assert_valid_junit(&dir.path().join("junit.xml"));
+}
+
+/// Checks a JUnit file against the schema strict readers (Jenkins, Ant) check, with xmllint
+/// (`.ci/run` installs it when missing).
+fn assert_valid_junit(path: &Path) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit.xsd");
+    let output = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(path)
+        .output()
+        .expect("xmllint is installed (apt-get install -y libxml2-utils, as .ci/run does)");
+    assert!(
+        output.status.success(),
+        "{} does not validate against the JUnit schema:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_junit_schema_rejects_what_strict_readers_reject() {
+    // The check above can fail: the shape of the reports before they kept to the schema.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("old.xml");
+    std::fs::write(
+        &path,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="contend" tests="1" failures="0" errors="0" skipped="0" time="0.1">
+  <testsuite name="a.toml" tests="1" failures="0" errors="0" time="0.1">
+    <testcase name="x" classname="a.toml" file="a.toml" time="0.1">
+      <properties><property name="seed" value="1"/></properties>
+    </testcase>
+  </testsuite>
+</testsuites>
+"#,
+    )
+    .unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit.xsd");
+    let output = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&schema)
+        .arg(&path)
+        .output()
+        .expect("xmllint is installed");
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    for kind in [
+        "'testsuites', attribute 'skipped'",
+        "'testcase', attribute 'file'",
+        "Element 'properties': This element is not expected",
+    ] {
+        assert!(errors.contains(kind), "{kind} not in {errors}");
+    }
 }
 
 #[test]
@@ -317,6 +370,7 @@ fn three_shards_merged_equal_the_unsharded_run() {
     assert_eq!(shard2["scenarios"][2]["runs"], 0);
     let junit = std::fs::read_to_string(dir.path().join("merged.xml")).unwrap();
     assert!(roxmltree::Document::parse(&junit).is_ok());
+    assert_valid_junit(&dir.path().join("merged.xml"));
 }
 
 fn shard_reports(dir: &TempDir, config: &str, seed_of_shard_2: Option<u64>) -> Vec<Run> {
@@ -467,12 +521,20 @@ fn progress_lines_go_to_stderr_when_it_is_not_a_terminal_and_quiet_silences_them
     let line = run
         .stderr
         .lines()
-        .find(|l| l.starts_with("contend: long: "))
+        .find(|l| l.starts_with("contend: [1/1] long: "))
         .unwrap_or_else(|| panic!("no progress line: {}", run.stderr));
     assert!(line.contains(" of 100,000,000 runs ("), "{line}");
-    assert!(line.ends_with(" s of a 11s budget"), "{line}");
+    // The time left is the budget's, not that of 100 million runs.
+    let eta: f64 = line
+        .split(", ETA ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|seconds| seconds.parse().ok())
+        .unwrap_or_else(|| panic!("no ETA: {line}"));
+    assert!(eta <= 11.0, "{line}");
+    assert!(line.ends_with(" s, budget 11s"), "{line}");
     assert!(
-        !run.stdout.contains("contend: long: "),
+        !run.stdout.contains("contend: [1/1] long: "),
         "progress stays off stdout"
     );
 }

@@ -416,6 +416,7 @@ fn a_second_run_never_overwrites_a_saved_schedule() {
     assert_eq!(
         names,
         [
+            "report.html",
             "report.json",
             "twice-2.schedule.toml",
             "twice.schedule.toml"

@@ -1,9 +1,14 @@
-//! `contend list`: the names a config can use, explained.
+//! `contend list` and `contend check`: the scenarios of configs, validated without running
+//! them, and with no config the names a config can use, explained.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
+use contend::config;
 use contend::exit_code;
-use contend::scenario::SyncMode;
+use contend::report::words::{count, grouped, printable};
+use contend::scenario::{Scenario, SyncMode};
 
 use super::output::QuietOnBrokenPipe;
 
@@ -92,4 +97,95 @@ pub fn list() -> i32 {
         let _ = writeln!(out, "{line}");
     }
     exit_code::PASS
+}
+
+/// The scenarios of every config, validated; the first error names its file, line and key.
+fn load_all(configs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Vec<Scenario>)>> {
+    let mut loaded: Vec<(PathBuf, Vec<Scenario>)> = Vec::new();
+    let mut defined_in: HashMap<String, PathBuf> = HashMap::new();
+    for path in configs {
+        if loaded.iter().any(|(p, _)| p == path) {
+            anyhow::bail!("{}: the config is given twice", path.display());
+        }
+        let scenarios = config::load(path)?;
+        for scenario in &scenarios {
+            if let Some(first) = defined_in.insert(scenario.name.clone(), path.clone()) {
+                anyhow::bail!(
+                    "{}: scenario `{}` is also defined in {}; names must be unique in a run",
+                    path.display(),
+                    printable(&scenario.name),
+                    first.display()
+                );
+            }
+        }
+        loaded.push((path.clone(), scenarios));
+    }
+    Ok(loaded)
+}
+
+/// Lists the scenarios of `configs`: name, workload, engine, runs, expectation and where
+/// each is defined; exit 2 if a config is invalid.
+pub fn scenarios(configs: &[PathBuf]) -> anyhow::Result<i32> {
+    let loaded = load_all(configs)?;
+    let rows: Vec<[String; 6]> = loaded
+        .iter()
+        .flat_map(|(path, scenarios)| scenarios.iter().map(move |s| row(path, s)))
+        .collect();
+    let header = ["scenario", "workload", "engine", "runs", "expect", "config"].map(String::from);
+    let mut widths = [0; 6];
+    for row in rows.iter().chain([&header]) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = QuietOnBrokenPipe(io::stdout().lock());
+    for row in [&header].into_iter().chain(&rows) {
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:<w4$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(exit_code::PASS)
+}
+
+fn row(path: &Path, scenario: &Scenario) -> [String; 6] {
+    let place = match &scenario.origin {
+        Some(origin) => format!("{}:{}", origin.file.display(), origin.line),
+        None => path.display().to_string(),
+    };
+    [
+        printable(&scenario.name).into_owned(),
+        scenario.workload.name().to_string(),
+        scenario.engine.name().to_string(),
+        grouped(scenario.runs.into()),
+        scenario.expect.as_str().to_string(),
+        printable(&place).into_owned(),
+    ]
+}
+
+/// Validates `configs` without running them: one line per valid config, exit 2 at the first
+/// invalid one with its file, line and key.
+pub fn check(configs: &[PathBuf]) -> anyhow::Result<i32> {
+    let loaded = load_all(configs)?;
+    let mut out = QuietOnBrokenPipe(io::stdout().lock());
+    for (path, scenarios) in &loaded {
+        writeln!(
+            out,
+            "{}: ok, {}",
+            path.display(),
+            count(scenarios.len() as u64, "scenario")
+        )?;
+    }
+    Ok(exit_code::PASS)
 }

@@ -8,17 +8,24 @@ use contend::exit_code;
 use contend::report::merge::merge as merge_reports;
 use contend::report::{Event, Reporter, RunReport, Verdict};
 
-use super::output::{Outputs, check_output_file};
+use super::output::{Outputs, check_output_file, same_file};
 use super::{Format, MergeArgs};
 
 /// Runs `contend merge`; returns the exit code.
 pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
-    for (flag, path) in [
+    let outputs = [
         ("--json", &args.report.json),
         ("--junit", &args.report.junit),
-    ] {
-        if let Some(path) = path {
-            check_output_file(flag, path)?;
+        ("--html", &args.report.html),
+    ];
+    let given: Vec<(&str, &PathBuf)> = outputs
+        .iter()
+        .filter_map(|(flag, path)| Some((*flag, path.as_ref()?)))
+        .collect();
+    for (at, (flag, path)) in given.iter().enumerate() {
+        check_output_file(flag, path)?;
+        if let Some((other, _)) = given[..at].iter().find(|(_, p)| same_file(p, path)) {
+            anyhow::bail!("{}: {other} and {flag} name the same file", path.display());
         }
     }
     let mut reports: Vec<(PathBuf, RunReport)> = Vec::with_capacity(args.reports.len());
@@ -34,8 +41,8 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
     match args.report.format {
         Format::Text => {
             // The text report of a finished run: header, rows, verdict.
-            let mut text = contend::report::text::TextReporter::new(
-                super::output::QuietOnBrokenPipe(std::io::stdout()),
+            let mut text = contend::report::text::TextReporter::styled(
+                super::output::QuietOnBrokenPipe(anstream::stdout()),
             );
             text.write_whole(&merged)?;
             let mut rest = outputs.file_reporters();

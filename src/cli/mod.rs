@@ -4,6 +4,7 @@
 //! command line (run, replay, list, merge, schema, every report and flag) over them.
 
 pub mod list;
+pub mod manual;
 pub mod merge;
 pub mod output;
 pub mod progress;
@@ -31,6 +32,39 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour on stdout and stderr: `auto` (when a terminal, unless NO_COLOR is set or
+    /// CLICOLOR_FORCE asks for it anyway), `always` or `never`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true
+    )]
+    pub color: ColorWhen,
+}
+
+/// When to write colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it.
+    Auto,
+    /// Always, even through a pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorWhen {
+    /// The choice for every stream of the process.
+    pub fn apply(self) {
+        let choice = match self {
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+    }
 }
 
 /// The subcommands.
@@ -38,8 +72,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios of one or more TOML configs.
     Run(RunArgs),
-    /// List workloads, sync modes, engines and schedulers.
-    List,
+    /// List the scenarios of configs (after validating them), or with no config the
+    /// workloads, sync modes, engines and schedulers a config can name.
+    List(ConfigsArgs),
+    /// Validate configs without running them: exit 0 if they are valid, 2 otherwise (for
+    /// editors and pre-commit hooks).
+    Check(CheckArgs),
     /// Re-execute a saved schedule step by step: exit 1 while its failure reproduces, 0 once it
     /// no longer does, 2 if the file is unusable or the execution diverges from it.
     Replay(ReplayArgs),
@@ -49,9 +87,37 @@ pub enum Command {
     Init(InitArgs),
     /// Print the JSON Schema of config files, for editors to complete and check keys.
     Schema,
+    /// Print a shell completion script: `contend completions bash > contend.bash`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `contend man > contend.1`.
+    Man,
     /// A worker process of the processes engine (started by contend itself).
     #[command(name = "process-worker", hide = true)]
     ProcessWorker,
+}
+
+/// Arguments of `contend list`.
+#[derive(Debug, Args)]
+pub struct ConfigsArgs {
+    /// Config files whose scenarios to list.
+    #[arg(value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+}
+
+/// Arguments of `contend check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Config files to validate.
+    #[arg(required = true, value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+}
+
+/// Arguments of `contend completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Arguments of `contend replay`.
@@ -70,6 +136,9 @@ pub struct ReplayArgs {
     /// good against this schedule?): exit 1 while it still fails, 0 once it does not.
     #[arg(long, value_name = "CONFIG")]
     pub config: Option<PathBuf>,
+    /// Also write the replayed execution as an HTML report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 /// How the report is printed on stdout.
@@ -90,15 +159,19 @@ pub struct RunArgs {
     /// Where the report goes.
     #[command(flatten)]
     pub report: ReportArgs,
-    /// Folder for the run's artifacts: report.json and schedule files.
+    /// Folder for the run's artifacts: report.json, report.html and schedule files.
     #[arg(long, value_name = "DIR", default_value = "contend-out")]
     pub out: PathBuf,
     /// Write every event (each lost update) as JSON lines to this file.
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
-    /// Stop a scenario at its first unexpected failure.
-    #[arg(long)]
+    /// Stop a scenario at its first unexpected failure, and the run after the first failed
+    /// scenario (the others are reported as not run).
+    #[arg(long, overrides_with = "no_fail_fast")]
     pub fail_fast: bool,
+    /// Run every scenario to its end whatever fails (the default; overrides --fail-fast).
+    #[arg(long, overrides_with = "fail_fast")]
+    pub no_fail_fast: bool,
     /// Save failing schedules as they were found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
@@ -159,6 +232,9 @@ pub struct ReportArgs {
     /// Also write a JUnit XML report to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Also write an HTML report to this file: one page, readable offline and in print.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
     /// GitHub Actions annotations and job summary (on by default when GITHUB_ACTIONS=true).
     #[arg(long, conflicts_with = "no_github")]
     pub github: bool,
@@ -204,10 +280,15 @@ pub fn main() -> std::process::ExitCode {
     if let Command::ProcessWorker = cli.command {
         return process_worker();
     }
+    cli.color.apply();
     contend::engine::panics::install_hook();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
-        Command::List => Ok(list::list()),
+        Command::List(args) if args.configs.is_empty() => Ok(list::list()),
+        Command::List(args) => list::scenarios(&args.configs),
+        Command::Check(args) => list::check(&args.configs),
+        Command::Completions(args) => Ok(manual::completions(args.shell)),
+        Command::Man => manual::man(),
         Command::Replay(args) => replay::replay(args),
         Command::Merge(args) => merge::merge(args),
         Command::Init(args) => starter::init(args),
@@ -215,7 +296,10 @@ pub fn main() -> std::process::ExitCode {
         Command::ProcessWorker => return process_worker(),
     };
     let code = result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
+        let red = anstyle::AnsiColor::Red
+            .on_default()
+            .effects(anstyle::Effects::BOLD);
+        anstream::eprintln!("{red}error{red:#}: {error:#}");
         contend::exit_code::ERROR
     });
     std::process::ExitCode::from(code as u8)

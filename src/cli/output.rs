@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicU64;
 use anyhow::Context;
 
 use contend::report::github::{GithubReporter, append_step_summary};
+use contend::report::html::HtmlFileReporter;
 use contend::report::json::{JsonFileReporter, JsonReporter};
 use contend::report::junit::JunitFileReporter;
 use contend::report::text::TextReporter;
@@ -100,6 +101,8 @@ pub struct Outputs<'a> {
     pub json: Option<&'a Path>,
     /// A JUnit XML report file.
     pub junit: Option<&'a Path>,
+    /// An HTML report file.
+    pub html: Option<&'a Path>,
     /// GitHub Actions annotations and summary, asked for on the command line.
     pub github: bool,
     /// No GitHub Actions output, even on GitHub Actions.
@@ -115,6 +118,7 @@ impl<'a> Outputs<'a> {
             format: args.format,
             json: args.json.as_deref(),
             junit: args.junit.as_deref(),
+            html: args.html.as_deref(),
             github: args.github,
             no_github: args.no_github,
             quiet,
@@ -131,9 +135,9 @@ impl<'a> Outputs<'a> {
     pub fn reporters(&self) -> Reporters {
         let mut reporters = Reporters::default();
         match self.format {
-            Format::Text => {
-                reporters.push(Box::new(TextReporter::new(QuietOnBrokenPipe(io::stdout()))))
-            }
+            Format::Text => reporters.push(Box::new(TextReporter::styled(QuietOnBrokenPipe(
+                anstream::stdout(),
+            )))),
             Format::Json => {
                 reporters.push(Box::new(JsonReporter::new(QuietOnBrokenPipe(io::stdout()))))
             }
@@ -150,6 +154,9 @@ impl<'a> Outputs<'a> {
         }
         if let Some(path) = self.junit {
             reporters.push(Box::new(JunitFileReporter::new(path)));
+        }
+        if let Some(path) = self.html {
+            reporters.push(Box::new(HtmlFileReporter::new(path)));
         }
         if self.github_actions() {
             // Workflow commands are read from both streams; stdout may be holding JSON.

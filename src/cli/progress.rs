@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use contend::engine::{RunPlan, block_len};
-use contend::report::words::grouped;
-use contend::report::{Event, Reporter};
+use contend::report::words::{grouped, printable};
+use contend::report::{Event, Reporter, Verdict};
 use contend::scenario::Scenario;
 use contend::shard::Shard;
 
@@ -30,6 +30,42 @@ pub struct ProgressReporter {
     counter: Arc<AtomicU64>,
     terminal: bool,
     running: Option<Ticker>,
+    /// Scenarios finished so far, and how many of them failed.
+    finished: usize,
+    failed: u64,
+    total: usize,
+}
+
+/// What the display of one scenario shows besides its runs.
+struct Shown {
+    /// `[2/5] name`.
+    label: String,
+    planned: u64,
+    budget: Option<Duration>,
+    /// Scenarios failed before this one.
+    failed: u64,
+}
+
+impl Shown {
+    /// `, 1 failed so far` (in red when stderr takes colour), `, budget 30s`.
+    fn suffix(&self, colour: bool) -> String {
+        let mut suffix = String::new();
+        if let Some(budget) = self.budget {
+            suffix.push_str(&format!(", budget {}", humantime::format_duration(budget)));
+        }
+        if self.failed > 0 {
+            let text = format!("{} failed so far", self.failed);
+            if colour {
+                let red = anstyle::AnsiColor::Red
+                    .on_default()
+                    .effects(anstyle::Effects::BOLD);
+                suffix.push_str(&format!(", {red}{text}{red:#}"));
+            } else {
+                suffix.push_str(&format!(", {text}"));
+            }
+        }
+        suffix
+    }
 }
 
 /// The display thread of the running scenario; dropping `stop` ends it.
@@ -62,22 +98,28 @@ impl ProgressReporter {
             counter,
             terminal: io::stderr().is_terminal(),
             running: None,
+            finished: 0,
+            failed: 0,
+            total: scenarios.len(),
         }
     }
 
     fn start(&mut self, name: &str) {
         self.stop();
-        let planned = self.planned.get(name).copied().unwrap_or(0);
-        let budget = self.budgets.get(name).copied();
+        let shown = Shown {
+            label: format!("[{}/{}] {}", self.finished + 1, self.total, printable(name)),
+            planned: self.planned.get(name).copied().unwrap_or(0),
+            budget: self.budgets.get(name).copied(),
+            failed: self.failed,
+        };
         let (stop, stopped) = mpsc::channel();
         let counter = Arc::clone(&self.counter);
-        let name = name.to_string();
         let terminal = self.terminal;
         let thread = std::thread::spawn(move || {
             if terminal {
-                show_bar(&name, planned, &counter, &stopped);
+                show_bar(&shown, &counter, &stopped);
             } else {
-                print_lines(&name, planned, budget, &counter, &stopped);
+                print_lines(&shown, &counter, &stopped);
             }
         });
         self.running = Some(Ticker { stop, thread });
@@ -96,7 +138,12 @@ impl Reporter for ProgressReporter {
     fn report(&mut self, event: &Event<'_>) -> io::Result<()> {
         match event {
             Event::ScenarioStarted { scenario } => self.start(&scenario.name),
-            Event::ScenarioFinished { .. } | Event::RunFinished { .. } => self.stop(),
+            Event::ScenarioFinished { report } => {
+                self.stop();
+                self.finished += 1;
+                self.failed += u64::from(report.verdict == Verdict::Fail);
+            }
+            Event::RunFinished { .. } => self.stop(),
             Event::RunStarted { .. } => {}
         }
         Ok(())
@@ -114,15 +161,17 @@ fn still_running(stopped: &mpsc::Receiver<()>, period: Duration) -> bool {
     matches!(stopped.recv_timeout(period), Err(RecvTimeoutError::Timeout))
 }
 
-fn show_bar(name: &str, planned: u64, counter: &AtomicU64, stopped: &mpsc::Receiver<()>) {
-    let bar = ProgressBar::with_draw_target(Some(planned), ProgressDrawTarget::stderr());
-    // No colors: NO_COLOR or not, the bar is plain text.
-    let style =
-        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} runs, {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+fn show_bar(shown: &Shown, counter: &AtomicU64, stopped: &mpsc::Receiver<()>) {
+    let bar = ProgressBar::with_draw_target(Some(shown.planned), ProgressDrawTarget::stderr());
+    let colour = anstream::AutoStream::choice(&io::stderr()) != anstream::ColorChoice::Never;
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {human_pos}/{human_len} runs, {elapsed}, ETA {eta}{msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
-    bar.set_prefix(name.to_string());
+    bar.set_prefix(shown.label.clone());
+    bar.set_message(shown.suffix(colour));
     loop {
         bar.set_position(counter.load(Ordering::Relaxed));
         if !still_running(stopped, BAR_TICK) {
@@ -132,31 +181,35 @@ fn show_bar(name: &str, planned: u64, counter: &AtomicU64, stopped: &mpsc::Recei
     bar.finish_and_clear();
 }
 
-fn print_lines(
-    name: &str,
-    planned: u64,
-    budget: Option<Duration>,
-    counter: &AtomicU64,
-    stopped: &mpsc::Receiver<()>,
-) {
+fn print_lines(shown: &Shown, counter: &AtomicU64, stopped: &mpsc::Receiver<()>) {
     let started = Instant::now();
+    let colour = anstream::AutoStream::choice(&io::stderr()) != anstream::ColorChoice::Never;
     while still_running(stopped, LINE_EVERY) {
         let done = counter.load(Ordering::Relaxed);
+        let planned = shown.planned;
         let percent = if planned == 0 {
             100.0
         } else {
             100.0 * done as f64 / planned as f64
         };
+        let elapsed = started.elapsed().as_secs_f64();
+        // The time the remaining runs take at the pace so far, within the budget if any.
+        let mut eta = match done {
+            0 => None,
+            _ => Some(elapsed * (planned.saturating_sub(done)) as f64 / done as f64),
+        };
+        if let (Some(left), Some(budget)) = (eta, shown.budget) {
+            eta = Some(left.min((budget.as_secs_f64() - elapsed).max(0.0)));
+        }
+        let eta = eta.map_or(String::new(), |eta| format!(", ETA {eta:.0} s"));
         // A closed stderr only loses the progress line.
-        let budget = budget.map_or(String::new(), |budget| {
-            format!(" of a {} budget", humantime::format_duration(budget))
-        });
         let _ = writeln!(
             io::stderr(),
-            "contend: {name}: {} of {} runs ({percent:.0}%), {:.0} s{budget}",
+            "contend: {}: {} of {} runs ({percent:.0}%), {elapsed:.0} s{eta}{}",
+            shown.label,
             grouped(done.into()),
             grouped(planned.into()),
-            started.elapsed().as_secs_f64()
+            shown.suffix(colour)
         );
     }
 }

@@ -7,8 +7,11 @@ use anyhow::Context;
 
 use contend::exit_code;
 use contend::replay::{ReplayVerdict, Target, counter_for};
+use contend::report::html::HtmlFileReporter;
 use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
+use contend::report::replayed::replay_report;
 use contend::report::words;
+use contend::report::{Event, Reporter};
 use contend::scenario::Scenario;
 use contend::schedule::file::ScheduleFile;
 use contend::schedule::witness::inline_table;
@@ -39,7 +42,21 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
             );
         }
     }
+    if let Some(html) = &args.html {
+        check_output_file("--html", html)?;
+        if same_file(html, &args.file) {
+            anyhow::bail!("{}: --html names the schedule file itself", html.display());
+        }
+        if args
+            .trace
+            .as_ref()
+            .is_some_and(|trace| same_file(trace, html))
+        {
+            anyhow::bail!("{}: --trace and --html name the same file", html.display());
+        }
+    }
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
+    let started = std::time::Instant::now();
     let replayed = match contend::replay::replay_against(&file, &target, true) {
         Ok(replayed) => replayed,
         Err(error) => {
@@ -57,6 +74,11 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         .map_err(|error| anyhow::Error::new(error).context(format!("{}", args.file.display())))?;
     let mut out = QuietOnBrokenPipe(io::stdout().lock());
     write_replay(&mut out, &file, &target, &replayed, args.verbose)?;
+    if let Some(html) = &args.html {
+        let path = args.file.display().to_string();
+        let report = replay_report(&file, &path, &replayed, started.elapsed().as_secs_f64());
+        HtmlFileReporter::new(html).report(&Event::RunFinished { report: &report })?;
+    }
     Ok(match verdict {
         ReplayVerdict::Reproduced | ReplayVerdict::FailsDifferently => exit_code::FAIL,
         ReplayVerdict::Fixed => exit_code::PASS,

@@ -41,6 +41,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     reporters.push(Box::new(contend::report::json::JsonFileReporter::new(
         args.out.join("report.json"),
     )));
+    reporters.push(Box::new(contend::report::html::HtmlFileReporter::new(
+        args.out.join("report.html"),
+    )));
     let options = RunOptions {
         fail_fast: args.fail_fast,
         schedules: true,
@@ -143,6 +146,7 @@ fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
         ("--json", &args.report.json),
         ("--trace", &args.trace),
         ("--junit", &args.report.junit),
+        ("--html", &args.report.html),
     ];
     let given: Vec<(&str, &Path)> = outputs
         .iter()
@@ -150,11 +154,13 @@ fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
         .collect();
     for (at, (flag, path)) in given.iter().enumerate() {
         check_output_file(flag, path)?;
-        if same_file(path, &args.out.join("report.json")) {
-            anyhow::bail!(
-                "{}: {flag} names the report that --out already holds",
-                path.display()
-            );
+        for artifact in ["report.json", "report.html"] {
+            if same_file(path, &args.out.join(artifact)) {
+                anyhow::bail!(
+                    "{}: {flag} names the {artifact} that --out already holds",
+                    path.display()
+                );
+            }
         }
         if let Some((other, _)) = given[..at].iter().find(|(_, p)| same_file(p, path)) {
             anyhow::bail!("{}: {other} and {flag} name the same file", path.display());

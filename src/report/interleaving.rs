@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use serde::{Deserialize, Serialize};
+
 use crate::platform::Access;
 use crate::platform::shuttle::LoggedStep;
 use crate::schedule::{Choice, task_name};
@@ -42,6 +44,70 @@ pub fn write_table(out: &mut impl Write, names: &[String], log: &[LoggedStep]) -
         writeln!(out, "{}", row.trim_end())?;
     }
     Ok(())
+}
+
+/// One access of a minimal failing schedule's execution, for the HTML report to draw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// The thread that made it: an index into the schedule's `thread_names`.
+    pub thread: usize,
+    /// The access as the interleaving table shows it: `read counter -> 10`.
+    pub text: String,
+    /// Whether it wrote the counter (a plain write, or a compare-and-write that succeeded).
+    pub write: bool,
+    /// Whether a preemption came just before it: the scheduler switched threads although the
+    /// running one could have gone on.
+    pub preempted: bool,
+    /// The write it overwrote without having read it, for a write that lost an update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overwrote: Option<Overwritten>,
+}
+
+/// What a lost-update write overwrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overwritten {
+    /// The counter's initial value.
+    Initial,
+    /// The write at this index of the accesses.
+    Access(usize),
+}
+
+/// The accesses of `log`, each overwrite linked to the access it discarded.
+pub fn access_reports(log: &[LoggedStep]) -> Vec<AccessReport> {
+    let mut write_index: HashMap<(usize, u64), usize> = HashMap::new();
+    let mut write_counts: HashMap<usize, u64> = HashMap::new();
+    let mut preemptions = 0;
+    let mut accesses = Vec::with_capacity(log.len());
+    for (index, step) in log.iter().enumerate() {
+        let (write, overwrote) = match step.access {
+            Access::Write { overwrote, .. } => (
+                true,
+                match overwrote {
+                    None => None,
+                    Some(None) => Some(Overwritten::Initial),
+                    Some(Some(victim)) => write_index.get(&victim).map(|&i| Overwritten::Access(i)),
+                },
+            ),
+            Access::CompareAndWrite { written, .. } => (written, None),
+            _ => (false, None),
+        };
+        if write {
+            let op = write_counts.entry(step.thread).or_default();
+            write_index.insert((step.thread, *op), index);
+            *op += 1;
+        }
+        let preempted = step.preemptions_before > preemptions;
+        preemptions = preemptions.max(step.preemptions_before);
+        accesses.push(AccessReport {
+            thread: step.thread,
+            text: step.access.to_string(),
+            write,
+            preempted,
+            overwrote,
+        });
+    }
+    accesses
 }
 
 /// Each choice of a schedule in words, with the table row it comes before.
@@ -183,5 +249,12 @@ mod tests {
                     .to_string()
             ]
         );
+        let accesses = access_reports(&log);
+        assert_eq!(accesses.len(), 4);
+        assert!(!accesses[0].preempted && accesses[1].preempted && !accesses[2].preempted);
+        assert!(accesses[2].write && accesses[3].write && !accesses[1].write);
+        assert_eq!(accesses[2].overwrote, None);
+        assert_eq!(accesses[3].overwrote, Some(Overwritten::Access(2)));
+        assert_eq!(accesses[3].text, "write counter <- 11 (overwrites)");
     }
 }

@@ -166,6 +166,7 @@ pub fn merge(reports: &[(PathBuf, RunReport)]) -> Result<RunReport, MergeError> 
             .fold(0.0, f64::max),
         shard: None,
         scenarios,
+        not_run: first.not_run.clone(),
     })
 }
 

@@ -1,10 +1,13 @@
 //! Reports: one event type feeds every reporter; each reporter writes to an injected writer.
 
 pub mod github;
+pub mod html;
 pub mod interleaving;
 pub mod json;
 pub mod junit;
 pub mod merge;
+pub mod replayed;
+pub mod svg;
 pub mod text;
 pub mod words;
 
@@ -379,4 +382,7 @@ pub struct RunReport {
     pub shard: Option<Shard>,
     /// One entry per scenario, in order.
     pub scenarios: Vec<ScenarioReport>,
+    /// The scenarios `--fail-fast` left unrun after the first failed one, by name, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
 }

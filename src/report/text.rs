@@ -2,7 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::words::{count, final_values, grouped};
+use anstyle::{AnsiColor, Effects, Style};
+
+use super::words::{count, final_values, grouped, printable};
 use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{Storage, SyncMode};
 use crate::schedule::search::Minimality;
@@ -11,17 +13,55 @@ use crate::schedule::witness::inline_table;
 /// How many final values a row lists.
 const SHOWN_FINALS: usize = 5;
 
+/// FAIL and lost updates.
+const RED: Style = AnsiColor::Red.on_default().effects(Effects::BOLD);
+/// pass.
+const GREEN: Style = AnsiColor::Green.on_default().effects(Effects::BOLD);
+
+/// `text` in `style` when `styled`, padded to `width` outside the escape codes.
+fn paint(styled: bool, style: Style, text: &str, width: usize, right: bool) -> String {
+    let padded = if right {
+        format!("{text:>width$}")
+    } else {
+        format!("{text:<width$}")
+    };
+    if styled {
+        format!("{}{padded}{}", style.render(), style.render_reset())
+    } else {
+        padded
+    }
+}
+
 /// Writes the text summary to any writer.
 #[derive(Debug)]
 pub struct TextReporter<W> {
     out: W,
     name_width: usize,
+    styled: bool,
 }
 
 impl<W: Write> TextReporter<W> {
-    /// A reporter writing to `out`.
+    /// A reporter writing plain text to `out`.
     pub fn new(out: W) -> Self {
-        TextReporter { out, name_width: 8 }
+        TextReporter {
+            out,
+            name_width: 8,
+            styled: false,
+        }
+    }
+
+    /// A reporter writing to `out` with FAIL and lost updates in red and pass in green (ANSI
+    /// escape codes; the caller's stream decides whether to keep them).
+    pub fn styled(out: W) -> Self {
+        TextReporter {
+            styled: true,
+            ..TextReporter::new(out)
+        }
+    }
+
+    /// `text` in `style` if this reporter writes colour.
+    fn paint(&self, style: Style, text: &str, width: usize, right: bool) -> String {
+        paint(self.styled, style, text, width, right)
     }
 
     /// Writes a whole finished run (a merged campaign) as a live run would have been written.
@@ -29,7 +69,7 @@ impl<W: Write> TextReporter<W> {
         self.name_width = report
             .scenarios
             .iter()
-            .map(|s| s.name.chars().count())
+            .map(|s| printable(&s.name).chars().count())
             .max()
             .unwrap_or(0)
             .max(8);
@@ -74,18 +114,24 @@ impl<W: Write> TextReporter<W> {
             )
         };
         let verdict = match r.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "FAIL",
+            Verdict::Pass => self.paint(GREEN, "pass", 7, false),
+            Verdict::Fail => self.paint(RED, "FAIL", 7, false),
+        };
+        let lost = grouped(r.lost_updates.into());
+        let lost = if r.lost_updates > 0 {
+            self.paint(RED, &lost, 13, true)
+        } else {
+            format!("{lost:>13}")
         };
         writeln!(
             self.out,
-            "{:<width$}  {:<9}  {:<6}  {:>9}  {:>9}  {:>13}  {:>24}  {:<7}  {:>7.2}s",
-            r.name,
+            "{:<width$}  {:<9}  {:<6}  {:>9}  {:>9}  {}  {:>24}  {}  {:>7.2}s",
+            printable(&r.name),
             r.engine,
             r.sync_label(),
             grouped(r.runs.into()),
             grouped(r.failing_runs.into()),
-            grouped(r.lost_updates.into()),
+            lost,
             rate,
             verdict,
             r.elapsed_seconds,
@@ -186,7 +232,11 @@ impl<W: Write> TextReporter<W> {
             }
             writeln!(self.out, "{line}")?;
         }
-        writeln!(self.out, "    {verdict}: {}", r.reason)?;
+        let word = match r.verdict {
+            Verdict::Pass => self.paint(GREEN, "pass", 0, false),
+            Verdict::Fail => self.paint(RED, "FAIL", 0, false),
+        };
+        writeln!(self.out, "    {word}: {}", r.reason)?;
         for line in r.failures.iter().chain(&r.notes) {
             writeln!(self.out, "    {line}")?;
         }
@@ -222,7 +272,7 @@ impl<W: Write> Reporter for TextReporter<W> {
             Event::RunStarted { scenarios } => {
                 self.name_width = scenarios
                     .iter()
-                    .map(|s| s.name.chars().count())
+                    .map(|s| printable(&s.name).chars().count())
                     .max()
                     .unwrap_or(0)
                     .max(8);
@@ -240,15 +290,30 @@ impl<W: Write> Reporter for TextReporter<W> {
                     .filter(|s| s.verdict == Verdict::Fail)
                     .count() as u64;
                 let total = report.scenarios.len() as u64;
+                let verdict = match report.verdict {
+                    Verdict::Pass => self.paint(GREEN, "PASS", 0, false),
+                    Verdict::Fail => self.paint(RED, "FAIL", 0, false),
+                };
+                let not_run = match report.not_run.len() as u64 {
+                    0 => String::new(),
+                    n => format!(", {n} not run"),
+                };
                 writeln!(
                     self.out,
-                    "\n{}: {}, {} passed, {} failed, in {:.2}s",
-                    report.verdict.as_str().to_uppercase(),
-                    count(total, "scenario"),
+                    "\n{verdict}: {}, {} passed, {} failed{not_run}, in {:.2}s",
+                    count(total + report.not_run.len() as u64, "scenario"),
                     total - failed,
                     failed,
                     report.elapsed_seconds
                 )?;
+                if !report.not_run.is_empty() {
+                    let names: Vec<_> = report.not_run.iter().map(|n| printable(n)).collect();
+                    writeln!(
+                        self.out,
+                        "not run (--fail-fast stopped at the first failed scenario): {}",
+                        names.join(", ")
+                    )?;
+                }
                 if let Some(shard) = report.shard {
                     writeln!(
                         self.out,
@@ -320,6 +385,7 @@ mod tests {
             elapsed_seconds: 1.5,
             shard: None,
             scenarios: vec![report],
+            not_run: Vec::new(),
         };
         reporter
             .report(&Event::RunFinished { report: &run })

@@ -1,4 +1,24 @@
-//! Numbers and counts written for people: digit grouping and plurals.
+//! Numbers, counts and names written for people: digit grouping, plurals, and names with
+//! their control characters escaped.
+
+use std::borrow::Cow;
+
+/// `name` with its control characters escaped (`\u{1b}`, `\n`, `\t`), so that a name from a
+/// config cannot move the cursor, change colours or break a line of a terminal or a report.
+pub fn printable(name: &str) -> Cow<'_, str> {
+    if !name.chars().any(char::is_control) {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// `n` with its digits grouped by thousands: `1,000,001`, `-99,559`.
 pub fn grouped(n: i128) -> String {
@@ -53,6 +73,18 @@ mod tests {
         assert_eq!(grouped(1_000), "1,000");
         assert_eq!(grouped(1_000_001), "1,000,001");
         assert_eq!(grouped(-99_559), "-99,559");
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped() {
+        assert_eq!(printable("lesson-racy"), "lesson-racy");
+        assert_eq!(printable("é ✓ name"), "é ✓ name");
+        assert_eq!(printable("red\u{1b}[31m"), "red\\u{1b}[31m");
+        assert_eq!(printable("two\nlines\tand\r"), "two\\nlines\\tand\\r");
+        assert_eq!(
+            printable("bell\u{7}del\u{7f}c1\u{9b}"),
+            "bell\\u{7}del\\u{7f}c1\\u{9b}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::engine::shuttle::explain_shuttle_failure;
 use crate::engine::{EngineError, Outcome};
 use crate::ledger::{EventContext, LedgerError};
 use crate::replay::describe_workload_outcome;
+use crate::report::interleaving::AccessReport;
 use crate::scenario::{DEFAULT_MAX_STEPS, Scenario};
 use crate::sync::context::{AccessLog, LoggedAccess};
 use crate::workload::plugin::{Body, PluginSpec};
@@ -247,7 +248,19 @@ pub fn plugin_witness(
             initial: None,
             params: Some(file.minimal.params.clone()),
             threads: Vec::new(),
-            thread_names: vec![format!("workload {}", spec.name())],
+            accesses: interleaving
+                .steps
+                .iter()
+                .take(MAX_TABLE_ROWS)
+                .map(|step| AccessReport {
+                    thread: step.thread,
+                    text: step.access.clone(),
+                    write: step.access.starts_with("write"),
+                    preempted: step.preemption,
+                    overwrote: None,
+                })
+                .collect(),
+            thread_names: interleaving.threads.clone(),
             interleaving: table,
             explanation: capped(interleaving.overwrites.clone(), MAX_EXPLANATIONS),
             executions,

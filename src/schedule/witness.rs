@@ -15,7 +15,7 @@ use super::shrink::{Minimal, minimize};
 use crate::engine::{EngineError, Outcome};
 use crate::replay::{ReplayError, replay};
 use crate::report::ThreadReport;
-use crate::report::interleaving::{describe_overwrites, write_table};
+use crate::report::interleaving::{AccessReport, access_reports, describe_overwrites, write_table};
 use crate::scenario::{CounterSpec, EngineSpec, Scenario};
 
 /// The minimal failing schedule of a scenario, as reports show it.
@@ -44,6 +44,9 @@ pub struct ScheduleSummary {
     pub thread_names: Vec<String>,
     /// The interleaving table, one line a row.
     pub interleaving: Vec<String>,
+    /// The rows of the interleaving table as data, for diagrams.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accesses: Vec<AccessReport>,
     /// Each overwrite of the schedule in words.
     pub explanation: Vec<String>,
     /// The command that replays it.
@@ -262,6 +265,7 @@ pub fn witness(
             threads: thread_reports(&minimal.counter),
             thread_names: names.clone(),
             interleaving,
+            accesses: access_reports(&log[..log.len().min(MAX_TABLE_ROWS)]),
             explanation: capped(describe_overwrites(&names, log), MAX_EXPLANATIONS),
             executions,
             seconds: started.elapsed().as_secs_f64(),
