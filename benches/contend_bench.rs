@@ -515,7 +515,7 @@ fn shuttle_engine() -> Vec<Row> {
     vec![timing_row(
         &format!("2 shuttle racy 2x{OPS}, {EXECUTIONS} execs: time"),
         &times,
-        1.3,
+        1.2,
     )]
 }
 

@@ -13,7 +13,7 @@ use contend::scenario::{
 use contend::schedule::WorkloadBody;
 use contend::schedule::body::run_under;
 use contend::schedule::file::{ScheduleFile, thread_records};
-use contend::schedule::record::{Recorder, Recordings};
+use contend::schedule::record::{Boxed, Recorder, Recordings};
 use contend::schedule::search::{FailureKind, Limits, Minimality};
 use contend::schedule::shrink::minimize;
 use contend::schedule::{Keep, run_controlled};
@@ -26,10 +26,10 @@ fn random_failing_schedule(
 ) -> Vec<contend::schedule::Choice> {
     (0..100)
         .find_map(|seed| {
-            let recordings = Recordings::default();
+            let recordings = Recordings::start();
             let scheduler = Recorder::new(
-                block_scheduler(SchedulerKind::Random, seed, &(0..1)),
-                recordings.clone(),
+                Boxed(block_scheduler(SchedulerKind::Random, seed, &(0..1))),
+                recordings,
             );
             let context = EventContext {
                 scenario: "recorded",

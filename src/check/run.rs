@@ -393,19 +393,15 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
         Scheduler::Random => SchedulerKind::Random,
         Scheduler::Pct { depth } => SchedulerKind::Pct { depth },
     };
-    let recordings = Recordings::default();
+    let recordings = Recordings::start();
     let explorer = Arc::new(CheckBody {
-        recordings: Some(recordings.clone()),
+        recordings: Some(recordings),
         tally: Some(Mutex::new(Tally::default())),
         ..CheckBody::new(plan, body)
     });
     let scheduler_of_block = Recorder::new(
-        Box::new(Stoppable::unbounded(block_scheduler(
-            kind,
-            plan.seed,
-            &(0..plan.runs),
-        ))),
-        recordings.clone(),
+        Stoppable::unbounded(block_scheduler(kind, plan.seed, &(0..plan.runs))),
+        recordings,
     );
     let context = EventContext {
         scenario: &plan.name,

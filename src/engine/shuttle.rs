@@ -244,10 +244,10 @@ impl ShuttleEngine {
             error: Mutex::new(None),
             next_run: AtomicU64::new(block.start),
             stop: Arc::clone(&stop),
-            recordings: Recordings::default(),
+            recordings: Recordings::start(),
         });
         let scheduler = Recorder::new(
-            Box::new(Stoppable {
+            Stoppable {
                 inner: ManuallyDrop::new(block_scheduler(
                     self.settings.scheduler,
                     plan.seed,
@@ -256,8 +256,8 @@ impl ShuttleEngine {
                 stop,
                 deadline: plan.deadline,
                 out_of_time: Arc::clone(&out_of_time),
-            }),
-            shared.recordings.clone(),
+            },
+            shared.recordings,
         );
         let stop = Arc::clone(&shared.stop);
         let runner = shuttle::Runner::new(scheduler, quiet_config(self.settings.max_steps));

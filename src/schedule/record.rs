@@ -1,9 +1,12 @@
 //! Recording while exploring: a wrapper around an exploring scheduler (random, PCT, DFS) that
 //! writes down each execution's decisions as choices as it goes, so that the first failing
 //! execution's schedule is at hand when it fails, without running anything again.
+//!
+//! shuttle runs an execution's tasks and its scheduler on the thread that called
+//! `Runner::run`, so the recording lives in a thread-local: writing a decision down costs a
+//! push, with no lock and no atomic operation on the hot path.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::cell::RefCell;
 
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 
@@ -36,93 +39,109 @@ impl Recording {
 }
 
 #[derive(Debug, Default)]
-struct Lists {
-    choices: Vec<Choice>,
-    random_values: Vec<u64>,
+struct State {
+    current: Recording,
     /// The execution to keep when the one under way ends.
     keep: Option<u64>,
     kept: Option<(u64, Recording)>,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    lists: Mutex<Lists>,
-    steps: AtomicU64,
-    preemptions: AtomicU64,
-    truncated: AtomicBool,
+impl State {
+    /// Moves the execution under way to the kept one, if it was asked to be kept.
+    fn settle(&mut self) {
+        if let Some(execution) = self.keep.take()
+            && self.kept.is_none()
+        {
+            self.kept = Some((execution, std::mem::take(&mut self.current)));
+        }
+    }
 }
 
-/// The recordings of a run: the execution under way, and the one kept.
-#[derive(Clone, Debug, Default)]
-pub struct Recordings(Arc<Shared>);
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// The recordings of the run on this thread: the execution under way, and the one kept. A
+/// handle, valid on the thread that runs the recorded executions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recordings(());
 
 impl Recordings {
-    fn lists(&self) -> MutexGuard<'_, Lists> {
-        self.0.lists.lock().unwrap_or_else(|p| p.into_inner())
+    /// Starts the recordings of a new run on this thread, forgetting any earlier one.
+    pub fn start() -> Recordings {
+        STATE.with_borrow_mut(|state| *state = State::default());
+        Recordings(())
     }
 
     /// Keeps the recording of the execution under way, as execution `execution`, unless one is
-    /// kept already. Called from inside the execution, once it has failed.
+    /// kept already. Called from inside the execution, once it has failed, or after the run
+    /// when shuttle ended it at that execution.
     pub fn keep_current(&self, execution: u64) {
-        let mut lists = self.lists();
-        if lists.kept.is_none() {
-            lists.keep.get_or_insert(execution);
-        }
-    }
-
-    /// Moves the execution under way to the kept one, if it was asked to be kept.
-    fn settle(&self, lists: &mut Lists) {
-        if let Some(execution) = lists.keep.take()
-            && lists.kept.is_none()
-        {
-            let recording = Recording {
-                choices: std::mem::take(&mut lists.choices),
-                random_values: std::mem::take(&mut lists.random_values),
-                steps: self.0.steps.load(Ordering::Relaxed),
-                preemptions: self.0.preemptions.load(Ordering::Relaxed),
-                truncated: self.0.truncated.load(Ordering::Relaxed),
-            };
-            lists.kept = Some((execution, recording));
-        }
+        STATE.with_borrow_mut(|state| {
+            if state.kept.is_none() {
+                state.keep.get_or_insert(execution);
+            }
+        });
     }
 
     /// The kept recording and its execution's index, once the run is over.
     pub fn take_kept(&self) -> Option<(u64, Recording)> {
-        let mut lists = self.lists();
-        self.settle(&mut lists);
-        lists.kept.take()
-    }
-
-    fn start_execution(&self) {
-        let mut lists = self.lists();
-        self.settle(&mut lists);
-        lists.choices.clear();
-        lists.random_values.clear();
-        self.0.steps.store(0, Ordering::Relaxed);
-        self.0.preemptions.store(0, Ordering::Relaxed);
-        self.0.truncated.store(false, Ordering::Relaxed);
+        STATE.with_borrow_mut(|state| {
+            state.settle();
+            state.kept.take()
+        })
     }
 }
 
-/// Wraps an exploring scheduler and records every execution's decisions in [`Recordings`].
-pub struct Recorder {
-    inner: Box<dyn Scheduler + Send>,
-    recordings: Recordings,
+/// Wraps an exploring scheduler and records every execution's decisions in the
+/// [`Recordings`] of the thread that runs it.
+pub struct Recorder<S> {
+    inner: S,
 }
 
-impl Recorder {
-    /// Records the executions `inner` schedules into `recordings`.
-    pub fn new(inner: Box<dyn Scheduler + Send>, recordings: Recordings) -> Self {
-        Recorder { inner, recordings }
+impl<S: Scheduler> Recorder<S> {
+    /// Records the executions `inner` schedules; `recordings` is the handle that reads them.
+    pub fn new(inner: S, _recordings: Recordings) -> Self {
+        Recorder { inner }
     }
 }
 
-impl Scheduler for Recorder {
+/// A boxed scheduler, as a scheduler.
+pub struct Boxed(pub Box<dyn Scheduler + Send>);
+
+impl Scheduler for Boxed {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        self.0.new_execution()
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        self.0.next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+}
+
+impl<S: Scheduler> Scheduler for Recorder<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
         let schedule = self.inner.new_execution()?;
         // The last execution's recording stays until the next one starts: a caller may still
         // ask to keep it once the run is over.
-        self.recordings.start_execution();
+        STATE.with_borrow_mut(|state| {
+            state.settle();
+            let current = &mut state.current;
+            current.choices.clear();
+            current.random_values.clear();
+            current.steps = 0;
+            current.preemptions = 0;
+            current.truncated = false;
+        });
         Some(schedule)
     }
 
@@ -135,25 +154,27 @@ impl Scheduler for Recorder {
         let chosen = self.inner.next_task(runnable, current, is_yielding)?;
         let rule = Rule::at(runnable, current, is_yielding);
         let task = usize::from(chosen);
-        let shared = &self.recordings.0;
-        let step = shared.steps.fetch_add(1, Ordering::Relaxed);
-        if rule.is_preemption(task) {
-            shared.preemptions.fetch_add(1, Ordering::Relaxed);
-        }
-        if task != rule.default {
-            let mut lists = self.recordings.lists();
-            if lists.choices.len() < MAX_RECORDED_CHOICES {
-                lists.choices.push(Choice { step, task });
-            } else {
-                shared.truncated.store(true, Ordering::Relaxed);
+        STATE.with_borrow_mut(|state| {
+            let recording = &mut state.current;
+            let step = recording.steps;
+            recording.steps += 1;
+            if rule.is_preemption(task) {
+                recording.preemptions += 1;
             }
-        }
+            if task != rule.default {
+                if recording.choices.len() < MAX_RECORDED_CHOICES {
+                    recording.choices.push(Choice { step, task });
+                } else {
+                    recording.truncated = true;
+                }
+            }
+        });
         Some(chosen)
     }
 
     fn next_u64(&mut self) -> u64 {
         let value = self.inner.next_u64();
-        self.recordings.lists().random_values.push(value);
+        STATE.with_borrow_mut(|state| state.current.random_values.push(value));
         value
     }
 }
