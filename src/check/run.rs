@@ -19,10 +19,10 @@ use super::report::{
 };
 use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, REPLAY_VARIABLE, Scheduler};
-use crate::engine::body::{OnThreads, execute_in_shuttle, execute_on_threads};
+use crate::engine::body::{InShuttle, OnThreads, execute_on_threads};
 use crate::engine::derive_seed;
 use crate::engine::panics::Capture;
-use crate::engine::shuttle::{Stoppable, block_scheduler, explain_shuttle_failure};
+use crate::engine::shuttle::{Stoppable, block_scheduler};
 use crate::ledger::{EventContext, LedgerError};
 use crate::report::words::count;
 use crate::scenario::SchedulerKind;
@@ -30,8 +30,7 @@ use crate::schedule::body::run_under;
 use crate::schedule::record::{Recorder, Recording, Recordings};
 use crate::schedule::search::{FailureKind as SearchedFailure, Judged, Limits, minimize_schedule};
 use crate::schedule::{Choice, Controlled, ControlledBody, Keep, run_controlled};
-use crate::sync::context::{self, AccessLog, Execution, LoggedAccess};
-use crate::thread::said_of;
+use crate::sync::context::{self, AccessLog, LoggedAccess};
 
 /// A check's body, run once per execution.
 pub(crate) use crate::workload::plugin::Body;
@@ -208,29 +207,10 @@ pub(crate) fn error_report(engine: Engine, plan: &Plan, error: CheckError) -> En
     report
 }
 
-/// A failed shuttle execution in words: a deadlock, a livelock, or the panic of the thread that
-/// panicked (`main` if no spawned thread did), from the message the panic hook captured.
-fn shuttle_failure(captured: String, execution: Option<&Execution>, max_steps: u64) -> String {
-    if let Some((_, blocked)) = captured.split_once("deadlock! ") {
-        return format!("deadlock: {blocked}");
-    }
-    if captured.contains("exceeded max_steps") {
-        return explain_shuttle_failure(captured, max_steps);
-    }
-    let thread = execution
-        .and_then(Execution::first_thread_panic)
-        .map_or_else(|| "main".to_string(), |panic| panic.thread);
-    said_of(&thread, &captured)
-}
-
 /// A check's body as a controlled body: what every scheduler, recorder and search of
 /// [`crate::schedule`] runs for a check, as they run the CLI's workloads.
 struct CheckBody {
-    body: Body,
-    name: Arc<str>,
-    seed: u64,
-    /// The execution under way, for naming the thread that panicked when shuttle ends it.
-    current: Mutex<Option<Arc<Execution>>>,
+    body: InShuttle,
     /// Set by the first failing execution of an exploration, to keep its recording.
     recordings: Option<Recordings>,
     tally: Option<Mutex<Tally>>,
@@ -239,10 +219,7 @@ struct CheckBody {
 impl CheckBody {
     fn new(plan: &Plan, body: &Body) -> Self {
         CheckBody {
-            body: Arc::clone(body),
-            name: Arc::clone(&plan.name),
-            seed: plan.seed,
-            current: Mutex::new(None),
+            body: InShuttle::new(Arc::clone(body), Arc::clone(&plan.name), plan.seed),
             recordings: None,
             tally: None,
         }
@@ -258,15 +235,7 @@ impl ControlledBody for CheckBody {
         log: Option<&Arc<AccessLog>>,
         context: EventContext<'_>,
     ) -> Result<Outcome, LedgerError> {
-        let outcome = execute_in_shuttle(
-            &self.body,
-            &self.name,
-            context.run,
-            self.seed,
-            log.cloned(),
-            |execution| *lock(&self.current) = Some(Arc::clone(execution)),
-        )
-        .map(Outcome::Settled);
+        let outcome = self.body.execute(log, context.run).map(Outcome::Settled);
         // While exploring, each execution is counted as it ends: shuttle ends the run at the
         // first that panics, and the rest must be counted by then.
         if let (Some(tally), Ok(settled)) = (&self.tally, &outcome) {
@@ -281,11 +250,7 @@ impl ControlledBody for CheckBody {
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        Outcome::Panicked(shuttle_failure(
-            captured,
-            lock(&self.current).as_deref(),
-            max_steps,
-        ))
+        Outcome::Panicked(self.body.failure(captured, max_steps))
     }
 }
 

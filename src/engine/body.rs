@@ -3,10 +3,10 @@
 //! the CLI both run through here.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::panics::{Capture, describe_payload};
-use super::shuttle::ShuttleEngine;
+use super::shuttle::{ShuttleEngine, explain_shuttle_failure};
 use super::{EngineError, Flow, Outcome, RunPlan, derive_seed};
 use crate::check::CellOutcome;
 use crate::ledger::{LedgerError, Settlement};
@@ -34,6 +34,66 @@ pub(crate) fn execute_in_shuttle(
     body();
     execution.wait_for_threads();
     execution.settle()
+}
+
+/// A body on the primitive API run as executions under shuttle: what the controlled bodies of
+/// checks and of plugin workloads share. It remembers the execution under way, to name the
+/// thread that panicked when shuttle ends the run.
+pub(crate) struct InShuttle {
+    body: Body,
+    name: Arc<str>,
+    seed: u64,
+    current: Mutex<Option<Arc<Execution>>>,
+}
+
+impl InShuttle {
+    /// `body` as executions of `name`, whose real-thread jitter would derive from `seed`.
+    pub(crate) fn new(body: Body, name: Arc<str>, seed: u64) -> Self {
+        InShuttle {
+            body,
+            name,
+            seed,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// Runs execution `run` (inside shuttle), logging to `log` if given.
+    pub(crate) fn execute(
+        &self,
+        log: Option<&Arc<AccessLog>>,
+        run: u64,
+    ) -> Result<Vec<CellOutcome>, LedgerError> {
+        execute_in_shuttle(
+            &self.body,
+            &self.name,
+            run,
+            self.seed,
+            log.cloned(),
+            |execution| {
+                *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Arc::clone(execution));
+            },
+        )
+    }
+
+    /// A failed shuttle execution in words: a deadlock, a livelock, or the panic of the thread
+    /// that panicked (`main` if no spawned thread did), from the message the panic hook captured.
+    pub(crate) fn failure(&self, captured: String, max_steps: u64) -> String {
+        if let Some((_, blocked)) = captured.split_once("deadlock! ") {
+            return format!("deadlock: {blocked}");
+        }
+        if captured.contains("exceeded max_steps") {
+            return explain_shuttle_failure(captured, max_steps);
+        }
+        let thread = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+            .and_then(Execution::first_thread_panic)
+            .map_or_else(|| "main".to_string(), |panic| panic.thread);
+        said_of(&thread, &captured)
+    }
 }
 
 /// How an execution on real threads ended.

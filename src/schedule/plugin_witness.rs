@@ -17,31 +17,22 @@ use super::workload_file::{
 };
 use super::{Choice, Controlled, ControlledBody, Keep};
 use crate::check::Interleaving;
-use crate::engine::body::{execute_in_shuttle, settle_cells};
-use crate::engine::shuttle::explain_shuttle_failure;
+use crate::engine::body::{InShuttle, settle_cells};
 use crate::engine::{EngineError, Outcome};
 use crate::ledger::{EventContext, LedgerError};
 use crate::replay::describe_workload_outcome;
 use crate::report::interleaving::AccessReport;
 use crate::scenario::{DEFAULT_MAX_STEPS, Scenario};
 use crate::sync::context::{AccessLog, LoggedAccess};
-use crate::workload::plugin::{Body, PluginSpec};
+use crate::workload::plugin::PluginSpec;
 
 /// A plugin workload with its parameters, as a controlled body.
-pub(crate) struct PluginBody {
-    body: Body,
-    name: Arc<str>,
-    seed: u64,
-}
+pub(crate) struct PluginBody(InShuttle);
 
 impl PluginBody {
     /// The body of `spec` in scenario `name`.
     pub(crate) fn new(spec: &PluginSpec, name: &str, seed: u64) -> Arc<PluginBody> {
-        Arc::new(PluginBody {
-            body: spec.body(),
-            name: Arc::from(name),
-            seed,
-        })
+        Arc::new(PluginBody(InShuttle::new(spec.body(), Arc::from(name), seed)))
     }
 }
 
@@ -54,20 +45,13 @@ impl ControlledBody for PluginBody {
         log: Option<&Arc<AccessLog>>,
         context: EventContext<'_>,
     ) -> Result<Outcome, LedgerError> {
-        let cells = execute_in_shuttle(
-            &self.body,
-            &self.name,
-            context.run,
-            self.seed,
-            log.cloned(),
-            |_| {},
-        )?;
+        let cells = self.0.execute(log, context.run)?;
         Ok(settle_cells(&cells))
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
         Outcome::Failed {
-            message: explain_shuttle_failure(captured, max_steps),
+            message: self.0.failure(captured, max_steps),
         }
     }
 }
