@@ -51,7 +51,7 @@ use std::sync::Arc;
 pub use crate::sync::Shared;
 pub use report::{
     CellOutcome, CheckError, CheckReport, EngineReport, Failure, FailureKind, FinalValues,
-    Interleaving, SHOWN_STEPS, Step,
+    Interleaving, Kind, SHOWN_STEPS, Step,
 };
 
 use crate::scenario::DEFAULT_MAX_STEPS;
@@ -77,6 +77,20 @@ pub enum Scheduler {
         /// The bug depth.
         depth: usize,
     },
+    /// Depth-first search over the schedules, up to the check's runs; a search that ends
+    /// before them has explored every schedule.
+    Dfs,
+}
+
+impl Scheduler {
+    /// The scheduler as the scenarios of configs name it.
+    pub(crate) fn kind(self) -> crate::scenario::SchedulerKind {
+        match self {
+            Scheduler::Random => crate::scenario::SchedulerKind::Random,
+            Scheduler::Pct { depth } => crate::scenario::SchedulerKind::Pct { depth },
+            Scheduler::Dfs => crate::scenario::SchedulerKind::Dfs,
+        }
+    }
 }
 
 /// A way to run a check's body.
@@ -94,6 +108,7 @@ impl fmt::Display for Engine {
         match self {
             Engine::Shuttle(Scheduler::Random) => f.write_str("shuttle (random)"),
             Engine::Shuttle(Scheduler::Pct { depth }) => write!(f, "shuttle (pct, depth {depth})"),
+            Engine::Shuttle(Scheduler::Dfs) => f.write_str("shuttle (dfs)"),
             Engine::Threads => f.write_str("threads"),
         }
     }
@@ -107,6 +122,12 @@ pub enum Expect {
     /// Every engine loses an update in some execution, and none panics: the check reproduces
     /// a known bug.
     LostUpdates,
+    /// Every engine shows a failure of this kind in some execution (other failures may show
+    /// too): the check reproduces a known bug that shows as a panic, a deadlock, a livelock or
+    /// a lost update.
+    Fails(Kind),
+    /// Every engine shows some failure, of any kind.
+    AnyFailure,
 }
 
 /// A check of a concurrent body: its name, runs, seed, engines and expectation.
@@ -118,6 +139,7 @@ pub struct Check {
     engines: Vec<Engine>,
     expect: Expect,
     max_steps: u64,
+    time: Option<std::time::Duration>,
     schedule_dir: Option<PathBuf>,
     replay: Option<PathBuf>,
 }
@@ -135,6 +157,7 @@ impl Check {
             engines: vec![Engine::Shuttle(Scheduler::Random), Engine::Threads],
             expect: Expect::NoLostUpdates,
             max_steps: DEFAULT_MAX_STEPS,
+            time: None,
             schedule_dir: None,
             replay: None,
         }
@@ -181,6 +204,13 @@ impl Check {
     /// Scheduling steps after which a shuttle execution is reported as a livelock.
     pub fn max_steps(mut self, max_steps: u64) -> Check {
         self.max_steps = max_steps;
+        self
+    }
+
+    /// A time budget per engine: no execution starts once it is used up, even with runs left
+    /// (the report says how many ran).
+    pub fn time(mut self, budget: std::time::Duration) -> Check {
+        self.time = Some(budget);
         self
     }
 
@@ -286,6 +316,7 @@ impl Check {
             runs: self.runs,
             seed: self.seed.unwrap_or_else(|| seed_from_name(&self.name)),
             max_steps: self.max_steps,
+            time: self.time,
             expect: self.expect,
             schedule_dir: self
                 .schedule_dir

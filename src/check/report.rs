@@ -41,8 +41,13 @@ pub struct EngineReport {
     pub failing_executions: u64,
     /// Executions that lost at least one update.
     pub lost_update_executions: u64,
-    /// Executions that panicked (a deadlock or a livelock under shuttle counts here too).
+    /// Executions that failed otherwise than by losing updates: panicked, or under shuttle
+    /// deadlocked or livelocked (these two are also counted on their own).
     pub panicked_executions: u64,
+    /// Executions that deadlocked.
+    pub deadlocked_executions: u64,
+    /// Executions that ran past their step bound.
+    pub livelocked_executions: u64,
     /// Updates lost over all executions, on every cell.
     pub lost_updates: u64,
     /// Writes that replaced a write they had not read, over all executions (an overwritten
@@ -122,11 +127,57 @@ pub enum FailureKind {
         /// The cells with lost updates.
         cells: Vec<CellOutcome>,
     },
-    /// The body or one of its threads panicked, or, under shuttle, deadlocked or ran too long.
+    /// The body or one of its threads panicked.
     Panicked {
         /// What happened, with the panic's message.
         message: String,
     },
+    /// Every thread still running was blocked (found under shuttle).
+    Deadlocked {
+        /// Which threads were blocked.
+        message: String,
+    },
+    /// The execution ran past its step bound (under shuttle): a spin loop that never ends, say.
+    Livelocked {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl FailureKind {
+    /// The kind of failure, without its details.
+    pub fn kind(&self) -> Kind {
+        match self {
+            FailureKind::LostUpdates { .. } => Kind::LostUpdate,
+            FailureKind::Panicked { .. } => Kind::Panic,
+            FailureKind::Deadlocked { .. } => Kind::Deadlock,
+            FailureKind::Livelocked { .. } => Kind::Livelock,
+        }
+    }
+}
+
+/// The kinds of failure an execution can show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// An update was lost.
+    LostUpdate,
+    /// The body or one of its threads panicked (a failed `assert!`, say).
+    Panic,
+    /// Every thread still running was blocked.
+    Deadlock,
+    /// The execution ran past its step bound.
+    Livelock,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::LostUpdate => "lost update",
+            Kind::Panic => "panic",
+            Kind::Deadlock => "deadlock",
+            Kind::Livelock => "livelock",
+        })
+    }
 }
 
 /// The accesses of a controlled execution, in the order they happened.
@@ -260,10 +311,12 @@ impl EngineReport {
 }
 
 impl Expect {
-    fn in_words(self) -> &'static str {
+    fn in_words(self) -> String {
         match self {
-            Expect::NoLostUpdates => "no lost updates and no panics",
-            Expect::LostUpdates => "lost updates on every engine (and no panics)",
+            Expect::NoLostUpdates => "no lost updates and no panics".to_string(),
+            Expect::LostUpdates => "lost updates on every engine (and no panics)".to_string(),
+            Expect::Fails(kind) => format!("a {kind} on every engine"),
+            Expect::AnyFailure => "a failure on every engine".to_string(),
         }
     }
 }
@@ -353,7 +406,9 @@ impl fmt::Display for Failure {
                     .collect();
                 writeln!(f, "{}", cells.join("; "))?;
             }
-            FailureKind::Panicked { message } => writeln!(f, "{message}")?,
+            FailureKind::Panicked { message }
+            | FailureKind::Deadlocked { message }
+            | FailureKind::Livelocked { message } => writeln!(f, "{message}")?,
         }
         if let Some(interleaving) = &self.interleaving {
             write!(f, "{interleaving}")?;

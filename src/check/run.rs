@@ -18,14 +18,13 @@ use super::report::{
     CellOutcome, CheckError, EngineReport, Failure, FailureKind, FinalValues, Interleaving,
 };
 use super::schedule_file::{self, CheckSchedule};
-use super::{Engine, Expect, REPLAY_VARIABLE, Scheduler};
-use crate::engine::body::{InShuttle, OnThreads, execute_on_threads};
+use super::{Engine, Expect, Kind, REPLAY_VARIABLE, Scheduler};
+use crate::engine::body::{Ended, InShuttle, OnThreads, execute_on_threads};
 use crate::engine::derive_seed;
 use crate::engine::panics::Capture;
 use crate::engine::shuttle::{Stoppable, block_scheduler};
 use crate::ledger::{EventContext, LedgerError};
 use crate::report::words::count;
-use crate::scenario::SchedulerKind;
 use crate::schedule::body::run_under;
 use crate::schedule::record::{Recorder, Recording, Recordings};
 use crate::schedule::search::{FailureKind as SearchedFailure, Judged, Limits, minimize_schedule};
@@ -42,6 +41,8 @@ pub(crate) struct Plan {
     pub(crate) runs: u64,
     pub(crate) seed: u64,
     pub(crate) max_steps: u64,
+    /// A time budget per engine.
+    pub(crate) time: Option<Duration>,
     pub(crate) expect: Expect,
     pub(crate) schedule_dir: PathBuf,
     /// What `cargo test` is given to run the check's test alone.
@@ -64,15 +65,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) enum Outcome {
     /// Every thread finished; the accounting of each cell.
     Settled(Vec<CellOutcome>),
-    /// A panic, or under shuttle a deadlock or a livelock.
-    Panicked(String),
+    /// A panic, or under shuttle a deadlock or a livelock, with what happened in words.
+    Failed(Ended, String),
 }
 
 impl Outcome {
     fn fails(&self) -> bool {
         match self {
             Outcome::Settled(cells) => cells.iter().any(|cell| cell.lost_updates > 0),
-            Outcome::Panicked(_) => true,
+            Outcome::Failed(..) => true,
         }
     }
 
@@ -89,7 +90,7 @@ impl Outcome {
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
-            Outcome::Panicked(message) => message.clone(),
+            Outcome::Failed(_, message) => message.clone(),
         }
     }
 }
@@ -101,6 +102,8 @@ struct Tally {
     failing: u64,
     lost_update_executions: u64,
     panicked: u64,
+    deadlocked: u64,
+    livelocked: u64,
     lost_updates: u64,
     overwrites: u64,
     cells: Vec<String>,
@@ -133,9 +136,19 @@ impl Tally {
                     }
                 })
             }
-            Outcome::Panicked(message) => {
+            Outcome::Failed(ended, message) => {
                 self.panicked += 1;
-                Some(FailureKind::Panicked { message })
+                Some(match ended {
+                    Ended::Panic => FailureKind::Panicked { message },
+                    Ended::Deadlock => {
+                        self.deadlocked += 1;
+                        FailureKind::Deadlocked { message }
+                    }
+                    Ended::Livelock => {
+                        self.livelocked += 1;
+                        FailureKind::Livelocked { message }
+                    }
+                })
             }
         };
         let Some(kind) = failure else {
@@ -164,6 +177,8 @@ impl Tally {
             failing_executions: self.failing,
             lost_update_executions: self.lost_update_executions,
             panicked_executions: self.panicked,
+            deadlocked_executions: self.deadlocked,
+            livelocked_executions: self.livelocked,
             lost_updates: self.lost_updates,
             overwrites: self.overwrites,
             cells: self.cells,
@@ -196,6 +211,14 @@ pub(crate) fn judge(expect: Expect, report: &EngineReport) -> bool {
             Expect::LostUpdates => {
                 report.lost_update_executions > 0 && report.panicked_executions == 0
             }
+            Expect::Fails(Kind::LostUpdate) => report.lost_update_executions > 0,
+            Expect::Fails(Kind::Panic) => {
+                report.panicked_executions
+                    > report.deadlocked_executions + report.livelocked_executions
+            }
+            Expect::Fails(Kind::Deadlock) => report.deadlocked_executions > 0,
+            Expect::Fails(Kind::Livelock) => report.livelocked_executions > 0,
+            Expect::AnyFailure => report.failing_executions > 0,
         }
 }
 
@@ -250,7 +273,8 @@ impl ControlledBody for CheckBody {
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        Outcome::Panicked(self.body.failure(captured, max_steps))
+        let (ended, message) = self.body.failure(captured, max_steps);
+        Outcome::Failed(ended, message)
     }
 }
 
@@ -261,7 +285,7 @@ impl Judged for Outcome {
                 Some(SearchedFailure::LostUpdate)
             }
             Outcome::Settled(_) => None,
-            Outcome::Panicked(_) => Some(SearchedFailure::Failed),
+            Outcome::Failed(..) => Some(SearchedFailure::Failed),
         }
     }
 }
@@ -341,6 +365,7 @@ fn schedule_file_name(plan: &Plan, scheduler: Scheduler) -> String {
     let label = match scheduler {
         Scheduler::Random => "random".to_string(),
         Scheduler::Pct { depth } => format!("pct{depth}"),
+        Scheduler::Dfs => "dfs".to_string(),
     };
     format!("{name}.{label}.schedule.toml")
 }
@@ -354,20 +379,17 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     if std::env::var_os(SHUTTLE_SEED_VARIABLE).is_some() {
         return error_report(engine, plan, CheckError::ShuttleSeedVariable);
     }
-    let kind = match scheduler {
-        Scheduler::Random => SchedulerKind::Random,
-        Scheduler::Pct { depth } => SchedulerKind::Pct { depth },
-    };
+    let kind = scheduler.kind();
     let recordings = Recordings::start();
     let explorer = Arc::new(CheckBody {
         recordings: Some(recordings),
         tally: Some(Mutex::new(Tally::default())),
         ..CheckBody::new(plan, body)
     });
-    let scheduler_of_block = Recorder::new(
-        Stoppable::unbounded(block_scheduler(kind, plan.seed, &(0..plan.runs))),
-        recordings,
-    );
+    let deadline = plan.time.and_then(|time| started.checked_add(time));
+    let (stoppable, out_of_time) =
+        Stoppable::with_deadline(block_scheduler(kind, plan.seed, &(0..plan.runs)), deadline);
+    let scheduler_of_block = Recorder::new(stoppable, recordings);
     let context = EventContext {
         scenario: &plan.name,
         run: 0,
@@ -380,6 +402,7 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
         .as_ref()
         .map_or_else(Tally::default, |tally| std::mem::take(&mut *lock(tally)));
     let mut notes = Vec::new();
+    let ended_early = !matches!(ended, Ok(None));
     match ended {
         Ok(None) => {}
         Ok(Some((run, outcome))) => {
@@ -399,6 +422,14 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
         Err((run, error)) => {
             tally.internal.get_or_insert((run, error));
         }
+    }
+    if out_of_time.load(Ordering::SeqCst) {
+        notes.push(time_note(plan, tally.executions));
+    } else if matches!(scheduler, Scheduler::Dfs) && tally.executions < plan.runs && !ended_early {
+        notes.push(format!(
+            "dfs explored all {} schedules: the search is exhaustive",
+            tally.executions
+        ));
     }
     let mut report = tally.into_report(engine, plan, started);
     report.notes = notes;
@@ -552,14 +583,10 @@ fn witness(
         contend_version: env!("CARGO_PKG_VERSION").to_string(),
         shuttle_version: crate::schedule::file::SHUTTLE_VERSION.to_string(),
         check: plan.name.to_string(),
-        scheduler: match scheduler {
-            Scheduler::Pct { .. } => "pct",
-            Scheduler::Random => "random",
-        }
-        .to_string(),
+        scheduler: scheduler.kind().as_str().to_string(),
         depth: match scheduler {
             Scheduler::Pct { depth } => Some(depth),
-            Scheduler::Random => None,
+            Scheduler::Random | Scheduler::Dfs => None,
         },
         seed: plan.seed,
         execution,
@@ -591,10 +618,16 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
     let started = Instant::now();
     let capture = Capture::start();
     let mut tally = Tally::default();
+    let deadline = plan.time.and_then(|time| started.checked_add(time));
+    let mut out_of_time = false;
     for run in 0..plan.runs {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            out_of_time = true;
+            break;
+        }
         let seed = derive_seed(plan.seed, run);
         let outcome = match execute_on_threads(body, &plan.name, run, seed, &capture) {
-            Ok(OnThreads::Panicked(message)) => Outcome::Panicked(message),
+            Ok(OnThreads::Panicked(message)) => Outcome::Failed(Ended::Panic, message),
             Ok(OnThreads::Settled(cells)) => Outcome::Settled(cells),
             Err(error) => {
                 tally.internal = Some((run, error));
@@ -603,7 +636,11 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
         };
         tally.record(run, outcome);
     }
+    let executions = tally.executions;
     let mut report = tally.into_report(Engine::Threads, plan, started);
+    if out_of_time {
+        report.notes.push(time_note(plan, executions));
+    }
     if report.first_failure.is_some() {
         report.notes.push(
             "real threads leave no schedule to replay: a shuttle engine (Engine::Shuttle, one of \
@@ -612,6 +649,15 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
         );
     }
     report
+}
+
+/// The note of an engine whose time budget ended its run.
+fn time_note(plan: &Plan, executions: u64) -> String {
+    format!(
+        "the time budget ({}) ended the run after {executions} of {} executions",
+        humantime::format_duration(plan.time.unwrap_or_default()),
+        plan.runs
+    )
 }
 
 /// Replays the saved schedule `file` (read from `path`) under shuttle, with every access
@@ -625,6 +671,7 @@ pub(crate) fn replay_file(
     let started = Instant::now();
     let scheduler = match (file.scheduler.as_str(), file.depth) {
         ("pct", Some(depth)) => Scheduler::Pct { depth },
+        ("dfs", _) => Scheduler::Dfs,
         _ => Scheduler::Random,
     };
     let plan = Plan {

@@ -76,14 +76,24 @@ impl InShuttle {
         )
     }
 
-    /// A failed shuttle execution in words: a deadlock, a livelock, or the panic of the thread
-    /// that panicked (`main` if no spawned thread did), from the message the panic hook captured.
-    pub(crate) fn failure(&self, captured: String, max_steps: u64) -> String {
-        if let Some((_, blocked)) = captured.split_once("deadlock! ") {
-            return format!("deadlock: {blocked}");
-        }
-        if captured.contains("exceeded max_steps") {
-            return explain_shuttle_failure(captured, max_steps);
+    /// A failed shuttle execution, its kind and what happened in words: a deadlock, a livelock,
+    /// or the panic of the thread that panicked (`main` if no spawned thread did), from the
+    /// message the panic hook captured.
+    pub(crate) fn failure(&self, captured: String, max_steps: u64) -> (Ended, String) {
+        match Ended::of_shuttle_failure(&captured) {
+            Ended::Deadlock => {
+                let blocked = captured
+                    .split_once("deadlock! ")
+                    .map_or(captured.as_str(), |(_, blocked)| blocked);
+                return (Ended::Deadlock, format!("deadlock: {blocked}"));
+            }
+            Ended::Livelock => {
+                return (
+                    Ended::Livelock,
+                    explain_shuttle_failure(captured, max_steps),
+                );
+            }
+            Ended::Panic => {}
         }
         let thread = self
             .current
@@ -92,7 +102,32 @@ impl InShuttle {
             .as_deref()
             .and_then(Execution::first_thread_panic)
             .map_or_else(|| "main".to_string(), |panic| panic.thread);
-        said_of(&thread, &captured)
+        (Ended::Panic, said_of(&thread, &captured))
+    }
+}
+
+/// How an execution that shuttle ended early ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// A thread panicked.
+    Panic,
+    /// Every thread still running was blocked.
+    Deadlock,
+    /// The execution ran past its step bound.
+    Livelock,
+}
+
+impl Ended {
+    /// The kind of a failure shuttle ended an execution with, from its panic's message: shuttle
+    /// reports deadlocks and step bounds only in words, and this is the one place that reads them.
+    pub(crate) fn of_shuttle_failure(captured: &str) -> Ended {
+        if captured.contains("deadlock! ") {
+            Ended::Deadlock
+        } else if captured.contains("exceeded max_steps") {
+            Ended::Livelock
+        } else {
+            Ended::Panic
+        }
     }
 }
 

@@ -100,14 +100,20 @@ pub(crate) struct Stoppable {
 }
 
 impl Stoppable {
-    /// `inner`, never dropped, with no time budget nor stop.
-    pub(crate) fn unbounded(inner: Box<dyn Scheduler + Send>) -> Self {
-        Stoppable {
+    /// `inner`, never dropped, that starts no execution past `deadline`; the flag says whether
+    /// the deadline ended the run.
+    pub(crate) fn with_deadline(
+        inner: Box<dyn Scheduler + Send>,
+        deadline: Option<Instant>,
+    ) -> (Self, Arc<AtomicBool>) {
+        let out_of_time = Arc::new(AtomicBool::new(false));
+        let stoppable = Stoppable {
             inner: ManuallyDrop::new(inner),
             stop: Arc::default(),
-            deadline: None,
-            out_of_time: Arc::default(),
-        }
+            deadline,
+            out_of_time: Arc::clone(&out_of_time),
+        };
+        (stoppable, out_of_time)
     }
 }
 

@@ -32,7 +32,11 @@ pub(crate) struct PluginBody(InShuttle);
 impl PluginBody {
     /// The body of `spec` in scenario `name`.
     pub(crate) fn new(spec: &PluginSpec, name: &str, seed: u64) -> Arc<PluginBody> {
-        Arc::new(PluginBody(InShuttle::new(spec.body(), Arc::from(name), seed)))
+        Arc::new(PluginBody(InShuttle::new(
+            spec.body(),
+            Arc::from(name),
+            seed,
+        )))
     }
 }
 
@@ -51,7 +55,7 @@ impl ControlledBody for PluginBody {
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
         Outcome::Failed {
-            message: self.0.failure(captured, max_steps),
+            message: self.0.failure(captured, max_steps).1,
         }
     }
 }
