@@ -471,6 +471,49 @@ fn with_rules(schema: &mut serde_json::Value) {
         })
         .collect();
     schema["allOf"] = json!(rules);
+    with_plugins(schema);
+}
+
+/// The registered plugin workloads in the schema: their names as workloads, and for each, its
+/// own parameters' schema as `params` of the scenarios that name it.
+fn with_plugins(schema: &mut serde_json::Value) {
+    use serde_json::json;
+    let plugins = registry::plugins();
+    if plugins.is_empty() {
+        return;
+    }
+    let names: Vec<serde_json::Value> = plugins.iter().map(|p| json!(p.name())).collect();
+    if let Some(workload) = schema.pointer_mut("/$defs/RawScenario/properties/workload") {
+        let built_in = workload.clone();
+        *workload = json!({
+            "description": built_in["description"].clone(),
+            "anyOf": [built_in, { "enum": names, "description": "a registered plugin workload" }]
+        });
+    }
+    let rules: Vec<serde_json::Value> = plugins
+        .iter()
+        .map(|plugin| {
+            let mut params = plugin.params_schema().to_value();
+            if let Some(object) = params.as_object_mut() {
+                object.remove("$schema");
+                // The params' own definitions join the config's, where their references point.
+                if let Some(serde_json::Value::Object(definitions)) = object.remove("$defs")
+                    && let Some(serde_json::Value::Object(root)) = schema.get_mut("$defs")
+                {
+                    for (name, definition) in definitions {
+                        root.entry(name).or_insert(definition);
+                    }
+                }
+            }
+            json!({
+                "if": { "properties": { "workload": { "const": plugin.name() } }, "required": ["workload"] },
+                "then": { "properties": { "params": params } }
+            })
+        })
+        .collect();
+    if let Some(scenario) = schema.pointer_mut("/$defs/RawScenario") {
+        scenario["allOf"] = json!(rules);
+    }
 }
 
 /// Reads and validates a config file.

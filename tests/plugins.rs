@@ -300,3 +300,29 @@ fn a_name_already_taken_cannot_be_registered() {
         Err(RegistryError::Taken("counter".into()))
     );
 }
+
+#[test]
+fn the_schema_names_each_plugin_and_its_params() {
+    registered();
+    let schema: serde_json::Value = serde_json::from_str(&config::json_schema()).unwrap();
+    let scenario = &schema["$defs"]["RawScenario"];
+    let names = scenario["properties"]["workload"]["anyOf"][1]["enum"]
+        .as_array()
+        .expect("the plugin names");
+    assert!(names.iter().any(|name| name == "pair-counter"), "{names:?}");
+    let rule = scenario["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rule| rule["if"]["properties"]["workload"]["const"] == "pair-counter")
+        .expect("a rule for pair-counter's params");
+    let params = &rule["then"]["properties"]["params"];
+    assert_eq!(params["additionalProperties"], false);
+    assert!(
+        params["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"threads".into())
+    );
+    assert_eq!(params["properties"]["increments"]["type"], "integer");
+}

@@ -26,8 +26,15 @@ pub fn list() -> i32 {
             "counter-object",
             "the lesson's Counter class: workers pause, then increment() under its lock (or none)"
         ),
-        "sync modes (sync = ...):".to_string(),
     ];
+    lines.extend(contend::workload::registry::plugins().iter().map(|plugin| {
+        format!(
+            "  {:<16} {} (plugin; [scenario.params])",
+            plugin.name(),
+            plugin.description()
+        )
+    }));
+    lines.push("sync modes (sync = ...):".to_string());
     lines.extend(
         SyncMode::ALL
             .iter()
