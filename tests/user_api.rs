@@ -403,7 +403,7 @@ fn a_deadlock_under_shuttle_is_a_failure_with_its_interleaving() {
     assert_eq!(engine.panicked_executions, 1, "{report}");
     let failure = engine.first_failure.as_ref().unwrap();
     assert!(
-        matches!(&failure.kind, FailureKind::Panicked { message } if message.contains("deadlock")),
+        matches!(&failure.kind, FailureKind::Deadlocked { message } if message.contains("deadlock")),
         "{report}"
     );
     assert!(report.to_string().contains("lock mutex#"), "{report}");
