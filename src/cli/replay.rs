@@ -18,7 +18,7 @@ use contend::schedule::witness::inline_table;
 use contend::schedule::workload_file::WorkloadSchedule;
 
 use super::ReplayArgs;
-use super::output::{QuietOnBrokenPipe, check_output_file, install_trace, same_file};
+use super::output::{QuietOnBrokenPipe, check_output, check_outputs, install_trace};
 
 /// Runs `contend replay`; returns the exit code.
 pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
@@ -33,28 +33,13 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         Some(config) => Target::Config(Box::new(current_scenario(config, &file)?)),
         None => Target::Recorded,
     };
-    if let Some(trace) = &args.trace {
-        check_output_file("--trace", trace)?;
-        if same_file(trace, &args.file) {
-            anyhow::bail!(
-                "{}: --trace names the schedule file itself",
-                trace.display()
-            );
-        }
-    }
-    if let Some(html) = &args.html {
-        check_output_file("--html", html)?;
-        if same_file(html, &args.file) {
-            anyhow::bail!("{}: --html names the schedule file itself", html.display());
-        }
-        if args
-            .trace
-            .as_ref()
-            .is_some_and(|trace| same_file(trace, html))
-        {
-            anyhow::bail!("{}: --trace and --html name the same file", html.display());
-        }
-    }
+    let mut inputs = vec![args.file.as_path()];
+    inputs.extend(args.config.as_deref());
+    let outputs: Vec<(&str, &Path)> = [("--trace", &args.trace), ("--html", &args.html)]
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
+        .collect();
+    check_outputs(&outputs, &inputs)?;
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
     let started = std::time::Instant::now();
     let replayed = match contend::replay::replay_against(&file, &target, true) {
@@ -95,13 +80,7 @@ fn replay_workload(args: &ReplayArgs, file: &WorkloadSchedule) -> anyhow::Result
         );
     }
     if let Some(trace) = &args.trace {
-        check_output_file("--trace", trace)?;
-        if same_file(trace, &args.file) {
-            anyhow::bail!(
-                "{}: --trace names the schedule file itself",
-                trace.display()
-            );
-        }
+        check_output("--trace", trace, &[args.file.as_path()])?;
     }
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
     let replayed = match contend::replay::replay_workload(file, true) {

@@ -341,8 +341,10 @@ impl ScheduleFile {
         if threads.iter().any(|t| t.ops == 0) {
             return Err("minimal.threads: every thread needs at least 1 op".into());
         }
-        let total: u64 = threads.iter().map(|t| t.ops).sum();
-        if total > crate::config::MAX_TOTAL_OPS {
+        let total = threads
+            .iter()
+            .try_fold(0u64, |acc, t| acc.checked_add(t.ops));
+        if total.is_none_or(|total| total > crate::config::MAX_TOTAL_OPS) {
             return Err(format!(
                 "minimal.threads: at most {} ops in all",
                 crate::config::MAX_TOTAL_OPS
@@ -359,7 +361,7 @@ impl ScheduleFile {
         }
         if self.minimal_counter().checked_expected_final().is_none() {
             return Err(
-                "minimal.threads: the counter's expected final value does not fit in 64 bits"
+                "minimal.threads: the counter's value can leave 64 bits along some interleaving"
                     .into(),
             );
         }
@@ -427,8 +429,13 @@ pub fn save_schedule_text(folder: &Path, scenario: &str, text: &str) -> io::Resu
     unreachable!("some numbered name is free")
 }
 
-/// A file name for a scenario: its name where that is a safe file name, else its safe
-/// characters and a short hash of the name, so that two names never share a stem.
+/// The longest stem of a schedule file's name, in bytes: with `-NNNN.schedule.toml` after it
+/// the name stays well within the 255 bytes a file name may have.
+const MAX_STEM: usize = 200;
+
+/// A file name for a scenario: its name where that is a safe file name of at most
+/// [`MAX_STEM`] bytes, else its first safe characters and a short hash of the name, so that
+/// two names never share a stem.
 fn file_stem(name: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
     let cleaned: String = name
@@ -436,18 +443,20 @@ fn file_stem(name: &str) -> String {
         .map(|c| if safe(c) { c } else { '-' })
         .collect();
     let cleaned = cleaned.trim_start_matches(['-', '.']).to_string();
-    if cleaned == name && !cleaned.is_empty() {
+    if cleaned == name && !cleaned.is_empty() && cleaned.len() <= MAX_STEM {
         return cleaned;
     }
     // FNV-1a: stable across runs and platforms, unlike the standard hasher.
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    let cleaned = if cleaned.is_empty() {
+    let mut cleaned = if cleaned.is_empty() {
         "scenario".to_string()
     } else {
         cleaned
     };
+    // Only ASCII is left, so any byte is a character boundary.
+    cleaned.truncate(MAX_STEM - 9);
     format!("{cleaned}-{:08x}", hash as u32)
 }
 
@@ -480,6 +489,17 @@ mod tests {
             "{evil}"
         );
         assert!(file_stem("").starts_with("scenario-"));
+    }
+
+    #[test]
+    fn long_names_keep_the_schedule_within_the_file_name_limit() {
+        use super::file_stem;
+        let long = "n".repeat(300);
+        let stem = file_stem(&long);
+        assert!(stem.len() <= super::MAX_STEM, "{}", stem.len());
+        assert!(format!("{stem}-9999.schedule.toml").len() <= 255);
+        assert_ne!(stem, file_stem(&"n".repeat(301)));
+        assert_eq!(file_stem(&"n".repeat(200)), "n".repeat(200));
     }
 
     #[test]
