@@ -1061,10 +1061,10 @@ impl Source<'_> {
                 } else {
                     "threads"
                 },
-                "the counter's value can leave 64 bits along some interleaving (from the \
-                 initial value plus every negative update to the initial value plus every \
-                 positive one, and the distance between them, must fit in a signed 64-bit \
-                 integer)"
+                "the counter's value does not fit in 64 bits along some interleaving: the \
+                 initial value plus every negative update, the initial value plus every \
+                 positive one, and the distance between them must fit in a signed 64-bit \
+                 integer"
                     .into(),
             ));
         }

@@ -98,6 +98,11 @@ pub fn check_output(flag: &str, path: &Path, inputs: &[&Path]) -> anyhow::Result
     }
     let destination = Destination::resolve(path)
         .with_context(|| format!("{}: {flag} cannot be written", path.display()))?;
+    if let Destination::File(file) = &destination
+        && !contend::report::json::folder_of(file).is_dir()
+    {
+        anyhow::bail!("{}: the folder of {flag} does not exist", path.display());
+    }
     destination
         .check()
         .with_context(|| format!("{}: {flag} cannot be written", path.display()))?;
@@ -113,7 +118,7 @@ pub fn check_output_folder(flag: &str, out: &Path) -> anyhow::Result<()> {
         );
     }
     std::fs::create_dir_all(out)
-        .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
+        .with_context(|| format!("{}: {flag}: cannot create the output folder", out.display()))?;
     Destination::File(out.join("report.json"))
         .check()
         .with_context(|| format!("{}: {flag} cannot be written", out.display()))?;

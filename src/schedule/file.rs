@@ -20,7 +20,7 @@ use crate::scenario::{CounterSpec, DEFAULT_MAX_PAUSE, ObjectSettings, SyncMode};
 /// The `format` every schedule file names.
 pub const FORMAT: &str = "contend-schedule";
 /// The version of the format this contend writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The shuttle version that executes schedules; a schedule's task ids and steps are shuttle's.
 pub const SHUTTLE_VERSION: &str = "0.9.10";
 
@@ -317,14 +317,36 @@ impl ScheduleFile {
             }
             None => return Err(invalid(None, "the file has no `version`".into())),
         }
-        let file: ScheduleFile = toml::from_str(text)
+        // The digest line is blanked out rather than removed, so that positions stay right.
+        let (digest, without_digest) = take_digest(text)
+            .ok_or_else(|| invalid(None, "the file has no `digest` line".into()))?;
+        let file: ScheduleFile = toml::from_str(&without_digest)
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
         file.check().map_err(|message| invalid(None, message))?;
+        if digest != file.digest() {
+            return Err(invalid(
+                None,
+                "the file was edited or damaged: its digest does not match what it holds. A \
+                 schedule file is a record of one failure, not a test to edit; to check a fix, \
+                 replay the saved file unchanged, or run the fixed config again"
+                    .into(),
+            ));
+        }
         Ok(file)
+    }
+
+    /// The digest of everything the file holds: FNV-1a (128 bits) of its canonical text.
+    pub fn digest(&self) -> String {
+        let canonical = toml::to_string(self).expect("a schedule file is plain data");
+        let hash = canonical.bytes().fold(FNV_OFFSET, |h, b| {
+            (h ^ u128::from(b)).wrapping_mul(FNV_PRIME)
+        });
+        format!("fnv1a128:{hash:032x}")
     }
 
     /// Checks what the types cannot: a workload contend can run, choices in order.
     fn check(&self) -> Result<(), String> {
+        self.check_records()?;
         if !["counter", "counter-object"].contains(&self.scenario.workload.as_str()) {
             return Err(format!(
                 "unknown workload `{}` (expected: counter)",
@@ -361,7 +383,7 @@ impl ScheduleFile {
         }
         if self.minimal_counter().checked_expected_final().is_none() {
             return Err(
-                "minimal.threads: the counter's value can leave 64 bits along some interleaving"
+                "minimal.threads: the counter's value does not fit in 64 bits along some interleaving"
                     .into(),
             );
         }
@@ -396,6 +418,7 @@ impl ScheduleFile {
              # run that task (0 is main, N the Nth thread of [minimal] threads) instead of\n\
              # keeping the current thread running; `contend replay -v` shows them by table row.\n",
         );
+        text.push_str(&format!("digest = \"{}\"\n", self.digest()));
         text.push_str(&toml::to_string(self).expect("a schedule file is plain data"));
         text
     }
@@ -427,6 +450,122 @@ pub fn save_schedule_text(folder: &Path, scenario: &str, text: &str) -> io::Resu
         }
     }
     unreachable!("some numbered name is free")
+}
+
+/// FNV-1a's 128-bit offset basis and prime.
+const FNV_OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+const FNV_PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+
+/// The `digest = "..."` line of a schedule file's text (a top-level key, before any table),
+/// and the text with that line blanked.
+fn take_digest(text: &str) -> Option<(String, String)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            return None;
+        }
+        if let Some(value) = trimmed
+            .strip_prefix("digest")
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            let digest: String = toml::from_str::<toml::Table>(&format!("d = {}", value.trim()))
+                .ok()?
+                .get("d")?
+                .as_str()?
+                .to_string();
+            let blank = " ".repeat(line.trim_end_matches('\n').len());
+            let mut rest = String::with_capacity(text.len());
+            rest.push_str(&text[..offset]);
+            rest.push_str(&blank);
+            rest.push_str(&text[offset + line.trim_end_matches('\n').len()..]);
+            return Some((digest, rest));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The engines and schedulers a schedule file may name.
+const ENGINES: [&str; 4] = ["threads", "shuttle", "async", "processes"];
+const SCHEDULERS: [&str; 3] = ["random", "pct", "dfs"];
+
+impl ScheduleFile {
+    /// Checks the records the replay does not run but reports: names and settings contend
+    /// could have written.
+    fn check_records(&self) -> Result<(), String> {
+        let scenario = &self.scenario;
+        if scenario.name.is_empty() || scenario.name.chars().any(char::is_control) {
+            return Err(format!(
+                "scenario.name `{}` is empty or holds control characters",
+                scenario.name.escape_debug()
+            ));
+        }
+        for (key, engine) in [
+            ("scenario.engine", &scenario.engine),
+            ("original.engine", &self.original.engine),
+        ] {
+            if !ENGINES.contains(&engine.as_str()) {
+                return Err(format!(
+                    "{key} is `{}`, not an engine (expected one of: {})",
+                    engine.escape_debug(),
+                    ENGINES.join(", ")
+                ));
+            }
+        }
+        if let Some(scheduler) = &scenario.scheduler
+            && !SCHEDULERS.contains(&scheduler.as_str())
+        {
+            return Err(format!(
+                "scenario.scheduler is `{}`, not a scheduler (expected one of: {})",
+                scheduler.escape_debug(),
+                SCHEDULERS.join(", ")
+            ));
+        }
+        if self.minimal.max_steps == Some(0) {
+            return Err("minimal.max_steps must be at least 1".into());
+        }
+        if scenario.threads.is_empty()
+            || scenario.threads.len() > crate::config::MAX_THREADS
+            || scenario.threads.iter().any(|t| t.ops == 0)
+        {
+            return Err(format!(
+                "scenario.threads must list 1 to {} threads of at least 1 op",
+                crate::config::MAX_THREADS
+            ));
+        }
+        let threads: Vec<(i64, u64)> = scenario.threads.iter().map(|t| (t.delta, t.ops)).collect();
+        let counter = CounterSpec::new(scenario.initial, &threads, scenario.sync);
+        if counter
+            .checked_total_ops()
+            .is_none_or(|total| total > crate::config::MAX_TOTAL_OPS)
+            || counter.reachable_range().is_none()
+        {
+            return Err(
+                "scenario.threads: too many ops, or a value that does not fit in 64 bits along some \
+                 interleaving".into(),
+            );
+        }
+        if scenario
+            .max_pause_ms
+            .is_some_and(|ms| ms > crate::config::MAX_PAUSE_MS as u64)
+        {
+            return Err(format!(
+                "scenario.max_pause_ms must be at most {}",
+                crate::config::MAX_PAUSE_MS
+            ));
+        }
+        if self
+            .original
+            .choices
+            .as_ref()
+            .is_some_and(|choices| choices.windows(2).any(|w| w[0].step >= w[1].step))
+        {
+            return Err("original.choices must be in increasing step order".into());
+        }
+        Ok(())
+    }
 }
 
 /// The longest stem of a schedule file's name, in bytes: with `-NNNN.schedule.toml` after it
