@@ -16,6 +16,7 @@ pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+pub mod discards;
 pub mod engine;
 pub mod interrupt;
 pub mod ledger;

@@ -707,3 +707,119 @@ expect = "no-lost-updates"
     let row = run.stdout.lines().find(|l| l.starts_with("dfs ")).unwrap();
     assert!(!row.contains("[0.0%, 0.0%]"), "{row}");
 }
+
+#[test]
+fn the_trace_reconciles_with_the_lost_updates_on_every_engine() {
+    // One overwrite can discard several updates, and an overwritten update can be restored:
+    // the events' `discarded_updates` must still add up to the report's lost updates.
+    let dir = TempDir::new().unwrap();
+    for (engine, extra) in [
+        ("shuttle", ""),
+        ("threads", ""),
+        (
+            "async",
+            "executor = \"shuttle\"\nawait_in_critical_section = true\n",
+        ),
+        ("processes", ""),
+        ("processes", "storage = \"manager\"\n"),
+    ] {
+        write(
+            &dir,
+            "t.toml",
+            format!(
+                "[[scenario]]\nname = \"t\"\nengine = \"{engine}\"\n{extra}threads = [{{ delta = 1, ops = 300 }}, {{ delta = -1, ops = 200 }}, {{ delta = 2, ops = 100 }}]\nruns = 6\nseed = 9\nexpect = \"lost-updates\"\n"
+            ),
+        );
+        let run = contend(
+            &[
+                "run",
+                "t.toml",
+                "-q",
+                "--no-shrink",
+                "--json",
+                "r.json",
+                "--trace",
+                "t.jsonl",
+            ],
+            dir.path(),
+        );
+        assert!(run.code == 0 || run.code == 1, "{engine}: {}", run.stderr);
+        let report = read_json(&dir.path().join("r.json"));
+        let lost = report["scenarios"][0]["lost_updates"].as_u64().unwrap();
+        let trace = std::fs::read_to_string(dir.path().join("t.jsonl")).unwrap();
+        let mut discarded = 0u64;
+        let mut overwrites = 0u64;
+        for line in trace.lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            if event["target"] == "contend::lost_update" {
+                overwrites += 1;
+                let count = event["discarded_updates"]
+                    .as_u64()
+                    .expect("discarded_updates");
+                let ranges = event["discarded"].as_str().unwrap();
+                assert_eq!(count == 0, ranges.is_empty(), "{event}");
+                discarded += count;
+            }
+        }
+        assert_eq!(
+            overwrites,
+            report["scenarios"][0]["overwrites"].as_u64().unwrap(),
+            "{engine} {extra}"
+        );
+        assert_eq!(discarded, lost, "{engine} {extra}");
+        if engine != "async" {
+            assert!(
+                lost > 0,
+                "{engine} {extra}: no update lost, nothing checked"
+            );
+        }
+    }
+}
+
+#[test]
+fn replay_prints_the_steps_around_the_first_lost_update_and_the_whole_table_with_full() {
+    let dir = TempDir::new().unwrap();
+    write(
+        &dir,
+        "big.toml",
+        RACY.replace(
+            "ops = 3 }, { delta = -1, ops = 4 }",
+            "ops = 400 }, { delta = -1, ops = 400 }",
+        ),
+    );
+    let run = contend(
+        &["run", "big.toml", "-q", "--no-shrink", "--json", "r.json"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let file = read_json(&dir.path().join("r.json"))["scenarios"][0]["schedule_file"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rows = |stdout: &str| {
+        stdout
+            .lines()
+            .filter(|l| {
+                l.trim_start()
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.parse::<u64>().is_ok())
+            })
+            .count()
+    };
+    let short = contend(&["replay", &file], dir.path());
+    assert_eq!(short.code, 1, "{}", short.stderr);
+    let full = contend(&["replay", &file, "--full"], dir.path());
+    assert_eq!(full.code, 1, "{}", full.stderr);
+    // 800 reads and 800 writes: the whole table with --full, a window around the first
+    // overwrite without.
+    assert_eq!(rows(&full.stdout), 1_600, "{}", full.stdout);
+    assert!(rows(&short.stdout) <= 31, "{}", short.stdout);
+    assert!(short.stdout.contains("(overwrites)"), "{}", short.stdout);
+    assert!(
+        short.stdout.contains("`--full` prints them all"),
+        "{}",
+        short.stdout
+    );
+    assert!(!full.stdout.contains("steps after"), "{}", full.stdout);
+}

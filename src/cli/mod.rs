@@ -133,6 +133,10 @@ pub struct ReplayArgs {
     /// Write every step as JSON lines to this file.
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
+    /// Print the whole interleaving table and every overwrite (by default, a long execution
+    /// shows the steps around its first lost update).
+    #[arg(long)]
+    pub full: bool,
     /// Replay against the scenario of the same name as this config defines it now (is my fix
     /// good against this schedule?): exit 1 while it still fails, 0 once it does not.
     #[arg(long, value_name = "CONFIG")]

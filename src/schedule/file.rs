@@ -286,7 +286,15 @@ impl ScheduleFile {
             contend_version: Option<String>,
             check: Option<String>,
         }
-        let header: Header = toml::from_str(text)
+        // Only the top-level keys, before the first table: a long schedule's choices are parsed
+        // once, below.
+        let head_end = text
+            .match_indices('\n')
+            .map(|(at, _)| at + 1)
+            .find(|&at| text[at..].trim_start().starts_with('['))
+            .unwrap_or(text.len());
+        let header: Header = toml::from_str(&text[..head_end])
+            .or_else(|_| toml::from_str(text))
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
         if header.format.as_deref() == Some(crate::check::SCHEDULE_FORMAT) {
             let check = header.check.unwrap_or_default();
@@ -320,8 +328,17 @@ impl ScheduleFile {
         // The digest line is blanked out rather than removed, so that positions stay right.
         let (digest, without_digest) = take_digest(text)
             .ok_or_else(|| invalid(None, "the file has no `digest` line".into()))?;
-        let file: ScheduleFile = toml::from_str(&without_digest)
+        // A long schedule's choices are read by a plain scanner: a TOML document of millions of
+        // pairs takes gigabytes. Anything but plain pairs is left to the TOML parser.
+        let (choices, without_choices) = match take_minimal_choices(&without_digest) {
+            Some((choices, rest)) => (Some(choices), rest),
+            None => (None, without_digest),
+        };
+        let mut file: ScheduleFile = toml::from_str(&without_choices)
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        if let Some(choices) = choices {
+            file.minimal.choices = choices;
+        }
         file.check().map_err(|message| invalid(None, message))?;
         if digest != file.digest() {
             return Err(invalid(
@@ -335,13 +352,24 @@ impl ScheduleFile {
         Ok(file)
     }
 
-    /// The digest of everything the file holds: FNV-1a (128 bits) of its canonical text.
+    /// The digest of everything the file holds: FNV-1a (128 bits) of its canonical form (its
+    /// JSON serialization, streamed into the hash).
     pub fn digest(&self) -> String {
-        let canonical = toml::to_string(self).expect("a schedule file is plain data");
-        let hash = canonical.bytes().fold(FNV_OFFSET, |h, b| {
-            (h ^ u128::from(b)).wrapping_mul(FNV_PRIME)
-        });
-        format!("fnv1a128:{hash:032x}")
+        struct Fnv(u128);
+        impl Write for Fnv {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                for &b in buf {
+                    self.0 = (self.0 ^ u128::from(b)).wrapping_mul(FNV_PRIME);
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hash = Fnv(FNV_OFFSET);
+        serde_json::to_writer(&mut hash, self).expect("a schedule file is plain data");
+        format!("fnv1a128:{:032x}", hash.0)
     }
 
     /// Checks what the types cannot: a workload contend can run, choices in order.
@@ -419,7 +447,32 @@ impl ScheduleFile {
              # keeping the current thread running; `contend replay -v` shows them by table row.\n",
         );
         text.push_str(&format!("digest = \"{}\"\n", self.digest()));
-        text.push_str(&toml::to_string(self).expect("a schedule file is plain data"));
+        // The choices are written by hand: TOML's writer builds a document of millions of
+        // pairs in memory first.
+        let mut light = self.clone();
+        let choices = std::mem::take(&mut light.minimal.choices);
+        let body = toml::to_string(&light).expect("a schedule file is plain data");
+        let mut pairs = String::with_capacity(choices.len() * 12 + 2);
+        pairs.push('[');
+        for (at, choice) in choices.iter().enumerate() {
+            if at > 0 {
+                pairs.push_str(", ");
+            }
+            pairs.push_str(&format!("[{}, {}]", choice.step, choice.task));
+        }
+        pairs.push(']');
+        let marker = "\n[minimal]\n";
+        let table = body.find(marker).map_or(0, |at| at + marker.len());
+        match body[table..].find("\nchoices = []\n") {
+            Some(at) => {
+                let start = table + at + 1;
+                text.push_str(&body[..start]);
+                text.push_str("choices = ");
+                text.push_str(&pairs);
+                text.push_str(&body[start + "choices = []".len()..]);
+            }
+            None => text.push_str(&toml::to_string(self).expect("a schedule file is plain data")),
+        }
         text
     }
 
@@ -485,6 +538,59 @@ fn take_digest(text: &str) -> Option<(String, String)> {
         offset += line.len();
     }
     None
+}
+
+/// The `choices = [[step, task], ...]` line of the `[minimal]` table, read as plain pairs, and
+/// the text with that line's value emptied (`[]`, padded so that positions stay right).
+fn take_minimal_choices(text: &str) -> Option<(Vec<Choice>, String)> {
+    let table = text.find("\n[minimal]\n")? + "\n[minimal]\n".len();
+    let mut offset = table;
+    for line in text[table..].split_inclusive('\n') {
+        let content = line.trim_end_matches('\n');
+        if content.trim_start().starts_with('[') {
+            return None;
+        }
+        if let Some(value) = content.strip_prefix("choices = ") {
+            let choices = scan_pairs(value)?;
+            let mut rest = String::with_capacity(text.len());
+            rest.push_str(&text[..offset]);
+            rest.push_str("choices = []");
+            rest.push_str(&" ".repeat(value.len() - 2));
+            rest.push_str(&text[offset + content.len()..]);
+            return Some((choices, rest));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// `[[1, 2], [3, 4]]`: pairs of whole numbers and nothing else.
+fn scan_pairs(value: &str) -> Option<Vec<Choice>> {
+    let inner = value.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+    let mut choices = Vec::new();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        let pair = rest.strip_prefix('[')?;
+        let close = pair.find(']')?;
+        let (step, task) = pair[..close].split_once(',')?;
+        let number = |s: &str| -> Option<u64> {
+            let s = s.trim();
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        };
+        choices.push(Choice {
+            step: number(step)?,
+            task: usize::try_from(number(task)?).ok()?,
+        });
+        rest = pair[close + 1..].trim_start();
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after.trim_start();
+        } else if !rest.is_empty() {
+            return None;
+        }
+    }
+    Some(choices)
 }
 
 /// The engines and schedulers a schedule file may name.
