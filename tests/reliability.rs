@@ -800,8 +800,7 @@ fn replay_prints_the_steps_around_the_first_lost_update_and_the_whole_table_with
         stdout
             .lines()
             .filter(|l| {
-                l.trim_start()
-                    .split_whitespace()
+                l.split_whitespace()
                     .next()
                     .is_some_and(|w| w.parse::<u64>().is_ok())
             })
