@@ -767,7 +767,11 @@ impl Source<'_> {
     /// The name of the `[[scenario]]` table that holds `offset`, read from the text.
     fn scenario_at(&self, offset: usize) -> Option<String> {
         let offset = offset.min(self.text.len());
-        let header = self.text[..(offset + 1).min(self.text.len())].rfind("[[scenario]]")?;
+        // One character past the offset, which need not be one byte.
+        let end = (offset + 1..=self.text.len())
+            .find(|&end| self.text.is_char_boundary(end))
+            .unwrap_or(self.text.len());
+        let header = self.text[..end].rfind("[[scenario]]")?;
         let block_end = self.text[header + 1..]
             .find("[[")
             .map_or(self.text.len(), |i| header + 1 + i);

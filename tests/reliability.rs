@@ -822,3 +822,13 @@ fn replay_prints_the_steps_around_the_first_lost_update_and_the_whole_table_with
     );
     assert!(!full.stdout.contains("steps after"), "{}", full.stdout);
 }
+
+#[test]
+fn a_non_ascii_key_is_an_error_not_a_panic() {
+    // Found by the generated inputs: an error at a key ending in 'é' sliced inside it.
+    let dir = TempDir::new().unwrap();
+    write(&dir, "e.toml", RACY.replace("seed = 3", "seeé = 3"));
+    let run = contend(&["run", "e.toml", "-q"], dir.path());
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("e.toml:9:"), "{}", run.stderr);
+}
