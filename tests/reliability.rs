@@ -830,5 +830,5 @@ fn a_non_ascii_key_is_an_error_not_a_panic() {
     write(&dir, "e.toml", RACY.replace("seed = 3", "seeé = 3"));
     let run = contend(&["run", "e.toml", "-q"], dir.path());
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("e.toml:9:"), "{}", run.stderr);
+    assert!(run.stderr.contains("e.toml:8:"), "{}", run.stderr);
 }
