@@ -349,8 +349,9 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             );
         }
 
-        // Which overwrite discarded each lost update: only when its events are written.
-        let discards = tracing::enabled!(target: "contend::lost_update", tracing::Level::INFO)
+        // Which overwrite discarded each lost update: only when a trace asks for it (see
+        // `crate::trace::want_discards`; `tracing::enabled!` would upset per-layer filters).
+        let discards = crate::trace::discards_wanted()
             .then(|| self.discards(final_id, &survived))
             .flatten();
         let mut lost_updates = 0u64;
@@ -377,9 +378,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                     .origin()
                     .is_some_and(|(t, o)| survived[t][o as usize]);
                 let parent = WriteId(record.parent.load(Ordering::Relaxed));
-                let discarded = discards
-                    .as_ref()
-                    .map_or(&[][..], |d| d.of(thread, op as u64));
+                // Absent from the event when not worked out, never a wrong 0.
+                let discarded = discards.as_ref().map(|d| d.of(thread, op as u64));
                 tracing::info!(
                     target: "contend::lost_update",
                     scenario = context.scenario,
@@ -392,8 +392,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                     overwritten_op = victim_op,
                     overwritten_value = self.value_of(victim),
                     restored,
-                    discarded_updates = discarded.len() as u64,
-                    discarded = crate::discards::describe(discarded),
+                    discarded_updates = discarded.map(|d| d.len() as u64),
+                    discarded = discarded.map(crate::discards::describe),
                     "thread {thread} op {op} overwrote the write of thread {victim_thread} op {victim_op}"
                 );
             }

@@ -6,6 +6,7 @@
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::output::{Destination, OutputWriter};
@@ -17,6 +18,22 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
+
+/// Whether the `contend::lost_update` events say which updates each overwrite discarded.
+static DISCARDS_WANTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the ledger to work out, for each overwrite, the updates it discarded for good (the
+/// `discarded_updates` and `discarded` fields of `contend::lost_update` events). It costs about
+/// 12 bytes a write at each settlement, so it is on only when a trace is written; a program with
+/// its own subscriber turns it on here.
+pub fn want_discards(on: bool) {
+    DISCARDS_WANTED.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`want_discards`] is on.
+pub fn discards_wanted() -> bool {
+    DISCARDS_WANTED.load(Ordering::Relaxed)
+}
 
 /// A JSON-lines trace being written.
 #[derive(Debug)]
@@ -73,6 +90,7 @@ impl TraceFile {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let output = Destination::resolve(path)?.open()?;
+        want_discards(true);
         let writer = SharedWriter(Arc::new(Mutex::new(BufWriter::with_capacity(
             1 << 20,
             output,
