@@ -334,8 +334,9 @@ fn start_long_run(dir: &TempDir) -> std::process::Child {
 }
 
 fn signal(child: &std::process::Child, name: &str) {
-    let sent = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
+    // The shell's own `kill`: no package needed.
+    let sent = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -{name} {}", child.id())])
         .status()
         .unwrap();
     assert!(sent.success());
