@@ -446,7 +446,7 @@ fn a_schedule_whose_failure_is_fixed_replays_with_exit_0() {
     assert!(
         replayed
             .stdout
-            .contains("the recorded failure no longer happens"),
+            .contains("fixed: the scenario as the config defines it now does not fail"),
         "{}",
         replayed.stdout
     );
