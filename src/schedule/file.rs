@@ -288,12 +288,7 @@ impl ScheduleFile {
         }
         // Only the top-level keys, before the first table: a long schedule's choices are parsed
         // once, below.
-        let head_end = text
-            .match_indices('\n')
-            .map(|(at, _)| at + 1)
-            .find(|&at| text[at..].trim_start().starts_with('['))
-            .unwrap_or(text.len());
-        let header: Header = toml::from_str(&text[..head_end])
+        let header: Header = toml::from_str(top_level(text))
             .or_else(|_| toml::from_str(text))
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
         if header.format.as_deref() == Some(crate::check::SCHEDULE_FORMAT) {
@@ -503,6 +498,17 @@ pub fn save_schedule_text(folder: &Path, scenario: &str, text: &str) -> io::Resu
         }
     }
     unreachable!("some numbered name is free")
+}
+
+/// The text of a TOML file before its first table: its top-level keys, which say what the file
+/// is without parsing the rest (a long schedule's millions of choices).
+pub fn top_level(text: &str) -> &str {
+    let end = text
+        .match_indices('\n')
+        .map(|(at, _)| at + 1)
+        .find(|&at| text[at..].trim_start().starts_with('['))
+        .unwrap_or(text.len());
+    &text[..end]
 }
 
 /// FNV-1a's 128-bit offset basis and prime.
