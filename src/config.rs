@@ -650,15 +650,6 @@ pub fn parse_selected(
             ));
         };
         let name = name_key.get_ref().clone();
-        if name.chars().any(char::is_control) {
-            // Escaped here: a name printed raw could move the cursor or clear the terminal.
-            return Err(file.error(
-                Some(name_key.span()),
-                Some(&name.escape_debug().to_string()),
-                Some("name"),
-                "a scenario name must not hold control characters (tabs, newlines, escapes)".into(),
-            ));
-        }
         if let Some(first_line) = seen.get(&name) {
             return Err(file.error(
                 Some(name_key.span()),

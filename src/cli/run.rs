@@ -142,7 +142,8 @@ fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
     let inputs: Vec<&Path> = args.configs.iter().map(PathBuf::as_path).collect();
     // What --out always holds comes first, so that a flag naming it is told so.
     let artifacts = [args.out.join("report.json"), args.out.join("report.html")];
-    let mut outputs: Vec<(&str, &Path)> = artifacts.iter().map(|a| ("--out", a.as_path())).collect();
+    let mut outputs: Vec<(&str, &Path)> =
+        artifacts.iter().map(|a| ("--out", a.as_path())).collect();
     for (flag, path) in [
         ("--json", &args.report.json),
         ("--trace", &args.trace),
