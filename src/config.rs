@@ -126,7 +126,7 @@ struct RawScenario {
     initial: Option<i64>,
     /// One `{ delta, ops }` per thread (counter workload; per worker process on processes).
     #[schemars(with = "Vec<RawThread>")]
-    threads: Option<Spanned<Vec<Spanned<RawThread>>>>,
+    threads: Option<Spanned<Vec<Spanned<WrittenThread>>>>,
     /// counter-object: worker threads (default 2).
     #[schemars(with = "std::num::NonZeroU32")]
     workers: Option<Spanned<i64>>,
@@ -379,15 +379,65 @@ enum JitterSchema {
     Table(RawJitter),
 }
 
-/// One thread of the counter workload.
+/// One thread of the counter workload: `{ delta = 1, ops = 10 }`, or `[1, 10]`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "RawThread")]
 struct RawThread {
     /// Added to the counter by each update.
     delta: i64,
     /// Number of updates (at least 1).
     #[schemars(with = "std::num::NonZeroU64")]
     ops: Spanned<i64>,
+}
+
+/// A thread as written: a table, or an array of exactly two numbers (serde's own reading of a
+/// struct from an array drops any number after the second).
+#[derive(Clone, Debug)]
+struct WrittenThread(RawThread);
+
+impl<'de> Deserialize<'de> for WrittenThread {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WrittenThread;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct RawThread")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<WrittenThread, A::Error> {
+                RawThread::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(WrittenThread)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<WrittenThread, A::Error> {
+                use serde::de::Error;
+                let expected = &"two numbers, [delta, ops]";
+                let delta = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, expected))?;
+                let ops = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, expected))?;
+                let mut extra = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    extra += 1;
+                }
+                if extra > 0 {
+                    return Err(A::Error::invalid_length(2 + extra, expected));
+                }
+                Ok(WrittenThread(RawThread { delta, ops }))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// The noise injected at every access on real threads and processes.
@@ -708,7 +758,11 @@ impl Source<'_> {
     /// The name of the `[[scenario]]` table that holds `offset`, read from the text.
     fn scenario_at(&self, offset: usize) -> Option<String> {
         let offset = offset.min(self.text.len());
-        let header = self.text[..(offset + 1).min(self.text.len())].rfind("[[scenario]]")?;
+        // One character past the offset, which need not be one byte.
+        let end = (offset + 1..=self.text.len())
+            .find(|&end| self.text.is_char_boundary(end))
+            .unwrap_or(self.text.len());
+        let header = self.text[..end].rfind("[[scenario]]")?;
         let block_end = self.text[header + 1..]
             .find("[[")
             .map_or(self.text.len(), |i| header + 1 + i);
@@ -957,23 +1011,27 @@ impl Source<'_> {
             }
             let mut threads = Vec::with_capacity(thread_list.len());
             for thread in thread_list {
-                let ops = *thread.get_ref().ops.get_ref();
+                let ops = *thread.get_ref().0.ops.get_ref();
                 if ops < 1 {
                     return Err(invalid(
-                        thread.get_ref().ops.span(),
+                        thread.get_ref().0.ops.span(),
                         "ops",
                         format!("ops must be at least 1, got {ops}"),
                     ));
                 }
                 threads.push(ThreadSpec {
-                    delta: thread.get_ref().delta,
+                    delta: thread.get_ref().0.delta,
                     ops: ops as u64,
                 });
             }
             (threads, threads_span, None)
         };
-        let total_ops: u64 = threads.iter().map(|t| t.ops).sum();
-        if total_ops > MAX_TOTAL_OPS {
+        let total_ops = threads
+            .iter()
+            .try_fold(0u64, |acc, t| acc.checked_add(t.ops))
+            .filter(|&total| total <= MAX_TOTAL_OPS);
+        if total_ops.is_none() {
+            let total: u128 = threads.iter().map(|t| u128::from(t.ops)).sum();
             return Err(invalid(
                 threads_span.clone(),
                 if object.is_some() {
@@ -981,17 +1039,16 @@ impl Source<'_> {
                 } else {
                     "threads"
                 },
-                format!("at most {MAX_TOTAL_OPS} ops in all are supported, got {total_ops}"),
+                format!("at most {MAX_TOTAL_OPS} ops in all are supported, got {total}"),
             ));
         }
 
-        let fits = CounterSpec::new(
+        let counter = CounterSpec::new(
             raw.initial.unwrap_or(0),
             &threads.iter().map(|t| (t.delta, t.ops)).collect::<Vec<_>>(),
             sync,
-        )
-        .checked_expected_final();
-        if fits.is_none() {
+        );
+        if counter.reachable_range().is_none() || counter.checked_expected_final().is_none() {
             return Err(invalid(
                 threads_span.clone(),
                 if object.is_some() {
@@ -999,7 +1056,11 @@ impl Source<'_> {
                 } else {
                     "threads"
                 },
-                "the counter's expected final value does not fit in 64 bits".into(),
+                "the counter's value does not fit in 64 bits along some interleaving: the \
+                 initial value plus every negative update, the initial value plus every \
+                 positive one, and the distance between them must fit in a signed 64-bit \
+                 integer"
+                    .into(),
             ));
         }
 
@@ -1599,9 +1660,25 @@ impl Source<'_> {
                 ));
             }
         };
-        let raw = RawJitter::deserialize(table).map_err(|e| {
-            let message = e.message().trim().replace('\n', " ");
-            invalid(quoted_name(&message).as_deref(), message)
+        let raw = RawJitter::deserialize(table.clone()).map_err(|e| {
+            let message = e
+                .message()
+                .trim()
+                .replace('\n', " ")
+                .replace("expected i64", "expected an integer")
+                .replace("expected f64", "expected a number");
+            let key = if message.starts_with("unknown field") || message.starts_with("missing") {
+                quoted_name(&message)
+            } else {
+                // A type error names the value, not its key: the key is the one whose value
+                // alone fails.
+                table.iter().find_map(|(key, value)| {
+                    let mut alone = toml::Table::new();
+                    alone.insert(key.clone(), value.clone());
+                    RawJitter::deserialize(alone).is_err().then(|| key.clone())
+                })
+            };
+            invalid(key.as_deref(), message)
         })?;
         let defaults = Jitter::default();
         let probability =

@@ -298,6 +298,27 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         })
     }
 
+    /// Attributes each lost update to the overwrite that discarded it for good.
+    fn discards(
+        &self,
+        final_id: WriteId,
+        survived: &[Vec<bool>],
+    ) -> Option<crate::discards::Discards> {
+        let ops: Vec<usize> = self.tracks.iter().map(|t| t.ops).collect();
+        crate::discards::Discards::attribute(
+            &ops,
+            final_id,
+            |thread, op| {
+                let record = self.slot(thread, op as usize);
+                (
+                    WriteId(record.parent.load(Ordering::Relaxed)),
+                    WriteId(record.replaced.load(Ordering::Relaxed)),
+                )
+            },
+            |thread, op| survived[thread][op as usize],
+        )
+    }
+
     /// Accounts for a finished execution (every thread joined): finds the survivors, counts the
     /// lost writes, checks that they reconcile with the final value, and emits one `tracing`
     /// event per overwrite.
@@ -328,6 +349,11 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             );
         }
 
+        // Which overwrite discarded each lost update: only when a trace asks for it (see
+        // `crate::trace::want_discards`; `tracing::enabled!` would upset per-layer filters).
+        let discards = crate::trace::discards_wanted()
+            .then(|| self.discards(final_id, &survived))
+            .flatten();
         let mut lost_updates = 0u64;
         let mut lost_delta = 0i64;
         let mut overwrites = 0u64;
@@ -352,6 +378,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                     .origin()
                     .is_some_and(|(t, o)| survived[t][o as usize]);
                 let parent = WriteId(record.parent.load(Ordering::Relaxed));
+                // Absent from the event when not worked out, never a wrong 0.
+                let discarded = discards.as_ref().map(|d| d.of(thread, op as u64));
                 tracing::info!(
                     target: "contend::lost_update",
                     scenario = context.scenario,
@@ -364,6 +392,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                     overwritten_op = victim_op,
                     overwritten_value = self.value_of(victim),
                     restored,
+                    discarded_updates = discarded.map(|d| d.len() as u64),
+                    discarded = discarded.map(crate::discards::describe),
                     "thread {thread} op {op} overwrote the write of thread {victim_thread} op {victim_op}"
                 );
             }

@@ -16,8 +16,11 @@ pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+pub mod discards;
 pub mod engine;
+pub mod interrupt;
 pub mod ledger;
+pub mod output;
 pub mod platform;
 pub mod replay;
 pub mod report;
@@ -39,4 +42,13 @@ pub mod exit_code {
     pub const FAIL: i32 = 1;
     /// Usage, config or input error, or an internal error.
     pub const ERROR: i32 = 2;
+    /// The run was interrupted by SIGINT (128 + 2); the reports hold what ran.
+    pub const INTERRUPTED: i32 = 130;
+    /// The run was ended by SIGTERM (128 + 15); the reports hold what ran.
+    pub const TERMINATED: i32 = 143;
+
+    /// The exit code of a run stopped by `signal`: 128 plus the signal's number.
+    pub fn of_signal(signal: i32) -> i32 {
+        128 + signal
+    }
 }

@@ -79,6 +79,11 @@ pub fn run_scenarios(
     let mut reports = Vec::with_capacity(scenarios.len());
     let mut not_run = Vec::new();
     for (index, scenario) in scenarios.iter().enumerate() {
+        if crate::interrupt::requested() {
+            // A signal stopped the run: the scenarios not started are named as not run.
+            not_run = scenarios[index..].iter().map(|s| s.name.clone()).collect();
+            break;
+        }
         reporter.report(&Event::ScenarioStarted { scenario })?;
         let report = run_scenario(scenario, options)?;
         reporter.report(&Event::ScenarioFinished { report: &report })?;
@@ -170,7 +175,14 @@ fn finish(
     let stop_at_first_failure = options.fail_fast && scenario.expect == Expectation::NoLostUpdates;
     let planned = plan.planned(block_len(&scenario.engine, scenario.runs));
     let stopped_early = tally.runs < planned;
-    let ended_by = if tally.out_of_time {
+    let ended_by = if tally.interrupted {
+        tally.notes.push(format!(
+            "interrupted by a signal after {} of {}",
+            grouped(tally.runs.into()),
+            count(planned, "run")
+        ));
+        EndedBy::Interrupted
+    } else if tally.out_of_time {
         tally.notes.push(format!(
             "the time budget ({}) ended the run after {} of {}",
             humantime::format_duration(scenario.time.unwrap_or_default()),
@@ -188,6 +200,17 @@ fn finish(
     } else if stopped_early {
         EndedBy::Failure
     } else {
+        if scenario
+            .engine
+            .shuttle_settings()
+            .is_some_and(|s| matches!(s.scheduler, crate::scenario::SchedulerKind::Dfs))
+        {
+            tally.notes.push(format!(
+                "dfs reached its cap of {} before exploring every schedule: the search is not \
+                 exhaustive (raise `runs` to search further)",
+                count(tally.runs, "schedule")
+            ));
+        }
         EndedBy::Runs
     };
     let elapsed_seconds = started.elapsed().as_secs_f64();

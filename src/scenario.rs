@@ -181,8 +181,10 @@ impl CounterSpec {
         })
     }
 
-    /// The expected final value, or `None` if it does not fit in 64 bits.
+    /// The expected final value, or `None` if some interleaving can take a number contend
+    /// computes out of 64 bits (see [`CounterSpec::reachable_range`]).
     pub fn checked_expected_final(&self) -> Option<i64> {
+        self.reachable_range()?;
         self.threads.iter().try_fold(self.initial, |acc, t| {
             t.delta
                 .checked_mul(i64::try_from(t.ops).ok()?)
@@ -190,9 +192,40 @@ impl CounterSpec {
         })
     }
 
-    /// Total number of updates over all threads.
+    /// The lowest and highest values the counter can hold along any interleaving, or `None`
+    /// when one of them, or the distance between them (the most a run can lose), leaves 64
+    /// bits.
+    ///
+    /// With lost updates every value written is the initial value plus the deltas of some
+    /// subset of the updates (those on its chain of reads), so the counter stays between the
+    /// initial value plus every negative update and the initial value plus every positive one.
+    pub fn reachable_range(&self) -> Option<(i64, i64)> {
+        let (mut low, mut high) = (i128::from(self.initial), i128::from(self.initial));
+        for t in &self.threads {
+            let sum = i128::from(t.delta).checked_mul(i128::from(t.ops))?;
+            if sum < 0 {
+                low = low.checked_add(sum)?;
+            } else {
+                high = high.checked_add(sum)?;
+            }
+        }
+        let low = i64::try_from(low).ok()?;
+        let high = i64::try_from(high).ok()?;
+        high.checked_sub(low)?;
+        Some((low, high))
+    }
+
+    /// Total number of updates over all threads, or `None` if it does not fit in 64 bits.
+    pub fn checked_total_ops(&self) -> Option<u64> {
+        self.threads
+            .iter()
+            .try_fold(0u64, |acc, t| acc.checked_add(t.ops))
+    }
+
+    /// Total number of updates over all threads (saturating at `u64::MAX`, which no size check
+    /// lets through).
     pub fn total_ops(&self) -> u64 {
-        self.threads.iter().map(|t| t.ops).sum()
+        self.checked_total_ops().unwrap_or(u64::MAX)
     }
 }
 

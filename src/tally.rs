@@ -51,6 +51,8 @@ pub struct Tally {
     pub notes: Vec<String>,
     /// The engine stopped because the time budget was used up.
     pub out_of_time: bool,
+    /// The engine stopped because a signal asked the run to stop.
+    pub interrupted: bool,
     /// Counts finished executions where another thread can watch them (a progress display).
     pub progress: Option<Arc<AtomicU64>>,
 }
@@ -65,9 +67,13 @@ impl Tally {
         }
     }
 
-    /// Records that the time budget ended the run before its last execution.
+    /// Records that the time budget, or a signal, ended the run before its last execution.
     pub fn stop_for_time(&mut self) {
-        self.out_of_time = true;
+        if crate::interrupt::requested() {
+            self.interrupted = true;
+        } else {
+            self.out_of_time = true;
+        }
     }
 
     /// Adds the outcome of execution `run`; says whether the run goes on.

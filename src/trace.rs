@@ -1,16 +1,15 @@
 //! `--trace`: every contend `tracing` event as one JSON object per line.
 //!
-//! The file is written under a temporary name and renamed into place by [`TraceFile::finish`],
-//! so a reader never sees a half-written trace.
+//! A file is written under a temporary name and renamed into place by [`TraceFile::finish`],
+//! so a reader never sees a half-written trace; `-`, a FIFO or a device is written directly.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tempfile::TempPath;
 
-use crate::report::json::temporary_beside;
+use crate::output::{Destination, OutputWriter};
 
 use tracing::Subscriber;
 use tracing::field::{Field, Visit};
@@ -20,17 +19,44 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+/// Whether the `contend::lost_update` events say which updates each overwrite discarded.
+static DISCARDS_WANTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the ledger to work out, for each overwrite, the updates it discarded for good (the
+/// `discarded_updates` and `discarded` fields of `contend::lost_update` events). It costs about
+/// 12 bytes a write at each settlement, so it is on only when a trace is written; a program with
+/// its own subscriber turns it on here.
+pub fn want_discards(on: bool) {
+    DISCARDS_WANTED.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`want_discards`] is on.
+pub fn discards_wanted() -> bool {
+    DISCARDS_WANTED.load(Ordering::Relaxed)
+}
+
 /// A JSON-lines trace being written.
 #[derive(Debug)]
 pub struct TraceFile {
     path: PathBuf,
-    temporary: TempPath,
     writer: SharedWriter,
 }
 
-/// A buffered file shared by every thread that emits events.
+/// A buffered output shared by every thread that emits events.
 #[derive(Clone, Debug)]
-struct SharedWriter(Arc<Mutex<BufWriter<File>>>);
+struct SharedWriter(Arc<Mutex<BufWriter<OutputWriter>>>);
+
+impl SharedWriter {
+    /// Takes the output out of the writer, flushed, leaving a sink for late events.
+    fn take(&self) -> io::Result<OutputWriter> {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        guard.flush()?;
+        Ok(std::mem::replace(
+            guard.get_mut(),
+            OutputWriter::Direct(Box::new(io::sink())),
+        ))
+    }
+}
 
 impl Write for SharedWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -63,10 +89,11 @@ impl TraceFile {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let (file, temporary) = temporary_beside(path)?.into_parts();
+        let output = Destination::resolve(path)?.open()?;
+        want_discards(true);
         let writer = SharedWriter(Arc::new(Mutex::new(BufWriter::with_capacity(
             1 << 20,
-            file,
+            output,
         ))));
         let layer = tracing_subscriber::fmt::layer()
             .json()
@@ -78,22 +105,26 @@ impl TraceFile {
         Ok((
             TraceFile {
                 path: path.to_path_buf(),
-                temporary,
                 writer,
             },
             layer,
         ))
     }
 
-    /// Flushes the trace and moves it into place.
-    pub fn finish(mut self) -> io::Result<PathBuf> {
-        self.writer.flush()?;
-        self.temporary.persist(&self.path).map_err(|e| e.error)?;
+    /// Flushes the trace and moves it into place (a file; a stream is written directly).
+    pub fn finish(self) -> io::Result<PathBuf> {
+        self.writer.take()?.finish()?;
         Ok(self.path)
     }
 
-    /// Removes the partial trace of a run that did not complete (dropping it does the same).
-    pub fn abandon(self) {}
+    /// Removes the partial trace of a run that did not complete.
+    pub fn abandon(self) {
+        let mut guard = self.writer.0.lock().unwrap_or_else(|p| p.into_inner());
+        drop(std::mem::replace(
+            guard.get_mut(),
+            OutputWriter::Direct(Box::new(io::sink())),
+        ));
+    }
 }
 
 /// `-v`: the `counter-object` workload's log lines, as the lesson's `logging` printed them:

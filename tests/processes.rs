@@ -55,18 +55,21 @@ fn assert_reconciled(report: &ScenarioReport) {
     );
 }
 
+/// Worker processes racing on 2 x 2,000 ops lose updates in 94.5% of runs (200 runs, 2
+/// cores). Sized for a loaded machine where they lose in only one run in two: 24 runs all
+/// losing nothing then has a chance of 2^-24, below one in ten million.
 #[test]
 fn shared_memory_without_a_lock_loses_updates_that_reconcile() {
     let report = run(
         Storage::SharedMemory,
         SyncMode::None,
         &[(1, 2_000), (-1, 2_001)],
-        20,
+        24,
         Expectation::LostUpdates,
     );
-    assert_eq!(report.runs, 20);
+    assert_eq!(report.runs, 24);
     assert_eq!(report.failed_runs, 0, "{:?}", report.failures);
-    assert!(report.lost_update_runs > 10, "{report:#?}");
+    assert!(report.lost_update_runs > 0, "{report:#?}");
     assert!(report.lost_updates > 0);
     assert_eq!(report.verdict, Verdict::Pass);
     assert_reconciled(&report);
@@ -105,13 +108,16 @@ fn atomic_and_spinlock_updates_in_shared_memory_lose_nothing() {
     }
 }
 
+/// The flag lock across processes loses updates in 99.5% of runs of 2 x 3,000 ops (200 runs,
+/// 2 cores); at even one run in two, 24 runs all losing nothing has a chance of 2^-24, below
+/// one in ten million.
 #[test]
 fn the_broken_flag_lock_in_shared_memory_loses_updates() {
     let report = run(
         Storage::SharedMemory,
         SyncMode::Flag,
         &[(1, 3_000), (-1, 3_001)],
-        10,
+        24,
         Expectation::LostUpdates,
     );
     assert!(report.lost_updates > 0, "{report:#?}");

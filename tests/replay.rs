@@ -437,20 +437,16 @@ fn saved_racy_schedule() -> (TempDir, String) {
 #[test]
 fn a_schedule_whose_failure_is_fixed_replays_with_exit_0() {
     let (dir, named) = saved_racy_schedule();
-    let text = std::fs::read_to_string(dir.path().join(&named)).unwrap();
-    assert_eq!(text.matches("sync = \"none\"").count(), 1, "{text}");
-    std::fs::write(
-        dir.path().join("fixed.toml"),
-        text.replace("sync = \"none\"", "sync = \"mutex\""),
-    )
-    .unwrap();
+    // The fix is in the config; the schedule file stays as it was saved.
+    let fixed = scenario("racy", "shuttle", None, "mutex", SMALL, 20);
+    write(&dir, "fixed-config.toml", fixed);
 
-    let replayed = replay(dir.path(), "fixed.toml", &[]);
+    let replayed = replay(dir.path(), &named, &["--config", "fixed-config.toml"]);
     assert_eq!(replayed.code, 0, "{}{}", replayed.stdout, replayed.stderr);
     assert!(
         replayed
             .stdout
-            .contains("the recorded failure no longer happens"),
+            .contains("fixed: the scenario as the config defines it now does not fail"),
         "{}",
         replayed.stdout
     );
@@ -651,11 +647,11 @@ fn toml_that_is_not_a_schedule_is_named_as_such() {
 fn another_format_version_is_named() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    assert!(text.contains("\nversion = 1\n"));
+    assert!(text.contains("\nversion = 2\n"));
     write(
         &dir,
         "v99.toml",
-        text.replace("\nversion = 1\n", "\nversion = 99\n"),
+        text.replace("\nversion = 2\n", "\nversion = 99\n"),
     );
     assert_rejected(dir.path(), "v99.toml", &["version 99"]);
 }
@@ -747,18 +743,12 @@ fn choices_out_of_order_are_an_error() {
 #[test]
 fn a_choice_beyond_the_end_of_the_execution_diverges() {
     let (dir, named) = saved_racy_schedule();
-    let text = saved_text(&dir, &named);
-    let file: toml::Table = toml::from_str(&text).unwrap();
-    let mut choices = minimal_choices(&file);
-    // The failure's own choice goes: the execution does not fail, and cannot follow the
-    // schedule to its end either.
-    choices.last_mut().unwrap().0 = 99_999;
-    let listed: Vec<String> = choices.iter().map(|(s, t)| format!("[{s}, {t}]")).collect();
-    write(
-        &dir,
-        "far.toml",
-        with_minimal_choices(&text, &format!("[{}]", listed.join(", "))),
-    );
+    // A schedule contend itself wrote (an edited file is refused before it runs, see
+    // `an_edited_schedule_file_is_refused`): the failure's own choice goes, so the execution
+    // does not fail, and cannot follow the schedule to its end either.
+    let mut file = contend::schedule::file::ScheduleFile::load(&dir.path().join(&named)).unwrap();
+    file.minimal.choices.last_mut().unwrap().step = 99_999;
+    write(&dir, "far.toml", file.to_toml());
     assert!(
         saved_text(&dir, "far.toml").contains("99999"),
         "the edit did not happen"
@@ -855,8 +845,7 @@ fn replay_refuses_a_trace_that_would_overwrite_the_schedule_file() {
     let run = replay(dir.path(), &named, &["--trace", &named]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr
-            .contains("--trace names the schedule file itself"),
+        run.stderr.contains("an input of this command"),
         "{}",
         run.stderr
     );

@@ -1,6 +1,6 @@
 //! `contend merge`: the report of a whole campaign from the reports of its shards.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -8,26 +8,21 @@ use contend::exit_code;
 use contend::report::merge::merge as merge_reports;
 use contend::report::{Event, Reporter, RunReport, Verdict};
 
-use super::output::{Outputs, check_output_file, same_file};
+use super::output::{Outputs, check_outputs};
 use super::{Format, MergeArgs};
 
 /// Runs `contend merge`; returns the exit code.
 pub fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
-    let outputs = [
+    let inputs: Vec<&Path> = args.reports.iter().map(PathBuf::as_path).collect();
+    let outputs: Vec<(&str, &Path)> = [
         ("--json", &args.report.json),
         ("--junit", &args.report.junit),
         ("--html", &args.report.html),
-    ];
-    let given: Vec<(&str, &PathBuf)> = outputs
-        .iter()
-        .filter_map(|(flag, path)| Some((*flag, path.as_ref()?)))
-        .collect();
-    for (at, (flag, path)) in given.iter().enumerate() {
-        check_output_file(flag, path)?;
-        if let Some((other, _)) = given[..at].iter().find(|(_, p)| same_file(p, path)) {
-            anyhow::bail!("{}: {other} and {flag} name the same file", path.display());
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
+    .collect();
+    check_outputs(&outputs, &inputs)?;
     let mut reports: Vec<(PathBuf, RunReport)> = Vec::with_capacity(args.reports.len());
     for path in &args.reports {
         let text = std::fs::read_to_string(path)

@@ -10,6 +10,7 @@ pub mod output;
 pub mod progress;
 pub mod replay;
 pub mod run;
+pub mod signals;
 pub mod starter;
 
 use std::path::PathBuf;
@@ -132,6 +133,10 @@ pub struct ReplayArgs {
     /// Write every step as JSON lines to this file.
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
+    /// Print the whole interleaving table and every overwrite (by default, a long execution
+    /// shows the steps around its first lost update).
+    #[arg(long)]
+    pub full: bool,
     /// Replay against the scenario of the same name as this config defines it now (is my fix
     /// good against this schedule?): exit 1 while it still fails, 0 once it does not.
     #[arg(long, value_name = "CONFIG")]
@@ -196,10 +201,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub shards: Option<u64>,
     /// Override every scenario's seed.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Override every scenario's number of runs.
-    #[arg(long, value_parser = parse_runs)]
+    #[arg(long, value_parser = parse_runs, allow_negative_numbers = true)]
     pub runs: Option<u64>,
     /// Run every scenario on this engine instead: threads, shuttle, async or processes.
     #[arg(long, value_name = "ENGINE")]
@@ -267,6 +272,9 @@ fn parse_runs(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
         Ok(0) => Err("runs must be at least 1".to_string()),
         Ok(runs) => Ok(runs),
+        Err(_) if text.parse::<i128>().is_ok_and(|n| n < 0) => {
+            Err(format!("runs must be at least 1, got {text}"))
+        }
         Err(_) => Err(format!("`{text}` is not a whole number of runs")),
     }
 }
@@ -308,6 +316,9 @@ pub fn main() -> std::process::ExitCode {
 /// A worker of the processes engine: its order on stdin, its failure on stderr (which its
 /// parent reports), nothing on stdout.
 fn process_worker() -> std::process::ExitCode {
+    // A Ctrl-C reaches the whole process group: the workers carry on, their parent finishes
+    // the execution under way and ends them by closing their stdin.
+    signals::ignore_in_worker();
     let stdin = std::io::BufReader::new(std::io::stdin());
     let code = match contend::engine::processes::worker::serve(stdin) {
         Ok(()) => contend::exit_code::PASS,
@@ -317,4 +328,17 @@ fn process_worker() -> std::process::ExitCode {
         }
     };
     std::process::ExitCode::from(code as u8)
+}
+
+fn parse_seed(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(seed) => Ok(seed),
+        Err(_) if text.parse::<i128>().is_ok_and(|n| n < 0) => Err(format!(
+            "the seed must be a non-negative integer, got {text}"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a seed: give a whole number from 0 to {}",
+            u64::MAX
+        )),
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 
 use anyhow::Context;
 
+use contend::output::{Destination, same_file};
 use contend::report::github::{GithubReporter, append_step_summary};
 use contend::report::html::HtmlFileReporter;
 use contend::report::json::{JsonFileReporter, JsonReporter};
@@ -48,30 +49,80 @@ pub fn install_trace(path: Option<&Path>, verbose: bool) -> anyhow::Result<Optio
     Ok(trace)
 }
 
-/// Rejects an output file path that could only fail once the work is done.
-pub fn check_output_file(flag: &str, path: &Path) -> anyhow::Result<()> {
-    if path.file_name().is_none() || path.is_dir() {
+/// Checks the output paths of a command before any work is done, so that none can fail, or
+/// replace something, once the work is done: every report writer's path goes through here.
+///
+/// Each `(flag, path)` must not name one of `inputs` (a config, a shard report, a schedule
+/// file), nor the same file as another output; `-`, a FIFO or a device is written directly;
+/// a symlink is followed; a file's folder must exist and be writable.
+pub fn check_outputs(outputs: &[(&str, &Path)], inputs: &[&Path]) -> anyhow::Result<()> {
+    let mut checked: Vec<(&str, &Path, Destination)> = Vec::with_capacity(outputs.len());
+    for &(flag, path) in outputs {
+        let destination = check_output(flag, path, inputs)?;
+        let clash = checked
+            .iter()
+            .find(|(_, other_path, other)| match (other, &destination) {
+                (Destination::Stdout, Destination::Stdout) => true,
+                (Destination::Stdout, _) | (_, Destination::Stdout) => false,
+                _ => same_file(other_path, path),
+            });
+        if let Some((other, _, _)) = clash {
+            if *other == "--out" {
+                let artifact = path.file_name().unwrap_or_default().to_string_lossy();
+                anyhow::bail!(
+                    "{}: {flag} names the {artifact} that --out already holds",
+                    path.display()
+                );
+            }
+            anyhow::bail!("{}: {other} and {flag} name the same file", path.display());
+        }
+        checked.push((flag, path, destination));
+    }
+    Ok(())
+}
+
+/// Checks one output path (see [`check_outputs`]); returns where it leads.
+pub fn check_output(flag: &str, path: &Path, inputs: &[&Path]) -> anyhow::Result<Destination> {
+    if path.as_os_str() != "-" && (path.file_name().is_none() || path.is_dir()) {
         anyhow::bail!(
             "{}: {flag} must name a file, and this is a folder",
             path.display()
         );
     }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if parent.is_some_and(|p| !p.is_dir()) {
+    if let Some(input) = inputs.iter().find(|input| same_file(input, path)) {
+        anyhow::bail!(
+            "{}: {flag} names {}, an input of this command; writing there would replace it",
+            path.display(),
+            input.display()
+        );
+    }
+    let destination = Destination::resolve(path)
+        .with_context(|| format!("{}: {flag} cannot be written", path.display()))?;
+    if let Destination::File(file) = &destination
+        && !contend::report::json::folder_of(file).is_dir()
+    {
         anyhow::bail!("{}: the folder of {flag} does not exist", path.display());
     }
-    Ok(())
+    destination
+        .check()
+        .with_context(|| format!("{}: {flag} cannot be written", path.display()))?;
+    Ok(destination)
 }
 
-/// Whether two paths name the same file, as far as can be told before either is written.
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => {
-            let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-            absolute(a) == absolute(b)
-        }
+/// Checks that the folder `out` (made if missing) takes new files, before any work is done.
+pub fn check_output_folder(flag: &str, out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "{}: {flag} must name a folder, and this is a file",
+            out.display()
+        );
     }
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: {flag}: cannot create the output folder", out.display()))?;
+    Destination::File(out.join("report.json"))
+        .check()
+        .with_context(|| format!("{}: {flag} cannot be written", out.display()))?;
+    Ok(())
 }
 
 /// A writer that treats a closed pipe (`contend run ... | head`) as success, not an error.

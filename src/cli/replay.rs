@@ -8,7 +8,7 @@ use anyhow::Context;
 use contend::exit_code;
 use contend::replay::{ReplayVerdict, Target, counter_for};
 use contend::report::html::HtmlFileReporter;
-use contend::report::interleaving::{describe_choices, describe_overwrites, write_table};
+use contend::report::interleaving::{describe_choices, describe_overwrites, write_table_rows};
 use contend::report::replayed::replay_report;
 use contend::report::words;
 use contend::report::{Event, Reporter};
@@ -18,7 +18,7 @@ use contend::schedule::witness::inline_table;
 use contend::schedule::workload_file::WorkloadSchedule;
 
 use super::ReplayArgs;
-use super::output::{QuietOnBrokenPipe, check_output_file, install_trace, same_file};
+use super::output::{QuietOnBrokenPipe, check_output, check_outputs, install_trace};
 
 /// Runs `contend replay`; returns the exit code.
 pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
@@ -33,28 +33,13 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         Some(config) => Target::Config(Box::new(current_scenario(config, &file)?)),
         None => Target::Recorded,
     };
-    if let Some(trace) = &args.trace {
-        check_output_file("--trace", trace)?;
-        if same_file(trace, &args.file) {
-            anyhow::bail!(
-                "{}: --trace names the schedule file itself",
-                trace.display()
-            );
-        }
-    }
-    if let Some(html) = &args.html {
-        check_output_file("--html", html)?;
-        if same_file(html, &args.file) {
-            anyhow::bail!("{}: --html names the schedule file itself", html.display());
-        }
-        if args
-            .trace
-            .as_ref()
-            .is_some_and(|trace| same_file(trace, html))
-        {
-            anyhow::bail!("{}: --trace and --html name the same file", html.display());
-        }
-    }
+    let mut inputs = vec![args.file.as_path()];
+    inputs.extend(args.config.as_deref());
+    let outputs: Vec<(&str, &Path)> = [("--trace", &args.trace), ("--html", &args.html)]
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
+        .collect();
+    check_outputs(&outputs, &inputs)?;
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
     let started = std::time::Instant::now();
     let replayed = match contend::replay::replay_against(&file, &target, true) {
@@ -73,7 +58,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         .verdict()
         .map_err(|error| anyhow::Error::new(error).context(format!("{}", args.file.display())))?;
     let mut out = QuietOnBrokenPipe(io::stdout().lock());
-    write_replay(&mut out, &file, &target, &replayed, args.verbose)?;
+    write_replay(&mut out, &file, &target, &replayed, args.verbose, args.full)?;
     if let Some(html) = &args.html {
         let path = args.file.display().to_string();
         let report = replay_report(&file, &path, &replayed, started.elapsed().as_secs_f64());
@@ -95,13 +80,7 @@ fn replay_workload(args: &ReplayArgs, file: &WorkloadSchedule) -> anyhow::Result
         );
     }
     if let Some(trace) = &args.trace {
-        check_output_file("--trace", trace)?;
-        if same_file(trace, &args.file) {
-            anyhow::bail!(
-                "{}: --trace names the schedule file itself",
-                trace.display()
-            );
-        }
+        check_output("--trace", trace, &[args.file.as_path()])?;
     }
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
     let replayed = match contend::replay::replay_workload(file, true) {
@@ -220,12 +199,43 @@ fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenar
     Ok(scenario)
 }
 
+/// Rows of context shown before and after the first overwrite of a long execution.
+const CONTEXT_ROWS: usize = 20;
+/// A table this long or shorter is shown whole.
+const WHOLE_TABLE_ROWS: usize = 200;
+/// Overwrites described in words unless `--full`.
+const SHOWN_OVERWRITES: usize = 10;
+
+/// The rows of a long table worth showing: those around its first overwrite (where the first
+/// update is lost), or its end when none overwrites.
+fn rows_around_the_first_overwrite(
+    log: &[contend::platform::shuttle::LoggedStep],
+) -> std::ops::Range<usize> {
+    if log.len() <= WHOLE_TABLE_ROWS {
+        return 0..log.len();
+    }
+    let first = log
+        .iter()
+        .position(|step| {
+            matches!(
+                step.access,
+                contend::platform::Access::Write {
+                    overwrote: Some(_),
+                    ..
+                }
+            )
+        })
+        .unwrap_or(log.len() - 1);
+    first.saturating_sub(CONTEXT_ROWS)..(first + CONTEXT_ROWS / 2 + 1).min(log.len())
+}
+
 fn write_replay(
     out: &mut impl Write,
     file: &ScheduleFile,
     target: &Target,
     replayed: &contend::replay::Replay,
     verbose: bool,
+    full: bool,
 ) -> io::Result<()> {
     let names = file.minimal_names();
     let counter = counter_for(file, target);
@@ -261,10 +271,43 @@ fn write_replay(
         writeln!(out, "warning: {warning}")?;
     }
     writeln!(out)?;
-    write_table(out, &names, &replayed.execution.log)?;
+    let log = &replayed.execution.log;
+    let rows = if full {
+        0..log.len()
+    } else {
+        rows_around_the_first_overwrite(log)
+    };
+    write_table_rows(out, &names, log, rows.clone())?;
     writeln!(out)?;
-    for sentence in describe_overwrites(&names, &replayed.execution.log) {
+    // The sentences of the first overwrites need only the steps up to them.
+    let overwrites: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, step)| {
+            matches!(
+                step.access,
+                contend::platform::Access::Write {
+                    overwrote: Some(_),
+                    ..
+                }
+            )
+        })
+        .map(|(at, _)| at)
+        .collect();
+    let described = match overwrites.get(SHOWN_OVERWRITES) {
+        Some(&next) if !full => &log[..next],
+        _ => &log[..],
+    };
+    for sentence in describe_overwrites(&names, described) {
         writeln!(out, "{sentence}")?;
+    }
+    if (!full && overwrites.len() > SHOWN_OVERWRITES) || rows != (0..log.len()) {
+        writeln!(
+            out,
+            "({}, {}: `--full` prints them all)",
+            words::count(log.len() as u64, "step"),
+            words::count(overwrites.len() as u64, "overwrite")
+        )?;
     }
     if verbose {
         writeln!(

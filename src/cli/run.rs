@@ -1,7 +1,7 @@
 //! `contend run`: loads configs, runs their scenarios, writes the reports.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -14,7 +14,7 @@ use contend::scenario::Scenario;
 use contend::shard;
 
 use super::RunArgs;
-use super::output::{Outputs, check_output_file, install_trace, same_file};
+use super::output::{Outputs, check_output_folder, check_outputs, install_trace};
 
 /// Runs `contend run`; returns the exit code.
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
@@ -24,9 +24,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         None => shard::from_environment(args.shards, |name| std::env::var(name).ok())?,
     };
     check_output_paths(args)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
 
+    super::signals::install()?;
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
     let outputs = Outputs::from_args(&args.report, args.quiet);
     // The progress display goes first: it must clear its line before a row is printed.
@@ -66,6 +65,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         trace.finish().context("cannot write the trace")?;
     }
     outputs.finish(&report)?;
+    if let Some(signal) = contend::interrupt::signal() {
+        return Ok(exit_code::of_signal(signal));
+    }
     Ok(match report.verdict {
         Verdict::Pass => exit_code::PASS,
         Verdict::Fail => exit_code::FAIL,
@@ -134,37 +136,24 @@ fn load_scenarios(args: &RunArgs) -> anyhow::Result<Vec<Scenario>> {
     Ok(scenarios)
 }
 
-/// Rejects output paths that could only fail after the whole run.
+/// Rejects output paths that could only fail after the whole run, or that would replace one
+/// of its configs.
 fn check_output_paths(args: &RunArgs) -> anyhow::Result<()> {
-    if args.out.exists() && !args.out.is_dir() {
-        anyhow::bail!(
-            "{}: --out must name a folder, and this is a file",
-            args.out.display()
-        );
-    }
-    let outputs = [
+    let inputs: Vec<&Path> = args.configs.iter().map(PathBuf::as_path).collect();
+    // What --out always holds comes first, so that a flag naming it is told so.
+    let artifacts = [args.out.join("report.json"), args.out.join("report.html")];
+    let mut outputs: Vec<(&str, &Path)> =
+        artifacts.iter().map(|a| ("--out", a.as_path())).collect();
+    for (flag, path) in [
         ("--json", &args.report.json),
         ("--trace", &args.trace),
         ("--junit", &args.report.junit),
         ("--html", &args.report.html),
-    ];
-    let given: Vec<(&str, &Path)> = outputs
-        .iter()
-        .filter_map(|(flag, path)| Some((*flag, path.as_deref()?)))
-        .collect();
-    for (at, (flag, path)) in given.iter().enumerate() {
-        check_output_file(flag, path)?;
-        for artifact in ["report.json", "report.html"] {
-            if same_file(path, &args.out.join(artifact)) {
-                anyhow::bail!(
-                    "{}: {flag} names the {artifact} that --out already holds",
-                    path.display()
-                );
-            }
-        }
-        if let Some((other, _)) = given[..at].iter().find(|(_, p)| same_file(p, path)) {
-            anyhow::bail!("{}: {other} and {flag} name the same file", path.display());
+    ] {
+        if let Some(path) = path {
+            outputs.push((flag, path));
         }
     }
-    Ok(())
+    check_output_folder("--out", &args.out)?;
+    check_outputs(&outputs, &inputs)
 }

@@ -88,12 +88,23 @@ impl RunPlan {
     }
 
     /// The blocks of `block_len` executions this run makes, as ranges of execution indices.
+    ///
+    /// Lazy and with no cost per skipped block: a shard steps from one of its blocks to the
+    /// next, so that planning costs nothing per run whatever `runs` is.
     pub fn blocks(&self, block_len: u64) -> impl Iterator<Item = Range<u64>> + '_ {
         let block_len = block_len.max(1);
-        let shard = self.shard;
-        (0..self.runs.div_ceil(block_len))
-            .filter(move |&block| shard.is_none_or(|s| s.takes(block)))
-            .map(move |block| block * block_len..((block + 1) * block_len).min(self.runs))
+        let total_blocks = self.runs.div_ceil(block_len);
+        let (first, step) = match self.shard {
+            Some(shard) => (shard.index - 1, shard.total),
+            None => (0, 1),
+        };
+        let runs = self.runs;
+        std::iter::successors(Some(first), move |&block| block.checked_add(step))
+            .take_while(move |&block| block < total_blocks)
+            .map(move |block| {
+                let start = block * block_len;
+                start..start.saturating_add(block_len).min(runs)
+            })
     }
 
     /// The executions this run makes, one block each.
@@ -101,15 +112,37 @@ impl RunPlan {
         self.blocks(1).map(|block| block.start)
     }
 
-    /// How many executions this run makes with blocks of `block_len`.
+    /// How many executions this run makes with blocks of `block_len`: arithmetic, whatever
+    /// `runs` is.
     pub fn planned(&self, block_len: u64) -> u64 {
-        self.blocks(block_len).map(|b| b.end - b.start).sum()
+        let block_len = block_len.max(1);
+        let total_blocks = self.runs.div_ceil(block_len);
+        let (first, step) = match self.shard {
+            Some(shard) => (shard.index - 1, shard.total),
+            None => (0, 1),
+        };
+        if first >= total_blocks {
+            return 0;
+        }
+        let taken = (total_blocks - 1 - first) / step + 1;
+        let last = total_blocks - 1;
+        let last_len = self.runs - last * block_len;
+        let full = u128::from(taken) * u128::from(block_len);
+        let planned = if (last - first).is_multiple_of(step) {
+            full - u128::from(block_len - last_len)
+        } else {
+            full
+        };
+        u64::try_from(planned).expect("a shard plans at most `runs` executions")
     }
 
-    /// Whether the time budget is used up.
+    /// Whether no execution may start any more: the time budget is used up, or a signal asked
+    /// the run to stop (see [`crate::interrupt`]).
     pub fn out_of_time(&self) -> bool {
-        self.deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
+        crate::interrupt::requested()
+            || self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
     }
 }
 
@@ -172,4 +205,53 @@ pub fn derive_seed(seed: u64, part: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planned_counts_the_executions_of_the_blocks_for_every_shard() {
+        for runs in [1u64, 2, 99, 100, 101, 250, 1_000, 1_001] {
+            for block_len in [1u64, 3, 100, 1_000] {
+                let mut whole = RunPlan::new("s", runs, 1);
+                assert_eq!(whole.planned(block_len), runs);
+                let mut sum = 0;
+                for total in 1..=5 {
+                    let mut seen = 0;
+                    for index in 1..=total {
+                        whole.shard = Some(Shard::new(index, total).unwrap());
+                        let walked: u64 = whole.blocks(block_len).map(|b| b.end - b.start).sum();
+                        assert_eq!(
+                            whole.planned(block_len),
+                            walked,
+                            "{runs} {block_len} {index}/{total}"
+                        );
+                        seen += walked;
+                    }
+                    assert_eq!(seen, runs);
+                    sum += seen;
+                }
+                assert_eq!(sum, 5 * runs);
+                whole.shard = None;
+            }
+        }
+    }
+
+    #[test]
+    fn planning_a_time_budget_with_huge_runs_costs_nothing_per_run() {
+        // Before, planning walked every block: these did not end.
+        let mut plan = RunPlan::new("s", u64::MAX, 1);
+        assert_eq!(plan.planned(1), u64::MAX);
+        assert_eq!(plan.planned(SHUTTLE_BLOCK), u64::MAX);
+        plan.shard = Some(Shard::new(3, 3).unwrap());
+        let planned = plan.planned(SHUTTLE_BLOCK);
+        assert!(planned > u64::MAX / 3 - SHUTTLE_BLOCK && planned < u64::MAX / 3 + SHUTTLE_BLOCK);
+        let mut blocks = plan.blocks(SHUTTLE_BLOCK);
+        assert_eq!(blocks.next(), Some(200..300));
+        assert_eq!(blocks.next(), Some(500..600));
+        let last = RunPlan::new("s", u64::MAX, 1).blocks(1).nth(5);
+        assert_eq!(last, Some(5..6));
+    }
 }

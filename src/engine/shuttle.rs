@@ -122,9 +122,10 @@ impl Scheduler for Stoppable {
         if self.stop.load(Ordering::SeqCst) {
             return None;
         }
-        if self
-            .deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
+        if crate::interrupt::requested()
+            || self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
         {
             self.out_of_time.store(true, Ordering::SeqCst);
             return None;

@@ -20,14 +20,32 @@ pub fn default_names(threads: usize) -> Vec<String> {
 
 /// Writes the table of `log` for a workload whose threads are called `names`.
 pub fn write_table(out: &mut impl Write, names: &[String], log: &[LoggedStep]) -> io::Result<()> {
+    write_table_rows(out, names, log, 0..log.len())
+}
+
+/// The rows `rows` of the table of `log` (numbered as in the whole table), with a line saying
+/// how many rows are left out before and after them.
+pub fn write_table_rows(
+    out: &mut impl Write,
+    names: &[String],
+    log: &[LoggedStep],
+    rows: std::ops::Range<usize>,
+) -> io::Result<()> {
+    let rows = rows.start.min(log.len())..rows.end.min(log.len());
     let threads = names.len();
     let mut header = format!("{:>5}  ", "step");
     for name in names {
         header.push_str(&format!("{name:<COLUMN$}"));
     }
     writeln!(out, "{}", header.trim_end())?;
-    let mut preemptions = 0;
-    for (index, step) in log.iter().enumerate() {
+    if rows.start > 0 {
+        writeln!(out, "  ... {} steps before", rows.start)?;
+    }
+    let mut preemptions = rows
+        .start
+        .checked_sub(1)
+        .map_or(0, |before| log[before].preemptions_before);
+    for (index, step) in log.iter().enumerate().take(rows.end).skip(rows.start) {
         let mut row = format!("{:>5}  ", index + 1);
         for thread in 0..threads {
             let cell = if thread == step.thread {
@@ -42,6 +60,9 @@ pub fn write_table(out: &mut impl Write, names: &[String], log: &[LoggedStep]) -
             row.push_str("<- preemption");
         }
         writeln!(out, "{}", row.trim_end())?;
+    }
+    if rows.end < log.len() {
+        writeln!(out, "  ... {} steps after", log.len() - rows.end)?;
     }
     Ok(())
 }

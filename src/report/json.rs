@@ -13,12 +13,11 @@ pub fn write_json(report: &RunReport, out: &mut impl Write) -> io::Result<()> {
 
 /// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
 /// that a reader never sees a half-written file; the temporary file is removed on failure.
+///
+/// Goes through [`crate::output::Destination`]: `-` is stdout, a FIFO or device is written
+/// directly, and a symlink is followed to the file it points to.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut temporary = temporary_beside(path)?;
-    temporary.write_all(contents)?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::output::Destination::resolve(path)?.write_all(contents)
 }
 
 /// A new temporary file in the folder of `path`, to be renamed to `path` once complete.

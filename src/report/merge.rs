@@ -95,6 +95,36 @@ pub enum MergeError {
         /// Its seed in the first report.
         expected: u64,
     },
+    /// A report names a shard that does not exist.
+    #[error("{}: shard {index} of {total} does not exist: shards count from 1 to {total}", file.display())]
+    ShardOutOfRange {
+        /// The report.
+        file: PathBuf,
+        /// Its shard's index.
+        index: u64,
+        /// Its number of shards.
+        total: u64,
+    },
+    /// A shard's counts contradict each other: a damaged or edited report.
+    #[error("{}: scenario `{scenario}`: {problem}; the report is damaged or was edited", file.display())]
+    Inconsistent {
+        /// The report.
+        file: PathBuf,
+        /// The scenario.
+        scenario: String,
+        /// What does not add up.
+        problem: String,
+    },
+    /// The shards' counts add up to more than 64 bits hold.
+    #[error("{}: scenario `{scenario}`: `{field}` summed over the shards overflows", file.display())]
+    Overflow {
+        /// The report whose count overflowed the sum.
+        file: PathBuf,
+        /// The scenario.
+        scenario: String,
+        /// The count.
+        field: &'static str,
+    },
     /// A scenario's definition differs.
     #[error("{}: scenario `{scenario}` is not defined as in {} (a different config?)", file.display(), first.display())]
     Definition {
@@ -127,6 +157,13 @@ pub fn merge(reports: &[(PathBuf, RunReport)]) -> Result<RunReport, MergeError> 
                 expected: first.contend_version.clone(),
             });
         }
+        if shard.total == 0 || shard.index == 0 || shard.index > shard.total {
+            return Err(MergeError::ShardOutOfRange {
+                file: file.to_path_buf(),
+                index: shard.index,
+                total: shard.total,
+            });
+        }
         if shard.total != total {
             return Err(MergeError::Total {
                 file: file.to_path_buf(),
@@ -143,14 +180,17 @@ pub fn merge(reports: &[(PathBuf, RunReport)]) -> Result<RunReport, MergeError> 
             });
         }
         check_scenarios(file, report, first_file, first)?;
+        for scenario in &report.scenarios {
+            check_consistent(file, scenario)?;
+        }
     }
     if let Some(missing) = (1..=total).find(|index| !seen.contains_key(index)) {
         return Err(MergeError::Missing { missing, total });
     }
 
     let scenarios: Vec<ScenarioReport> = (0..first.scenarios.len())
-        .map(|at| merge_scenario(reports.iter().map(|(_, r)| &r.scenarios[at])))
-        .collect();
+        .map(|at| merge_scenario(reports.iter().map(|(f, r)| (f, &r.scenarios[at]))))
+        .collect::<Result<_, _>>()?;
     let verdict = if scenarios.iter().all(|s| s.verdict == Verdict::Pass) {
         Verdict::Pass
     } else {
@@ -210,9 +250,86 @@ fn check_scenarios(
     Ok(())
 }
 
+/// Checks what a shard's counts say of each other: the histogram holds every settled run,
+/// failing runs are runs that lost an update or failed otherwise, and none exceeds the runs.
+fn check_consistent(file: &Path, scenario: &ScenarioReport) -> Result<(), MergeError> {
+    let problem = |problem: String| MergeError::Inconsistent {
+        file: file.to_path_buf(),
+        scenario: scenario.name.clone(),
+        problem,
+    };
+    let histogram = scenario
+        .outcomes
+        .iter()
+        .try_fold(0u64, |sum, outcome| sum.checked_add(outcome.count));
+    let settled = scenario.runs.checked_sub(scenario.failed_runs);
+    if histogram.is_none() || settled.is_none() || histogram != settled {
+        return Err(problem(format!(
+            "its final values count {} runs, but it made {} runs of which {} failed otherwise",
+            histogram.map_or("more than 2^64".to_string(), |h| h.to_string()),
+            scenario.runs,
+            scenario.failed_runs
+        )));
+    }
+    if scenario.runs > scenario.runs_requested {
+        return Err(problem(format!(
+            "it made {} runs of {} requested",
+            scenario.runs, scenario.runs_requested
+        )));
+    }
+    if scenario.lost_update_runs.checked_add(scenario.failed_runs) != Some(scenario.failing_runs) {
+        return Err(problem(format!(
+            "its {} failing runs are not its {} runs that lost updates and {} that failed otherwise",
+            scenario.failing_runs, scenario.lost_update_runs, scenario.failed_runs
+        )));
+    }
+    if scenario.masked_runs > scenario.lost_update_runs {
+        return Err(problem(format!(
+            "{} masked runs of {} runs that lost updates",
+            scenario.masked_runs, scenario.lost_update_runs
+        )));
+    }
+    if scenario.lost_updates < scenario.lost_update_runs
+        || (scenario.lost_update_runs == 0) != (scenario.lost_updates == 0)
+    {
+        return Err(problem(format!(
+            "{} lost updates in {} runs that lost updates",
+            scenario.lost_updates, scenario.lost_update_runs
+        )));
+    }
+    if scenario.first_failing_run.is_some() != (scenario.failing_runs > 0) {
+        return Err(problem(format!(
+            "{} failing runs, yet the first failing run is {}",
+            scenario.failing_runs,
+            scenario
+                .first_failing_run
+                .map_or("none".to_string(), |r| r.to_string())
+        )));
+    }
+    Ok(())
+}
+
+/// Adds `value` to `sum`, or says which count of which shard overflowed.
+fn add(
+    sum: &mut u64,
+    value: u64,
+    field: &'static str,
+    file: &Path,
+    scenario: &ScenarioReport,
+) -> Result<(), MergeError> {
+    *sum = sum.checked_add(value).ok_or_else(|| MergeError::Overflow {
+        file: file.to_path_buf(),
+        scenario: scenario.name.clone(),
+        field,
+    })?;
+    Ok(())
+}
+
 /// One scenario's report from its shards' reports (which all describe the same scenario).
-fn merge_scenario<'a>(shards: impl Iterator<Item = &'a ScenarioReport> + Clone) -> ScenarioReport {
-    let mut merged = shards.clone().next().expect("at least one shard").clone();
+fn merge_scenario<'a>(
+    shards: impl Iterator<Item = (&'a PathBuf, &'a ScenarioReport)> + Clone,
+) -> Result<ScenarioReport, MergeError> {
+    let mut merged = shards.clone().next().expect("at least one shard").1.clone();
     let mut tally = Tally::default();
     let mut finals: BTreeMap<i64, u64> = BTreeMap::new();
     let mut notes: Vec<(String, Vec<String>)> = Vec::new();
@@ -223,20 +340,76 @@ fn merge_scenario<'a>(shards: impl Iterator<Item = &'a ScenarioReport> + Clone) 
     let mut elapsed: f64 = 0.0;
     let mut ended_by = EndedBy::Runs;
     let mut witness: Option<&ScenarioReport> = None;
-    for shard in shards {
-        tally.runs += shard.runs;
-        tally.failing_runs += shard.failing_runs;
-        tally.lost_update_runs += shard.lost_update_runs;
-        tally.masked_runs += shard.masked_runs;
-        tally.failed_runs += shard.failed_runs;
-        tally.lost_updates += shard.lost_updates;
-        tally.overwrites += shard.overwrites;
-        tally.net_lost += shard.net_lost;
+    for (file, shard) in shards {
+        add(&mut tally.runs, shard.runs, "runs", file, shard)?;
+        add(
+            &mut tally.failing_runs,
+            shard.failing_runs,
+            "failing_runs",
+            file,
+            shard,
+        )?;
+        add(
+            &mut tally.lost_update_runs,
+            shard.lost_update_runs,
+            "lost_update_runs",
+            file,
+            shard,
+        )?;
+        add(
+            &mut tally.masked_runs,
+            shard.masked_runs,
+            "masked_runs",
+            file,
+            shard,
+        )?;
+        add(
+            &mut tally.failed_runs,
+            shard.failed_runs,
+            "failed_runs",
+            file,
+            shard,
+        )?;
+        add(
+            &mut tally.lost_updates,
+            shard.lost_updates,
+            "lost_updates",
+            file,
+            shard,
+        )?;
+        add(
+            &mut tally.overwrites,
+            shard.overwrites,
+            "overwrites",
+            file,
+            shard,
+        )?;
+        add(
+            &mut runs_requested,
+            shard.runs_requested,
+            "runs_requested",
+            file,
+            shard,
+        )?;
+        tally.net_lost =
+            tally
+                .net_lost
+                .checked_add(shard.net_lost)
+                .ok_or_else(|| MergeError::Overflow {
+                    file: file.to_path_buf(),
+                    scenario: shard.name.clone(),
+                    field: "net_lost",
+                })?;
         tally.exhaustive |= shard.exhaustive;
-        runs_requested += shard.runs_requested;
         elapsed = elapsed.max(shard.elapsed_seconds);
         for outcome in &shard.outcomes {
-            *finals.entry(outcome.value).or_default() += outcome.count;
+            add(
+                finals.entry(outcome.value).or_default(),
+                outcome.count,
+                "outcomes",
+                file,
+                shard,
+            )?;
         }
         failures.extend(shard.failures.iter().cloned());
         shard_count += 1;
@@ -299,7 +472,7 @@ fn merge_scenario<'a>(shards: impl Iterator<Item = &'a ScenarioReport> + Clone) 
     merged.first_failing_run = witness.and_then(|w| w.first_failing_run);
     merged.schedule_file = witness.and_then(|w| w.schedule_file.clone());
     merged.minimal_schedule = witness.and_then(|w| w.minimal_schedule.clone());
-    merged
+    Ok(merged)
 }
 
 impl EndedBy {

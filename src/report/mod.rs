@@ -265,6 +265,8 @@ pub enum EndedBy {
     Failure,
     /// DFS explored every schedule before reaching `runs`.
     Exhaustive,
+    /// A signal (SIGINT, SIGTERM) stopped it after the execution under way.
+    Interrupted,
 }
 
 impl ScenarioReport {

@@ -104,13 +104,13 @@ impl<W: Write> TextReporter<W> {
 
     fn row(&mut self, r: &ScenarioReport) -> io::Result<()> {
         let rate = if r.exhaustive {
-            format!("{:.1}% (all schedules)", r.failure_rate.rate * 100.0)
+            format!("{} (all schedules)", percent(r.failure_rate.rate))
         } else {
             format!(
-                "{:.1}% [{:.1}%, {:.1}%]",
-                r.failure_rate.rate * 100.0,
-                r.failure_rate.ci95_low * 100.0,
-                r.failure_rate.ci95_high * 100.0
+                "{} [{}, {}]",
+                percent(r.failure_rate.rate),
+                percent(r.failure_rate.ci95_low),
+                percent(r.failure_rate.ci95_high)
             )
         };
         let verdict = match r.verdict {
@@ -324,6 +324,18 @@ impl<W: Write> Reporter for TextReporter<W> {
                 self.out.flush()
             }
         }
+    }
+}
+
+/// A proportion as a percentage with one decimal, or two significant digits below 0.1%, so
+/// that a small nonzero bound never shows as 0.0%.
+fn percent(proportion: f64) -> String {
+    let value = proportion * 100.0;
+    if value > 0.0 && value < 0.1 {
+        let digits = (1 - value.log10().floor() as i32).max(1) as usize;
+        format!("{value:.digits$}%")
+    } else {
+        format!("{value:.1}%")
     }
 }
 

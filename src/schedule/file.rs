@@ -20,7 +20,7 @@ use crate::scenario::{CounterSpec, DEFAULT_MAX_PAUSE, ObjectSettings, SyncMode};
 /// The `format` every schedule file names.
 pub const FORMAT: &str = "contend-schedule";
 /// The version of the format this contend writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The shuttle version that executes schedules; a schedule's task ids and steps are shuttle's.
 pub const SHUTTLE_VERSION: &str = "0.9.10";
 
@@ -286,7 +286,10 @@ impl ScheduleFile {
             contend_version: Option<String>,
             check: Option<String>,
         }
-        let header: Header = toml::from_str(text)
+        // Only the top-level keys, before the first table: a long schedule's choices are parsed
+        // once, below.
+        let header: Header = toml::from_str(top_level(text))
+            .or_else(|_| toml::from_str(text))
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
         if header.format.as_deref() == Some(crate::check::SCHEDULE_FORMAT) {
             let check = header.check.unwrap_or_default();
@@ -317,14 +320,56 @@ impl ScheduleFile {
             }
             None => return Err(invalid(None, "the file has no `version`".into())),
         }
-        let file: ScheduleFile = toml::from_str(text)
+        // The digest line is blanked out rather than removed, so that positions stay right.
+        let (digest, without_digest) = take_digest(text)
+            .ok_or_else(|| invalid(None, "the file has no `digest` line".into()))?;
+        // A long schedule's choices are read by a plain scanner: a TOML document of millions of
+        // pairs takes gigabytes. Anything but plain pairs is left to the TOML parser.
+        let (choices, without_choices) = match take_minimal_choices(&without_digest) {
+            Some((choices, rest)) => (Some(choices), rest),
+            None => (None, without_digest),
+        };
+        let mut file: ScheduleFile = toml::from_str(&without_choices)
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        if let Some(choices) = choices {
+            file.minimal.choices = choices;
+        }
         file.check().map_err(|message| invalid(None, message))?;
+        if digest != file.digest() {
+            return Err(invalid(
+                None,
+                "the file was edited or damaged: its digest does not match what it holds. A \
+                 schedule file is a record of one failure, not a test to edit; to check a fix, \
+                 replay the saved file unchanged, or run the fixed config again"
+                    .into(),
+            ));
+        }
         Ok(file)
+    }
+
+    /// The digest of everything the file holds: FNV-1a (128 bits) of its canonical form (its
+    /// JSON serialization, streamed into the hash).
+    pub fn digest(&self) -> String {
+        struct Fnv(u128);
+        impl Write for Fnv {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                for &b in buf {
+                    self.0 = (self.0 ^ u128::from(b)).wrapping_mul(FNV_PRIME);
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hash = Fnv(FNV_OFFSET);
+        serde_json::to_writer(&mut hash, self).expect("a schedule file is plain data");
+        format!("fnv1a128:{:032x}", hash.0)
     }
 
     /// Checks what the types cannot: a workload contend can run, choices in order.
     fn check(&self) -> Result<(), String> {
+        self.check_records()?;
         if !["counter", "counter-object"].contains(&self.scenario.workload.as_str()) {
             return Err(format!(
                 "unknown workload `{}` (expected: counter)",
@@ -341,8 +386,10 @@ impl ScheduleFile {
         if threads.iter().any(|t| t.ops == 0) {
             return Err("minimal.threads: every thread needs at least 1 op".into());
         }
-        let total: u64 = threads.iter().map(|t| t.ops).sum();
-        if total > crate::config::MAX_TOTAL_OPS {
+        let total = threads
+            .iter()
+            .try_fold(0u64, |acc, t| acc.checked_add(t.ops));
+        if total.is_none_or(|total| total > crate::config::MAX_TOTAL_OPS) {
             return Err(format!(
                 "minimal.threads: at most {} ops in all",
                 crate::config::MAX_TOTAL_OPS
@@ -359,7 +406,7 @@ impl ScheduleFile {
         }
         if self.minimal_counter().checked_expected_final().is_none() {
             return Err(
-                "minimal.threads: the counter's expected final value does not fit in 64 bits"
+                "minimal.threads: the counter's value does not fit in 64 bits along some interleaving"
                     .into(),
             );
         }
@@ -394,7 +441,33 @@ impl ScheduleFile {
              # run that task (0 is main, N the Nth thread of [minimal] threads) instead of\n\
              # keeping the current thread running; `contend replay -v` shows them by table row.\n",
         );
-        text.push_str(&toml::to_string(self).expect("a schedule file is plain data"));
+        text.push_str(&format!("digest = \"{}\"\n", self.digest()));
+        // The choices are written by hand: TOML's writer builds a document of millions of
+        // pairs in memory first.
+        let mut light = self.clone();
+        let choices = std::mem::take(&mut light.minimal.choices);
+        let body = toml::to_string(&light).expect("a schedule file is plain data");
+        let mut pairs = String::with_capacity(choices.len() * 12 + 2);
+        pairs.push('[');
+        for (at, choice) in choices.iter().enumerate() {
+            if at > 0 {
+                pairs.push_str(", ");
+            }
+            pairs.push_str(&format!("[{}, {}]", choice.step, choice.task));
+        }
+        pairs.push(']');
+        let marker = "\n[minimal]\n";
+        let table = body.find(marker).map_or(0, |at| at + marker.len());
+        match body[table..].find("\nchoices = []\n") {
+            Some(at) => {
+                let start = table + at + 1;
+                text.push_str(&body[..start]);
+                text.push_str("choices = ");
+                text.push_str(&pairs);
+                text.push_str(&body[start + "choices = []".len()..]);
+            }
+            None => text.push_str(&toml::to_string(self).expect("a schedule file is plain data")),
+        }
         text
     }
 
@@ -427,8 +500,190 @@ pub fn save_schedule_text(folder: &Path, scenario: &str, text: &str) -> io::Resu
     unreachable!("some numbered name is free")
 }
 
-/// A file name for a scenario: its name where that is a safe file name, else its safe
-/// characters and a short hash of the name, so that two names never share a stem.
+/// The text of a TOML file before its first table: its top-level keys, which say what the file
+/// is without parsing the rest (a long schedule's millions of choices).
+pub fn top_level(text: &str) -> &str {
+    let end = text
+        .match_indices('\n')
+        .map(|(at, _)| at + 1)
+        .find(|&at| text[at..].trim_start().starts_with('['))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// FNV-1a's 128-bit offset basis and prime.
+const FNV_OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+const FNV_PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+
+/// The `digest = "..."` line of a schedule file's text (a top-level key, before any table),
+/// and the text with that line blanked.
+fn take_digest(text: &str) -> Option<(String, String)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            return None;
+        }
+        if let Some(value) = trimmed
+            .strip_prefix("digest")
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            let digest: String = toml::from_str::<toml::Table>(&format!("d = {}", value.trim()))
+                .ok()?
+                .get("d")?
+                .as_str()?
+                .to_string();
+            let blank = " ".repeat(line.trim_end_matches('\n').len());
+            let mut rest = String::with_capacity(text.len());
+            rest.push_str(&text[..offset]);
+            rest.push_str(&blank);
+            rest.push_str(&text[offset + line.trim_end_matches('\n').len()..]);
+            return Some((digest, rest));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The `choices = [[step, task], ...]` line of the `[minimal]` table, read as plain pairs, and
+/// the text with that line's value emptied (`[]`, padded so that positions stay right).
+fn take_minimal_choices(text: &str) -> Option<(Vec<Choice>, String)> {
+    let table = text.find("\n[minimal]\n")? + "\n[minimal]\n".len();
+    let mut offset = table;
+    for line in text[table..].split_inclusive('\n') {
+        let content = line.trim_end_matches('\n');
+        if content.trim_start().starts_with('[') {
+            return None;
+        }
+        if let Some(value) = content.strip_prefix("choices = ") {
+            let choices = scan_pairs(value)?;
+            let mut rest = String::with_capacity(text.len());
+            rest.push_str(&text[..offset]);
+            rest.push_str("choices = []");
+            rest.push_str(&" ".repeat(value.len() - 2));
+            rest.push_str(&text[offset + content.len()..]);
+            return Some((choices, rest));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// `[[1, 2], [3, 4]]`: pairs of whole numbers and nothing else.
+fn scan_pairs(value: &str) -> Option<Vec<Choice>> {
+    let inner = value.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+    let mut choices = Vec::new();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        let pair = rest.strip_prefix('[')?;
+        let close = pair.find(']')?;
+        let (step, task) = pair[..close].split_once(',')?;
+        let number = |s: &str| -> Option<u64> {
+            let s = s.trim();
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        };
+        choices.push(Choice {
+            step: number(step)?,
+            task: usize::try_from(number(task)?).ok()?,
+        });
+        rest = pair[close + 1..].trim_start();
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after.trim_start();
+        } else if !rest.is_empty() {
+            return None;
+        }
+    }
+    Some(choices)
+}
+
+/// The engines and schedulers a schedule file may name.
+const ENGINES: [&str; 4] = ["threads", "shuttle", "async", "processes"];
+const SCHEDULERS: [&str; 3] = ["random", "pct", "dfs"];
+
+impl ScheduleFile {
+    /// Checks the records the replay does not run but reports: names and settings contend
+    /// could have written.
+    fn check_records(&self) -> Result<(), String> {
+        let scenario = &self.scenario;
+        if scenario.name.trim().is_empty() {
+            return Err("scenario.name must not be empty".into());
+        }
+        for (key, engine) in [
+            ("scenario.engine", &scenario.engine),
+            ("original.engine", &self.original.engine),
+        ] {
+            if !ENGINES.contains(&engine.as_str()) {
+                return Err(format!(
+                    "{key} is `{}`, not an engine (expected one of: {})",
+                    engine.escape_debug(),
+                    ENGINES.join(", ")
+                ));
+            }
+        }
+        if let Some(scheduler) = &scenario.scheduler
+            && !SCHEDULERS.contains(&scheduler.as_str())
+        {
+            return Err(format!(
+                "scenario.scheduler is `{}`, not a scheduler (expected one of: {})",
+                scheduler.escape_debug(),
+                SCHEDULERS.join(", ")
+            ));
+        }
+        if self.minimal.max_steps == Some(0) {
+            return Err("minimal.max_steps must be at least 1".into());
+        }
+        if scenario.threads.is_empty()
+            || scenario.threads.len() > crate::config::MAX_THREADS
+            || scenario.threads.iter().any(|t| t.ops == 0)
+        {
+            return Err(format!(
+                "scenario.threads must list 1 to {} threads of at least 1 op",
+                crate::config::MAX_THREADS
+            ));
+        }
+        let threads: Vec<(i64, u64)> = scenario.threads.iter().map(|t| (t.delta, t.ops)).collect();
+        let counter = CounterSpec::new(scenario.initial, &threads, scenario.sync);
+        if counter
+            .checked_total_ops()
+            .is_none_or(|total| total > crate::config::MAX_TOTAL_OPS)
+            || counter.reachable_range().is_none()
+        {
+            return Err(
+                "scenario.threads: too many ops, or a value that does not fit in 64 bits along some \
+                 interleaving".into(),
+            );
+        }
+        if scenario
+            .max_pause_ms
+            .is_some_and(|ms| ms > crate::config::MAX_PAUSE_MS as u64)
+        {
+            return Err(format!(
+                "scenario.max_pause_ms must be at most {}",
+                crate::config::MAX_PAUSE_MS
+            ));
+        }
+        if self
+            .original
+            .choices
+            .as_ref()
+            .is_some_and(|choices| choices.windows(2).any(|w| w[0].step >= w[1].step))
+        {
+            return Err("original.choices must be in increasing step order".into());
+        }
+        Ok(())
+    }
+}
+
+/// The longest stem of a schedule file's name, in bytes: with `-NNNN.schedule.toml` after it
+/// the name stays well within the 255 bytes a file name may have.
+const MAX_STEM: usize = 200;
+
+/// A file name for a scenario: its name where that is a safe file name of at most
+/// [`MAX_STEM`] bytes, else its first safe characters and a short hash of the name, so that
+/// two names never share a stem.
 fn file_stem(name: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
     let cleaned: String = name
@@ -436,18 +691,20 @@ fn file_stem(name: &str) -> String {
         .map(|c| if safe(c) { c } else { '-' })
         .collect();
     let cleaned = cleaned.trim_start_matches(['-', '.']).to_string();
-    if cleaned == name && !cleaned.is_empty() {
+    if cleaned == name && !cleaned.is_empty() && cleaned.len() <= MAX_STEM {
         return cleaned;
     }
     // FNV-1a: stable across runs and platforms, unlike the standard hasher.
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    let cleaned = if cleaned.is_empty() {
+    let mut cleaned = if cleaned.is_empty() {
         "scenario".to_string()
     } else {
         cleaned
     };
+    // Only ASCII is left, so any byte is a character boundary.
+    cleaned.truncate(MAX_STEM - 9);
     format!("{cleaned}-{:08x}", hash as u32)
 }
 
@@ -480,6 +737,17 @@ mod tests {
             "{evil}"
         );
         assert!(file_stem("").starts_with("scenario-"));
+    }
+
+    #[test]
+    fn long_names_keep_the_schedule_within_the_file_name_limit() {
+        use super::file_stem;
+        let long = "n".repeat(300);
+        let stem = file_stem(&long);
+        assert!(stem.len() <= super::MAX_STEM, "{}", stem.len());
+        assert!(format!("{stem}-9999.schedule.toml").len() <= 255);
+        assert_ne!(stem, file_stem(&"n".repeat(301)));
+        assert_eq!(file_stem(&"n".repeat(200)), "n".repeat(200));
     }
 
     #[test]

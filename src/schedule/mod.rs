@@ -27,7 +27,7 @@ pub use body::{ControlledBody, ExecutionLog, Progress, WorkloadBody, run_control
 /// One scheduling decision that departs from the default rule. Written in files as the pair
 /// `[step, task]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(from = "(u64, usize)", into = "(u64, usize)")]
+#[serde(try_from = "Vec<u64>", into = "(u64, usize)")]
 pub struct Choice {
     /// The index of the decision in the execution, from 0.
     pub step: u64,
@@ -38,6 +38,24 @@ pub struct Choice {
 impl From<(u64, usize)> for Choice {
     fn from((step, task): (u64, usize)) -> Self {
         Choice { step, task }
+    }
+}
+
+impl TryFrom<Vec<u64>> for Choice {
+    type Error = String;
+
+    /// Exactly two numbers: a third one is an error, not something to drop.
+    fn try_from(pair: Vec<u64>) -> Result<Self, String> {
+        match pair[..] {
+            [step, task] => Ok(Choice {
+                step,
+                task: usize::try_from(task).map_err(|_| format!("task {task} is too large"))?,
+            }),
+            _ => Err(format!(
+                "a choice is two numbers, [step, task], not {} numbers",
+                pair.len()
+            )),
+        }
     }
 }
 

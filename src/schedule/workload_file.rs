@@ -125,6 +125,8 @@ impl WorkloadSchedule {
         struct Header {
             format: Option<String>,
         }
-        toml::from_str::<Header>(text).is_ok_and(|h| h.format.as_deref() == Some(FORMAT))
+        // The top-level keys only: a counter's long schedule is not parsed whole here.
+        toml::from_str::<Header>(super::file::top_level(text))
+            .is_ok_and(|h| h.format.as_deref() == Some(FORMAT))
     }
 }
