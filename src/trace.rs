@@ -127,8 +127,44 @@ impl TraceFile {
     }
 }
 
-/// `-v`: the `counter-object` workload's log lines, as the lesson's `logging` printed them:
-/// `(Thread-1  ) Waiting for lock`.
+/// Whether a `-v` log is installed: only then do engines label their executions.
+static LABELS_WANTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    static EXECUTION: std::cell::RefCell<Option<(std::sync::Arc<str>, u64)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// While alive, the log lines of this thread belong to one execution of a scenario.
+#[derive(Debug)]
+pub struct ExecutionLabel {
+    previous: Option<Option<(std::sync::Arc<str>, u64)>>,
+}
+
+impl Drop for ExecutionLabel {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            EXECUTION.set(previous);
+        }
+    }
+}
+
+/// Labels this thread's log lines with `scenario` and `run` until the label is dropped: an
+/// engine calls it on every thread of an execution (under shuttle, the one that runs its
+/// tasks). Costs nothing unless a `-v` log is installed.
+pub fn label_execution(scenario: &std::sync::Arc<str>, run: u64) -> ExecutionLabel {
+    if !LABELS_WANTED.load(std::sync::atomic::Ordering::Relaxed) {
+        return ExecutionLabel { previous: None };
+    }
+    let previous = EXECUTION.replace(Some((std::sync::Arc::clone(scenario), run)));
+    ExecutionLabel {
+        previous: Some(previous),
+    }
+}
+
+/// `-v`: the `counter-object` workload's log lines, as the lesson's `logging` printed them,
+/// after the scenario and run they come from: `[counter-class run 3] (Thread-1  ) Waiting for
+/// lock`.
 #[derive(Debug)]
 pub struct LessonLog<W> {
     out: Mutex<W>,
@@ -140,6 +176,7 @@ impl<W: Write + Send + 'static> LessonLog<W> {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        LABELS_WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
         LessonLog {
             out: Mutex::new(out),
         }
@@ -172,8 +209,14 @@ impl<S: Subscriber, W: Write + Send + 'static> Layer<S> for LessonLog<W> {
         }
         let mut line = Line::default();
         event.record(&mut line);
+        let label = EXECUTION.with_borrow(|execution| {
+            execution
+                .as_ref()
+                .map(|(scenario, run)| format!("[{scenario} run {run}] "))
+                .unwrap_or_default()
+        });
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         // A closed stderr is no reason to stop the run.
-        let _ = writeln!(out, "({:<10}) {}", line.thread, line.message);
+        let _ = writeln!(out, "{label}({:<10}) {}", line.thread, line.message);
     }
 }

@@ -812,7 +812,16 @@ expect = "no-lost-updates"
     );
     let run = contend(&["run", config.to_str().unwrap(), "-v"], dir.path());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
+    // Each line says the scenario and run it comes from, then the thread, as the lesson did.
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(") "))
+        .map(|l| {
+            l.strip_prefix("[counter-class run 0] ")
+                .unwrap_or_else(|| panic!("no scenario and run before {l}"))
+        })
+        .collect();
     for worker in ["Thread-1", "Thread-2"] {
         let prefix = format!("({worker:<10}) ");
         let said: Vec<&str> = lines

@@ -270,7 +270,7 @@ impl ShuttleEngine {
         let runner = shuttle::Runner::new(scheduler, quiet_config(self.settings.max_steps));
         let run_body = {
             let shared = Arc::clone(&shared);
-            let scenario = plan.scenario.clone();
+            let scenario: Arc<str> = Arc::from(plan.scenario.as_str());
             move || execute_once(&*body, &shared, &scenario)
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(run_body)));
@@ -320,8 +320,9 @@ impl ShuttleEngine {
     }
 }
 
-fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &str) {
+fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &Arc<str>) {
     let run = shared.next_run.fetch_add(1, Ordering::SeqCst);
+    let _label = crate::trace::label_execution(scenario, run);
     let settled = body(EventContext { scenario, run });
     match settled {
         Ok(outcome) => {

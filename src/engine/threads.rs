@@ -35,6 +35,7 @@ impl Engine for ThreadsEngine {
         // One state for every run: a large workload's write records are allocated (and
         // page-faulted) once, not once per run.
         let Ok(state) = workload.new_state(&OsPlatform);
+        let scenario: Arc<str> = Arc::from(plan.scenario.as_str());
         for (index, run) in plan.executions().enumerate() {
             if plan.out_of_time() {
                 tally.stop_for_time();
@@ -43,6 +44,7 @@ impl Engine for ThreadsEngine {
             if index > 0 {
                 workload.reset(&state);
             }
+            let _label = crate::trace::label_execution(&scenario, run);
             let start_line = self.settings.barrier.then(|| StartLine::new(threads));
             let run_seed = derive_seed(plan.seed, run);
             let panicked = std::thread::scope(|scope| -> Result<Option<String>, EngineError> {
@@ -53,10 +55,12 @@ impl Engine for ThreadsEngine {
                         derive_seed(run_seed, thread as u64),
                     );
                     let (state, start_line, workload) = (&state, start_line.as_ref(), &workload);
+                    let scenario = &scenario;
                     let spawned = std::thread::Builder::new()
                         .name(format!("Thread-{}", thread + 1))
                         .spawn_scoped(scope, move || {
                             mark_workload_thread();
+                            let _label = crate::trace::label_execution(scenario, run);
                             if start_line.is_none_or(StartLine::wait) {
                                 workload.run_thread(state, thread, &mut point);
                             }
