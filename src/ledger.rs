@@ -34,11 +34,11 @@
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use thiserror::Error;
 
 use crate::platform::SharedWord;
-use crate::sync::growable::Growable;
 
 /// Identifies one write: its thread and op index, or the initial value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,17 +92,15 @@ pub struct Read {
 
 /// Slots in each thread's ring of recent values.
 const RING: usize = 64;
-/// Words of a thread's fixed part of the store: its log's length in bytes, the op of its last
-/// record, then its ring of (tag, value) slots.
-const FIXED_WORDS: usize = 2 + 2 * RING;
+/// Words of a thread's fixed part of the store: its log's length in bytes, the op and the
+/// replaced write of its last record, then its ring of (tag, value) slots.
+const FIXED_WORDS: usize = 3 + 2 * RING;
 /// The kind byte of a switch record.
 const SWITCH: u8 = 0;
 /// The kind byte of an overwrite record.
 const OVERWRITE: u8 = 1;
 /// The most bytes one record can take: its kind, then at most seven varints of ten bytes.
 const MAX_RECORD_BYTES: usize = 1 + 7 * 10;
-/// First chunk of a heap log, in words; later chunks double.
-const LOG_CHUNK: usize = 512;
 
 /// Where a ledger keeps its logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,8 +149,9 @@ pub struct Ledger<W, R = Box<[AtomicU64]>> {
     initial: i64,
     tracks: Vec<Track>,
     store: R,
-    /// One log per thread when the logs are on the heap.
-    heap_logs: Vec<Growable<AtomicU64, LOG_CHUNK>>,
+    /// One log per thread when the logs are on the heap. Only its thread locks it while the
+    /// execution runs, so the lock is never contended.
+    heap_logs: Vec<Mutex<Vec<u8>>>,
 }
 
 /// The number of store words a ledger keeping its logs in `logs` needs for threads doing `ops`
@@ -260,7 +259,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             tracks.len()
         );
         let heap_logs = match logs {
-            Logs::OnHeap => tracks.iter().map(|_| Growable::default()).collect(),
+            Logs::OnHeap => tracks.iter().map(|_| Mutex::default()).collect(),
             Logs::InStore => Vec::new(),
         };
         let ledger = Ledger {
@@ -370,7 +369,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
 
     #[inline]
     fn ring_slot(&self, thread: usize, op: u64) -> (&AtomicU64, &AtomicU64) {
-        let at = self.tracks[thread].base + 2 + 2 * (op as usize % RING);
+        let at = self.tracks[thread].base + 3 + 2 * (op as usize % RING);
         (&self.store[at], &self.store[at + 1])
     }
 
@@ -386,38 +385,52 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     #[cold]
     fn record(&self, thread: usize, op: u64, read: Read, value: i64, replaced: WriteId) {
         let base = self.tracks[thread].base;
-        let last_op = &self.store[base + 1];
+        let (length, last_op, last_replaced) = (
+            &self.store[base],
+            &self.store[base + 1],
+            &self.store[base + 2],
+        );
         let mut bytes = Encoder::default();
         let overwrite = read.id != replaced;
         bytes.byte(if overwrite { OVERWRITE } else { SWITCH });
-        let length = self.store[base].load(Ordering::Relaxed) as usize;
-        let since = if length == 0 {
-            op
+        let start = length.load(Ordering::Relaxed) as usize;
+        let (previous_op, previous_replaced) = if start == 0 {
+            (0, 0)
         } else {
-            op - last_op.load(Ordering::Relaxed)
+            (
+                last_op.load(Ordering::Relaxed),
+                last_replaced.load(Ordering::Relaxed),
+            )
         };
-        bytes.varint(since);
-        bytes.id(replaced, op);
+        bytes.varint(op - previous_op);
+        bytes.signed(replaced.0.wrapping_sub(previous_replaced) as i64);
         if overwrite {
             bytes.id(read.id, op);
             bytes.signed(read.value);
             bytes.signed(value.wrapping_sub(read.value));
         }
-        let mut at = length;
-        for &byte in bytes.encoded().iter().rev() {
-            self.put_byte(thread, at, byte);
-            at += 1;
+        let encoded = bytes.encoded();
+        match self.heap_logs.get(thread) {
+            Some(log) => {
+                let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                // A log longer than its length is what a previous execution left.
+                log.truncate(start);
+                log.extend(encoded.iter().rev());
+            }
+            None => {
+                for (offset, &byte) in encoded.iter().rev().enumerate() {
+                    self.put_byte(thread, start + offset, byte);
+                }
+            }
         }
         last_op.store(op, Ordering::Relaxed);
-        self.store[base].store(at as u64, Ordering::Release);
+        last_replaced.store(replaced.0, Ordering::Relaxed);
+        length.store((start + encoded.len()) as u64, Ordering::Release);
     }
 
-    /// Writes byte `at` of the log of `thread`, which only that thread writes.
+    /// Writes byte `at` of the in-store log of `thread`, which only that thread writes.
     fn put_byte(&self, thread: usize, at: usize, byte: u8) {
-        let word = match self.heap_logs.get(thread) {
-            Some(log) => log.get_or_grow(at / 8),
-            None => &self.store[self.tracks[thread].log_start + at / 8],
-        };
+        let word = &self.store[self.tracks[thread].log_start + at / 8];
         let shift = (at % 8) * 8;
         // A word's first byte clears what a previous execution left in it.
         let kept = if shift == 0 {
@@ -428,42 +441,24 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         word.store(kept | u64::from(byte) << shift, Ordering::Relaxed);
     }
 
-    fn byte_at(&self, thread: usize, at: usize) -> Option<u8> {
-        let word = match self.heap_logs.get(thread) {
-            Some(log) => log.get(at / 8)?,
-            None => self.store.get(self.tracks[thread].log_start + at / 8)?,
-        };
-        Some((word.load(Ordering::Relaxed) >> ((at % 8) * 8)) as u8)
+    /// The heap logs, held for reading once the execution has ended.
+    fn lock_heap_logs(&self) -> Vec<MutexGuard<'_, Vec<u8>>> {
+        self.heap_logs
+            .iter()
+            .map(|log| log.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect()
     }
 
-    /// The record of op `op` of `thread`, which ends at byte `end` of its log; where it starts,
-    /// and the op of the thread's record before it.
-    fn record_before(&self, thread: usize, end: usize, op: u64) -> Option<(Record, usize, u64)> {
-        let mut bytes = Decoder {
-            ledger: self,
-            thread,
-            at: end,
-        };
-        let kind = bytes.byte()?;
-        let previous_op = op.checked_sub(bytes.varint()?)?;
-        let replaced = bytes.id(op)?;
-        let record = match kind {
-            SWITCH => Record::Switch { op, replaced },
-            OVERWRITE => {
-                let parent = bytes.id(op)?;
-                let read_value = bytes.signed()?;
-                let written_value = read_value.wrapping_add(bytes.signed()?);
-                Record::Overwrite {
-                    op,
-                    replaced,
-                    parent,
-                    read_value,
-                    written_value,
-                }
-            }
-            _ => return None,
-        };
-        Some((record, bytes.at, previous_op))
+    /// The log of `thread`, whose heap log (if any) `heap` holds.
+    fn log_view<'a>(&'a self, heap: &'a [MutexGuard<'_, Vec<u8>>], thread: usize) -> LogView<'a> {
+        match heap.get(thread) {
+            Some(bytes) => LogView::Bytes(bytes),
+            None => LogView::Words(
+                self.store
+                    .get(self.tracks[thread].log_start..)
+                    .unwrap_or(&[]),
+            ),
+        }
     }
 
     /// The value the counter must end with when no update is lost.
@@ -516,11 +511,20 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             .iter()
             .map(|t| self.store[t.base].load(Ordering::Acquire) as usize)
             .collect();
-        // The op of each thread's last record not yet met.
-        let mut record_ops: Vec<u64> = self
+        // The op and replaced write of each thread's last record not yet met.
+        let mut next_records: Vec<(u64, WriteId)> = self
             .tracks
             .iter()
-            .map(|t| self.store[t.base + 1].load(Ordering::Relaxed))
+            .map(|t| {
+                (
+                    self.store[t.base + 1].load(Ordering::Relaxed),
+                    WriteId(self.store[t.base + 2].load(Ordering::Relaxed)),
+                )
+            })
+            .collect();
+        let heap = self.lock_heap_logs();
+        let logs: Vec<LogView<'_>> = (0..self.tracks.len())
+            .map(|thread| self.log_view(&heap, thread))
             .collect();
         let mut walk = Walk::default();
         // The next write of the parent chain, walking back.
@@ -535,14 +539,15 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             if op as usize >= track.ops || steps > total_writes {
                 return Err(broken());
             }
-            let record = if log_ends[thread] == 0 || record_ops[thread] < op {
+            let (record_op, record_replaced) = next_records[thread];
+            let record = if log_ends[thread] == 0 || record_op < op {
                 None
-            } else if record_ops[thread] == op {
-                let (record, start, previous_op) = self
-                    .record_before(thread, log_ends[thread], op)
+            } else if record_op == op {
+                let (record, start, previous_op, previous_replaced) = logs[thread]
+                    .record_before(log_ends[thread], op, record_replaced)
                     .ok_or_else(broken)?;
                 log_ends[thread] = start;
-                record_ops[thread] = previous_op;
+                next_records[thread] = (previous_op, previous_replaced);
                 Some(record)
             } else {
                 return Err(broken());
@@ -596,6 +601,61 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             return Err(LedgerError::BrokenChain(final_id));
         }
         Ok(walk)
+    }
+}
+
+/// One thread's log, as the walk back reads it.
+#[derive(Clone, Copy, Debug)]
+enum LogView<'a> {
+    /// A heap log.
+    Bytes(&'a [u8]),
+    /// A log kept in the store, eight bytes a word.
+    Words(&'a [AtomicU64]),
+}
+
+impl LogView<'_> {
+    fn byte(&self, at: usize) -> Option<u8> {
+        match self {
+            LogView::Bytes(bytes) => bytes.get(at).copied(),
+            LogView::Words(words) => words
+                .get(at / 8)
+                .map(|word| (word.load(Ordering::Relaxed) >> ((at % 8) * 8)) as u8),
+        }
+    }
+
+    /// The record that ends at byte `end`, of op `op` and replacing `replaced` (as the record
+    /// after it, or the log's header, says); where it starts, and the op and replaced write of
+    /// the record before it.
+    fn record_before(
+        &self,
+        end: usize,
+        op: u64,
+        replaced: WriteId,
+    ) -> Option<(Record, usize, u64, WriteId)> {
+        let mut bytes = Decoder {
+            log: *self,
+            at: end,
+        };
+        let kind = bytes.byte()?;
+        let previous_op = op.checked_sub(bytes.varint()?)?;
+        let previous_replaced = WriteId(replaced.0.wrapping_sub(bytes.signed()? as u64));
+        let record = match kind {
+            SWITCH => Record::Switch { op, replaced },
+            OVERWRITE => {
+                let parent = bytes.id(op)?;
+                let read_value = bytes.signed()?;
+                let written_value = read_value.wrapping_add(bytes.signed()?);
+                Record::Overwrite {
+                    op,
+                    replaced,
+                    parent,
+                    read_value,
+                    written_value,
+                }
+            }
+            _ => return None,
+        };
+        Some((record, bytes.at, previous_op, previous_replaced))
     }
 }
 
@@ -653,16 +713,15 @@ impl Encoder {
 }
 
 /// Reads a record back from its end, in the order [`Encoder`] wrote it.
-struct Decoder<'a, W, R> {
-    ledger: &'a Ledger<W, R>,
-    thread: usize,
+struct Decoder<'a> {
+    log: LogView<'a>,
     at: usize,
 }
 
-impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Decoder<'_, W, R> {
+impl Decoder<'_> {
     fn byte(&mut self) -> Option<u8> {
         self.at = self.at.checked_sub(1)?;
-        self.ledger.byte_at(self.thread, self.at)
+        self.log.byte(self.at)
     }
 
     fn varint(&mut self) -> Option<u64> {
@@ -1028,14 +1087,24 @@ mod tests {
                 ledger.write(thread, op, read, read.value + delta);
             }
         }
-        let words: u64 = ledger
-            .tracks
-            .iter()
-            .map(|t| ledger.store[t.base].load(Ordering::Relaxed))
-            .sum();
-        // One switch: thread 1's first write replaced thread 0's last (a kind, a distance from
-        // the previous record, and an id of a thread and a distance of 999 - 0: five bytes).
-        assert_eq!(words, 5);
+        let length =
+            |thread: usize| ledger.store[ledger.tracks[thread].base].load(Ordering::Relaxed);
+        assert_eq!(length(0), 0);
+        // One switch: thread 1's first write replaced thread 0's last.
+        let heap = ledger.lock_heap_logs();
+        let (record, start, ..) = ledger
+            .log_view(&heap, 1)
+            .record_before(length(1) as usize, 0, WriteId::new(0, 999))
+            .unwrap();
+        assert_eq!(start, 0);
+        assert_eq!(
+            record,
+            Record::Switch {
+                op: 0,
+                replaced: WriteId::new(0, 999)
+            }
+        );
+        drop(heap);
         let settlement = ledger.settle(CONTEXT).unwrap();
         assert_eq!(settlement.observed_final, 9);
         assert_eq!(settlement.lost_updates, 0);

@@ -6,7 +6,7 @@
 
 pub mod atomic;
 pub(crate) mod context;
-pub(crate) mod growable;
+mod growable;
 mod shared;
 
 pub use shared::Shared;
