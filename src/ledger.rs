@@ -1012,6 +1012,43 @@ mod tests {
         (overwrites, lost.len() as u64, lost_delta)
     }
 
+    /// Settles `ledger` under a subscriber that keeps the fields of its overwrite events.
+    fn settle_capturing_events(ledger: &Ledger<AtomicU64>) -> (Settlement, Vec<serde_json::Value>) {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        let settlement =
+            tracing::subscriber::with_default(subscriber, || ledger.settle(CONTEXT).unwrap());
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let events = text
+            .lines()
+            .map(|line| {
+                let mut fields: serde_json::Value = serde_json::from_str(line).unwrap();
+                let fields = fields["fields"].as_object_mut().unwrap();
+                fields.remove("message");
+                fields.remove("scenario");
+                fields.remove("run");
+                serde_json::Value::Object(fields.clone())
+            })
+            .collect();
+        (settlement, events)
+    }
+
     /// Runs threads that read and write at random moments (a read, then a write, each thread
     /// keeping at most one read in flight) and settles.
     fn random_interleaving(seed: u64, logs: Logs) {
@@ -1034,6 +1071,7 @@ mod tests {
         let mut next_op = vec![0u64; threads];
         let mut in_flight: Vec<Option<Read>> = vec![None; threads];
         let mut writes = Vec::new();
+        let mut values = std::collections::HashMap::from([(WriteId::INITIAL, initial)]);
         let mut value = initial;
         while let Some(thread) = {
             let live: Vec<usize> = (0..threads).filter(|&t| next_op[t] < ops[t]).collect();
@@ -1048,16 +1086,45 @@ mod tests {
                         .unwrap_or(read.id);
                     writes.push((thread, op, read.id, replaced));
                     value = read.value + deltas[thread];
+                    values.insert(WriteId::new(thread, op), value);
                     next_op[thread] += 1;
                 }
             }
         }
-        let settlement = ledger.settle(CONTEXT).unwrap();
+        let (settlement, events) = settle_capturing_events(&ledger);
         let final_id = writes
             .last()
             .map_or(WriteId::INITIAL, |w| WriteId::new(w.0, w.1));
         let (overwrites, lost, lost_delta) =
             settle_by_full_records(initial, &deltas, &writes, final_id);
+        let mut survivors = std::collections::HashSet::new();
+        let mut cursor = final_id;
+        while cursor != WriteId::INITIAL {
+            survivors.insert(cursor);
+            let (t, op) = cursor.origin().unwrap();
+            cursor = writes.iter().find(|w| (w.0, w.1) == (t, op)).unwrap().2;
+        }
+        let mut expected: Vec<serde_json::Value> = writes
+            .iter()
+            .filter(|w| w.2 != w.3)
+            .map(|&(thread, op, parent, replaced)| {
+                let (overwritten_thread, overwritten_op) = replaced
+                    .origin()
+                    .map_or((-1, -1), |(t, o)| (t as i64, o as i64));
+                serde_json::json!({
+                    "thread": thread,
+                    "op": op,
+                    "read_value": values[&parent],
+                    "written_value": values[&WriteId::new(thread, op)],
+                    "overwritten_thread": overwritten_thread,
+                    "overwritten_op": overwritten_op,
+                    "overwritten_value": values[&replaced],
+                    "restored": survivors.contains(&replaced),
+                })
+            })
+            .collect();
+        expected.sort_by_key(|e| (e["thread"].as_u64(), e["op"].as_u64()));
+        assert_eq!(events, expected, "seed {seed}");
         assert_eq!(settlement.observed_final, value, "seed {seed}");
         assert_eq!(settlement.overwrites, overwrites, "seed {seed}");
         assert_eq!(settlement.lost_updates, lost, "seed {seed}");
