@@ -11,9 +11,13 @@
 //! from it extends a run of its thread: it needs no record, because walking back from it leads
 //! to that previous write. Only the other writes leave a record in their thread's log:
 //!
-//! - a *switch*: the write replaced another thread's write and was computed from it (two words);
-//! - an *overwrite*: the write replaced a write it had not read (five words: what it replaced,
-//!   what it read, the value read and the value written).
+//! - a *switch*: the write replaced another thread's write and was computed from it (a few
+//!   bytes: its distance from the previous record, and what it replaced);
+//! - an *overwrite*: the write replaced a write it had not read (about a dozen bytes: also what
+//!   it read, the value read and the value written).
+//!
+//! Records are varints relative to the thread's previous record, in a byte log that only the
+//! writing thread appends to (an uncontended lock, taken at records only).
 //!
 //! A mutex run records one switch each time the lock changes hands; a racy run also records its
 //! overwrites. The value of a write lives in its thread's small ring of recent values, where
@@ -477,8 +481,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             .recent_value(final_id)
             .ok_or(LedgerError::BrokenChain(final_id))?;
         let expected_final = self.expected_final();
-        let keep_events = tracing::enabled!(target: LOST_UPDATE_TARGET, tracing::Level::INFO);
-        let walk = self.walk_back(final_id, keep_events)?;
+        let walk = self.walk_back(final_id, context)?;
 
         if expected_final.wrapping_sub(observed_final) != walk.lost_delta {
             return Err(LedgerError::Unreconciled {
@@ -487,11 +490,6 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                 lost_updates: walk.lost_updates,
                 lost_delta: walk.lost_delta,
             });
-        }
-        let mut events = walk.events;
-        events.sort_by_key(|event| (event.thread, event.op));
-        for event in &events {
-            event.emit(context);
         }
         Ok(Settlement {
             observed_final,
@@ -504,7 +502,9 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
 
     /// Walks the order of the swaps back from `final_id` to the initial value, one write at a
     /// time, following the parent chain alongside.
-    fn walk_back(&self, final_id: WriteId, keep_events: bool) -> Result<Walk, LedgerError> {
+    /// Each overwrite's event is emitted as soon as the walk has found the value it replaced,
+    /// so the events come latest first.
+    fn walk_back(&self, final_id: WriteId, context: EventContext<'_>) -> Result<Walk, LedgerError> {
         let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
         let mut log_ends: Vec<usize> = self
             .tracks
@@ -572,7 +572,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                     ..
                 }) => {
                     walk.overwrites += 1;
-                    let event = keep_events.then_some(OverwriteEvent {
+                    let event = OverwriteEvent {
                         thread,
                         op,
                         read_value,
@@ -580,8 +580,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                         overwritten: replaced,
                         overwritten_value: 0,
                         restored: false,
-                    });
-                    values.overwrite(written_value, event, &mut walk.events);
+                    };
+                    values.overwrite(written_value, event, context);
                     (replaced, parent)
                 }
             };
@@ -593,7 +593,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             }
             current = replaced;
         }
-        values.initial(self.initial, &mut walk.events);
+        values.initial(self.initial, context);
         if chain != WriteId::INITIAL {
             return Err(LedgerError::BrokenChain(chain));
         }
@@ -758,7 +758,6 @@ struct Walk {
     overwrites: u64,
     lost_updates: u64,
     lost_delta: i64,
-    events: Vec<OverwriteEvent>,
 }
 
 /// Finds, walking back, the value of the write each overwrite replaced: the write met just
@@ -790,34 +789,26 @@ impl VictimValues {
     }
 
     /// The write met was an overwrite that wrote `written_value`.
-    fn overwrite(
-        &mut self,
-        written_value: i64,
-        event: Option<OverwriteEvent>,
-        events: &mut Vec<OverwriteEvent>,
-    ) {
+    fn overwrite(&mut self, written_value: i64, event: OverwriteEvent, context: EventContext<'_>) {
         if let Some(mut waiting) = self.waiting.take() {
             waiting.overwritten_value = written_value.wrapping_add(self.since);
-            events.push(waiting);
+            waiting.emit(context);
         }
-        self.just_met = event;
+        self.just_met = Some(event);
     }
 
     /// The walk reached the initial value.
-    fn initial(&mut self, initial: i64, events: &mut Vec<OverwriteEvent>) {
+    fn initial(&mut self, initial: i64, context: EventContext<'_>) {
         if let Some(mut event) = self.just_met.take() {
             event.overwritten_value = initial;
-            events.push(event);
+            event.emit(context);
         }
         if let Some(mut waiting) = self.waiting.take() {
             waiting.overwritten_value = initial.wrapping_add(self.since);
-            events.push(waiting);
+            waiting.emit(context);
         }
     }
 }
-
-/// The `tracing` target of the events of overwrites.
-pub const LOST_UPDATE_TARGET: &str = "contend::lost_update";
 
 /// One overwrite, as its `tracing` event tells it.
 #[derive(Clone, Copy, Debug)]
@@ -1091,7 +1082,8 @@ mod tests {
                 }
             }
         }
-        let (settlement, events) = settle_capturing_events(&ledger);
+        let (settlement, mut events) = settle_capturing_events(&ledger);
+        events.sort_by_key(|e| (e["thread"].as_u64(), e["op"].as_u64()));
         let final_id = writes
             .last()
             .map_or(WriteId::INITIAL, |w| WriteId::new(w.0, w.1));
