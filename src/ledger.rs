@@ -506,25 +506,17 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     /// so the events come latest first.
     fn walk_back(&self, final_id: WriteId, context: EventContext<'_>) -> Result<Walk, LedgerError> {
         let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
-        let mut log_ends: Vec<usize> = self
-            .tracks
-            .iter()
-            .map(|t| self.store[t.base].load(Ordering::Acquire) as usize)
-            .collect();
-        // The op and replaced write of each thread's last record not yet met.
-        let mut next_records: Vec<(u64, WriteId)> = self
-            .tracks
-            .iter()
-            .map(|t| {
-                (
-                    self.store[t.base + 1].load(Ordering::Relaxed),
-                    WriteId(self.store[t.base + 2].load(Ordering::Relaxed)),
-                )
-            })
-            .collect();
         let heap = self.lock_heap_logs();
-        let logs: Vec<LogView<'_>> = (0..self.tracks.len())
-            .map(|thread| self.log_view(&heap, thread))
+        let mut logs: Vec<LogCursor<'_>> = self
+            .tracks
+            .iter()
+            .enumerate()
+            .map(|(thread, t)| LogCursor {
+                view: self.log_view(&heap, thread),
+                end: self.store[t.base].load(Ordering::Acquire) as usize,
+                op: self.store[t.base + 1].load(Ordering::Relaxed),
+                replaced: WriteId(self.store[t.base + 2].load(Ordering::Relaxed)),
+            })
             .collect();
         let mut walk = Walk::default();
         // The next write of the parent chain, walking back.
@@ -539,19 +531,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             if op as usize >= track.ops || steps > total_writes {
                 return Err(broken());
             }
-            let (record_op, record_replaced) = next_records[thread];
-            let record = if log_ends[thread] == 0 || record_op < op {
-                None
-            } else if record_op == op {
-                let (record, start, previous_op, previous_replaced) = logs[thread]
-                    .record_before(log_ends[thread], op, record_replaced)
-                    .ok_or_else(broken)?;
-                log_ends[thread] = start;
-                next_records[thread] = (previous_op, previous_replaced);
-                Some(record)
-            } else {
-                return Err(broken());
-            };
+            let record = logs[thread].take(op).ok_or_else(broken)?;
             let survives = current == chain;
             values.met_write(survives);
             let (replaced, parent) = match record {
@@ -597,7 +577,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         if chain != WriteId::INITIAL {
             return Err(LedgerError::BrokenChain(chain));
         }
-        if steps != total_writes || log_ends.iter().any(|&end| end > 0) {
+        if steps != total_writes || logs.iter().any(|log| log.end > 0) {
             return Err(LedgerError::BrokenChain(final_id));
         }
         Ok(walk)
@@ -656,6 +636,34 @@ impl LogView<'_> {
             _ => return None,
         };
         Some((record, bytes.at, previous_op, previous_replaced))
+    }
+}
+
+/// Where the walk back is in one thread's log.
+#[derive(Debug)]
+struct LogCursor<'a> {
+    view: LogView<'a>,
+    /// The end of the records not yet met.
+    end: usize,
+    /// The op and the replaced write of the last record not yet met.
+    op: u64,
+    replaced: WriteId,
+}
+
+impl LogCursor<'_> {
+    /// The record of op `op`, if it has one (the walk meets ops in decreasing order); `None`
+    /// if the log is inconsistent with that.
+    fn take(&mut self, op: u64) -> Option<Option<Record>> {
+        if self.end == 0 || self.op < op {
+            return Some(None);
+        }
+        if self.op > op {
+            return None;
+        }
+        let (record, start, previous_op, previous_replaced) =
+            self.view.record_before(self.end, op, self.replaced)?;
+        (self.end, self.op, self.replaced) = (start, previous_op, previous_replaced);
+        Some(Some(record))
     }
 }
 
