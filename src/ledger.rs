@@ -103,8 +103,11 @@ const FIXED_WORDS: usize = 3 + 2 * RING;
 const SWITCH: u8 = 0;
 /// The kind byte of an overwrite record.
 const OVERWRITE: u8 = 1;
-/// The most bytes one record can take: its kind, then at most seven varints of ten bytes.
-const MAX_RECORD_BYTES: usize = 1 + 7 * 10;
+/// The most bytes one record can take: its kind (1), the distance from the previous record's
+/// op (under 2^40: 6), the replaced write's distance from the previous record's (any 64 bits:
+/// 10), the parent's thread (under 2^24: 4) and distance (under 2^41 with its sign: 6), the
+/// value read (10) and the written value's difference from it (10).
+const MAX_RECORD_BYTES: usize = 1 + 6 + 10 + 4 + 6 + 10 + 10;
 
 /// Where a ledger keeps its logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1190,6 +1193,18 @@ mod tests {
         }
         assert_eq!(ledger.recent_value(seen), None);
         assert_eq!(ledger.read().value, RING as i64 + 1);
+    }
+
+    #[test]
+    fn the_largest_record_fits_in_its_bound() {
+        let mut bytes = Encoder::default();
+        bytes.byte(OVERWRITE);
+        bytes.varint(OP_MASK);
+        bytes.signed(i64::MIN);
+        bytes.id(WriteId::new((1 << (64 - OP_BITS)) - 2, OP_MASK), 0);
+        bytes.signed(i64::MIN);
+        bytes.signed(i64::MIN);
+        assert_eq!(bytes.encoded().len(), MAX_RECORD_BYTES);
     }
 
     #[test]
