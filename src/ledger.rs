@@ -484,7 +484,16 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             .recent_value(final_id)
             .ok_or(LedgerError::BrokenChain(final_id))?;
         let expected_final = self.expected_final();
-        let walk = self.walk_back(final_id, context)?;
+        // Which overwrite discarded each lost update: only when a trace asks for it (see
+        // `crate::trace::want_discards`; `tracing::enabled!` would upset per-layer filters).
+        let discards = crate::trace::discards_wanted()
+            .then(|| self.discards(final_id))
+            .flatten();
+        let walk = self.walk_back(
+            final_id,
+            &mut |event| event.emit(context, discards.as_ref()),
+            &mut |_| {},
+        )?;
 
         if expected_final.wrapping_sub(observed_final) != walk.lost_delta {
             return Err(LedgerError::Unreconciled {
@@ -503,11 +512,47 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         })
     }
 
+    /// Attributes each lost update to the overwrite that discarded it for good, from one walk
+    /// back that writes down every write's links (16 bytes a write, while it works).
+    fn discards(&self, final_id: WriteId) -> Option<crate::discards::Discards> {
+        let ops: Vec<usize> = self.tracks.iter().map(|t| t.ops).collect();
+        let offsets: Vec<usize> = ops
+            .iter()
+            .scan(0, |next, &n| {
+                let first = *next;
+                *next += n;
+                Some(first)
+            })
+            .collect();
+        let total = ops.iter().sum();
+        let mut links = vec![(WriteId::INITIAL, WriteId::INITIAL); total];
+        let mut survived = vec![false; total];
+        self.walk_back(final_id, &mut |_| {}, &mut |step| {
+            let at = offsets[step.thread] + step.op as usize;
+            links[at] = (step.parent, step.replaced);
+            survived[at] = step.survives;
+        })
+        .ok()?;
+        crate::discards::Discards::attribute(
+            &ops,
+            final_id,
+            |thread, op| links[offsets[thread] + op as usize],
+            |thread, op| survived[offsets[thread] + op as usize],
+        )
+    }
+
     /// Walks the order of the swaps back from `final_id` to the initial value, one write at a
     /// time, following the parent chain alongside.
     /// Each overwrite's event is emitted as soon as the walk has found the value it replaced,
     /// so the events come latest first.
-    fn walk_back(&self, final_id: WriteId, context: EventContext<'_>) -> Result<Walk, LedgerError> {
+    /// `visit` sees every write met: its thread, op, parent, replaced write and whether it
+    /// survives.
+    fn walk_back(
+        &self,
+        final_id: WriteId,
+        sink: &mut dyn FnMut(OverwriteEvent),
+        visit: &mut dyn FnMut(WalkStep),
+    ) -> Result<Walk, LedgerError> {
         let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
         let heap = self.lock_heap_logs();
         let mut logs: Vec<LogCursor<'_>> = self
@@ -564,10 +609,17 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                         overwritten_value: 0,
                         restored: false,
                     };
-                    values.overwrite(written_value, event, context);
+                    values.overwrite(written_value, event, sink);
                     (replaced, parent)
                 }
             };
+            visit(WalkStep {
+                thread,
+                op,
+                parent,
+                replaced,
+                survives,
+            });
             if survives {
                 chain = parent;
             } else {
@@ -576,7 +628,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             }
             current = replaced;
         }
-        values.initial(self.initial, context);
+        values.initial(self.initial, sink);
         if chain != WriteId::INITIAL {
             return Err(LedgerError::BrokenChain(chain));
         }
@@ -763,6 +815,16 @@ impl Decoder<'_> {
     }
 }
 
+/// One write met by the walk back.
+#[derive(Clone, Copy, Debug)]
+struct WalkStep {
+    thread: usize,
+    op: u64,
+    parent: WriteId,
+    replaced: WriteId,
+    survives: bool,
+}
+
 /// What a walk back found.
 #[derive(Debug, Default)]
 struct Walk {
@@ -800,23 +862,28 @@ impl VictimValues {
     }
 
     /// The write met was an overwrite that wrote `written_value`.
-    fn overwrite(&mut self, written_value: i64, event: OverwriteEvent, context: EventContext<'_>) {
+    fn overwrite(
+        &mut self,
+        written_value: i64,
+        event: OverwriteEvent,
+        sink: &mut dyn FnMut(OverwriteEvent),
+    ) {
         if let Some(mut waiting) = self.waiting.take() {
             waiting.overwritten_value = written_value.wrapping_add(self.since);
-            waiting.emit(context);
+            sink(waiting);
         }
         self.just_met = Some(event);
     }
 
     /// The walk reached the initial value.
-    fn initial(&mut self, initial: i64, context: EventContext<'_>) {
+    fn initial(&mut self, initial: i64, sink: &mut dyn FnMut(OverwriteEvent)) {
         if let Some(mut event) = self.just_met.take() {
             event.overwritten_value = initial;
-            event.emit(context);
+            sink(event);
         }
         if let Some(mut waiting) = self.waiting.take() {
             waiting.overwritten_value = initial.wrapping_add(self.since);
-            waiting.emit(context);
+            sink(waiting);
         }
     }
 }
@@ -835,7 +902,9 @@ struct OverwriteEvent {
 }
 
 impl OverwriteEvent {
-    fn emit(&self, context: EventContext<'_>) {
+    fn emit(&self, context: EventContext<'_>, discards: Option<&crate::discards::Discards>) {
+        // Absent from the event when not worked out, never a wrong 0.
+        let discarded = discards.map(|d| d.of(self.thread, self.op));
         let (overwritten_thread, overwritten_op) = match self.overwritten.origin() {
             Some((t, o)) => (t as i64, o as i64),
             None => (-1, -1),
@@ -853,6 +922,8 @@ impl OverwriteEvent {
             overwritten_op,
             overwritten_value = self.overwritten_value,
             restored = self.restored,
+            discarded_updates = discarded.map(|d| d.len() as u64),
+            discarded = discarded.map(crate::discards::describe),
             "thread {thread} op {op} overwrote the write of thread {overwritten_thread} op {overwritten_op}"
         );
     }
