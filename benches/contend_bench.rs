@@ -21,6 +21,10 @@
 //! 9. `shards`: each of 3 shards of a campaign against the unsharded run (time), and the merged
 //!    totals against the unsharded ones.
 //! 10. `progress`: `contend run` with its progress bar on a terminal against `-q`.
+//! 11. `ledger`: the peak memory and time per op of the ledger on a mutex 2 x 1,000,000 op run
+//!     and a racy 2 x 10,000,000 op run, each in a child process of this bench, against the
+//!     ledger that kept a record of every write (in `contend_bench/ledger_baseline.rs`); and the
+//!     peak memory of `contend run` on the same two runs.
 //!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
@@ -33,6 +37,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[path = "contend_bench/ledger_baseline.rs"]
+mod ledger_baseline;
 
 use contend::engine::shuttle::quiet_config;
 use contend::ledger::{EventContext, Ledger};
@@ -66,7 +73,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 10] = [
+const MEASUREMENTS: [Measurement; 11] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -117,9 +124,18 @@ const MEASUREMENTS: [Measurement; 10] = [
         title: "10. the progress bar on a terminal against -q, 10,000 shuttle executions",
         run: progress_cost,
     },
+    Measurement {
+        key: "ledger",
+        title: "11. the ledger's peak memory and time per op, against a record of every write",
+        run: ledger_memory,
+    },
 ];
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(LEDGER_CHILD) {
+        return ledger_child(&args[2..]);
+    }
     // cargo passes `--bench`; any other flag is ignored too. The first plain word is the filter.
     let filter = std::env::args()
         .skip(1)
@@ -1391,4 +1407,230 @@ fn progress_cost() -> Vec<Row> {
         &times,
         1.02,
     )]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. The ledger's memory and time per op.
+
+/// The first argument that makes this bench a child running one ledger workload.
+const LEDGER_CHILD: &str = "ledger-child";
+
+/// The two ledgers the children run: the same read-then-write loop on each.
+trait BenchLedger: Sync {
+    fn increment(&self, thread: usize, op: u64, delta: i64);
+    fn lost_updates(&self) -> u64;
+}
+
+impl BenchLedger for Ledger<AtomicU64> {
+    #[inline]
+    fn increment(&self, thread: usize, op: u64, delta: i64) {
+        let read = self.read();
+        self.write(thread, op, read, read.value.wrapping_add(delta));
+    }
+
+    fn lost_updates(&self) -> u64 {
+        let context = EventContext {
+            scenario: "bench",
+            run: 0,
+        };
+        self.settle(context)
+            .expect("the ledger reconciles")
+            .lost_updates
+    }
+}
+
+impl BenchLedger for ledger_baseline::Ledger<AtomicU64> {
+    #[inline]
+    fn increment(&self, thread: usize, op: u64, delta: i64) {
+        let read = self.read();
+        self.write(thread, op, read, read.value.wrapping_add(delta));
+    }
+
+    fn lost_updates(&self) -> u64 {
+        let context = EventContext {
+            scenario: "bench",
+            run: 0,
+        };
+        self.settle(context)
+            .expect("the ledger reconciles")
+            .lost_updates
+    }
+}
+
+/// The child: `ledger-child current|baseline mutex|none OPS RESULT_FILE`. Makes the ledger, runs
+/// +1 x OPS and -1 x OPS on two threads started together (with a std mutex around each update
+/// for `mutex`), settles, and writes `seconds lost_updates` to RESULT_FILE.
+fn ledger_child(args: &[String]) -> ExitCode {
+    let [which, sync, ops, result] = args else {
+        eprintln!("usage: {LEDGER_CHILD} current|baseline mutex|none OPS RESULT_FILE");
+        return ExitCode::from(2);
+    };
+    let ops: u64 = ops.parse().expect("OPS is a number");
+    let locked = sync == "mutex";
+    let threads = [(1i64, ops), (-1i64, ops)];
+    let started = Instant::now();
+    let lost = match which.as_str() {
+        "current" => two_threads(
+            &Ledger::new(AtomicU64::new(0), 10, threads),
+            locked,
+            threads,
+        ),
+        _ => two_threads(
+            &ledger_baseline::Ledger::new(AtomicU64::new(0), 10, threads),
+            locked,
+            threads,
+        ),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    fs::write(result, format!("{seconds} {lost}\n")).expect("the result file is written");
+    ExitCode::SUCCESS
+}
+
+fn two_threads(ledger: &impl BenchLedger, locked: bool, threads: [(i64, u64); 2]) -> u64 {
+    let lock = Mutex::new(());
+    let arrived = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for (thread, (delta, ops)) in threads.into_iter().enumerate() {
+            let (lock, arrived) = (&lock, &arrived);
+            scope.spawn(move || {
+                arrived.fetch_add(1, Ordering::AcqRel);
+                while arrived.load(Ordering::Acquire) < 2 {
+                    std::hint::spin_loop();
+                }
+                for op in 0..ops {
+                    let _guard = locked.then(|| lock.lock().unwrap());
+                    ledger.increment(thread, op, delta);
+                }
+            });
+        }
+    });
+    ledger.lost_updates()
+}
+
+/// One child run: its peak memory, the time it measured itself and its lost updates.
+fn ledger_child_run(which: &str, sync: &str, ops: u64, dir: &Path) -> (u64, f64, u64) {
+    let result = dir.join(format!("{which}-{sync}-{ops}.txt"));
+    let binary = std::env::current_exe().expect("the bench knows its own path");
+    let child = run_measured(
+        &binary,
+        &[
+            LEDGER_CHILD.as_ref(),
+            which.as_ref(),
+            sync.as_ref(),
+            ops.to_string().as_ref(),
+            result.as_os_str(),
+        ],
+    );
+    assert_eq!(child.code, Some(0), "the ledger child failed");
+    let text = fs::read_to_string(&result).expect("the child wrote its result");
+    let mut words = text.split_whitespace();
+    let seconds: f64 = words.next().and_then(|w| w.parse().ok()).expect("seconds");
+    let lost: u64 = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .expect("lost updates");
+    (child.peak_bytes, seconds, lost)
+}
+
+fn ledger_memory() -> Vec<Row> {
+    let dir = tempfile::Builder::new()
+        .prefix("contend-bench-")
+        .tempdir()
+        .expect("a temporary folder");
+    let mut rows = Vec::new();
+    for (sync, ops, limit_mb) in [("mutex", 1_000_000u64, 10.0), ("none", 10_000_000, 150.0)] {
+        let (mut baseline, mut current) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            baseline.push(ledger_child_run("baseline", sync, ops, dir.path()));
+            current.push(ledger_child_run("current", sync, ops, dir.path()));
+        }
+        let peak = |runs: &[(u64, f64, u64)]| runs.iter().map(|r| r.0).max().unwrap_or(0);
+        let per_op = |runs: &[(u64, f64, u64)]| {
+            let times: Vec<f64> = runs.iter().map(|r| r.1).collect();
+            median(&times) / (2 * ops) as f64 * 1e9
+        };
+        for (name, runs) in [("baseline", &baseline), ("current", &current)] {
+            let described: Vec<String> = runs
+                .iter()
+                .map(|r| format!("{:.1} MB {:.3} s {} lost", megabytes(r.0), r.1, r.2))
+                .collect();
+            println!("   {sync} 2 x {ops} {name}: {}", described.join("; "));
+        }
+        let (baseline_peak, current_peak) = (peak(&baseline), peak(&current));
+        rows.push(Row {
+            name: format!("11 ledger {sync} 2x{}M: peak RSS (child)", ops / 1_000_000),
+            baseline: format!("record per write: {:.1} MB", megabytes(baseline_peak)),
+            contend: format!("{:.1} MB", megabytes(current_peak)),
+            ratio: format!("{:.2}x", current_peak as f64 / baseline_peak.max(1) as f64),
+            target: format!("< {limit_mb} MB"),
+            met: Some(megabytes(current_peak) < limit_mb),
+        });
+        let (baseline_ns, current_ns) = (per_op(&baseline), per_op(&current));
+        rows.push(Row {
+            name: format!(
+                "11 ledger {sync} 2x{}M: time per op, median of 3",
+                ops / 1_000_000
+            ),
+            baseline: format!("record per write: {baseline_ns:.1} ns"),
+            contend: format!("{current_ns:.1} ns"),
+            ratio: format!("{:.2}x", current_ns / baseline_ns),
+            target: "no worse than the baseline (<= 1.0x)".to_string(),
+            met: Some(current_ns <= baseline_ns),
+        });
+    }
+    rows.extend(contend_run_memory(dir.path()));
+    rows
+}
+
+/// The peak memory of `contend run` on the lesson-size mutex run and a racy 2 x 10M run (real
+/// threads, default jitter), against `contend --version`.
+fn contend_run_memory(dir: &Path) -> Vec<Row> {
+    let binary = contend_binary();
+    let floor = run_measured(&binary, &["--version".as_ref()]);
+    let mut rows = Vec::new();
+    for (name, sync, ops, expect, limit_mb) in [
+        ("mutex", "mutex", "1_000_000", "no-lost-updates", 10.0),
+        ("racy", "none", "10_000_000", "lost-updates", 150.0),
+    ] {
+        let config = dir.join(format!("{name}.toml"));
+        fs::write(
+            &config,
+            format!(
+                "[[scenario]]\nname = \"{name}\"\nworkload = \"counter\"\nengine = \"threads\"\n\
+                 sync = \"{sync}\"\ninitial = 10\n\
+                 threads = [{{ delta = 1, ops = {ops} }}, {{ delta = -1, ops = {ops} }}]\n\
+                 runs = 1\nseed = 42\nexpect = \"{expect}\"\n"
+            ),
+        )
+        .expect("the config is written");
+        let out = dir.join(format!("{name}-out"));
+        let run = run_measured(
+            &binary,
+            &[
+                "run".as_ref(),
+                config.as_os_str(),
+                "-q".as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ],
+        );
+        println!(
+            "   contend run {name} 2 x {ops}: peak {:.1} MB, {:.2} s, exit code {:?}",
+            megabytes(run.peak_bytes),
+            run.seconds,
+            run.code
+        );
+        rows.push(Row {
+            name: format!("11 contend run, threads, {name} 2 x {ops}: peak RSS"),
+            baseline: format!("contend --version: {:.1} MB", megabytes(floor.peak_bytes)),
+            contend: format!("{:.1} MB", megabytes(run.peak_bytes)),
+            ratio: format!(
+                "{:.2}x",
+                run.peak_bytes as f64 / floor.peak_bytes.max(1) as f64
+            ),
+            target: format!("< {limit_mb} MB"),
+            met: Some(megabytes(run.peak_bytes) < limit_mb && run.code == Some(0)),
+        });
+    }
+    rows
 }

@@ -1,29 +1,51 @@
-//! Exact lost-update accounting.
+//! Exact lost-update accounting, in memory that grows with what is found.
 //!
 //! Every write to an instrumented cell gets a unique id made of its thread and op index (no
-//! shared counter). The cell holds the id of the last write; the value of a write lives in the
-//! writing thread's own record. A read returns the id and value it saw; a write remembers that id
-//! as its parent and publishes itself with one atomic swap, whose old value names the write it
-//! overwrote. No lock or other synchronization is added: the swap is the write.
+//! shared counter). The cell holds the id of the last write. A read returns the id and value it
+//! saw; a write remembers that id as its parent and publishes itself with one atomic swap, whose
+//! old value names the write it replaced. No lock or other synchronization is added: the swap is
+//! the write.
 //!
-//! The records are plain atomic words (three per write: value, parent, replaced) in a store the
-//! caller may provide: the heap for threads and tasks, a shared mapping for processes.
+//! The swaps put every write of an execution in one order. A write that replaced its own
+//! thread's previous write (the first write of a thread: the initial value) and was computed
+//! from it extends a run of its thread: it needs no record, because walking back from it leads
+//! to that previous write. Only the other writes leave a record in their thread's log:
 //!
-//! After the execution, the writes on the parent chain from the final write back to the initial
+//! - a *switch*: the write replaced another thread's write and was computed from it (a few
+//!   bytes: its distance from the previous record, and what it replaced);
+//! - an *overwrite*: the write replaced a write it had not read (about a dozen bytes: also what
+//!   it read, the value read and the value written).
+//!
+//! Records are varints relative to the thread's previous record, in a byte log that only the
+//! writing thread appends to (an uncontended lock, taken at records only).
+//!
+//! A mutex run records one switch each time the lock changes hands; a racy run also records its
+//! overwrites. The value of a write lives in its thread's small ring of recent values, where
+//! readers find it; a reader that finds its slot already reused (the writer got a whole ring
+//! ahead between the reader's two loads) reads the cell again, which is a later read.
+//!
+//! [`Ledger::settle`] walks the order back from the final write, one write at a time, following
+//! the parent chain alongside: the writes on the chain from the final write back to the initial
 //! value are the survivors; every other write is lost. This is exact even when an overwritten
 //! update is later restored by a write that was based on it, which counting overwrites gets
-//! wrong. [`Ledger::settle`] checks that the lost deltas reconcile with the final value and emits
-//! one `tracing` event (target `contend::lost_update`) per overwrite.
+//! wrong. The walk checks that the lost deltas reconcile with the final value and emits one
+//! `tracing` event (target `contend::lost_update`) per overwrite; the values those events name
+//! for writes that left no record are their parent's value plus their thread's delta, which is
+//! what the counter writes.
+//!
+//! The logs live on the heap and grow with what is found, or, for a store that cannot grow (a
+//! mapping shared by processes), in the store itself with room for the worst case.
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use thiserror::Error;
 
 use crate::platform::SharedWord;
 
 /// Identifies one write: its thread and op index, or the initial value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WriteId(u64);
 
 const OP_BITS: u32 = 40;
@@ -52,6 +74,15 @@ impl WriteId {
     pub fn origin(self) -> Option<(usize, u64)> {
         (self != WriteId::INITIAL).then(|| ((self.0 >> OP_BITS) as usize - 1, self.0 & OP_MASK))
     }
+
+    /// The write a thread's op replaces when nothing comes between: its previous op, or the
+    /// initial value for its first.
+    fn own_previous(thread: usize, op: u64) -> WriteId {
+        match op {
+            0 => WriteId::INITIAL,
+            _ => WriteId::new(thread, op - 1),
+        }
+    }
 }
 
 /// What a read saw: the write it read from and its value.
@@ -63,48 +94,82 @@ pub struct Read {
     pub value: i64,
 }
 
-/// One write, owned by the writing thread until it is published: three words of the store.
-/// Every word is written by each write, so records can be reused by the next execution without
-/// clearing.
-#[derive(Clone, Copy, Debug)]
-struct Record<'a> {
-    /// The value written (an `i64`'s bits).
-    value: &'a AtomicU64,
-    /// The write this one read.
-    parent: &'a AtomicU64,
-    /// The write this one replaced in the cell; not the parent means it was overwritten.
-    replaced: &'a AtomicU64,
+/// Slots in each thread's ring of recent values.
+const RING: usize = 64;
+/// Words of a thread's fixed part of the store: its log's length in bytes, the op and the
+/// replaced write of its last record, then its ring of (tag, value) slots.
+const FIXED_WORDS: usize = 3 + 2 * RING;
+/// The kind byte of a switch record.
+const SWITCH: u8 = 0;
+/// The kind byte of an overwrite record.
+const OVERWRITE: u8 = 1;
+/// The most bytes one record can take: its kind (1), the distance from the previous record's
+/// op (under 2^40: 6), the replaced write's distance from the previous record's (any 64 bits:
+/// 10), the parent's thread (under 2^24: 4) and distance (under 2^41 with its sign: 6), the
+/// value read (10) and the written value's difference from it (10).
+const MAX_RECORD_BYTES: usize = 1 + 6 + 10 + 4 + 6 + 10 + 10;
+
+/// Where a ledger keeps its logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logs {
+    /// On the heap, growing with what is found.
+    OnHeap,
+    /// In the store, which holds room for the worst case (every write an overwrite): for a
+    /// store that cannot grow, such as a mapping shared by processes.
+    InStore,
 }
 
-impl Record<'_> {
-    fn value(&self) -> i64 {
-        self.value.load(Ordering::Relaxed) as i64
-    }
+/// One write's record in its thread's log: a kind byte, then varints: the op's distance from the
+/// thread's previous record, the replaced write, and for an overwrite the parent, the value read
+/// and the written value's difference from it. Ids are a thread (plus one; zero for the initial
+/// value) and the op's distance from the recording op, so that most fields take a byte or two.
+/// A record's bytes are stored back to front, so that the walk back from the final write reads
+/// each log from its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Record {
+    /// Replaced `replaced`, which it had read.
+    Switch { op: u64, replaced: WriteId },
+    /// Replaced `replaced` after reading `parent`.
+    Overwrite {
+        op: u64,
+        replaced: WriteId,
+        parent: WriteId,
+        read_value: i64,
+        written_value: i64,
+    },
 }
-
-/// Words per write record in a store.
-pub const WORDS_PER_WRITE: usize = 3;
 
 #[derive(Debug)]
 struct Track {
     delta: i64,
-    /// The index of the track's first record in the store.
-    first: usize,
     ops: usize,
+    /// The index of the track's fixed part in the store.
+    base: usize,
+    /// Where its log starts in the store, for [`Logs::InStore`].
+    log_start: usize,
 }
 
-/// An instrumented shared counter cell with its write records, kept in the store `R`.
+/// An instrumented shared counter cell with its records, kept in the store `R`.
 #[derive(Debug)]
 pub struct Ledger<W, R = Box<[AtomicU64]>> {
     cell: W,
     initial: i64,
     tracks: Vec<Track>,
     store: R,
+    /// One log per thread when the logs are on the heap. Only its thread locks it while the
+    /// execution runs, so the lock is never contended.
+    heap_logs: Vec<Mutex<Vec<u8>>>,
 }
 
-/// The number of store words a ledger needs for threads doing `ops` writes each.
-pub fn store_words(ops: impl IntoIterator<Item = u64>) -> usize {
-    ops.into_iter().map(|ops| ops as usize).sum::<usize>() * WORDS_PER_WRITE
+/// The number of store words a ledger keeping its logs in `logs` needs for threads doing `ops`
+/// writes each.
+pub fn store_words(ops: impl IntoIterator<Item = u64>, logs: Logs) -> usize {
+    ops.into_iter()
+        .map(|ops| match logs {
+            Logs::OnHeap => FIXED_WORDS,
+            Logs::InStore => FIXED_WORDS + (ops as usize * MAX_RECORD_BYTES).div_ceil(8),
+        })
+        .sum()
 }
 
 /// Where the events of one execution come from, for the `tracing` events.
@@ -155,17 +220,19 @@ pub enum LedgerError {
 }
 
 impl<W: SharedWord> Ledger<W> {
-    /// A cell holding `initial`, with room on the heap for `ops` writes of `delta` per thread.
+    /// A cell holding `initial`, for threads doing `ops` writes of `delta` each, with its logs
+    /// on the heap.
     pub fn new(cell: W, initial: i64, threads: impl IntoIterator<Item = (i64, u64)>) -> Self {
         let threads: Vec<(i64, u64)> = threads.into_iter().collect();
-        let store = crate::platform::os::heap_store(store_words(threads.iter().map(|t| t.1)));
-        Ledger::with_store(cell, store, initial, threads)
+        let words = store_words(threads.iter().map(|t| t.1), Logs::OnHeap);
+        let store = crate::platform::os::heap_store(words);
+        Ledger::with_store(cell, store, initial, threads, Logs::OnHeap)
     }
 }
 
 impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
-    /// A cell holding `initial`, whose records live in `store`, which must hold at least
-    /// [`store_words`] words for these threads.
+    /// A cell holding `initial`, whose rings (and logs, for [`Logs::InStore`]) live in `store`,
+    /// which must hold at least [`store_words`] zeroed words for these threads.
     ///
     /// # Panics
     ///
@@ -175,47 +242,68 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         store: R,
         initial: i64,
         threads: impl IntoIterator<Item = (i64, u64)>,
+        logs: Logs,
     ) -> Self {
         cell.store(WriteId::INITIAL.0);
-        let mut first = 0;
+        let mut next = 0;
         let tracks: Vec<Track> = threads
             .into_iter()
             .map(|(delta, ops)| {
-                let track = Track {
+                let base = next;
+                next += store_words([ops], logs);
+                Track {
                     delta,
-                    first,
                     ops: ops as usize,
-                };
-                first += ops as usize;
-                track
+                    base,
+                    log_start: base + FIXED_WORDS,
+                }
             })
             .collect();
         assert!(
-            store.len() >= first * WORDS_PER_WRITE,
-            "a ledger store of {} words cannot hold {first} writes",
-            store.len()
+            store.len() >= next,
+            "a ledger store of {} words cannot hold what {} threads need ({next} words)",
+            store.len(),
+            tracks.len()
         );
-        Ledger {
+        let heap_logs = match logs {
+            Logs::OnHeap => tracks.iter().map(|_| Mutex::default()).collect(),
+            Logs::InStore => Vec::new(),
+        };
+        let ledger = Ledger {
             cell,
             initial,
             tracks,
             store,
-        }
+            heap_logs,
+        };
+        ledger.clear_logs();
+        ledger
     }
 
-    /// Makes the ledger ready for another execution: the cell holds the initial value again.
-    /// The write records need no clearing: each write sets all of its record before publishing.
+    /// Makes the ledger ready for another execution: the cell holds the initial value again
+    /// and the logs are empty. The rings need no clearing: a write fills its slot before it is
+    /// published.
     pub fn reset(&self) {
         self.cell.store(WriteId::INITIAL.0);
+        self.clear_logs();
+    }
+
+    fn clear_logs(&self) {
+        for track in &self.tracks {
+            self.store[track.base].store(0, Ordering::Release);
+        }
     }
 
     /// Reads the cell: one access to shared state.
     #[inline]
     pub fn read(&self) -> Read {
-        let id = WriteId(self.cell.load());
-        Read {
-            id,
-            value: self.value_of(id),
+        loop {
+            let id = WriteId(self.cell.load());
+            if let Some(value) = self.recent_value(id) {
+                return Read { id, value };
+            }
+            // The writer of `id` got a whole ring ahead since the load, so the cell holds a
+            // later write now: read that.
         }
     }
 
@@ -223,11 +311,11 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     /// Returns the write it overwrote, if it was not the one read.
     #[inline]
     pub fn write(&self, thread: usize, op: u64, read: Read, value: i64) -> Option<WriteId> {
-        let (id, record) = self.prepare(thread, op, read, value);
-        let previous = WriteId(self.cell.swap(id.0));
-        // The write overwrote another iff the cell held something other than what it read.
-        record.replaced.store(previous.0, Ordering::Relaxed);
-        (previous != read.id).then_some(previous)
+        let id = WriteId::new(thread, op);
+        self.publish_value(thread, op, value);
+        let replaced = WriteId(self.cell.swap(id.0));
+        self.note(thread, op, read, value, replaced);
+        (replaced != read.id).then_some(replaced)
     }
 
     /// Writes `value` only if the cell still holds the write `read` saw, in one atomic step.
@@ -240,54 +328,143 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         read: Read,
         value: i64,
     ) -> Result<(), Read> {
-        let (id, record) = self.prepare(thread, op, read, value);
+        let id = WriteId::new(thread, op);
+        self.publish_value(thread, op, value);
         match self.cell.compare_exchange(read.id.0, id.0) {
             Ok(_) => {
-                record.replaced.store(read.id.0, Ordering::Relaxed);
+                self.note(thread, op, read, value, read.id);
                 Ok(())
             }
             Err(current) => {
                 let current = WriteId(current);
-                Err(Read {
-                    id: current,
-                    value: self.value_of(current),
-                })
+                match self.recent_value(current) {
+                    Some(value) => Err(Read { id: current, value }),
+                    None => Err(self.read()),
+                }
             }
         }
     }
 
-    /// Fills the record of a write that is about to be published.
-    fn prepare(&self, thread: usize, op: u64, read: Read, value: i64) -> (WriteId, Record<'_>) {
-        let record = self.slot(thread, op as usize);
-        record.value.store(value as u64, Ordering::Relaxed);
-        record.parent.store(read.id.0, Ordering::Relaxed);
-        (WriteId::new(thread, op), record)
-    }
-
-    /// The record of op `op` of `thread`, which must exist.
+    /// Puts the value of op `op` of `thread` in its ring slot, before the op is published:
+    /// the slot's tag is cleared first, so a reader never takes a half-written slot for
+    /// either op.
     #[inline]
-    fn slot(&self, thread: usize, op: usize) -> Record<'_> {
-        let track = &self.tracks[thread];
-        debug_assert!(op < track.ops);
-        let at = (track.first + op) * WORDS_PER_WRITE;
-        Record {
-            value: &self.store[at],
-            parent: &self.store[at + 1],
-            replaced: &self.store[at + 2],
+    fn publish_value(&self, thread: usize, op: u64, value: i64) {
+        let (tag, slot_value) = self.ring_slot(thread, op);
+        tag.store(0, Ordering::Relaxed);
+        fence(Ordering::Release);
+        slot_value.store(value as u64, Ordering::Relaxed);
+        tag.store(op + 1, Ordering::Release);
+    }
+
+    /// The value of `id` if its ring slot still holds it.
+    #[inline]
+    fn recent_value(&self, id: WriteId) -> Option<i64> {
+        let Some((thread, op)) = id.origin() else {
+            return Some(self.initial);
+        };
+        if thread >= self.tracks.len() {
+            return None;
         }
+        let (tag, value) = self.ring_slot(thread, op);
+        let before = tag.load(Ordering::Acquire);
+        let value = value.load(Ordering::Relaxed) as i64;
+        fence(Ordering::Acquire);
+        let after = tag.load(Ordering::Relaxed);
+        (before == op + 1 && after == before).then_some(value)
     }
 
-    fn record(&self, id: WriteId) -> Option<Record<'_>> {
-        let (thread, op) = id.origin()?;
-        let track = self.tracks.get(thread)?;
-        (op < track.ops as u64).then(|| self.slot(thread, op as usize))
+    #[inline]
+    fn ring_slot(&self, thread: usize, op: u64) -> (&AtomicU64, &AtomicU64) {
+        let at = self.tracks[thread].base + 3 + 2 * (op as usize % RING);
+        (&self.store[at], &self.store[at + 1])
     }
 
-    /// The value written by `id` (the initial value for [`WriteId::INITIAL`]).
-    pub fn value_of(&self, id: WriteId) -> i64 {
-        match self.record(id) {
-            Some(record) => record.value(),
-            None => self.initial,
+    /// Records a published write in its thread's log unless it extends its thread's run.
+    #[inline]
+    fn note(&self, thread: usize, op: u64, read: Read, value: i64, replaced: WriteId) {
+        if replaced == WriteId::own_previous(thread, op) && read.id == replaced {
+            return;
+        }
+        self.record(thread, op, read, value, replaced);
+    }
+
+    #[cold]
+    fn record(&self, thread: usize, op: u64, read: Read, value: i64, replaced: WriteId) {
+        let base = self.tracks[thread].base;
+        let (length, last_op, last_replaced) = (
+            &self.store[base],
+            &self.store[base + 1],
+            &self.store[base + 2],
+        );
+        let mut bytes = Encoder::default();
+        let overwrite = read.id != replaced;
+        bytes.byte(if overwrite { OVERWRITE } else { SWITCH });
+        let start = length.load(Ordering::Relaxed) as usize;
+        let (previous_op, previous_replaced) = if start == 0 {
+            (0, 0)
+        } else {
+            (
+                last_op.load(Ordering::Relaxed),
+                last_replaced.load(Ordering::Relaxed),
+            )
+        };
+        bytes.varint(op - previous_op);
+        bytes.signed(replaced.0.wrapping_sub(previous_replaced) as i64);
+        if overwrite {
+            bytes.id(read.id, op);
+            bytes.signed(read.value);
+            bytes.signed(value.wrapping_sub(read.value));
+        }
+        let encoded = bytes.encoded();
+        match self.heap_logs.get(thread) {
+            Some(log) => {
+                let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                // A log longer than its length is what a previous execution left.
+                log.truncate(start);
+                log.extend(encoded.iter().rev());
+            }
+            None => {
+                for (offset, &byte) in encoded.iter().rev().enumerate() {
+                    self.put_byte(thread, start + offset, byte);
+                }
+            }
+        }
+        last_op.store(op, Ordering::Relaxed);
+        last_replaced.store(replaced.0, Ordering::Relaxed);
+        length.store((start + encoded.len()) as u64, Ordering::Release);
+    }
+
+    /// Writes byte `at` of the in-store log of `thread`, which only that thread writes.
+    fn put_byte(&self, thread: usize, at: usize, byte: u8) {
+        let word = &self.store[self.tracks[thread].log_start + at / 8];
+        let shift = (at % 8) * 8;
+        // A word's first byte clears what a previous execution left in it.
+        let kept = if shift == 0 {
+            0
+        } else {
+            word.load(Ordering::Relaxed) & !(0xff << shift)
+        };
+        word.store(kept | u64::from(byte) << shift, Ordering::Relaxed);
+    }
+
+    /// The heap logs, held for reading once the execution has ended.
+    fn lock_heap_logs(&self) -> Vec<MutexGuard<'_, Vec<u8>>> {
+        self.heap_logs
+            .iter()
+            .map(|log| log.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect()
+    }
+
+    /// The log of `thread`, whose heap log (if any) `heap` holds.
+    fn log_view<'a>(&'a self, heap: &'a [MutexGuard<'_, Vec<u8>>], thread: usize) -> LogView<'a> {
+        match heap.get(thread) {
+            Some(bytes) => LogView::Bytes(bytes),
+            None => LogView::Words(
+                self.store
+                    .get(self.tracks[thread].log_start..)
+                    .unwrap_or(&[]),
+            ),
         }
     }
 
@@ -298,122 +475,457 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         })
     }
 
-    /// Attributes each lost update to the overwrite that discarded it for good.
-    fn discards(
-        &self,
-        final_id: WriteId,
-        survived: &[Vec<bool>],
-    ) -> Option<crate::discards::Discards> {
-        let ops: Vec<usize> = self.tracks.iter().map(|t| t.ops).collect();
-        crate::discards::Discards::attribute(
-            &ops,
-            final_id,
-            |thread, op| {
-                let record = self.slot(thread, op as usize);
-                (
-                    WriteId(record.parent.load(Ordering::Relaxed)),
-                    WriteId(record.replaced.load(Ordering::Relaxed)),
-                )
-            },
-            |thread, op| survived[thread][op as usize],
-        )
-    }
-
-    /// Accounts for a finished execution (every thread joined): finds the survivors, counts the
-    /// lost writes, checks that they reconcile with the final value, and emits one `tracing`
-    /// event per overwrite.
+    /// Accounts for a finished execution (every thread joined): walks the writes back from the
+    /// final one, counts the lost writes, checks that they reconcile with the final value, and
+    /// emits one `tracing` event per overwrite.
     pub fn settle(&self, context: EventContext<'_>) -> Result<Settlement, LedgerError> {
         let final_id = WriteId(self.cell.load());
-        let observed_final = self.value_of(final_id);
+        let observed_final = self
+            .recent_value(final_id)
+            .ok_or(LedgerError::BrokenChain(final_id))?;
         let expected_final = self.expected_final();
-
-        // Mark the survivors: the parent chain from the final write back to the initial value.
-        let mut survived: Vec<Vec<bool>> = self.tracks.iter().map(|t| vec![false; t.ops]).collect();
-        let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
-        let mut cursor = final_id;
-        let mut chain_length = 0usize;
-        while let Some((thread, op)) = cursor.origin() {
-            let slot = survived
-                .get_mut(thread)
-                .and_then(|t| t.get_mut(op as usize))
-                .ok_or(LedgerError::BrokenChain(cursor))?;
-            chain_length += 1;
-            if *slot || chain_length > total_writes {
-                return Err(LedgerError::BrokenChain(cursor));
-            }
-            *slot = true;
-            cursor = WriteId(
-                self.slot(thread, op as usize)
-                    .parent
-                    .load(Ordering::Relaxed),
-            );
-        }
-
         // Which overwrite discarded each lost update: only when a trace asks for it (see
         // `crate::trace::want_discards`; `tracing::enabled!` would upset per-layer filters).
         let discards = crate::trace::discards_wanted()
-            .then(|| self.discards(final_id, &survived))
+            .then(|| self.discards(final_id))
             .flatten();
-        let mut lost_updates = 0u64;
-        let mut lost_delta = 0i64;
-        let mut overwrites = 0u64;
-        for (thread, track) in self.tracks.iter().enumerate() {
-            for op in 0..track.ops {
-                let record = self.slot(thread, op);
-                if !survived[thread][op] {
-                    lost_updates += 1;
-                    lost_delta = lost_delta.wrapping_add(track.delta);
-                }
-                let parent = WriteId(record.parent.load(Ordering::Relaxed));
-                let victim = WriteId(record.replaced.load(Ordering::Relaxed));
-                if victim == parent {
-                    continue;
-                }
-                overwrites += 1;
-                let (victim_thread, victim_op) = match victim.origin() {
-                    Some((t, o)) => (t as i64, o as i64),
-                    None => (-1, -1),
-                };
-                let restored = victim
-                    .origin()
-                    .is_some_and(|(t, o)| survived[t][o as usize]);
-                let parent = WriteId(record.parent.load(Ordering::Relaxed));
-                // Absent from the event when not worked out, never a wrong 0.
-                let discarded = discards.as_ref().map(|d| d.of(thread, op as u64));
-                tracing::info!(
-                    target: "contend::lost_update",
-                    scenario = context.scenario,
-                    run = context.run,
-                    thread,
-                    op,
-                    read_value = self.value_of(parent),
-                    written_value = record.value(),
-                    overwritten_thread = victim_thread,
-                    overwritten_op = victim_op,
-                    overwritten_value = self.value_of(victim),
-                    restored,
-                    discarded_updates = discarded.map(|d| d.len() as u64),
-                    discarded = discarded.map(crate::discards::describe),
-                    "thread {thread} op {op} overwrote the write of thread {victim_thread} op {victim_op}"
-                );
-            }
-        }
+        let walk = self.walk_back(
+            final_id,
+            &mut |event| event.emit(context, discards.as_ref()),
+            &mut |_| {},
+        )?;
 
-        if expected_final.wrapping_sub(observed_final) != lost_delta {
+        if expected_final.wrapping_sub(observed_final) != walk.lost_delta {
             return Err(LedgerError::Unreconciled {
                 expected_final,
                 observed_final,
-                lost_updates,
-                lost_delta,
+                lost_updates: walk.lost_updates,
+                lost_delta: walk.lost_delta,
             });
         }
         Ok(Settlement {
             observed_final,
             expected_final,
-            overwrites,
-            lost_updates,
-            lost_delta,
+            overwrites: walk.overwrites,
+            lost_updates: walk.lost_updates,
+            lost_delta: walk.lost_delta,
         })
+    }
+
+    /// Attributes each lost update to the overwrite that discarded it for good, from one walk
+    /// back that writes down every write's links (16 bytes a write, while it works).
+    fn discards(&self, final_id: WriteId) -> Option<crate::discards::Discards> {
+        let ops: Vec<usize> = self.tracks.iter().map(|t| t.ops).collect();
+        let offsets: Vec<usize> = ops
+            .iter()
+            .scan(0, |next, &n| {
+                let first = *next;
+                *next += n;
+                Some(first)
+            })
+            .collect();
+        let total = ops.iter().sum();
+        let mut links = vec![(WriteId::INITIAL, WriteId::INITIAL); total];
+        let mut survived = vec![false; total];
+        self.walk_back(final_id, &mut |_| {}, &mut |step| {
+            let at = offsets[step.thread] + step.op as usize;
+            links[at] = (step.parent, step.replaced);
+            survived[at] = step.survives;
+        })
+        .ok()?;
+        crate::discards::Discards::attribute(
+            &ops,
+            final_id,
+            |thread, op| links[offsets[thread] + op as usize],
+            |thread, op| survived[offsets[thread] + op as usize],
+        )
+    }
+
+    /// Walks the order of the swaps back from `final_id` to the initial value, one write at a
+    /// time, following the parent chain alongside.
+    /// Each overwrite's event is emitted as soon as the walk has found the value it replaced,
+    /// so the events come latest first.
+    /// `visit` sees every write met: its thread, op, parent, replaced write and whether it
+    /// survives.
+    fn walk_back(
+        &self,
+        final_id: WriteId,
+        sink: &mut dyn FnMut(OverwriteEvent),
+        visit: &mut dyn FnMut(WalkStep),
+    ) -> Result<Walk, LedgerError> {
+        let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
+        let heap = self.lock_heap_logs();
+        let mut logs: Vec<LogCursor<'_>> = self
+            .tracks
+            .iter()
+            .enumerate()
+            .map(|(thread, t)| LogCursor {
+                view: self.log_view(&heap, thread),
+                end: self.store[t.base].load(Ordering::Acquire) as usize,
+                op: self.store[t.base + 1].load(Ordering::Relaxed),
+                replaced: WriteId(self.store[t.base + 2].load(Ordering::Relaxed)),
+            })
+            .collect();
+        let mut walk = Walk::default();
+        // The next write of the parent chain, walking back.
+        let mut chain = final_id;
+        let mut values = VictimValues::default();
+        let mut current = final_id;
+        let mut steps = 0usize;
+        while let Some((thread, op)) = current.origin() {
+            steps += 1;
+            let broken = || LedgerError::BrokenChain(current);
+            let track = self.tracks.get(thread).ok_or_else(broken)?;
+            if op as usize >= track.ops || steps > total_writes {
+                return Err(broken());
+            }
+            let record = logs[thread].take(op).ok_or_else(broken)?;
+            let survives = current == chain;
+            values.met_write(survives);
+            let (replaced, parent) = match record {
+                None => {
+                    let previous = WriteId::own_previous(thread, op);
+                    values.extends(track.delta);
+                    (previous, previous)
+                }
+                Some(Record::Switch { replaced, .. }) => {
+                    values.extends(track.delta);
+                    (replaced, replaced)
+                }
+                Some(Record::Overwrite {
+                    replaced,
+                    parent,
+                    read_value,
+                    written_value,
+                    ..
+                }) => {
+                    walk.overwrites += 1;
+                    let event = OverwriteEvent {
+                        thread,
+                        op,
+                        read_value,
+                        written_value,
+                        overwritten: replaced,
+                        overwritten_value: 0,
+                        restored: false,
+                    };
+                    values.overwrite(written_value, event, sink);
+                    (replaced, parent)
+                }
+            };
+            visit(WalkStep {
+                thread,
+                op,
+                parent,
+                replaced,
+                survives,
+            });
+            if survives {
+                chain = parent;
+            } else {
+                walk.lost_updates += 1;
+                walk.lost_delta = walk.lost_delta.wrapping_add(track.delta);
+            }
+            current = replaced;
+        }
+        values.initial(self.initial, sink);
+        if chain != WriteId::INITIAL {
+            return Err(LedgerError::BrokenChain(chain));
+        }
+        if steps != total_writes || logs.iter().any(|log| log.end > 0) {
+            return Err(LedgerError::BrokenChain(final_id));
+        }
+        Ok(walk)
+    }
+}
+
+/// One thread's log, as the walk back reads it.
+#[derive(Clone, Copy, Debug)]
+enum LogView<'a> {
+    /// A heap log.
+    Bytes(&'a [u8]),
+    /// A log kept in the store, eight bytes a word.
+    Words(&'a [AtomicU64]),
+}
+
+impl LogView<'_> {
+    fn byte(&self, at: usize) -> Option<u8> {
+        match self {
+            LogView::Bytes(bytes) => bytes.get(at).copied(),
+            LogView::Words(words) => words
+                .get(at / 8)
+                .map(|word| (word.load(Ordering::Relaxed) >> ((at % 8) * 8)) as u8),
+        }
+    }
+
+    /// The record that ends at byte `end`, of op `op` and replacing `replaced` (as the record
+    /// after it, or the log's header, says); where it starts, and the op and replaced write of
+    /// the record before it.
+    fn record_before(
+        &self,
+        end: usize,
+        op: u64,
+        replaced: WriteId,
+    ) -> Option<(Record, usize, u64, WriteId)> {
+        let mut bytes = Decoder {
+            log: *self,
+            at: end,
+        };
+        let kind = bytes.byte()?;
+        let previous_op = op.checked_sub(bytes.varint()?)?;
+        let previous_replaced = WriteId(replaced.0.wrapping_sub(bytes.signed()? as u64));
+        let record = match kind {
+            SWITCH => Record::Switch { op, replaced },
+            OVERWRITE => {
+                let parent = bytes.id(op)?;
+                let read_value = bytes.signed()?;
+                let written_value = read_value.wrapping_add(bytes.signed()?);
+                Record::Overwrite {
+                    op,
+                    replaced,
+                    parent,
+                    read_value,
+                    written_value,
+                }
+            }
+            _ => return None,
+        };
+        Some((record, bytes.at, previous_op, previous_replaced))
+    }
+}
+
+/// Where the walk back is in one thread's log.
+#[derive(Debug)]
+struct LogCursor<'a> {
+    view: LogView<'a>,
+    /// The end of the records not yet met.
+    end: usize,
+    /// The op and the replaced write of the last record not yet met.
+    op: u64,
+    replaced: WriteId,
+}
+
+impl LogCursor<'_> {
+    /// The record of op `op`, if it has one (the walk meets ops in decreasing order); `None`
+    /// if the log is inconsistent with that.
+    fn take(&mut self, op: u64) -> Option<Option<Record>> {
+        if self.end == 0 || self.op < op {
+            return Some(None);
+        }
+        if self.op > op {
+            return None;
+        }
+        let (record, start, previous_op, previous_replaced) =
+            self.view.record_before(self.end, op, self.replaced)?;
+        (self.end, self.op, self.replaced) = (start, previous_op, previous_replaced);
+        Some(Some(record))
+    }
+}
+
+/// A record's bytes, in the order they are read back.
+#[derive(Debug)]
+struct Encoder {
+    bytes: [u8; MAX_RECORD_BYTES],
+    len: usize,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder {
+            bytes: [0; MAX_RECORD_BYTES],
+            len: 0,
+        }
+    }
+}
+
+impl Encoder {
+    fn byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// Seven bits a byte, low bits first; the high bit says that more follow.
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.byte(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.byte(value as u8);
+    }
+
+    /// Small magnitudes of either sign in few bytes (zigzag).
+    fn signed(&mut self, value: i64) {
+        self.varint(((value << 1) ^ (value >> 63)) as u64);
+    }
+
+    /// `id` as its thread plus one (zero for the initial value) and its op's distance from
+    /// `op`.
+    fn id(&mut self, id: WriteId, op: u64) {
+        match id.origin() {
+            None => self.varint(0),
+            Some((thread, other)) => {
+                self.varint(thread as u64 + 1);
+                self.signed(op.wrapping_sub(other) as i64);
+            }
+        }
+    }
+
+    fn encoded(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Reads a record back from its end, in the order [`Encoder`] wrote it.
+struct Decoder<'a> {
+    log: LogView<'a>,
+    at: usize,
+}
+
+impl Decoder<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        self.at = self.at.checked_sub(1)?;
+        self.log.byte(self.at)
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn signed(&mut self) -> Option<i64> {
+        let zigzag = self.varint()?;
+        Some((zigzag >> 1) as i64 ^ -((zigzag & 1) as i64))
+    }
+
+    fn id(&mut self, op: u64) -> Option<WriteId> {
+        match self.varint()? {
+            0 => Some(WriteId::INITIAL),
+            thread => {
+                let other = op.wrapping_sub(self.signed()? as u64);
+                (other <= OP_MASK).then(|| WriteId::new(thread as usize - 1, other))
+            }
+        }
+    }
+}
+
+/// One write met by the walk back.
+#[derive(Clone, Copy, Debug)]
+struct WalkStep {
+    thread: usize,
+    op: u64,
+    parent: WriteId,
+    replaced: WriteId,
+    survives: bool,
+}
+
+/// What a walk back found.
+#[derive(Debug, Default)]
+struct Walk {
+    overwrites: u64,
+    lost_updates: u64,
+    lost_delta: i64,
+}
+
+/// Finds, walking back, the value of the write each overwrite replaced: the write met just
+/// after it. That write's value is the value written by the next overwrite met (or the initial
+/// value) plus the deltas of the writes met in between, each of which extended the one before.
+#[derive(Debug, Default)]
+struct VictimValues {
+    /// The overwrite met at the last step, whose replaced write is met at this one.
+    just_met: Option<OverwriteEvent>,
+    /// The overwrite whose replaced write's value is `since` plus the value of the next
+    /// overwrite met.
+    waiting: Option<OverwriteEvent>,
+    since: i64,
+}
+
+impl VictimValues {
+    /// A write was met: it is the write the overwrite met just before replaced.
+    fn met_write(&mut self, survives: bool) {
+        if let Some(mut event) = self.just_met.take() {
+            event.restored = survives;
+            self.waiting = Some(event);
+            self.since = 0;
+        }
+    }
+
+    /// The write met extended the write before it by `delta`.
+    fn extends(&mut self, delta: i64) {
+        self.since = self.since.wrapping_add(delta);
+    }
+
+    /// The write met was an overwrite that wrote `written_value`.
+    fn overwrite(
+        &mut self,
+        written_value: i64,
+        event: OverwriteEvent,
+        sink: &mut dyn FnMut(OverwriteEvent),
+    ) {
+        if let Some(mut waiting) = self.waiting.take() {
+            waiting.overwritten_value = written_value.wrapping_add(self.since);
+            sink(waiting);
+        }
+        self.just_met = Some(event);
+    }
+
+    /// The walk reached the initial value.
+    fn initial(&mut self, initial: i64, sink: &mut dyn FnMut(OverwriteEvent)) {
+        if let Some(mut event) = self.just_met.take() {
+            event.overwritten_value = initial;
+            sink(event);
+        }
+        if let Some(mut waiting) = self.waiting.take() {
+            waiting.overwritten_value = initial.wrapping_add(self.since);
+            sink(waiting);
+        }
+    }
+}
+
+/// One overwrite, as its `tracing` event tells it.
+#[derive(Clone, Copy, Debug)]
+struct OverwriteEvent {
+    thread: usize,
+    op: u64,
+    read_value: i64,
+    written_value: i64,
+    overwritten: WriteId,
+    overwritten_value: i64,
+    /// Whether the overwritten write survived (a later write was based on it).
+    restored: bool,
+}
+
+impl OverwriteEvent {
+    fn emit(&self, context: EventContext<'_>, discards: Option<&crate::discards::Discards>) {
+        // Absent from the event when not worked out, never a wrong 0.
+        let discarded = discards.map(|d| d.of(self.thread, self.op));
+        let (overwritten_thread, overwritten_op) = match self.overwritten.origin() {
+            Some((t, o)) => (t as i64, o as i64),
+            None => (-1, -1),
+        };
+        let (thread, op) = (self.thread, self.op);
+        tracing::info!(
+            target: "contend::lost_update",
+            scenario = context.scenario,
+            run = context.run,
+            thread,
+            op,
+            read_value = self.read_value,
+            written_value = self.written_value,
+            overwritten_thread,
+            overwritten_op,
+            overwritten_value = self.overwritten_value,
+            restored = self.restored,
+            discarded_updates = discarded.map(|d| d.len() as u64),
+            discarded = discarded.map(crate::discards::describe),
+            "thread {thread} op {op} overwrote the write of thread {overwritten_thread} op {overwritten_op}"
+        );
     }
 }
 
@@ -543,6 +1055,227 @@ mod tests {
         assert_eq!(settlement.lost_updates, 0);
         assert_eq!(settlement.overwrites, 0);
         assert_eq!(settlement.observed_final, 2);
+    }
+
+    /// The accounting that records every write (the parent chain over a record per write),
+    /// to check the walk against on random interleavings.
+    fn settle_by_full_records(
+        initial: i64,
+        deltas: &[i64],
+        writes: &[(usize, u64, WriteId, WriteId)],
+        final_id: WriteId,
+    ) -> (u64, u64, i64) {
+        let mut survivors = std::collections::HashSet::new();
+        let parent_of: std::collections::HashMap<WriteId, WriteId> = writes
+            .iter()
+            .map(|&(t, op, parent, _)| (WriteId::new(t, op), parent))
+            .collect();
+        let mut cursor = final_id;
+        while cursor != WriteId::INITIAL {
+            survivors.insert(cursor);
+            cursor = parent_of[&cursor];
+        }
+        let overwrites = writes.iter().filter(|w| w.2 != w.3).count() as u64;
+        let lost: Vec<_> = writes
+            .iter()
+            .filter(|&&(t, op, _, _)| !survivors.contains(&WriteId::new(t, op)))
+            .collect();
+        let lost_delta = lost.iter().map(|&&(t, ..)| deltas[t]).sum();
+        let _ = initial;
+        (overwrites, lost.len() as u64, lost_delta)
+    }
+
+    /// Settles `ledger` under a subscriber that keeps the fields of its overwrite events.
+    fn settle_capturing_events(ledger: &Ledger<AtomicU64>) -> (Settlement, Vec<serde_json::Value>) {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        let settlement =
+            tracing::subscriber::with_default(subscriber, || ledger.settle(CONTEXT).unwrap());
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let events = text
+            .lines()
+            .map(|line| {
+                let mut fields: serde_json::Value = serde_json::from_str(line).unwrap();
+                let fields = fields["fields"].as_object_mut().unwrap();
+                fields.remove("message");
+                fields.remove("scenario");
+                fields.remove("run");
+                serde_json::Value::Object(fields.clone())
+            })
+            .collect();
+        (settlement, events)
+    }
+
+    /// Runs threads that read and write at random moments (a read, then a write, each thread
+    /// keeping at most one read in flight) and settles.
+    fn random_interleaving(seed: u64, logs: Logs) {
+        use rand::rngs::SmallRng;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let threads = rng.random_range(1..=4usize);
+        let deltas: Vec<i64> = (0..threads).map(|t| [1, -1, 3, -2][t]).collect();
+        let ops: Vec<u64> = (0..threads).map(|_| rng.random_range(1..200u64)).collect();
+        let initial = rng.random_range(-5..5i64);
+        let spec: Vec<(i64, u64)> = deltas.iter().copied().zip(ops.iter().copied()).collect();
+        let words = store_words(ops.iter().copied(), logs);
+        let ledger = Ledger::with_store(
+            AtomicU64::new(0),
+            crate::platform::os::heap_store(words),
+            initial,
+            spec,
+            logs,
+        );
+        let mut next_op = vec![0u64; threads];
+        let mut in_flight: Vec<Option<Read>> = vec![None; threads];
+        let mut writes = Vec::new();
+        let mut values = std::collections::HashMap::from([(WriteId::INITIAL, initial)]);
+        let mut value = initial;
+        while let Some(thread) = {
+            let live: Vec<usize> = (0..threads).filter(|&t| next_op[t] < ops[t]).collect();
+            (!live.is_empty()).then(|| live[rng.random_range(0..live.len())])
+        } {
+            match in_flight[thread].take() {
+                None => in_flight[thread] = Some(ledger.read()),
+                Some(read) => {
+                    let op = next_op[thread];
+                    let replaced = ledger
+                        .write(thread, op, read, read.value + deltas[thread])
+                        .unwrap_or(read.id);
+                    writes.push((thread, op, read.id, replaced));
+                    value = read.value + deltas[thread];
+                    values.insert(WriteId::new(thread, op), value);
+                    next_op[thread] += 1;
+                }
+            }
+        }
+        let (settlement, mut events) = settle_capturing_events(&ledger);
+        events.sort_by_key(|e| (e["thread"].as_u64(), e["op"].as_u64()));
+        let final_id = writes
+            .last()
+            .map_or(WriteId::INITIAL, |w| WriteId::new(w.0, w.1));
+        let (overwrites, lost, lost_delta) =
+            settle_by_full_records(initial, &deltas, &writes, final_id);
+        let mut survivors = std::collections::HashSet::new();
+        let mut cursor = final_id;
+        while cursor != WriteId::INITIAL {
+            survivors.insert(cursor);
+            let (t, op) = cursor.origin().unwrap();
+            cursor = writes.iter().find(|w| (w.0, w.1) == (t, op)).unwrap().2;
+        }
+        let mut expected: Vec<serde_json::Value> = writes
+            .iter()
+            .filter(|w| w.2 != w.3)
+            .map(|&(thread, op, parent, replaced)| {
+                let (overwritten_thread, overwritten_op) = replaced
+                    .origin()
+                    .map_or((-1, -1), |(t, o)| (t as i64, o as i64));
+                serde_json::json!({
+                    "thread": thread,
+                    "op": op,
+                    "read_value": values[&parent],
+                    "written_value": values[&WriteId::new(thread, op)],
+                    "overwritten_thread": overwritten_thread,
+                    "overwritten_op": overwritten_op,
+                    "overwritten_value": values[&replaced],
+                    "restored": survivors.contains(&replaced),
+                })
+            })
+            .collect();
+        expected.sort_by_key(|e| (e["thread"].as_u64(), e["op"].as_u64()));
+        assert_eq!(events, expected, "seed {seed}");
+        assert_eq!(settlement.observed_final, value, "seed {seed}");
+        assert_eq!(settlement.overwrites, overwrites, "seed {seed}");
+        assert_eq!(settlement.lost_updates, lost, "seed {seed}");
+        assert_eq!(settlement.lost_delta, lost_delta, "seed {seed}");
+    }
+
+    #[test]
+    fn the_walk_back_agrees_with_a_record_of_every_write() {
+        for seed in 0..300 {
+            random_interleaving(seed, Logs::OnHeap);
+        }
+    }
+
+    #[test]
+    fn logs_kept_in_the_store_account_as_logs_on_the_heap() {
+        for seed in 0..100 {
+            random_interleaving(seed, Logs::InStore);
+        }
+    }
+
+    #[test]
+    fn a_run_of_one_thread_and_a_mutex_run_record_nothing_but_switches() {
+        let ledger = ledger(10, &[(1, 1000), (-1, 1001)]);
+        for (thread, delta, ops) in [(0, 1, 1000), (1, -1, 1001)] {
+            for op in 0..ops {
+                let read = ledger.read();
+                ledger.write(thread, op, read, read.value + delta);
+            }
+        }
+        let length =
+            |thread: usize| ledger.store[ledger.tracks[thread].base].load(Ordering::Relaxed);
+        assert_eq!(length(0), 0);
+        // One switch: thread 1's first write replaced thread 0's last.
+        let heap = ledger.lock_heap_logs();
+        let (record, start, ..) = ledger
+            .log_view(&heap, 1)
+            .record_before(length(1) as usize, 0, WriteId::new(0, 999))
+            .unwrap();
+        assert_eq!(start, 0);
+        assert_eq!(
+            record,
+            Record::Switch {
+                op: 0,
+                replaced: WriteId::new(0, 999)
+            }
+        );
+        drop(heap);
+        let settlement = ledger.settle(CONTEXT).unwrap();
+        assert_eq!(settlement.observed_final, 9);
+        assert_eq!(settlement.lost_updates, 0);
+    }
+
+    #[test]
+    fn a_read_whose_ring_slot_was_reused_reads_the_cell_again() {
+        let ledger = ledger(0, &[(1, 200)]);
+        let read = ledger.read();
+        ledger.write(0, 0, read, 1);
+        let seen = WriteId::new(0, 0);
+        assert_eq!(ledger.recent_value(seen), Some(1));
+        for op in 1..=RING as u64 {
+            let read = ledger.read();
+            ledger.write(0, op, read, read.value + 1);
+        }
+        assert_eq!(ledger.recent_value(seen), None);
+        assert_eq!(ledger.read().value, RING as i64 + 1);
+    }
+
+    #[test]
+    fn the_largest_record_fits_in_its_bound() {
+        let mut bytes = Encoder::default();
+        bytes.byte(OVERWRITE);
+        bytes.varint(OP_MASK);
+        bytes.signed(i64::MIN);
+        bytes.id(WriteId::new((1 << (64 - OP_BITS)) - 2, OP_MASK), 0);
+        bytes.signed(i64::MIN);
+        bytes.signed(i64::MIN);
+        assert_eq!(bytes.encoded().len(), MAX_RECORD_BYTES);
     }
 
     #[test]

@@ -178,6 +178,8 @@ impl Platform for ProcessPlatform {
     type Point = JitterPoint;
     type Store = MappedStore;
     type Error = ProcessPlatformError;
+    // Workers write their records where the parent reads them: in the shared region.
+    const STORE_GROWS_ON_HEAP: bool = false;
 
     fn word(&self, initial: u64) -> Result<MappedWord, ProcessPlatformError> {
         let word = MappedWord(self.allocate(1)?);

@@ -34,6 +34,8 @@ const ACCEPT_POLL: Duration = Duration::from_micros(200);
 pub struct ManagerServer {
     listener: UnixListener,
     ledger: Ledger<AtomicU64>,
+    /// Each worker's delta.
+    deltas: Vec<i64>,
 }
 
 impl ManagerServer {
@@ -48,6 +50,7 @@ impl ManagerServer {
                 counter.initial,
                 counter.threads.iter().map(|t| (t.delta, t.ops)),
             ),
+            deltas: counter.threads.iter().map(|t| t.delta).collect(),
         })
     }
 
@@ -109,11 +112,12 @@ impl ManagerServer {
                         *word = read_word(&mut stream)?;
                     }
                     let [op, parent, value] = frame;
-                    let parent = WriteId::from_bits(parent);
+                    // The worker wrote the value it read plus its delta.
                     let read = Read {
-                        id: parent,
-                        value: self.ledger.value_of(parent),
+                        id: WriteId::from_bits(parent),
+                        value: (value as i64).wrapping_sub(self.deltas[worker]),
                     };
+                    let parent = read.id;
                     let overwrote = self.ledger.write(worker, op, read, value as i64);
                     write_words(&mut stream, &[overwrote.unwrap_or(parent).to_bits()])?;
                 }
