@@ -230,11 +230,12 @@ impl Execution {
         });
         // A task unwinding (a panic, or shuttle tearing a failed execution down) must not
         // reach a scheduling point; the execution fails anyway.
-        if self.backend == Backend::Shuttle
-            && !std::thread::panicking()
-            && let Some(parked) = lock(&self.parked).take()
-        {
-            parked.unpark();
+        if self.backend == Backend::Shuttle && !std::thread::panicking() {
+            // Taken out first: unparking is a scheduling point, at which the lock must be free.
+            let parked = lock(&self.parked).take();
+            if let Some(parked) = parked {
+                parked.unpark();
+            }
         }
     }
 
