@@ -1,9 +1,11 @@
 //! Checking your own concurrent code from `cargo test`.
 //!
 //! Write the code under test with contend's primitives: [`thread::spawn`] and
-//! [`JoinHandle::join`](thread::JoinHandle::join), [`sync::Mutex`], the [`sync::atomic`] types,
-//! explicit [`thread::yield_now`] points, and the instrumented cell [`Shared`], whose lost
-//! updates contend counts exactly. Then give the body to a [`Check`]: it runs it once per
+//! [`JoinHandle::join`](thread::JoinHandle::join), [`thread::scope`], [`sync::Mutex`],
+//! [`sync::RwLock`], [`sync::Condvar`], [`sync::Barrier`], [`sync::Once`], [`sync::mpsc`], the
+//! [`sync::atomic`] types, [`sync::random`], explicit [`thread::yield_now`] points, and the
+//! instrumented cell [`Shared`], whose lost updates contend counts exactly. A deadlock is a
+//! failing execution with its cycle of waits ([`sync::deadlock`]), on every engine. Then give the body to a [`Check`]: it runs it once per
 //! execution, under shuttle's controlled scheduling and on real threads with jitter injected
 //! before every access, and returns a [`CheckReport`]; [`Check::assert`] panics with the report
 //! (the summary, the first failure's interleaving and the command that replays it) when the
