@@ -349,3 +349,41 @@ fn controlled_randomness_varies_between_executions_and_repeats_with_the_seed_on_
         assert_ne!(first, random_finals(engine, 8), "{engine}: another seed");
     }
 }
+
+#[test]
+fn a_timed_wait_that_nothing_notifies_times_out_on_both_engines() {
+    passes_on_both("wait_timeout_alone", || {
+        let lock = Mutex::new(7);
+        let condvar = Condvar::new();
+        let guard = lock.lock().unwrap();
+        let (guard, result) = condvar
+            .wait_timeout(guard, Duration::from_millis(2))
+            .unwrap();
+        assert!(result.timed_out());
+        assert_eq!(*guard, 7);
+    });
+}
+
+#[test]
+fn a_timed_wait_in_a_loop_sees_the_notified_condition_on_both_engines() {
+    passes_on_both("wait_timeout_loop", || {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let setter = {
+            let pair = Arc::clone(&pair);
+            thread::spawn(move || {
+                *pair.0.lock().unwrap() = true;
+                pair.1.notify_one();
+            })
+        };
+        let (flag, condvar) = &*pair;
+        let mut ready = flag.lock().unwrap();
+        while !*ready {
+            ready = condvar
+                .wait_timeout(ready, Duration::from_secs(30))
+                .unwrap()
+                .0;
+        }
+        drop(ready);
+        setter.join().unwrap();
+    });
+}

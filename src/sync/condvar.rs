@@ -6,7 +6,8 @@
 //! behind an `if` that should be a `while` reads off it.
 
 use std::fmt;
-use std::sync::{Arc, LockResult};
+use std::sync::{Arc, LockResult, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
@@ -23,6 +24,18 @@ pub struct Condvar {
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Condvar(condvar#{})", self.number)
+    }
+}
+
+/// Whether a [`Condvar::wait_timeout`] ended because its time ran out, as
+/// [`std::sync::WaitTimeoutResult`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// Whether the wait timed out rather than being notified.
+    pub fn timed_out(&self) -> bool {
+        self.0
     }
 }
 
@@ -118,6 +131,77 @@ impl Condvar {
                 woken(mutex.acquire(thread))
             }
             _ => unreachable!("a mutex and a condition variable of one execution"),
+        }
+    }
+
+    /// Waits as [`Condvar::wait`] does, but no longer than about `duration`, as
+    /// [`std::sync::Condvar::wait_timeout`]. Under shuttle, where time does not pass, the wait
+    /// times out at once after a scheduling point (a timed wait may always time out): the
+    /// caller sees the timed-out path, and no execution deadlocks on a timed wait.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        duration: Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let thread = context::before_access();
+        let mutex = guard.mutex;
+        let (number, locked) = (self.number, mutex.number);
+        let waits = &self.execution.waits;
+        context::log_access(thread, || {
+            (
+                AccessKind::Other,
+                format!("wait_timeout condvar#{number} (unlocks mutex#{locked})"),
+            )
+        });
+        let inner = guard
+            .inner
+            .take()
+            .expect("a guard holds its lock until dropped");
+        drop(guard);
+        let timed_out = match inner {
+            GuardKind::Shuttle(inner) => {
+                waits.with(|state| state.graph.release(thread, Resource::Mutex(locked)));
+                drop(inner);
+                shuttle::thread::yield_now();
+                true
+            }
+            GuardKind::Threads(inner) => {
+                drop(inner);
+                let ticket = waits.update(|state| {
+                    state.graph.release(thread, Resource::Mutex(locked));
+                    let ticket = state.next_ticket;
+                    state.next_ticket += 1;
+                    let tickets = state.condvar_waiters.entry(number).or_default();
+                    tickets.insert(ticket);
+                    ticket
+                });
+                let deadline = Instant::now() + duration;
+                let me = Resource::Condvar(number);
+                waits.block_until(thread, me, Some(deadline), |state| {
+                    let tickets = state.condvar_waiters.entry(number).or_default();
+                    if !tickets.contains(&ticket) {
+                        Some(false)
+                    } else if Instant::now() >= deadline {
+                        tickets.remove(&ticket);
+                        Some(true)
+                    } else {
+                        None
+                    }
+                })
+            }
+        };
+        context::log_access(thread, || {
+            let how = if timed_out { "timed out" } else { "woken" };
+            (
+                AccessKind::Other,
+                format!("{how} on condvar#{number} (locks mutex#{locked})"),
+            )
+        });
+        let result = mutex.acquire(thread);
+        let waited = WaitTimeoutResult(timed_out);
+        match result {
+            Ok(guard) => Ok((guard, waited)),
+            Err(poisoned) => Err(PoisonError::new((poisoned.into_inner(), waited))),
         }
     }
 

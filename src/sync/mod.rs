@@ -23,7 +23,7 @@ mod shared;
 pub(crate) mod waits;
 
 pub use barrier::{Barrier, BarrierWaitResult};
-pub use condvar::Condvar;
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use deadlock::{Deadlock, Wait, WaitCycle};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;

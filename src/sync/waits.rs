@@ -104,6 +104,18 @@ impl Waits {
         &self,
         thread: usize,
         resource: Resource,
+        ready: impl FnMut(&mut WaitState) -> Option<R>,
+    ) -> R {
+        self.block_until(thread, resource, None, ready)
+    }
+
+    /// As [`Waits::block_on`], but a wait with a `deadline` wakes at it to let `ready` see that
+    /// it passed, and never counts as deadlocked for its length alone: it ends by itself.
+    pub(crate) fn block_until<R>(
+        &self,
+        thread: usize,
+        resource: Resource,
+        deadline: Option<Instant>,
         mut ready: impl FnMut(&mut WaitState) -> Option<R>,
     ) -> R {
         let timeout = self.timeout();
@@ -130,16 +142,20 @@ impl Waits {
                 }
             }
             let waited = started.elapsed();
-            if waited >= timeout {
+            if deadline.is_none() && waited >= timeout {
                 let mut deadlock = state.graph.deadlock();
                 deadlock.timed_out = deadlock.cycle.is_none().then_some(timeout);
                 state.deadlock = Some(deadlock);
                 self.changed.notify_all();
                 continue;
             }
+            let pause = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => timeout - waited,
+            };
             state = self
                 .changed
-                .wait_timeout(state, timeout - waited)
+                .wait_timeout(state, pause)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
         }
