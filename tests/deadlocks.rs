@@ -75,6 +75,14 @@ fn an_unjoined_lock_order_deadlock_under_shuttle_is_a_deadlock_with_its_cycle_no
     assert!(!report.passed(), "{report}");
     let engine = only_engine(&report);
     assert_eq!(failure_message(engine), INVERSION_CYCLE, "{report}");
+    // The interleaving ends with the two blocked attempts.
+    let text = report.to_string();
+    for blocked in [
+        "lock mutex#2: blocked, held by Thread-2",
+        "lock mutex#1: blocked, held by Thread-1",
+    ] {
+        assert!(text.contains(blocked), "`{blocked}` in:\n{text}");
+    }
 }
 
 #[test]

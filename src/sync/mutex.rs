@@ -211,6 +211,13 @@ impl<T> Mutex<T> {
     }
 }
 
+impl<T: Default> Default for Mutex<T> {
+    /// An unlocked mutex holding `T`'s default.
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
 impl<T> MutexGuard<'_, T> {
     /// Gives the lock up: logs the unlock, releases it and updates the wait-for graph. Does
     /// nothing if it was given up already.

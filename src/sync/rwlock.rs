@@ -211,6 +211,21 @@ impl<T> RwLock<T> {
             Kind::Threads(lock) => lock.into_inner(),
         }
     }
+
+    /// The data, through a unique borrow: no locking needed.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        match &mut self.inner {
+            Kind::Shuttle(lock) => lock.get_mut(),
+            Kind::Threads(lock) => lock.get_mut(),
+        }
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    /// An unlocked reader-writer lock holding `T`'s default.
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
 }
 
 impl<T> Deref for RwLockReadGuard<'_, T> {
