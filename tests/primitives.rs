@@ -387,3 +387,22 @@ fn a_timed_wait_in_a_loop_sees_the_notified_condition_on_both_engines() {
         setter.join().unwrap();
     });
 }
+
+#[test]
+fn a_receive_with_a_timeout_times_out_on_an_empty_channel_and_takes_a_sent_message_on_both_engines()
+{
+    passes_on_both("recv_timeout", || {
+        let (sender, receiver) = mpsc::channel::<i32>();
+        assert_eq!(
+            receiver.recv_timeout(Duration::from_millis(2)),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        sender.send(5).unwrap();
+        assert_eq!(receiver.recv_timeout(Duration::from_secs(30)), Ok(5));
+        drop(sender);
+        assert_eq!(
+            receiver.recv_timeout(Duration::from_secs(30)),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+    });
+}

@@ -10,8 +10,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-pub use std::sync::mpsc::{RecvError, SendError, TryRecvError};
+pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError};
 
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::Resource;
@@ -279,6 +280,45 @@ impl<T> Receiver<T> {
             }
         };
         chan.log(thread, "recv");
+        result
+    }
+
+    /// Waits for a message no longer than about `timeout`, as
+    /// [`std::sync::mpsc::Receiver::recv_timeout`]. One access. Under shuttle, where time does
+    /// not pass, it takes a message that waits after a scheduling point, else times out at once
+    /// (a timed wait may always time out).
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let thread = context::before_access();
+        let chan = &self.chan;
+        let result = match &self.inner {
+            Some(receiver) => {
+                shuttle::thread::yield_now();
+                let result = match receiver.try_recv() {
+                    Ok(value) => Ok(value),
+                    Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                    Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                };
+                if result.is_ok() {
+                    chan.received.fetch_add(1, Ordering::SeqCst);
+                }
+                result
+            }
+            None => {
+                let waits = &chan.execution.waits;
+                let deadline = Instant::now() + timeout;
+                let result = waits.block_until(thread, chan.resource(), Some(deadline), |_| {
+                    match chan.take() {
+                        Some(Ok(value)) => Some(Ok(value)),
+                        Some(Err(RecvError)) => Some(Err(RecvTimeoutError::Disconnected)),
+                        None if Instant::now() >= deadline => Some(Err(RecvTimeoutError::Timeout)),
+                        None => None,
+                    }
+                });
+                waits.update(|_| ());
+                result
+            }
+        };
+        chan.log(thread, "recv_timeout");
         result
     }
 
