@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use contend::check::{Check, CheckReport, Engine, EngineReport, Expect, FailureKind, Scheduler};
+use contend::check::{
+    Check, CheckReport, Engine, EngineReport, Expect, FailureKind, Kind, Scheduler,
+};
 use contend::sync::{Barrier, Condvar, Mutex};
 use contend::thread;
 
@@ -48,11 +50,11 @@ fn lock_order_inversion(join: bool) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
-/// The message of the engine's first failure, which must be a panic-kind failure.
+/// The message of the engine's first failure, which must be a deadlock.
 fn failure_message(engine: &EngineReport) -> &str {
     match &engine.first_failure.as_ref().expect("a failure").kind {
-        FailureKind::Panicked { message } => message,
-        other => panic!("a deadlock is reported as a failing execution, not {other:?}"),
+        FailureKind::Deadlocked { message } => message,
+        other => panic!("a deadlock is reported as a deadlock, not {other:?}"),
     }
 }
 
@@ -109,7 +111,7 @@ fn an_unjoined_lock_order_deadlock_on_real_threads_fails_every_execution_with_it
     // The stuck threads were unwound and every execution ran.
     assert_eq!(engine.executions, 5, "{report}");
     assert_eq!(engine.failing_executions, 5, "{report}");
-    assert_eq!(engine.panicked_executions, 5, "{report}");
+    assert_eq!(engine.deadlocked_executions, 5, "{report}");
     // Either thread may be the one whose wait closes the cycle; the cycle is the same.
     assert_eq!(failure_message(engine), INVERSION_CYCLE, "{report}");
 }
@@ -255,4 +257,20 @@ fn a_deadlock_free_body_passes_on_both_engines() {
                 .collect();
             drop(workers);
         });
+}
+
+#[test]
+fn a_known_deadlock_can_be_expected_on_both_engines() {
+    let report = Check::new("expected_deadlock")
+        .engines([SHUTTLE, Engine::Threads])
+        .runs(3)
+        .max_steps(FEW_STEPS)
+        .deadlock_timeout(LONG_TIMEOUT)
+        .schedule_dir(std::env::temp_dir().join("contend-deadlock-tests"))
+        .expect(Expect::Fails(Kind::Deadlock))
+        .run(lock_order_inversion(false));
+    assert!(report.passed(), "{report}");
+    for engine in &report.engines {
+        assert!(engine.deadlocked_executions > 0, "{engine}");
+    }
 }
