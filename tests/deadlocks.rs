@@ -274,3 +274,50 @@ fn a_known_deadlock_can_be_expected_on_both_engines() {
         assert!(engine.deadlocked_executions > 0, "{engine}");
     }
 }
+
+/// Regression: a thread that found a mutex free in the wait-for graph, then lost it at the
+/// scheduling point inside shuttle's `lock`, was blocked without a recorded wait, and the
+/// deadlock read "no thread can go on" without its cycle.
+#[test]
+fn a_lock_lost_at_shuttles_scheduling_point_still_shows_in_the_cycle() {
+    let cycles = [
+        "deadlock: Thread-1 waits for mutex#1 held by Thread-2, which waits for mutex#2 held by \
+         Thread-1",
+        "deadlock: Thread-1 waits for mutex#2 held by Thread-2, which waits for mutex#1 held by \
+         Thread-1",
+    ];
+    let mut found = 0;
+    for seed in 0..20 {
+        let report = Check::new("inversion_without_barrier")
+            .engines([SHUTTLE])
+            .runs(200)
+            .seed(seed)
+            .max_steps(FEW_STEPS)
+            .schedule_dir(std::env::temp_dir().join("contend-deadlock-tests"))
+            .run(|| {
+                let first = Arc::new(Mutex::new(()));
+                let second = Arc::new(Mutex::new(()));
+                for flip in [false, true] {
+                    let (a, b) = if flip {
+                        (Arc::clone(&second), Arc::clone(&first))
+                    } else {
+                        (Arc::clone(&first), Arc::clone(&second))
+                    };
+                    thread::spawn(move || {
+                        let _a = a.lock().unwrap();
+                        let _b = b.lock().unwrap();
+                    });
+                }
+            });
+        let engine = only_engine(&report);
+        if engine.first_failure.is_some() {
+            found += 1;
+            let message = failure_message(engine);
+            assert!(cycles.contains(&message), "seed {seed}: {message}");
+        }
+    }
+    assert!(
+        found >= 10,
+        "the deadlock shows under most seeds: {found} of 20"
+    );
+}

@@ -73,10 +73,12 @@ impl<T> Chan<T> {
     ) -> Result<(), SendError<T>> {
         let queued = self.sent.load(Ordering::SeqCst) - self.received.load(Ordering::SeqCst);
         let full = self.bound.is_some_and(|bound| queued >= bound as u64);
-        if full {
+        if self.bound.is_some() {
             self.execution
                 .waits
                 .with(|state| state.graph.wait(thread, self.resource()));
+        }
+        if full {
             self.log(thread, "send: blocked (full)");
         }
         let result = send(value);
@@ -262,8 +264,8 @@ impl<T> Receiver<T> {
             Some(receiver) => {
                 let empty =
                     chan.sent.load(Ordering::SeqCst) == chan.received.load(Ordering::SeqCst);
+                waits.with(|state| state.graph.wait(thread, chan.resource()));
                 if empty {
-                    waits.with(|state| state.graph.wait(thread, chan.resource()));
                     chan.log(thread, "recv: blocked (empty)");
                 }
                 let result = receiver.recv();

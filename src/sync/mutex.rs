@@ -112,12 +112,12 @@ impl<T> Mutex<T> {
         };
         match &self.inner {
             Kind::Shuttle(mutex) => {
+                // Recorded as waiting whether or not the mutex is held now: shuttle's lock is a
+                // scheduling point before it takes the mutex, at which another thread may take
+                // it first. A thread that takes it stops waiting.
                 let holders = waits.with(|state| {
-                    let holders = state.graph.holders(resource);
-                    if !holders.is_empty() {
-                        state.graph.wait(thread, resource);
-                    }
-                    holders
+                    state.graph.wait(thread, resource);
+                    state.graph.holders(resource)
                 });
                 if !holders.is_empty() {
                     let number = self.number;

@@ -89,11 +89,7 @@ impl Once {
         };
         match &self.inner {
             Some(once) => {
-                waits.with(|state| {
-                    if state.graph.is_held(resource) {
-                        state.graph.wait(thread, resource);
-                    }
-                });
+                waits.with(|state| state.graph.wait(thread, resource));
                 once.call_once(|| {
                     waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
                     run(f);

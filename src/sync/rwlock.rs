@@ -111,12 +111,10 @@ impl<T> RwLock<T> {
         let waits = &self.execution.waits;
         match self.inner {
             Kind::Shuttle(_) => {
+                // Waiting until it holds: shuttle's lock is a scheduling point first.
                 let blocked = waits.with(|state| {
-                    let blocked = !state.graph.can_take(resource, mode);
-                    if blocked {
-                        state.graph.wait(thread, resource);
-                    }
-                    blocked
+                    state.graph.wait(thread, resource);
+                    !state.graph.can_take(resource, mode)
                 });
                 if blocked {
                     let number = self.number;
