@@ -1,15 +1,24 @@
-//! Threads inside a check: [`spawn`], [`JoinHandle::join`] and explicit [`yield_now`] points.
+//! Threads inside a check: [`spawn`], [`scope`], [`JoinHandle::join`], [`sleep`] and explicit
+//! [`yield_now`] points, as [`std::thread`]'s.
 //!
 //! Under shuttle a spawned thread is a shuttle task; on real threads it is an OS thread that
 //! enters the check's execution, waits at a start gate until the spawning thread does its next
 //! operation (so that threads spawned together start together), and has its panic recorded with
-//! its message.
+//! its message. A join is a wait of the execution's wait-for graph: a thread joining a thread
+//! that waits for it is a deadlock, reported with its cycle.
+
+mod scope;
+
+pub use scope::{Scope, ScopedJoinHandle, scope};
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::engine::panics::{Capture, describe_payload};
 use crate::sync::context::{self, AccessKind, Backend, Execution};
+use crate::sync::deadlock::DeadlockUnwind;
+use crate::sync::graph::Resource;
 
 /// A panic message as contend's panic hook captures it ("panicked in thread `T` at FILE:LINE:
 /// TEXT"), said of `thread` instead: under shuttle every task runs on one OS thread, whose name
@@ -39,12 +48,76 @@ enum Handle<T> {
     Threads(std::thread::JoinHandle<T>),
 }
 
-/// Gives back a thread's place in the execution's count of running threads when it ends.
-struct Exit(Arc<Execution>);
+/// Gives back a thread's place in the execution's running threads when it ends.
+struct Exit(Arc<Execution>, usize);
 
 impl Drop for Exit {
     fn drop(&mut self) {
-        self.0.thread_exited();
+        self.0.thread_exited(self.1);
+    }
+}
+
+/// A new thread's index and name in `execution`, counted as running until its body ends.
+fn start(execution: &Arc<Execution>) -> (usize, String, Exit) {
+    let index = execution.thread_started();
+    (
+        index,
+        context::thread_name(index),
+        Exit(Arc::clone(execution), index),
+    )
+}
+
+/// The body of a shuttle task running `f` as thread `name`: it records the body's panic.
+fn shuttle_body<F, T>(exit: Exit, name: String, f: F) -> impl FnOnce() -> T
+where
+    F: FnOnce() -> T,
+{
+    let parent = usize::from(shuttle::current::me());
+    context::log_access(parent, || (AccessKind::Other, format!("spawn {name}")));
+    move || {
+        let exit = exit;
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => value,
+            Err(payload) => {
+                // A text payload is the body's panic; shuttle unwinds the tasks of a failed
+                // execution with a payload of its own.
+                if payload.is::<&str>() || payload.is::<String>() {
+                    exit.0.record_thread_panic(name, None);
+                }
+                panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+/// The body of a real thread running `f` as thread `index` of `execution`: it enters the
+/// execution, waits at its start gate, and records its panic with its message (a thread that a
+/// deadlock unwound panics with no message and records none).
+fn threads_body<F, T>(exit: Exit, name: String, f: F) -> impl FnOnce() -> T
+where
+    F: FnOnce() -> T,
+{
+    let gate = context::children_gate();
+    let execution = Arc::clone(&exit.0);
+    let os = execution.os_thread(exit.1);
+    move || {
+        let _exit = exit;
+        let _entered = context::enter(Arc::clone(&execution), Some(os));
+        gate.wait();
+        let capture = Capture::start();
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => value,
+            Err(payload) => {
+                if !payload.is::<DeadlockUnwind>() {
+                    let message = match capture.take() {
+                        Some(captured) => said_of(&name, &captured),
+                        None => format!("{name} panicked: {}", describe_payload(payload.as_ref())),
+                    };
+                    execution.record_thread_panic(name, Some(message));
+                }
+                panic::resume_unwind(payload)
+            }
+        }
     }
 }
 
@@ -60,78 +133,89 @@ where
     T: Send + 'static,
 {
     let execution = context::execution();
-    let index = execution.thread_started();
-    let name = context::thread_name(index);
-    let exit = Exit(Arc::clone(&execution));
+    let (index, name, exit) = start(&execution);
+    let builder = || std::thread::Builder::new().name(name.clone());
     let inner = match execution.backend {
         Backend::Shuttle => {
-            let parent = usize::from(shuttle::current::me());
-            context::log_access(parent, || (AccessKind::Other, format!("spawn {name}")));
-            let thread_name = name.clone();
             let handle = shuttle::thread::Builder::new()
-                .name(name)
-                .spawn(move || {
-                    let exit = exit;
-                    match panic::catch_unwind(AssertUnwindSafe(f)) {
-                        Ok(value) => value,
-                        Err(payload) => {
-                            // A text payload is the body's panic; shuttle unwinds the tasks of
-                            // a failed execution with a payload of its own.
-                            if payload.is::<&str>() || payload.is::<String>() {
-                                exit.0.record_thread_panic(thread_name, None);
-                            }
-                            panic::resume_unwind(payload)
-                        }
-                    }
-                })
+                .name(name.clone())
+                .spawn(shuttle_body(exit, name.clone(), f))
                 .expect("shuttle starts tasks without OS resources");
             Handle::Shuttle(handle)
         }
-        Backend::Threads => {
-            let gate = context::children_gate();
-            let os = execution.os_thread(index);
-            let thread_name = name.clone();
-            let spawned = std::thread::Builder::new().name(name).spawn(move || {
-                let _exit = exit;
-                let _entered = context::enter(Arc::clone(&execution), Some(os));
-                gate.wait();
-                let capture = Capture::start();
-                match panic::catch_unwind(AssertUnwindSafe(f)) {
-                    Ok(value) => value,
-                    Err(payload) => {
-                        let message = match capture.take() {
-                            Some(captured) => said_of(&thread_name, &captured),
-                            None => format!(
-                                "{thread_name} panicked: {}",
-                                describe_payload(payload.as_ref())
-                            ),
-                        };
-                        execution.record_thread_panic(thread_name, Some(message));
-                        panic::resume_unwind(payload)
-                    }
-                }
-            });
-            match spawned {
-                Ok(handle) => Handle::Threads(handle),
-                Err(error) => panic!("could not start a thread: {error}"),
-            }
-        }
+        Backend::Threads => match builder().spawn(threads_body(exit, name.clone(), f)) {
+            Ok(handle) => Handle::Threads(handle),
+            Err(error) => panic!("could not start a thread: {error}"),
+        },
     };
     JoinHandle { index, inner }
+}
+
+/// Waits, as thread `me`, for thread `index` to finish, then joins it with `join`: under
+/// shuttle the wait is shuttle's (recorded in the wait-for graph and the log), on real threads
+/// the execution's, which unwinds the joining thread if the execution deadlocks.
+pub(crate) fn join_thread<T>(
+    index: usize,
+    shuttle: bool,
+    join: impl FnOnce() -> std::thread::Result<T>,
+) -> std::thread::Result<T> {
+    let me = context::before_operation();
+    let execution = context::execution();
+    let target = Resource::Thread(index);
+    let joined = context::thread_name(index);
+    let result = if shuttle {
+        let blocked = execution.waits.with(|state| {
+            let running = state.graph.is_held(target);
+            if running {
+                state.graph.wait(me, target);
+            }
+            running
+        });
+        if blocked {
+            context::log_access(me, || {
+                (
+                    AccessKind::Other,
+                    format!("join {joined}: waits for it to finish"),
+                )
+            });
+        }
+        let result = join();
+        execution.waits.with(|state| state.graph.stop_waiting(me));
+        result
+    } else {
+        execution.waits.block_on(me, target, |state| {
+            (!state.graph.is_held(target)).then_some(())
+        });
+        let result = join();
+        if result
+            .as_ref()
+            .is_err_and(|payload| payload.is::<DeadlockUnwind>())
+        {
+            panic::resume_unwind(Box::new(DeadlockUnwind));
+        }
+        result
+    };
+    context::log_access(me, || (AccessKind::Other, format!("join {joined}")));
+    result
 }
 
 impl<T> JoinHandle<T> {
     /// Waits for the thread to finish and returns its result, or the payload of its panic, as
     /// [`std::thread::JoinHandle::join`]. (Under shuttle a panic fails the execution at once.)
     pub fn join(self) -> std::thread::Result<T> {
-        let thread = context::before_operation();
-        let result = match self.inner {
-            Handle::Shuttle(handle) => handle.join(),
-            Handle::Threads(handle) => handle.join(),
-        };
-        let joined = context::thread_name(self.index);
-        context::log_access(thread, || (AccessKind::Other, format!("join {joined}")));
-        result
+        match self.inner {
+            Handle::Shuttle(handle) => join_thread(self.index, true, || handle.join()),
+            Handle::Threads(handle) => join_thread(self.index, false, || handle.join()),
+        }
+    }
+
+    /// Whether the thread has finished, as [`std::thread::JoinHandle::is_finished`]. Not an
+    /// access, and no scheduling point.
+    pub fn is_finished(&self) -> bool {
+        let target = Resource::Thread(self.index);
+        !context::execution()
+            .waits
+            .with(|state| state.graph.is_held(target))
     }
 }
 
@@ -148,4 +232,22 @@ pub fn yield_now() {
         Backend::Threads => std::thread::yield_now(),
     }
     context::log_access(thread, || (AccessKind::Other, "yield".to_string()));
+}
+
+/// Sleeps for `duration`, as [`std::thread::sleep`]: on real threads a real sleep (after the
+/// usual jitter); under shuttle, where time does not pass, a scheduling point at which another
+/// thread may run.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub fn sleep(duration: Duration) {
+    let thread = context::before_access();
+    match context::backend() {
+        Backend::Shuttle => shuttle::thread::sleep(duration),
+        Backend::Threads => std::thread::sleep(duration),
+    }
+    context::log_access(thread, || {
+        (AccessKind::Other, format!("sleep {duration:?}"))
+    });
 }

@@ -1,9 +1,11 @@
 //! Checking your own concurrent code from `cargo test`.
 //!
 //! Write the code under test with contend's primitives: [`thread::spawn`] and
-//! [`JoinHandle::join`](thread::JoinHandle::join), [`sync::Mutex`], the [`sync::atomic`] types,
-//! explicit [`thread::yield_now`] points, and the instrumented cell [`Shared`], whose lost
-//! updates contend counts exactly. Then give the body to a [`Check`]: it runs it once per
+//! [`JoinHandle::join`](thread::JoinHandle::join), [`thread::scope`], [`sync::Mutex`],
+//! [`sync::RwLock`], [`sync::Condvar`], [`sync::Barrier`], [`sync::Once`], [`sync::mpsc`], the
+//! [`sync::atomic`] types, [`sync::random`], explicit [`thread::yield_now`] points, and the
+//! instrumented cell [`Shared`], whose lost updates contend counts exactly. A deadlock is a
+//! failing execution with its cycle of waits ([`sync::deadlock`]), on every engine. Then give the body to a [`Check`]: it runs it once per
 //! execution, under shuttle's controlled scheduling and on real threads with jitter injected
 //! before every access, and returns a [`CheckReport`]; [`Check::assert`] panics with the report
 //! (the summary, the first failure's interleaving and the command that replays it) when the
@@ -47,6 +49,7 @@ pub use crate::thread;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use crate::sync::Shared;
 pub use report::{
@@ -99,7 +102,8 @@ pub enum Engine {
     /// Controlled executions under shuttle: deterministic for the seed, replayable.
     Shuttle(Scheduler),
     /// Real OS threads, with seeded jitter (yields, spins, short sleeps) before every access.
-    /// A deadlock here hangs, as it would without contend: shuttle reports deadlocks.
+    /// A deadlock in contend's primitives fails the execution with its cycle of waits (or after
+    /// [`Check::deadlock_timeout`]) and unwinds the stuck threads.
     Threads,
 }
 
@@ -142,6 +146,7 @@ pub struct Check {
     time: Option<std::time::Duration>,
     schedule_dir: Option<PathBuf>,
     replay: Option<PathBuf>,
+    deadlock_timeout: Duration,
 }
 
 impl Check {
@@ -160,6 +165,7 @@ impl Check {
             time: None,
             schedule_dir: None,
             replay: None,
+            deadlock_timeout: crate::sync::DEFAULT_DEADLOCK_TIMEOUT,
         }
     }
 
@@ -211,6 +217,21 @@ impl Check {
     /// (the report says how many ran).
     pub fn time(mut self, budget: std::time::Duration) -> Check {
         self.time = Some(budget);
+        self
+    }
+
+    /// On real threads, how long a thread may block in one of contend's primitives (a lock, a
+    /// wait, a join, a receive) before the execution is declared deadlocked, its blocked threads
+    /// unwound and the next execution started. A cycle of waits is declared at once, without
+    /// waiting. Default [`crate::sync::DEFAULT_DEADLOCK_TIMEOUT`]. (Under shuttle a deadlock is
+    /// found when no thread can run, and takes no time.)
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero.
+    pub fn deadlock_timeout(mut self, timeout: Duration) -> Check {
+        assert!(!timeout.is_zero(), "a deadlock timeout must be above zero");
+        self.deadlock_timeout = timeout;
         self
     }
 
@@ -324,6 +345,7 @@ impl Check {
                 .unwrap_or_else(default_schedule_dir),
             test_filter,
             exact_test,
+            deadlock_timeout: self.deadlock_timeout,
         }
     }
 }

@@ -49,6 +49,8 @@ pub(crate) struct Plan {
     pub(crate) test_filter: String,
     /// Whether `test_filter` is the whole path of the running test (libtest's thread name).
     pub(crate) exact_test: bool,
+    /// How long a thread may block on real threads before the execution counts as deadlocked.
+    pub(crate) deadlock_timeout: std::time::Duration,
 }
 
 /// The variable through which shuttle's schedulers would take their seed.
@@ -626,8 +628,16 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
             break;
         }
         let seed = derive_seed(plan.seed, run);
-        let outcome = match execute_on_threads(body, &plan.name, run, seed, &capture) {
+        let outcome = match execute_on_threads(
+            body,
+            &plan.name,
+            run,
+            seed,
+            plan.deadlock_timeout,
+            &capture,
+        ) {
             Ok(OnThreads::Panicked(message)) => Outcome::Failed(Ended::Panic, message),
+            Ok(OnThreads::Deadlocked(message)) => Outcome::Failed(Ended::Deadlock, message),
             Ok(OnThreads::Settled(cells)) => Outcome::Settled(cells),
             Err(error) => {
                 tally.internal = Some((run, error));

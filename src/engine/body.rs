@@ -4,6 +4,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::panics::{Capture, describe_payload};
 use super::shuttle::{ShuttleEngine, explain_shuttle_failure};
@@ -11,6 +12,7 @@ use super::{EngineError, Flow, Outcome, RunPlan, derive_seed};
 use crate::check::CellOutcome;
 use crate::ledger::{LedgerError, Settlement};
 use crate::scenario::EngineSpec;
+use crate::sync::DEFAULT_DEADLOCK_TIMEOUT;
 use crate::sync::context::{self, AccessLog, Backend, Execution};
 use crate::tally::Tally;
 use crate::thread::said_of;
@@ -76,16 +78,30 @@ impl InShuttle {
         )
     }
 
-    /// A failed shuttle execution, its kind and what happened in words: a deadlock, a livelock,
-    /// or the panic of the thread that panicked (`main` if no spawned thread did), from the
-    /// message the panic hook captured.
+    /// A failed shuttle execution, its kind and what happened in words: a deadlock with its
+    /// cycle of waits (from the execution's wait-for graph), a livelock, or the panic of the
+    /// thread that panicked (`main` if no spawned thread did), from the message the panic hook
+    /// captured.
     pub(crate) fn failure(&self, captured: String, max_steps: u64) -> (Ended, String) {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         match Ended::of_shuttle_failure(&captured) {
             Ended::Deadlock => {
                 let blocked = captured
                     .split_once("deadlock! ")
                     .map_or(captured.as_str(), |(_, blocked)| blocked);
-                return (Ended::Deadlock, format!("deadlock: {blocked}"));
+                // The execution's wait-for graph names the cycle; shuttle's words are the
+                // fallback.
+                let message = match current.as_deref().map(Execution::describe_deadlock) {
+                    Some(deadlock) if !deadlock.waiting.is_empty() => {
+                        format!("deadlock: {deadlock}")
+                    }
+                    _ => format!("deadlock: {blocked}"),
+                };
+                return (Ended::Deadlock, message);
             }
             Ended::Livelock => {
                 return (
@@ -95,10 +111,7 @@ impl InShuttle {
             }
             Ended::Panic => {}
         }
-        let thread = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let thread = current
             .as_deref()
             .and_then(Execution::first_thread_panic)
             .map_or_else(|| "main".to_string(), |panic| panic.thread);
@@ -138,6 +151,9 @@ pub enum OnThreads {
     Settled(Vec<CellOutcome>),
     /// The body or one of its threads panicked, with the message.
     Panicked(String),
+    /// The execution deadlocked, with its cycle of waits (or every wait) in words; its stuck
+    /// threads were unwound.
+    Deadlocked(String),
 }
 
 /// Runs `body` as execution `run` on real threads, with jitter before every access drawn from
@@ -147,9 +163,11 @@ pub fn execute_on_threads(
     name: &Arc<str>,
     run: u64,
     seed: u64,
+    deadlock_timeout: Duration,
     capture: &Capture,
 ) -> Result<OnThreads, LedgerError> {
     let execution = Execution::new(Backend::Threads, Arc::clone(name), run, seed, None);
+    execution.waits.set_timeout(deadlock_timeout);
     let entered = context::enter(Arc::clone(&execution), Some(execution.os_thread(0)));
     let result = panic::catch_unwind(AssertUnwindSafe(|| body()));
     // Leaving opens the start gate of threads the body spawned and never waited for.
@@ -163,6 +181,10 @@ pub fn execute_on_threads(
     let thread_panic = execution
         .first_thread_panic()
         .and_then(|panic| panic.message);
+    // A deadlock unwound the stuck threads: it is the failure, not their unwinding.
+    if let Some(deadlock) = execution.declared_deadlock() {
+        return Ok(OnThreads::Deadlocked(format!("deadlock: {deadlock}")));
+    }
     match thread_panic.or(body_panic) {
         Some(message) => Ok(OnThreads::Panicked(message)),
         None => execution.settle().map(OnThreads::Settled),
@@ -228,9 +250,18 @@ pub fn execute_plugin(
                     break;
                 }
                 let seed = derive_seed(plan.seed, run);
-                let outcome = match execute_on_threads(&body, &name, run, seed, &capture) {
+                let outcome = match execute_on_threads(
+                    &body,
+                    &name,
+                    run,
+                    seed,
+                    DEFAULT_DEADLOCK_TIMEOUT,
+                    &capture,
+                ) {
                     Ok(OnThreads::Settled(cells)) => settle_cells(&cells),
-                    Ok(OnThreads::Panicked(message)) => Outcome::Failed { message },
+                    Ok(OnThreads::Panicked(message) | OnThreads::Deadlocked(message)) => {
+                        Outcome::Failed { message }
+                    }
                     Err(source) => {
                         return Err(EngineError::Ledger {
                             scenario: plan.scenario.clone(),

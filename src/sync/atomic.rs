@@ -1,5 +1,5 @@
-//! Atomic types inside a check, as [`std::sync::atomic`]'s: [`AtomicU64`], [`AtomicI64`] and
-//! [`AtomicBool`].
+//! Atomic types inside a check, as [`std::sync::atomic`]'s: [`AtomicU64`], [`AtomicI64`],
+//! [`AtomicU32`], [`AtomicI32`], [`AtomicUsize`] and [`AtomicBool`].
 //!
 //! Every method is one access: a scheduling point under shuttle (where every ordering behaves
 //! as `SeqCst`), a place where jitter is injected on real threads (where the ordering given is
@@ -123,6 +123,9 @@ macro_rules! atomic_integer {
 
 atomic_integer!(AtomicU64, u64);
 atomic_integer!(AtomicI64, i64);
+atomic_integer!(AtomicU32, u32);
+atomic_integer!(AtomicI32, i32);
+atomic_integer!(AtomicUsize, usize);
 
 /// An atomic `bool`, as [`std::sync::atomic::AtomicBool`].
 #[derive(Debug)]

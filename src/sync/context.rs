@@ -9,8 +9,11 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 
 use crate::check::CellOutcome;
 use crate::engine::derive_seed;
@@ -19,7 +22,10 @@ use crate::platform::AccessPoint;
 use crate::platform::os::JitterPoint;
 use crate::scenario::Jitter;
 use crate::schedule::{ExecutionLog, Progress};
+use crate::sync::deadlock::Deadlock;
+use crate::sync::graph::{Mode, Resource};
 use crate::sync::shared::CellState;
+use crate::sync::waits::Waits;
 
 /// Why a primitive panics when it is used where no check is running.
 pub(crate) const OUTSIDE_A_CHECK: &str = "contend::check primitives must be created and used inside \
@@ -44,7 +50,20 @@ pub(crate) enum ObjectKind {
     Mutex = 1,
     /// An atomic of [`crate::sync::atomic`].
     Atomic = 2,
+    /// A [`crate::sync::RwLock`].
+    RwLock = 3,
+    /// A [`crate::sync::Condvar`].
+    Condvar = 4,
+    /// A [`crate::sync::Barrier`].
+    Barrier = 5,
+    /// A [`crate::sync::Once`].
+    Once = 6,
+    /// A channel of [`crate::sync::mpsc`].
+    Channel = 7,
 }
+
+/// How many kinds of objects an execution numbers.
+const OBJECT_KINDS: usize = 8;
 
 /// What a logged access was, for choosing the rows of an interleaving worth showing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,9 +153,11 @@ pub(crate) struct Execution {
     seed: u64,
     jitter: Jitter,
     next_thread: AtomicUsize,
-    numbers: [AtomicUsize; 3],
-    running: Mutex<usize>,
-    all_exited: Condvar,
+    numbers: [AtomicUsize; OBJECT_KINDS],
+    /// The wait-for graph and, on real threads, every blocking wait.
+    pub(crate) waits: Waits,
+    /// Under shuttle, the task parked until every thread has finished.
+    parked: Mutex<Option<shuttle::thread::Thread>>,
     cells: Mutex<Vec<Arc<CellState>>>,
     first_panic: Mutex<Option<ThreadPanic>>,
     log: Option<Arc<AccessLog>>,
@@ -169,8 +190,8 @@ impl Execution {
             jitter: Jitter::default(),
             next_thread: AtomicUsize::new(1),
             numbers: Default::default(),
-            running: Mutex::new(0),
-            all_exited: Condvar::new(),
+            waits: Waits::default(),
+            parked: Mutex::new(None),
             cells: Mutex::new(Vec::new()),
             first_panic: Mutex::new(None),
             log,
@@ -187,39 +208,80 @@ impl Execution {
         lock(&self.cells).push(cell);
     }
 
-    /// A thread is being started: its index.
+    /// A thread is being started: its index. It holds its own end (which a join waits for) and
+    /// a share of the end of every thread (which the end of the body waits for).
     pub(crate) fn thread_started(&self) -> usize {
-        *lock(&self.running) += 1;
-        self.next_thread.fetch_add(1, Ordering::Relaxed)
+        let index = self.next_thread.fetch_add(1, Ordering::Relaxed);
+        self.waits.with(|state| {
+            state
+                .graph
+                .hold(index, Resource::Thread(index), Mode::Exclusive);
+            state.graph.hold(index, Resource::AllThreads, Mode::Shared);
+        });
+        index
     }
 
-    /// A thread started with [`Execution::thread_started`] has finished (or could not start).
-    pub(crate) fn thread_exited(&self) {
-        let mut running = lock(&self.running);
-        *running = running.saturating_sub(1);
-        if *running == 0 {
-            self.all_exited.notify_all();
+    /// Thread `index`, started with [`Execution::thread_started`], has finished (or could not
+    /// start).
+    pub(crate) fn thread_exited(&self, index: usize) {
+        self.waits.update(|state| {
+            state.graph.release(index, Resource::Thread(index));
+            state.graph.release(index, Resource::AllThreads);
+        });
+        // A task unwinding (a panic, or shuttle tearing a failed execution down) must not
+        // reach a scheduling point; the execution fails anyway.
+        if self.backend == Backend::Shuttle && !std::thread::panicking() {
+            // Taken out first: unparking is a scheduling point, at which the lock must be free.
+            let parked = lock(&self.parked).take();
+            if let Some(parked) = parked {
+                parked.unpark();
+            }
         }
     }
 
-    /// Waits until every thread the execution started has finished, joined or not.
+    /// Waits until every thread the execution started has finished, joined or not. Under
+    /// shuttle the waiting task blocks, so that threads that deadlock are a deadlock. On real
+    /// threads, after a deadlock was declared, it waits for the stuck threads to unwind no
+    /// longer than the deadlock timeout.
     pub(crate) fn wait_for_threads(&self) {
+        let running =
+            |state: &crate::sync::waits::WaitState| state.graph.is_held(Resource::AllThreads);
         match self.backend {
             Backend::Shuttle => {
-                while *lock(&self.running) > 0 {
-                    shuttle::thread::yield_now();
+                let me = usize::from(shuttle::current::me());
+                loop {
+                    *lock(&self.parked) = Some(shuttle::thread::current());
+                    let waiting = self.waits.with(|state| {
+                        let waiting = running(state);
+                        if waiting {
+                            state.graph.wait(me, Resource::AllThreads);
+                        } else {
+                            state.graph.stop_waiting(me);
+                        }
+                        waiting
+                    });
+                    if !waiting {
+                        lock(&self.parked).take();
+                        return;
+                    }
+                    shuttle::thread::park();
                 }
             }
             Backend::Threads => {
-                let mut running = lock(&self.running);
-                while *running > 0 {
-                    running = self
-                        .all_exited
-                        .wait(running)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                }
+                self.waits.wait_for_end(|state| !running(state));
             }
         }
+    }
+
+    /// On real threads, the deadlock declared in this execution, if one was.
+    pub(crate) fn declared_deadlock(&self) -> Option<Deadlock> {
+        self.waits.declared()
+    }
+
+    /// The deadlock the execution's wait-for graph shows now: under shuttle, once shuttle
+    /// found that no thread can run.
+    pub(crate) fn describe_deadlock(&self) -> Deadlock {
+        self.waits.describe()
     }
 
     /// Records that spawned thread `thread` panicked, unless one did before.
@@ -237,6 +299,7 @@ impl Execution {
         OsThread {
             index,
             point: JitterPoint::new(Some(&self.jitter), derive_seed(self.seed, index as u64)),
+            rng: SmallRng::seed_from_u64(derive_seed(self.seed ^ RANDOM_STREAM, index as u64)),
             children_gate: None,
         }
     }
@@ -249,6 +312,28 @@ impl Execution {
             .map(|cell| cell.settle(&self.check, self.run))
             .collect()
     }
+}
+
+/// Sets the random stream of a real thread apart from its jitter's.
+const RANDOM_STREAM: u64 = 0x5241_4e44_4f4d;
+
+/// The next value of the current thread's controlled randomness: shuttle's (recorded with the
+/// schedule, so a replay draws the same values) under shuttle, the thread's seeded generator on
+/// real threads.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub(crate) fn random_u64() -> u64 {
+    ACTIVE.with_borrow_mut(|active| {
+        let active = active
+            .as_mut()
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
+        match &mut active.os {
+            Some(os) => os.rng.random(),
+            None => shuttle::rand::RngCore::next_u64(&mut shuttle::rand::thread_rng()),
+        }
+    })
 }
 
 /// The name of thread `index` of an execution: `main` for the body's thread, then `Thread-1`,
@@ -314,6 +399,8 @@ impl StartGate {
 pub(crate) struct OsThread {
     index: usize,
     point: JitterPoint,
+    /// The thread's controlled randomness, seeded from the execution's seed and its index.
+    rng: SmallRng,
     children_gate: Option<Arc<StartGate>>,
 }
 

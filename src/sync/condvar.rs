@@ -1,0 +1,254 @@
+//! A condition variable inside a check, as [`std::sync::Condvar`], named `condvar#N`.
+//!
+//! Under shuttle it is shuttle's; on real threads each waiter holds a ticket in the execution's
+//! wait state until a notify takes it, and waits with the deadlock timeout. The interleaving
+//! shows each wait (and the unlock it makes), each wake-up and each notify: the lost wake-up
+//! behind an `if` that should be a `while` reads off it.
+
+use std::fmt;
+use std::sync::{Arc, LockResult, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
+use crate::sync::graph::{Mode, Resource};
+use crate::sync::mutex::{GuardKind, MutexGuard, map_lock};
+
+/// A condition variable, as [`std::sync::Condvar`]: waits block the thread until notified, and
+/// may wake spuriously, so wait in a loop on the condition (or with [`Condvar::wait_while`]).
+pub struct Condvar {
+    number: usize,
+    execution: Arc<Execution>,
+    inner: Option<shuttle::sync::Condvar>,
+}
+
+impl fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Condvar(condvar#{})", self.number)
+    }
+}
+
+/// Whether a [`Condvar::wait_timeout`] ended because its time ran out, as
+/// [`std::sync::WaitTimeoutResult`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// Whether the wait timed out rather than being notified.
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+impl Default for Condvar {
+    fn default() -> Self {
+        Condvar::new()
+    }
+}
+
+impl Condvar {
+    /// A condition variable with no waiter.
+    ///
+    /// # Panics
+    ///
+    /// Outside a check's body and its threads.
+    pub fn new() -> Condvar {
+        let execution = context::execution();
+        let inner = (execution.backend == Backend::Shuttle).then(shuttle::sync::Condvar::new);
+        Condvar {
+            number: execution.number(ObjectKind::Condvar),
+            execution,
+            inner,
+        }
+    }
+
+    /// Unlocks `guard`'s mutex and blocks until notified, then locks it again, as
+    /// [`std::sync::Condvar::wait`]. One access, logged as the wait and as the wake-up.
+    ///
+    /// # Panics
+    ///
+    /// On real threads, with no message, when the execution deadlocks while this thread waits.
+    pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        let thread = context::before_access();
+        let mutex = guard.mutex;
+        let (number, locked) = (self.number, mutex.number);
+        let waits = &self.execution.waits;
+        let me = Resource::Condvar(number);
+        let lock = Resource::Mutex(locked);
+        context::log_access(thread, || {
+            (
+                AccessKind::Other,
+                format!("wait condvar#{number} (unlocks mutex#{locked})"),
+            )
+        });
+        let inner = guard
+            .inner
+            .take()
+            .expect("a guard holds its lock until dropped");
+        drop(guard);
+        let woken = |result| {
+            context::log_access(thread, || {
+                (
+                    AccessKind::Other,
+                    format!("woken on condvar#{number} (locks mutex#{locked})"),
+                )
+            });
+            result
+        };
+        match (inner, &self.inner) {
+            (GuardKind::Shuttle(inner), Some(condvar)) => {
+                waits.with(|state| {
+                    state.graph.release(thread, lock);
+                    state.graph.wait(thread, me);
+                });
+                let result = condvar.wait(inner);
+                waits.with(|state| state.graph.hold(thread, lock, Mode::Exclusive));
+                woken(map_lock(result, |inner| MutexGuard {
+                    mutex,
+                    thread,
+                    inner: Some(GuardKind::Shuttle(inner)),
+                }))
+            }
+            (GuardKind::Threads(inner), None) => {
+                drop(inner);
+                let ticket = waits.update(|state| {
+                    state.graph.release(thread, lock);
+                    let ticket = state.next_ticket;
+                    state.next_ticket += 1;
+                    state
+                        .condvar_waiters
+                        .entry(number)
+                        .or_default()
+                        .insert(ticket);
+                    ticket
+                });
+                waits.block_on(thread, me, |state| {
+                    let waiting = state
+                        .condvar_waiters
+                        .get(&number)
+                        .is_some_and(|tickets| tickets.contains(&ticket));
+                    (!waiting).then_some(())
+                });
+                woken(mutex.acquire(thread))
+            }
+            _ => unreachable!("a mutex and a condition variable of one execution"),
+        }
+    }
+
+    /// Waits as [`Condvar::wait`] does, but no longer than about `duration`, as
+    /// [`std::sync::Condvar::wait_timeout`]. Under shuttle, where time does not pass, the wait
+    /// times out at once after a scheduling point (a timed wait may always time out): the
+    /// caller sees the timed-out path, and no execution deadlocks on a timed wait.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        duration: Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let thread = context::before_access();
+        let mutex = guard.mutex;
+        let (number, locked) = (self.number, mutex.number);
+        let waits = &self.execution.waits;
+        context::log_access(thread, || {
+            (
+                AccessKind::Other,
+                format!("wait_timeout condvar#{number} (unlocks mutex#{locked})"),
+            )
+        });
+        let inner = guard
+            .inner
+            .take()
+            .expect("a guard holds its lock until dropped");
+        drop(guard);
+        let timed_out = match inner {
+            GuardKind::Shuttle(inner) => {
+                waits.with(|state| state.graph.release(thread, Resource::Mutex(locked)));
+                drop(inner);
+                shuttle::thread::yield_now();
+                true
+            }
+            GuardKind::Threads(inner) => {
+                drop(inner);
+                let ticket = waits.update(|state| {
+                    state.graph.release(thread, Resource::Mutex(locked));
+                    let ticket = state.next_ticket;
+                    state.next_ticket += 1;
+                    let tickets = state.condvar_waiters.entry(number).or_default();
+                    tickets.insert(ticket);
+                    ticket
+                });
+                let deadline = Instant::now() + duration;
+                let me = Resource::Condvar(number);
+                waits.block_until(thread, me, Some(deadline), |state| {
+                    let tickets = state.condvar_waiters.entry(number).or_default();
+                    if !tickets.contains(&ticket) {
+                        Some(false)
+                    } else if Instant::now() >= deadline {
+                        tickets.remove(&ticket);
+                        Some(true)
+                    } else {
+                        None
+                    }
+                })
+            }
+        };
+        context::log_access(thread, || {
+            let how = if timed_out { "timed out" } else { "woken" };
+            (
+                AccessKind::Other,
+                format!("{how} on condvar#{number} (locks mutex#{locked})"),
+            )
+        });
+        let result = mutex.acquire(thread);
+        let waited = WaitTimeoutResult(timed_out);
+        match result {
+            Ok(guard) => Ok((guard, waited)),
+            Err(poisoned) => Err(PoisonError::new((poisoned.into_inner(), waited))),
+        }
+    }
+
+    /// Waits while `condition` holds of the data, as [`std::sync::Condvar::wait_while`].
+    pub fn wait_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: F,
+    ) -> LockResult<MutexGuard<'a, T>>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        while condition(&mut *guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    /// Wakes one waiting thread, if any, as [`std::sync::Condvar::notify_one`]. One access.
+    pub fn notify_one(&self) {
+        self.notify(false);
+    }
+
+    /// Wakes every waiting thread, as [`std::sync::Condvar::notify_all`]. One access.
+    pub fn notify_all(&self) {
+        self.notify(true);
+    }
+
+    fn notify(&self, all: bool) {
+        let thread = context::before_access();
+        let number = self.number;
+        context::log_access(thread, || {
+            let which = if all { "notify_all" } else { "notify_one" };
+            (AccessKind::Other, format!("{which} condvar#{number}"))
+        });
+        match &self.inner {
+            Some(condvar) if all => condvar.notify_all(),
+            Some(condvar) => condvar.notify_one(),
+            None => self.execution.waits.update(|state| {
+                if let Some(tickets) = state.condvar_waiters.get_mut(&number) {
+                    if all {
+                        tickets.clear();
+                    } else {
+                        tickets.pop_first();
+                    }
+                }
+            }),
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The wait-for graph of one execution: which thread holds which resource, which thread waits
+//! for which, and the cycles of waits that make a deadlock.
+//!
+//! A running thread holds its own [`Resource::Thread`] (a join waits for it) and a share of
+//! [`Resource::AllThreads`] (the end of the body waits for every thread it started).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::sync::context::thread_name;
+use crate::sync::deadlock::{Deadlock, Wait, WaitCycle};
+
+/// Something a thread can hold or wait for, by the number of its object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Resource {
+    Mutex(usize),
+    RwLock(usize),
+    Condvar(usize),
+    Barrier(usize),
+    Once(usize),
+    Channel(usize),
+    /// Thread `i` finishing.
+    Thread(usize),
+    /// Every thread the execution started finishing.
+    AllThreads,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::Mutex(n) => write!(f, "mutex#{n}"),
+            Resource::RwLock(n) => write!(f, "rwlock#{n}"),
+            Resource::Condvar(n) => write!(f, "condvar#{n}"),
+            Resource::Barrier(n) => write!(f, "barrier#{n}"),
+            Resource::Once(n) => write!(f, "once#{n}"),
+            Resource::Channel(n) => write!(f, "channel#{n}"),
+            Resource::Thread(i) => f.write_str(&thread_name(*i)),
+            Resource::AllThreads => f.write_str("every thread it started"),
+        }
+    }
+}
+
+/// How a resource is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// By one thread alone: a mutex, a write lock, a running thread.
+    Exclusive,
+    /// Alongside other shared holders: a read lock, a share of the running threads.
+    Shared,
+}
+
+/// Who holds what and who waits for what.
+#[derive(Debug, Default)]
+pub(crate) struct WaitGraph {
+    holders: BTreeMap<Resource, Vec<(usize, Mode)>>,
+    waiting: BTreeMap<usize, Resource>,
+}
+
+impl WaitGraph {
+    /// Whether `thread` could take `resource` in `mode` now.
+    pub(crate) fn can_take(&self, resource: Resource, mode: Mode) -> bool {
+        match self.holders.get(&resource) {
+            None => true,
+            Some(holders) => match mode {
+                Mode::Exclusive => holders.is_empty(),
+                Mode::Shared => holders.iter().all(|&(_, m)| m == Mode::Shared),
+            },
+        }
+    }
+
+    /// Whether anyone holds `resource`.
+    pub(crate) fn is_held(&self, resource: Resource) -> bool {
+        self.holders.get(&resource).is_some_and(|h| !h.is_empty())
+    }
+
+    /// The threads that hold `resource`.
+    pub(crate) fn holders(&self, resource: Resource) -> Vec<usize> {
+        self.holders
+            .get(&resource)
+            .map(|h| h.iter().map(|&(t, _)| t).collect())
+            .unwrap_or_default()
+    }
+
+    /// `thread` holds `resource` in `mode`, and no longer waits.
+    pub(crate) fn hold(&mut self, thread: usize, resource: Resource, mode: Mode) {
+        self.waiting.remove(&thread);
+        self.holders
+            .entry(resource)
+            .or_default()
+            .push((thread, mode));
+    }
+
+    /// `thread` gives up one hold of `resource`.
+    pub(crate) fn release(&mut self, thread: usize, resource: Resource) {
+        if let Some(holders) = self.holders.get_mut(&resource) {
+            if let Some(place) = holders.iter().position(|&(t, _)| t == thread) {
+                holders.remove(place);
+            }
+            if holders.is_empty() {
+                self.holders.remove(&resource);
+            }
+        }
+    }
+
+    /// `thread` waits for `resource`.
+    pub(crate) fn wait(&mut self, thread: usize, resource: Resource) {
+        self.waiting.insert(thread, resource);
+    }
+
+    /// `thread` waits no more.
+    pub(crate) fn stop_waiting(&mut self, thread: usize) {
+        self.waiting.remove(&thread);
+    }
+
+    /// The cycle of waits through `start`, if its wait leads back to it.
+    pub(crate) fn cycle_from(&self, start: usize) -> Option<WaitCycle> {
+        let mut path = vec![start];
+        self.extend(&mut path, start).then(|| self.cycle_of(&path))
+    }
+
+    /// Depth-first: extends `path` (ending at a waiting thread) until it comes back to `start`.
+    fn extend(&self, path: &mut Vec<usize>, start: usize) -> bool {
+        let last = *path.last().expect("a path starts at a thread");
+        let Some(&resource) = self.waiting.get(&last) else {
+            return false;
+        };
+        for holder in self.holders(resource) {
+            if holder == start {
+                return true;
+            }
+            if path.contains(&holder) {
+                continue;
+            }
+            path.push(holder);
+            if self.extend(path, start) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+
+    /// Any cycle of waits, from the lowest-numbered thread on one.
+    pub(crate) fn any_cycle(&self) -> Option<WaitCycle> {
+        self.waiting
+            .keys()
+            .find_map(|&thread| self.cycle_from(thread))
+    }
+
+    /// The waits of the threads in `path`, each holder shown as the next thread of the cycle.
+    fn cycle_of(&self, path: &[usize]) -> WaitCycle {
+        let waits = path
+            .iter()
+            .enumerate()
+            .map(|(index, &thread)| {
+                let next = path[(index + 1) % path.len()];
+                let resource = self.waiting[&thread];
+                let mut wait = self.wait_of(thread, resource);
+                if !wait.for_thread_end {
+                    wait.holders = vec![thread_name(next)];
+                }
+                wait
+            })
+            .collect();
+        WaitCycle { waits }
+    }
+
+    fn wait_of(&self, thread: usize, resource: Resource) -> Wait {
+        let for_thread_end = matches!(resource, Resource::Thread(_) | Resource::AllThreads);
+        let holders = if matches!(resource, Resource::Thread(_)) {
+            Vec::new()
+        } else {
+            self.holders(resource)
+                .into_iter()
+                .map(thread_name)
+                .collect()
+        };
+        let resource = match resource {
+            Resource::AllThreads => {
+                let running: Vec<String> = self
+                    .holders(resource)
+                    .into_iter()
+                    .map(thread_name)
+                    .collect();
+                if running.is_empty() {
+                    resource.to_string()
+                } else {
+                    running.join(", ")
+                }
+            }
+            _ => resource.to_string(),
+        };
+        Wait {
+            thread: thread_name(thread),
+            resource,
+            for_thread_end,
+            holders,
+        }
+    }
+
+    /// Every thread's wait, in thread order.
+    pub(crate) fn waits(&self) -> Vec<Wait> {
+        self.waiting
+            .iter()
+            .map(|(&thread, &resource)| self.wait_of(thread, resource))
+            .collect()
+    }
+
+    /// The deadlock the graph shows now: its cycle, if any, and every wait.
+    pub(crate) fn deadlock(&self) -> Deadlock {
+        Deadlock {
+            cycle: self.any_cycle(),
+            waiting: self.waits(),
+            timed_out: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_order_inversion_is_a_cycle_from_either_thread() {
+        let mut graph = WaitGraph::default();
+        graph.hold(1, Resource::Mutex(1), Mode::Exclusive);
+        graph.hold(2, Resource::Mutex(2), Mode::Exclusive);
+        graph.wait(1, Resource::Mutex(2));
+        assert!(graph.cycle_from(1).is_none());
+        graph.wait(2, Resource::Mutex(1));
+        assert_eq!(
+            graph.cycle_from(2).unwrap().to_string(),
+            "Thread-2 waits for mutex#1 held by Thread-1, which waits for mutex#2 held by Thread-2"
+        );
+        assert_eq!(
+            graph.any_cycle().unwrap().to_string(),
+            "Thread-1 waits for mutex#2 held by Thread-2, which waits for mutex#1 held by Thread-1"
+        );
+    }
+
+    #[test]
+    fn a_join_of_a_thread_that_waits_for_the_joiner_is_a_cycle() {
+        let mut graph = WaitGraph::default();
+        graph.hold(0, Resource::Mutex(1), Mode::Exclusive);
+        graph.hold(1, Resource::Thread(1), Mode::Exclusive);
+        graph.wait(1, Resource::Mutex(1));
+        graph.wait(0, Resource::Thread(1));
+        assert_eq!(
+            graph.cycle_from(0).unwrap().to_string(),
+            "main waits for Thread-1 to finish, which waits for mutex#1 held by main"
+        );
+    }
+
+    #[test]
+    fn readers_share_and_a_writer_excludes() {
+        let mut graph = WaitGraph::default();
+        graph.hold(1, Resource::RwLock(1), Mode::Shared);
+        assert!(graph.can_take(Resource::RwLock(1), Mode::Shared));
+        assert!(!graph.can_take(Resource::RwLock(1), Mode::Exclusive));
+        graph.release(1, Resource::RwLock(1));
+        assert!(graph.can_take(Resource::RwLock(1), Mode::Exclusive));
+        assert!(!graph.is_held(Resource::RwLock(1)));
+    }
+
+    #[test]
+    fn relocking_a_held_mutex_is_a_cycle_of_one() {
+        let mut graph = WaitGraph::default();
+        graph.hold(0, Resource::Mutex(1), Mode::Exclusive);
+        graph.wait(0, Resource::Mutex(1));
+        assert_eq!(
+            graph.cycle_from(0).unwrap().to_string(),
+            "main waits for mutex#1 held by main"
+        );
+    }
+}

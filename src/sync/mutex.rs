@@ -1,0 +1,282 @@
+//! A mutual-exclusion lock inside a check, as [`std::sync::Mutex`], named `mutex#N`.
+//!
+//! Under shuttle it is shuttle's mutex: taking it is a scheduling point. On real threads it is
+//! std's, entered only once the execution's wait-for graph grants it, so that a thread blocked
+//! on it waits with a timeout and unwinds if the execution deadlocks. Either way the graph says
+//! who holds it and who waits for it, and the interleaving shows each attempt that blocks, each
+//! lock and each unlock.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult};
+
+use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
+use crate::sync::graph::{Mode, Resource};
+
+/// A mutual-exclusion lock, as [`std::sync::Mutex`]. Taking it is one access: a scheduling
+/// point under shuttle, a place where jitter is injected on real threads. Named `mutex#N` in
+/// interleavings and deadlock cycles. A value that must show in the interleaving can be a
+/// [`crate::sync::Shared`] cell held in the mutex: `Mutex<Shared>`.
+pub struct Mutex<T> {
+    pub(crate) number: usize,
+    pub(crate) execution: Arc<Execution>,
+    inner: Kind<T>,
+}
+
+enum Kind<T> {
+    Shuttle(shuttle::sync::Mutex<T>),
+    Threads(std::sync::Mutex<T>),
+}
+
+/// Holds a [`Mutex`] until dropped, and gives access to its data.
+pub struct MutexGuard<'a, T> {
+    pub(crate) mutex: &'a Mutex<T>,
+    pub(crate) thread: usize,
+    /// `None` once given up (dropped, or handed to a condition variable).
+    pub(crate) inner: Option<GuardKind<'a, T>>,
+}
+
+pub(crate) enum GuardKind<'a, T> {
+    Shuttle(shuttle::sync::MutexGuard<'a, T>),
+    Threads(std::sync::MutexGuard<'a, T>),
+}
+
+impl<T> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mutex(mutex#{})", self.number)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Maps a lock result's guard, poisoned or not.
+pub(crate) fn map_lock<A, B>(result: LockResult<A>, f: impl FnOnce(A) -> B) -> LockResult<B> {
+    match result {
+        Ok(inner) => Ok(f(inner)),
+        Err(poisoned) => Err(PoisonError::new(f(poisoned.into_inner()))),
+    }
+}
+
+impl<T> Mutex<T> {
+    /// An unlocked mutex holding `value`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a check's body and its threads.
+    pub fn new(value: T) -> Mutex<T> {
+        let execution = context::execution();
+        let inner = match execution.backend {
+            Backend::Shuttle => Kind::Shuttle(shuttle::sync::Mutex::new(value)),
+            Backend::Threads => Kind::Threads(std::sync::Mutex::new(value)),
+        };
+        Mutex {
+            number: execution.number(ObjectKind::Mutex),
+            execution,
+            inner,
+        }
+    }
+
+    fn resource(&self) -> Resource {
+        Resource::Mutex(self.number)
+    }
+
+    /// Blocks until the lock is held, as [`std::sync::Mutex::lock`]: an error if a thread
+    /// panicked while holding it, with the guard inside.
+    ///
+    /// # Panics
+    ///
+    /// On real threads, with no message, when the execution deadlocks while this thread waits:
+    /// the check reports the deadlock.
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        let thread = context::before_access();
+        let result = self.acquire(thread);
+        let number = self.number;
+        context::log_access(thread, || {
+            (AccessKind::Other, format!("lock mutex#{number}"))
+        });
+        result
+    }
+
+    /// Takes the lock as `thread`, blocking, without logging the lock itself.
+    pub(crate) fn acquire(&self, thread: usize) -> LockResult<MutexGuard<'_, T>> {
+        let resource = self.resource();
+        let waits = &self.execution.waits;
+        let guard = |inner| MutexGuard {
+            mutex: self,
+            thread,
+            inner: Some(inner),
+        };
+        match &self.inner {
+            Kind::Shuttle(mutex) => {
+                // Recorded as waiting whether or not the mutex is held now: shuttle's lock is a
+                // scheduling point before it takes the mutex, at which another thread may take
+                // it first. A thread that takes it stops waiting.
+                let holders = waits.with(|state| {
+                    state.graph.wait(thread, resource);
+                    state.graph.holders(resource)
+                });
+                if !holders.is_empty() {
+                    let number = self.number;
+                    context::log_access(thread, || {
+                        let held: Vec<String> =
+                            holders.into_iter().map(context::thread_name).collect();
+                        (
+                            AccessKind::Other,
+                            format!("lock mutex#{number}: blocked, held by {}", held.join(", ")),
+                        )
+                    });
+                }
+                let result = mutex.lock();
+                waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
+                map_lock(result, |inner| guard(GuardKind::Shuttle(inner)))
+            }
+            Kind::Threads(mutex) => {
+                waits.block_on(thread, resource, |state| {
+                    let free = state.graph.can_take(resource, Mode::Exclusive);
+                    free.then(|| state.graph.hold(thread, resource, Mode::Exclusive))
+                });
+                map_lock(mutex.lock(), |inner| guard(GuardKind::Threads(inner)))
+            }
+        }
+    }
+
+    /// Takes the lock if no thread holds it, as [`std::sync::Mutex::try_lock`]. One access.
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        let thread = context::before_access();
+        let resource = self.resource();
+        let waits = &self.execution.waits;
+        let guard = |inner| MutexGuard {
+            mutex: self,
+            thread,
+            inner: Some(inner),
+        };
+        let result = match &self.inner {
+            Kind::Shuttle(mutex) => match mutex.try_lock() {
+                Ok(inner) => Ok(guard(GuardKind::Shuttle(inner))),
+                Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
+                    guard(GuardKind::Shuttle(p.into_inner())),
+                ))),
+                Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+            },
+            Kind::Threads(mutex) => {
+                let taken = waits.with(|state| {
+                    let free = state.graph.can_take(resource, Mode::Exclusive);
+                    free.then(|| state.graph.hold(thread, resource, Mode::Exclusive))
+                });
+                match taken {
+                    None => Err(TryLockError::WouldBlock),
+                    Some(()) => match mutex.lock() {
+                        Ok(inner) => Ok(guard(GuardKind::Threads(inner))),
+                        Err(p) => Err(TryLockError::Poisoned(PoisonError::new(guard(
+                            GuardKind::Threads(p.into_inner()),
+                        )))),
+                    },
+                }
+            }
+        };
+        let taken = !matches!(result, Err(TryLockError::WouldBlock));
+        if taken && matches!(self.inner, Kind::Shuttle(_)) {
+            waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
+        }
+        let number = self.number;
+        context::log_access(thread, || {
+            let text = if taken {
+                format!("try_lock mutex#{number}")
+            } else {
+                format!("try_lock mutex#{number}: held")
+            };
+            (AccessKind::Other, text)
+        });
+        result
+    }
+
+    /// The data, consuming the mutex.
+    pub fn into_inner(self) -> LockResult<T> {
+        match self.inner {
+            Kind::Shuttle(mutex) => mutex.into_inner(),
+            Kind::Threads(mutex) => mutex.into_inner(),
+        }
+    }
+
+    /// The data, through a unique borrow: no locking needed.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        match &mut self.inner {
+            Kind::Shuttle(mutex) => mutex.get_mut(),
+            Kind::Threads(mutex) => mutex.get_mut(),
+        }
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    /// An unlocked mutex holding `T`'s default.
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> MutexGuard<'_, T> {
+    /// Gives the lock up: logs the unlock, releases it and updates the wait-for graph. Does
+    /// nothing if it was given up already.
+    pub(crate) fn give_up(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        let number = self.mutex.number;
+        // Logged before the lock is released, so that the log keeps the order of events.
+        context::log_access(self.thread, || {
+            (AccessKind::Other, format!("unlock mutex#{number}"))
+        });
+        let resource = self.mutex.resource();
+        let waits = &self.mutex.execution.waits;
+        match inner {
+            GuardKind::Shuttle(guard) => {
+                waits.with(|state| state.graph.release(self.thread, resource));
+                drop(guard);
+            }
+            GuardKind::Threads(guard) => {
+                // std's lock first: once the graph says the mutex is free, taking it never
+                // blocks.
+                drop(guard);
+                waits.update(|state| state.graph.release(self.thread, resource));
+            }
+        }
+    }
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match self
+            .inner
+            .as_ref()
+            .expect("a guard holds its lock until dropped")
+        {
+            GuardKind::Shuttle(guard) => guard,
+            GuardKind::Threads(guard) => guard,
+        }
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match self
+            .inner
+            .as_mut()
+            .expect("a guard holds its lock until dropped")
+        {
+            GuardKind::Shuttle(guard) => &mut *guard,
+            GuardKind::Threads(guard) => &mut *guard,
+        }
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.give_up();
+    }
+}
