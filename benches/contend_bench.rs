@@ -73,7 +73,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 11] = [
+const MEASUREMENTS: [Measurement; 12] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -88,6 +88,11 @@ const MEASUREMENTS: [Measurement; 11] = [
         key: "mutex",
         title: "3. real threads, mutex counter, no jitter: time",
         run: mutex_threads,
+    },
+    Measurement {
+        key: "jobs",
+        title: "12. --jobs: a shuttle scenario's blocks on 2 worker threads against 1",
+        run: parallel_jobs,
     },
     Measurement {
         key: "memory",
@@ -533,6 +538,58 @@ fn shuttle_engine() -> Vec<Row> {
         &times,
         1.2,
     )]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. --jobs.
+
+/// 20,000 shuttle executions of the racy counter 2 x 100 with 2 jobs against 1 job, in the same
+/// rounds; the totals must be equal.
+fn parallel_jobs() -> Vec<Row> {
+    const EXECUTIONS: u64 = 20_000;
+    let scenario = counter_scenario(
+        "shuttle-racy-jobs",
+        SyncMode::None,
+        (100, 100),
+        EngineSpec::Shuttle(ShuttleSettings::default()),
+        EXECUTIONS,
+    );
+    let with_jobs = |jobs: usize| {
+        let options = RunOptions {
+            schedules: false,
+            jobs,
+            ..RunOptions::default()
+        };
+        run_scenario(&scenario, &options).unwrap_or_else(|error| panic!("scenario failed: {error}"))
+    };
+    let (mut one, mut two) = (None, None);
+    let times = alternate(
+        || one = Some(black_box(with_jobs(1))),
+        || two = Some(black_box(with_jobs(2))),
+    );
+    let (one, two) = (one.expect("one round ran"), two.expect("one round ran"));
+    assert_eq!(
+        (one.runs, one.failing_runs, one.lost_updates, one.net_lost),
+        (two.runs, two.failing_runs, two.lost_updates, two.net_lost),
+        "the totals of -j 1 and -j 2 differ"
+    );
+    println!(
+        "   {EXECUTIONS} executions: -j 1 and -j 2 both count {} failing, {} lost updates",
+        one.failing_runs, one.lost_updates
+    );
+    let (baseline, contend) = (median(&times.0), median(&times.1));
+    let speedup = baseline / contend;
+    println!(
+        "   medians: -j 1 {baseline:.3} s, -j 2 {contend:.3} s: {speedup:.2}x faster (target >= 1.7x)"
+    );
+    vec![Row {
+        name: format!("12 shuttle racy 2x100, {EXECUTIONS} execs, -j 2 vs -j 1"),
+        baseline: format!("{baseline:.3} s"),
+        contend: format!("{contend:.3} s"),
+        ratio: format!("{speedup:.2}x faster"),
+        target: ">= 1.7x faster".to_string(),
+        met: Some(speedup >= 1.7),
+    }]
 }
 
 // ---------------------------------------------------------------------------------------------

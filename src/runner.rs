@@ -41,6 +41,10 @@ pub struct RunOptions {
     /// Counts each scenario's finished executions (set to 0 as each scenario starts), for a
     /// progress display.
     pub progress: Option<Arc<AtomicU64>>,
+    /// Worker threads for the blocks of controlled (shuttle) scenarios; reports are the same
+    /// for every number. Real threads and processes run one execution at a time, since
+    /// executions side by side would change what they measure.
+    pub jobs: usize,
 }
 
 impl Default for RunOptions {
@@ -53,6 +57,7 @@ impl Default for RunOptions {
             worker_program: None,
             shard: None,
             progress: None,
+            jobs: 1,
         }
     }
 }
@@ -129,6 +134,7 @@ pub fn run_scenario(
     let plan = RunPlan {
         shard: options.shard,
         deadline: scenario.time.and_then(|time| started.checked_add(time)),
+        jobs: options.jobs.max(1),
         ..RunPlan::new(&scenario.name, scenario.runs, scenario.seed)
     };
     let counter = match &scenario.workload {

@@ -122,6 +122,43 @@ impl Tally {
         }
     }
 
+    /// Adds the tally of the executions that come after this tally's (a later block of the
+    /// same scenario): counts and histograms add up, and what is first stays first.
+    pub fn absorb(&mut self, later: Tally) {
+        self.runs += later.runs;
+        self.failing_runs += later.failing_runs;
+        self.lost_update_runs += later.lost_update_runs;
+        self.masked_runs += later.masked_runs;
+        self.failed_runs += later.failed_runs;
+        self.lost_updates += later.lost_updates;
+        self.overwrites += later.overwrites;
+        self.net_lost += later.net_lost;
+        self.expected_final = self.expected_final.or(later.expected_final);
+        for (value, count) in later.finals {
+            *self.finals.entry(value).or_default() += count;
+        }
+        self.first_lost_update_run = self.first_lost_update_run.or(later.first_lost_update_run);
+        if self.first_failing_run.is_none() {
+            self.first_failing_run = later.first_failing_run;
+            self.first_failing_schedule = later.first_failing_schedule;
+        }
+        let room = KEPT_FAILURES.saturating_sub(self.failures.len());
+        self.failures.extend(later.failures.into_iter().take(room));
+        self.exhaustive |= later.exhaustive;
+        self.notes.extend(later.notes);
+        self.out_of_time |= later.out_of_time;
+        self.interrupted |= later.interrupted;
+    }
+
+    /// An empty tally with this one's settings: its stop rule and progress counter.
+    pub fn fresh(&self) -> Tally {
+        Tally {
+            stop_at_first_failure: self.stop_at_first_failure,
+            progress: self.progress.clone(),
+            ..Tally::default()
+        }
+    }
+
     /// Keeps `recorded`, the schedule of a failing execution, if it is the first failing one
     /// and none is kept yet.
     pub fn keep_first_failing_schedule(&mut self, recorded: Option<(u64, Recording)>) {

@@ -72,7 +72,7 @@ impl ColorWhen {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the scenarios of one or more TOML configs.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the scenarios of configs (after validating them), or with no config the
     /// workloads, sync modes, engines and schedulers a config can name.
     List(ConfigsArgs),
@@ -180,6 +180,11 @@ pub struct RunArgs {
     /// Save failing schedules as they were found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Worker threads for the executions of shuttle scenarios (default: the available cores);
+    /// the report is the same for every number. Real threads and processes run one execution
+    /// at a time.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub jobs: Option<u64>,
     /// Print the log lines of the `counter-object` workload on stderr, as the lesson's
     /// `logging` did: `(Thread-1  ) Waiting for lock`.
     #[arg(short, long)]

@@ -51,6 +51,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         worker_program: None,
         shard,
         progress,
+        jobs: args.jobs.map(|jobs| jobs as usize).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
     };
     let report = match run_scenarios(&scenarios, &options, &mut reporters) {
         Ok(report) => report,

@@ -62,6 +62,9 @@ pub struct RunPlan {
     pub shard: Option<Shard>,
     /// When to stop starting executions (a time budget).
     pub deadline: Option<Instant>,
+    /// Worker threads that run a controlled engine's blocks side by side; the report is the
+    /// same for every number (the block order decides, not the finishing order).
+    pub jobs: usize,
 }
 
 /// Executions per shuttle scheduler: the unit of a shuttle scenario's split into shards.
@@ -84,6 +87,7 @@ impl RunPlan {
             seed,
             shard: None,
             deadline: None,
+            jobs: 1,
         }
     }
 

@@ -147,6 +147,9 @@ impl Scheduler for Stoppable {
     }
 }
 
+/// The tallies of the blocks run side by side, by block index, with how each block ended.
+type BlockResults = std::collections::BTreeMap<u64, Result<(Tally, Flow), EngineError>>;
+
 /// What the executions share with the engine: the tally, and the first internal error.
 struct Shared {
     tally: Mutex<Tally>,
@@ -204,6 +207,9 @@ impl ShuttleEngine {
         }
         let body = Arc::new(body);
         let block_len = block_len(self.settings.scheduler, plan.runs);
+        if plan.jobs > 1 && !matches!(self.settings.scheduler, SchedulerKind::Dfs) {
+            return self.execute_blocks_side_by_side(plan, tally, block_len, body);
+        }
         for block in plan.blocks(block_len) {
             if plan.out_of_time() {
                 tally.stop_for_time();
@@ -231,6 +237,76 @@ impl ShuttleEngine {
                     tally.runs
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Runs the blocks on `plan.jobs` worker threads and adds their tallies up in block order,
+    /// as [`ShuttleEngine::execute_body`] would have one after the other: a block that stops
+    /// the run (a failed execution, `--fail-fast`) drops the blocks after it.
+    fn execute_blocks_side_by_side<B: ExecutionBody>(
+        &self,
+        plan: &RunPlan,
+        tally: &mut Tally,
+        block_len: u64,
+        body: Arc<B>,
+    ) -> Result<(), EngineError> {
+        let blocks = Mutex::new(plan.blocks(block_len).enumerate());
+        let stop_at = AtomicU64::new(u64::MAX);
+        let done: Mutex<BlockResults> = Mutex::default();
+        let template = tally.fresh();
+        std::thread::scope(|scope| {
+            for _ in 0..plan.jobs {
+                scope.spawn(|| {
+                    loop {
+                        if plan.out_of_time() {
+                            break;
+                        }
+                        let next = blocks.lock().unwrap_or_else(|p| p.into_inner()).next();
+                        let Some((index, block)) = next else { break };
+                        let index = index as u64;
+                        if index > stop_at.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let mut block_tally = template.fresh();
+                        let result =
+                            self.execute_block(plan, &mut block_tally, &block, Arc::clone(&body));
+                        if !matches!(result, Ok(Flow::Continue)) || block_tally.out_of_time {
+                            stop_at.fetch_min(index, Ordering::SeqCst);
+                        }
+                        let entry = result.map(|flow| (block_tally, flow));
+                        done.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(index, entry);
+                    }
+                });
+            }
+        });
+        let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+        for (expected, (index, result)) in (0u64..).zip(done) {
+            if index != expected {
+                // A block before this one never ran: the time budget ended the run there.
+                tally.stop_for_time();
+                break;
+            }
+            let (block_tally, flow) = result?;
+            tally.absorb(block_tally);
+            if flow == Flow::Stop {
+                if tally.failed_runs > 0 && tally.runs < plan.planned(block_len) {
+                    tally.notes.push(format!(
+                        "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",
+                        plan.planned(block_len) - tally.runs,
+                        plan.planned(block_len)
+                    ));
+                }
+                return Ok(());
+            }
+            if tally.out_of_time {
+                return Ok(());
+            }
+        }
+        if plan.out_of_time() && tally.runs < plan.planned(block_len) {
+            tally.stop_for_time();
         }
         Ok(())
     }

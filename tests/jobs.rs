@@ -1,0 +1,99 @@
+//! `--jobs`: the blocks of a shuttle scenario run side by side on worker threads, and the report
+//! is the same for every number of jobs.
+
+mod common;
+
+use contend::report::ScenarioReport;
+use contend::runner::{RunOptions, run_scenario};
+use contend::scenario::{
+    EngineSpec, Expectation, Scenario, SchedulerKind, ShuttleSettings, SyncMode,
+};
+use tempfile::TempDir;
+
+/// The report of `scenario` with `jobs` workers, as JSON without its timings and folder.
+fn report(scenario: &Scenario, jobs: usize) -> serde_json::Value {
+    let dir = TempDir::new().unwrap();
+    let options = RunOptions {
+        jobs,
+        artifacts: Some(dir.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let report: ScenarioReport = run_scenario(scenario, &options).unwrap();
+    let mut json = serde_json::to_value(&report).unwrap();
+    let text = serde_json::to_string(&json).unwrap();
+    let folder = dir.path().display().to_string();
+    json = serde_json::from_str(&text.replace(&folder, "OUT")).unwrap();
+    json.as_object_mut().unwrap().remove("elapsed_seconds");
+    if let Some(schedule) = json["minimal_schedule"].as_object_mut() {
+        schedule.remove("seconds");
+    }
+    json
+}
+
+fn shuttle(scheduler: SchedulerKind, max_steps: u64) -> EngineSpec {
+    EngineSpec::Shuttle(ShuttleSettings {
+        scheduler,
+        max_steps,
+    })
+}
+
+#[test]
+fn the_report_is_the_same_for_every_number_of_jobs() {
+    let scenarios = [
+        common::counter(
+            "racy-random",
+            shuttle(SchedulerKind::Random, 100_000),
+            SyncMode::None,
+            0,
+            &[(1, 4), (-1, 4)],
+            Expectation::LostUpdates,
+        )
+        .with_runs(1_050)
+        .with_seed(9),
+        common::counter(
+            "flag-pct",
+            shuttle(SchedulerKind::Pct { depth: 3 }, 100_000),
+            SyncMode::Flag,
+            0,
+            &[(1, 3), (1, 3)],
+            Expectation::NoLostUpdates,
+        )
+        .with_runs(730)
+        .with_seed(4),
+    ];
+    for scenario in &scenarios {
+        let one = report(scenario, 1);
+        assert!(one["failing_runs"].as_u64().unwrap() > 0, "{one}");
+        assert!(one["minimal_schedule"].is_object(), "{one}");
+        for jobs in [2, 3, 8] {
+            assert_eq!(
+                report(scenario, jobs),
+                one,
+                "{} with {jobs} jobs",
+                scenario.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_failed_execution_stops_the_run_at_the_same_place_for_every_number_of_jobs() {
+    // Every execution runs past its 40 steps: shuttle stops at the first, in the first block,
+    // and blocks that ran beside it are dropped.
+    let scenario = common::counter(
+        "livelock",
+        shuttle(SchedulerKind::Random, 40),
+        SyncMode::None,
+        0,
+        &[(1, 50), (1, 50)],
+        Expectation::NoLostUpdates,
+    )
+    .with_runs(1_000)
+    .with_seed(1);
+    let one = report(&scenario, 1);
+    assert_eq!(one["runs"], 1, "{one}");
+    assert_eq!(one["failed_runs"], 1, "{one}");
+    for jobs in [2, 4] {
+        assert_eq!(report(&scenario, jobs), one, "{jobs} jobs");
+    }
+}
