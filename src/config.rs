@@ -175,6 +175,10 @@ struct RawScenario {
     /// A time budget: the scenario stops when its runs or its time are used up, as "30s".
     #[schemars(with = "String")]
     time: Option<Spanned<String>>,
+    /// [defaults] only: worker threads for the executions of shuttle scenarios, as --jobs
+    /// (which overrides it); default: the available cores.
+    #[schemars(with = "std::num::NonZeroU32")]
+    jobs: Option<Spanned<i64>>,
     /// Plugin workloads (registered by a harness program): their parameters, a table that the
     /// workload reads into its own type.
     #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
@@ -211,6 +215,8 @@ impl RawScenario {
             timeout: self.timeout.or(d.timeout),
             time: self.time.or(d.time),
             params: self.params.or(d.params),
+            // The run's, not a scenario's: read from [defaults] on its own.
+            jobs: self.jobs,
         }
     }
 
@@ -279,6 +285,8 @@ pub struct Selected {
     pub scenarios: Vec<Scenario>,
     /// Every scenario name the config defines, selected or not.
     pub names: Vec<String>,
+    /// The worker threads `[defaults]` asks for (`jobs`), if it does.
+    pub jobs: Option<usize>,
 }
 
 /// A workload.
@@ -629,6 +637,21 @@ pub fn parse_selected(
         }
         None => RawScenario::default(),
     };
+    let jobs = match &defaults.jobs {
+        None => None,
+        Some(jobs) if (1..=MAX_JOBS).contains(jobs.get_ref()) => Some(*jobs.get_ref() as usize),
+        Some(jobs) => {
+            return Err(file.error(
+                Some(jobs.span()),
+                None,
+                Some("defaults.jobs"),
+                format!(
+                    "jobs must be between 1 and {MAX_JOBS}, got {}",
+                    jobs.get_ref()
+                ),
+            ));
+        }
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut scenarios = Vec::with_capacity(raw.scenario.len());
     let mut names = Vec::with_capacity(raw.scenario.len());
@@ -686,8 +709,15 @@ pub fn parse_selected(
         }
         scenarios.push(scenario);
     }
-    Ok(Selected { scenarios, names })
+    Ok(Selected {
+        scenarios,
+        names,
+        jobs,
+    })
 }
+
+/// The most worker threads `jobs` may ask for.
+pub const MAX_JOBS: i64 = 1024;
 
 struct Source<'a> {
     text: &'a str,
@@ -1319,6 +1349,13 @@ impl Source<'_> {
         let invalid = |span: Range<usize>, key: &str, message: String| {
             self.error(Some(span), Some(name), Some(key), message)
         };
+        if let Some(jobs) = &raw.jobs {
+            return Err(invalid(
+                jobs.span(),
+                "jobs",
+                "`jobs` applies to the whole run: set it in [defaults] (or give --jobs)".into(),
+            ));
+        }
         let runs = match &raw.runs {
             None => DEFAULT_RUNS,
             Some(runs) if *runs.get_ref() >= 1 => *runs.get_ref() as u64,

@@ -97,3 +97,36 @@ fn a_failed_execution_stops_the_run_at_the_same_place_for_every_number_of_jobs()
         assert_eq!(report(&scenario, jobs), one, "{jobs} jobs");
     }
 }
+
+const SCENARIO: &str = "[[scenario]]\nname = \"racy\"\nengine = \"shuttle\"\n\
+    threads = [{ delta = 1, ops = 3 }, { delta = 1, ops = 3 }]\nruns = 300\nseed = 5\n\
+    expect = \"lost-updates\"\n";
+
+#[test]
+fn jobs_is_a_defaults_key_and_a_flag_and_bad_values_exit_2() {
+    let dir = TempDir::new().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "defaults.toml",
+        &format!("[defaults]\njobs = 2\n\n{SCENARIO}"),
+    );
+    let run = common::contend(&["run", "defaults.toml", "-q"], dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    write("scenario.toml", &format!("{SCENARIO}jobs = 2\n"));
+    let refused = common::contend(&["run", "scenario.toml"], dir.path());
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("key `jobs`") && refused.stderr.contains("[defaults]"),
+        "{}",
+        refused.stderr
+    );
+
+    write("zero.toml", &format!("[defaults]\njobs = 0\n\n{SCENARIO}"));
+    let zero = common::contend(&["run", "zero.toml"], dir.path());
+    assert_eq!(zero.code, 2, "{}", zero.stderr);
+    assert!(zero.stderr.contains("defaults.jobs"), "{}", zero.stderr);
+
+    let flag = common::contend(&["run", "defaults.toml", "-j", "0"], dir.path());
+    assert_eq!(flag.code, 2, "{}", flag.stderr);
+}

@@ -18,7 +18,7 @@ use super::output::{Outputs, check_output_folder, check_outputs, install_trace};
 
 /// Runs `contend run`; returns the exit code.
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
-    let scenarios = load_scenarios(args)?;
+    let (scenarios, config_jobs) = load_scenarios(args)?;
     let shard = match args.shard {
         Some(shard) => Some(shard),
         None => shard::from_environment(args.shards, |name| std::env::var(name).ok())?,
@@ -51,9 +51,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         worker_program: None,
         shard,
         progress,
-        jobs: args.jobs.map(|jobs| jobs as usize).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        }),
+        jobs: args
+            .jobs
+            .map(|jobs| jobs as usize)
+            .or(config_jobs)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }),
     };
     let report = match run_scenarios(&scenarios, &options, &mut reporters) {
         Ok(report) => report,
@@ -78,7 +82,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 }
 
 /// The scenarios of every config, with the command line's overrides and filter.
-fn load_scenarios(args: &RunArgs) -> anyhow::Result<Vec<Scenario>> {
+/// The scenarios of the configs, and the worker threads the first config that asks for some
+/// in `[defaults]` gives.
+fn load_scenarios(args: &RunArgs) -> anyhow::Result<(Vec<Scenario>, Option<usize>)> {
     let overrides = Overrides {
         seed: args.seed,
         runs: args.runs,
@@ -94,6 +100,7 @@ fn load_scenarios(args: &RunArgs) -> anyhow::Result<Vec<Scenario>> {
         );
     }
     let mut scenarios = Vec::new();
+    let mut jobs = None;
     let mut defined_in: HashMap<String, &Path> = HashMap::new();
     for (index, path) in args.configs.iter().enumerate() {
         if args.configs[..index].contains(path) {
@@ -116,6 +123,7 @@ fn load_scenarios(args: &RunArgs) -> anyhow::Result<Vec<Scenario>> {
             }
         }
         scenarios.extend(selected.scenarios);
+        jobs = jobs.or(selected.jobs);
     }
     if let Some(unknown) = args
         .scenarios
@@ -136,7 +144,7 @@ fn load_scenarios(args: &RunArgs) -> anyhow::Result<Vec<Scenario>> {
             count(scenarios.len() as u64, "scenario")
         );
     }
-    Ok(scenarios)
+    Ok((scenarios, jobs))
 }
 
 /// Rejects output paths that could only fail after the whole run, or that would replace one
