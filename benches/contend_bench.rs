@@ -272,6 +272,7 @@ fn plain_threads() -> EngineSpec {
     EngineSpec::Threads(ThreadsSettings {
         jitter: None,
         barrier: false,
+        parallel: false,
     })
 }
 
@@ -620,6 +621,7 @@ fn mutex_threads() -> Vec<Row> {
         EngineSpec::Threads(ThreadsSettings {
             jitter: None,
             barrier: true,
+            parallel: false,
         }),
         1,
     );

@@ -160,6 +160,10 @@ struct RawScenario {
     /// threads: start all threads together (default true).
     #[schemars(with = "bool")]
     barrier: Option<Spanned<bool>>,
+    /// threads: let --jobs run executions side by side (default false: one at a time, since
+    /// executions side by side change what each measures).
+    #[schemars(with = "bool")]
+    parallel: Option<Spanned<bool>>,
     /// async: tokio (default) or shuttle.
     #[schemars(with = "ExecutorName")]
     executor: Option<Spanned<String>>,
@@ -207,6 +211,7 @@ impl RawScenario {
             max_steps: self.max_steps.or(d.max_steps),
             jitter: self.jitter.or(d.jitter),
             barrier: self.barrier.or(d.barrier),
+            parallel: self.parallel.or(d.parallel),
             executor: self.executor.or(d.executor),
             await_in_critical_section: self
                 .await_in_critical_section
@@ -241,6 +246,7 @@ impl RawScenario {
         }
         if engine != "threads" {
             self.barrier = None;
+            self.parallel = None;
         }
         if engine != "async" {
             self.executor = None;
@@ -1106,7 +1112,7 @@ impl Source<'_> {
         let executor_name = raw.executor.as_ref().map(|e| e.get_ref().as_str());
         let under_shuttle = engine_name == "shuttle"
             || (engine_name == "async" && executor_name == Some("shuttle"));
-        let owned: [(&str, Option<Range<usize>>, bool, &str); 9] = [
+        let owned: [(&str, Option<Range<usize>>, bool, &str); 10] = [
             (
                 "scheduler",
                 raw.scheduler.as_ref().map(Spanned::span),
@@ -1134,6 +1140,12 @@ impl Source<'_> {
             (
                 "barrier",
                 raw.barrier.as_ref().map(Spanned::span),
+                engine_name == "threads",
+                "the threads engine",
+            ),
+            (
+                "parallel",
+                raw.parallel.as_ref().map(Spanned::span),
                 engine_name == "threads",
                 "the threads engine",
             ),
@@ -1189,6 +1201,7 @@ impl Source<'_> {
                 EngineSpec::Threads(ThreadsSettings {
                     jitter,
                     barrier: raw.barrier.as_ref().is_none_or(|b| *b.get_ref()),
+                    parallel: raw.parallel.as_ref().is_some_and(|p| *p.get_ref()),
                 })
             }
             "shuttle" => EngineSpec::Shuttle(self.shuttle_settings(&raw, &name, sync)?),
@@ -1431,6 +1444,7 @@ impl Source<'_> {
             ("max_pause_ms", raw.max_pause_ms.as_ref().map(Spanned::span)),
             ("jitter", raw.jitter.as_ref().map(Spanned::span)),
             ("barrier", raw.barrier.as_ref().map(Spanned::span)),
+            ("parallel", raw.parallel.as_ref().map(Spanned::span)),
         ];
         for (key, span) in counter_keys {
             if let Some(span) = span {
@@ -1469,6 +1483,7 @@ impl Source<'_> {
                 EngineSpec::Threads(ThreadsSettings {
                     jitter: Some(Jitter::default()),
                     barrier: true,
+                    parallel: false,
                 })
             }
             other => {

@@ -422,6 +422,9 @@ pub struct ThreadsSettings {
     pub jitter: Option<Jitter>,
     /// Whether all threads start together behind a barrier.
     pub barrier: bool,
+    /// Whether `--jobs` may run executions side by side (each changes what the others
+    /// measure, so only where asked for).
+    pub parallel: bool,
 }
 
 impl Default for ThreadsSettings {
@@ -429,6 +432,7 @@ impl Default for ThreadsSettings {
         ThreadsSettings {
             jitter: Some(Jitter::default()),
             barrier: true,
+            parallel: false,
         }
     }
 }

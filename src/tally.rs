@@ -137,8 +137,15 @@ impl Tally {
         for (value, count) in later.finals {
             *self.finals.entry(value).or_default() += count;
         }
-        self.first_lost_update_run = self.first_lost_update_run.or(later.first_lost_update_run);
-        if self.first_failing_run.is_none() {
+        self.first_lost_update_run = match (self.first_lost_update_run, later.first_lost_update_run)
+        {
+            (Some(first), Some(other)) => Some(first.min(other)),
+            (first, other) => first.or(other),
+        };
+        if later.first_failing_run.is_some_and(|(other, _)| {
+            self.first_failing_run
+                .is_none_or(|(first, _)| other < first)
+        }) {
             self.first_failing_run = later.first_failing_run;
             self.first_failing_schedule = later.first_failing_schedule;
         }
@@ -148,6 +155,11 @@ impl Tally {
         self.notes.extend(later.notes);
         self.out_of_time |= later.out_of_time;
         self.interrupted |= later.interrupted;
+    }
+
+    /// Whether this tally asked its engine to stop (its first failure, under `--fail-fast`).
+    pub fn stopped(&self) -> bool {
+        self.stop_at_first_failure && self.failing_runs > 0
     }
 
     /// An empty tally with this one's settings: its stop rule and progress counter.

@@ -267,6 +267,7 @@ fn without_barrier_and_jitter_the_threads_engine_is_a_plain_run() {
     let engine = EngineSpec::Threads(contend::scenario::ThreadsSettings {
         jitter: None,
         barrier: false,
+        parallel: false,
     });
     let scenario = counter(
         "quiet",

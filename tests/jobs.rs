@@ -130,3 +130,55 @@ fn jobs_is_a_defaults_key_and_a_flag_and_bad_values_exit_2() {
     let flag = common::contend(&["run", "defaults.toml", "-j", "0"], dir.path());
     assert_eq!(flag.code, 2, "{}", flag.stderr);
 }
+
+#[test]
+fn real_threads_run_side_by_side_only_where_the_scenario_asks() {
+    let dir = TempDir::new().unwrap();
+    let racy = "[[scenario]]\nname = \"racy-threads\"\nengine = \"threads\"\n\
+        threads = [{ delta = 1, ops = 100 }, { delta = -1, ops = 100 }]\nruns = 200\nseed = 5\n\
+        expect = \"lost-updates\"\n";
+    std::fs::write(
+        dir.path().join("parallel.toml"),
+        format!("{racy}parallel = true\n"),
+    )
+    .unwrap();
+    let run = common::contend(
+        &[
+            "run",
+            "parallel.toml",
+            "-q",
+            "-j",
+            "2",
+            "--json",
+            "report.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["runs"], 200, "{scenario}");
+    let histogram: u64 = scenario["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(histogram, 200, "every execution is in the histogram once");
+    assert!(scenario["lost_updates"].as_u64().unwrap() > 0, "{scenario}");
+
+    std::fs::write(
+        dir.path().join("shuttle.toml"),
+        format!("{SCENARIO}parallel = true\n"),
+    )
+    .unwrap();
+    let refused = common::contend(&["run", "shuttle.toml"], dir.path());
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("key `parallel`") && refused.stderr.contains("threads engine"),
+        "{}",
+        refused.stderr
+    );
+}

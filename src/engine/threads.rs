@@ -31,12 +31,64 @@ impl Engine for ThreadsEngine {
         plan: &RunPlan,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
+        if !(self.settings.parallel && plan.jobs > 1) {
+            return self.execute_runs(&workload, plan, plan.executions(), tally);
+        }
+        // `parallel = true`: executions side by side, each worker with its own state.
+        let runs = std::sync::Mutex::new(plan.executions());
+        let stop = AtomicBool::new(false);
+        let template = tally.fresh();
+        let results: Vec<Result<Tally, EngineError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..plan.jobs)
+                .map(|_| {
+                    let (runs, stop, workload) = (&runs, &stop, &workload);
+                    let mut worker_tally = template.fresh();
+                    scope.spawn(move || {
+                        let next = std::iter::from_fn(|| {
+                            if stop.load(Ordering::SeqCst) {
+                                return None;
+                            }
+                            runs.lock().unwrap_or_else(|p| p.into_inner()).next()
+                        });
+                        let result = self.execute_runs(workload, plan, next, &mut worker_tally);
+                        // A stop (--fail-fast) or the time budget ends every worker.
+                        if result.is_err()
+                            || worker_tally.out_of_time
+                            || worker_tally.runs > 0 && worker_tally.stopped()
+                        {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        result.map(|()| worker_tally)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().unwrap_or_else(|_| Ok(Tally::default())))
+                .collect()
+        });
+        for result in results {
+            tally.absorb(result?);
+        }
+        Ok(())
+    }
+}
+
+impl ThreadsEngine {
+    /// Runs executions `runs` of `workload` one after the other, recording each in `tally`.
+    fn execute_runs<W: Workload>(
+        &self,
+        workload: &Arc<W>,
+        plan: &RunPlan,
+        runs: impl Iterator<Item = u64>,
+        tally: &mut Tally,
+    ) -> Result<(), EngineError> {
         let threads = workload.thread_count();
         // One state for every run: a large workload's write records are allocated (and
         // page-faulted) once, not once per run.
         let Ok(state) = workload.new_state(&OsPlatform);
         let scenario: Arc<str> = Arc::from(plan.scenario.as_str());
-        for (index, run) in plan.executions().enumerate() {
+        for (index, run) in runs.enumerate() {
             if plan.out_of_time() {
                 tally.stop_for_time();
                 break;
@@ -54,7 +106,7 @@ impl Engine for ThreadsEngine {
                         self.settings.jitter.as_ref(),
                         derive_seed(run_seed, thread as u64),
                     );
-                    let (state, start_line, workload) = (&state, start_line.as_ref(), &workload);
+                    let (state, start_line) = (&state, start_line.as_ref());
                     let scenario = &scenario;
                     let spawned = std::thread::Builder::new()
                         .name(format!("Thread-{}", thread + 1))
