@@ -155,4 +155,9 @@ impl StepLog {
     pub fn steps(&self) -> Vec<LoggedStep> {
         self.steps.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+
+    /// The logged steps, taken out of the log (no copy of a long log).
+    pub fn take_steps(&self) -> Vec<LoggedStep> {
+        std::mem::take(&mut *self.steps.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }

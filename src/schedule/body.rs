@@ -31,7 +31,8 @@ pub trait ExecutionLog: Clone + Send + Sync + 'static {
     type Entry: Clone + std::fmt::Debug + Send + 'static;
     /// An empty log that notes the scheduler's `progress` at each access.
     fn new(progress: Arc<Progress>) -> Self;
-    /// The accesses logged so far, in order.
+    /// The accesses logged, in order, once the execution is over (a log may hand them over
+    /// rather than copy them).
     fn entries(&self) -> Vec<Self::Entry>;
 }
 
@@ -43,7 +44,7 @@ impl ExecutionLog for StepLog {
     }
 
     fn entries(&self) -> Vec<Self::Entry> {
-        self.steps()
+        self.take_steps()
     }
 }
 
