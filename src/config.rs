@@ -1369,17 +1369,7 @@ impl Source<'_> {
                 "`jobs` applies to the whole run: set it in [defaults] (or give --jobs)".into(),
             ));
         }
-        let runs = match &raw.runs {
-            None => DEFAULT_RUNS,
-            Some(runs) if *runs.get_ref() >= 1 => *runs.get_ref() as u64,
-            Some(runs) => {
-                return Err(invalid(
-                    runs.span(),
-                    "runs",
-                    format!("runs must be at least 1, got {}", runs.get_ref()),
-                ));
-            }
-        };
+        let runs = self.at_least_one(&raw.runs, name, "runs", DEFAULT_RUNS)?;
         let seed = match &raw.seed {
             None => fresh_seed(),
             Some(seed) if *seed.get_ref() >= 0 => *seed.get_ref() as u64,
@@ -1591,6 +1581,26 @@ impl Source<'_> {
         None
     }
 
+    /// A count of at least 1 given as `key` of scenario `scenario`, or `default` when absent.
+    fn at_least_one(
+        &self,
+        value: &Option<Spanned<i64>>,
+        scenario: &str,
+        key: &str,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(value) if *value.get_ref() >= 1 => Ok(*value.get_ref() as u64),
+            Some(value) => Err(self.error(
+                Some(value.span()),
+                Some(scenario),
+                Some(key),
+                format!("{key} must be at least 1, got {}", value.get_ref()),
+            )),
+        }
+    }
+
     /// A positive duration written as `"30s"`, `"500ms"` or `"2m"`.
     fn duration(
         &self,
@@ -1623,17 +1633,8 @@ impl Source<'_> {
         let invalid = |span: Range<usize>, key: &str, message: String| {
             self.error(Some(span), Some(name), Some(key), message)
         };
-        let depth = match &raw.depth {
-            None => DEFAULT_PCT_DEPTH,
-            Some(depth) if *depth.get_ref() >= 1 => *depth.get_ref() as usize,
-            Some(depth) => {
-                return Err(invalid(
-                    depth.span(),
-                    "depth",
-                    format!("depth must be at least 1, got {}", depth.get_ref()),
-                ));
-            }
-        };
+        let depth = self.at_least_one(&raw.depth, name, "depth", DEFAULT_PCT_DEPTH as u64)?;
+        let depth = usize::try_from(depth).unwrap_or(usize::MAX);
         let scheduler = match raw
             .scheduler
             .as_ref()
@@ -1669,17 +1670,7 @@ impl Source<'_> {
                 "`depth` applies to scheduler = \"pct\" only".into(),
             ));
         }
-        let max_steps = match &raw.max_steps {
-            None => DEFAULT_MAX_STEPS,
-            Some(steps) if *steps.get_ref() >= 1 => *steps.get_ref() as u64,
-            Some(steps) => {
-                return Err(invalid(
-                    steps.span(),
-                    "max_steps",
-                    format!("max_steps must be at least 1, got {}", steps.get_ref()),
-                ));
-            }
-        };
+        let max_steps = self.at_least_one(&raw.max_steps, name, "max_steps", DEFAULT_MAX_STEPS)?;
         Ok(ShuttleSettings {
             scheduler,
             max_steps,
