@@ -1,0 +1,21 @@
+//! Invariant failures: a workload states that a property it checks does not hold.
+//!
+//! A body calls [`invariant_failed`] (or [`invariant`]) instead of `panic!` when the failure is a
+//! broken invariant of the critical section under test (a balance below zero, a total not
+//! conserved) rather than a bug in the body itself, so that reports can tell the two apart.
+
+/// The words every invariant failure's message starts with.
+pub const INVARIANT_FAILED: &str = "invariant failed: ";
+
+/// Ends the calling thread of the execution with a failed invariant described by `message`.
+pub fn invariant_failed(message: impl Into<String>) -> ! {
+    let message = message.into();
+    panic!("{INVARIANT_FAILED}{message}")
+}
+
+/// Fails the execution with `message` when `holds` is false.
+pub fn invariant(holds: bool, message: impl Into<String>) {
+    if !holds {
+        invariant_failed(message);
+    }
+}
