@@ -15,6 +15,7 @@ extern crate self as contend;
 pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "runner")]
 pub mod config;
 pub mod discards;
 pub mod engine;
@@ -22,16 +23,23 @@ pub mod interrupt;
 pub mod ledger;
 pub mod output;
 pub mod platform;
+#[cfg(feature = "runner")]
 pub mod replay;
+#[cfg(feature = "runner")]
 pub mod report;
+#[cfg(feature = "runner")]
 pub mod runner;
+#[cfg(feature = "runner")]
 pub mod scenario;
 pub mod schedule;
 pub mod shard;
 pub mod sync;
+#[cfg(feature = "runner")]
 pub mod tally;
 pub mod thread;
 pub mod trace;
+pub mod words;
+#[cfg(feature = "runner")]
 pub mod workload;
 
 /// The process exit codes of the `contend` binary: a published contract.

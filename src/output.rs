@@ -15,7 +15,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::interrupt;
-use crate::report::json::temporary_beside;
 
 /// How many symlinks are followed before the path is said to loop (Linux's limit).
 const MAX_LINKS: usize = 40;
@@ -55,7 +54,7 @@ impl Destination {
         match self {
             Destination::Stdout | Destination::Stream(_) => Ok(()),
             Destination::File(path) => {
-                let folder = crate::report::json::folder_of(path);
+                let folder = folder_of(path);
                 if !folder.is_dir() {
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,
@@ -191,7 +190,7 @@ fn follow_links(path: &Path) -> io::Result<PathBuf> {
                 current = if link.is_absolute() {
                     link
                 } else {
-                    crate::report::json::folder_of(&current).join(link)
+                    folder_of(&current).join(link)
                 };
             }
             _ => return Ok(current),
@@ -212,5 +211,27 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
             let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
             absolute(a) == absolute(b)
         }
+    }
+}
+
+/// A new temporary file in the folder of `path`, to be renamed to `path` once complete.
+/// Unlike most temporary files it is readable by others (mode 0644 on Unix), as the file it
+/// becomes should be.
+pub fn temporary_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".contend-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder.tempfile_in(folder_of(path))
+}
+
+/// The folder a file path is in; `.` for a bare file name.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     }
 }

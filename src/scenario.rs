@@ -437,36 +437,7 @@ impl Default for ThreadsSettings {
     }
 }
 
-/// Noise injected on real threads before every access to shared state.
-///
-/// At each access point at most one kind of noise happens: a yield with `yield_probability`,
-/// else a busy spin of up to `max_spin` iterations with `spin_probability`, else a sleep of up
-/// to `max_sleep` with `sleep_probability`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Jitter {
-    /// Probability of `std::thread::yield_now` at an access point.
-    pub yield_probability: f64,
-    /// Probability of a busy spin at an access point.
-    pub spin_probability: f64,
-    /// Upper bound of a busy spin, in spin-loop iterations.
-    pub max_spin: u32,
-    /// Probability of a sleep at an access point.
-    pub sleep_probability: f64,
-    /// Upper bound of a sleep.
-    pub max_sleep: Duration,
-}
-
-impl Default for Jitter {
-    fn default() -> Self {
-        Jitter {
-            yield_probability: 0.2,
-            spin_probability: 0.1,
-            max_spin: 100,
-            sleep_probability: 0.0002,
-            max_sleep: Duration::from_micros(100),
-        }
-    }
-}
+pub use crate::platform::os::Jitter;
 
 /// Settings of the shuttle engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -486,33 +457,9 @@ impl Default for ShuttleSettings {
     }
 }
 
-/// Default bound on the steps of one shuttle execution.
-pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
+pub use crate::engine::controlled::DEFAULT_MAX_STEPS;
 
-/// A shuttle scheduling strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SchedulerKind {
-    /// A uniformly random choice at every step.
-    Random,
-    /// Probabilistic concurrency testing with the given bug depth.
-    Pct {
-        /// The number of priority change points plus one.
-        depth: usize,
-    },
-    /// Exhaustive depth-first search, bounded by `runs`.
-    Dfs,
-}
-
-impl SchedulerKind {
-    /// The name used in config files and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SchedulerKind::Random => "random",
-            SchedulerKind::Pct { .. } => "pct",
-            SchedulerKind::Dfs => "dfs",
-        }
-    }
-}
+pub use crate::engine::controlled::SchedulerKind;
 
 /// What a scenario must show to pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -162,6 +162,9 @@ pub fn label_execution(scenario: &std::sync::Arc<str>, run: u64) -> ExecutionLab
     }
 }
 
+/// The target of the lesson-style log lines of the `counter-object` workload.
+pub const LESSON_LOG_TARGET: &str = "contend::counter_object";
+
 /// `-v`: the `counter-object` workload's log lines, as the lesson's `logging` printed them,
 /// after the scenario and run they come from: `[counter-class run 3] (Thread-1  ) Waiting for
 /// lock`.
@@ -180,9 +183,7 @@ impl<W: Write + Send + 'static> LessonLog<W> {
         LessonLog {
             out: Mutex::new(out),
         }
-        .with_filter(
-            Targets::new().with_target(crate::workload::counter::LOG_TARGET, tracing::Level::DEBUG),
-        )
+        .with_filter(Targets::new().with_target(LESSON_LOG_TARGET, tracing::Level::DEBUG))
     }
 }
 

@@ -57,7 +57,7 @@ pub use report::{
     Interleaving, Kind, SHOWN_STEPS, Step,
 };
 
-use crate::scenario::DEFAULT_MAX_STEPS;
+use crate::engine::controlled::DEFAULT_MAX_STEPS;
 
 /// The environment variable that names a schedule file to replay: with it set, a check whose
 /// name matches the file's replays that schedule under shuttle instead of exploring.
@@ -87,11 +87,11 @@ pub enum Scheduler {
 
 impl Scheduler {
     /// The scheduler as the scenarios of configs name it.
-    pub(crate) fn kind(self) -> crate::scenario::SchedulerKind {
+    pub(crate) fn kind(self) -> crate::engine::controlled::SchedulerKind {
         match self {
-            Scheduler::Random => crate::scenario::SchedulerKind::Random,
-            Scheduler::Pct { depth } => crate::scenario::SchedulerKind::Pct { depth },
-            Scheduler::Dfs => crate::scenario::SchedulerKind::Dfs,
+            Scheduler::Random => crate::engine::controlled::SchedulerKind::Random,
+            Scheduler::Pct { depth } => crate::engine::controlled::SchedulerKind::Pct { depth },
+            Scheduler::Dfs => crate::engine::controlled::SchedulerKind::Dfs,
         }
     }
 }

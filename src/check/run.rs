@@ -20,19 +20,19 @@ use super::report::{
 use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, Kind, REPLAY_VARIABLE, Scheduler};
 use crate::engine::body::{Ended, InShuttle, OnThreads, execute_on_threads};
+use crate::engine::controlled::{Stoppable, block_scheduler};
 use crate::engine::derive_seed;
 use crate::engine::panics::Capture;
-use crate::engine::shuttle::{Stoppable, block_scheduler};
 use crate::ledger::{EventContext, LedgerError};
-use crate::report::words::count;
 use crate::schedule::body::run_under;
 use crate::schedule::record::{Recorder, Recording, Recordings};
 use crate::schedule::search::{FailureKind as SearchedFailure, Judged, Limits, minimize_schedule};
 use crate::schedule::{Choice, Controlled, ControlledBody, Keep, run_controlled};
 use crate::sync::context::{self, AccessLog, LoggedAccess};
+use crate::words::count;
 
 /// A check's body, run once per execution.
-pub(crate) use crate::workload::plugin::Body;
+pub(crate) use crate::engine::body::Body;
 
 /// What every engine of a check needs to know.
 #[derive(Clone, Debug)]
@@ -583,7 +583,7 @@ fn witness(
         format: schedule_file::FORMAT.to_string(),
         version: schedule_file::FORMAT_VERSION,
         contend_version: env!("CARGO_PKG_VERSION").to_string(),
-        shuttle_version: crate::schedule::file::SHUTTLE_VERSION.to_string(),
+        shuttle_version: crate::schedule::SHUTTLE_VERSION.to_string(),
         check: plan.name.to_string(),
         scheduler: scheduler.kind().as_str().to_string(),
         depth: match scheduler {

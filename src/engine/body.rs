@@ -6,18 +6,26 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::Outcome;
+use super::controlled::explain_shuttle_failure;
 use super::panics::{Capture, describe_payload};
-use super::shuttle::{ShuttleEngine, explain_shuttle_failure};
-use super::{EngineError, Flow, Outcome, RunPlan, derive_seed};
 use crate::check::CellOutcome;
 use crate::ledger::{LedgerError, Settlement};
-use crate::scenario::EngineSpec;
-use crate::sync::DEFAULT_DEADLOCK_TIMEOUT;
 use crate::sync::context::{self, AccessLog, Backend, Execution};
-use crate::tally::Tally;
 use crate::thread::said_of;
-use crate::workload::plugin::Body;
-use crate::workload::plugin::PluginSpec;
+#[cfg(feature = "runner")]
+use {
+    super::shuttle::ShuttleEngine,
+    super::{EngineError, Flow, RunPlan, derive_seed},
+    crate::scenario::EngineSpec,
+    crate::sync::DEFAULT_DEADLOCK_TIMEOUT,
+    crate::tally::Tally,
+    crate::workload::plugin::PluginSpec,
+};
+
+/// One execution of a workload: a body that creates its shared state with [`crate::sync`]
+/// primitives, spawns its threads with [`crate::thread::spawn`] and may assert invariants.
+pub type Body = Arc<dyn Fn() + Send + Sync + 'static>;
 
 /// Runs `body` as execution `run` inside shuttle (the caller is inside a shuttle execution),
 /// waits for every thread it started and settles its cells. `current` receives the execution
@@ -224,6 +232,7 @@ pub fn settle_cells(cells: &[CellOutcome]) -> Outcome {
     }
 }
 
+#[cfg(feature = "runner")]
 /// Runs the executions of a plugin workload's scenario as `plan` says, on `engine` (shuttle
 /// or threads), recording each in `tally`.
 pub fn execute_plugin(

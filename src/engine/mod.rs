@@ -4,22 +4,36 @@
 //! execution's [`Outcome`] to a [`Tally`], which may stop the run early (`--fail-fast`).
 
 pub mod body;
+pub mod controlled;
 pub mod panics;
+#[cfg(feature = "runner")]
 pub mod processes;
+#[cfg(feature = "runner")]
 pub mod shuttle;
+#[cfg(feature = "runner")]
 pub mod tasks;
+#[cfg(feature = "runner")]
 pub mod threads;
 
+#[cfg(feature = "runner")]
 use std::ops::Range;
+#[cfg(feature = "runner")]
 use std::sync::Arc;
+#[cfg(feature = "runner")]
 use std::time::Instant;
 
+#[cfg(feature = "runner")]
 pub use crate::shard::Shard;
 
+#[cfg(feature = "runner")]
 use thiserror::Error;
 
-use crate::ledger::{LedgerError, Settlement};
+#[cfg(feature = "runner")]
+use crate::ledger::LedgerError;
+use crate::ledger::Settlement;
+#[cfg(feature = "runner")]
 use crate::tally::Tally;
+#[cfg(feature = "runner")]
 use crate::workload::Workload;
 
 /// How one execution ended.
@@ -50,6 +64,7 @@ pub enum Flow {
 /// Engines run executions in blocks: one execution per block on real threads, processes and
 /// tokio; a fresh shuttle scheduler per block of [`SHUTTLE_BLOCK`] executions (a PCT scheduler
 /// learns the length of an execution from the first of its block); DFS in one block.
+#[cfg(feature = "runner")]
 #[derive(Clone, Debug)]
 pub struct RunPlan {
     /// The scenario's name, carried by the `tracing` events.
@@ -70,14 +85,16 @@ pub struct RunPlan {
 /// Executions per shuttle scheduler: the unit of a shuttle scenario's split into shards.
 pub const SHUTTLE_BLOCK: u64 = 100;
 
+#[cfg(feature = "runner")]
 /// Executions per block of a scenario on `engine`: the unit its executions are split by.
 pub fn block_len(engine: &crate::scenario::EngineSpec, runs: u64) -> u64 {
     match engine.shuttle_settings() {
-        Some(settings) => shuttle::block_len(settings.scheduler, runs),
+        Some(settings) => controlled::block_len(settings.scheduler, runs),
         None => 1,
     }
 }
 
+#[cfg(feature = "runner")]
 impl RunPlan {
     /// A plan for all `runs` executions of `scenario`, with no time budget.
     pub fn new(scenario: impl Into<String>, runs: u64, seed: u64) -> Self {
@@ -150,6 +167,7 @@ impl RunPlan {
     }
 }
 
+#[cfg(feature = "runner")]
 /// An engine could not run the scenario at all.
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -190,6 +208,7 @@ pub enum EngineError {
     Platform(#[from] crate::platform::process::ProcessPlatformError),
 }
 
+#[cfg(feature = "runner")]
 /// A way to execute workloads.
 pub trait Engine {
     /// Runs `workload` as `plan` says, recording each execution in `tally`.
@@ -211,6 +230,7 @@ pub fn derive_seed(seed: u64, part: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+#[cfg(feature = "runner")]
 #[cfg(test)]
 mod tests {
     use super::*;

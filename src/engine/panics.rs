@@ -37,7 +37,7 @@ pub fn install_hook() {
         // unlike the random schedulers, reads no seed from the environment.
         shuttle::Runner::new(
             shuttle::scheduler::DfsScheduler::new(Some(1), false),
-            super::shuttle::quiet_config(1000),
+            super::controlled::quiet_config(1000),
         )
         .run(|| {});
         panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {

@@ -5,8 +5,10 @@
 //! each access point is where noise may be injected. Nothing here adds synchronization around a
 //! racy region: the workload's own `sync` mode is the only protection there is.
 
+#[cfg(feature = "runner")]
 mod mapping;
 pub mod os;
+#[cfg(feature = "runner")]
 pub mod process;
 pub mod shuttle;
 

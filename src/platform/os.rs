@@ -9,7 +9,38 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 use super::{AccessPoint, Lock, Platform, SharedWord};
-use crate::scenario::Jitter;
+use serde::{Deserialize, Serialize};
+
+/// Noise injected on real threads before every access to shared state.
+///
+/// At each access point at most one kind of noise happens: a yield with `yield_probability`,
+/// else a busy spin of up to `max_spin` iterations with `spin_probability`, else a sleep of up
+/// to `max_sleep` with `sleep_probability`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Jitter {
+    /// Probability of `std::thread::yield_now` at an access point.
+    pub yield_probability: f64,
+    /// Probability of a busy spin at an access point.
+    pub spin_probability: f64,
+    /// Upper bound of a busy spin, in spin-loop iterations.
+    pub max_spin: u32,
+    /// Probability of a sleep at an access point.
+    pub sleep_probability: f64,
+    /// Upper bound of a sleep.
+    pub max_sleep: Duration,
+}
+
+impl Default for Jitter {
+    fn default() -> Self {
+        Jitter {
+            yield_probability: 0.2,
+            spin_probability: 0.1,
+            max_spin: 100,
+            sleep_probability: 0.0002,
+            max_sleep: Duration::from_micros(100),
+        }
+    }
+}
 
 /// The platform of real OS threads.
 #[derive(Debug, Default)]

@@ -20,27 +20,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     crate::output::Destination::resolve(path)?.write_all(contents)
 }
 
-/// A new temporary file in the folder of `path`, to be renamed to `path` once complete.
-/// Unlike most temporary files it is readable by others (mode 0644 on Unix), as the file it
-/// becomes should be.
-pub fn temporary_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".contend-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder.tempfile_in(folder_of(path))
-}
-
-/// The folder a file path is in; `.` for a bare file name.
-pub fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
-}
+pub use crate::output::{folder_of, temporary_beside};
 
 /// Writes the JSON report to a file when the run finishes.
 #[derive(Debug)]

@@ -1,15 +1,23 @@
 //! Reports: one event type feeds every reporter; each reporter writes to an injected writer.
 
+#[cfg(feature = "runner")]
 pub mod github;
+#[cfg(feature = "runner")]
 pub mod html;
 pub mod interleaving;
+#[cfg(feature = "runner")]
 pub mod json;
+#[cfg(feature = "runner")]
 pub mod junit;
+#[cfg(feature = "runner")]
 pub mod merge;
+#[cfg(feature = "runner")]
 pub mod replayed;
+#[cfg(feature = "runner")]
 pub mod svg;
+#[cfg(feature = "runner")]
 pub mod text;
-pub mod words;
+pub use crate::words;
 
 use std::io;
 

@@ -9,12 +9,15 @@ use shuttle::scheduler::Scheduler;
 
 use super::follow::{Follow, Trail};
 use super::{Choice, Controlled, Divergence, Keep};
-use crate::engine::Outcome;
+use crate::engine::controlled::quiet_config;
 use crate::engine::panics::Capture;
-use crate::engine::shuttle::{explain_shuttle_failure, quiet_config, run_workload_once};
 use crate::ledger::{EventContext, LedgerError};
 use crate::platform::shuttle::StepLog;
-use crate::workload::Workload;
+#[cfg(feature = "runner")]
+use {
+    crate::engine::Outcome, crate::engine::controlled::explain_shuttle_failure,
+    crate::engine::shuttle::run_workload_once, crate::workload::Workload,
+};
 
 /// How far the scheduler of a controlled execution has got, for a log to note at each access.
 #[derive(Debug, Default)]
@@ -68,11 +71,13 @@ pub trait ControlledBody: Send + Sync + 'static {
     fn failed(&self, captured: String, max_steps: u64) -> Self::Outcome;
 }
 
+#[cfg(feature = "runner")]
 /// A workload of the CLI as a controlled body: its threads as shuttle tasks, settled by its
 /// ledger.
 #[derive(Debug)]
 pub struct WorkloadBody<W>(pub Arc<W>);
 
+#[cfg(feature = "runner")]
 impl<W: Workload> ControlledBody for WorkloadBody<W> {
     type Outcome = Outcome;
     type Log = StepLog;

@@ -21,8 +21,7 @@ use crate::scenario::{CounterSpec, DEFAULT_MAX_PAUSE, ObjectSettings, SyncMode};
 pub const FORMAT: &str = "contend-schedule";
 /// The version of the format this contend writes and reads.
 pub const FORMAT_VERSION: u32 = 2;
-/// The shuttle version that executes schedules; a schedule's task ids and steps are shuttle's.
-pub const SHUTTLE_VERSION: &str = "0.9.10";
+pub use super::SHUTTLE_VERSION;
 
 /// A schedule file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

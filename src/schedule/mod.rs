@@ -10,19 +10,29 @@
 //! and workload thread `i` (named `Thread-{i+1}`) is task `i + 1`.
 
 pub mod body;
+#[cfg(feature = "runner")]
 pub mod file;
 pub mod follow;
+#[cfg(feature = "runner")]
 pub mod plugin_witness;
 pub mod record;
 pub mod search;
+#[cfg(feature = "runner")]
 pub mod shrink;
+#[cfg(feature = "runner")]
 pub mod witness;
+#[cfg(feature = "runner")]
 pub mod workload_file;
 
 use serde::{Deserialize, Serialize};
 use shuttle::scheduler::{Task, TaskId};
 
-pub use body::{ControlledBody, ExecutionLog, Progress, WorkloadBody, run_controlled};
+/// The shuttle version that executes schedules; a schedule's task ids and steps are shuttle's.
+pub const SHUTTLE_VERSION: &str = "0.9.10";
+
+#[cfg(feature = "runner")]
+pub use body::WorkloadBody;
+pub use body::{ControlledBody, ExecutionLog, Progress, run_controlled};
 
 /// One scheduling decision that departs from the default rule. Written in files as the pair
 /// `[step, task]`.

@@ -183,7 +183,7 @@ impl Workload for Counter {
 }
 
 /// The target of the lesson-style log lines of the `counter-object` workload.
-pub const LOG_TARGET: &str = "contend::counter_object";
+pub const LOG_TARGET: &str = crate::trace::LESSON_LOG_TARGET;
 
 impl Counter {
     /// A worker of the lesson's `Counter` class: sleeps a random pause, then calls

@@ -12,9 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// One execution of a workload: a body that creates its shared state with [`crate::sync`]
-/// primitives, spawns its threads with [`crate::thread::spawn`] and may assert invariants.
-pub type Body = Arc<dyn Fn() + Send + Sync + 'static>;
+pub use crate::engine::body::Body;
 
 /// The engines a plugin workload can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -45,9 +45,10 @@ pub fn count(n: u64, noun: &str) -> String {
     }
 }
 
+#[cfg(feature = "runner")]
 /// The most frequent final values, `listed` at most, then how many others there are:
 /// `9 (x508), 30 (x81), and 37 other values`.
-pub fn final_values(outcomes: &[super::FinalCount], listed: usize) -> String {
+pub fn final_values(outcomes: &[crate::report::FinalCount], listed: usize) -> String {
     let finals: Vec<String> = outcomes
         .iter()
         .take(listed)

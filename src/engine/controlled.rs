@@ -1,0 +1,179 @@
+//! What every controlled execution under shuttle needs, whoever runs it (a scenario or a
+//! check): the scheduler of a block of executions, a quiet shuttle configuration, a scheduler
+//! the run can stop, and a failure put in words.
+
+use std::mem::ManuallyDrop;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use shuttle::scheduler::{
+    DfsScheduler, PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId,
+};
+use shuttle::{Config, FailurePersistence, MaxSteps};
+
+use super::{SHUTTLE_BLOCK, derive_seed};
+
+/// A shuttle scheduling strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedulerKind {
+    /// A uniformly random choice at every step.
+    Random,
+    /// Probabilistic concurrency testing with the given bug depth.
+    Pct {
+        /// The number of priority change points plus one.
+        depth: usize,
+    },
+    /// Exhaustive depth-first search, bounded by `runs`.
+    Dfs,
+}
+
+impl SchedulerKind {
+    /// The name used in config files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchedulerKind::Random => "random",
+            SchedulerKind::Pct { .. } => "pct",
+            SchedulerKind::Dfs => "dfs",
+        }
+    }
+}
+
+/// Default bound on the steps of one shuttle execution.
+pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
+
+/// Executions per scheduler: [`SHUTTLE_BLOCK`], or all of them for DFS, whose executions are
+/// the steps of one search.
+pub fn block_len(kind: SchedulerKind, runs: u64) -> u64 {
+    match kind {
+        SchedulerKind::Dfs => runs.max(1),
+        SchedulerKind::Random | SchedulerKind::Pct { .. } => SHUTTLE_BLOCK,
+    }
+}
+
+/// The scheduler of one block of a scenario's executions: deterministic for the scenario's
+/// seed and the block alone.
+pub fn block_scheduler(
+    kind: SchedulerKind,
+    seed: u64,
+    block: &Range<u64>,
+) -> Box<dyn Scheduler + Send> {
+    let len = usize::try_from(block.end - block.start).unwrap_or(usize::MAX);
+    let block_seed = derive_seed(seed, block.start / SHUTTLE_BLOCK);
+    match kind {
+        SchedulerKind::Random => Box::new(RandomScheduler::new_from_seed(block_seed, len)),
+        SchedulerKind::Pct { depth } => {
+            Box::new(PctScheduler::new_from_seed(block_seed, depth, len))
+        }
+        SchedulerKind::Dfs => Box::new(DfsScheduler::new(Some(len), false)),
+    }
+}
+
+/// The scheduler whose executions include execution `run` of a scenario of `runs`
+/// executions, and the index of `run` among them.
+pub fn scheduler_for_execution(
+    kind: SchedulerKind,
+    seed: u64,
+    runs: u64,
+    run: u64,
+) -> (Box<dyn Scheduler + Send>, u64) {
+    let block_len = block_len(kind, runs);
+    let start = run / block_len * block_len;
+    let block = start..(start + block_len).min(runs.max(run + 1));
+    (block_scheduler(kind, seed, &block), run - start)
+}
+
+/// A shuttle configuration that prints and persists nothing: contend reports failures itself.
+pub fn quiet_config(max_steps: u64) -> Config {
+    let mut config = Config::new();
+    config.failure_persistence = FailurePersistence::None;
+    config.max_steps = MaxSteps::FailAfter(usize::try_from(max_steps).unwrap_or(usize::MAX));
+    config.silence_warnings = true;
+    config
+}
+
+/// Wraps a scheduler so that the engine can end the run between executions.
+///
+/// The inner scheduler is never dropped: shuttle's random scheduler prints "failing seed" and
+/// replay advice to stderr when it is dropped before its last execution (a failure, or a stop),
+/// and contend reports failures in its own words. The leak is one small struct per scenario.
+pub(crate) struct Stoppable {
+    inner: ManuallyDrop<Box<dyn Scheduler + Send>>,
+    stop: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    out_of_time: Arc<AtomicBool>,
+}
+
+impl Stoppable {
+    /// `inner`, never dropped, that starts no execution once `stop` is set or past
+    /// `deadline` (then setting `out_of_time`).
+    pub(crate) fn new(
+        inner: Box<dyn Scheduler + Send>,
+        stop: Arc<AtomicBool>,
+        deadline: Option<Instant>,
+        out_of_time: Arc<AtomicBool>,
+    ) -> Self {
+        Stoppable {
+            inner: ManuallyDrop::new(inner),
+            stop,
+            deadline,
+            out_of_time,
+        }
+    }
+
+    /// `inner`, never dropped, that starts no execution past `deadline`; the flag says whether
+    /// the deadline ended the run.
+    pub(crate) fn with_deadline(
+        inner: Box<dyn Scheduler + Send>,
+        deadline: Option<Instant>,
+    ) -> (Self, Arc<AtomicBool>) {
+        let out_of_time = Arc::new(AtomicBool::new(false));
+        let stoppable = Stoppable::new(inner, Arc::default(), deadline, Arc::clone(&out_of_time));
+        (stoppable, out_of_time)
+    }
+}
+
+impl Scheduler for Stoppable {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        if crate::interrupt::requested()
+            || self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            self.out_of_time.store(true, Ordering::SeqCst);
+            return None;
+        }
+        self.inner.new_execution()
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        self.inner.next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+}
+
+/// Puts a failed shuttle execution in words.
+pub fn explain_shuttle_failure(message: String, max_steps: u64) -> String {
+    if message.contains("exceeded max_steps") {
+        format!(
+            "the execution ran past max_steps = {max_steps} steps without finishing: a livelock \
+             (a spin loop that never sees its lock released?), or a workload longer than max_steps"
+        )
+    } else if message.contains("deadlock") {
+        format!("deadlock: {message}")
+    } else {
+        message
+    }
+}
