@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use shuttle::scheduler::Scheduler;
 
 use super::follow::{Follow, Trail};
+use super::packed::PackedChoices;
 use super::{Choice, Controlled, Divergence, Keep};
 use crate::engine::controlled::quiet_config;
 use crate::engine::panics::Capture;
@@ -189,7 +190,7 @@ pub fn run_controlled_logging<B: ControlledBody>(
     let progress = Arc::new(Progress::default());
     let log = keep.log.then(|| new_log(Arc::clone(&progress)));
     let scheduler = Follow::new(
-        choices.to_vec(),
+        PackedChoices::of(choices),
         random_values.to_vec(),
         keep.decisions,
         Arc::clone(&trail),

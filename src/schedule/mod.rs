@@ -14,6 +14,7 @@ pub mod body;
 pub mod file;
 pub mod follow;
 pub mod overwrites;
+mod packed;
 #[cfg(feature = "runner")]
 pub mod plugin_witness;
 pub mod record;
