@@ -26,6 +26,9 @@
 //!     ledger that kept a record of every write (in `contend_bench/ledger_baseline.rs`); and the
 //!     peak memory of `contend run` on the same two runs.
 //!
+//! 13. `replay-memory`: the peak memory of `contend replay` of the lesson's full-size
+//!     `--no-shrink` schedule, against the same replay with `--full` (every step kept).
+//!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
 
@@ -73,7 +76,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 12] = [
+const MEASUREMENTS: [Measurement; 13] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -134,6 +137,11 @@ const MEASUREMENTS: [Measurement; 12] = [
         title: "11. the ledger's peak memory and time per op, against a record of every write",
         run: ledger_memory,
     },
+    Measurement {
+        key: "replay-memory",
+        title: "13. `contend replay` of the lesson's --no-shrink schedule: peak memory, window against every step",
+        run: replay_memory,
+    },
 ];
 
 fn main() -> ExitCode {
@@ -146,9 +154,17 @@ fn main() -> ExitCode {
         .skip(1)
         .find(|arg| !arg.starts_with('-'))
         .map(|arg| arg.to_lowercase());
+    // A key named whole selects that part alone (`memory` is also in `replay-memory`).
+    let exact = MEASUREMENTS
+        .iter()
+        .any(|m| Some(m.key) == filter.as_deref());
     let selected: Vec<&Measurement> = MEASUREMENTS
         .iter()
-        .filter(|m| filter.as_deref().is_none_or(|f| m.key.contains(f)))
+        .filter(|m| {
+            filter
+                .as_deref()
+                .is_none_or(|f| if exact { m.key == f } else { m.key.contains(f) })
+        })
         .collect();
     if selected.is_empty() {
         let keys: Vec<&str> = MEASUREMENTS.iter().map(|m| m.key).collect();
@@ -758,6 +774,12 @@ struct ChildRun {
 /// Runs `binary args`, measuring its peak RSS with `/usr/bin/time -v` when present, else by
 /// polling the child's `VmHWM` in `/proc` every 5 ms.
 fn run_measured(binary: &Path, args: &[&std::ffi::OsStr]) -> ChildRun {
+    run_measured_with(binary, args, Stdio::piped)
+}
+
+/// [`run_measured`] with the child's standard output sent where `stdout` says (`Stdio::null`
+/// for an output too long to keep).
+fn run_measured_with(binary: &Path, args: &[&std::ffi::OsStr], stdout: fn() -> Stdio) -> ChildRun {
     let time = Path::new("/usr/bin/time");
     let started = Instant::now();
     if time.exists() {
@@ -766,7 +788,10 @@ fn run_measured(binary: &Path, args: &[&std::ffi::OsStr]) -> ChildRun {
             .arg(binary)
             .args(args)
             .stdin(Stdio::null())
-            .output()
+            .stdout(stdout())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|child| child.wait_with_output())
             .expect("/usr/bin/time runs");
         let seconds = started.elapsed().as_secs_f64();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -1692,4 +1717,81 @@ fn contend_run_memory(dir: &Path) -> Vec<Row> {
         });
     }
     rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. The memory of a long replay.
+
+/// `contend replay` of the lesson's full-size `--no-shrink` schedule (+1 x 1,000,000 and
+/// -1 x 1,000,001 under shuttle: a 27 MB file, 4,000,002 steps): its peak memory with the default
+/// output, which keeps a window of the steps, against `--full`, which keeps every one (its
+/// 350 MB of output sent to /dev/null), measured in the same run.
+fn replay_memory() -> Vec<Row> {
+    let binary = contend_binary();
+    let dir = tempfile::TempDir::new().expect("a temporary folder");
+    let config = dir.path().join("lesson.toml");
+    fs::write(
+        &config,
+        "[[scenario]]\nname = \"lesson\"\nworkload = \"counter\"\nengine = \"shuttle\"\n\
+         scheduler = \"random\"\nsync = \"none\"\ninitial = 10\n\
+         threads = [{ delta = 1, ops = 1_000_000 }, { delta = -1, ops = 1_000_001 }]\n\
+         runs = 1\nseed = 42\nexpect = \"lost-updates\"\n",
+    )
+    .expect("the config is written");
+    let out = dir.path().join("out");
+    let status = Command::new(&binary)
+        .args(["run".as_ref(), config.as_os_str(), "-q".as_ref()])
+        .args(["--no-shrink".as_ref(), "--out".as_ref(), out.as_os_str()])
+        .stdout(Stdio::null())
+        .status()
+        .expect("contend runs");
+    assert_eq!(status.code(), Some(0), "contend run --no-shrink");
+    let file = out.join("lesson.schedule.toml");
+    let size = fs::metadata(&file).expect("the schedule is saved").len();
+    let replay = |extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["replay".as_ref(), file.as_os_str()];
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        let run = run_measured_with(&binary, &args, Stdio::null);
+        assert_eq!(
+            run.code,
+            Some(1),
+            "contend replay {extra:?}: the failure reproduces"
+        );
+        run
+    };
+    let full = replay(&["--full"]);
+    let window = replay(&[]);
+    println!(
+        "   schedule file {:.1} MB; contend replay: peak {:.1} MB in {:.2} s; with --full: peak \
+         {:.1} MB in {:.2} s",
+        megabytes(size),
+        megabytes(window.peak_bytes),
+        window.seconds,
+        megabytes(full.peak_bytes),
+        full.seconds
+    );
+    vec![
+        Row {
+            name: format!(
+                "13 contend replay, lesson's --no-shrink schedule ({:.0} MB): peak RSS",
+                megabytes(size)
+            ),
+            baseline: format!("--full: {:.1} MB", megabytes(full.peak_bytes)),
+            contend: format!("{:.1} MB", megabytes(window.peak_bytes)),
+            ratio: format!(
+                "{:.2}x",
+                window.peak_bytes as f64 / full.peak_bytes.max(1) as f64
+            ),
+            target: "< 200 MB".to_string(),
+            met: Some(megabytes(window.peak_bytes) < 200.0),
+        },
+        Row {
+            name: "13 same: time".to_string(),
+            baseline: format!("--full: {:.2} s", full.seconds),
+            contend: format!("{:.2} s", window.seconds),
+            ratio: format!("{:.2}x", window.seconds / full.seconds.max(1e-9)),
+            target: "< 5 s".to_string(),
+            met: Some(window.seconds < 5.0),
+        },
+    ]
 }
