@@ -356,13 +356,7 @@ impl ScheduleFile {
         }
         file.check().map_err(|message| invalid(None, message))?;
         if digest != file.digest() {
-            return Err(invalid(
-                None,
-                "the file was edited or damaged: its digest does not match what it holds. A \
-                 schedule file is a record of one failure, not a test to edit; to check a fix, \
-                 replay the saved file unchanged, or run the fixed config again"
-                    .into(),
-            ));
+            return Err(invalid(None, EDITED.into()));
         }
         Ok(file)
     }
@@ -370,21 +364,7 @@ impl ScheduleFile {
     /// The digest of everything the file holds: FNV-1a (128 bits) of its canonical form (its
     /// JSON serialization, streamed into the hash).
     pub fn digest(&self) -> String {
-        struct Fnv(u128);
-        impl Write for Fnv {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                for &b in buf {
-                    self.0 = (self.0 ^ u128::from(b)).wrapping_mul(FNV_PRIME);
-                }
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut hash = Fnv(FNV_OFFSET);
-        serde_json::to_writer(&mut hash, self).expect("a schedule file is plain data");
-        format!("fnv1a128:{:032x}", hash.0)
+        digest_of(self)
     }
 
     /// Checks what the types cannot: a workload contend can run, choices in order.
@@ -531,13 +511,40 @@ pub fn top_level(text: &str) -> &str {
     &text[..end]
 }
 
+/// What an edited or damaged schedule file is told.
+pub(crate) const EDITED: &str = "the file was edited or damaged: its digest does not match what \
+     it holds. A schedule file is a record of one failure, not a test to edit; to check a fix, \
+     replay the saved file unchanged (against the fixed config, or with the fixed program), or \
+     run the fixed config again";
+
+/// The digest of everything `record` holds, for a schedule file to carry as
+/// `digest = "fnv1a128:..."`: FNV-1a (128 bits) of its canonical form (its JSON serialization,
+/// streamed into the hash).
+pub(crate) fn digest_of(record: &impl Serialize) -> String {
+    struct Fnv(u128);
+    impl Write for Fnv {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            for &b in buf {
+                self.0 = (self.0 ^ u128::from(b)).wrapping_mul(FNV_PRIME);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hash = Fnv(FNV_OFFSET);
+    serde_json::to_writer(&mut hash, record).expect("a schedule file is plain data");
+    format!("fnv1a128:{:032x}", hash.0)
+}
+
 /// FNV-1a's 128-bit offset basis and prime.
 const FNV_OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
 const FNV_PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
 
 /// The `digest = "..."` line of a schedule file's text (a top-level key, before any table):
 /// its value, and where the line is (without its line break).
-fn take_digest(text: &str) -> Option<(String, std::ops::Range<usize>)> {
+pub(crate) fn take_digest(text: &str) -> Option<(String, std::ops::Range<usize>)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim();
@@ -611,7 +618,7 @@ fn scan_pairs(value: &str) -> Option<Vec<Choice>> {
 }
 
 /// The engines and schedulers a schedule file may name.
-const ENGINES: [&str; 4] = ["threads", "shuttle", "async", "processes"];
+pub(crate) const ENGINES: [&str; 4] = ["threads", "shuttle", "async", "processes"];
 const SCHEDULERS: [&str; 3] = ["random", "pct", "dfs"];
 
 impl ScheduleFile {
