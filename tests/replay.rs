@@ -256,6 +256,8 @@ fn no_lock_under_shuttle_dfs_round_trips() {
     );
 }
 
+/// 2 x 100 racy ops with jitter lose updates in 999 of 1,000 runs (load 6, 2 cores); even at
+/// one run in two on a loaded machine, 30 runs all losing nothing has a chance of 2^-30.
 #[test]
 fn no_lock_on_threads_round_trips() {
     round_trip(
@@ -263,7 +265,7 @@ fn no_lock_on_threads_round_trips() {
         None,
         "none",
         "[{ delta = 1, ops = 100 }, { delta = -1, ops = 101 }]",
-        20,
+        30,
     );
 }
 
@@ -277,6 +279,8 @@ fn flag_under_shuttle_pct_round_trips() {
     round_trip("shuttle", Some("pct"), "flag", SMALL, 300);
 }
 
+/// The flag lock loses updates in 98.9% of runs of 2 x 100 ops on real threads; at one run in
+/// two, 50 runs all losing nothing has a chance of 2^-50.
 #[test]
 fn flag_on_threads_round_trips() {
     round_trip(
