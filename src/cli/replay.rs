@@ -260,7 +260,7 @@ fn write_replay(
     } else {
         write_shown_rows(out, &names, window.rows())?;
         writeln!(out)?;
-        for note in window.notes() {
+        for note in window.notes().iter().take(SHOWN_OVERWRITES) {
             writeln!(out, "{}", note.describe(&names))?;
         }
         if window.overwrites() > SHOWN_OVERWRITES || !window.is_whole() {

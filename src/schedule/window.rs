@@ -14,6 +14,8 @@ pub const WHOLE_TABLE_ROWS: usize = 200;
 pub const CONTEXT_ROWS: usize = 20;
 /// Overwrites described in words by default.
 pub const SHOWN_OVERWRITES: usize = 10;
+/// Overwrites kept in words' terms: those a replay shows, and those a run's report names.
+pub const KEPT_OVERWRITES: usize = 20;
 
 /// Rows kept after the first overwrite.
 const ROWS_AFTER: usize = CONTEXT_ROWS / 2;
@@ -36,7 +38,7 @@ pub struct StepWindow {
     around: Option<(usize, Vec<LoggedStep>)>,
     /// The index of the first overwrite.
     first_overwrite: Option<usize>,
-    /// The first [`SHOWN_OVERWRITES`] overwrites, in words' terms.
+    /// The first [`KEPT_OVERWRITES`] overwrites, in words' terms.
     notes: Vec<OverwriteNote>,
     /// What the overwrites' words need of the steps before them.
     describer: Overwrites,
@@ -83,7 +85,7 @@ impl StepWindow {
         let note = self.describer.note(&step);
         if overwrite {
             self.overwrites += 1;
-            if self.notes.len() < SHOWN_OVERWRITES
+            if self.notes.len() < KEPT_OVERWRITES
                 && let Some(note) = note
             {
                 self.notes.push(note);
@@ -120,9 +122,14 @@ impl StepWindow {
         self.overwrites
     }
 
-    /// The first [`SHOWN_OVERWRITES`] overwrites.
+    /// The first [`KEPT_OVERWRITES`] overwrites.
     pub fn notes(&self) -> &[OverwriteNote] {
         &self.notes
+    }
+
+    /// The first steps, up to [`WHOLE_TABLE_ROWS`] of them.
+    pub fn head(&self) -> &[LoggedStep] {
+        &self.head
     }
 
     /// Whether the rows shown are the whole table.
@@ -256,7 +263,8 @@ mod tests {
             assert_eq!(window.overwrites(), overwrites.len(), "{case}");
             let words: Vec<String> = window.notes().iter().map(|n| n.describe(&names)).collect();
             let mut expected = describe_overwrites(&names, &log);
-            expected.truncate(SHOWN_OVERWRITES);
+            expected.truncate(KEPT_OVERWRITES);
+            assert_eq!(window.head(), &log[..len.min(WHOLE_TABLE_ROWS)], "{case}");
             assert_eq!(words, expected, "{case}");
         }
     }
