@@ -26,6 +26,9 @@
 //!     ledger that kept a record of every write (in `contend_bench/ledger_baseline.rs`); and the
 //!     peak memory of `contend run` on the same two runs.
 //!
+//! 13. `replay-memory`: the peak memory of `contend replay` of the lesson's full-size
+//!     `--no-shrink` schedule, against the same replay with `--full` (every step kept).
+//!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
 
@@ -73,7 +76,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 12] = [
+const MEASUREMENTS: [Measurement; 13] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -134,6 +137,11 @@ const MEASUREMENTS: [Measurement; 12] = [
         title: "11. the ledger's peak memory and time per op, against a record of every write",
         run: ledger_memory,
     },
+    Measurement {
+        key: "replay-memory",
+        title: "13. `contend replay` of the lesson's --no-shrink schedule: peak memory, window against every step",
+        run: replay_memory,
+    },
 ];
 
 fn main() -> ExitCode {
@@ -146,9 +154,17 @@ fn main() -> ExitCode {
         .skip(1)
         .find(|arg| !arg.starts_with('-'))
         .map(|arg| arg.to_lowercase());
+    // A key named whole selects that part alone (`memory` is also in `replay-memory`).
+    let exact = MEASUREMENTS
+        .iter()
+        .any(|m| Some(m.key) == filter.as_deref());
     let selected: Vec<&Measurement> = MEASUREMENTS
         .iter()
-        .filter(|m| filter.as_deref().is_none_or(|f| m.key.contains(f)))
+        .filter(|m| {
+            filter
+                .as_deref()
+                .is_none_or(|f| if exact { m.key == f } else { m.key.contains(f) })
+        })
         .collect();
     if selected.is_empty() {
         let keys: Vec<&str> = MEASUREMENTS.iter().map(|m| m.key).collect();
@@ -596,7 +612,8 @@ fn parallel_jobs() -> Vec<Row> {
 // ---------------------------------------------------------------------------------------------
 // 3. Real threads, mutex counter.
 
-/// Two std threads adding `+1` and `-1` `ops` times each under a `std::sync::Mutex<i64>`.
+/// Two std threads adding `+1` and `-1` `ops` times each under a `std::sync::Mutex<i64>`,
+/// spawned one after the other.
 fn std_mutex_counter(ops: u64) -> i64 {
     let counter = Mutex::new(0i64);
     std::thread::scope(|scope| {
@@ -612,8 +629,87 @@ fn std_mutex_counter(ops: u64) -> i64 {
     counter.into_inner().expect("no thread panics")
 }
 
+/// The same loop with both threads leaving a spinning start line together, as contend's
+/// threads engine starts them: the lock changes hands from the first op, as it does in
+/// contend's run, rather than one thread running alone while the other is being spawned.
+fn std_mutex_counter_started_together(ops: u64) -> i64 {
+    let counter = Mutex::new(0i64);
+    let arrived = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for delta in [1i64, -1] {
+            let (counter, arrived) = (&counter, &arrived);
+            scope.spawn(move || {
+                arrived.fetch_add(1, Ordering::AcqRel);
+                while arrived.load(Ordering::Acquire) < 2 {
+                    std::hint::spin_loop();
+                }
+                for _ in 0..ops {
+                    *counter.lock().expect("no thread panics") += delta;
+                }
+            });
+        }
+    });
+    counter.into_inner().expect("no thread panics")
+}
+
+/// Rounds of the mutex part: a plain two-thread mutex loop is bimodal (about 10 ns per op when
+/// one thread keeps re-taking the lock, 70 ns and more when it changes hands), so more rounds
+/// than elsewhere, and the median of each round's ratio.
+const MUTEX_ROUNDS: usize = 11;
+
+/// Times `baseline` and `contend` `rounds` times, alternating which goes first, and returns
+/// each round's seconds, baseline first.
+fn alternate_rounds(
+    rounds: usize,
+    mut baseline: impl FnMut(),
+    mut contend: impl FnMut(),
+) -> (Vec<f64>, Vec<f64>) {
+    let mut times = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            times.0.push(seconds(&mut baseline));
+            times.1.push(seconds(&mut contend));
+        } else {
+            times.1.push(seconds(&mut contend));
+            times.0.push(seconds(&mut baseline));
+        }
+    }
+    times
+}
+
+/// A timed comparison judged on the median of each round's ratio (a round's baseline and
+/// contend run back to back, under the same load), with the spread of the ratios printed.
+fn paired_timing_row(name: &str, times: &(Vec<f64>, Vec<f64>), ops: f64, max_ratio: f64) -> Row {
+    let ratios: Vec<f64> = times.1.iter().zip(&times.0).map(|(c, b)| c / b).collect();
+    let ratio = median(&ratios);
+    let (low, high) = ratios
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    let (baseline, contend) = (median(&times.0), median(&times.1));
+    println!("   baseline rounds: {}", format_times(&times.0));
+    println!("   contend rounds:  {}", format_times(&times.1));
+    println!(
+        "   per op (medians): baseline {:.1} ns, contend {:.1} ns; ratio per round: median \
+         {ratio:.2}x, from {low:.2}x to {high:.2}x (target <= {max_ratio}x)",
+        baseline * 1e9 / ops,
+        contend * 1e9 / ops
+    );
+    Row {
+        name: name.to_string(),
+        baseline: format!("{:.1} ns/op", baseline * 1e9 / ops),
+        contend: format!("{:.1} ns/op", contend * 1e9 / ops),
+        ratio: format!("{ratio:.2}x ({low:.2}-{high:.2})"),
+        target: format!("<= {max_ratio}x"),
+        met: Some(ratio <= max_ratio),
+    }
+}
+
+/// Contend's threads engine on a mutex counter against a plain `std::sync::Mutex` loop whose
+/// threads start together as contend's do (the judged baseline), and, for information, the
+/// loop whose threads are spawned one after the other (the bimodal baseline used before).
 fn mutex_threads() -> Vec<Row> {
     const OPS: u64 = 1_000_000;
+    const RUNS: u64 = 5;
     let scenario = counter_scenario(
         "mutex",
         SyncMode::Mutex,
@@ -626,6 +722,7 @@ fn mutex_threads() -> Vec<Row> {
         1,
     );
     black_box(std_mutex_counter(10_000));
+    black_box(std_mutex_counter_started_together(10_000));
     let warm_up = counter_scenario(
         "mutex-warm-up",
         SyncMode::Mutex,
@@ -634,60 +731,82 @@ fn mutex_threads() -> Vec<Row> {
         1,
     );
     black_box(run(&warm_up));
-
-    let times = alternate(
-        || {
-            let final_value = black_box(std_mutex_counter(OPS));
-            assert_eq!(final_value, 0, "a mutex loses no update");
-        },
-        || {
+    let total_ops = (2 * OPS) as f64;
+    let mut rows = Vec::new();
+    for runs in [1, RUNS] {
+        let scenario = scenario.clone().with_runs(runs);
+        let subject = || {
             let report = run(&scenario);
             assert_eq!(report.lost_updates, 0, "a mutex loses no update");
-            assert_eq!(report.runs, 1);
-        },
-    );
-    let row = timing_row(
-        &format!("3 threads mutex 2x{OPS}, no jitter: time"),
-        &times,
-        2.0,
-    );
-    let total_ops = (2 * OPS) as f64;
-    println!(
-        "   per op: baseline {:.1} ns, contend {:.1} ns (a plain 2-thread mutex loop is bimodal: \
-         ~10 ns when one thread keeps re-taking the lock, ~70 ns when the lock ping-pongs)",
-        median(&times.0) * 1e9 / total_ops,
-        median(&times.1) * 1e9 / total_ops
-    );
-
-    // A scenario usually runs many executions; the engine allocates the write records once and
-    // reuses them, so the per-execution cost is what a longer scenario pays.
-    const RUNS: u64 = 5;
-    let repeated = scenario.clone().with_runs(RUNS);
-    let times = alternate(
-        || {
-            for _ in 0..RUNS {
+            assert_eq!(report.runs, runs);
+        };
+        let together = || {
+            for _ in 0..runs {
+                let final_value = black_box(std_mutex_counter_started_together(OPS));
+                assert_eq!(final_value, 0, "a mutex loses no update");
+            }
+        };
+        let one_after_the_other = || {
+            for _ in 0..runs {
                 let final_value = black_box(std_mutex_counter(OPS));
                 assert_eq!(final_value, 0, "a mutex loses no update");
             }
+        };
+        let runs_words = if runs == 1 {
+            String::new()
+        } else {
+            format!(", {runs} runs")
+        };
+        println!("   {runs} run(s); baseline: std mutex loop, threads started together");
+        let times = alternate_rounds(MUTEX_ROUNDS, together, subject);
+        rows.push(paired_timing_row(
+            &format!(
+                "3 threads mutex 2x{OPS}, no jitter{runs_words}: time against a std loop started together"
+            ),
+            &times,
+            total_ops * runs as f64,
+            2.0,
+        ));
+        println!("   {runs} run(s); baseline: std mutex loop, threads spawned one after the other");
+        let times = alternate_rounds(MUTEX_ROUNDS, one_after_the_other, subject);
+        let mut row = paired_timing_row(
+            &format!(
+                "3 (information) same{runs_words}: against a std loop spawned one after the other"
+            ),
+            &times,
+            total_ops * runs as f64,
+            2.0,
+        );
+        row.target = "(bimodal baseline)".to_string();
+        row.met = None;
+        rows.push(row);
+    }
+    // The ledger's share: the same two locked loops (threads started together) recording into
+    // the current ledger, against the ledger that kept a record of every write (contend before
+    // its memory work), in the same rounds.
+    let threads = [(1i64, OPS), (-1i64, OPS)];
+    println!("   the ledger alone: current against a record of every write");
+    let times = alternate_rounds(
+        MUTEX_ROUNDS,
+        || {
+            let ledger = ledger_baseline::Ledger::new(AtomicU64::new(0), 10, threads);
+            assert_eq!(black_box(two_threads(&ledger, true, threads)), 0);
         },
         || {
-            let report = run(&repeated);
-            assert_eq!(report.lost_updates, 0, "a mutex loses no update");
-            assert_eq!(report.runs, RUNS);
+            let ledger = Ledger::new(AtomicU64::new(0), 10, threads);
+            assert_eq!(black_box(two_threads(&ledger, true, threads)), 0);
         },
     );
-    let repeated_row = timing_row(
-        &format!("3 threads mutex 2x{OPS}, no jitter, {RUNS} runs: time"),
+    let mut row = paired_timing_row(
+        &format!("3 ledger alone, mutex 2x{OPS} on two threads: time against a record per write"),
         &times,
-        2.0,
+        total_ops,
+        1.0,
     );
-    println!(
-        "   per op: baseline {:.1} ns, contend {:.1} ns",
-        median(&times.0) * 1e9 / (total_ops * RUNS as f64),
-        median(&times.1) * 1e9 / (total_ops * RUNS as f64)
-    );
+    row.target = "no worse (<= 1.0x)".to_string();
+    rows.push(row);
     ledger_bookkeeping(OPS);
-    vec![row, repeated_row]
+    rows
 }
 
 /// Prints what contend's exact accounting costs outside the threads' loops, for a 2 x `ops`
@@ -758,6 +877,12 @@ struct ChildRun {
 /// Runs `binary args`, measuring its peak RSS with `/usr/bin/time -v` when present, else by
 /// polling the child's `VmHWM` in `/proc` every 5 ms.
 fn run_measured(binary: &Path, args: &[&std::ffi::OsStr]) -> ChildRun {
+    run_measured_with(binary, args, Stdio::piped)
+}
+
+/// [`run_measured`] with the child's standard output sent where `stdout` says (`Stdio::null`
+/// for an output too long to keep).
+fn run_measured_with(binary: &Path, args: &[&std::ffi::OsStr], stdout: fn() -> Stdio) -> ChildRun {
     let time = Path::new("/usr/bin/time");
     let started = Instant::now();
     if time.exists() {
@@ -766,7 +891,10 @@ fn run_measured(binary: &Path, args: &[&std::ffi::OsStr]) -> ChildRun {
             .arg(binary)
             .args(args)
             .stdin(Stdio::null())
-            .output()
+            .stdout(stdout())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|child| child.wait_with_output())
             .expect("/usr/bin/time runs");
         let seconds = started.elapsed().as_secs_f64();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -1591,6 +1719,9 @@ fn ledger_child_run(which: &str, sync: &str, ops: u64, dir: &Path) -> (u64, f64,
     (child.peak_bytes, seconds, lost)
 }
 
+/// Pairs of ledger children (baseline and current, back to back) per row of part 11.
+const LEDGER_PAIRS: usize = 5;
+
 fn ledger_memory() -> Vec<Row> {
     let dir = tempfile::Builder::new()
         .prefix("contend-bench-")
@@ -1599,9 +1730,15 @@ fn ledger_memory() -> Vec<Row> {
     let mut rows = Vec::new();
     for (sync, ops, limit_mb) in [("mutex", 1_000_000u64, 10.0), ("none", 10_000_000, 150.0)] {
         let (mut baseline, mut current) = (Vec::new(), Vec::new());
-        for _ in 0..3 {
-            baseline.push(ledger_child_run("baseline", sync, ops, dir.path()));
-            current.push(ledger_child_run("current", sync, ops, dir.path()));
+        for pair in 0..LEDGER_PAIRS {
+            // Alternating which goes first, so that neither always meets the same load.
+            if pair % 2 == 0 {
+                baseline.push(ledger_child_run("baseline", sync, ops, dir.path()));
+                current.push(ledger_child_run("current", sync, ops, dir.path()));
+            } else {
+                current.push(ledger_child_run("current", sync, ops, dir.path()));
+                baseline.push(ledger_child_run("baseline", sync, ops, dir.path()));
+            }
         }
         let peak = |runs: &[(u64, f64, u64)]| runs.iter().map(|r| r.0).max().unwrap_or(0);
         let per_op = |runs: &[(u64, f64, u64)]| {
@@ -1625,16 +1762,23 @@ fn ledger_memory() -> Vec<Row> {
             met: Some(megabytes(current_peak) < limit_mb),
         });
         let (baseline_ns, current_ns) = (per_op(&baseline), per_op(&current));
+        // Judged on the median of each pair's ratio: a pair runs back to back, under one load.
+        let ratios: Vec<f64> = current
+            .iter()
+            .zip(&baseline)
+            .map(|(c, b)| c.1 / b.1)
+            .collect();
+        let ratio = median(&ratios);
         rows.push(Row {
             name: format!(
-                "11 ledger {sync} 2x{}M: time per op, median of 3",
+                "11 ledger {sync} 2x{}M: time per op, {LEDGER_PAIRS} pairs",
                 ops / 1_000_000
             ),
             baseline: format!("record per write: {baseline_ns:.1} ns"),
             contend: format!("{current_ns:.1} ns"),
-            ratio: format!("{:.2}x", current_ns / baseline_ns),
+            ratio: format!("{ratio:.2}x (median of the pairs' ratios)"),
             target: "no worse than the baseline (<= 1.0x)".to_string(),
-            met: Some(current_ns <= baseline_ns),
+            met: Some(ratio <= 1.0),
         });
     }
     rows.extend(contend_run_memory(dir.path()));
@@ -1692,4 +1836,81 @@ fn contend_run_memory(dir: &Path) -> Vec<Row> {
         });
     }
     rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. The memory of a long replay.
+
+/// `contend replay` of the lesson's full-size `--no-shrink` schedule (+1 x 1,000,000 and
+/// -1 x 1,000,001 under shuttle: a 27 MB file, 4,000,002 steps): its peak memory with the default
+/// output, which keeps a window of the steps, against `--full`, which keeps every one (its
+/// 350 MB of output sent to /dev/null), measured in the same run.
+fn replay_memory() -> Vec<Row> {
+    let binary = contend_binary();
+    let dir = tempfile::TempDir::new().expect("a temporary folder");
+    let config = dir.path().join("lesson.toml");
+    fs::write(
+        &config,
+        "[[scenario]]\nname = \"lesson\"\nworkload = \"counter\"\nengine = \"shuttle\"\n\
+         scheduler = \"random\"\nsync = \"none\"\ninitial = 10\n\
+         threads = [{ delta = 1, ops = 1_000_000 }, { delta = -1, ops = 1_000_001 }]\n\
+         runs = 1\nseed = 42\nexpect = \"lost-updates\"\n",
+    )
+    .expect("the config is written");
+    let out = dir.path().join("out");
+    let status = Command::new(&binary)
+        .args(["run".as_ref(), config.as_os_str(), "-q".as_ref()])
+        .args(["--no-shrink".as_ref(), "--out".as_ref(), out.as_os_str()])
+        .stdout(Stdio::null())
+        .status()
+        .expect("contend runs");
+    assert_eq!(status.code(), Some(0), "contend run --no-shrink");
+    let file = out.join("lesson.schedule.toml");
+    let size = fs::metadata(&file).expect("the schedule is saved").len();
+    let replay = |extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["replay".as_ref(), file.as_os_str()];
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        let run = run_measured_with(&binary, &args, Stdio::null);
+        assert_eq!(
+            run.code,
+            Some(1),
+            "contend replay {extra:?}: the failure reproduces"
+        );
+        run
+    };
+    let full = replay(&["--full"]);
+    let window = replay(&[]);
+    println!(
+        "   schedule file {:.1} MB; contend replay: peak {:.1} MB in {:.2} s; with --full: peak \
+         {:.1} MB in {:.2} s",
+        megabytes(size),
+        megabytes(window.peak_bytes),
+        window.seconds,
+        megabytes(full.peak_bytes),
+        full.seconds
+    );
+    vec![
+        Row {
+            name: format!(
+                "13 contend replay, lesson's --no-shrink schedule ({:.0} MB): peak RSS",
+                megabytes(size)
+            ),
+            baseline: format!("--full: {:.1} MB", megabytes(full.peak_bytes)),
+            contend: format!("{:.1} MB", megabytes(window.peak_bytes)),
+            ratio: format!(
+                "{:.2}x",
+                window.peak_bytes as f64 / full.peak_bytes.max(1) as f64
+            ),
+            target: "< 200 MB".to_string(),
+            met: Some(megabytes(window.peak_bytes) < 200.0),
+        },
+        Row {
+            name: "13 same: time".to_string(),
+            baseline: format!("--full: {:.2} s", full.seconds),
+            contend: format!("{:.2} s", window.seconds),
+            ratio: format!("{:.2}x", window.seconds / full.seconds.max(1e-9)),
+            target: "< 5 s".to_string(),
+            met: Some(window.seconds < 5.0),
+        },
+    ]
 }

@@ -1146,8 +1146,8 @@ impl Source<'_> {
             (
                 "parallel",
                 raw.parallel.as_ref().map(Spanned::span),
-                engine_name == "threads",
-                "the threads engine",
+                engine_name == "threads" || engine_name == "processes",
+                "the threads and processes engines",
             ),
             (
                 "executor",
@@ -1321,6 +1321,7 @@ impl Source<'_> {
                     jitter,
                     storage,
                     timeout,
+                    parallel: raw.parallel.as_ref().is_some_and(|p| *p.get_ref()),
                 })
             }
             other => {

@@ -7,21 +7,28 @@ use thiserror::Error;
 
 use crate::engine::Outcome;
 use crate::ledger::{EventContext, LedgerError};
-use crate::platform::shuttle::LoggedStep;
+use crate::platform::shuttle::{LoggedStep, StepLog};
 use crate::scenario::{CounterSpec, DEFAULT_MAX_STEPS, Scenario};
 use crate::schedule::file::{ScheduleFile, ScheduleFileError};
 use crate::schedule::plugin_witness::PluginBody;
 use crate::schedule::search::FailureKind;
+use crate::schedule::window::StepWindow;
 use crate::schedule::workload_file::WorkloadSchedule;
-use crate::schedule::{Controlled, Divergence, Keep, WorkloadBody, run_controlled, task_name};
+use crate::schedule::{
+    Controlled, Divergence, Keep, WorkloadBody, run_controlled, run_controlled_logging, task_name,
+};
 use crate::workload::counter::Counter;
 use crate::workload::registry;
 
 /// What a replay found.
 #[derive(Clone, Debug)]
 pub struct Replay {
-    /// The execution, with every access logged.
+    /// The execution, with every access logged when [`Kept::All`] asked for them (none with
+    /// [`Kept::Window`]).
     pub execution: Controlled<Outcome, LoggedStep>,
+    /// What the default output shows of the steps: the window around the first overwrite, the
+    /// first overwrites, and counts.
+    pub window: StepWindow,
     /// Whether the recorded kind of failure happened again.
     pub reproduced: bool,
     /// Whether it happened with the recorded lost updates and final value.
@@ -121,17 +128,39 @@ pub fn counter_for(file: &ScheduleFile, target: &Target) -> CounterSpec {
     }
 }
 
-/// Re-executes the minimal schedule of `file`; with `events`, emits the ledger's events and one
-/// `tracing` event per access (target `contend::replay`).
+/// What a replay keeps of the steps it took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Every step: for the whole table (`--full`), the choices by row (`-v`), one trace event
+    /// per access, and the HTML page.
+    All,
+    /// Only the [`StepWindow`] the default output shows: memory that does not grow with the
+    /// execution's length.
+    Window,
+}
+
+/// Re-executes the minimal schedule of `file`, keeping every step; with `events`, emits the
+/// ledger's events and one `tracing` event per access (target `contend::replay`).
 pub fn replay(file: &ScheduleFile, events: bool) -> Result<Replay, ReplayError> {
     replay_against(file, &Target::Recorded, events)
 }
 
-/// Re-executes the minimal schedule of `file` against `target`.
+/// Re-executes the minimal schedule of `file` against `target`, keeping every step.
 pub fn replay_against(
     file: &ScheduleFile,
     target: &Target,
     events: bool,
+) -> Result<Replay, ReplayError> {
+    replay_keeping(file, target, events, Kept::All)
+}
+
+/// Re-executes the minimal schedule of `file` against `target`, keeping what `kept` says of its
+/// steps; the per-access events need [`Kept::All`].
+pub fn replay_keeping(
+    file: &ScheduleFile,
+    target: &Target,
+    events: bool,
+    kept: Kept,
 ) -> Result<Replay, ReplayError> {
     let counter = counter_for(file, target);
     let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(counter))));
@@ -144,14 +173,27 @@ pub fn replay_against(
         scenario: &file.scenario.name,
         run: 0,
     };
-    let execution = run_controlled(
+    let mut handle = None;
+    let execution = run_controlled_logging(
         &workload,
         &file.minimal.choices,
         &[],
         keep,
         file.minimal.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
         context,
+        |progress| {
+            let log = match kept {
+                Kept::All => StepLog::with_progress(progress),
+                Kept::Window => StepLog::windowed(progress),
+            };
+            handle = Some(log.clone());
+            log
+        },
     )?;
+    let window = match (kept, handle) {
+        (Kept::Window, Some(log)) => log.take_window(),
+        _ => StepWindow::of(&execution.log),
+    };
     for (index, step) in execution.log.iter().enumerate().filter(|_| events) {
         tracing::info!(
             target: "contend::replay",
@@ -187,6 +229,7 @@ pub fn replay_against(
     };
     Ok(Replay {
         execution,
+        window,
         reproduced,
         same_numbers,
         failure,

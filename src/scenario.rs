@@ -326,6 +326,9 @@ pub struct ProcessesSettings {
     pub storage: Storage,
     /// How long one execution may take before its workers are killed and the run fails.
     pub timeout: Duration,
+    /// Whether `--jobs` may run executions side by side (each changes what the others
+    /// measure, so only where asked for).
+    pub parallel: bool,
 }
 
 impl Default for ProcessesSettings {
@@ -334,6 +337,7 @@ impl Default for ProcessesSettings {
             jitter: Some(Jitter::default()),
             storage: Storage::SharedMemory,
             timeout: DEFAULT_TIMEOUT,
+            parallel: false,
         }
     }
 }

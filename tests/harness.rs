@@ -66,4 +66,20 @@ fn the_harness_example_runs_its_bug_and_its_fix_by_the_readmes_command() {
         replay_out.contains("the recorded failure reproduces"),
         "{replay_out}"
     );
+
+    // An edited schedule is not the record of the failure: exit 2, and how to check a fix.
+    let text = std::fs::read_to_string(schedule).unwrap();
+    let seed = text
+        .lines()
+        .find(|l| l.starts_with("seed = "))
+        .expect("the file names its seed");
+    let edited = dir.path().join("edited.schedule.toml");
+    std::fs::write(&edited, text.replacen(seed, "seed = 12345", 1)).unwrap();
+    let refused = harness(&["replay", edited.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("edited or damaged") && stderr.contains("to check a fix"),
+        "{stderr}"
+    );
 }

@@ -326,3 +326,120 @@ fn the_schema_names_each_plugin_and_its_params() {
     );
     assert_eq!(params["properties"]["increments"]["type"], "integer");
 }
+
+/// The schedule file of the racy pair counter, saved in `dir`: its path and text.
+fn saved_plugin_schedule(dir: &Path) -> (String, String) {
+    registered();
+    let text = scenario(
+        "racy",
+        "shuttle",
+        "lost-updates",
+        "threads = 2\nincrements = 2",
+    );
+    let scenarios = config::parse(&text, Path::new("plugins.toml")).unwrap();
+    let options = RunOptions {
+        artifacts: Some(dir.to_path_buf()),
+        ..RunOptions::default()
+    };
+    let report = run_scenario(&scenarios[0], &options).unwrap();
+    let path = report
+        .minimal_schedule
+        .and_then(|s| s.file)
+        .expect("the schedule is saved");
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+#[test]
+fn a_plugin_schedule_file_without_a_digest_regression_every_edit_is_refused() {
+    // A plugin workload's schedule file had no integrity digest: an edited file replayed as
+    // if it were the record of the failure. Now every edit of what defines the execution, and
+    // every field out of its range, is refused.
+    let dir = TempDir::new().unwrap();
+    let (path, text) = saved_plugin_schedule(dir.path());
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("digest = \"fnv1a128:") && l.len() == 52),
+        "{text}"
+    );
+    WorkloadSchedule::parse(&text, Path::new(&path)).expect("the saved file is read back");
+    let line = |key: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no `{key}` in\n{text}"))
+            .to_string()
+    };
+    let choices = line("choices");
+    // An edit that leaves every field in its range is caught by the digest.
+    let edited = "edited or damaged";
+    let edits: Vec<(String, String, &str)> = vec![
+        (
+            choices.clone(),
+            "choices = []".into(),
+            "a preemption is a choice",
+        ),
+        (
+            choices.clone(),
+            choices.replacen("]]", "], [999, 1]]", 1),
+            "past the schedule's",
+        ),
+        (
+            choices.clone(),
+            choices.replacen("]]", "], [9, 1]]", 1),
+            edited,
+        ),
+        (
+            line("workload"),
+            "workload = \"shuttle-only\"".into(),
+            edited,
+        ),
+        (line("threads"), "threads = 3".into(), edited),
+        (line("increments"), "increments = 5".into(), edited),
+        (line("seed"), "seed = 4".into(), edited),
+        (line("random_values"), "random_values = [1]".into(), edited),
+        (line("kind"), "kind = \"failed\"".into(), edited),
+        (
+            line("max_steps"),
+            "max_steps = 0".into(),
+            "max_steps must be at least 1",
+        ),
+        (
+            line("engine"),
+            "engine = \"warp-drive\"".into(),
+            "not an engine",
+        ),
+        (
+            choices.clone(),
+            choices.replacen("]", ", 7]", 1),
+            "two numbers",
+        ),
+        (
+            choices.clone(),
+            "choices = [[5, 1], [3, 2]]".into(),
+            "increasing order",
+        ),
+        (
+            line("preemptions"),
+            "preemptions = 99".into(),
+            "preemption is a choice",
+        ),
+        (line("digest"), String::new(), "no `digest` line"),
+        (line("version"), "version = 1".into(), "format version 1"),
+        (
+            line("name"),
+            "name = \"racy\"\nextra = 1".into(),
+            "unknown field",
+        ),
+    ];
+    for (from, to, expected) in edits {
+        let damaged = text.replacen(&from, &to, 1);
+        assert_ne!(damaged, text, "{from} -> {to}");
+        let error = WorkloadSchedule::parse(&damaged, Path::new(&path))
+            .expect_err(&format!("{from} -> {to} is refused"))
+            .to_string();
+        assert!(
+            error.contains(expected) && error.contains(&path),
+            "{from} -> {to}: {error}"
+        );
+    }
+}

@@ -148,6 +148,9 @@ fn a_racy_counter_loses_updates_under_shuttle_with_its_interleaving_and_replay_c
     );
 }
 
+/// Sized for a loaded machine on which a run of 2 x 300 racy increments loses nothing one time
+/// in two (unloaded, nearly every run loses): 100 runs all losing nothing then has a chance of
+/// 2^-100.
 #[test]
 fn a_racy_counter_loses_updates_on_real_threads() {
     let report = Check::new("racy_counter_on_threads")

@@ -6,14 +6,17 @@ use std::path::Path;
 use anyhow::Context;
 
 use contend::exit_code;
-use contend::replay::{ReplayVerdict, Target, counter_for};
+use contend::replay::{Kept, ReplayVerdict, Target, counter_for};
 use contend::report::html::HtmlFileReporter;
-use contend::report::interleaving::{describe_choices, describe_overwrites, write_table_rows};
+use contend::report::interleaving::{
+    describe_choices, describe_overwrites, write_shown_rows, write_table,
+};
 use contend::report::replayed::replay_report;
 use contend::report::words;
 use contend::report::{Event, Reporter};
 use contend::scenario::Scenario;
 use contend::schedule::file::ScheduleFile;
+use contend::schedule::window::SHOWN_OVERWRITES;
 use contend::schedule::witness::inline_table;
 use contend::schedule::workload_file::WorkloadSchedule;
 
@@ -42,7 +45,13 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     check_outputs(&outputs, &inputs)?;
     let trace = install_trace(args.trace.as_deref(), args.verbose)?;
     let started = std::time::Instant::now();
-    let replayed = match contend::replay::replay_against(&file, &target, true) {
+    // The default output shows a window of the steps; only these need every one kept.
+    let kept = if args.full || args.verbose || args.trace.is_some() || args.html.is_some() {
+        Kept::All
+    } else {
+        Kept::Window
+    };
+    let replayed = match contend::replay::replay_keeping(&file, &target, true, kept) {
         Ok(replayed) => replayed,
         Err(error) => {
             if let Some(trace) = trace {
@@ -199,36 +208,6 @@ fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenar
     Ok(scenario)
 }
 
-/// Rows of context shown before and after the first overwrite of a long execution.
-const CONTEXT_ROWS: usize = 20;
-/// A table this long or shorter is shown whole.
-const WHOLE_TABLE_ROWS: usize = 200;
-/// Overwrites described in words unless `--full`.
-const SHOWN_OVERWRITES: usize = 10;
-
-/// The rows of a long table worth showing: those around its first overwrite (where the first
-/// update is lost), or its end when none overwrites.
-fn rows_around_the_first_overwrite(
-    log: &[contend::platform::shuttle::LoggedStep],
-) -> std::ops::Range<usize> {
-    if log.len() <= WHOLE_TABLE_ROWS {
-        return 0..log.len();
-    }
-    let first = log
-        .iter()
-        .position(|step| {
-            matches!(
-                step.access,
-                contend::platform::Access::Write {
-                    overwrote: Some(_),
-                    ..
-                }
-            )
-        })
-        .unwrap_or(log.len() - 1);
-    first.saturating_sub(CONTEXT_ROWS)..(first + CONTEXT_ROWS / 2 + 1).min(log.len())
-}
-
 fn write_replay(
     out: &mut impl Write,
     file: &ScheduleFile,
@@ -271,43 +250,27 @@ fn write_replay(
         writeln!(out, "warning: {warning}")?;
     }
     writeln!(out)?;
-    let log = &replayed.execution.log;
-    let rows = if full {
-        0..log.len()
+    let window = &replayed.window;
+    if full {
+        write_table(out, &names, &replayed.execution.log)?;
+        writeln!(out)?;
+        for sentence in describe_overwrites(&names, &replayed.execution.log) {
+            writeln!(out, "{sentence}")?;
+        }
     } else {
-        rows_around_the_first_overwrite(log)
-    };
-    write_table_rows(out, &names, log, rows.clone())?;
-    writeln!(out)?;
-    // The sentences of the first overwrites need only the steps up to them.
-    let overwrites: Vec<usize> = log
-        .iter()
-        .enumerate()
-        .filter(|(_, step)| {
-            matches!(
-                step.access,
-                contend::platform::Access::Write {
-                    overwrote: Some(_),
-                    ..
-                }
-            )
-        })
-        .map(|(at, _)| at)
-        .collect();
-    let described = match overwrites.get(SHOWN_OVERWRITES) {
-        Some(&next) if !full => &log[..next],
-        _ => &log[..],
-    };
-    for sentence in describe_overwrites(&names, described) {
-        writeln!(out, "{sentence}")?;
-    }
-    if (!full && overwrites.len() > SHOWN_OVERWRITES) || rows != (0..log.len()) {
-        writeln!(
-            out,
-            "({}, {}: `--full` prints them all)",
-            words::count(log.len() as u64, "step"),
-            words::count(overwrites.len() as u64, "overwrite")
-        )?;
+        write_shown_rows(out, &names, window.rows())?;
+        writeln!(out)?;
+        for note in window.notes().iter().take(SHOWN_OVERWRITES) {
+            writeln!(out, "{}", note.describe(&names))?;
+        }
+        if window.overwrites() > SHOWN_OVERWRITES || !window.is_whole() {
+            writeln!(
+                out,
+                "({}, {}: `--full` prints them all)",
+                words::count(window.total() as u64, "step"),
+                words::count(window.overwrites() as u64, "overwrite")
+            )?;
+        }
     }
     if verbose {
         writeln!(

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{Access, AccessPoint, Lock, Platform, SharedWord};
 use crate::schedule::Progress;
+use crate::schedule::window::StepWindow;
 
 /// The platform of controlled executions under shuttle.
 #[derive(Debug, Default)]
@@ -121,19 +122,44 @@ pub struct LoggedStep {
     pub decisions_before: u64,
 }
 
-/// The accesses of one controlled execution, in the order they happened. Under shuttle only
-/// one task runs at a time, so a plain lock (never held across a scheduling point) suffices.
+/// The accesses of one controlled execution, in the order they happened: every one, or only
+/// the window a replay's default output shows. Under shuttle only one task runs at a time, so a
+/// plain lock (never held across a scheduling point) suffices.
 #[derive(Clone, Debug, Default)]
 pub struct StepLog {
-    steps: Arc<Mutex<Vec<LoggedStep>>>,
+    steps: Arc<Mutex<Steps>>,
     progress: Arc<Progress>,
 }
 
+/// What a [`StepLog`] keeps.
+#[derive(Debug)]
+enum Steps {
+    /// Every step.
+    All(Vec<LoggedStep>),
+    /// The window around the first overwrite, and counts.
+    Window(Box<StepWindow>),
+}
+
+impl Default for Steps {
+    fn default() -> Self {
+        Steps::All(Vec::new())
+    }
+}
+
 impl StepLog {
-    /// An empty log that notes the scheduler's `progress` at each access.
+    /// An empty log of every step that notes the scheduler's `progress` at each access.
     pub fn with_progress(progress: Arc<Progress>) -> Self {
         StepLog {
             steps: Arc::default(),
+            progress,
+        }
+    }
+
+    /// An empty log that keeps only the window a replay's default output shows (memory that
+    /// does not grow with the execution), noting the scheduler's `progress` at each access.
+    pub fn windowed(progress: Arc<Progress>) -> Self {
+        StepLog {
+            steps: Arc::new(Mutex::new(Steps::Window(Box::default()))),
             progress,
         }
     }
@@ -145,19 +171,25 @@ impl StepLog {
             preemptions_before: self.progress.preemptions.load(Ordering::SeqCst),
             decisions_before: self.progress.decisions.load(Ordering::SeqCst),
         };
-        self.steps
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(step);
+        match &mut *self.steps.lock().unwrap_or_else(|p| p.into_inner()) {
+            Steps::All(steps) => steps.push(step),
+            Steps::Window(window) => window.push(step),
+        }
     }
 
-    /// The logged steps so far.
-    pub fn steps(&self) -> Vec<LoggedStep> {
-        self.steps.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The logged steps, taken out of the log (no copy of a long log).
+    /// The logged steps, taken out of the log (no copy of a long log); none for a windowed log.
     pub fn take_steps(&self) -> Vec<LoggedStep> {
-        std::mem::take(&mut *self.steps.lock().unwrap_or_else(|p| p.into_inner()))
+        match &mut *self.steps.lock().unwrap_or_else(|p| p.into_inner()) {
+            Steps::All(steps) => std::mem::take(steps),
+            Steps::Window(_) => Vec::new(),
+        }
+    }
+
+    /// The window of a windowed log, or of every step of a full one, taken out of the log.
+    pub fn take_window(&self) -> StepWindow {
+        match &mut *self.steps.lock().unwrap_or_else(|p| p.into_inner()) {
+            Steps::All(steps) => StepWindow::of(steps),
+            Steps::Window(window) => std::mem::take(&mut **window).finish(),
+        }
     }
 }

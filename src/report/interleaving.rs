@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::Access;
 use crate::platform::shuttle::LoggedStep;
+pub use crate::schedule::overwrites::{OverwriteNote, Overwrites};
+use crate::schedule::window::Rows;
 use crate::schedule::{Choice, task_name};
 
 /// Width of one thread's column.
@@ -32,21 +34,36 @@ pub fn write_table_rows(
     rows: std::ops::Range<usize>,
 ) -> io::Result<()> {
     let rows = rows.start.min(log.len())..rows.end.min(log.len());
+    let preemptions_before = rows
+        .start
+        .checked_sub(1)
+        .map_or(0, |before| log[before].preemptions_before);
+    write_shown_rows(
+        out,
+        names,
+        Rows {
+            steps: &log[rows.clone()],
+            first: rows.start,
+            total: log.len(),
+            preemptions_before,
+        },
+    )
+}
+
+/// The table's `rows`, with a line saying how many rows are left out before and after them.
+pub fn write_shown_rows(out: &mut impl Write, names: &[String], rows: Rows<'_>) -> io::Result<()> {
     let threads = names.len();
     let mut header = format!("{:>5}  ", "step");
     for name in names {
         header.push_str(&format!("{name:<COLUMN$}"));
     }
     writeln!(out, "{}", header.trim_end())?;
-    if rows.start > 0 {
-        writeln!(out, "  ... {} steps before", rows.start)?;
+    if rows.first > 0 {
+        writeln!(out, "  ... {} steps before", rows.first)?;
     }
-    let mut preemptions = rows
-        .start
-        .checked_sub(1)
-        .map_or(0, |before| log[before].preemptions_before);
-    for (index, step) in log.iter().enumerate().take(rows.end).skip(rows.start) {
-        let mut row = format!("{:>5}  ", index + 1);
+    let mut preemptions = rows.preemptions_before;
+    for (index, step) in rows.steps.iter().enumerate() {
+        let mut row = format!("{:>5}  ", rows.first + index + 1);
         for thread in 0..threads {
             let cell = if thread == step.thread {
                 step.access.to_string()
@@ -61,8 +78,9 @@ pub fn write_table_rows(
         }
         writeln!(out, "{}", row.trim_end())?;
     }
-    if rows.end < log.len() {
-        writeln!(out, "  ... {} steps after", log.len() - rows.end)?;
+    let end = rows.first + rows.steps.len();
+    if end < rows.total {
+        writeln!(out, "  ... {} steps after", rows.total - end)?;
     }
     Ok(())
 }
@@ -153,60 +171,11 @@ pub fn describe_choices(names: &[String], choices: &[Choice], log: &[LoggedStep]
 /// Each overwrite of the log in words: which thread's write, of which value, was overwritten by
 /// which thread's write, from which stale read. `names` are the threads' names.
 pub fn describe_overwrites(names: &[String], log: &[LoggedStep]) -> Vec<String> {
-    let name = |thread: usize| {
-        names
-            .get(thread)
-            .cloned()
-            .unwrap_or_else(|| task_name(thread + 1))
-    };
-    let mut writes: HashMap<(usize, u64), i64> = HashMap::new();
-    let mut write_counts: HashMap<usize, u64> = HashMap::new();
-    let mut last_read: HashMap<usize, i64> = HashMap::new();
-    let mut sentences = Vec::new();
-    for step in log {
-        match step.access {
-            Access::Read { value } => {
-                last_read.insert(step.thread, value);
-            }
-            Access::Write { value, overwrote } => {
-                let op = write_counts.entry(step.thread).or_default();
-                writes.insert((step.thread, *op), value);
-                *op += 1;
-                let writer = name(step.thread);
-                let read = last_read
-                    .get(&step.thread)
-                    .map(|v| format!(" from its read of {v}"))
-                    .unwrap_or_default();
-                match overwrote {
-                    None => {}
-                    Some(Some((victim, victim_op))) => {
-                        let victim_value = writes
-                            .get(&(victim, victim_op))
-                            .map(|v| format!(" of {v}"))
-                            .unwrap_or_default();
-                        sentences.push(format!(
-                            "{writer} wrote {value}{read}, overwriting {}'s write{victim_value}, \
-                             which it had not read",
-                            name(victim)
-                        ));
-                    }
-                    Some(None) => sentences.push(format!(
-                        "{writer} wrote {value}{read}, overwriting the initial value it had not read"
-                    )),
-                }
-            }
-            Access::CompareAndWrite {
-                value,
-                written: true,
-            } => {
-                let op = write_counts.entry(step.thread).or_default();
-                writes.insert((step.thread, *op), value);
-                *op += 1;
-            }
-            _ => {}
-        }
-    }
-    sentences
+    let mut overwrites = Overwrites::default();
+    log.iter()
+        .filter_map(|step| overwrites.note(step))
+        .map(|note| note.describe(names))
+        .collect()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use shuttle::scheduler::Scheduler;
 
 use super::follow::{Follow, Trail};
+use super::packed::PackedChoices;
 use super::{Choice, Controlled, Divergence, Keep};
 use crate::engine::controlled::quiet_config;
 use crate::engine::panics::Capture;
@@ -163,11 +164,33 @@ pub fn run_controlled<B: ControlledBody>(
     max_steps: u64,
     context: EventContext<'_>,
 ) -> Result<Controlled<B::Outcome, <B::Log as ExecutionLog>::Entry>, LedgerError> {
+    run_controlled_logging(
+        body,
+        choices,
+        random_values,
+        keep,
+        max_steps,
+        context,
+        B::Log::new,
+    )
+}
+
+/// [`run_controlled`] with the log (when `keep` asks for one) made by `new_log` from the
+/// scheduler's progress: a caller that keeps a handle on it reads what it kept.
+pub fn run_controlled_logging<B: ControlledBody>(
+    body: &Arc<B>,
+    choices: &[Choice],
+    random_values: &[u64],
+    keep: Keep,
+    max_steps: u64,
+    context: EventContext<'_>,
+    new_log: impl FnOnce(Arc<Progress>) -> B::Log,
+) -> Result<Controlled<B::Outcome, <B::Log as ExecutionLog>::Entry>, LedgerError> {
     let trail = Arc::new(Mutex::new(Trail::default()));
     let progress = Arc::new(Progress::default());
-    let log = keep.log.then(|| B::Log::new(Arc::clone(&progress)));
+    let log = keep.log.then(|| new_log(Arc::clone(&progress)));
     let scheduler = Follow::new(
-        choices.to_vec(),
+        PackedChoices::of(choices),
         random_values.to_vec(),
         keep.decisions,
         Arc::clone(&trail),

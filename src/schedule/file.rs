@@ -320,28 +320,43 @@ impl ScheduleFile {
             None => return Err(invalid(None, "the file has no `version`".into())),
         }
         // The digest line is blanked out rather than removed, so that positions stay right.
-        let (digest, without_digest) = take_digest(text)
+        let (digest, digest_line) = take_digest(text)
             .ok_or_else(|| invalid(None, "the file has no `digest` line".into()))?;
         // A long schedule's choices are read by a plain scanner: a TOML document of millions of
-        // pairs takes gigabytes. Anything but plain pairs is left to the TOML parser.
-        let (choices, without_choices) = match take_minimal_choices(&without_digest) {
-            Some((choices, rest)) => (Some(choices), rest),
-            None => (None, without_digest),
+        // pairs takes gigabytes. Anything but plain pairs is left to the TOML parser. The rest
+        // is parsed without them (no copy of a long file), positions after them mapped back.
+        let (choices, cut) = match take_minimal_choices(text) {
+            Some((choices, value)) => (Some(choices), Some(value)),
+            None => (None, None),
         };
-        let mut file: ScheduleFile = toml::from_str(&without_choices)
-            .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        let mut rest = String::with_capacity(text.len().min(64 * 1024));
+        let mut copied = 0;
+        for (range, replacement) in [(Some(digest_line), ""), (cut.clone(), "[]")] {
+            let Some(range) = range else { continue };
+            rest.push_str(&text[copied..range.start]);
+            rest.push_str(replacement);
+            if replacement.is_empty() {
+                rest.push_str(&" ".repeat(range.len()));
+            }
+            copied = range.end;
+        }
+        rest.push_str(&text[copied..]);
+        let removed = cut.as_ref().map_or(0, |value| value.len() - 2);
+        let unshift = |span: Option<std::ops::Range<usize>>| {
+            span.map(|s| match &cut {
+                Some(value) if s.start >= value.start + 2 => s.start + removed..s.end + removed,
+                _ => s,
+            })
+        };
+        let mut file: ScheduleFile = toml::from_str(&rest)
+            .map_err(|e| invalid(unshift(e.span()), e.message().trim().replace('\n', " ")))?;
+        drop(rest);
         if let Some(choices) = choices {
             file.minimal.choices = choices;
         }
         file.check().map_err(|message| invalid(None, message))?;
         if digest != file.digest() {
-            return Err(invalid(
-                None,
-                "the file was edited or damaged: its digest does not match what it holds. A \
-                 schedule file is a record of one failure, not a test to edit; to check a fix, \
-                 replay the saved file unchanged, or run the fixed config again"
-                    .into(),
-            ));
+            return Err(invalid(None, EDITED.into()));
         }
         Ok(file)
     }
@@ -349,21 +364,7 @@ impl ScheduleFile {
     /// The digest of everything the file holds: FNV-1a (128 bits) of its canonical form (its
     /// JSON serialization, streamed into the hash).
     pub fn digest(&self) -> String {
-        struct Fnv(u128);
-        impl Write for Fnv {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                for &b in buf {
-                    self.0 = (self.0 ^ u128::from(b)).wrapping_mul(FNV_PRIME);
-                }
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut hash = Fnv(FNV_OFFSET);
-        serde_json::to_writer(&mut hash, self).expect("a schedule file is plain data");
-        format!("fnv1a128:{:032x}", hash.0)
+        digest_of(self)
     }
 
     /// Checks what the types cannot: a workload contend can run, choices in order.
@@ -510,13 +511,40 @@ pub fn top_level(text: &str) -> &str {
     &text[..end]
 }
 
+/// What an edited or damaged schedule file is told.
+pub(crate) const EDITED: &str = "the file was edited or damaged: its digest does not match what \
+     it holds. A schedule file is a record of one failure, not a test to edit; to check a fix, \
+     replay the saved file unchanged (against the fixed config, or with the fixed program), or \
+     run the fixed config again";
+
+/// The digest of everything `record` holds, for a schedule file to carry as
+/// `digest = "fnv1a128:..."`: FNV-1a (128 bits) of its canonical form (its JSON serialization,
+/// streamed into the hash).
+pub(crate) fn digest_of(record: &impl Serialize) -> String {
+    struct Fnv(u128);
+    impl Write for Fnv {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            for &b in buf {
+                self.0 = (self.0 ^ u128::from(b)).wrapping_mul(FNV_PRIME);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hash = Fnv(FNV_OFFSET);
+    serde_json::to_writer(&mut hash, record).expect("a schedule file is plain data");
+    format!("fnv1a128:{:032x}", hash.0)
+}
+
 /// FNV-1a's 128-bit offset basis and prime.
 const FNV_OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
 const FNV_PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
 
-/// The `digest = "..."` line of a schedule file's text (a top-level key, before any table),
-/// and the text with that line blanked.
-fn take_digest(text: &str) -> Option<(String, String)> {
+/// The `digest = "..."` line of a schedule file's text (a top-level key, before any table):
+/// its value, and where the line is (without its line break).
+pub(crate) fn take_digest(text: &str) -> Option<(String, std::ops::Range<usize>)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim();
@@ -533,12 +561,7 @@ fn take_digest(text: &str) -> Option<(String, String)> {
                 .get("d")?
                 .as_str()?
                 .to_string();
-            let blank = " ".repeat(line.trim_end_matches('\n').len());
-            let mut rest = String::with_capacity(text.len());
-            rest.push_str(&text[..offset]);
-            rest.push_str(&blank);
-            rest.push_str(&text[offset + line.trim_end_matches('\n').len()..]);
-            return Some((digest, rest));
+            return Some((digest, offset..offset + line.trim_end_matches('\n').len()));
         }
         offset += line.len();
     }
@@ -546,8 +569,8 @@ fn take_digest(text: &str) -> Option<(String, String)> {
 }
 
 /// The `choices = [[step, task], ...]` line of the `[minimal]` table, read as plain pairs, and
-/// the text with that line's value emptied (`[]`, padded so that positions stay right).
-fn take_minimal_choices(text: &str) -> Option<(Vec<Choice>, String)> {
+/// where that line's value is.
+fn take_minimal_choices(text: &str) -> Option<(Vec<Choice>, std::ops::Range<usize>)> {
     let table = text.find("\n[minimal]\n")? + "\n[minimal]\n".len();
     let mut offset = table;
     for line in text[table..].split_inclusive('\n') {
@@ -557,12 +580,8 @@ fn take_minimal_choices(text: &str) -> Option<(Vec<Choice>, String)> {
         }
         if let Some(value) = content.strip_prefix("choices = ") {
             let choices = scan_pairs(value)?;
-            let mut rest = String::with_capacity(text.len());
-            rest.push_str(&text[..offset]);
-            rest.push_str("choices = []");
-            rest.push_str(&" ".repeat(value.len() - 2));
-            rest.push_str(&text[offset + content.len()..]);
-            return Some((choices, rest));
+            let start = offset + "choices = ".len();
+            return Some((choices, start..start + value.len()));
         }
         offset += line.len();
     }
@@ -599,7 +618,7 @@ fn scan_pairs(value: &str) -> Option<Vec<Choice>> {
 }
 
 /// The engines and schedulers a schedule file may name.
-const ENGINES: [&str; 4] = ["threads", "shuttle", "async", "processes"];
+pub(crate) const ENGINES: [&str; 4] = ["threads", "shuttle", "async", "processes"];
 const SCHEDULERS: [&str; 3] = ["random", "pct", "dfs"];
 
 impl ScheduleFile {

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 
-use super::{Choice, Decision, Point, Progress};
+use super::packed::PackedChoices;
+use super::{Decision, Point, Progress};
 
 /// How an execution followed its choices.
 #[derive(Debug, Default)]
@@ -27,7 +28,7 @@ pub(crate) struct Trail {
 /// run there (it waits for a lock, say, after an edit to the program), as soon after as it can;
 /// later choices wait their turn. Controlled randomness gets `random_values` in order, then 0.
 pub(crate) struct Follow {
-    choices: Vec<Choice>,
+    choices: PackedChoices,
     random_values: Vec<u64>,
     next_choice: usize,
     next_random: usize,
@@ -41,7 +42,7 @@ pub(crate) struct Follow {
 impl Follow {
     /// A scheduler for one execution; `record_decisions` keeps every decision in the trail.
     pub(crate) fn new(
-        choices: Vec<Choice>,
+        choices: PackedChoices,
         random_values: Vec<u64>,
         record_decisions: bool,
         trail: Arc<Mutex<Trail>>,

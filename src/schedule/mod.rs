@@ -13,12 +13,15 @@ pub mod body;
 #[cfg(feature = "runner")]
 pub mod file;
 pub mod follow;
+pub mod overwrites;
+mod packed;
 #[cfg(feature = "runner")]
 pub mod plugin_witness;
 pub mod record;
 pub mod search;
 #[cfg(feature = "runner")]
 pub mod shrink;
+pub mod window;
 #[cfg(feature = "runner")]
 pub mod witness;
 #[cfg(feature = "runner")]
@@ -32,7 +35,7 @@ pub const SHUTTLE_VERSION: &str = "0.9.10";
 
 #[cfg(feature = "runner")]
 pub use body::WorkloadBody;
-pub use body::{ControlledBody, ExecutionLog, Progress, run_controlled};
+pub use body::{ControlledBody, ExecutionLog, Progress, run_controlled, run_controlled_logging};
 
 /// One scheduling decision that departs from the default rule. Written in files as the pair
 /// `[step, task]`.

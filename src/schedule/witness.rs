@@ -13,9 +13,9 @@ use super::record::Recording;
 use super::search::{FailureKind, Limits, Minimality};
 use super::shrink::{Minimal, minimize};
 use crate::engine::{EngineError, Outcome};
-use crate::replay::{ReplayError, replay};
+use crate::replay::{Kept, ReplayError, Target, replay_keeping};
 use crate::report::ThreadReport;
-use crate::report::interleaving::{AccessReport, access_reports, describe_overwrites, write_table};
+use crate::report::interleaving::{AccessReport, access_reports, write_table};
 use crate::scenario::{CounterSpec, EngineSpec, Scenario};
 
 /// The minimal failing schedule of a scenario, as reports show it.
@@ -200,7 +200,8 @@ pub fn witness(
 
     let mut file = schedule_file(scenario, counter, kind, &minimal, original, run);
     file.minimal.max_steps = max_steps;
-    let replayed = match replay(&file, false) {
+    // The report shows the first rows and overwrites: a window of the steps is enough.
+    let replayed = match replay_keeping(&file, &Target::Recorded, false, Kept::Window) {
         Ok(replayed) if replayed.reproduced && replayed.execution.divergence.is_none() => replayed,
         Ok(_) | Err(ReplayError::Diverged(_)) => {
             notes.push("the schedule found does not replay its failure; it was not saved".into());
@@ -236,18 +237,18 @@ pub fn witness(
         notes.push(format!("schedule saved: {path}"));
     }
     let names = file.minimal_names();
-    let log = &replayed.execution.log;
+    let window = &replayed.window;
+    let head = &window.head()[..window.total().min(MAX_TABLE_ROWS)];
     let mut table = Vec::new();
-    write_table(&mut table, &names, &log[..log.len().min(MAX_TABLE_ROWS)])
-        .expect("writing to memory does not fail");
+    write_table(&mut table, &names, head).expect("writing to memory does not fail");
     let mut interleaving: Vec<String> = String::from_utf8_lossy(&table)
         .lines()
         .map(str::to_string)
         .collect();
-    if log.len() > MAX_TABLE_ROWS {
+    if window.total() > MAX_TABLE_ROWS {
         interleaving.push(format!(
             "  ... and {} more rows: `contend replay` shows them all",
-            log.len() - MAX_TABLE_ROWS
+            window.total() - MAX_TABLE_ROWS
         ));
     }
     Ok(Witness {
@@ -265,8 +266,16 @@ pub fn witness(
             threads: thread_reports(&minimal.counter),
             thread_names: names.clone(),
             interleaving,
-            accesses: access_reports(&log[..log.len().min(MAX_TABLE_ROWS)]),
-            explanation: capped(describe_overwrites(&names, log), MAX_EXPLANATIONS),
+            accesses: access_reports(head),
+            explanation: capped_of(
+                window
+                    .notes()
+                    .iter()
+                    .map(|note| note.describe(&names))
+                    .collect(),
+                window.overwrites(),
+                MAX_EXPLANATIONS,
+            ),
             executions,
             seconds: started.elapsed().as_secs_f64(),
         }),
@@ -283,6 +292,23 @@ pub(crate) const MAX_TABLE_ROWS: usize = 100;
 
 /// The most overwrites a report names in words.
 pub(crate) const MAX_EXPLANATIONS: usize = 20;
+
+// A run's report is made from the window of a replay's steps.
+const _: () = assert!(MAX_TABLE_ROWS <= super::window::WHOLE_TABLE_ROWS);
+const _: () = assert!(MAX_EXPLANATIONS <= super::window::KEPT_OVERWRITES);
+
+/// The first `max` of `total` lines, of which `lines` are the first, and a line saying how many
+/// were left out.
+fn capped_of(mut lines: Vec<String>, total: usize, max: usize) -> Vec<String> {
+    lines.truncate(max);
+    if total > max {
+        lines.push(format!(
+            "... and {} more overwrites: `contend replay` names them all",
+            total - max
+        ));
+    }
+    lines
+}
 
 /// The first `max` lines, and a line saying how many were left out.
 pub(crate) fn capped(mut lines: Vec<String>, max: usize) -> Vec<String> {

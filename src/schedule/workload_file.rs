@@ -1,19 +1,24 @@
 //! Schedule files of plugin workloads: the scenario, the (shrunk) parameters, and the choices
 //! of the minimal failing schedule. `contend replay` reads them in the program that registered
 //! the workload (a harness binary), which runs its body again through the same interleaving.
+//! Like a counter's schedule file, one carries a digest of everything it holds, and every field
+//! is checked: an edited or damaged file is refused.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::Choice;
-use super::file::{FileLocation, ScheduleFileError, save_schedule_text};
+use super::file::{
+    EDITED, ENGINES, FileLocation, ScheduleFileError, digest_of, save_schedule_text, take_digest,
+    top_level,
+};
 use super::search::{FailureKind, Minimality};
 
 /// The `format` every plugin workload's schedule file names.
 pub const FORMAT: &str = "contend-workload-schedule";
-/// The version of the format this contend writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the format this contend writes and reads (2: with a `digest`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The saved failing schedule of a plugin workload's scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,36 +92,116 @@ pub struct WorkloadMinimal {
 impl WorkloadSchedule {
     /// Saves the file in `folder`, named after the scenario, never over another file.
     pub fn save_in(&self, folder: &Path) -> std::io::Result<PathBuf> {
-        let text = toml::to_string(self).map_err(std::io::Error::other)?;
-        save_schedule_text(folder, &self.scenario.name, &text)
+        save_schedule_text(folder, &self.scenario.name, &self.to_toml()?)
+    }
+
+    /// The file's text: a comment, the digest, and the records.
+    pub fn to_toml(&self) -> std::io::Result<String> {
+        let body = toml::to_string(self).map_err(std::io::Error::other)?;
+        Ok(format!(
+            "# A failing schedule of a plugin workload, recorded by contend. Replay it with the\n\
+             # program that registers the workload: `PROGRAM replay FILE`.\n\
+             digest = \"{}\"\n{body}",
+            self.digest()
+        ))
+    }
+
+    /// The digest of everything the file holds, as for a counter's schedule file.
+    pub fn digest(&self) -> String {
+        digest_of(self)
     }
 
     /// Reads a plugin workload's schedule file; `path` names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<WorkloadSchedule, ScheduleFileError> {
-        let file: WorkloadSchedule =
-            toml::from_str(text).map_err(|error| ScheduleFileError::Invalid {
-                location: FileLocation::at(path, text, error.span()),
-                message: error.message().trim().replace('\n', " "),
-            })?;
-        if file.version != FORMAT_VERSION {
-            return Err(ScheduleFileError::Version {
-                path: path.to_path_buf(),
-                found: file.version,
-                contend: file.contend_version,
-            });
+        let invalid =
+            |span: Option<std::ops::Range<usize>>, message: String| ScheduleFileError::Invalid {
+                location: FileLocation::at(path, text, span),
+                message,
+            };
+        // The header first, so that a file of another version is named as such.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            version: Option<u32>,
+            contend_version: Option<String>,
         }
-        if file
-            .minimal
-            .choices
-            .windows(2)
-            .any(|w| w[0].step >= w[1].step)
-        {
-            return Err(ScheduleFileError::Invalid {
-                location: FileLocation::at(path, text, None),
-                message: "the choices must be in increasing order of their decision".into(),
-            });
+        let header: Header = toml::from_str(top_level(text))
+            .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        if header.format.as_deref() != Some(FORMAT) {
+            return Err(invalid(
+                None,
+                format!("not a plugin workload's schedule file (it lacks `format = \"{FORMAT}\"`)"),
+            ));
+        }
+        match header.version {
+            Some(FORMAT_VERSION) => {}
+            Some(found) => {
+                return Err(ScheduleFileError::Version {
+                    path: path.to_path_buf(),
+                    found,
+                    contend: header.contend_version.unwrap_or_else(|| "unknown".into()),
+                });
+            }
+            None => return Err(invalid(None, "the file has no `version`".into())),
+        }
+        // The digest line is blanked out rather than removed, so that positions stay right.
+        let (digest, line) = take_digest(text)
+            .ok_or_else(|| invalid(None, "the file has no `digest` line".into()))?;
+        let mut rest = text.to_string();
+        rest.replace_range(line.clone(), &" ".repeat(line.len()));
+        let file: WorkloadSchedule = toml::from_str(&rest)
+            .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
+        file.check().map_err(|message| invalid(None, message))?;
+        if digest != file.digest() {
+            return Err(invalid(None, EDITED.into()));
         }
         Ok(file)
+    }
+
+    /// Checks what the types cannot, as strictly as a config: names, engine, the step bound,
+    /// and choices that a search could have made.
+    fn check(&self) -> Result<(), String> {
+        let scenario = &self.scenario;
+        if scenario.name.trim().is_empty() {
+            return Err("scenario.name must not be empty".into());
+        }
+        if scenario.workload.trim().is_empty() {
+            return Err("scenario.workload must not be empty".into());
+        }
+        if !ENGINES.contains(&scenario.engine.as_str()) {
+            return Err(format!(
+                "scenario.engine is `{}`, not an engine (expected one of: {})",
+                scenario.engine.escape_debug(),
+                ENGINES.join(", ")
+            ));
+        }
+        let minimal = &self.minimal;
+        if minimal.max_steps == 0 {
+            return Err("minimal.max_steps must be at least 1".into());
+        }
+        if let Some(pair) = minimal.choices.windows(2).find(|w| w[0].step >= w[1].step) {
+            return Err(format!(
+                "minimal.choices must be in increasing order of their decision, but decision {} \
+                 comes after decision {}",
+                pair[1].step, pair[0].step
+            ));
+        }
+        if let Some(last) = minimal.choices.last()
+            && last.step >= minimal.steps
+        {
+            return Err(format!(
+                "minimal.choices: decision {} is past the schedule's {} decisions",
+                last.step, minimal.steps
+            ));
+        }
+        if minimal.preemptions > minimal.choices.len() as u64 {
+            return Err(format!(
+                "minimal.preemptions is {}, but a preemption is a choice and there are {}",
+                minimal.preemptions,
+                minimal.choices.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `text` is a plugin workload's schedule file (by its `format`).

@@ -106,6 +106,9 @@ impl ProcessesEngine {
     ) -> Result<(), EngineError> {
         let workload = Counter::new(counter.clone());
         remove_abandoned_folders(&scratch_root());
+        if self.settings.parallel && plan.jobs > 1 {
+            return self.execute_side_by_side(&workload, counter, plan, tally);
+        }
         for run in plan.executions() {
             if plan.out_of_time() {
                 tally.stop_for_time();
@@ -122,6 +125,76 @@ impl ProcessesEngine {
                 break;
             }
             if flow == Flow::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// `parallel = true`: runs the executions on `plan.jobs` worker threads, each execution
+    /// with its own worker processes, and adds them up in run order, as [`Self::execute`] would
+    /// have one after the other: the run that stops the scenario (a timeout, `--fail-fast`)
+    /// drops the runs after it, so the report is the same for every number of jobs.
+    fn execute_side_by_side(
+        &self,
+        workload: &Counter,
+        counter: &CounterSpec,
+        plan: &RunPlan,
+        tally: &mut Tally,
+    ) -> Result<(), EngineError> {
+        let runs = Mutex::new(plan.executions());
+        let stop_at = AtomicU64::new(u64::MAX);
+        let done: Mutex<std::collections::BTreeMap<u64, Result<Ran, EngineError>>> =
+            Mutex::default();
+        let template = tally.fresh();
+        std::thread::scope(|scope| {
+            for _ in 0..plan.jobs {
+                scope.spawn(|| {
+                    loop {
+                        if plan.out_of_time() {
+                            break;
+                        }
+                        let Some(run) = lock(&runs).next() else { break };
+                        if run > stop_at.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let ran = self.execute_once(workload, counter, plan, run).map(|e| {
+                            let mut one = template.fresh();
+                            let flow = one.record(run, e.outcome);
+                            Ran {
+                                tally: one,
+                                flow,
+                                timed_out: e.timed_out,
+                            }
+                        });
+                        if ran
+                            .as_ref()
+                            .map_or(true, |ran| ran.timed_out || ran.flow == Flow::Stop)
+                        {
+                            stop_at.fetch_min(run, Ordering::SeqCst);
+                        }
+                        lock(&done).insert(run, ran);
+                    }
+                });
+            }
+        });
+        let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+        for run in plan.executions() {
+            let Some(ran) = done.remove(&run) else {
+                // A run before this one's end never ran: the time budget ended the scenario.
+                tally.stop_for_time();
+                break;
+            };
+            let ran = ran?;
+            tally.absorb(ran.tally);
+            if ran.timed_out {
+                tally.notes.push(format!(
+                    "stopped after run {run} timed out (timeout = \"{}\")",
+                    humantime::format_duration(self.settings.timeout)
+                ));
+                break;
+            }
+            if ran.flow == Flow::Stop {
                 break;
             }
         }
@@ -392,6 +465,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 enum Shared {
     Memory(CounterState<ProcessPlatform>),
     Manager(ManagerServer),
+}
+
+/// One execution run side by side with others, recorded in a tally of its own.
+struct Ran {
+    tally: Tally,
+    flow: Flow,
+    timed_out: bool,
 }
 
 /// How one execution went.
