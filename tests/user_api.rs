@@ -299,6 +299,59 @@ fn replaying_the_saved_schedule_reproduces_the_failure() {
 }
 
 #[test]
+fn an_edited_check_schedule_regression_is_refused_not_replayed() {
+    let dir = ScheduleDir::new("edited");
+    let (_, file) = racy_schedule("racy_counter_edited", &dir.0);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("\ndigest = \"fnv1a128:"), "{text}");
+    // Edits that would let a replay pass or replay another execution.
+    let set = |key: &str, value: &str| -> String {
+        text.lines()
+            .map(|line| {
+                if line.starts_with(&format!("{key} = ")) {
+                    format!("{key} = {value}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let edits = [
+        set("execution", "12"),
+        set("seed", "9"),
+        set("max_steps", "1000"),
+        set("choices", "[]"),
+    ];
+    for (index, edited) in edits.iter().enumerate() {
+        assert_ne!(edited, &text, "edit {index} changed nothing");
+        std::fs::write(&file, edited).unwrap();
+        let replay = Check::new("racy_counter_edited")
+            .expect(Expect::LostUpdates)
+            .replay_from(&file)
+            .run(racy_counter(3));
+        let error = replay.engines[0].error.as_ref().map(ToString::to_string);
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("edited or damaged")),
+            "edit {index}: {replay}"
+        );
+        assert!(
+            !replay.passed(),
+            "edit {index}: an edited file must not pass"
+        );
+    }
+    // Unedited, it replays.
+    std::fs::write(&file, &text).unwrap();
+    let replay = Check::new("racy_counter_edited")
+        .expect(Expect::LostUpdates)
+        .replay_from(&file)
+        .run(racy_counter(3));
+    assert!(replay.passed(), "{replay}");
+}
+
+#[test]
 fn the_replay_variable_makes_cargo_test_replay_the_schedule() {
     const TEST: &str = "the_replay_variable_makes_cargo_test_replay_the_schedule";
     let dir = ScheduleDir::new(TEST);

@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use super::report::CheckError;
 use crate::schedule::Choice;
+use crate::schedule::digest::{EDITED, digest_of, take_digest};
 
 /// The `format` every check schedule file names.
 pub const FORMAT: &str = "contend-check-schedule";
-/// The version of the format this contend writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the format this contend writes and reads (2: with a `digest`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A check's saved failing schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,25 +66,53 @@ pub(crate) fn load(path: &Path) -> Result<CheckSchedule, CheckError> {
         path: path.to_path_buf(),
         reason,
     };
-    let file: CheckSchedule = toml::from_str(&text).map_err(|error| bad(error.to_string()))?;
-    if file.format != FORMAT {
-        return Err(bad(format!(
-            "its format is `{}`, not `{FORMAT}`",
-            file.format
-        )));
+    // The header first, so that a file of another format or version is named as such.
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<String>,
+        version: Option<u32>,
     }
-    if file.version != FORMAT_VERSION {
-        return Err(bad(format!(
-            "it is of version {}; this contend reads version {FORMAT_VERSION}",
-            file.version
-        )));
+    let header: Header = toml::from_str(crate::schedule::digest::top_level(&text))
+        .map_err(|error| bad(error.to_string()))?;
+    match header.format.as_deref() {
+        Some(FORMAT) => {}
+        Some(other) => return Err(bad(format!("its format is `{other}`, not `{FORMAT}`"))),
+        None => return Err(bad(format!("it lacks `format = \"{FORMAT}\"`"))),
+    }
+    match header.version {
+        Some(FORMAT_VERSION) => {}
+        Some(found) => {
+            return Err(bad(format!(
+                "it is of version {found}; this contend reads version {FORMAT_VERSION}"
+            )));
+        }
+        None => return Err(bad("it has no `version`".into())),
+    }
+    // The digest line is blanked out rather than removed, so that positions stay right.
+    let (digest, line) = take_digest(&text).ok_or_else(|| bad("it has no `digest` line".into()))?;
+    let mut rest = text.clone();
+    rest.replace_range(line.clone(), &" ".repeat(line.len()));
+    let file: CheckSchedule = toml::from_str(&rest).map_err(|error| bad(error.to_string()))?;
+    if digest != digest_of(&file) {
+        return Err(bad(EDITED.into()));
     }
     Ok(file)
 }
 
+/// The file's text: a comment, the digest of everything it holds, and the records.
+fn to_text(file: &CheckSchedule) -> Result<String, String> {
+    let body = toml::to_string(file).map_err(|error| error.to_string())?;
+    Ok(format!(
+        "# A failing schedule of a check, recorded by contend. Replay it by running the check\n\
+         # again with CONTEND_REPLAY set to this file's path.\n\
+         digest = \"{}\"\n{body}",
+        digest_of(file)
+    ))
+}
+
 /// Writes `file` as `dir/name`, whole or not at all (a temporary file renamed), creating `dir`.
 pub(crate) fn save(dir: &Path, name: &str, file: &CheckSchedule) -> Result<PathBuf, String> {
-    let text = toml::to_string(file).map_err(|error| error.to_string())?;
+    let text = to_text(file)?;
     std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     let path = dir.join(name);
     let write = || -> std::io::Result<()> {

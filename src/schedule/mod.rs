@@ -10,6 +10,7 @@
 //! and workload thread `i` (named `Thread-{i+1}`) is task `i + 1`.
 
 pub mod body;
+pub(crate) mod digest;
 #[cfg(feature = "runner")]
 pub mod file;
 pub mod follow;
