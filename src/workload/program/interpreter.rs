@@ -29,14 +29,20 @@ pub struct World {
 }
 
 impl World {
-    /// Fresh state for `program`, made inside an execution.
+    /// Fresh state for `program`, made inside an execution: the body's thread writes each
+    /// shared variable's initial value (one access each, as the counter workload's setup makes
+    /// one), so that a program of one variable meets the same scheduling points as the counter.
     pub fn new(program: &Compiled) -> World {
+        let shared: Vec<Shared> = program
+            .shared
+            .iter()
+            .map(|(name, initial)| Shared::named(name.clone(), *initial))
+            .collect();
+        for (cell, (_, initial)) in shared.iter().zip(&program.shared) {
+            cell.set(*initial);
+        }
         World {
-            shared: program
-                .shared
-                .iter()
-                .map(|(name, initial)| Shared::named(name.clone(), *initial))
-                .collect(),
+            shared,
             locks: program.locks.iter().map(|_| Mutex::new(())).collect(),
             conds: program.conds.iter().map(|_| Condvar::new()).collect(),
         }
