@@ -508,3 +508,26 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
         }
     }
 }
+
+#[test]
+fn a_spin_that_never_ends_on_real_threads_fails_as_a_livelock_without_a_hang() {
+    let config = scenario(
+        "flag-lock-threads",
+        "threads",
+        "no-lost-updates",
+        2,
+        r#"shared = { flag0 = 1, flag1 = 1 }
+threads = [
+  { name = "p0", code = "while flag1 == 1 { }" },
+  { name = "p1", code = "while flag0 == 1 { }" },
+]"#,
+    );
+    let (code, report, _) = run(&config, &["--no-shrink"]);
+    assert_eq!(code, 1);
+    let failure = report["scenarios"][0]["failures"][0].as_str().unwrap();
+    assert!(
+        failure.contains("line 1: while flag")
+            && failure.contains("livelock: its loops ran more than 1,000,000 iterations"),
+        "{failure}"
+    );
+}

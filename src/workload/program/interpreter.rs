@@ -16,9 +16,10 @@ use super::{Compiled, CompiledThread};
 use crate::sync::{Condvar, Mutex, MutexGuard, Shared, context, invariant_failed};
 use crate::thread;
 
-/// A `while` may run this many iterations in one thread before the thread is stopped as a
-/// livelock (on real threads, where no step limit applies).
-pub const MAX_LOOP_ITERATIONS: u64 = 10_000_000;
+/// The `while` loops of one thread may run this many iterations in all before the thread is
+/// stopped as a livelock (on real threads no step limit applies; under shuttle it comes before
+/// the default `max_steps`).
+pub const MAX_LOOP_ITERATIONS: u64 = 1_000_000;
 
 /// One execution's shared state: a cell per shared variable, a mutex per lock, a condition
 /// variable per `conds` entry.
@@ -219,7 +220,10 @@ impl<'a> Runner<'a> {
                 if self.iterations > MAX_LOOP_ITERATIONS {
                     self.fail(
                         statement,
-                        &format!("livelock: more than {MAX_LOOP_ITERATIONS} loop iterations"),
+                        &format!(
+                            "livelock: its loops ran more than {} iterations",
+                            crate::report::words::grouped(MAX_LOOP_ITERATIONS.into())
+                        ),
                     );
                 }
                 context::note(|| Arc::from(self.label(statement)));
