@@ -44,8 +44,12 @@ impl World {
         }
         World {
             shared,
-            locks: program.locks.iter().map(|_| Mutex::new(())).collect(),
-            conds: program.conds.iter().map(|_| Condvar::new()).collect(),
+            locks: program
+                .locks
+                .iter()
+                .map(|name| Mutex::named(name.clone(), ()))
+                .collect(),
+            conds: program.conds.iter().map(Condvar::named).collect(),
         }
     }
 }
