@@ -6,11 +6,14 @@
 //! The pieces, one file each: the syntax tree ([`ast`]), the tokens ([`lexer`]), the parser
 //! ([`parser`]), the checker ([`checker`]), the interpreter ([`interpreter`]), the plugin that
 //! runs and shrinks programs ([`plugin`]) and the reading of the config table with positions
-//! mapped to the config file ([`table`]). The language is documented in docs/programs.md.
+//! mapped to the config file ([`table`]), and the fitting of a program a config defines now to
+//! a saved schedule's shape, for replay ([`fit`]). The language is documented in
+//! docs/programs.md.
 
 pub mod ast;
 pub mod checker;
 pub mod error;
+pub mod fit;
 pub mod interpreter;
 pub mod lexer;
 pub mod parser;
