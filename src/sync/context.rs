@@ -532,6 +532,7 @@ pub(crate) fn children_gate() -> Arc<StartGate> {
 /// Notes what the current thread is doing in words (`describe` runs only if the execution keeps
 /// a log): the note is appended to each of its logged accesses until the next note. Under
 /// shuttle every task runs on one OS thread, so notes are kept per thread of the execution.
+#[cfg(feature = "runner")]
 pub(crate) fn note(describe: impl FnOnce() -> Arc<str>) {
     let found = ACTIVE.with_borrow(|active| {
         let active = active.as_ref()?;

@@ -226,7 +226,7 @@ impl<'a> Runner<'a> {
                         statement,
                         &format!(
                             "livelock: its loops ran more than {} iterations",
-                            crate::report::words::grouped(MAX_LOOP_ITERATIONS.into())
+                            crate::words::grouped(MAX_LOOP_ITERATIONS.into())
                         ),
                     );
                 }
