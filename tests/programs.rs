@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use contend::workload::program::fit::fit_to_schedule;
 use contend::workload::program::plugin::smaller;
 use contend::workload::program::{ProgramParams, ThreadParams};
 use serde_json::Value;
@@ -474,6 +475,35 @@ fn smaller_variants_drop_copies_then_threads_then_halve_repeats() {
     assert!(smaller(&single).is_empty());
 }
 
+/// The README's zoo table: each bug's scenario and its minimal preemption count.
+fn readme_zoo_table() -> std::collections::HashMap<String, u64> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut counts = std::collections::HashMap::new();
+    let table = readme
+        .split("| bug (fix beside it) | minimal preemptions |")
+        .nth(1)
+        .expect("the README has the zoo table");
+    for row in table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+    {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let names: Vec<&str> = cells[0]
+            .split(':')
+            .next()
+            .unwrap()
+            .split(", ")
+            .map(|name| name.trim_matches('`'))
+            .collect();
+        let numbers: Vec<u64> = cells[1].split(", ").map(|n| n.parse().unwrap()).collect();
+        assert_eq!(names.len(), numbers.len(), "{row}");
+        counts.extend(names.into_iter().map(str::to_string).zip(numbers));
+    }
+    counts
+}
+
 #[test]
 fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes() {
     let dir = TempDir::new().unwrap();
@@ -481,6 +511,7 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
     let (_, report, stdout) = run_file(&zoo, dir.path(), &[]);
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 16);
+    let readme_counts = readme_zoo_table();
     for scenario in scenarios {
         let name = scenario["name"].as_str().unwrap();
         if name.ends_with("-fixed") {
@@ -497,6 +528,14 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
                 scenario["reason"]
             );
             assert_eq!(scenario["minimal_schedule"]["proven"], true, "{name}");
+            let preemptions = scenario["minimal_schedule"]["preemptions"]
+                .as_u64()
+                .unwrap();
+            assert_eq!(
+                readme_counts.get(name),
+                Some(&preemptions),
+                "{name}: the README's zoo table"
+            );
             assert!(
                 stdout.contains(&format!(
                     "minimal failing schedule: {} preemption",
@@ -582,5 +621,44 @@ fn replaying_a_programs_schedule_against_its_fixed_config_exits_0_and_against_th
     assert!(
         stdout.contains("count = 2") && stdout.contains("lock m; if balance"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn a_program_fitted_to_a_schedule_keeps_its_shape_and_takes_the_new_code() {
+    let recorded = ProgramParams {
+        shared: [("x".to_string(), 0)].into(),
+        locks: vec!["m".into()],
+        conds: Vec::new(),
+        check: Vec::new(),
+        threads: vec![
+            thread("a", "repeat 8 { x += 1 }", 3),
+            thread("b", "repeat 8 { x -= 1 }", 1),
+            thread("c", "yield", 1),
+        ],
+    };
+    let shrunk = ProgramParams {
+        threads: vec![
+            thread("a", "repeat 1 { x += 1 }", 2),
+            thread("b", "repeat 1 { x -= 1 }", 1),
+        ],
+        ..recorded.clone()
+    };
+    let now = ProgramParams {
+        threads: vec![
+            thread("b", "repeat 8 { x -= 1 }", 1),
+            thread("a", "repeat 8 { lock m; x += 1; unlock m }", 3),
+            thread("d", "yield", 1),
+        ],
+        ..recorded.clone()
+    };
+    let fitted = fit_to_schedule(&now, &recorded, &shrunk);
+    assert_eq!(
+        fitted.threads,
+        vec![
+            thread("a", "repeat 8 { lock m; x += 1; unlock m }", 2),
+            thread("b", "repeat 1 { x -= 1 }", 1),
+            thread("d", "yield", 1),
+        ]
     );
 }
