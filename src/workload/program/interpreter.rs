@@ -146,61 +146,12 @@ impl<'a> Runner<'a> {
                 self.assign_local(name.resolved, value);
             }
             StmtKind::Assign(name, op, value) => self.assign(statement, name.resolved, *op, value),
-            StmtKind::Atomic(name, op, value) => {
-                let Resolved::Shared(cell) = name.resolved else {
-                    unreachable!("the checker allows atomic updates of shared variables only")
-                };
-                let amount = self.eval(value, Some(statement));
-                let delta = match op {
-                    AssignOp::Sub => amount.checked_neg(),
-                    _ => Some(amount),
-                };
-                let Some(delta) = delta else {
-                    self.fail(statement, "arithmetic overflow")
-                };
-                self.accesses += 1;
-                let old = self.world.shared[cell].fetch_add(delta);
-                if old.checked_add(delta).is_none() {
-                    self.fail(statement, &format!("arithmetic overflow: {old} + {delta}"));
-                }
-            }
-            StmtKind::Lock(name) => {
-                let lock = object(name.resolved);
-                if self.held[lock].is_some() {
-                    self.fail(statement, "this thread holds the lock already");
-                }
-                self.accesses += 1;
-                let guard = self.world.locks[lock]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                self.held[lock] = Some(guard);
-            }
-            StmtKind::Unlock(name) => {
-                let lock = object(name.resolved);
-                self.accesses += 1;
-                if self.held[lock].take().is_none() {
-                    self.fail(statement, "unlock of a lock this thread does not hold");
-                }
-            }
-            StmtKind::Wait(cond, lock) => {
-                let (cond, lock) = (object(cond.resolved), object(lock.resolved));
-                let Some(guard) = self.held[lock].take() else {
-                    self.fail(statement, "wait without holding its lock")
-                };
-                self.accesses += 1;
-                let guard = self.world.conds[cond]
-                    .wait(guard)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                self.held[lock] = Some(guard);
-            }
-            StmtKind::Notify(cond) => {
-                self.accesses += 1;
-                self.world.conds[object(cond.resolved)].notify_one();
-            }
-            StmtKind::NotifyAll(cond) => {
-                self.accesses += 1;
-                self.world.conds[object(cond.resolved)].notify_all();
-            }
+            StmtKind::Atomic(name, op, value) => self.atomic(statement, name.resolved, *op, value),
+            StmtKind::Lock(_)
+            | StmtKind::Unlock(_)
+            | StmtKind::Wait(..)
+            | StmtKind::Notify(_)
+            | StmtKind::NotifyAll(_) => self.synchronise(statement),
             StmtKind::If(cond, then, otherwise) => {
                 if self.eval(cond, Some(statement)) != 0 {
                     self.statements(then);
@@ -208,30 +159,7 @@ impl<'a> Runner<'a> {
                     self.statements(otherwise);
                 }
             }
-            StmtKind::While(cond, body) => loop {
-                let before = self.accesses;
-                if self.eval(cond, Some(statement)) == 0 {
-                    break;
-                }
-                self.statements(body);
-                if self.accesses == before {
-                    // A loop on locals alone still lets the other threads run, so that a
-                    // livelock ends at shuttle's step limit.
-                    self.accesses += 1;
-                    thread::yield_now();
-                }
-                self.iterations += 1;
-                if self.iterations > MAX_LOOP_ITERATIONS {
-                    self.fail(
-                        statement,
-                        &format!(
-                            "livelock: its loops ran more than {} iterations",
-                            crate::words::grouped(MAX_LOOP_ITERATIONS.into())
-                        ),
-                    );
-                }
-                context::note(|| Arc::from(self.label(statement)));
-            },
+            StmtKind::While(cond, body) => self.run_while(statement, cond, body),
             StmtKind::Repeat(count, _, body) => {
                 for _ in 0..*count {
                     self.statements(body);
@@ -250,6 +178,90 @@ impl<'a> Runner<'a> {
                 self.accesses += 1;
                 thread::yield_now();
             }
+        }
+    }
+
+    /// `atomic x += e` / `atomic x -= e`: `e`, then one indivisible add.
+    fn atomic(&mut self, statement: &Stmt, target: Resolved, op: AssignOp, value: &Expr) {
+        let Resolved::Shared(cell) = target else {
+            unreachable!("the checker allows atomic updates of shared variables only")
+        };
+        let amount = self.eval(value, Some(statement));
+        let delta = match op {
+            AssignOp::Sub => amount.checked_neg(),
+            _ => Some(amount),
+        };
+        let Some(delta) = delta else {
+            self.fail(statement, "arithmetic overflow")
+        };
+        self.accesses += 1;
+        let old = self.world.shared[cell].fetch_add(delta);
+        if old.checked_add(delta).is_none() {
+            self.fail(statement, &format!("arithmetic overflow: {old} + {delta}"));
+        }
+    }
+
+    /// `lock`, `unlock`, `wait`, `notify` and `notify_all`: one access each.
+    fn synchronise(&mut self, statement: &Stmt) {
+        self.accesses += 1;
+        match &statement.kind {
+            StmtKind::Lock(name) => {
+                let lock = object(name.resolved);
+                if self.held[lock].is_some() {
+                    self.fail(statement, "this thread holds the lock already");
+                }
+                let guard = self.world.locks[lock]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                self.held[lock] = Some(guard);
+            }
+            StmtKind::Unlock(name) => {
+                if self.held[object(name.resolved)].take().is_none() {
+                    self.fail(statement, "unlock of a lock this thread does not hold");
+                }
+            }
+            StmtKind::Wait(cond, lock) => {
+                let (cond, lock) = (object(cond.resolved), object(lock.resolved));
+                let Some(guard) = self.held[lock].take() else {
+                    self.fail(statement, "wait without holding its lock")
+                };
+                let guard = self.world.conds[cond]
+                    .wait(guard)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                self.held[lock] = Some(guard);
+            }
+            StmtKind::Notify(cond) => self.world.conds[object(cond.resolved)].notify_one(),
+            StmtKind::NotifyAll(cond) => self.world.conds[object(cond.resolved)].notify_all(),
+            _ => unreachable!("synchronise runs the synchronisation statements"),
+        }
+    }
+
+    /// `while cond { body }`, yielding after an iteration that touched nothing shared, and
+    /// stopping the thread as a livelock past [`MAX_LOOP_ITERATIONS`].
+    fn run_while(&mut self, statement: &'a Stmt, cond: &Expr, body: &'a [Stmt]) {
+        loop {
+            let before = self.accesses;
+            if self.eval(cond, Some(statement)) == 0 {
+                return;
+            }
+            self.statements(body);
+            if self.accesses == before {
+                // A loop on locals alone still lets the other threads run, so that a livelock
+                // ends at shuttle's step limit.
+                self.accesses += 1;
+                thread::yield_now();
+            }
+            self.iterations += 1;
+            if self.iterations > MAX_LOOP_ITERATIONS {
+                self.fail(
+                    statement,
+                    &format!(
+                        "livelock: its loops ran more than {} iterations",
+                        crate::words::grouped(MAX_LOOP_ITERATIONS.into())
+                    ),
+                );
+            }
+            context::note(|| Arc::from(self.label(statement)));
         }
     }
 

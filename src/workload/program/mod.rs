@@ -156,12 +156,16 @@ fn valid_name(name: &str) -> bool {
 /// Declared names of one kind: the kind in words, the names, and the place of the `i`th.
 type Group<'a> = (&'static str, Vec<&'a String>, fn(usize) -> Place);
 
-/// Parses and checks `params`: every error a program can show before it runs.
-pub fn compile(params: &ProgramParams) -> Result<Compiled, CompileError> {
-    let fail = |place, message: String| CompileError {
+/// An error about a whole entry of the table (no span inside a string).
+fn fail(place: Place, message: String) -> CompileError {
+    CompileError {
         place,
         error: ProgramError::new(0..0, message),
-    };
+    }
+}
+
+/// The names `params` declares, each a valid name given to one thing only.
+fn declarations(params: &ProgramParams) -> Result<Declarations, CompileError> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     let groups: [Group<'_>; 3] = [
         (
@@ -197,11 +201,16 @@ pub fn compile(params: &ProgramParams) -> Result<Compiled, CompileError> {
             }
         }
     }
-    let declarations = Declarations {
+    Ok(Declarations {
         shared: params.shared.keys().cloned().collect(),
         locks: params.locks.clone(),
         conds: params.conds.clone(),
-    };
+    })
+}
+
+/// Parses and checks `params`: every error a program can show before it runs.
+pub fn compile(params: &ProgramParams) -> Result<Compiled, CompileError> {
+    let declarations = declarations(params)?;
     if params.threads.is_empty() {
         return Err(fail(
             Place::Threads,

@@ -184,23 +184,7 @@ impl Parser {
                 self.expect_symbol("=", "after the name of the local")?;
                 StmtKind::Let(name, self.expression()?)
             }
-            "atomic" => {
-                self.advance();
-                let name = self.name("a shared variable after `atomic`")?;
-                let op = if self.at_symbol("+=") {
-                    AssignOp::Add
-                } else if self.at_symbol("-=") {
-                    AssignOp::Sub
-                } else {
-                    return Err(self.error_here(&format!(
-                        "expected `+=` or `-=` after `atomic {}`, found {}",
-                        name.text,
-                        self.peek().describe()
-                    )));
-                };
-                self.advance();
-                StmtKind::Atomic(name, op, self.expression()?)
-            }
+            "atomic" => self.atomic()?,
             "lock" | "unlock" | "notify" | "notify_all" => {
                 self.advance();
                 let what = if word.contains("lock") {
@@ -233,29 +217,7 @@ impl Parser {
                     span: start..end,
                 });
             }
-            "repeat" => {
-                self.advance();
-                let (count, count_span) = match self.peek().clone() {
-                    Token::Int(count) if count <= MAX_REPEAT => (count as u64, self.advance().1),
-                    Token::Int(_) => {
-                        return Err(
-                            self.error_here(&format!("a repeat count is at most {MAX_REPEAT}"))
-                        );
-                    }
-                    other => {
-                        return Err(self.error_here(&format!(
-                            "expected a number of times after `repeat` (a literal such as 10), \
-                             found {}",
-                            other.describe()
-                        )));
-                    }
-                };
-                let body = self.block("the count of `repeat`")?;
-                return Ok(Stmt {
-                    kind: StmtKind::Repeat(count, count_span.clone(), body),
-                    span: start..count_span.end,
-                });
-            }
+            "repeat" => return self.repeat(start),
             "assert" => {
                 self.advance();
                 StmtKind::Assert(self.expression()?)
@@ -265,35 +227,78 @@ impl Parser {
                 StmtKind::Yield
             }
             "else" => return Err(self.error_here("`else` without an `if` before it")),
-            _ => {
-                let name = self.name("a statement")?;
-                let op = match self.peek() {
-                    Token::Symbol("=") => AssignOp::Set,
-                    Token::Symbol("+=") => AssignOp::Add,
-                    Token::Symbol("-=") => AssignOp::Sub,
-                    Token::Symbol("==") => {
-                        return Err(self.error_here(
-                            "`==` compares; a statement assigns with `=` (or checks with \
-                             `assert`)",
-                        ));
-                    }
-                    other => {
-                        return Err(self.error_here(&format!(
-                            "expected `=`, `+=` or `-=` after `{}`, found {}",
-                            name.text,
-                            other.describe()
-                        )));
-                    }
-                };
-                self.advance();
-                StmtKind::Assign(name, op, self.expression()?)
-            }
+            _ => self.assignment()?,
         };
         let end = self.tokens[self.at.saturating_sub(1)].1.end.max(start);
         Ok(Stmt {
             kind,
             span: start..end,
         })
+    }
+
+    /// `atomic x += e` / `atomic x -= e`, from `atomic`.
+    fn atomic(&mut self) -> Result<StmtKind, ProgramError> {
+        self.advance();
+        let name = self.name("a shared variable after `atomic`")?;
+        let op = if self.at_symbol("+=") {
+            AssignOp::Add
+        } else if self.at_symbol("-=") {
+            AssignOp::Sub
+        } else {
+            return Err(self.error_here(&format!(
+                "expected `+=` or `-=` after `atomic {}`, found {}",
+                name.text,
+                self.peek().describe()
+            )));
+        };
+        self.advance();
+        Ok(StmtKind::Atomic(name, op, self.expression()?))
+    }
+
+    /// `repeat N { ... }`, from `repeat` at `start`.
+    fn repeat(&mut self, start: usize) -> Result<Stmt, ProgramError> {
+        self.advance();
+        let (count, count_span) = match self.peek().clone() {
+            Token::Int(count) if count <= MAX_REPEAT => (count as u64, self.advance().1),
+            Token::Int(_) => {
+                return Err(self.error_here(&format!("a repeat count is at most {MAX_REPEAT}")));
+            }
+            other => {
+                return Err(self.error_here(&format!(
+                    "expected a number of times after `repeat` (a literal such as 10), found {}",
+                    other.describe()
+                )));
+            }
+        };
+        let body = self.block("the count of `repeat`")?;
+        Ok(Stmt {
+            kind: StmtKind::Repeat(count, count_span.clone(), body),
+            span: start..count_span.end,
+        })
+    }
+
+    /// `x = e`, `x += e` or `x -= e`.
+    fn assignment(&mut self) -> Result<StmtKind, ProgramError> {
+        let name = self.name("a statement")?;
+        let op = match self.peek() {
+            Token::Symbol("=") => AssignOp::Set,
+            Token::Symbol("+=") => AssignOp::Add,
+            Token::Symbol("-=") => AssignOp::Sub,
+            Token::Symbol("==") => {
+                return Err(self.error_here(
+                    "`==` compares; a statement assigns with `=` (or checks with `assert`)",
+                ));
+            }
+            other => {
+                return Err(self.error_here(&format!(
+                    "expected `=`, `+=` or `-=` after `{}`, found {}",
+                    name.text,
+                    other.describe()
+                )));
+            }
+        };
+        self.advance();
+        Ok(StmtKind::Assign(name, op, self.expression()?))
     }
 
     fn if_statement(&mut self) -> Result<Stmt, ProgramError> {

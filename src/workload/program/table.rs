@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::line_column;
-use super::{MAX_COUNT, Place, ProgramParams, ThreadParams, compile};
+use super::{CompileError, MAX_COUNT, Place, ProgramParams, ThreadParams, compile};
 
 /// `[scenario.program]` as written, with spans into the config file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -104,9 +104,24 @@ pub fn read(raw: &Spanned<RawProgram>, text: &str) -> Result<ProgramParams, Tabl
             count,
         });
     }
-    let Err(failure) = compile(&params) else {
-        return Ok(params);
-    };
+    match compile(&params) {
+        Ok(_) => Ok(params),
+        Err(failure) => Err(locate(raw, table, text, &params, failure)),
+    }
+}
+
+/// Where in the config file a program's error is, and its key.
+fn locate(
+    raw: &RawProgram,
+    table: Range<usize>,
+    text: &str,
+    params: &ProgramParams,
+    failure: CompileError,
+) -> TableError {
+    let threads = raw
+        .threads
+        .as_ref()
+        .expect("a compiled program has threads");
     let inner = failure.error;
     let thread = |index: usize| threads.get_ref()[index].get_ref();
     let element = |list: &Option<Spanned<Vec<Spanned<String>>>>, index: usize| {
@@ -184,7 +199,7 @@ pub fn read(raw: &Spanned<RawProgram>, text: &str) -> Result<ProgramParams, Tabl
         ),
         Place::Threads => (threads.span(), "program.threads".into(), inner.message),
     };
-    Err(error(span, key, message))
+    TableError { span, key, message }
 }
 
 fn strings(list: &Option<Spanned<Vec<Spanned<String>>>>) -> Vec<String> {
