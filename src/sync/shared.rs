@@ -491,6 +491,29 @@ mod tests {
         );
     }
 
+    /// An atomic add is one indivisible read-modify-write: between another thread's read and
+    /// its own add, no write is lost, and a later write from a stale read still is.
+    #[test]
+    fn an_atomic_add_overwrites_nothing_but_a_stale_write_still_loses_it() {
+        let execution = execution();
+        let cell = as_thread(&execution, 0, || Shared::named("balance", 100));
+        assert_eq!(as_thread(&execution, 1, || cell.get()), 100);
+        assert_eq!(as_thread(&execution, 2, || cell.fetch_add(-80)), 100);
+        assert_eq!(as_thread(&execution, 1, || cell.fetch_add(-80)), 20);
+        as_thread(&execution, 2, || cell.set(7));
+        let outcome = execution.settle().unwrap().remove(0);
+        assert_eq!(
+            (outcome.final_value, outcome.writes, outcome.overwrites),
+            (7, 3, 1)
+        );
+        // Thread 2's set was computed from its own add: the add by thread 1 is lost.
+        assert_eq!(outcome.lost_updates, 1);
+        assert_eq!(
+            outcome.expected_final - outcome.final_value,
+            outcome.lost_delta
+        );
+    }
+
     /// The value `thread` last saw plus its index, read from its record without an access.
     fn cell_value_plus(cell: &Shared, thread: usize) -> i64 {
         let track = cell.cell.tracks.get(thread).unwrap();
