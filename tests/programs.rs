@@ -401,7 +401,7 @@ fn a_lost_wakeup_is_found_and_its_fix_passes() {
 locks = ["m"]
 conds = ["c"]
 threads = [
-  {{ name = "producer", code = "repeat 2 {{ lock m; items += 1; notify c; unlock m }}" }},
+  {{ name = "producer", code = "lock m; items += 1; notify c; unlock m; lock m; items += 1; notify c; unlock m" }},
   {{ name = "consumer", count = 2, code = "lock m; {guard} items == 0 {{ wait c m }}; items -= 1; assert items >= 0; unlock m" }},
 ]"#
         )
@@ -414,7 +414,10 @@ threads = [
             2000,
             &program("while"),
         );
-    let (_, report, _) = run(&config, &[]);
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("wakeup.toml");
+    std::fs::write(&path, config).unwrap();
+    let (_, report, _) = run_file(&path, dir.path(), &[]);
     let [bug, fix] = [0, 1].map(|i| &report["scenarios"][i]);
     assert!(
         bug["failures"][0]
@@ -424,6 +427,13 @@ threads = [
         "{bug}"
     );
     assert_eq!(bug["minimal_schedule"]["proven"], true);
+    let file = std::fs::read_to_string(bug["minimal_schedule"]["file"].as_str().unwrap()).unwrap();
+    let file: toml::Table = toml::from_str(&file).unwrap();
+    let description = file["failure"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("line 1: assert items >= 0 is false (items = -1)"),
+        "{description}"
+    );
     assert_eq!(fix["verdict"], "pass", "{}", fix["reason"]);
 }
 
@@ -474,6 +484,31 @@ fn smaller_variants_drop_copies_then_threads_then_halve_repeats() {
     };
     assert!(smaller(&single).is_empty());
 }
+
+/// Each bug of the zoo and words of the failure its minimal schedule must show.
+const ZOO_BUGS: [(&str, &str); 8] = [
+    ("overdraft", "check `balance >= 0` is false"),
+    ("transfer", "check `a + b == 200` is false"),
+    (
+        "deadlock-two",
+        "deadlock: Thread-1 waits for b held by Thread-2, which waits for a held by Thread-1",
+    ),
+    (
+        "deadlock-cycle",
+        "deadlock: Thread-1 waits for b held by Thread-2, which waits for c held by Thread-3, \
+         which waits for a held by Thread-1",
+    ),
+    (
+        "double-checked-init",
+        "line 9: assert config == 42 is false (config = 0)",
+    ),
+    (
+        "lost-wakeup",
+        "line 4: assert items >= 0 is false (items = -1)",
+    ),
+    ("flag-lock", "ran past max_steps = 2000 steps"),
+    ("counter", "1 update lost"),
+];
 
 /// The README's zoo table: each bug's scenario and its minimal preemption count.
 fn readme_zoo_table() -> std::collections::HashMap<String, u64> {
@@ -528,6 +563,16 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
                 scenario["reason"]
             );
             assert_eq!(scenario["minimal_schedule"]["proven"], true, "{name}");
+            // The shrunk schedule shows the bug itself, not another failure of a smaller variant.
+            let file = scenario["minimal_schedule"]["file"].as_str().unwrap();
+            let file: toml::Table =
+                toml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+            let description = file["failure"]["description"].as_str().unwrap();
+            let bug = ZOO_BUGS
+                .iter()
+                .find(|(bug, _)| *bug == name)
+                .unwrap_or_else(|| panic!("{name} is a bug of the zoo"));
+            assert!(description.contains(bug.1), "{name}: {description}");
             let preemptions = scenario["minimal_schedule"]["preemptions"]
                 .as_u64()
                 .unwrap();
