@@ -76,7 +76,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 13] = [
+const MEASUREMENTS: [Measurement; 14] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -141,6 +141,11 @@ const MEASUREMENTS: [Measurement; 13] = [
         key: "replay-memory",
         title: "13. `contend replay` of the lesson's --no-shrink schedule: peak memory, window against every step",
         run: replay_memory,
+    },
+    Measurement {
+        key: "program",
+        title: "14. the lesson's racy counter written as a program against the built-in counter, under shuttle",
+        run: program_counter,
     },
 ];
 
@@ -554,6 +559,70 @@ fn shuttle_engine() -> Vec<Row> {
         &format!("2 shuttle racy 2x{OPS}, {EXECUTIONS} execs: time"),
         &times,
         1.2,
+    )]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 14. The counter written as a program.
+
+/// 5,000 shuttle executions of the racy counter 2 x 100 (+1 and -1) as `workload = "program"`
+/// against the built-in counter, in the same rounds: the program's interpreter and primitives
+/// against the counter's own code. Both lose the same updates (asserted).
+fn program_counter() -> Vec<Row> {
+    const EXECUTIONS: u64 = 5000;
+    const OPS: u64 = 100;
+    let counter = counter_scenario(
+        "counter-racy",
+        SyncMode::None,
+        (OPS, OPS),
+        EngineSpec::Shuttle(ShuttleSettings::default()),
+        EXECUTIONS,
+    );
+    let config = format!(
+        r#"[[scenario]]
+name = "program-racy"
+workload = "program"
+engine = "shuttle"
+runs = {EXECUTIONS}
+seed = {SEED}
+expect = "lost-updates"
+[scenario.program]
+shared = {{ counter = 0 }}
+threads = [
+  {{ name = "up", code = "repeat {OPS} {{ counter += 1 }}" }},
+  {{ name = "down", code = "repeat {OPS} {{ counter -= 1 }}" }},
+]
+"#
+    );
+    let program = contend::config::parse(&config, Path::new("bench.toml"))
+        .unwrap_or_else(|error| panic!("{error}"))
+        .remove(0);
+    let mut warm_up = (counter.clone(), program.clone());
+    warm_up.0.runs = 50;
+    warm_up.1.runs = 50;
+    black_box((run(&warm_up.0), run(&warm_up.1)));
+    let (mut built_in, mut written) = (None, None);
+    let times = alternate(
+        || built_in = Some(black_box(run(&counter))),
+        || written = Some(black_box(run(&program))),
+    );
+    let (built_in, written) = (
+        built_in.expect("a round ran"),
+        written.expect("a round ran"),
+    );
+    assert_eq!(
+        (built_in.runs, built_in.lost_updates, built_in.overwrites),
+        (written.runs, written.lost_updates, written.overwrites),
+        "the program and the counter lose different updates"
+    );
+    println!(
+        "   2 x {OPS} ops, {EXECUTIONS} executions, seed {SEED}: {} updates lost by each",
+        written.lost_updates
+    );
+    vec![timing_row(
+        &format!("14 program racy 2x{OPS}, {EXECUTIONS} execs: time"),
+        &times,
+        1.5,
     )]
 }
 

@@ -21,6 +21,7 @@ use crate::scenario::{
     ThreadsSettings, WorkloadSpec,
 };
 use crate::workload::plugin::{ErasedPlugin, PluginEngine};
+use crate::workload::program::{self, table::RawProgram};
 use crate::workload::registry;
 
 /// PCT's bug depth when `depth` is not given.
@@ -187,6 +188,10 @@ struct RawScenario {
     /// workload reads into its own type.
     #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
     params: Option<Spanned<toml::Value>>,
+    /// `workload = "program"`: shared variables, locks, conds, checks and the threads' code
+    /// (docs/programs.md).
+    #[schemars(with = "crate::workload::program::ProgramParams")]
+    program: Option<Spanned<RawProgram>>,
 }
 
 impl RawScenario {
@@ -220,6 +225,7 @@ impl RawScenario {
             timeout: self.timeout.or(d.timeout),
             time: self.time.or(d.time),
             params: self.params.or(d.params),
+            program: self.program.or(d.program),
             // The run's, not a scenario's: read from [defaults] on its own.
             jobs: self.jobs,
         }
@@ -304,6 +310,8 @@ enum WorkloadName {
     Counter,
     /// The lesson's Counter class: workers pause, then call increment() under its lock.
     CounterObject,
+    /// Critical sections written in `[scenario.program]` (docs/programs.md).
+    Program,
 }
 
 /// An engine.
@@ -915,6 +923,13 @@ impl Source<'_> {
                 ),
             ));
         }
+        if let Some(table) = &raw.program {
+            return Err(invalid(
+                table.span(),
+                "program",
+                "`program` applies to `workload = \"program\"` only".into(),
+            ));
+        }
         if let Some(params) = &raw.params {
             return Err(invalid(
                 params.span(),
@@ -1524,10 +1539,7 @@ impl Source<'_> {
                 }
             }
         }
-        let (params_value, params_span) = match &raw.params {
-            Some(params) => (params.get_ref().clone(), params.span()),
-            None => (toml::Value::Table(toml::Table::new()), engine_key.span()),
-        };
+        let (params_value, params_span) = self.plugin_params(&raw, workload, &name, &engine_key)?;
         let spec = plugin.params(params_value).map_err(|error| {
             let leaf = error
                 .path
@@ -1556,6 +1568,61 @@ impl Source<'_> {
             origin: None,
             time,
         })
+    }
+
+    /// A plugin scenario's parameters as a TOML value and where they are written: the
+    /// `[scenario.params]` table, or for `workload = "program"` its `[scenario.program]` table,
+    /// checked here (a mistake in a thread's code is reported at its line and column in the
+    /// config file).
+    fn plugin_params(
+        &self,
+        raw: &RawScenario,
+        workload: &str,
+        name: &str,
+        engine_key: &Spanned<String>,
+    ) -> Result<(toml::Value, Range<usize>), ConfigError> {
+        let invalid = |span: Range<usize>, key: &str, message: String| {
+            self.error(Some(span), Some(name), Some(key), message)
+        };
+        if workload != program::NAME {
+            if let Some(table) = &raw.program {
+                return Err(invalid(
+                    table.span(),
+                    "program",
+                    format!(
+                        "`program` applies to `workload = \"program\"`; workload `{workload}` \
+                         takes its parameters in [scenario.params]"
+                    ),
+                ));
+            }
+            return Ok(match &raw.params {
+                Some(params) => (params.get_ref().clone(), params.span()),
+                None => (toml::Value::Table(toml::Table::new()), engine_key.span()),
+            });
+        }
+        if let Some(params) = &raw.params {
+            return Err(invalid(
+                params.span(),
+                "params",
+                "workload `program` takes its program in [scenario.program], not [scenario.params]"
+                    .into(),
+            ));
+        }
+        let Some(table) = &raw.program else {
+            return Err(invalid(
+                engine_key.span(),
+                "program",
+                "missing [scenario.program]: workload `program` needs its shared variables, \
+                 locks and threads (see docs/programs.md)"
+                    .into(),
+            ));
+        };
+        let params = program::table::read(table, self.text)
+            .map_err(|error| invalid(error.span, &error.key, error.message))?;
+        let value = toml::Value::try_from(&params).map_err(|error| {
+            invalid(table.span(), "program", format!("cannot be read: {error}"))
+        })?;
+        Ok((value, table.span()))
     }
 
     /// Where `key =` is written from the start of `span` to the next table of scenarios, if

@@ -273,7 +273,7 @@ fn an_unknown_workload_names_every_registered_one() {
     );
     assert!(
         error.contains("unknown workload `bank`")
-            && error.contains("counter, counter-object, pair-counter, shuttle-only"),
+            && error.contains("counter, counter-object, program, pair-counter, shuttle-only"),
         "{error}"
     );
 }

@@ -26,6 +26,11 @@ pub fn list() -> i32 {
             "counter-object",
             "the lesson's Counter class: workers pause, then increment() under its lock (or none)"
         ),
+        format!(
+            "  {:<16} {}",
+            "program",
+            "critical sections written in [scenario.program]: shared variables, locks, threads' code"
+        ),
     ];
     lines.extend(contend::workload::registry::plugins().iter().map(|plugin| {
         format!(

@@ -14,11 +14,12 @@ use contend::report::interleaving::{
 use contend::report::replayed::replay_report;
 use contend::report::words;
 use contend::report::{Event, Reporter};
-use contend::scenario::Scenario;
+use contend::scenario::{Scenario, WorkloadSpec};
 use contend::schedule::file::ScheduleFile;
 use contend::schedule::window::SHOWN_OVERWRITES;
 use contend::schedule::witness::inline_table;
 use contend::schedule::workload_file::WorkloadSchedule;
+use contend::workload::program::{self, ProgramParams, fit::fit_to_schedule};
 
 use super::ReplayArgs;
 use super::output::{QuietOnBrokenPipe, check_output, check_outputs, install_trace};
@@ -81,13 +82,20 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
 
 /// Replays a plugin workload's schedule against the workload as this program registers it.
 fn replay_workload(args: &ReplayArgs, file: &WorkloadSchedule) -> anyhow::Result<i32> {
-    if args.config.is_some() {
-        anyhow::bail!(
-            "{}: --config replays a counter's schedule against a config; a workload's schedule \
-             always replays against the workload's code as this program has it",
+    let fitted;
+    let file = match &args.config {
+        Some(config) if file.scenario.workload == program::NAME => {
+            fitted = program_as_configured(config, file)?;
+            &fitted
+        }
+        Some(_) => anyhow::bail!(
+            "{}: --config replays a counter's or a program's schedule against a config; a \
+             workload's schedule always replays against the workload's code as this program \
+             has it",
             args.file.display()
-        );
-    }
+        ),
+        None => file,
+    };
     if let Some(trace) = &args.trace {
         check_output("--trace", trace, &[args.file.as_path()])?;
     }
@@ -172,6 +180,53 @@ fn write_workload_replay(
             "the recorded failure no longer happens with the workload's code as it is now (exit 0)"
         ),
     }
+}
+
+/// A program's schedule with the program of the same scenario as `config` defines it now,
+/// fitted to the schedule's (shrunk) shape.
+fn program_as_configured(
+    config: &Path,
+    file: &WorkloadSchedule,
+) -> anyhow::Result<WorkloadSchedule> {
+    let name = &file.scenario.name;
+    let scenario = contend::config::load(config)?
+        .into_iter()
+        .find(|scenario| &scenario.name == name)
+        .with_context(|| {
+            format!(
+                "{}: no scenario named `{name}` to replay its schedule against",
+                config.display()
+            )
+        })?;
+    let WorkloadSpec::Plugin(spec) = &scenario.workload else {
+        anyhow::bail!(
+            "{}: scenario `{name}` is now a `{}` workload, not the program the schedule was \
+             recorded on",
+            config.display(),
+            scenario.workload.name()
+        );
+    };
+    if spec.name() != program::NAME {
+        anyhow::bail!(
+            "{}: scenario `{name}` is now a `{}` workload, not the program the schedule was \
+             recorded on",
+            config.display(),
+            spec.name()
+        );
+    }
+    let read = |table: &toml::Table, what: &str| -> anyhow::Result<ProgramParams> {
+        table
+            .clone()
+            .try_into()
+            .with_context(|| format!("{}: the {what} program cannot be read", config.display()))
+    };
+    let now = read(&spec.params_table(), "configured")?;
+    let recorded = read(&file.scenario.params, "recorded")?;
+    let shrunk = read(&file.minimal.params, "shrunk")?;
+    let fitted = fit_to_schedule(&now, &recorded, &shrunk);
+    let mut file = file.clone();
+    file.minimal.params = toml::Table::try_from(&fitted).context("a program is a table")?;
+    Ok(file)
 }
 
 /// The scenario of the schedule's name as `config` defines it now.

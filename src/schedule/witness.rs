@@ -96,6 +96,8 @@ pub fn inline_table(table: &toml::Table) -> String {
         .map(|(key, value)| format!("{key} = {value}"))
         .collect::<Vec<_>>()
         .join(", ")
+        // One line: a multi-line string (a program's code) shows its line breaks as `\n`.
+        .replace('\n', "\\n")
 }
 
 /// What became of a failing scenario's schedule.

@@ -1,4 +1,5 @@
-//! A condition variable inside a check, as [`std::sync::Condvar`], named `condvar#N`.
+//! A condition variable inside a check, as [`std::sync::Condvar`], named `condvar#N` (or the
+//! name it was made with, [`Condvar::named`]).
 //!
 //! Under shuttle it is shuttle's; on real threads each waiter holds a ticket in the execution's
 //! wait state until a notify takes it, and waits with the deadlock timeout. The interleaving
@@ -17,6 +18,8 @@ use crate::sync::mutex::{GuardKind, MutexGuard, map_lock};
 /// may wake spuriously, so wait in a loop on the condition (or with [`Condvar::wait_while`]).
 pub struct Condvar {
     number: usize,
+    /// Its name in interleavings and deadlock cycles: `condvar#N`, or the name it was made with.
+    label: String,
     execution: Arc<Execution>,
     inner: Option<shuttle::sync::Condvar>,
 }
@@ -54,11 +57,30 @@ impl Condvar {
     pub fn new() -> Condvar {
         let execution = context::execution();
         let inner = (execution.backend == Backend::Shuttle).then(shuttle::sync::Condvar::new);
+        let number = execution.number(ObjectKind::Condvar);
         Condvar {
-            number: execution.number(ObjectKind::Condvar),
+            number,
+            label: format!("condvar#{number}"),
             execution,
             inner,
         }
+    }
+
+    /// A condition variable with no waiter, named `name` in interleavings and deadlock cycles
+    /// instead of `condvar#N`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a check's body and its threads.
+    pub fn named(name: impl Into<String>) -> Condvar {
+        let mut condvar = Condvar::new();
+        condvar.label = name.into();
+        let (resource, label) = (Resource::Condvar(condvar.number), condvar.label.clone());
+        condvar
+            .execution
+            .waits
+            .with(|state| state.graph.name(resource, label));
+        condvar
     }
 
     /// Unlocks `guard`'s mutex and blocks until notified, then locks it again, as
@@ -77,7 +99,7 @@ impl Condvar {
         context::log_access(thread, || {
             (
                 AccessKind::Other,
-                format!("wait condvar#{number} (unlocks mutex#{locked})"),
+                format!("wait {} (unlocks {})", self.label, mutex.label),
             )
         });
         let inner = guard
@@ -89,7 +111,7 @@ impl Condvar {
             context::log_access(thread, || {
                 (
                     AccessKind::Other,
-                    format!("woken on condvar#{number} (locks mutex#{locked})"),
+                    format!("woken on {} (locks {})", self.label, mutex.label),
                 )
             });
             result
@@ -150,7 +172,7 @@ impl Condvar {
         context::log_access(thread, || {
             (
                 AccessKind::Other,
-                format!("wait_timeout condvar#{number} (unlocks mutex#{locked})"),
+                format!("wait_timeout {} (unlocks {})", self.label, mutex.label),
             )
         });
         let inner = guard
@@ -194,7 +216,7 @@ impl Condvar {
             let how = if timed_out { "timed out" } else { "woken" };
             (
                 AccessKind::Other,
-                format!("{how} on condvar#{number} (locks mutex#{locked})"),
+                format!("{how} on {} (locks {})", self.label, mutex.label),
             )
         });
         let result = mutex.acquire(thread);
@@ -235,7 +257,7 @@ impl Condvar {
         let number = self.number;
         context::log_access(thread, || {
             let which = if all { "notify_all" } else { "notify_one" };
-            (AccessKind::Other, format!("{which} condvar#{number}"))
+            (AccessKind::Other, format!("{which} {}", self.label))
         });
         match &self.inner {
             Some(condvar) if all => condvar.notify_all(),

@@ -98,6 +98,8 @@ pub(crate) struct LoggedAccess {
 #[derive(Debug, Default)]
 pub(crate) struct AccessLog {
     accesses: Mutex<Vec<LoggedAccess>>,
+    /// What each thread is doing in words (its program statement), appended to its accesses.
+    notes: Mutex<Vec<Option<Arc<str>>>>,
     /// Kept up to date by the scheduler that replays the execution.
     progress: Arc<Progress>,
 }
@@ -108,6 +110,7 @@ impl ExecutionLog for Arc<AccessLog> {
     fn new(progress: Arc<Progress>) -> Self {
         Arc::new(AccessLog {
             accesses: Mutex::default(),
+            notes: Mutex::default(),
             progress,
         })
     }
@@ -118,7 +121,12 @@ impl ExecutionLog for Arc<AccessLog> {
 }
 
 impl AccessLog {
-    fn push(&self, thread: usize, kind: AccessKind, text: String) {
+    fn push(&self, thread: usize, kind: AccessKind, mut text: String) {
+        if let Some(Some(note)) = lock(&self.notes).get(thread) {
+            text.push_str("  [");
+            text.push_str(note);
+            text.push(']');
+        }
         let preemptions_before = self.progress.preemptions.load(Ordering::SeqCst);
         lock(&self.accesses).push(LoggedAccess {
             thread,
@@ -519,6 +527,29 @@ pub(crate) fn children_gate() -> Arc<StartGate> {
         gate.expect_thread();
         Arc::clone(gate)
     })
+}
+
+/// Notes what the current thread is doing in words (`describe` runs only if the execution keeps
+/// a log): the note is appended to each of its logged accesses until the next note. Under
+/// shuttle every task runs on one OS thread, so notes are kept per thread of the execution.
+#[cfg(feature = "runner")]
+pub(crate) fn note(describe: impl FnOnce() -> Arc<str>) {
+    let found = ACTIVE.with_borrow(|active| {
+        let active = active.as_ref()?;
+        let log = active.execution.log.clone()?;
+        let thread = match &active.os {
+            Some(os) => os.index,
+            None => usize::from(shuttle::current::me()),
+        };
+        Some((log, thread))
+    });
+    if let Some((log, thread)) = found {
+        let mut notes = lock(&log.notes);
+        if notes.len() <= thread {
+            notes.resize(thread + 1, None);
+        }
+        notes[thread] = Some(describe());
+    }
 }
 
 /// Logs an access of thread `thread`, if the execution keeps a log; `describe` runs only then.

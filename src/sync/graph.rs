@@ -54,9 +54,24 @@ pub(crate) enum Mode {
 pub(crate) struct WaitGraph {
     holders: BTreeMap<Resource, Vec<(usize, Mode)>>,
     waiting: BTreeMap<usize, Resource>,
+    /// The names resources were made with, in place of `mutex#N` and the like.
+    names: BTreeMap<Resource, String>,
 }
 
 impl WaitGraph {
+    /// Names `resource` `name` in the waits the graph describes.
+    pub(crate) fn name(&mut self, resource: Resource, name: String) {
+        self.names.insert(resource, name);
+    }
+
+    /// `resource` in words: its name, or `mutex#N` and the like.
+    fn label(&self, resource: Resource) -> String {
+        self.names
+            .get(&resource)
+            .cloned()
+            .unwrap_or_else(|| resource.to_string())
+    }
+
     /// Whether `thread` could take `resource` in `mode` now.
     pub(crate) fn can_take(&self, resource: Resource, mode: Mode) -> bool {
         match self.holders.get(&resource) {
@@ -188,7 +203,7 @@ impl WaitGraph {
                     running.join(", ")
                 }
             }
-            _ => resource.to_string(),
+            _ => self.label(resource),
         };
         Wait {
             thread: thread_name(thread),

@@ -1,4 +1,5 @@
-//! A mutual-exclusion lock inside a check, as [`std::sync::Mutex`], named `mutex#N`.
+//! A mutual-exclusion lock inside a check, as [`std::sync::Mutex`], named `mutex#N` (or the
+//! name it was made with, [`Mutex::named`]).
 //!
 //! Under shuttle it is shuttle's mutex: taking it is a scheduling point. On real threads it is
 //! std's, entered only once the execution's wait-for graph grants it, so that a thread blocked
@@ -19,6 +20,8 @@ use crate::sync::graph::{Mode, Resource};
 /// [`crate::sync::Shared`] cell held in the mutex: `Mutex<Shared>`.
 pub struct Mutex<T> {
     pub(crate) number: usize,
+    /// Its name in interleavings and deadlock cycles: `mutex#N`, or the name it was made with.
+    pub(crate) label: String,
     pub(crate) execution: Arc<Execution>,
     inner: Kind<T>,
 }
@@ -73,11 +76,30 @@ impl<T> Mutex<T> {
             Backend::Shuttle => Kind::Shuttle(shuttle::sync::Mutex::new(value)),
             Backend::Threads => Kind::Threads(std::sync::Mutex::new(value)),
         };
+        let number = execution.number(ObjectKind::Mutex);
         Mutex {
-            number: execution.number(ObjectKind::Mutex),
+            number,
+            label: format!("mutex#{number}"),
             execution,
             inner,
         }
+    }
+
+    /// An unlocked mutex holding `value`, named `name` in interleavings and deadlock cycles
+    /// instead of `mutex#N`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a check's body and its threads.
+    pub fn named(name: impl Into<String>, value: T) -> Mutex<T> {
+        let mut mutex = Mutex::new(value);
+        mutex.label = name.into();
+        let (resource, label) = (mutex.resource(), mutex.label.clone());
+        mutex
+            .execution
+            .waits
+            .with(|state| state.graph.name(resource, label));
+        mutex
     }
 
     fn resource(&self) -> Resource {
@@ -94,9 +116,8 @@ impl<T> Mutex<T> {
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let thread = context::before_access();
         let result = self.acquire(thread);
-        let number = self.number;
         context::log_access(thread, || {
-            (AccessKind::Other, format!("lock mutex#{number}"))
+            (AccessKind::Other, format!("lock {}", self.label))
         });
         result
     }
@@ -120,13 +141,13 @@ impl<T> Mutex<T> {
                     state.graph.holders(resource)
                 });
                 if !holders.is_empty() {
-                    let number = self.number;
+                    let label = &self.label;
                     context::log_access(thread, || {
                         let held: Vec<String> =
                             holders.into_iter().map(context::thread_name).collect();
                         (
                             AccessKind::Other,
-                            format!("lock mutex#{number}: blocked, held by {}", held.join(", ")),
+                            format!("lock {label}: blocked, held by {}", held.join(", ")),
                         )
                     });
                 }
@@ -182,12 +203,12 @@ impl<T> Mutex<T> {
         if taken && matches!(self.inner, Kind::Shuttle(_)) {
             waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
         }
-        let number = self.number;
+        let label = &self.label;
         context::log_access(thread, || {
             let text = if taken {
-                format!("try_lock mutex#{number}")
+                format!("try_lock {label}")
             } else {
-                format!("try_lock mutex#{number}: held")
+                format!("try_lock {label}: held")
             };
             (AccessKind::Other, text)
         });
@@ -225,10 +246,10 @@ impl<T> MutexGuard<'_, T> {
         let Some(inner) = self.inner.take() else {
             return;
         };
-        let number = self.mutex.number;
+        let label = &self.mutex.label;
         // Logged before the lock is released, so that the log keeps the order of events.
         context::log_access(self.thread, || {
-            (AccessKind::Other, format!("unlock mutex#{number}"))
+            (AccessKind::Other, format!("unlock {label}"))
         });
         let resource = self.mutex.resource();
         let waits = &self.mutex.execution.waits;

@@ -62,6 +62,20 @@ impl Word {
             Word::Threads(word) => word.swap(bits, Ordering::AcqRel),
         }
     }
+
+    /// Replaces the word with `f` of it in one indivisible step (one scheduling point under
+    /// shuttle); `f` may run more than once on real threads. Returns the word replaced.
+    fn update(&self, mut f: impl FnMut(u64) -> u64) -> u64 {
+        let result = match self {
+            Word::Shuttle(word) => {
+                word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |bits| Some(f(bits)))
+            }
+            Word::Threads(word) => {
+                word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| Some(f(bits)))
+            }
+        };
+        result.unwrap_or_else(|bits| bits)
+    }
 }
 
 /// One write: its value, the write it was computed from, and the write it replaced in the cell.
@@ -185,6 +199,45 @@ impl Shared {
         context::log_access(thread, || {
             cell.describe_write(thread, value, parent, replaced)
         });
+    }
+
+    /// Adds `delta` (wrapping) in one indivisible read-modify-write, as an atomic's
+    /// `fetch_add`: one access, so no other thread's write can come in between and no update
+    /// is lost. Returns the value it replaced.
+    pub fn fetch_add(&self, delta: i64) -> i64 {
+        let thread = context::before_access();
+        let cell = &self.cell;
+        let track = cell.tracks.get_or_grow(thread);
+        let op = track.writes.load(Ordering::Relaxed);
+        let record = track.records.get_or_grow(op as usize);
+        let id = WriteId::new(thread, op);
+        let mut old = 0;
+        let replaced = cell.word.update(|bits| {
+            old = cell.value_of(WriteId::from_bits(bits));
+            record
+                .value
+                .store(old.wrapping_add(delta) as u64, Ordering::Relaxed);
+            id.to_bits()
+        });
+        // Computed from the write it replaced: it overwrites nothing.
+        record.parent.store(replaced, Ordering::Relaxed);
+        record.replaced.store(replaced, Ordering::Relaxed);
+        track.writes.store(op + 1, Ordering::Relaxed);
+        track.last_seen.store(id.to_bits(), Ordering::Relaxed);
+        context::log_access(thread, || {
+            let name = &cell.name;
+            (
+                AccessKind::Write {
+                    cell: cell.number,
+                    overwrite: None,
+                },
+                format!(
+                    "write {name} <- {} (atomic add {delta} to {old})",
+                    old.wrapping_add(delta)
+                ),
+            )
+        });
+        old
     }
 
     /// Reads the cell, then writes `f` of what it read: two accesses, not one atomic step, so
@@ -432,6 +485,29 @@ mod tests {
         let outcome = execution.settle().unwrap().remove(0);
         assert_eq!(outcome.writes, 500);
         assert_eq!(outcome.lost_updates, 400);
+        assert_eq!(
+            outcome.expected_final - outcome.final_value,
+            outcome.lost_delta
+        );
+    }
+
+    /// An atomic add is one indivisible read-modify-write: between another thread's read and
+    /// its own add, no write is lost, and a later write from a stale read still is.
+    #[test]
+    fn an_atomic_add_overwrites_nothing_but_a_stale_write_still_loses_it() {
+        let execution = execution();
+        let cell = as_thread(&execution, 0, || Shared::named("balance", 100));
+        assert_eq!(as_thread(&execution, 1, || cell.get()), 100);
+        assert_eq!(as_thread(&execution, 2, || cell.fetch_add(-80)), 100);
+        assert_eq!(as_thread(&execution, 1, || cell.fetch_add(-80)), 20);
+        as_thread(&execution, 2, || cell.set(7));
+        let outcome = execution.settle().unwrap().remove(0);
+        assert_eq!(
+            (outcome.final_value, outcome.writes, outcome.overwrites),
+            (7, 3, 1)
+        );
+        // Thread 2's set was computed from its own add: the add by thread 1 is lost.
+        assert_eq!(outcome.lost_updates, 1);
         assert_eq!(
             outcome.expected_final - outcome.final_value,
             outcome.lost_delta

@@ -2,6 +2,7 @@
 
 pub mod counter;
 pub mod plugin;
+pub mod program;
 pub mod registry;
 
 use crate::ledger::{EventContext, LedgerError, Settlement};

@@ -1,14 +1,19 @@
 //! The plugin workloads a program knows by name: a harness binary registers its own before
 //! it hands over to contend's command line; configs then name them as `workload = "NAME"`.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use super::plugin::{ErasedPlugin, Plugin, erase};
+use super::program::plugin::ProgramPlugin;
 
 static PLUGINS: RwLock<Vec<Arc<dyn ErasedPlugin>>> = RwLock::new(Vec::new());
 
 /// The names of the built-in workloads, which no plugin may take.
-pub const BUILT_IN: [&str; 2] = ["counter", "counter-object"];
+pub const BUILT_IN: [&str; 3] = ["counter", "counter-object", super::program::NAME];
+
+/// The built-in workloads written as plugins: `program`.
+static BUILT_IN_PLUGINS: LazyLock<Vec<Arc<dyn ErasedPlugin>>> =
+    LazyLock::new(|| vec![erase(ProgramPlugin)]);
 
 /// Why a plugin could not be registered.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -39,8 +44,11 @@ pub fn register<P: Plugin>(plugin: P) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// The registered plugin named `name`.
+/// The plugin named `name`: a built-in one (`program`) or a registered one.
 pub fn find(name: &str) -> Option<Arc<dyn ErasedPlugin>> {
+    if let Some(plugin) = BUILT_IN_PLUGINS.iter().find(|p| p.name() == name) {
+        return Some(Arc::clone(plugin));
+    }
     PLUGINS
         .read()
         .unwrap_or_else(|p| p.into_inner())
