@@ -19,6 +19,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 use super::json::write_atomically;
 use super::words::{count, final_values, grouped};
 use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
+use crate::failure::Kind;
 use crate::scenario::Expectation;
 use crate::schedule::search::Minimality;
 use crate::schedule::witness::ScheduleSummary;
@@ -241,15 +242,25 @@ fn test_case(scenario: &ScenarioReport, suite: &str) -> TestCase {
     case
 }
 
-/// What kind of failure a failed scenario shows, as the `type` of its `failure`.
-fn failure_type(scenario: &ScenarioReport) -> &'static str {
-    if scenario.failed_runs > 0 {
-        "failed-execution"
-    } else {
-        match scenario.expect {
-            Expectation::NoLostUpdates => "lost-update",
-            Expectation::LostUpdates => "lost-update-not-shown",
-        }
+/// What kind of failure a failed scenario shows, as the `type` of its `failure`: the kinds of
+/// its failing runs (`deadlock`, `lost-update,panic`), or, when an expected failure did not
+/// show, what did not (`lost-update-not-shown`, `deadlock-not-shown`, `failure-not-shown`).
+fn failure_type(scenario: &ScenarioReport) -> String {
+    let shown = |kind: Kind| scenario.failure_kinds.get(&kind).is_some_and(|&n| n > 0);
+    let not_shown = match scenario.expect {
+        Expectation::LostUpdates if scenario.failed_runs == 0 => Some("lost-update"),
+        Expectation::Failure if scenario.failing_runs == 0 => Some("failure"),
+        Expectation::Kind(kind) if !shown(kind) => Some(kind.as_str()),
+        _ => None,
+    };
+    match not_shown {
+        Some(what) => format!("{what}-not-shown"),
+        None => scenario
+            .failure_kinds
+            .keys()
+            .map(|kind| kind.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
@@ -337,6 +348,8 @@ pub(crate) mod fixtures {
             steps: 14,
             minimality: Minimality::Proven,
             proven: true,
+            failure: crate::failure::Kind::LostUpdate,
+            cycle: None,
             initial: Some(10),
             params: None,
             threads: vec![ThreadReport { delta: 1, ops: 1 }, ThreadReport { delta: -1, ops: 1 }],

@@ -10,7 +10,8 @@ use super::body::run_controlled;
 use super::record::Recording;
 use super::search::{Explorer, FailureKind, Found, Judged, Limits, Minimality, minimize_schedule};
 use super::witness::{
-    Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, shell_quoted,
+    Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, failure_of,
+    shell_quoted,
 };
 use super::workload_file::{
     FORMAT, FORMAT_VERSION, WorkloadFailure, WorkloadMinimal, WorkloadScenario, WorkloadSchedule,
@@ -54,9 +55,7 @@ impl ControlledBody for PluginBody {
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        Outcome::Failed {
-            message: self.0.failure(captured, max_steps).1,
-        }
+        self.0.failure(captured, max_steps).into()
     }
 }
 
@@ -109,11 +108,7 @@ pub fn plugin_witness(
         run: failure.run,
         source,
     };
-    let kind = if failure.failed_otherwise {
-        FailureKind::Failed
-    } else {
-        FailureKind::LostUpdate
-    };
+    let kind = FailureKind::from(failure.kind);
     let max_steps = scenario
         .engine
         .shuttle_settings()
@@ -210,6 +205,7 @@ pub fn plugin_witness(
     if let Some(path) = &saved {
         notes.push(format!("schedule saved: {path}"));
     }
+    let (shown, cycle) = failure_of(&replayed.outcome);
     let interleaving = Interleaving::of(replayed.log, true);
     let mut table: Vec<String> = interleaving
         .table(0, interleaving.steps.len().saturating_sub(1))
@@ -233,6 +229,8 @@ pub fn plugin_witness(
             steps: file.minimal.steps,
             minimality,
             proven: minimality == Minimality::Proven,
+            failure: shown,
+            cycle,
             initial: None,
             params: Some(file.minimal.params.clone()),
             threads: Vec::new(),

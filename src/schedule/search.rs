@@ -15,16 +15,27 @@ use serde::{Deserialize, Serialize};
 
 use super::{Choice, Controlled, ControlledBody, ExecutionLog, Keep, run_controlled};
 use crate::engine::Outcome;
+use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError};
 
-/// The kind of failure a schedule must reproduce.
+/// What a schedule must reproduce, as schedule files name it: a lost update, or a failure of
+/// another [`Kind`] (a broken invariant, a deadlock, a panic, a livelock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
     /// At least one update is lost.
     LostUpdate,
-    /// The execution fails otherwise: a panic, a deadlock, a livelock.
+    /// The execution fails otherwise: a broken invariant, a deadlock, a panic, a livelock.
     Failed,
+}
+
+impl From<Kind> for FailureKind {
+    fn from(kind: Kind) -> FailureKind {
+        match kind {
+            Kind::LostUpdate => FailureKind::LostUpdate,
+            Kind::Invariant | Kind::Deadlock | Kind::Panic | Kind::Livelock => FailureKind::Failed,
+        }
+    }
 }
 
 /// An outcome that can say whether, and how, its execution failed.
@@ -35,13 +46,7 @@ pub trait Judged {
 
 impl Judged for Outcome {
     fn failure_kind(&self) -> Option<FailureKind> {
-        match self {
-            Outcome::Settled(settlement) if settlement.lost_updates > 0 => {
-                Some(FailureKind::LostUpdate)
-            }
-            Outcome::Settled(_) => None,
-            Outcome::Failed { .. } => Some(FailureKind::Failed),
-        }
+        self.kind().map(FailureKind::from)
     }
 }
 
