@@ -20,9 +20,9 @@ use crate::scenario::{
     ProcessesSettings, Scenario, SchedulerKind, ShuttleSettings, Storage, SyncMode, ThreadSpec,
     ThreadsSettings, WorkloadSpec,
 };
+use crate::sync::DEFAULT_DEADLOCK_TIMEOUT;
 use crate::workload::plugin::{ErasedPlugin, PluginEngine};
 use crate::workload::program::{self, table::RawProgram};
-use crate::sync::DEFAULT_DEADLOCK_TIMEOUT;
 use crate::workload::registry;
 
 /// PCT's bug depth when `depth` is not given.

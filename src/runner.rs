@@ -319,13 +319,8 @@ fn shown_words(expect: Expectation) -> String {
 }
 
 /// The failing runs by kind, in words: `invariant 3, panic 1`.
-pub fn kinds_in_words(tally: &Tally) -> String {
-    tally
-        .failure_kinds
-        .iter()
-        .map(|(kind, runs)| format!("{} {}", kind.as_str(), grouped((*runs).into())))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn kinds_in_words(tally: &Tally) -> String {
+    crate::report::words::failure_kinds(&tally.failure_kinds)
 }
 
 /// Whether a scenario's executions met its expectation, and why, in words.

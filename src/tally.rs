@@ -323,7 +323,11 @@ mod tests {
         let kinds: Vec<(Kind, u64)> = tally.failure_kinds.into_iter().collect();
         assert_eq!(
             kinds,
-            vec![(Kind::LostUpdate, 1), (Kind::Invariant, 2), (Kind::Panic, 1)]
+            vec![
+                (Kind::LostUpdate, 1),
+                (Kind::Invariant, 2),
+                (Kind::Panic, 1)
+            ]
         );
     }
 

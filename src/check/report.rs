@@ -282,13 +282,18 @@ impl EngineReport {
         } else {
             line.push_str(&format!(", seed {}", self.seed));
         }
+        let kinds = if self.failure_kinds.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (by kind: {})",
+                crate::report::words::failure_kinds(&self.failure_kinds)
+            )
+        };
         line.push_str(&format!(
-            ": {} of {} executions failed ({} with lost updates, {} panicked); {} updates lost \
-             in all; {:.2} s",
+            ": {} of {} executions failed{kinds}; {} updates lost in all; {:.2} s",
             self.failing_executions,
             self.executions,
-            self.lost_update_executions,
-            self.panicked_executions,
             self.lost_updates,
             self.elapsed.as_secs_f64()
         ));

@@ -125,8 +125,7 @@ impl ShuttleEngine {
                 break;
             }
             let before = tally.runs;
-            if self.execute_block(plan, tally, &block, Arc::clone(&body), &*failed)? == Flow::Stop
-            {
+            if self.execute_block(plan, tally, &block, Arc::clone(&body), &*failed)? == Flow::Stop {
                 if tally.failed_runs > 0 && tally.runs < plan.planned(block_len) {
                     tally.notes.push(format!(
                         "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",

@@ -15,10 +15,10 @@ use super::shrink::{Minimal, minimize};
 use crate::engine::{EngineError, Outcome};
 use crate::failure::Kind;
 use crate::replay::{Kept, ReplayError, Target, replay_keeping};
-use crate::sync::deadlock::{CycleEdge, WaitCycle};
 use crate::report::ThreadReport;
 use crate::report::interleaving::{AccessReport, access_reports, write_table};
 use crate::scenario::{CounterSpec, EngineSpec, Scenario};
+use crate::sync::deadlock::{CycleEdge, WaitCycle};
 
 /// The minimal failing schedule of a scenario, as reports show it.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
