@@ -352,32 +352,28 @@ fn bad_expect_values_exit_2_naming_the_file_line_key_and_the_accepted_values() {
             run.stderr
         );
     }
-    std::fs::write(
-        dir.path().join("k.toml"),
-        "[[scenario]]\nname = \"k\"\nworkload = \"kinds\"\nengine = \"threads\"\n\
-         expect = \"deadlock\"\ndeadlock_timeout = \"soon\"\n[scenario.params]\nfail = \"none\"\n",
-    )
-    .unwrap();
-    let run = harness(&["run", "k.toml"], dir.path());
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("k.toml:6") && run.stderr.contains("not a duration"),
-        "{}",
-        run.stderr
-    );
-    std::fs::write(
-        dir.path().join("s.toml"),
-        "[[scenario]]\nname = \"s\"\nworkload = \"kinds\"\nengine = \"shuttle\"\n\
-         expect = \"deadlock\"\ndeadlock_timeout = \"1s\"\n[scenario.params]\nfail = \"none\"\n",
-    )
-    .unwrap();
-    let run = harness(&["run", "s.toml"], dir.path());
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("s.toml:6") && run.stderr.contains("threads engine only"),
-        "{}",
-        run.stderr
-    );
+    // On a plugin workload: a duration, on the threads engine.
+    for (engine, timeout, why) in [
+        ("threads", "soon", "not a duration"),
+        ("shuttle", "1s", "threads engine only"),
+    ] {
+        std::fs::write(
+            dir.path().join("k.toml"),
+            format!(
+                "[[scenario]]\nname = \"k\"\nworkload = \"kinds\"\nengine = \"{engine}\"\n\
+                 expect = \"deadlock\"\ndeadlock_timeout = \"{timeout}\"\n\
+                 [scenario.params]\nfail = \"none\"\n"
+            ),
+        )
+        .unwrap();
+        let run = harness(&["run", "k.toml"], dir.path());
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("k.toml:6") && run.stderr.contains(why),
+            "{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
