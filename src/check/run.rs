@@ -26,7 +26,7 @@ use crate::engine::panics::Capture;
 use crate::ledger::{EventContext, LedgerError};
 use crate::schedule::body::run_under;
 use crate::schedule::record::{Recorder, Recording, Recordings};
-use crate::schedule::search::{FailureKind as SearchedFailure, Judged, Limits, minimize_schedule};
+use crate::schedule::search::{Judged, Limits, minimize_schedule};
 use crate::schedule::{Choice, Controlled, ControlledBody, Keep, run_controlled};
 use crate::sync::context::{self, AccessLog, LoggedAccess};
 use crate::words::count;
@@ -281,13 +281,13 @@ impl ControlledBody for CheckBody {
 }
 
 impl Judged for Outcome {
-    fn failure_kind(&self) -> Option<SearchedFailure> {
+    fn failure(&self) -> Option<Kind> {
         match self {
             Outcome::Settled(cells) if cells.iter().any(|cell| cell.lost_updates > 0) => {
-                Some(SearchedFailure::LostUpdate)
+                Some(Kind::LostUpdate)
             }
             Outcome::Settled(_) => None,
-            Outcome::Failed(..) => Some(SearchedFailure::Failed),
+            Outcome::Failed(kind, _) => Some(*kind),
         }
     }
 }
@@ -533,7 +533,7 @@ fn witness(
         execution,
         false,
     )?;
-    let kind = original.outcome.failure_kind();
+    let kind = original.outcome.failure();
     let mut choices = recording.choices.clone();
     if let Some(kind) = kind.filter(|_| !recording.truncated) {
         let target = Arc::new(CheckBody::new(plan, body));
@@ -570,7 +570,7 @@ fn witness(
         replay_command: None,
         notes,
     };
-    if replayed.outcome.failure_kind().is_none() || kind.is_none() {
+    if replayed.outcome.failure().is_none() || kind.is_none() {
         witness.notes.push(
             "replaying the failing execution's schedule did not fail again: the body depends on \
              something shuttle does not control (time, randomness, state kept between \

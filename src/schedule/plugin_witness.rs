@@ -20,6 +20,7 @@ use super::{Choice, Controlled, ControlledBody, Keep};
 use crate::check::Interleaving;
 use crate::engine::body::{InShuttle, settle_cells};
 use crate::engine::{EngineError, Outcome};
+use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError};
 use crate::replay::describe_workload_outcome;
 use crate::report::interleaving::AccessReport;
@@ -108,7 +109,7 @@ pub fn plugin_witness(
         run: failure.run,
         source,
     };
-    let kind = FailureKind::from(failure.kind);
+    let kind = failure.kind;
     let max_steps = scenario
         .engine
         .shuttle_settings()
@@ -154,7 +155,7 @@ pub fn plugin_witness(
     let body = PluginBody::new(&variant, &scenario.name, scenario.seed);
     let replayed = replay_logged(&body, &choices, &random_values, max_steps, &scenario.name)
         .map_err(internal)?;
-    if replayed.divergence.is_some() || replayed.outcome.failure_kind() != Some(kind) {
+    if replayed.divergence.is_some() || replayed.outcome.failure() != Some(kind) {
         return Ok(Witness {
             schedule: None,
             notes: vec![
@@ -178,7 +179,7 @@ pub fn plugin_witness(
             params: spec.params_table(),
         },
         failure: WorkloadFailure {
-            kind,
+            kind: FailureKind::from(kind),
             description: describe_workload_outcome(&replayed.outcome),
         },
         minimal: WorkloadMinimal {
@@ -260,7 +261,7 @@ pub fn plugin_witness(
 fn find(
     scenario: &Scenario,
     spec: &PluginSpec,
-    kind: FailureKind,
+    kind: Kind,
     recorded: Option<&Recording>,
     limits: Limits,
 ) -> Result<Option<(PluginSpec, Found, u64)>, LedgerError> {

@@ -153,7 +153,6 @@ pub fn witness(
         kind,
         recorded,
     } = failure;
-    let kind = FailureKind::from(kind);
     let internal = |source| EngineError::Ledger {
         scenario: scenario.name.clone(),
         run,
@@ -214,7 +213,14 @@ pub fn witness(
         });
     };
 
-    let mut file = schedule_file(scenario, counter, kind, &minimal, original, run);
+    let mut file = schedule_file(
+        scenario,
+        counter,
+        FailureKind::from(kind),
+        &minimal,
+        original,
+        run,
+    );
     file.minimal.max_steps = max_steps;
     // The report shows the first rows and overwrites: a window of the steps is enough.
     let replayed = match replay_keeping(&file, &Target::Recorded, false, Kept::Window) {
