@@ -424,6 +424,26 @@ fn overdraft() {
     }
 }
 
+/// The kind comes from the execution, not from the words of a panic: a panic that merely
+/// says "invariant failed" is a panic.
+#[test]
+fn a_panic_that_reads_like_an_invariant_is_still_a_panic() {
+    let dir = TempDir::new().unwrap();
+    let report = Check::new("fake_invariant")
+        .engines([Engine::Shuttle(Scheduler::Random), Engine::Threads])
+        .runs(5)
+        .schedule_dir(dir.path())
+        .expect(Expect::Fails(Kind::Panic))
+        .run(|| {
+            let handle = thread::spawn(|| panic!("{}not really", contend::sync::INVARIANT_FAILED));
+            let _ = handle.join();
+        });
+    assert!(report.passed(), "{report}");
+    for engine in &report.engines {
+        assert_eq!(engine.failure_kinds.get(&Kind::Invariant), None, "{report}");
+    }
+}
+
 #[test]
 fn a_check_expects_a_broken_invariant_under_shuttle_and_on_threads() {
     let dir = TempDir::new().unwrap();
