@@ -320,7 +320,7 @@ fn shown_words(expect: Expectation) -> String {
 
 /// The failing runs by kind, in words: `invariant 3, panic 1`.
 fn kinds_in_words(tally: &Tally) -> String {
-    crate::report::words::failure_kinds(&tally.failure_kinds)
+    crate::words::failure_kinds(&tally.failure_kinds)
 }
 
 /// Whether a scenario's executions met its expectation, and why, in words.

@@ -287,7 +287,7 @@ impl EngineReport {
         } else {
             format!(
                 " (by kind: {})",
-                crate::report::words::failure_kinds(&self.failure_kinds)
+                crate::words::failure_kinds(&self.failure_kinds)
             )
         };
         line.push_str(&format!(

@@ -28,9 +28,9 @@ pub use crate::shard::Shard;
 #[cfg(feature = "runner")]
 use thiserror::Error;
 
+use crate::failure::Kind;
 #[cfg(feature = "runner")]
 use crate::ledger::LedgerError;
-use crate::failure::Kind;
 use crate::ledger::Settlement;
 use crate::sync::WaitCycle;
 #[cfg(feature = "runner")]

@@ -28,9 +28,7 @@ impl ShuttleEngine {
 }
 
 use super::controlled::Stoppable;
-pub use super::controlled::{
-    block_len, block_scheduler, quiet_config, scheduler_for_execution,
-};
+pub use super::controlled::{block_len, block_scheduler, quiet_config, scheduler_for_execution};
 
 /// The variable through which shuttle's schedulers would take their seed.
 const SHUTTLE_SEED_VARIABLE: &str = "SHUTTLE_RANDOM_SEED";

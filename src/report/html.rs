@@ -186,7 +186,7 @@ fn facts(scenario: &ScenarioReport) -> Markup {
             div { dt { "sync" } dd { (scenario.sync_label()) } }
             div { dt { "expect" } dd { (scenario.expect.as_str()) } }
             @if !scenario.failure_kinds.is_empty() {
-                div { dt { "failing runs by kind" } dd class="kinds" { (crate::report::words::failure_kinds(&scenario.failure_kinds)) } }
+                div { dt { "failing runs by kind" } dd class="kinds" { (crate::words::failure_kinds(&scenario.failure_kinds)) } }
             }
             div { dt { "runs" } dd { (grouped(scenario.runs.into())) " of " (grouped(scenario.runs_requested.into())) } }
             div { dt { "seed" } dd { (scenario.seed) } }

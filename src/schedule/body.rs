@@ -16,8 +16,7 @@ use crate::ledger::{EventContext, LedgerError};
 use crate::platform::shuttle::StepLog;
 #[cfg(feature = "runner")]
 use {
-    crate::engine::Outcome, crate::engine::shuttle::run_workload_once,
-    crate::workload::Workload,
+    crate::engine::Outcome, crate::engine::shuttle::run_workload_once, crate::workload::Workload,
 };
 
 /// How far the scheduler of a controlled execution has got, for a log to note at each access.
