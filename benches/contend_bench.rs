@@ -294,6 +294,7 @@ fn plain_threads() -> EngineSpec {
         jitter: None,
         barrier: false,
         parallel: false,
+        ..ThreadsSettings::default()
     })
 }
 
@@ -787,6 +788,7 @@ fn mutex_threads() -> Vec<Row> {
             jitter: None,
             barrier: true,
             parallel: false,
+            ..ThreadsSettings::default()
         }),
         1,
     );

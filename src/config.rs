@@ -20,6 +20,7 @@ use crate::scenario::{
     ProcessesSettings, Scenario, SchedulerKind, ShuttleSettings, Storage, SyncMode, ThreadSpec,
     ThreadsSettings, WorkloadSpec,
 };
+use crate::sync::DEFAULT_DEADLOCK_TIMEOUT;
 use crate::workload::plugin::{ErasedPlugin, PluginEngine};
 use crate::workload::program::{self, table::RawProgram};
 use crate::workload::registry;
@@ -180,6 +181,10 @@ struct RawScenario {
     /// A time budget: the scenario stops when its runs or its time are used up, as "30s".
     #[schemars(with = "String")]
     time: Option<Spanned<String>>,
+    /// threads, workloads on contend's primitives: how long a thread may block in one wait
+    /// before the execution fails as a deadlock, as "500ms" (default "3s").
+    #[schemars(with = "String")]
+    deadlock_timeout: Option<Spanned<String>>,
     /// [defaults] only: worker threads for the executions of shuttle scenarios, as --jobs
     /// (which overrides it); default: the available cores.
     #[schemars(with = "std::num::NonZeroU32")]
@@ -224,6 +229,7 @@ impl RawScenario {
             storage: self.storage.or(d.storage),
             timeout: self.timeout.or(d.timeout),
             time: self.time.or(d.time),
+            deadlock_timeout: self.deadlock_timeout.or(d.deadlock_timeout),
             params: self.params.or(d.params),
             program: self.program.or(d.program),
             // The run's, not a scenario's: read from [defaults] on its own.
@@ -253,6 +259,7 @@ impl RawScenario {
         if engine != "threads" {
             self.barrier = None;
             self.parallel = None;
+            self.deadlock_timeout = None;
         }
         if engine != "async" {
             self.executor = None;
@@ -351,10 +358,24 @@ enum SyncName {
 #[serde(rename_all = "kebab-case")]
 #[allow(dead_code)]
 enum ExpectName {
-    /// Some execution must lose an update (the bug must show).
+    /// Some execution must lose an update (the bug must show), and none fail otherwise.
     LostUpdates,
-    /// No execution may lose an update.
+    /// No execution may lose an update or fail otherwise.
     NoLostUpdates,
+    /// No execution may fail, whatever the kind.
+    NoFailures,
+    /// Some execution must fail, of any kind.
+    Failure,
+    /// Some execution must lose an update (other failures may show too).
+    LostUpdate,
+    /// Some execution must break an invariant (`contend::sync::invariant_failed`).
+    Invariant,
+    /// Some execution must deadlock.
+    Deadlock,
+    /// Some execution must panic.
+    Panic,
+    /// Some execution must run past its bound (shuttle's `max_steps`).
+    Livelock,
 }
 
 /// A shuttle scheduler.
@@ -516,7 +537,7 @@ fn with_rules(schema: &mut serde_json::Value) {
     });
     if let Some(properties) = schema.pointer_mut("/$defs/RawScenario/properties") {
         properties["threads"]["minItems"] = json!(1);
-        for key in ["time", "timeout"] {
+        for key in ["time", "timeout", "deadlock_timeout"] {
             let description = properties[key]["description"].clone();
             properties[key] = duration.clone();
             properties[key]["description"] = description;
@@ -1122,6 +1143,16 @@ impl Source<'_> {
             time,
         } = self.common(&raw, &name, &expect_key)?;
 
+        if let Some(timeout) = &raw.deadlock_timeout {
+            return Err(invalid(
+                timeout.span(),
+                "deadlock_timeout",
+                "`deadlock_timeout` applies to workloads written on contend's primitives (plugin \
+                 workloads) on the threads engine; the counter workloads do not block"
+                    .into(),
+            ));
+        }
+
         // Keys that belong to one engine (or executor) only.
         let engine_name = engine_key.get_ref().as_str();
         let executor_name = raw.executor.as_ref().map(|e| e.get_ref().as_str());
@@ -1217,6 +1248,7 @@ impl Source<'_> {
                     jitter,
                     barrier: raw.barrier.as_ref().is_none_or(|b| *b.get_ref()),
                     parallel: raw.parallel.as_ref().is_some_and(|p| *p.get_ref()),
+                    ..ThreadsSettings::default()
                 })
             }
             "shuttle" => EngineSpec::Shuttle(self.shuttle_settings(&raw, &name, sync)?),
@@ -1397,15 +1429,16 @@ impl Source<'_> {
                 ));
             }
         };
-        let expect = match expect_key.get_ref().as_str() {
-            "lost-updates" => Expectation::LostUpdates,
-            "no-lost-updates" => Expectation::NoLostUpdates,
-            other => {
+        let expect = match Expectation::parse(expect_key.get_ref()) {
+            Some(expect) => expect,
+            None => {
                 return Err(invalid(
                     expect_key.span(),
                     "expect",
                     format!(
-                        "unknown expectation `{other}` (expected one of: lost-updates, no-lost-updates)"
+                        "unknown expectation `{}` (expected one of: {})",
+                        expect_key.get_ref(),
+                        Expectation::names()
                     ),
                 ));
             }
@@ -1487,9 +1520,11 @@ impl Source<'_> {
             }
             "threads" if engines.contains(&PluginEngine::Threads) => {
                 EngineSpec::Threads(ThreadsSettings {
-                    jitter: Some(Jitter::default()),
-                    barrier: true,
-                    parallel: false,
+                    deadlock_timeout: match &raw.deadlock_timeout {
+                        Some(text) => self.duration(text, &name, "deadlock_timeout")?,
+                        None => DEFAULT_DEADLOCK_TIMEOUT,
+                    },
+                    ..ThreadsSettings::default()
                 })
             }
             other => {
@@ -1538,6 +1573,17 @@ impl Source<'_> {
                     ));
                 }
             }
+        }
+        if engine_key.get_ref() != "threads"
+            && let Some(timeout) = &raw.deadlock_timeout
+        {
+            return Err(invalid(
+                timeout.span(),
+                "deadlock_timeout",
+                "`deadlock_timeout` applies to the threads engine only: under shuttle a deadlock \
+                 is found when no thread can run"
+                    .into(),
+            ));
         }
         let (params_value, params_span) = self.plugin_params(&raw, workload, &name, &engine_key)?;
         let spec = plugin.params(params_value).map_err(|error| {

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod discards;
 pub mod engine;
+pub mod failure;
 pub mod interrupt;
 pub mod ledger;
 pub mod output;

@@ -246,7 +246,7 @@ pub fn describe_workload_outcome(outcome: &Outcome) -> String {
             s.observed_final,
             s.expected_final
         ),
-        Outcome::Failed { message } => message.clone(),
+        Outcome::Failed { message, .. } => message.clone(),
     }
 }
 
@@ -259,7 +259,7 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
             s.observed_final,
             s.expected_final
         ),
-        Outcome::Failed { message } => message.clone(),
+        Outcome::Failed { message, .. } => message.clone(),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::engine::shuttle::ShuttleEngine;
 use crate::engine::tasks::AsyncEngine;
 use crate::engine::threads::ThreadsEngine;
 use crate::engine::{Engine, EngineError, RunPlan, Shard, block_len};
+use crate::failure::Kind;
 use crate::report::words::{count, grouped};
 use crate::report::{EndedBy, Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{EngineSpec, Expectation, Scenario, WorkloadSpec};
@@ -125,7 +126,7 @@ pub fn run_scenario(
     options: &RunOptions,
 ) -> Result<ScenarioReport, EngineError> {
     let started = Instant::now();
-    let stop_at_first_failure = options.fail_fast && scenario.expect == Expectation::NoLostUpdates;
+    let stop_at_first_failure = options.fail_fast && scenario.expect.forbids_failures();
     let mut tally = Tally::new(stop_at_first_failure);
     if let Some(progress) = &options.progress {
         progress.store(0, Ordering::Relaxed);
@@ -178,7 +179,7 @@ fn finish(
     mut tally: Tally,
     started: Instant,
 ) -> Result<ScenarioReport, EngineError> {
-    let stop_at_first_failure = options.fail_fast && scenario.expect == Expectation::NoLostUpdates;
+    let stop_at_first_failure = options.fail_fast && scenario.expect.forbids_failures();
     let planned = plan.planned(block_len(&scenario.engine, scenario.runs));
     let stopped_early = tally.runs < planned;
     let ended_by = if tally.interrupted {
@@ -233,10 +234,10 @@ fn finish(
         .filter(|_| options.schedules && searchable)
         // A worker process that crashed, was killed or timed out failed outside the workload's
         // accesses: there is no schedule to look for.
-        .filter(|(_, failed_otherwise)| {
-            !(*failed_otherwise && matches!(scenario.engine, EngineSpec::Processes(_)))
+        .filter(|(_, kind)| {
+            !(*kind != Kind::LostUpdate && matches!(scenario.engine, EngineSpec::Processes(_)))
         }) {
-        Some((run, failed_otherwise)) => {
+        Some((run, kind)) => {
             let recorded = tally
                 .first_failing_schedule
                 .as_ref()
@@ -244,7 +245,7 @@ fn finish(
                 .map(|(_, recording)| recording);
             let failure = Failure {
                 run,
-                failed_otherwise,
+                kind,
                 recorded,
             };
             let folder = options.artifacts.as_deref();
@@ -262,8 +263,8 @@ fn finish(
     let mut report = judge(scenario, tally, elapsed_seconds);
     if let Some(shard) = options.shard
         && report.verdict == Verdict::Fail
-        && scenario.expect == Expectation::LostUpdates
-        && report.failed_runs == 0
+        && scenario.expect.must_show()
+        && !(scenario.expect == Expectation::LostUpdates && report.failed_runs > 0)
     {
         // Whether the bug showed is a question for the whole campaign: another shard may show
         // it. `contend merge` judges it; this shard has no failure of its own.
@@ -272,8 +273,9 @@ fn finish(
             format!("no execution of this scenario falls on shard {shard}; the merge judges it")
         } else {
             format!(
-                "no lost update in this shard's {}; whether the bug showed is judged when the \
+                "{} not shown in this shard's {}; whether the bug showed is judged when the \
                  shards are merged",
+                shown_words(scenario.expect),
                 count(report.runs, "run")
             )
         };
@@ -307,8 +309,81 @@ fn execute<W: Workload>(
     }
 }
 
+/// What an expectation that must show a failure waits for, in words.
+fn shown_words(expect: Expectation) -> String {
+    match expect {
+        Expectation::Kind(kind) => format!("no {kind}"),
+        Expectation::Failure => "no failure".to_string(),
+        _ => "no lost update".to_string(),
+    }
+}
+
+/// The failing runs by kind, in words: `invariant 3, panic 1`.
+fn kinds_in_words(tally: &Tally) -> String {
+    crate::words::failure_kinds(&tally.failure_kinds)
+}
+
 /// Whether a scenario's executions met its expectation, and why, in words.
 pub fn verdict_of(expect: Expectation, tally: &Tally) -> (Verdict, String) {
+    let runs = count(tally.runs, "run");
+    let first = tally
+        .failures
+        .first()
+        .map_or(String::new(), |failure| format!("; first, {failure}"));
+    match expect {
+        Expectation::NoFailures if tally.failing_runs > 0 => (
+            Verdict::Fail,
+            format!(
+                "expected no failure, but {} of {runs} failed ({}){first}",
+                grouped(tally.failing_runs.into()),
+                kinds_in_words(tally)
+            ),
+        ),
+        Expectation::NoFailures => (Verdict::Pass, format!("no failure in {runs}, as expected")),
+        Expectation::Failure if tally.failing_runs == 0 => (
+            Verdict::Fail,
+            format!("expected a failure, but none of {runs} failed: the bug did not show"),
+        ),
+        Expectation::Failure => (
+            Verdict::Pass,
+            format!(
+                "failures shown in {} of {runs} ({}), as expected",
+                grouped(tally.failing_runs.into()),
+                kinds_in_words(tally)
+            ),
+        ),
+        Expectation::Kind(kind) => {
+            let shown = tally.failure_kinds.get(&kind).copied().unwrap_or(0);
+            if shown > 0 {
+                (
+                    Verdict::Pass,
+                    format!(
+                        "{kind} shown in {} of {runs}, as expected",
+                        grouped(shown.into())
+                    ),
+                )
+            } else if tally.failing_runs > 0 {
+                (
+                    Verdict::Fail,
+                    format!(
+                        "expected a {kind}, but none of {runs} showed one; they failed otherwise \
+                         ({}){first}",
+                        kinds_in_words(tally)
+                    ),
+                )
+            } else {
+                (
+                    Verdict::Fail,
+                    format!("expected a {kind}, but none of {runs} failed: the bug did not show"),
+                )
+            }
+        }
+        Expectation::LostUpdates | Expectation::NoLostUpdates => lost_update_verdict(expect, tally),
+    }
+}
+
+/// The verdict of the first expectations, about lost updates: any other failure fails them.
+fn lost_update_verdict(expect: Expectation, tally: &Tally) -> (Verdict, String) {
     let runs = count(tally.runs, "run");
     let losing = tally.lost_update_runs;
     if tally.failed_runs > 0 {
@@ -349,7 +424,7 @@ pub fn verdict_of(expect: Expectation, tally: &Tally) -> (Verdict, String) {
                     grouped(losing.into())
                 ),
             ),
-            Expectation::NoLostUpdates => (
+            _ => (
                 Verdict::Pass,
                 format!("no update lost in {runs}, as expected"),
             ),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::failure::Kind;
 use crate::workload::plugin::PluginSpec;
 
 /// One scenario: a workload, the engine that runs it, and the expectation it must meet.
@@ -429,6 +430,10 @@ pub struct ThreadsSettings {
     /// Whether `--jobs` may run executions side by side (each changes what the others
     /// measure, so only where asked for).
     pub parallel: bool,
+    /// How long a thread of a workload on contend's primitives may block in one wait before
+    /// the execution fails as a deadlock (with its cycle of waits, if the wait-for graph has
+    /// one) and the run goes on.
+    pub deadlock_timeout: Duration,
 }
 
 impl Default for ThreadsSettings {
@@ -437,6 +442,7 @@ impl Default for ThreadsSettings {
             jitter: Some(Jitter::default()),
             barrier: true,
             parallel: false,
+            deadlock_timeout: crate::sync::DEFAULT_DEADLOCK_TIMEOUT,
         }
     }
 }
@@ -466,22 +472,89 @@ pub use crate::engine::controlled::DEFAULT_MAX_STEPS;
 pub use crate::engine::controlled::SchedulerKind;
 
 /// What a scenario must show to pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expectation {
-    /// At least one execution loses an update: the stress test reproduces the bug.
+    /// At least one execution loses an update, and none fails otherwise: the stress test
+    /// reproduces the bug.
     LostUpdates,
-    /// No execution loses an update.
+    /// No execution loses an update or fails otherwise.
     NoLostUpdates,
+    /// No execution fails, whatever the kind.
+    NoFailures,
+    /// Some execution fails, of any kind.
+    Failure,
+    /// Some execution fails with this kind (failures of other kinds may show too).
+    Kind(Kind),
 }
 
 impl Expectation {
+    /// Every expectation a config can name, in the order error messages list them.
+    pub const ALL: [Expectation; 9] = [
+        Expectation::LostUpdates,
+        Expectation::NoLostUpdates,
+        Expectation::NoFailures,
+        Expectation::Failure,
+        Expectation::Kind(Kind::LostUpdate),
+        Expectation::Kind(Kind::Invariant),
+        Expectation::Kind(Kind::Deadlock),
+        Expectation::Kind(Kind::Panic),
+        Expectation::Kind(Kind::Livelock),
+    ];
+
     /// The name used in config files and reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Expectation::LostUpdates => "lost-updates",
             Expectation::NoLostUpdates => "no-lost-updates",
+            Expectation::NoFailures => "no-failures",
+            Expectation::Failure => "failure",
+            Expectation::Kind(kind) => kind.as_str(),
         }
+    }
+
+    /// The expectation a name stands for, if it is one of [`Expectation::as_str`]'s.
+    pub fn parse(name: &str) -> Option<Expectation> {
+        Expectation::ALL
+            .into_iter()
+            .find(|expect| expect.as_str() == name)
+    }
+
+    /// Every accepted name, comma separated, for error messages.
+    pub fn names() -> String {
+        Expectation::ALL.map(Expectation::as_str).join(", ")
+    }
+
+    /// Whether any failing execution fails the scenario: the expectations that a failure
+    /// breaks at once (`--fail-fast` stops there).
+    pub fn forbids_failures(self) -> bool {
+        matches!(self, Expectation::NoLostUpdates | Expectation::NoFailures)
+    }
+
+    /// Whether the scenario must show a failure (a bug known to be there): one shard of a
+    /// campaign may not show it while another does.
+    pub fn must_show(self) -> bool {
+        matches!(
+            self,
+            Expectation::LostUpdates | Expectation::Failure | Expectation::Kind(_)
+        )
+    }
+}
+
+impl Serialize for Expectation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Expectation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Expectation::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown expectation `{name}` (expected one of: {})",
+                Expectation::names()
+            ))
+        })
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::{Flow, Outcome};
+use crate::failure::Kind;
 use crate::schedule::record::Recording;
 
 /// How many failure messages a tally keeps word for word.
@@ -22,8 +23,11 @@ pub struct Tally {
     pub lost_update_runs: u64,
     /// Executions that lost updates yet ended on the expected value: the losses cancelled out.
     pub masked_runs: u64,
-    /// Executions that ended in a panic, deadlock or livelock.
+    /// Executions that ended in a broken invariant, a deadlock, a panic or a livelock.
     pub failed_runs: u64,
+    /// Failing executions by kind of failure: `LostUpdate` counts the executions that lost
+    /// an update, each other kind those that failed with it.
+    pub failure_kinds: BTreeMap<Kind, u64>,
     /// Lost updates over all executions.
     pub lost_updates: u64,
     /// Overwrites over all executions (an overwritten update may be restored later).
@@ -37,9 +41,8 @@ pub struct Tally {
     pub finals: BTreeMap<i64, u64>,
     /// The index of the first execution that lost an update.
     pub first_lost_update_run: Option<u64>,
-    /// The index of the first failing execution, and whether it failed otherwise than by
-    /// losing updates.
-    pub first_failing_run: Option<(u64, bool)>,
+    /// The index of the first failing execution, and the kind it failed with.
+    pub first_failing_run: Option<(u64, Kind)>,
     /// The recorded schedule of the first failing execution, where a controlled engine
     /// recorded it while exploring.
     pub first_failing_schedule: Option<(u64, Recording)>,
@@ -82,8 +85,8 @@ impl Tally {
         if let Some(progress) = &self.progress {
             progress.fetch_add(1, Ordering::Relaxed);
         }
-        let failed_otherwise = matches!(outcome, Outcome::Failed { .. });
-        let failing = match outcome {
+        let kind = outcome.kind();
+        match outcome {
             Outcome::Settled(settlement) => {
                 self.expected_final = Some(settlement.expected_final);
                 *self.finals.entry(settlement.observed_final).or_default() += 1;
@@ -99,23 +102,22 @@ impl Tally {
                         self.first_lost_update_run = Some(run);
                     }
                 }
-                settlement.lost_updates > 0
             }
-            Outcome::Failed { message } => {
+            Outcome::Failed { message, .. } => {
                 self.failed_runs += 1;
                 if self.failures.len() < KEPT_FAILURES {
                     self.failures.push(format!("run {run}: {message}"));
                 }
-                true
-            }
-        };
-        if failing {
-            self.failing_runs += 1;
-            if self.first_failing_run.is_none_or(|(first, _)| run < first) {
-                self.first_failing_run = Some((run, failed_otherwise));
             }
         }
-        if failing && self.stop_at_first_failure {
+        if let Some(kind) = kind {
+            self.failing_runs += 1;
+            *self.failure_kinds.entry(kind).or_default() += 1;
+            if self.first_failing_run.is_none_or(|(first, _)| run < first) {
+                self.first_failing_run = Some((run, kind));
+            }
+        }
+        if kind.is_some() && self.stop_at_first_failure {
             Flow::Stop
         } else {
             Flow::Continue
@@ -130,6 +132,9 @@ impl Tally {
         self.lost_update_runs += later.lost_update_runs;
         self.masked_runs += later.masked_runs;
         self.failed_runs += later.failed_runs;
+        for (kind, runs) in later.failure_kinds {
+            *self.failure_kinds.entry(kind).or_default() += runs;
+        }
         self.lost_updates += later.lost_updates;
         self.overwrites += later.overwrites;
         self.net_lost += later.net_lost;
@@ -291,22 +296,39 @@ mod tests {
         tally.record(7, settled(8, 1));
         tally.record(3, settled(8, 1));
         tally.record(5, settled(9, 0));
-        assert_eq!(tally.first_failing_run, Some((3, false)));
+        assert_eq!(tally.first_failing_run, Some((3, Kind::LostUpdate)));
         assert_eq!(tally.first_lost_update_run, Some(3));
     }
 
     #[test]
     fn a_failed_execution_is_a_failing_run() {
         let mut tally = Tally::new(false);
-        tally.record(
-            0,
-            Outcome::Failed {
-                message: "deadlock".into(),
-            },
-        );
+        tally.record(0, Outcome::failed(Kind::Deadlock, "deadlock"));
         assert_eq!(tally.failing_runs, 1);
         assert_eq!(tally.failed_runs, 1);
         assert_eq!(tally.failures, vec!["run 0: deadlock".to_string()]);
+        assert_eq!(tally.first_failing_run, Some((0, Kind::Deadlock)));
+    }
+
+    #[test]
+    fn failing_runs_are_counted_by_kind() {
+        let mut tally = Tally::new(false);
+        tally.record(0, settled(7, 2));
+        tally.record(1, Outcome::failed(Kind::Invariant, "balance < 0"));
+        tally.record(2, Outcome::failed(Kind::Invariant, "balance < 0"));
+        tally.record(3, settled(9, 0));
+        let mut later = Tally::new(false);
+        later.record(4, Outcome::failed(Kind::Panic, "boom"));
+        tally.absorb(later);
+        let kinds: Vec<(Kind, u64)> = tally.failure_kinds.into_iter().collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Kind::LostUpdate, 1),
+                (Kind::Invariant, 2),
+                (Kind::Panic, 1)
+            ]
+        );
     }
 
     #[test]

@@ -20,6 +20,34 @@ pub fn printable(name: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Failing runs by kind, in words: `invariant 3, panic 1`.
+pub fn failure_kinds(kinds: &std::collections::BTreeMap<crate::failure::Kind, u64>) -> String {
+    kinds
+        .iter()
+        .map(|(kind, runs)| format!("{} {}", kind.as_str(), grouped((*runs).into())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A deadlock's cycle of waits in words: `Thread-1 waits for mutex#2 held by Thread-2;
+/// Thread-2 waits for mutex#1 held by Thread-1`.
+pub fn cycle(edges: &[crate::sync::deadlock::CycleEdge]) -> String {
+    edges
+        .iter()
+        .map(|edge| {
+            if edge.waits_for == edge.held_by {
+                format!("{} waits for {} to finish", edge.thread, edge.waits_for)
+            } else {
+                format!(
+                    "{} waits for {} held by {}",
+                    edge.thread, edge.waits_for, edge.held_by
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `n` with its digits grouped by thousands: `1,000,001`, `-99,559`.
 pub fn grouped(n: i128) -> String {
     let digits = n.unsigned_abs().to_string();

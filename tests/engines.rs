@@ -268,6 +268,7 @@ fn without_barrier_and_jitter_the_threads_engine_is_a_plain_run() {
         jitter: None,
         barrier: false,
         parallel: false,
+        ..contend::scenario::ThreadsSettings::default()
     });
     let scenario = counter(
         "quiet",

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use contend::engine::Outcome;
 use contend::engine::shuttle::block_scheduler;
+use contend::failure::Kind;
 use contend::ledger::EventContext;
 use contend::replay::{ReplayVerdict, replay};
 use contend::runner::{RunOptions, run_scenario};
@@ -53,7 +54,7 @@ fn the_lessons_counter_shrinks_to_one_proven_preemption() {
     let counter = CounterSpec::new(10, &[(1, 1_000_000), (-1, 1_000_001)], SyncMode::None);
     let result = minimize(
         &counter,
-        FailureKind::LostUpdate,
+        Kind::LostUpdate,
         None,
         Limits::default(),
         "lesson",
@@ -68,16 +69,10 @@ fn the_lessons_counter_shrinks_to_one_proven_preemption() {
 #[test]
 fn a_three_thread_counter_with_different_deltas_shrinks_to_two_threads_and_one_preemption() {
     let counter = CounterSpec::new(0, &[(3, 40), (-7, 30), (11, 20)], SyncMode::None);
-    let minimal = minimize(
-        &counter,
-        FailureKind::LostUpdate,
-        None,
-        Limits::default(),
-        "three",
-    )
-    .unwrap()
-    .minimal
-    .expect("a failing schedule exists");
+    let minimal = minimize(&counter, Kind::LostUpdate, None, Limits::default(), "three")
+        .unwrap()
+        .minimal
+        .expect("a failing schedule exists");
     assert_eq!(minimal.preemptions, 1);
     assert_eq!(minimal.minimality, Minimality::Proven);
     assert_eq!(ops(&minimal.counter), vec![1, 1]);
@@ -95,16 +90,10 @@ fn a_three_thread_counter_with_different_deltas_shrinks_to_two_threads_and_one_p
 #[test]
 fn the_broken_flag_lock_needs_two_preemptions() {
     let counter = CounterSpec::new(0, &[(1, 10), (-1, 10)], SyncMode::Flag);
-    let minimal = minimize(
-        &counter,
-        FailureKind::LostUpdate,
-        None,
-        Limits::default(),
-        "flag",
-    )
-    .unwrap()
-    .minimal
-    .expect("the flag lock fails");
+    let minimal = minimize(&counter, Kind::LostUpdate, None, Limits::default(), "flag")
+        .unwrap()
+        .minimal
+        .expect("the flag lock fails");
     assert_eq!(minimal.preemptions, 2);
     assert_eq!(minimal.minimality, Minimality::Proven);
 }
@@ -113,14 +102,7 @@ fn the_broken_flag_lock_needs_two_preemptions() {
 fn correct_locks_have_no_failing_schedule_within_the_bound() {
     for sync in [SyncMode::Mutex, SyncMode::Spin, SyncMode::Atomic] {
         let counter = CounterSpec::new(0, &[(1, 2), (-1, 2)], sync);
-        let result = minimize(
-            &counter,
-            FailureKind::LostUpdate,
-            None,
-            Limits::default(),
-            "ok",
-        )
-        .unwrap();
+        let result = minimize(&counter, Kind::LostUpdate, None, Limits::default(), "ok").unwrap();
         assert_eq!(result.minimal, None, "{sync}");
         assert!(result.executions > 1, "{sync}: the search ran");
     }
@@ -144,16 +126,10 @@ fn delta_debugging_gives_a_one_minimal_schedule_when_the_search_cannot_prove_one
         searchable_ops: 0,
         ..Limits::default()
     };
-    let minimal = minimize(
-        &counter,
-        FailureKind::LostUpdate,
-        Some(&recorded),
-        limits,
-        "ddmin",
-    )
-    .unwrap()
-    .minimal
-    .expect("ddmin keeps a failing schedule");
+    let minimal = minimize(&counter, Kind::LostUpdate, Some(&recorded), limits, "ddmin")
+        .unwrap()
+        .minimal
+        .expect("ddmin keeps a failing schedule");
     assert_eq!(minimal.minimality, Minimality::OneMinimal);
     assert!(minimal.choices.len() < recorded.len());
     // 1-minimal: the schedule fails, and without any one of its choices it does not.
@@ -228,16 +204,10 @@ fn a_saved_schedule_round_trips_through_its_file_and_replays_the_same_failure() 
 fn many_threads_shrink_to_two_quickly() {
     let threads: Vec<(i64, u64)> = (0..9).map(|_| (1, 100)).collect();
     let counter = CounterSpec::new(0, &threads, SyncMode::None);
-    let minimal = minimize(
-        &counter,
-        FailureKind::LostUpdate,
-        None,
-        Limits::default(),
-        "many",
-    )
-    .unwrap()
-    .minimal
-    .expect("a failing schedule exists");
+    let minimal = minimize(&counter, Kind::LostUpdate, None, Limits::default(), "many")
+        .unwrap()
+        .minimal
+        .expect("a failing schedule exists");
     assert_eq!(ops(&minimal.counter), vec![1, 1]);
     assert_eq!(minimal.origins.len(), 2);
     assert_eq!(minimal.preemptions, 1);
@@ -254,7 +224,7 @@ fn a_found_schedule_keeps_no_needless_choice() {
     let counter = CounterSpec::new(10, &[(1, 1), (-1, 1)], SyncMode::None);
     let minimal = minimize(
         &counter,
-        FailureKind::LostUpdate,
+        Kind::LostUpdate,
         None,
         Limits::default(),
         "lesson",
@@ -278,16 +248,10 @@ fn an_exhausted_budget_still_returns_the_recorded_failure() {
         executions: 3,
         ..Limits::default()
     };
-    let minimal = minimize(
-        &counter,
-        FailureKind::LostUpdate,
-        Some(&recorded),
-        limits,
-        "cut",
-    )
-    .unwrap()
-    .minimal
-    .expect("the recorded failure is kept");
+    let minimal = minimize(&counter, Kind::LostUpdate, Some(&recorded), limits, "cut")
+        .unwrap()
+        .minimal
+        .expect("the recorded failure is kept");
     assert!(
         matches!(
             minimal.minimality,

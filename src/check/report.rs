@@ -48,6 +48,9 @@ pub struct EngineReport {
     pub deadlocked_executions: u64,
     /// Executions that ran past their step bound.
     pub livelocked_executions: u64,
+    /// Failing executions by kind: every kind that showed, with the number of executions
+    /// that failed with it.
+    pub failure_kinds: std::collections::BTreeMap<Kind, u64>,
     /// Updates lost over all executions, on every cell.
     pub lost_updates: u64,
     /// Writes that replaced a write they had not read, over all executions (an overwritten
@@ -127,6 +130,11 @@ pub enum FailureKind {
         /// The cells with lost updates.
         cells: Vec<CellOutcome>,
     },
+    /// A thread stated a broken invariant ([`crate::sync::invariant_failed`]).
+    Invariant {
+        /// What does not hold, and the thread that said so.
+        message: String,
+    },
     /// The body or one of its threads panicked.
     Panicked {
         /// What happened, with the panic's message.
@@ -149,6 +157,7 @@ impl FailureKind {
     pub fn kind(&self) -> Kind {
         match self {
             FailureKind::LostUpdates { .. } => Kind::LostUpdate,
+            FailureKind::Invariant { .. } => Kind::Invariant,
             FailureKind::Panicked { .. } => Kind::Panic,
             FailureKind::Deadlocked { .. } => Kind::Deadlock,
             FailureKind::Livelocked { .. } => Kind::Livelock,
@@ -156,29 +165,9 @@ impl FailureKind {
     }
 }
 
-/// The kinds of failure an execution can show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// An update was lost.
-    LostUpdate,
-    /// The body or one of its threads panicked (a failed `assert!`, say).
-    Panic,
-    /// Every thread still running was blocked.
-    Deadlock,
-    /// The execution ran past its step bound.
-    Livelock,
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::LostUpdate => "lost update",
-            Kind::Panic => "panic",
-            Kind::Deadlock => "deadlock",
-            Kind::Livelock => "livelock",
-        })
-    }
-}
+/// The kinds of failure an execution can show: the one kind type of contend, which configs'
+/// `expect`, the CLI's reports and shard merges use too.
+pub use crate::failure::Kind;
 
 /// The accesses of a controlled execution, in the order they happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,13 +282,18 @@ impl EngineReport {
         } else {
             line.push_str(&format!(", seed {}", self.seed));
         }
+        let kinds = if self.failure_kinds.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (by kind: {})",
+                crate::words::failure_kinds(&self.failure_kinds)
+            )
+        };
         line.push_str(&format!(
-            ": {} of {} executions failed ({} with lost updates, {} panicked); {} updates lost \
-             in all; {:.2} s",
+            ": {} of {} executions failed{kinds}; {} updates lost in all; {:.2} s",
             self.failing_executions,
             self.executions,
-            self.lost_update_executions,
-            self.panicked_executions,
             self.lost_updates,
             self.elapsed.as_secs_f64()
         ));
@@ -407,6 +401,7 @@ impl fmt::Display for Failure {
                 writeln!(f, "{}", cells.join("; "))?;
             }
             FailureKind::Panicked { message }
+            | FailureKind::Invariant { message }
             | FailureKind::Deadlocked { message }
             | FailureKind::Livelocked { message } => writeln!(f, "{message}")?,
         }

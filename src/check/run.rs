@@ -19,14 +19,14 @@ use super::report::{
 };
 use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, Kind, REPLAY_VARIABLE, Scheduler};
-use crate::engine::body::{Ended, InShuttle, OnThreads, execute_on_threads};
+use crate::engine::body::{InShuttle, OnThreads, execute_on_threads};
 use crate::engine::controlled::{Stoppable, block_scheduler};
 use crate::engine::derive_seed;
 use crate::engine::panics::Capture;
 use crate::ledger::{EventContext, LedgerError};
 use crate::schedule::body::run_under;
 use crate::schedule::record::{Recorder, Recording, Recordings};
-use crate::schedule::search::{FailureKind as SearchedFailure, Judged, Limits, minimize_schedule};
+use crate::schedule::search::{Judged, Limits, minimize_schedule};
 use crate::schedule::{Choice, Controlled, ControlledBody, Keep, run_controlled};
 use crate::sync::context::{self, AccessLog, LoggedAccess};
 use crate::words::count;
@@ -67,8 +67,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) enum Outcome {
     /// Every thread finished; the accounting of each cell.
     Settled(Vec<CellOutcome>),
-    /// A panic, or under shuttle a deadlock or a livelock, with what happened in words.
-    Failed(Ended, String),
+    /// A broken invariant, a panic, a deadlock or (under shuttle) a livelock, with what
+    /// happened in words.
+    Failed(Kind, String),
 }
 
 impl Outcome {
@@ -106,6 +107,7 @@ struct Tally {
     panicked: u64,
     deadlocked: u64,
     livelocked: u64,
+    kinds: std::collections::BTreeMap<Kind, u64>,
     lost_updates: u64,
     overwrites: u64,
     cells: Vec<String>,
@@ -130,6 +132,7 @@ impl Tally {
                 self.overwrites += cells.iter().map(|cell| cell.overwrites).sum::<u64>();
                 (lost > 0).then(|| {
                     self.lost_update_executions += 1;
+                    *self.kinds.entry(Kind::LostUpdate).or_default() += 1;
                     FailureKind::LostUpdates {
                         cells: cells
                             .into_iter()
@@ -138,18 +141,20 @@ impl Tally {
                     }
                 })
             }
-            Outcome::Failed(ended, message) => {
+            Outcome::Failed(kind, message) => {
                 self.panicked += 1;
-                Some(match ended {
-                    Ended::Panic => FailureKind::Panicked { message },
-                    Ended::Deadlock => {
+                *self.kinds.entry(kind).or_default() += 1;
+                Some(match kind {
+                    Kind::Deadlock => {
                         self.deadlocked += 1;
                         FailureKind::Deadlocked { message }
                     }
-                    Ended::Livelock => {
+                    Kind::Livelock => {
                         self.livelocked += 1;
                         FailureKind::Livelocked { message }
                     }
+                    Kind::Invariant => FailureKind::Invariant { message },
+                    Kind::Panic | Kind::LostUpdate => FailureKind::Panicked { message },
                 })
             }
         };
@@ -181,6 +186,7 @@ impl Tally {
             panicked_executions: self.panicked,
             deadlocked_executions: self.deadlocked,
             livelocked_executions: self.livelocked,
+            failure_kinds: self.kinds,
             lost_updates: self.lost_updates,
             overwrites: self.overwrites,
             cells: self.cells,
@@ -213,13 +219,7 @@ pub(crate) fn judge(expect: Expect, report: &EngineReport) -> bool {
             Expect::LostUpdates => {
                 report.lost_update_executions > 0 && report.panicked_executions == 0
             }
-            Expect::Fails(Kind::LostUpdate) => report.lost_update_executions > 0,
-            Expect::Fails(Kind::Panic) => {
-                report.panicked_executions
-                    > report.deadlocked_executions + report.livelocked_executions
-            }
-            Expect::Fails(Kind::Deadlock) => report.deadlocked_executions > 0,
-            Expect::Fails(Kind::Livelock) => report.livelocked_executions > 0,
+            Expect::Fails(kind) => report.failure_kinds.get(&kind).is_some_and(|&n| n > 0),
             Expect::AnyFailure => report.failing_executions > 0,
         }
 }
@@ -275,19 +275,19 @@ impl ControlledBody for CheckBody {
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        let (ended, message) = self.body.failure(captured, max_steps);
-        Outcome::Failed(ended, message)
+        let failed = self.body.failure(captured, max_steps);
+        Outcome::Failed(failed.kind, failed.message)
     }
 }
 
 impl Judged for Outcome {
-    fn failure_kind(&self) -> Option<SearchedFailure> {
+    fn failure(&self) -> Option<Kind> {
         match self {
             Outcome::Settled(cells) if cells.iter().any(|cell| cell.lost_updates > 0) => {
-                Some(SearchedFailure::LostUpdate)
+                Some(Kind::LostUpdate)
             }
             Outcome::Settled(_) => None,
-            Outcome::Failed(..) => Some(SearchedFailure::Failed),
+            Outcome::Failed(kind, _) => Some(*kind),
         }
     }
 }
@@ -533,7 +533,7 @@ fn witness(
         execution,
         false,
     )?;
-    let kind = original.outcome.failure_kind();
+    let kind = original.outcome.failure();
     let mut choices = recording.choices.clone();
     if let Some(kind) = kind.filter(|_| !recording.truncated) {
         let target = Arc::new(CheckBody::new(plan, body));
@@ -570,7 +570,7 @@ fn witness(
         replay_command: None,
         notes,
     };
-    if replayed.outcome.failure_kind().is_none() || kind.is_none() {
+    if replayed.outcome.failure().is_none() || kind.is_none() {
         witness.notes.push(
             "replaying the failing execution's schedule did not fail again: the body depends on \
              something shuttle does not control (time, randomness, state kept between \
@@ -636,8 +636,7 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
             plan.deadlock_timeout,
             &capture,
         ) {
-            Ok(OnThreads::Panicked(message)) => Outcome::Failed(Ended::Panic, message),
-            Ok(OnThreads::Deadlocked(message)) => Outcome::Failed(Ended::Deadlock, message),
+            Ok(OnThreads::Failed(failed)) => Outcome::Failed(failed.kind, failed.message),
             Ok(OnThreads::Settled(cells)) => Outcome::Settled(cells),
             Err(error) => {
                 tally.internal = Some((run, error));

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::Outcome;
-use super::controlled::explain_shuttle_failure;
 use super::panics::{Capture, describe_payload};
+use super::{Failed, shuttle_failure_kind};
 use crate::check::CellOutcome;
+use crate::failure::Kind;
 use crate::ledger::{LedgerError, Settlement};
 use crate::sync::context::{self, AccessLog, Backend, Execution};
 use crate::thread::said_of;
@@ -18,7 +19,6 @@ use {
     super::shuttle::ShuttleEngine,
     super::{EngineError, Flow, RunPlan, derive_seed},
     crate::scenario::EngineSpec,
-    crate::sync::DEFAULT_DEADLOCK_TIMEOUT,
     crate::tally::Tally,
     crate::workload::plugin::PluginSpec,
 };
@@ -86,68 +86,43 @@ impl InShuttle {
         )
     }
 
-    /// A failed shuttle execution, its kind and what happened in words: a deadlock with its
-    /// cycle of waits (from the execution's wait-for graph), a livelock, or the panic of the
-    /// thread that panicked (`main` if no spawned thread did), from the message the panic hook
-    /// captured.
-    pub(crate) fn failure(&self, captured: String, max_steps: u64) -> (Ended, String) {
+    /// A failed shuttle execution, its kind and what happened in words. The execution's own
+    /// context says first: a broken invariant it recorded, the cycle of its wait-for graph;
+    /// shuttle's words only tell a deadlock or a step bound it found itself from a panic. A
+    /// panic is said of the thread that panicked (`main` if no spawned thread did).
+    pub(crate) fn failure(&self, captured: String, max_steps: u64) -> Failed {
         let current = self
             .current
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        match Ended::of_shuttle_failure(&captured) {
-            Ended::Deadlock => {
+        if let Some(broken) = current.as_deref().and_then(Execution::broken_invariant) {
+            return Failed::new(Kind::Invariant, said_of(&broken.thread, &captured));
+        }
+        match shuttle_failure_kind(&captured) {
+            Kind::Deadlock => {
                 let blocked = captured
                     .split_once("deadlock! ")
                     .map_or(captured.as_str(), |(_, blocked)| blocked);
                 // The execution's wait-for graph names the cycle; shuttle's words are the
                 // fallback.
-                let message = match current.as_deref().map(Execution::describe_deadlock) {
-                    Some(deadlock) if !deadlock.waiting.is_empty() => {
-                        format!("deadlock: {deadlock}")
-                    }
-                    _ => format!("deadlock: {blocked}"),
-                };
-                return (Ended::Deadlock, message);
+                match current.as_deref().map(Execution::describe_deadlock) {
+                    Some(deadlock) if !deadlock.waiting.is_empty() => Failed {
+                        kind: Kind::Deadlock,
+                        message: format!("deadlock: {deadlock}"),
+                        cycle: deadlock.cycle,
+                    },
+                    _ => Failed::new(Kind::Deadlock, format!("deadlock: {blocked}")),
+                }
             }
-            Ended::Livelock => {
-                return (
-                    Ended::Livelock,
-                    explain_shuttle_failure(captured, max_steps),
-                );
+            Kind::Livelock => Failed::of_shuttle_failure(captured, max_steps),
+            _ => {
+                let thread = current
+                    .as_deref()
+                    .and_then(Execution::first_thread_panic)
+                    .map_or_else(|| "main".to_string(), |panic| panic.thread);
+                Failed::new(Kind::Panic, said_of(&thread, &captured))
             }
-            Ended::Panic => {}
-        }
-        let thread = current
-            .as_deref()
-            .and_then(Execution::first_thread_panic)
-            .map_or_else(|| "main".to_string(), |panic| panic.thread);
-        (Ended::Panic, said_of(&thread, &captured))
-    }
-}
-
-/// How an execution that shuttle ended early ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Ended {
-    /// A thread panicked.
-    Panic,
-    /// Every thread still running was blocked.
-    Deadlock,
-    /// The execution ran past its step bound.
-    Livelock,
-}
-
-impl Ended {
-    /// The kind of a failure shuttle ended an execution with, from its panic's message: shuttle
-    /// reports deadlocks and step bounds only in words, and this is the one place that reads them.
-    pub(crate) fn of_shuttle_failure(captured: &str) -> Ended {
-        if captured.contains("deadlock! ") {
-            Ended::Deadlock
-        } else if captured.contains("exceeded max_steps") {
-            Ended::Livelock
-        } else {
-            Ended::Panic
         }
     }
 }
@@ -157,11 +132,9 @@ impl Ended {
 pub enum OnThreads {
     /// Every thread finished: the accounting of each cell.
     Settled(Vec<CellOutcome>),
-    /// The body or one of its threads panicked, with the message.
-    Panicked(String),
-    /// The execution deadlocked, with its cycle of waits (or every wait) in words; its stuck
-    /// threads were unwound.
-    Deadlocked(String),
+    /// The execution failed: a broken invariant, a panic, or a deadlock (its stuck threads
+    /// were unwound).
+    Failed(Failed),
 }
 
 /// Runs `body` as execution `run` on real threads, with jitter before every access drawn from
@@ -191,10 +164,19 @@ pub fn execute_on_threads(
         .and_then(|panic| panic.message);
     // A deadlock unwound the stuck threads: it is the failure, not their unwinding.
     if let Some(deadlock) = execution.declared_deadlock() {
-        return Ok(OnThreads::Deadlocked(format!("deadlock: {deadlock}")));
+        return Ok(OnThreads::Failed(Failed {
+            kind: Kind::Deadlock,
+            message: format!("deadlock: {deadlock}"),
+            cycle: deadlock.cycle,
+        }));
     }
+    let kind = if execution.broken_invariant().is_some() {
+        Kind::Invariant
+    } else {
+        Kind::Panic
+    };
     match thread_panic.or(body_panic) {
-        Some(message) => Ok(OnThreads::Panicked(message)),
+        Some(message) => Ok(OnThreads::Failed(Failed::new(kind, message))),
         None => execution.settle().map(OnThreads::Settled),
     }
 }
@@ -222,13 +204,14 @@ pub fn settle_cells(cells: &[CellOutcome]) -> Outcome {
                 lost_delta,
             })
         }
-        _ => Outcome::Failed {
-            message: format!(
+        _ => Outcome::failed(
+            Kind::Panic,
+            format!(
                 "the values of the execution's {} cells sum past 64 bits: contend reports a \
                  workload's cells by their sum",
                 cells.len()
             ),
-        },
+        ),
     }
 }
 
@@ -245,13 +228,16 @@ pub fn execute_plugin(
     let name: Arc<str> = Arc::from(plan.scenario.as_str());
     match engine {
         EngineSpec::Shuttle(settings) => {
-            let seed = plan.seed;
-            ShuttleEngine::new(settings.clone()).execute_body(plan, tally, move |context| {
-                let cells = execute_in_shuttle(&body, &name, context.run, seed, None, |_| {})?;
-                Ok(settle_cells(&cells))
-            })
+            let in_shuttle = Arc::new(InShuttle::new(body, name, plan.seed));
+            let failing = Arc::clone(&in_shuttle);
+            ShuttleEngine::new(settings.clone()).execute_body_classified(
+                plan,
+                tally,
+                move |context| Ok(settle_cells(&in_shuttle.execute(None, context.run)?)),
+                move |captured, max_steps| failing.failure(captured, max_steps).into(),
+            )
         }
-        EngineSpec::Threads(_) => {
+        EngineSpec::Threads(settings) => {
             let capture = Capture::start();
             for run in plan.executions() {
                 if plan.out_of_time() {
@@ -264,13 +250,11 @@ pub fn execute_plugin(
                     &name,
                     run,
                     seed,
-                    DEFAULT_DEADLOCK_TIMEOUT,
+                    settings.deadlock_timeout,
                     &capture,
                 ) {
                     Ok(OnThreads::Settled(cells)) => settle_cells(&cells),
-                    Ok(OnThreads::Panicked(message) | OnThreads::Deadlocked(message)) => {
-                        Outcome::Failed { message }
-                    }
+                    Ok(OnThreads::Failed(failed)) => failed.into(),
                     Err(source) => {
                         return Err(EngineError::Ledger {
                             scenario: plan.scenario.clone(),

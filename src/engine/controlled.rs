@@ -1,6 +1,6 @@
 //! What every controlled execution under shuttle needs, whoever runs it (a scenario or a
-//! check): the scheduler of a block of executions, a quiet shuttle configuration, a scheduler
-//! the run can stop, and a failure put in words.
+//! check): the scheduler of a block of executions, a quiet shuttle configuration and a
+//! scheduler the run can stop.
 
 use std::mem::ManuallyDrop;
 use std::ops::Range;
@@ -161,19 +161,5 @@ impl Scheduler for Stoppable {
 
     fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()
-    }
-}
-
-/// Puts a failed shuttle execution in words.
-pub fn explain_shuttle_failure(message: String, max_steps: u64) -> String {
-    if message.contains("exceeded max_steps") {
-        format!(
-            "the execution ran past max_steps = {max_steps} steps without finishing: a livelock \
-             (a spin loop that never sees its lock released?), or a workload longer than max_steps"
-        )
-    } else if message.contains("deadlock") {
-        format!("deadlock: {message}")
-    } else {
-        message
     }
 }

@@ -28,9 +28,11 @@ pub use crate::shard::Shard;
 #[cfg(feature = "runner")]
 use thiserror::Error;
 
+use crate::failure::Kind;
 #[cfg(feature = "runner")]
 use crate::ledger::LedgerError;
 use crate::ledger::Settlement;
+use crate::sync::WaitCycle;
 #[cfg(feature = "runner")]
 use crate::tally::Tally;
 #[cfg(feature = "runner")]
@@ -41,11 +43,102 @@ use crate::workload::Workload;
 pub enum Outcome {
     /// Every thread finished; the ledger's accounting.
     Settled(Settlement),
-    /// The execution failed before the ledger could settle it: a panic, a deadlock, a livelock.
+    /// The execution failed before the ledger could settle it: a broken invariant, a deadlock,
+    /// a panic, a livelock.
     Failed {
+        /// What kind of failure it was.
+        kind: Kind,
         /// What happened, in words.
         message: String,
+        /// A deadlock's cycle of waits, when the execution's wait-for graph shows one.
+        cycle: Option<WaitCycle>,
     },
+}
+
+/// How an execution failed: what [`Outcome::Failed`] holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failed {
+    /// What kind of failure it was.
+    pub kind: Kind,
+    /// What happened, in words.
+    pub message: String,
+    /// A deadlock's cycle of waits, when the execution's wait-for graph shows one.
+    pub cycle: Option<WaitCycle>,
+}
+
+impl From<Failed> for Outcome {
+    fn from(failed: Failed) -> Outcome {
+        Outcome::Failed {
+            kind: failed.kind,
+            message: failed.message,
+            cycle: failed.cycle,
+        }
+    }
+}
+
+impl Failed {
+    /// A failure of `kind`, with no cycle of waits.
+    pub fn new(kind: Kind, message: impl Into<String>) -> Failed {
+        Failed {
+            kind,
+            message: message.into(),
+            cycle: None,
+        }
+    }
+}
+
+impl Outcome {
+    /// A failure of `kind`, with no cycle of waits.
+    pub fn failed(kind: Kind, message: impl Into<String>) -> Outcome {
+        Failed::new(kind, message).into()
+    }
+
+    /// The kind of failure of the execution, if it failed: a settled execution fails when it
+    /// lost an update.
+    pub fn kind(&self) -> Option<Kind> {
+        match self {
+            Outcome::Settled(settlement) if settlement.lost_updates > 0 => Some(Kind::LostUpdate),
+            Outcome::Settled(_) => None,
+            Outcome::Failed { kind, .. } => Some(*kind),
+        }
+    }
+
+    /// A failed shuttle execution of a body that has no execution context of its own to ask
+    /// (the built-in counter): shuttle reports deadlocks and step bounds only in words, and
+    /// this is the one place that reads them. Anything else is a panic.
+    pub fn of_shuttle_failure(captured: String, max_steps: u64) -> Outcome {
+        Failed::of_shuttle_failure(captured, max_steps).into()
+    }
+}
+
+impl Failed {
+    /// The failure of a shuttle execution in shuttle's words; see
+    /// [`Outcome::of_shuttle_failure`].
+    pub fn of_shuttle_failure(captured: String, max_steps: u64) -> Failed {
+        let kind = shuttle_failure_kind(&captured);
+        let message = match kind {
+            Kind::Livelock => format!(
+                "the execution ran past max_steps = {max_steps} steps without finishing: a \
+                 livelock (a spin loop that never sees its lock released?), or a workload longer \
+                 than max_steps"
+            ),
+            Kind::Deadlock => format!("deadlock: {captured}"),
+            _ => captured,
+        };
+        Failed::new(kind, message)
+    }
+}
+
+/// The kind of failure shuttle ended an execution with, from its panic's words: a deadlock
+/// (no task can run), a livelock (past the step bound), or else a panic.
+pub(crate) fn shuttle_failure_kind(captured: &str) -> Kind {
+    if captured.contains("deadlock! ") {
+        Kind::Deadlock
+    } else if captured.contains("exceeded max_steps") {
+        Kind::Livelock
+    } else {
+        Kind::Panic
+    }
 }
 
 /// Whether the run goes on after an execution.

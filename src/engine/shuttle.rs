@@ -28,9 +28,7 @@ impl ShuttleEngine {
 }
 
 use super::controlled::Stoppable;
-pub use super::controlled::{
-    block_len, block_scheduler, explain_shuttle_failure, quiet_config, scheduler_for_execution,
-};
+pub use super::controlled::{block_len, block_scheduler, quiet_config, scheduler_for_execution};
 
 /// The variable through which shuttle's schedulers would take their seed.
 const SHUTTLE_SEED_VARIABLE: &str = "SHUTTLE_RANDOM_SEED";
@@ -72,15 +70,35 @@ impl<F> ExecutionBody for F where
 {
 }
 
+/// The outcome of an execution that shuttle ended early (a panic, a deadlock, a livelock),
+/// from what its panic said and the step bound: the body's own account of how it failed.
+pub trait FailureBody: Fn(String, u64) -> Outcome + Send + Sync + 'static {}
+
+impl<F> FailureBody for F where F: Fn(String, u64) -> Outcome + Send + Sync + 'static {}
+
 impl ShuttleEngine {
     /// Runs `body` once per execution of the scenario, under the scenario's scheduler, and
-    /// records each execution in `tally`. Every engine that runs inside shuttle (threads,
-    /// async tasks) goes through here.
+    /// records each execution in `tally`; an execution shuttle ends early is classified from
+    /// shuttle's words ([`Outcome::of_shuttle_failure`]).
     pub fn execute_body(
         &self,
         plan: &RunPlan,
         tally: &mut Tally,
         body: impl ExecutionBody,
+    ) -> Result<(), EngineError> {
+        self.execute_body_classified(plan, tally, body, Outcome::of_shuttle_failure)
+    }
+
+    /// Runs `body` once per execution of the scenario, under the scenario's scheduler, and
+    /// records each execution in `tally`; `failed` says how an execution that shuttle ended
+    /// early failed. Every engine that runs inside shuttle (threads, async tasks, bodies on
+    /// the primitive API) goes through here.
+    pub fn execute_body_classified(
+        &self,
+        plan: &RunPlan,
+        tally: &mut Tally,
+        body: impl ExecutionBody,
+        failed: impl FailureBody,
     ) -> Result<(), EngineError> {
         // shuttle's random and PCT schedulers take their seed from this variable when it is set,
         // and panic when it is not a number: the scenario's seed would be silently replaced.
@@ -94,9 +112,10 @@ impl ShuttleEngine {
             )));
         }
         let body = Arc::new(body);
+        let failed: Arc<dyn FailureBody> = Arc::new(failed);
         let block_len = block_len(self.settings.scheduler, plan.runs);
         if plan.jobs > 1 && !matches!(self.settings.scheduler, SchedulerKind::Dfs) {
-            return self.execute_blocks_side_by_side(plan, tally, block_len, body);
+            return self.execute_blocks_side_by_side(plan, tally, block_len, body, &failed);
         }
         for block in plan.blocks(block_len) {
             if plan.out_of_time() {
@@ -104,7 +123,7 @@ impl ShuttleEngine {
                 break;
             }
             let before = tally.runs;
-            if self.execute_block(plan, tally, &block, Arc::clone(&body))? == Flow::Stop {
+            if self.execute_block(plan, tally, &block, Arc::clone(&body), &*failed)? == Flow::Stop {
                 if tally.failed_runs > 0 && tally.runs < plan.planned(block_len) {
                     tally.notes.push(format!(
                         "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",
@@ -138,6 +157,7 @@ impl ShuttleEngine {
         tally: &mut Tally,
         block_len: u64,
         body: Arc<B>,
+        failed: &Arc<dyn FailureBody>,
     ) -> Result<(), EngineError> {
         let blocks = Mutex::new(plan.blocks(block_len).enumerate());
         let stop_at = AtomicU64::new(u64::MAX);
@@ -157,8 +177,13 @@ impl ShuttleEngine {
                             break;
                         }
                         let mut block_tally = template.fresh();
-                        let result =
-                            self.execute_block(plan, &mut block_tally, &block, Arc::clone(&body));
+                        let result = self.execute_block(
+                            plan,
+                            &mut block_tally,
+                            &block,
+                            Arc::clone(&body),
+                            &**failed,
+                        );
                         if !matches!(result, Ok(Flow::Continue)) || block_tally.out_of_time {
                             stop_at.fetch_min(index, Ordering::SeqCst);
                         }
@@ -206,6 +231,7 @@ impl ShuttleEngine {
         tally: &mut Tally,
         block: &Range<u64>,
         body: Arc<B>,
+        failed: &dyn FailureBody,
     ) -> Result<Flow, EngineError> {
         let capture = Capture::start();
         let stop = Arc::new(AtomicBool::new(false));
@@ -259,12 +285,7 @@ impl ShuttleEngine {
             if tally.first_failing_run.is_none() {
                 shared.recordings.keep_current(run);
             }
-            tally.record(
-                run,
-                Outcome::Failed {
-                    message: explain_shuttle_failure(message, self.settings.max_steps),
-                },
-            );
+            tally.record(run, failed(message, self.settings.max_steps));
             tally.keep_first_failing_schedule(shared.recordings.take_kept());
             return Ok(Flow::Stop);
         }

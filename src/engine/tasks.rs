@@ -15,6 +15,7 @@ use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
 
 use super::shuttle::ShuttleEngine;
 use super::{EngineError, Flow, Outcome, RunPlan};
+use crate::failure::Kind;
 use crate::ledger::{EventContext, Ledger, LedgerError, Settlement};
 use crate::scenario::{AsyncSettings, CounterSpec, Executor, SyncMode};
 use crate::tally::Tally;
@@ -260,7 +261,7 @@ fn execute_on_tokio(
         });
         let outcome = match joined {
             Ok(()) => Outcome::Settled(settle(&state.ledger, plan, run)?),
-            Err(message) => Outcome::Failed { message },
+            Err(message) => Outcome::failed(Kind::Panic, message),
         };
         if tally.record(run, outcome) == Flow::Stop {
             break;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::panics::{describe_payload, mark_workload_thread};
 use super::{Engine, EngineError, Flow, Outcome, RunPlan, derive_seed};
+use crate::failure::Kind;
 use crate::ledger::EventContext;
 use crate::platform::os::{JitterPoint, OsPlatform};
 use crate::scenario::ThreadsSettings;
@@ -141,7 +142,7 @@ impl ThreadsEngine {
                 Ok(panicked)
             })?;
             let outcome = if let Some(message) = panicked {
-                Outcome::Failed { message }
+                Outcome::failed(Kind::Panic, message)
             } else {
                 let context = EventContext {
                     scenario: &plan.scenario,

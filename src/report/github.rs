@@ -340,7 +340,7 @@ mod tests {
                 "expected no lost update, but 1 update was lost in 1 of 2 runs",
                 "2 of 2 runs, 1 failing, 1 lost update, expected final 10",
                 "minimal failing schedule: 1 preemption, 14 scheduling decisions (minimal: proven), \
-                 on counter from 10, Thread-1 +1 x 1, Thread-2 -1 x 1",
+                 on counter from 10, Thread-1 +1 x 1, Thread-2 -1 x 1; failure: lost-update",
                 "replay: contend replay contend-out/flag-lock.schedule.toml",
             ]
         );

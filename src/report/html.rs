@@ -185,6 +185,9 @@ fn facts(scenario: &ScenarioReport) -> Markup {
             div { dt { "engine" } dd { (scenario.engine) @if let Some(s) = &scenario.scheduler { " (" (s) ")" } } }
             div { dt { "sync" } dd { (scenario.sync_label()) } }
             div { dt { "expect" } dd { (scenario.expect.as_str()) } }
+            @if !scenario.failure_kinds.is_empty() {
+                div { dt { "failing runs by kind" } dd class="kinds" { (crate::words::failure_kinds(&scenario.failure_kinds)) } }
+            }
             div { dt { "runs" } dd { (grouped(scenario.runs.into())) " of " (grouped(scenario.runs_requested.into())) } }
             div { dt { "seed" } dd { (scenario.seed) } }
             div { dt { "time" } dd { (seconds(scenario.elapsed_seconds)) } }

@@ -17,8 +17,9 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::json::write_atomically;
-use super::words::{count, final_values, grouped};
+use super::words::{self, count, final_values, grouped};
 use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
+use crate::failure::Kind;
 use crate::scenario::Expectation;
 use crate::schedule::search::Minimality;
 use crate::schedule::witness::ScheduleSummary;
@@ -151,8 +152,9 @@ pub fn lost_update_summary(scenario: &ScenarioReport) -> String {
     );
     if scenario.failed_runs > 0 {
         line.push_str(&format!(
-            "; {} failed otherwise",
-            count(scenario.failed_runs, "run")
+            "; {} failed otherwise; failing runs by kind: {}",
+            count(scenario.failed_runs, "run"),
+            words::failure_kinds(&scenario.failure_kinds)
         ));
     }
     line
@@ -167,13 +169,18 @@ pub fn schedule_summary(schedule: &ScheduleSummary) -> String {
     } else {
         "minimal failing schedule"
     };
-    format!(
-        "{heading}: {}, {} ({}), on {}",
+    let mut line = format!(
+        "{heading}: {}, {} ({}), on {}; failure: {}",
         count(schedule.preemptions, "preemption"),
         count(schedule.steps, "scheduling decision"),
         schedule.minimality.describe(),
-        schedule.shrunk_workload()
-    )
+        schedule.shrunk_workload(),
+        schedule.failure.as_str()
+    );
+    if let Some(cycle) = &schedule.cycle {
+        line.push_str(&format!(" ({})", words::cycle(cycle)));
+    }
+    line
 }
 
 /// Everything a testcase tells of its scenario, one line each: the reason for its verdict, its
@@ -241,15 +248,25 @@ fn test_case(scenario: &ScenarioReport, suite: &str) -> TestCase {
     case
 }
 
-/// What kind of failure a failed scenario shows, as the `type` of its `failure`.
-fn failure_type(scenario: &ScenarioReport) -> &'static str {
-    if scenario.failed_runs > 0 {
-        "failed-execution"
-    } else {
-        match scenario.expect {
-            Expectation::NoLostUpdates => "lost-update",
-            Expectation::LostUpdates => "lost-update-not-shown",
-        }
+/// What kind of failure a failed scenario shows, as the `type` of its `failure`: the kinds of
+/// its failing runs (`deadlock`, `lost-update,panic`), or, when an expected failure did not
+/// show, what did not (`lost-update-not-shown`, `deadlock-not-shown`, `failure-not-shown`).
+fn failure_type(scenario: &ScenarioReport) -> String {
+    let shown = |kind: Kind| scenario.failure_kinds.get(&kind).is_some_and(|&n| n > 0);
+    let not_shown = match scenario.expect {
+        Expectation::LostUpdates if scenario.failed_runs == 0 => Some("lost-update"),
+        Expectation::Failure if scenario.failing_runs == 0 => Some("failure"),
+        Expectation::Kind(kind) if !shown(kind) => Some(kind.as_str()),
+        _ => None,
+    };
+    match not_shown {
+        Some(what) => format!("{what}-not-shown"),
+        None => scenario
+            .failure_kinds
+            .keys()
+            .map(|kind| kind.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
@@ -337,6 +354,8 @@ pub(crate) mod fixtures {
             steps: 14,
             minimality: Minimality::Proven,
             proven: true,
+            failure: crate::failure::Kind::LostUpdate,
+            cycle: None,
             initial: Some(10),
             params: None,
             threads: vec![ThreadReport { delta: 1, ops: 1 }, ThreadReport { delta: -1, ops: 1 }],
@@ -528,7 +547,7 @@ mod tests {
             "final values: 10 (x1), 11 (x1)\n",
             "schedule saved: contend-out/flag-lock.schedule.toml\n",
             "minimal failing schedule: 1 preemption, 14 scheduling decisions (minimal: proven), \
-             on counter from 10, Thread-1 +1 x 1, Thread-2 -1 x 1:\n",
+             on counter from 10, Thread-1 +1 x 1, Thread-2 -1 x 1; failure: lost-update:\n",
             "    2                                    read counter -> 10                <- preemption\n",
             "    4  write counter <- 11 (overwrites)\n",
             "  Thread-1 wrote 11 from its read of 10, overwriting Thread-2's write of 9",

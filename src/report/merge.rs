@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::{EndedBy, FinalCount, RunReport, ScenarioReport, Verdict};
+use crate::failure::Kind;
 use crate::runner::verdict_of;
 use crate::tally::{Rate, Tally};
 
@@ -297,6 +298,29 @@ fn check_consistent(file: &Path, scenario: &ScenarioReport) -> Result<(), MergeE
             scenario.lost_updates, scenario.lost_update_runs
         )));
     }
+    let kind_runs = |lost: bool| {
+        scenario
+            .failure_kinds
+            .iter()
+            .filter(|(kind, _)| (**kind == Kind::LostUpdate) == lost)
+            .try_fold(0u64, |sum, (_, runs)| sum.checked_add(*runs))
+    };
+    if kind_runs(true) != Some(scenario.lost_update_runs)
+        || kind_runs(false) != Some(scenario.failed_runs)
+    {
+        return Err(problem(format!(
+            "its failure_kinds ({}) are not its {} runs that lost updates and {} that failed \
+             otherwise",
+            scenario
+                .failure_kinds
+                .iter()
+                .map(|(kind, runs)| format!("{} {runs}", kind.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            scenario.lost_update_runs,
+            scenario.failed_runs
+        )));
+    }
     if scenario.first_failing_run.is_some() != (scenario.failing_runs > 0) {
         return Err(problem(format!(
             "{} failing runs, yet the first failing run is {}",
@@ -400,6 +424,15 @@ fn merge_scenario<'a>(
                     scenario: shard.name.clone(),
                     field: "net_lost",
                 })?;
+        for (kind, runs) in &shard.failure_kinds {
+            add(
+                tally.failure_kinds.entry(*kind).or_default(),
+                *runs,
+                "failure_kinds",
+                file,
+                shard,
+            )?;
+        }
         tally.exhaustive |= shard.exhaustive;
         elapsed = elapsed.max(shard.elapsed_seconds);
         for outcome in &shard.outcomes {
@@ -431,6 +464,8 @@ fn merge_scenario<'a>(
         }
     }
     tally.finals = finals;
+    failures.truncate(crate::tally::KEPT_FAILURES);
+    tally.failures = failures;
     let (verdict, reason) = verdict_of(merged.expect, &tally);
     merged.verdict = verdict;
     merged.reason = reason;
@@ -440,6 +475,7 @@ fn merge_scenario<'a>(
     merged.lost_update_runs = tally.lost_update_runs;
     merged.masked_runs = tally.masked_runs;
     merged.failed_runs = tally.failed_runs;
+    merged.failure_kinds = tally.failure_kinds.clone();
     merged.lost_updates = tally.lost_updates;
     merged.overwrites = tally.overwrites;
     merged.net_lost = tally.net_lost;
@@ -454,8 +490,7 @@ fn merge_scenario<'a>(
         .into_iter()
         .map(|(value, count)| FinalCount { value, count })
         .collect();
-    failures.truncate(crate::tally::KEPT_FAILURES);
-    merged.failures = failures;
+    merged.failures = tally.failures;
     // A note every shard made stands alone; the others say which shards made them.
     merged.notes = notes
         .into_iter()

@@ -19,10 +19,12 @@ pub mod svg;
 pub mod text;
 pub use crate::words;
 
+use std::collections::BTreeMap;
 use std::io;
 
 use serde::{Deserialize, Serialize};
 
+use crate::failure::Kind;
 use crate::scenario::{CounterSpec, EngineSpec, Expectation, Origin, Scenario, Storage, SyncMode};
 use crate::schedule::witness::ScheduleSummary;
 use crate::shard::Shard;
@@ -217,8 +219,13 @@ pub struct ScenarioReport {
     pub lost_update_runs: u64,
     /// Executions that lost updates yet ended on the expected value: the losses cancelled out.
     pub masked_runs: u64,
-    /// Executions that failed otherwise: a panic, a deadlock, a livelock.
+    /// Executions that failed otherwise: a broken invariant, a deadlock, a panic, a livelock.
     pub failed_runs: u64,
+    /// Failing executions by kind: `lost-update`, `invariant`, `deadlock`, `panic`,
+    /// `livelock`, each with the number of runs that failed with it (kinds that did not show
+    /// are left out). `lost-update` is `lost_update_runs`; the others add up to `failed_runs`.
+    #[serde(default)]
+    pub failure_kinds: BTreeMap<Kind, u64>,
     /// Failing executions over executions, with its 95% interval.
     pub failure_rate: RateReport,
     /// Lost updates over all executions.
@@ -348,6 +355,7 @@ impl ScenarioReport {
             lost_update_runs: tally.lost_update_runs,
             masked_runs: tally.masked_runs,
             failed_runs: tally.failed_runs,
+            failure_kinds: tally.failure_kinds.clone(),
             failure_rate: if tally.exhaustive {
                 Rate::exact(tally.failing_runs, tally.runs).into()
             } else {

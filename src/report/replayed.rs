@@ -7,7 +7,7 @@ use crate::engine::Outcome;
 use crate::replay::{Replay, ReplayVerdict, describe_outcome};
 use crate::scenario::Expectation;
 use crate::schedule::file::ScheduleFile;
-use crate::schedule::witness::ScheduleSummary;
+use crate::schedule::witness::{ScheduleSummary, failure_of};
 
 /// The report of replaying `file`: one scenario of one execution, failing while the
 /// recorded failure (or another) still happens.
@@ -56,7 +56,7 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
                 }],
                 Vec::new(),
             ),
-            Outcome::Failed { message } => (
+            Outcome::Failed { message, .. } => (
                 0,
                 0,
                 0,
@@ -67,12 +67,15 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
         };
     let mut table = Vec::new();
     write_table(&mut table, &names, log).expect("writing to memory does not fail");
+    let (shown, cycle) = failure_of(&replay.execution.outcome);
     let schedule = ScheduleSummary {
         file: Some(path.to_string()),
         preemptions: replay.execution.preemptions,
         steps: replay.execution.steps,
         minimality: file.minimal.minimality,
         proven: file.minimal.minimality == crate::schedule::search::Minimality::Proven,
+        failure: shown,
+        cycle,
         initial: Some(file.minimal.initial),
         params: None,
         threads: threads.clone(),
@@ -117,6 +120,13 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
         lost_update_runs: u64::from(lost_updates > 0),
         masked_runs: 0,
         failed_runs: u64::from(!failures.is_empty()),
+        failure_kinds: replay
+            .execution
+            .outcome
+            .kind()
+            .map(|kind| (kind, 1))
+            .into_iter()
+            .collect(),
         failure_rate: RateReport {
             rate: failing_runs as f64,
             ci95_low: failing_runs as f64,

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Effects, Style};
 
-use super::words::{count, final_values, grouped, printable};
+use super::words::{self, count, final_values, grouped, printable};
 use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
 use crate::scenario::{Storage, SyncMode};
 use crate::schedule::search::Minimality;
@@ -213,6 +213,13 @@ impl<W: Write> TextReporter<W> {
                 final_values(&r.outcomes, SHOWN_FINALS)
             )?;
         }
+        if r.failed_runs > 0 {
+            writeln!(
+                self.out,
+                "    failing runs by kind: {}",
+                words::failure_kinds(&r.failure_kinds)
+            )?;
+        }
         if r.lost_updates > 0 {
             let mut line = match r.net_lost {
                 0 => "    summed over the runs, the lost updates cancelled out: the final values \
@@ -257,6 +264,10 @@ impl<W: Write> TextReporter<W> {
             )?;
             for line in schedule.interleaving.iter().chain(&schedule.explanation) {
                 writeln!(self.out, "      {line}")?;
+            }
+            writeln!(self.out, "      failure: {}", schedule.failure.as_str())?;
+            if let Some(cycle) = &schedule.cycle {
+                writeln!(self.out, "      cycle of waits: {}", words::cycle(cycle))?;
             }
             if let Some(command) = &schedule.replay_command {
                 writeln!(self.out, "    replay: {command}")?;

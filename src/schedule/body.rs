@@ -16,8 +16,7 @@ use crate::ledger::{EventContext, LedgerError};
 use crate::platform::shuttle::StepLog;
 #[cfg(feature = "runner")]
 use {
-    crate::engine::Outcome, crate::engine::controlled::explain_shuttle_failure,
-    crate::engine::shuttle::run_workload_once, crate::workload::Workload,
+    crate::engine::Outcome, crate::engine::shuttle::run_workload_once, crate::workload::Workload,
 };
 
 /// How far the scheduler of a controlled execution has got, for a log to note at each access.
@@ -92,9 +91,7 @@ impl<W: Workload> ControlledBody for WorkloadBody<W> {
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        Outcome::Failed {
-            message: explain_shuttle_failure(captured, max_steps),
-        }
+        Outcome::of_shuttle_failure(captured, max_steps)
     }
 }
 

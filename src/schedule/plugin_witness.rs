@@ -10,7 +10,8 @@ use super::body::run_controlled;
 use super::record::Recording;
 use super::search::{Explorer, FailureKind, Found, Judged, Limits, Minimality, minimize_schedule};
 use super::witness::{
-    Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, shell_quoted,
+    Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, failure_of,
+    shell_quoted,
 };
 use super::workload_file::{
     FORMAT, FORMAT_VERSION, WorkloadFailure, WorkloadMinimal, WorkloadScenario, WorkloadSchedule,
@@ -19,6 +20,7 @@ use super::{Choice, Controlled, ControlledBody, Keep};
 use crate::check::Interleaving;
 use crate::engine::body::{InShuttle, settle_cells};
 use crate::engine::{EngineError, Outcome};
+use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError};
 use crate::replay::describe_workload_outcome;
 use crate::report::interleaving::AccessReport;
@@ -54,9 +56,7 @@ impl ControlledBody for PluginBody {
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        Outcome::Failed {
-            message: self.0.failure(captured, max_steps).1,
-        }
+        self.0.failure(captured, max_steps).into()
     }
 }
 
@@ -109,11 +109,7 @@ pub fn plugin_witness(
         run: failure.run,
         source,
     };
-    let kind = if failure.failed_otherwise {
-        FailureKind::Failed
-    } else {
-        FailureKind::LostUpdate
-    };
+    let kind = failure.kind;
     let max_steps = scenario
         .engine
         .shuttle_settings()
@@ -159,7 +155,7 @@ pub fn plugin_witness(
     let body = PluginBody::new(&variant, &scenario.name, scenario.seed);
     let replayed = replay_logged(&body, &choices, &random_values, max_steps, &scenario.name)
         .map_err(internal)?;
-    if replayed.divergence.is_some() || replayed.outcome.failure_kind() != Some(kind) {
+    if replayed.divergence.is_some() || replayed.outcome.failure() != Some(kind) {
         return Ok(Witness {
             schedule: None,
             notes: vec![
@@ -183,7 +179,7 @@ pub fn plugin_witness(
             params: spec.params_table(),
         },
         failure: WorkloadFailure {
-            kind,
+            kind: FailureKind::from(kind),
             description: describe_workload_outcome(&replayed.outcome),
         },
         minimal: WorkloadMinimal {
@@ -210,6 +206,7 @@ pub fn plugin_witness(
     if let Some(path) = &saved {
         notes.push(format!("schedule saved: {path}"));
     }
+    let (shown, cycle) = failure_of(&replayed.outcome);
     let interleaving = Interleaving::of(replayed.log, true);
     let mut table: Vec<String> = interleaving
         .table(0, interleaving.steps.len().saturating_sub(1))
@@ -233,6 +230,8 @@ pub fn plugin_witness(
             steps: file.minimal.steps,
             minimality,
             proven: minimality == Minimality::Proven,
+            failure: shown,
+            cycle,
             initial: None,
             params: Some(file.minimal.params.clone()),
             threads: Vec::new(),
@@ -262,7 +261,7 @@ pub fn plugin_witness(
 fn find(
     scenario: &Scenario,
     spec: &PluginSpec,
-    kind: FailureKind,
+    kind: Kind,
     recorded: Option<&Recording>,
     limits: Limits,
 ) -> Result<Option<(PluginSpec, Found, u64)>, LedgerError> {

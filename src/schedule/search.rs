@@ -15,40 +15,45 @@ use serde::{Deserialize, Serialize};
 
 use super::{Choice, Controlled, ControlledBody, ExecutionLog, Keep, run_controlled};
 use crate::engine::Outcome;
+use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError};
 
-/// The kind of failure a schedule must reproduce.
+/// What a schedule must reproduce, as schedule files name it: a lost update, or a failure of
+/// another [`Kind`] (a broken invariant, a deadlock, a panic, a livelock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
     /// At least one update is lost.
     LostUpdate,
-    /// The execution fails otherwise: a panic, a deadlock, a livelock.
+    /// The execution fails otherwise: a broken invariant, a deadlock, a panic, a livelock.
     Failed,
+}
+
+impl From<Kind> for FailureKind {
+    fn from(kind: Kind) -> FailureKind {
+        match kind {
+            Kind::LostUpdate => FailureKind::LostUpdate,
+            Kind::Invariant | Kind::Deadlock | Kind::Panic | Kind::Livelock => FailureKind::Failed,
+        }
+    }
 }
 
 /// An outcome that can say whether, and how, its execution failed.
 pub trait Judged {
     /// The kind of failure, if the execution failed.
-    fn failure_kind(&self) -> Option<FailureKind>;
+    fn failure(&self) -> Option<Kind>;
 }
 
 impl Judged for Outcome {
-    fn failure_kind(&self) -> Option<FailureKind> {
-        match self {
-            Outcome::Settled(settlement) if settlement.lost_updates > 0 => {
-                Some(FailureKind::LostUpdate)
-            }
-            Outcome::Settled(_) => None,
-            Outcome::Failed { .. } => Some(FailureKind::Failed),
-        }
+    fn failure(&self) -> Option<Kind> {
+        self.kind()
     }
 }
 
 impl FailureKind {
-    /// The kind of failure of an outcome, if it failed.
+    /// What an outcome's failure is, as schedule files name it, if it failed.
     pub fn of(outcome: &impl Judged) -> Option<FailureKind> {
-        outcome.failure_kind()
+        outcome.failure().map(FailureKind::from)
     }
 
     /// The name used in schedule files.
@@ -133,7 +138,7 @@ type ControlledOf<B> =
 
 /// Runs controlled executions of bodies and counts them against a budget.
 pub struct Explorer<'a> {
-    kind: FailureKind,
+    kind: Kind,
     /// The budget, which a caller may widen for a last check.
     pub limits: Limits,
     /// Controlled executions run so far.
@@ -149,12 +154,7 @@ pub struct OutOfBudget;
 impl<'a> Explorer<'a> {
     /// An explorer looking for failures of `kind` within `limits`; the bodies' controlled
     /// randomness gets `random_values` (those of the recorded failure, if any).
-    pub fn new(
-        kind: FailureKind,
-        limits: Limits,
-        scenario: &'a str,
-        random_values: &'a [u64],
-    ) -> Self {
+    pub fn new(kind: Kind, limits: Limits, scenario: &'a str, random_values: &'a [u64]) -> Self {
         Explorer {
             kind,
             limits,
@@ -191,9 +191,10 @@ impl<'a> Explorer<'a> {
         .map(Ok)
     }
 
-    /// Whether an execution followed its schedule and failed as sought.
+    /// Whether an execution followed its schedule and failed as sought: with the same kind,
+    /// so that shrinking a deadlock keeps a deadlock.
     pub fn reproduces<O: Judged, E>(&self, controlled: &Controlled<O, E>) -> bool {
-        controlled.divergence.is_none() && FailureKind::of(&controlled.outcome) == Some(self.kind)
+        controlled.divergence.is_none() && controlled.outcome.failure() == Some(self.kind)
     }
 
     /// Searches the schedules of `body` level by level of preemptions, up to `bound`, spending
@@ -371,7 +372,7 @@ impl<'a> Explorer<'a> {
 /// body, if one is known). Returns the schedule found, if any, and the executions spent.
 pub fn minimize_schedule<B: ControlledBody>(
     body: &Arc<B>,
-    kind: FailureKind,
+    kind: Kind,
     recorded: Option<(&[Choice], &[u64])>,
     limits: Limits,
     name: &str,

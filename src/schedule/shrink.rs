@@ -8,8 +8,9 @@
 
 use std::sync::Arc;
 
-use super::search::{Explorer, FailureKind, Found, Limits, Minimality};
+use super::search::{Explorer, Found, Limits, Minimality};
 use super::{Choice, WorkloadBody};
+use crate::failure::Kind;
 use crate::ledger::LedgerError;
 use crate::scenario::{CounterSpec, ThreadSpec};
 use crate::workload::counter::Counter;
@@ -152,7 +153,7 @@ const CANDIDATE_SHARE: u64 = 20;
 /// `counter` itself, if one is known), and failing that, `recorded` is returned as it is.
 pub fn minimize(
     counter: &CounterSpec,
-    kind: FailureKind,
+    kind: Kind,
     recorded: Option<&[Choice]>,
     limits: Limits,
     scenario: &str,

@@ -13,10 +13,12 @@ use super::record::Recording;
 use super::search::{FailureKind, Limits, Minimality};
 use super::shrink::{Minimal, minimize};
 use crate::engine::{EngineError, Outcome};
+use crate::failure::Kind;
 use crate::replay::{Kept, ReplayError, Target, replay_keeping};
 use crate::report::ThreadReport;
 use crate::report::interleaving::{AccessReport, access_reports, write_table};
 use crate::scenario::{CounterSpec, EngineSpec, Scenario};
+use crate::sync::deadlock::{CycleEdge, WaitCycle};
 
 /// The minimal failing schedule of a scenario, as reports show it.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -32,6 +34,13 @@ pub struct ScheduleSummary {
     pub minimality: Minimality,
     /// Whether minimality is proven.
     pub proven: bool,
+    /// The kind of the shrunk failure: `lost-update`, `invariant`, `deadlock`, `panic`,
+    /// `livelock`.
+    pub failure: Kind,
+    /// A deadlock's cycle of waits, one edge a waiting thread, when the wait-for graph shows
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<Vec<CycleEdge>>,
     /// The counter's initial value in the shrunk workload (counter workloads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial: Option<i64>,
@@ -89,6 +98,15 @@ impl ScheduleSummary {
     }
 }
 
+/// The kind of a failing outcome and, for a deadlock with one, its cycle of waits as data:
+/// what a [`ScheduleSummary`] says of its failure. A settled outcome is a lost update.
+pub fn failure_of(outcome: &Outcome) -> (Kind, Option<Vec<CycleEdge>>) {
+    match outcome {
+        Outcome::Settled(_) => (Kind::LostUpdate, None),
+        Outcome::Failed { kind, cycle, .. } => (*kind, cycle.as_ref().map(WaitCycle::edges)),
+    }
+}
+
 /// A table on one line: `key = value, ...`.
 pub fn inline_table(table: &toml::Table) -> String {
     table
@@ -114,8 +132,8 @@ pub struct Witness {
 pub struct Failure<'a> {
     /// The failing execution.
     pub run: u64,
-    /// Whether it failed otherwise than by losing updates (a panic, a deadlock, a livelock).
-    pub failed_otherwise: bool,
+    /// The kind it failed with.
+    pub kind: Kind,
     /// Its schedule, where a controlled engine recorded it while exploring.
     pub recorded: Option<&'a Recording>,
 }
@@ -132,14 +150,9 @@ pub fn witness(
     let started = Instant::now();
     let Failure {
         run,
-        failed_otherwise,
+        kind,
         recorded,
     } = failure;
-    let kind = if failed_otherwise {
-        FailureKind::Failed
-    } else {
-        FailureKind::LostUpdate
-    };
     let internal = |source| EngineError::Ledger {
         scenario: scenario.name.clone(),
         run,
@@ -200,7 +213,14 @@ pub fn witness(
         });
     };
 
-    let mut file = schedule_file(scenario, counter, kind, &minimal, original, run);
+    let mut file = schedule_file(
+        scenario,
+        counter,
+        FailureKind::from(kind),
+        &minimal,
+        original,
+        run,
+    );
     file.minimal.max_steps = max_steps;
     // The report shows the first rows and overwrites: a window of the steps is enough.
     let replayed = match replay_keeping(&file, &Target::Recorded, false, Kept::Window) {
@@ -241,6 +261,7 @@ pub fn witness(
     let names = file.minimal_names();
     let window = &replayed.window;
     let head = &window.head()[..window.total().min(MAX_TABLE_ROWS)];
+    let (shown, cycle) = failure_of(&replayed.execution.outcome);
     let mut table = Vec::new();
     write_table(&mut table, &names, head).expect("writing to memory does not fail");
     let mut interleaving: Vec<String> = String::from_utf8_lossy(&table)
@@ -263,6 +284,8 @@ pub fn witness(
             steps: minimal.steps,
             minimality: minimal.minimality,
             proven: minimal.minimality == Minimality::Proven,
+            failure: shown,
+            cycle,
             initial: Some(minimal.counter.initial),
             params: None,
             threads: thread_reports(&minimal.counter),
@@ -417,7 +440,7 @@ fn with_failure(mut file: ScheduleFile, outcome: &Outcome) -> ScheduleFile {
                 settlement.expected_final
             );
         }
-        Outcome::Failed { message } => {
+        Outcome::Failed { message, .. } => {
             file.failure.description = message.clone();
         }
     }

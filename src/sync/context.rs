@@ -168,7 +168,17 @@ pub(crate) struct Execution {
     parked: Mutex<Option<shuttle::thread::Thread>>,
     cells: Mutex<Vec<Arc<CellState>>>,
     first_panic: Mutex<Option<ThreadPanic>>,
+    broken_invariant: Mutex<Option<BrokenInvariant>>,
     log: Option<Arc<AccessLog>>,
+}
+
+/// The first invariant an execution's threads stated broken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BrokenInvariant {
+    /// The thread that stated it: `main`, `Thread-1`, ...
+    pub(crate) thread: String,
+    /// What does not hold, as given to [`crate::sync::invariant_failed`].
+    pub(crate) message: String,
 }
 
 /// The first spawned thread of an execution that panicked.
@@ -202,6 +212,7 @@ impl Execution {
             parked: Mutex::new(None),
             cells: Mutex::new(Vec::new()),
             first_panic: Mutex::new(None),
+            broken_invariant: Mutex::new(None),
             log,
         })
     }
@@ -300,6 +311,12 @@ impl Execution {
     /// The first spawned thread that panicked, if one did.
     pub(crate) fn first_thread_panic(&self) -> Option<ThreadPanic> {
         lock(&self.first_panic).clone()
+    }
+
+    /// The first invariant a thread of this execution stated broken, if one did: the execution
+    /// failed on it, whatever the panic that carried it out said.
+    pub(crate) fn broken_invariant(&self) -> Option<BrokenInvariant> {
+        lock(&self.broken_invariant).clone()
     }
 
     /// The state of real thread `index` of this execution: its seeded jitter.
@@ -549,6 +566,29 @@ pub(crate) fn note(describe: impl FnOnce() -> Arc<str>) {
             notes.resize(thread + 1, None);
         }
         notes[thread] = Some(describe());
+    }
+}
+
+/// Records in the execution running on this thread, if there is one, that the current thread
+/// states `message` as a broken invariant (unless one was recorded before). Never panics.
+pub(crate) fn record_broken_invariant(message: &str) {
+    let found = ACTIVE
+        .try_with(|active| {
+            let active = active.try_borrow().ok()?;
+            let active = active.as_ref()?;
+            let thread = match &active.os {
+                Some(os) => os.index,
+                None => usize::from(shuttle::current::me()),
+            };
+            Some((Arc::clone(&active.execution), thread))
+        })
+        .ok()
+        .flatten();
+    if let Some((execution, thread)) = found {
+        lock(&execution.broken_invariant).get_or_insert(BrokenInvariant {
+            thread: thread_name(thread),
+            message: message.to_string(),
+        });
     }
 }
 

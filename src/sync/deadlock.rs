@@ -10,6 +10,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// One blocked thread: the thread, what it waits for, and the threads that hold it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wait {
@@ -61,6 +63,35 @@ impl fmt::Display for WaitCycle {
         }
         Ok(())
     }
+}
+
+impl WaitCycle {
+    /// The cycle as data, one edge a wait: what the JSON report's `cycle` holds.
+    pub fn edges(&self) -> Vec<CycleEdge> {
+        self.waits
+            .iter()
+            .map(|wait| CycleEdge {
+                thread: wait.thread.clone(),
+                waits_for: wait.resource.clone(),
+                held_by: if wait.for_thread_end || wait.holders.is_empty() {
+                    wait.resource.clone()
+                } else {
+                    wait.holders.join(" and ")
+                },
+            })
+            .collect()
+    }
+}
+
+/// One wait of a cycle as reports give it: `{thread, waits_for, held_by}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleEdge {
+    /// The waiting thread: `Thread-1`.
+    pub thread: String,
+    /// What it waits for: `mutex#2`, or `Thread-2` to finish.
+    pub waits_for: String,
+    /// Who holds it: `Thread-2` (a thread waited for to finish holds its own end).
+    pub held_by: String,
 }
 
 /// A deadlocked execution: the cycle of waits if there is one, and every thread's wait.
@@ -120,6 +151,21 @@ mod tests {
             cycle.to_string(),
             "Thread-1 waits for mutex#2 held by Thread-2, which waits for mutex#1 held by Thread-1"
         );
+    }
+
+    #[test]
+    fn a_cycle_as_data_names_each_wait_and_its_holder() {
+        let cycle = WaitCycle {
+            waits: vec![
+                wait("Thread-1", "mutex#2", "Thread-2"),
+                wait("Thread-2", "mutex#1", "Thread-1"),
+            ],
+        };
+        let edges = cycle.edges();
+        assert_eq!(edges[0].thread, "Thread-1");
+        assert_eq!(edges[0].waits_for, "mutex#2");
+        assert_eq!(edges[0].held_by, "Thread-2");
+        assert_eq!(edges[1].held_by, "Thread-1");
     }
 
     #[test]

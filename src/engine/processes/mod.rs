@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use self::manager::ManagerServer;
 use self::worker::{EXIT_ORPHANED, WORKER_COMMAND, WorkerOrder};
 use super::{EngineError, Flow, Outcome, RunPlan, derive_seed};
+use crate::failure::Kind;
 use crate::ledger::EventContext;
 use crate::platform::Platform;
 use crate::platform::process::{ProcessPlatform, ProcessPlatformError};
@@ -300,16 +301,19 @@ impl ProcessesEngine {
                 .iter()
                 .map(|&w| format!("worker {}", w + 1))
                 .collect();
-            Outcome::Failed {
-                message: format!(
+            // Workers that never finish are stuck or spinning: without a wait-for graph across
+            // processes, the timeout is the step bound of real processes.
+            Outcome::failed(
+                Kind::Livelock,
+                format!(
                     "timed out after {}: {} still running; contend killed {}",
                     humantime::format_duration(self.settings.timeout),
                     running.join(" and "),
                     if running.len() == 1 { "it" } else { "them" }
                 ),
-            }
+            )
         } else if let Some(message) = ends.first_failure {
-            Outcome::Failed { message }
+            Outcome::failed(Kind::Panic, message)
         } else {
             let context = EventContext {
                 scenario: &plan.scenario,
