@@ -543,7 +543,8 @@ fn readme_zoo_table() -> std::collections::HashMap<String, u64> {
 fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes() {
     let dir = TempDir::new().unwrap();
     let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/zoo.toml");
-    let (_, report, stdout) = run_file(&zoo, dir.path(), &[]);
+    let (code, report, stdout) = run_file(&zoo, dir.path(), &[]);
+    assert_eq!(code, 0, "every bug shown, every fix clean: {stdout}");
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 16);
     let readme_counts = readme_zoo_table();
@@ -562,7 +563,20 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
                 "{name}: {}",
                 scenario["reason"]
             );
+            assert_eq!(
+                scenario["verdict"], "pass",
+                "{name}: {}",
+                scenario["reason"]
+            );
             assert_eq!(scenario["minimal_schedule"]["proven"], true, "{name}");
+            // The bug shows as the kind of failure the zoo expects of it.
+            let kind = scenario["minimal_schedule"]["failure"].as_str().unwrap();
+            let expected = scenario["expect"].as_str().unwrap();
+            assert_eq!(expected.trim_end_matches('s'), kind, "{name}");
+            assert!(
+                scenario["failure_kinds"][kind].as_u64().unwrap() > 0,
+                "{name}"
+            );
             // The shrunk schedule shows the bug itself, not another failure of a smaller variant.
             let file = scenario["minimal_schedule"]["file"].as_str().unwrap();
             let file: toml::Table =
