@@ -114,7 +114,8 @@ struct RawScenario {
     /// Unique name, used in reports and trace events (required; not in [defaults]).
     #[schemars(with = "String")]
     name: Option<Spanned<String>>,
-    /// `counter` (default) or `counter-object` (the lesson's Counter class).
+    /// `counter` (default), `counter-object` (the lesson's Counter class), `program` (a
+    /// program written in `[scenario.program]`) or a harness's plugin workload.
     #[schemars(with = "WorkloadName")]
     workload: Option<Spanned<String>>,
     /// The engine that runs the scenario (required).

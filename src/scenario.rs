@@ -512,6 +512,21 @@ impl Expectation {
         }
     }
 
+    /// What it asks of a scenario, in a few words, for `contend list`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Expectation::LostUpdates => "some execution must lose an update (the bug must show)",
+            Expectation::NoLostUpdates => "no execution may lose an update or fail otherwise",
+            Expectation::NoFailures => "no execution may fail, of any kind",
+            Expectation::Failure => "some execution must fail, of any kind",
+            Expectation::Kind(Kind::LostUpdate) => "some execution must lose an update",
+            Expectation::Kind(Kind::Invariant) => "some check or assert must fail",
+            Expectation::Kind(Kind::Deadlock) => "some execution must deadlock",
+            Expectation::Kind(Kind::Panic) => "some execution must panic",
+            Expectation::Kind(Kind::Livelock) => "some execution must run past its step bound",
+        }
+    }
+
     /// The expectation a name stands for, if it is one of [`Expectation::as_str`]'s.
     pub fn parse(name: &str) -> Option<Expectation> {
         Expectation::ALL

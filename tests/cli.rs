@@ -241,6 +241,16 @@ fn list_names_every_mode_engine_and_scheduler() {
         "processes",
         "shared-memory",
         "manager",
+        // Every expect value, the failure kinds' too.
+        "lost-updates",
+        "no-lost-updates",
+        "no-failures",
+        "failure",
+        "lost-update ",
+        "invariant",
+        "deadlock",
+        "panic",
+        "livelock",
     ] {
         assert!(
             run.stdout.lines().any(|l| l.trim_start().starts_with(word)),

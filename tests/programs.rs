@@ -630,6 +630,28 @@ threads = [
 }
 
 #[test]
+fn a_spin_wait_that_never_ends_regression_is_a_livelock_not_a_panic_on_both_engines() {
+    for engine in ["shuttle", "threads"] {
+        let config = scenario(
+            "spin",
+            engine,
+            "livelock",
+            1,
+            r#"shared = { go = 0 }
+threads = [{ name = "waiter", code = "while go == 0 { }" }]"#,
+        );
+        let (code, report, stdout) = run(&config, &["--no-shrink"]);
+        let scenario = &report["scenarios"][0];
+        assert_eq!(code, 0, "{engine}: {stdout}");
+        assert_eq!(
+            scenario["failure_kinds"]["livelock"], 1,
+            "{engine}: {scenario}"
+        );
+        assert!(scenario["failure_kinds"].get("panic").is_none(), "{engine}");
+    }
+}
+
+#[test]
 fn replaying_a_programs_schedule_against_its_fixed_config_exits_0_and_against_the_bug_1() {
     let dir = TempDir::new().unwrap();
     let program = |code: &str| {

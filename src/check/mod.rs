@@ -304,7 +304,8 @@ impl Check {
     /// # Panics
     ///
     /// If it is not, with the report as the message: the summary, each first failure's
-    /// interleaving, and the command that replays it.
+    /// interleaving, and the command that replays it, located at the caller's test.
+    #[track_caller]
     pub fn assert<F>(&self, body: F) -> CheckReport
     where
         F: Fn() + Send + Sync + 'static,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use contend::config;
 use contend::exit_code;
 use contend::report::words::{count, grouped, printable};
-use contend::scenario::{Scenario, SyncMode};
+use contend::scenario::{Expectation, Scenario, SyncMode};
 
 use super::output::QuietOnBrokenPipe;
 
@@ -96,15 +96,12 @@ pub fn list() -> i32 {
             "dfs", "exhaustive depth-first search of the schedules, up to `runs` of them"
         ),
         "expectations (expect = ...):".to_string(),
-        format!(
-            "  {:<16} {}",
-            "lost-updates", "some execution must lose an update (the bug must show)"
-        ),
-        format!(
-            "  {:<16} {}",
-            "no-lost-updates", "no execution may lose an update"
-        ),
     ]);
+    lines.extend(
+        Expectation::ALL
+            .iter()
+            .map(|expect| format!("  {:<16} {}", expect.as_str(), expect.describe())),
+    );
     for line in lines {
         let _ = writeln!(out, "{line}");
     }

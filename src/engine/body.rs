@@ -96,8 +96,8 @@ impl InShuttle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some(broken) = current.as_deref().and_then(Execution::broken_invariant) {
-            return Failed::new(Kind::Invariant, said_of(&broken.thread, &captured));
+        if let Some(stated) = current.as_deref().and_then(Execution::stated_failure) {
+            return Failed::new(stated.kind, stated.in_words());
         }
         match shuttle_failure_kind(&captured) {
             Kind::Deadlock => {
@@ -170,13 +170,14 @@ pub fn execute_on_threads(
             cycle: deadlock.cycle,
         }));
     }
-    let kind = if execution.broken_invariant().is_some() {
-        Kind::Invariant
-    } else {
-        Kind::Panic
-    };
+    if let Some(stated) = execution.stated_failure() {
+        return Ok(OnThreads::Failed(Failed::new(
+            stated.kind,
+            stated.in_words(),
+        )));
+    }
     match thread_panic.or(body_panic) {
-        Some(message) => Ok(OnThreads::Failed(Failed::new(kind, message))),
+        Some(message) => Ok(OnThreads::Failed(Failed::new(Kind::Panic, message))),
         None => execution.settle().map(OnThreads::Settled),
     }
 }

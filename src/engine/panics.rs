@@ -95,7 +95,19 @@ fn describe(info: &PanicHookInfo<'_>) -> String {
         .map(|n| format!(" in thread `{n}`"))
         .unwrap_or_default();
     match info.location() {
-        Some(at) => format!("panicked{thread} at {}:{}: {text}", at.file(), at.line()),
-        None => format!("panicked{thread}: {text}"),
+        Some(at) if !at.file().starts_with(contend_sources()) => {
+            format!("panicked{thread} at {}:{}: {text}", at.file(), at.line())
+        }
+        // A panic raised inside contend says what failed in the user's terms (a broken
+        // invariant, a program's runtime error); where in contend it was raised is noise.
+        _ => format!("panicked{thread}: {text}"),
     }
+}
+
+/// The folder of contend's own sources, as the compiler names them in panic locations:
+/// `src/` when contend is the package being built, a longer path when it is a dependency.
+fn contend_sources() -> &'static str {
+    file!()
+        .strip_suffix("engine/panics.rs")
+        .unwrap_or("\0never a path\0")
 }

@@ -99,8 +99,9 @@ impl WorkloadSchedule {
     pub fn to_toml(&self) -> std::io::Result<String> {
         let body = toml::to_string(self).map_err(std::io::Error::other)?;
         Ok(format!(
-            "# A failing schedule of a plugin workload, recorded by contend. Replay it with the\n\
-             # program that registers the workload: `PROGRAM replay FILE`.\n\
+            "# A failing schedule of a workload written on contend's primitives, recorded by\n\
+             # contend. Replay it with `contend replay FILE` (a program of a config) or, for a\n\
+             # harness's own workload, with the harness: `HARNESS replay FILE`.\n\
              digest = \"{}\"\n{body}",
             self.digest()
         ))

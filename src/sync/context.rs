@@ -168,17 +168,36 @@ pub(crate) struct Execution {
     parked: Mutex<Option<shuttle::thread::Thread>>,
     cells: Mutex<Vec<Arc<CellState>>>,
     first_panic: Mutex<Option<ThreadPanic>>,
-    broken_invariant: Mutex<Option<BrokenInvariant>>,
+    stated_failure: Mutex<Option<StatedFailure>>,
     log: Option<Arc<AccessLog>>,
 }
 
-/// The first invariant an execution's threads stated broken.
+/// The first failure an execution's threads stated themselves, with its kind: a broken
+/// invariant ([`crate::sync::invariant_failed`]), or a livelock a workload detected (a
+/// program's loop that never ends).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct BrokenInvariant {
+pub(crate) struct StatedFailure {
+    /// Its kind.
+    pub(crate) kind: crate::failure::Kind,
     /// The thread that stated it: `main`, `Thread-1`, ...
     pub(crate) thread: String,
-    /// What does not hold, as given to [`crate::sync::invariant_failed`].
+    /// What happened, as the thread said it.
     pub(crate) message: String,
+}
+
+impl StatedFailure {
+    /// The failure as reports say it: `Thread-1: invariant failed: balance >= 0 is false`.
+    pub(crate) fn in_words(&self) -> String {
+        match self.kind {
+            crate::failure::Kind::Invariant => format!(
+                "{}: {}{}",
+                self.thread,
+                crate::sync::INVARIANT_FAILED,
+                self.message
+            ),
+            _ => format!("{}: {}", self.thread, self.message),
+        }
+    }
 }
 
 /// The first spawned thread of an execution that panicked.
@@ -212,7 +231,7 @@ impl Execution {
             parked: Mutex::new(None),
             cells: Mutex::new(Vec::new()),
             first_panic: Mutex::new(None),
-            broken_invariant: Mutex::new(None),
+            stated_failure: Mutex::new(None),
             log,
         })
     }
@@ -313,10 +332,10 @@ impl Execution {
         lock(&self.first_panic).clone()
     }
 
-    /// The first invariant a thread of this execution stated broken, if one did: the execution
+    /// The first failure a thread of this execution stated, if one did: the execution
     /// failed on it, whatever the panic that carried it out said.
-    pub(crate) fn broken_invariant(&self) -> Option<BrokenInvariant> {
-        lock(&self.broken_invariant).clone()
+    pub(crate) fn stated_failure(&self) -> Option<StatedFailure> {
+        lock(&self.stated_failure).clone()
     }
 
     /// The state of real thread `index` of this execution: its seeded jitter.
@@ -570,8 +589,9 @@ pub(crate) fn note(describe: impl FnOnce() -> Arc<str>) {
 }
 
 /// Records in the execution running on this thread, if there is one, that the current thread
-/// states `message` as a broken invariant (unless one was recorded before). Never panics.
-pub(crate) fn record_broken_invariant(message: &str) {
+/// states a failure of `kind` described by `message` (unless one was recorded before). Never
+/// panics.
+pub(crate) fn record_stated_failure(kind: crate::failure::Kind, message: &str) {
     let found = ACTIVE
         .try_with(|active| {
             let active = active.try_borrow().ok()?;
@@ -585,7 +605,8 @@ pub(crate) fn record_broken_invariant(message: &str) {
         .ok()
         .flatten();
     if let Some((execution, thread)) = found {
-        lock(&execution.broken_invariant).get_or_insert(BrokenInvariant {
+        lock(&execution.stated_failure).get_or_insert(StatedFailure {
+            kind,
             thread: thread_name(thread),
             message: message.to_string(),
         });

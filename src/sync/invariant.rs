@@ -12,15 +12,24 @@ pub const INVARIANT_FAILED: &str = "invariant failed: ";
 /// Ends the calling thread of the execution with a failed invariant described by `message`:
 /// the execution records it, then the thread panics with a message that starts with
 /// [`INVARIANT_FAILED`].
+#[track_caller]
 pub fn invariant_failed(message: impl Into<String>) -> ! {
     let message = message.into();
-    crate::sync::context::record_broken_invariant(&message);
+    crate::sync::context::record_stated_failure(crate::failure::Kind::Invariant, &message);
     panic!("{INVARIANT_FAILED}{message}")
 }
 
 /// Fails the execution with `message` when `holds` is false.
+#[track_caller]
 pub fn invariant(holds: bool, message: impl Into<String>) {
     if !holds {
         invariant_failed(message);
     }
+}
+
+/// Ends the calling thread of the execution as a livelock the workload detected itself (a loop
+/// past its bound), described by `message`.
+pub(crate) fn livelocked(message: String) -> ! {
+    crate::sync::context::record_stated_failure(crate::failure::Kind::Livelock, &message);
+    panic!("{message}")
 }

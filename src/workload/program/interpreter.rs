@@ -253,13 +253,11 @@ impl<'a> Runner<'a> {
             }
             self.iterations += 1;
             if self.iterations > MAX_LOOP_ITERATIONS {
-                self.fail(
-                    statement,
-                    &format!(
-                        "livelock: its loops ran more than {} iterations",
-                        crate::words::grouped(MAX_LOOP_ITERATIONS.into())
-                    ),
-                );
+                crate::sync::livelocked(format!(
+                    "{}: livelock: its loops ran more than {} iterations",
+                    self.label(statement),
+                    crate::words::grouped(MAX_LOOP_ITERATIONS.into())
+                ));
             }
             context::note(|| Arc::from(self.label(statement)));
         }

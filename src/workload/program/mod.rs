@@ -52,7 +52,8 @@ pub struct ProgramParams {
     /// Invariants over shared variables, checked when every thread has ended.
     #[serde(default)]
     pub check: Vec<String>,
-    /// The threads, each with its code.
+    /// The threads, each with its code (at least one).
+    #[schemars(length(min = 1))]
     pub threads: Vec<ThreadParams>,
 }
 
@@ -64,8 +65,9 @@ pub struct ThreadParams {
     pub name: String,
     /// Its code, in the program language.
     pub code: String,
-    /// How many copies of it run (default 1).
+    /// How many copies of it run (default 1; 1 to 256).
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 256))]
     pub count: u32,
 }
 
