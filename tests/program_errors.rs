@@ -86,6 +86,18 @@ threads = [{ name = "t", code = "repeat 2000000000 { }" }]"#,
         "repeat |2000000000",
     ),
     (
+        "nested repeats past the work bound of a thread",
+        r#"shared = { x = 0 }
+threads = [{ name = "t", code = "repeat 1000 { repeat 1000000 { atomic x += 1 } }" }]"#,
+        "repeat |1000 {",
+    ),
+    (
+        "a repeat past the work bound inside a while",
+        r#"shared = { x = 0 }
+threads = [{ name = "t", code = "while x == 0 { repeat 20000000 { x += 1 } }" }]"#,
+        "repeat |20000000",
+    ),
+    (
         "lock without a name",
         r#"locks = ["m"]
 threads = [{ name = "t", code = "lock" }]"#,

@@ -72,7 +72,66 @@ pub fn check_thread(
     checker.statements(statements)?;
     let mut locks = vec![Held::No; declarations.locks.len()];
     LockFlow { report: true }.statements(statements, &mut locks)?;
+    check_work(statements)?;
     Ok(checker.locals.len())
+}
+
+/// The most statements one thread may run in an execution, `repeat` counts multiplied (a
+/// `while` counted once: its iterations are bounded as it runs). contend keeps a record of
+/// each write of an execution until it settles, so the bound keeps an execution's memory
+/// within a few hundred megabytes.
+pub const MAX_STATEMENTS_PER_THREAD: u128 = 10_000_000;
+
+/// Refuses a thread whose `repeat`s would run more than [`MAX_STATEMENTS_PER_THREAD`]
+/// statements, at the outermost `repeat` count that takes it past the bound.
+fn check_work(statements: &[Stmt]) -> Result<(), ProgramError> {
+    fn work(statements: &[Stmt]) -> u128 {
+        statements
+            .iter()
+            .map(|statement| match &statement.kind {
+                StmtKind::Repeat(count, _, body) => (*count).max(0) as u128 * work(body).max(1),
+                StmtKind::While(_, body) => 1 + work(body),
+                StmtKind::If(_, then, otherwise) => 1 + work(then).max(work(otherwise)),
+                _ => 1,
+            })
+            .fold(0u128, u128::saturating_add)
+    }
+    fn find(statements: &[Stmt]) -> Option<ProgramError> {
+        statements.iter().find_map(|statement| match &statement.kind {
+            StmtKind::Repeat(count, span, body) => {
+                let total = (*count).max(0) as u128 * work(body).max(1);
+                if total > MAX_STATEMENTS_PER_THREAD {
+                    Some(ProgramError::new(
+                        span.clone(),
+                        format!(
+                            "this repeat runs {} statements in each execution; a thread may run \
+                             at most {} (contend keeps every write of an execution until it \
+                             settles): lower the count",
+                            crate::words::grouped(total.min(i128::MAX as u128) as i128),
+                            crate::words::grouped(MAX_STATEMENTS_PER_THREAD as i128),
+                        ),
+                    ))
+                } else {
+                    None
+                }
+            }
+            StmtKind::While(_, body) => find(body),
+            StmtKind::If(_, then, otherwise) => find(then).or_else(|| find(otherwise)),
+            _ => None,
+        })
+    }
+    if work(statements) > MAX_STATEMENTS_PER_THREAD {
+        return Err(find(statements).unwrap_or_else(|| {
+            ProgramError::new(
+                0..0,
+                format!(
+                    "this thread runs more than {} statements in each execution: make it shorter",
+                    crate::words::grouped(MAX_STATEMENTS_PER_THREAD as i128)
+                ),
+            )
+        }));
+    }
+    Ok(())
 }
 
 /// Checks and resolves a `check` expression: a condition on shared variables.
