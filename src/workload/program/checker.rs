@@ -89,7 +89,7 @@ fn check_work(statements: &[Stmt]) -> Result<(), ProgramError> {
         statements
             .iter()
             .map(|statement| match &statement.kind {
-                StmtKind::Repeat(count, _, body) => (*count).max(0) as u128 * work(body).max(1),
+                StmtKind::Repeat(count, _, body) => u128::from(*count) * work(body).max(1),
                 StmtKind::While(_, body) => 1 + work(body),
                 StmtKind::If(_, then, otherwise) => 1 + work(then).max(work(otherwise)),
                 _ => 1,
@@ -99,7 +99,7 @@ fn check_work(statements: &[Stmt]) -> Result<(), ProgramError> {
     fn find(statements: &[Stmt]) -> Option<ProgramError> {
         statements.iter().find_map(|statement| match &statement.kind {
             StmtKind::Repeat(count, span, body) => {
-                let total = (*count).max(0) as u128 * work(body).max(1);
+                let total = u128::from(*count) * work(body).max(1);
                 if total > MAX_STATEMENTS_PER_THREAD {
                     Some(ProgramError::new(
                         span.clone(),
