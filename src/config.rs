@@ -126,7 +126,7 @@ struct RawScenario {
     sync: Option<Spanned<String>>,
     /// The counter's initial value (default 0).
     #[schemars(with = "i64")]
-    initial: Option<i64>,
+    initial: Option<Spanned<i64>>,
     /// One `{ delta, ops }` per thread (counter workload; per worker process on processes).
     #[schemars(with = "Vec<RawThread>")]
     threads: Option<Spanned<Vec<Spanned<WrittenThread>>>>,
@@ -1117,7 +1117,7 @@ impl Source<'_> {
         }
 
         let counter = CounterSpec::new(
-            raw.initial.unwrap_or(0),
+            raw.initial.as_ref().map_or(0, |initial| *initial.get_ref()),
             &threads.iter().map(|t| (t.delta, t.ops)).collect::<Vec<_>>(),
             sync,
         );
@@ -1386,7 +1386,7 @@ impl Source<'_> {
         Ok(Scenario {
             name,
             workload: WorkloadSpec::Counter(CounterSpec {
-                initial: raw.initial.unwrap_or(0),
+                initial: raw.initial.as_ref().map_or(0, |initial| *initial.get_ref()),
                 threads,
                 sync,
                 object,
@@ -1493,18 +1493,20 @@ impl Source<'_> {
                     key,
                     format!(
                         "`{key}` applies to the counter workloads; workload `{workload}` takes \
-                         its parameters in [scenario.params]"
+                         its parameters in {}",
+                        params_table(workload)
                     ),
                 ));
             }
         }
-        if raw.initial.is_some() {
+        if let Some(initial) = &raw.initial {
             return Err(invalid(
-                engine_key.span(),
+                initial.span(),
                 "initial",
                 format!(
                     "`initial` applies to the counter workloads; workload `{workload}` takes its \
-                     parameters in [scenario.params]"
+                     parameters in {}",
+                    params_table(workload)
                 ),
             ));
         }
@@ -1951,4 +1953,14 @@ fn is_key_char(c: char) -> bool {
 fn fresh_seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now()) >> 1
+}
+
+/// Where workload `workload` takes its parameters: a program in `[scenario.program]`, any
+/// other plugin workload in `[scenario.params]`.
+fn params_table(workload: &str) -> &'static str {
+    if workload == program::NAME {
+        "[scenario.program]"
+    } else {
+        "[scenario.params]"
+    }
 }
