@@ -50,6 +50,9 @@ pub struct Tally {
     pub failures: Vec<String>,
     /// Every execution the engine could make was made (DFS ran out of schedules).
     pub exhaustive: bool,
+    /// The equivalence classes of interleavings a `dpor` search explored (the schedules of a
+    /// preemption-bounded one).
+    pub classes: Option<u64>,
     /// What the engine has to say about how the run went, in words.
     pub notes: Vec<String>,
     /// The engine stopped because the time budget was used up.
@@ -157,6 +160,9 @@ impl Tally {
         let room = KEPT_FAILURES.saturating_sub(self.failures.len());
         self.failures.extend(later.failures.into_iter().take(room));
         self.exhaustive |= later.exhaustive;
+        if let Some(classes) = later.classes {
+            *self.classes.get_or_insert(0) += classes;
+        }
         self.notes.extend(later.notes);
         self.out_of_time |= later.out_of_time;
         self.interrupted |= later.interrupted;
