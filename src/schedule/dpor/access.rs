@@ -19,6 +19,25 @@ pub enum Object {
     Thread(usize),
 }
 
+/// The objects of contend's primitives, told apart from each other by kind and numbered within
+/// the execution (stable from one execution to the next, unlike addresses).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Numbered {
+    /// A [`crate::sync::Shared`] cell.
+    Shared = 1,
+    /// An atomic of [`crate::sync::atomic`].
+    Atomic = 2,
+    /// A [`crate::sync::Mutex`].
+    Mutex = 3,
+}
+
+impl Numbered {
+    /// Object `number` of this kind.
+    pub(crate) fn id(self, number: usize) -> usize {
+        ((self as usize) << 56) | number
+    }
+}
+
 /// One access of a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -145,6 +164,15 @@ pub fn settle() {
             }
         });
     }
+}
+
+/// Runs `f`, whose scheduling point is announced as unknown (it conflicts with everything).
+#[inline]
+pub fn unknown<T>(f: impl FnOnce() -> T) -> T {
+    announce(Access::Unknown);
+    let result = f();
+    settle();
+    result
 }
 
 /// Notes an access the running step makes without a scheduling point of its own.

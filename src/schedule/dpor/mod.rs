@@ -7,5 +7,5 @@ pub mod happens;
 pub mod scheduler;
 pub mod tree;
 
-pub use access::{Access, Object, announce, note, settle};
+pub use access::{Access, Object, announce, note, settle, unknown};
 pub use scheduler::{Explorer, Reduction, SearchStats};

@@ -126,9 +126,16 @@ impl Explorer {
     /// under DPOR, the backtrack sets of the decisions it races with.
     fn finish_step(&mut self) {
         let notes = access::with_board(|b| b.take_notes());
-        let Some((task, announced)) = self.run.last.take() else {
+        let Some((task, mut announced)) = self.run.last.take() else {
             return;
         };
+        // An acquire or join still announced did not happen: the task blocked there, and
+        // blocking is recorded as unknown, which keeps every order around it.
+        if matches!(announced, Access::Acquire(_) | Access::Join(_))
+            && access::with_board(|b| b.pending(task)) == Some(announced)
+        {
+            announced = Access::Unknown;
+        }
         let mut accesses = Vec::with_capacity(1 + notes.len());
         accesses.push(announced);
         accesses.extend(notes);
