@@ -142,23 +142,12 @@ impl ShuttleEngine {
             if tally.runs - before < block.end - block.start {
                 // Only DFS ends before its bound: it has explored every schedule.
                 tally.exhaustive = true;
-                let note = match (self.settings.scheduler, tally.classes) {
-                    (SchedulerKind::Dpor, Some(classes)) => format!(
-                        "dpor explored all {classes} equivalence classes of interleavings in {} \
-                         executions: the search is exhaustive",
-                        tally.runs
-                    ),
-                    (SchedulerKind::Bounded { max_preemptions }, _) => format!(
-                        "dfs explored all {} schedules with at most {max_preemptions} \
-                         preemptions",
-                        tally.runs
-                    ),
-                    _ => format!(
+                if self.settings.scheduler == SchedulerKind::Dfs {
+                    tally.notes.push(format!(
                         "dfs explored all {} schedules: the search is exhaustive",
                         tally.runs
-                    ),
-                };
-                tally.notes.push(note);
+                    ));
+                }
             }
         }
         Ok(())
@@ -260,8 +249,10 @@ impl ShuttleEngine {
             recordings: Recordings::start(),
         });
         let (inner, stats) = block_scheduler_with_stats(self.settings.scheduler, plan.seed, block);
+        let most_decisions = Arc::new(AtomicU64::new(0));
         let scheduler = Recorder::new(
-            Stoppable::new(inner, stop, plan.deadline, Arc::clone(&out_of_time)),
+            Stoppable::new(inner, stop, plan.deadline, Arc::clone(&out_of_time))
+                .counting_decisions(Arc::clone(&most_decisions)),
             shared.recordings,
         );
         let stop = Arc::clone(&shared.stop);
@@ -280,6 +271,8 @@ impl ShuttleEngine {
         if let Some(stats) = stats {
             *tally.classes.get_or_insert(0) += stats.classes();
         }
+        let most = tally.decisions.get_or_insert(0);
+        *most = (*most).max(most_decisions.load(Ordering::Relaxed));
         let error = shared
             .error
             .lock()
