@@ -172,6 +172,7 @@ impl Stoppable {
     }
 
     /// Counts the scheduling decisions of each execution, keeping the most of any in `most`.
+    #[cfg_attr(not(feature = "runner"), allow(dead_code))]
     pub(crate) fn counting_decisions(mut self, most: Arc<AtomicU64>) -> Self {
         self.most_decisions = Some(most);
         self

@@ -156,6 +156,38 @@ pub fn coverage(scenario: &Scenario, tally: &Tally) -> Coverage {
     }
 }
 
+/// The coverage of a campaign from its shards': sampled runs add up (their miss probabilities
+/// multiply); anything else is kept only when every shard says the same.
+pub fn merged<'a>(shards: impl Iterator<Item = Option<&'a Coverage>>) -> Option<Coverage> {
+    let shards: Vec<&Coverage> = shards.collect::<Option<Vec<_>>>()?;
+    let count = shards.len();
+    let first = (*shards.first()?).clone();
+    if shards.len() == 1 || shards.iter().all(|s| **s == first) {
+        return Some(first);
+    }
+    if shards.iter().all(|s| s.kind == CoverageKind::Sampled) {
+        let miss = shards
+            .iter()
+            .map(|s| s.miss_probability)
+            .collect::<Option<Vec<f64>>>()
+            .filter(|_| shards.iter().all(|s| s.depth == first.depth))
+            .map(|misses| misses.iter().product::<f64>());
+        let statement = match (first.depth, miss) {
+            (Some(depth), Some(miss)) => format!(
+                "sampled, in {count} shards: together they missed a bug of depth {depth} with \
+                 probability at most {miss:.4}"
+            ),
+            _ => format!("sampled, in {count} shards"),
+        };
+        return Some(Coverage {
+            miss_probability: miss,
+            statement,
+            ..first
+        });
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +198,25 @@ mod tests {
         assert!((one - (1.0 - 1.0 / 3.0)).abs() < 1e-12);
         assert!(pct_miss_probability(3, 10, 2, 100) < pct_miss_probability(3, 10, 2, 10));
         assert!(pct_miss_probability(3, 10, 3, 100) > pct_miss_probability(3, 10, 2, 100));
+    }
+
+    #[test]
+    fn shards_of_a_pct_run_miss_a_bug_with_the_product_of_their_probabilities() {
+        let shard = |runs| {
+            let miss = pct_miss_probability(3, 10, 2, runs);
+            Coverage {
+                kind: CoverageKind::Sampled,
+                classes: None,
+                max_preemptions: None,
+                depth: Some(2),
+                miss_probability: Some(miss),
+                statement: format!("{runs}"),
+            }
+        };
+        let (a, b) = (shard(100), shard(50));
+        let both = merged([Some(&a), Some(&b)].into_iter()).unwrap();
+        let whole = pct_miss_probability(3, 10, 2, 150);
+        assert!((both.miss_probability.unwrap() - whole).abs() < 1e-12);
+        assert!(merged([Some(&a), None].into_iter()).is_none());
     }
 }
