@@ -156,3 +156,26 @@ fn max_preemptions_is_refused_with_random_and_when_negative() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_counter_class_pauses_commute_so_dpor_exhausts_it_in_one_execution_per_lock_order() {
+    let dir = TempDir::new().unwrap();
+    let config = r#"
+[[scenario]]
+name = "counter-class"
+workload = "counter-object"
+engine = "shuttle"
+scheduler = "dpor"
+sync = "mutex"
+workers = 2
+increments = 3
+runs = 1000000
+expect = "no-lost-updates"
+"#;
+    let (code, stdout, stderr, report) = run(&dir, config);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let scenario = &report.unwrap()["scenarios"][0];
+    assert_eq!(scenario["coverage"]["kind"], "exhaustive");
+    // C(6, 3) orders of the two workers' three critical sections.
+    assert_eq!(scenario["coverage"]["classes"], 20);
+}

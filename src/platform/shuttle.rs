@@ -151,7 +151,9 @@ impl AccessPoint for ShuttlePoint {
     }
 
     fn pause(&mut self, _pause: Duration) {
+        dpor::announce(Step::Local);
         shuttle::thread::yield_now();
+        dpor::settle();
     }
 
     fn observe(&mut self, access: Access) {
