@@ -118,89 +118,14 @@ impl HappensBefore {
         let mut clock = base.clone();
         clock.set(task, position);
         let mut races = Vec::new();
-        let against = |earlier: usize, clock: &mut Clock, races: &mut Vec<usize>| {
-            let step = &self.steps[earlier];
-            if step.task != task && !step.happens_before(&base) {
-                races.push(earlier);
-            }
-            clock.join(&step.clock);
-        };
         if let Some(unknown) = self.unknown {
-            against(unknown, &mut clock, &mut races);
+            self.against(unknown, task, &base, &mut clock, &mut races);
         }
         for access in accesses {
-            match *access {
-                Access::Read(object) => {
-                    if let Some(w) = self.words.get(&object).and_then(|w| w.last_write) {
-                        against(w, &mut clock, &mut races);
-                    }
-                }
-                Access::Write(object) => {
-                    if let Some(word) = self.words.get(&object) {
-                        if word.reads.is_empty() {
-                            if let Some(w) = word.last_write {
-                                against(w, &mut clock, &mut races);
-                            }
-                        } else {
-                            for &r in &word.reads {
-                                against(r, &mut clock, &mut races);
-                            }
-                            if let Some(w) = word.last_write {
-                                clock.join(&self.steps[w].clock);
-                            }
-                        }
-                    }
-                }
-                Access::Acquire(lock) => {
-                    if let Some(state) = self.locks.get(&lock) {
-                        if let Some(a) = state.last_acquire {
-                            let step = &self.steps[a];
-                            if step.task != task && !step.happens_before(&base) {
-                                races.push(a);
-                            }
-                        }
-                        if let Some(r) = state.last_release {
-                            clock.join(&self.steps[r].clock);
-                        }
-                    }
-                }
-                Access::Release(_) | Access::Exit(_) | Access::Local => {}
-                Access::Join(joined) => {
-                    if let Some(&e) = self.exits.get(&joined) {
-                        clock.join(&self.steps[e].clock);
-                    }
-                }
-                Access::Unknown => {
-                    for other in 0..self.last_step.len() {
-                        if let Some(s) = self.last_step[other]
-                            && other != task
-                        {
-                            against(s, &mut clock, &mut races);
-                        }
-                    }
-                }
-            }
+            self.order(*access, task, &base, &mut clock, &mut races);
         }
         for access in accesses {
-            match *access {
-                Access::Read(object) => self.words.entry(object).or_default().reads.push(index),
-                Access::Write(object) => {
-                    let word = self.words.entry(object).or_default();
-                    word.last_write = Some(index);
-                    word.reads.clear();
-                }
-                Access::Acquire(lock) => {
-                    self.locks.entry(lock).or_default().last_acquire = Some(index)
-                }
-                Access::Release(lock) => {
-                    self.locks.entry(lock).or_default().last_release = Some(index)
-                }
-                Access::Exit(t) => {
-                    self.exits.insert(t, index);
-                }
-                Access::Unknown => self.unknown = Some(index),
-                Access::Join(_) | Access::Local => {}
-            }
+            self.record(*access, index);
         }
         races.sort_unstable();
         races.dedup();
@@ -212,6 +137,107 @@ impl HappensBefore {
             clock,
         });
         races
+    }
+
+    /// Orders a step of `task` after `earlier`, which it conflicts with: `clock` takes in
+    /// `earlier`'s, and `earlier` races with the step unless it happens before `base`, the
+    /// task's clock before the step.
+    fn against(
+        &self,
+        earlier: usize,
+        task: usize,
+        base: &Clock,
+        clock: &mut Clock,
+        races: &mut Vec<usize>,
+    ) {
+        let step = &self.steps[earlier];
+        if step.task != task && !step.happens_before(base) {
+            races.push(earlier);
+        }
+        clock.join(&step.clock);
+    }
+
+    /// Orders a step of `task` making `access` after the earlier steps it depends on.
+    fn order(
+        &self,
+        access: Access,
+        task: usize,
+        base: &Clock,
+        clock: &mut Clock,
+        races: &mut Vec<usize>,
+    ) {
+        match access {
+            Access::Read(object) => {
+                if let Some(w) = self.words.get(&object).and_then(|w| w.last_write) {
+                    self.against(w, task, base, clock, races);
+                }
+            }
+            Access::Write(object) => {
+                let Some(word) = self.words.get(&object) else {
+                    return;
+                };
+                // The reads since the last write race with it; the write before them is
+                // ordered through them.
+                for &r in &word.reads {
+                    self.against(r, task, base, clock, races);
+                }
+                if let Some(w) = word.last_write {
+                    if word.reads.is_empty() {
+                        self.against(w, task, base, clock, races);
+                    } else {
+                        clock.join(&self.steps[w].clock);
+                    }
+                }
+            }
+            Access::Acquire(lock) => {
+                let Some(state) = self.locks.get(&lock) else {
+                    return;
+                };
+                if let Some(a) = state.last_acquire {
+                    let step = &self.steps[a];
+                    if step.task != task && !step.happens_before(base) {
+                        races.push(a);
+                    }
+                }
+                if let Some(r) = state.last_release {
+                    clock.join(&self.steps[r].clock);
+                }
+            }
+            Access::Join(joined) => {
+                if let Some(&e) = self.exits.get(&joined) {
+                    clock.join(&self.steps[e].clock);
+                }
+            }
+            Access::Unknown => {
+                for (other, last) in self.last_step.iter().enumerate() {
+                    if let Some(s) = *last
+                        && other != task
+                    {
+                        self.against(s, task, base, clock, races);
+                    }
+                }
+            }
+            Access::Release(_) | Access::Exit(_) | Access::Local => {}
+        }
+    }
+
+    /// Notes that step `index` made `access`, for the steps after it.
+    fn record(&mut self, access: Access, index: usize) {
+        match access {
+            Access::Read(object) => self.words.entry(object).or_default().reads.push(index),
+            Access::Write(object) => {
+                let word = self.words.entry(object).or_default();
+                word.last_write = Some(index);
+                word.reads.clear();
+            }
+            Access::Acquire(lock) => self.locks.entry(lock).or_default().last_acquire = Some(index),
+            Access::Release(lock) => self.locks.entry(lock).or_default().last_release = Some(index),
+            Access::Exit(t) => {
+                self.exits.insert(t, index);
+            }
+            Access::Unknown => self.unknown = Some(index),
+            Access::Join(_) | Access::Local => {}
+        }
     }
 
     /// The tasks that can start the reversal of the race between step `earlier` and the last

@@ -227,17 +227,7 @@ impl Explorer {
             .copied()
             .filter(|&t| !sleep.contains(t))
             .collect();
-        let pick = continuing
-            .filter(|c| awake.contains(c))
-            .or_else(|| awake.iter().copied().find(|&t| t == rule.default))
-            .or_else(|| {
-                let after = rule.current.unwrap_or(0);
-                awake
-                    .iter()
-                    .copied()
-                    .find(|&t| t > after)
-                    .or(awake.first().copied())
-            });
+        let pick = pick(&awake, continuing, rule);
         let Some(chosen) = pick else {
             self.run.blocked = true;
             self.stats.current_counts.store(false, Ordering::SeqCst);
@@ -267,6 +257,22 @@ impl Explorer {
         self.tree.nodes.push(node);
         chosen
     }
+}
+
+/// The task a new decision runs among the `awake` ones: the one that was running if it can go
+/// on, else the default rule's, else the next after the one that ran, in id order.
+fn pick(awake: &[usize], continuing: Option<usize>, rule: Rule) -> Option<usize> {
+    continuing
+        .filter(|c| awake.contains(c))
+        .or_else(|| awake.iter().copied().find(|&t| t == rule.default))
+        .or_else(|| {
+            let after = rule.current.unwrap_or(0);
+            awake
+                .iter()
+                .copied()
+                .find(|&t| t > after)
+                .or(awake.first().copied())
+        })
 }
 
 impl Scheduler for Explorer {
