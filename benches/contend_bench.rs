@@ -28,6 +28,8 @@
 //!
 //! 13. `replay-memory`: the peak memory of `contend replay` of the lesson's full-size
 //!     `--no-shrink` schedule, against the same replay with `--full` (every step kept).
+//! 15. `dpor`: executions and time to exhaust the mutex and racy counters 2 x n under
+//!     `scheduler = "dpor"`, against loom on the same counters (`contend_bench/dpor.rs`).
 //!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
@@ -41,6 +43,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "contend_bench/dpor.rs"]
+mod dpor;
 #[path = "contend_bench/ledger_baseline.rs"]
 mod ledger_baseline;
 
@@ -76,7 +80,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 14] = [
+const MEASUREMENTS: [Measurement; 15] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -146,6 +150,11 @@ const MEASUREMENTS: [Measurement; 14] = [
         key: "program",
         title: "14. the lesson's racy counter written as a program against the built-in counter, under shuttle",
         run: program_counter,
+    },
+    Measurement {
+        key: "dpor",
+        title: "15. dpor: executions and time to exhaust the counter 2 x n, against loom",
+        run: dpor::dpor_against_loom,
     },
 ];
 

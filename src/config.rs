@@ -148,7 +148,7 @@ struct RawScenario {
     /// What the scenario must show (required).
     #[schemars(with = "ExpectName")]
     expect: Option<Spanned<String>>,
-    /// shuttle (and async on shuttle): random (default), pct or dfs.
+    /// shuttle (and async on shuttle): random (default), pct, dfs or dpor.
     #[schemars(with = "SchedulerName")]
     scheduler: Option<Spanned<String>>,
     /// PCT's bug depth (default 3).
@@ -157,6 +157,10 @@ struct RawScenario {
     /// shuttle: steps after which an execution is a livelock (default 100,000,000).
     #[schemars(with = "u64")]
     max_steps: Option<Spanned<i64>>,
+    /// shuttle with scheduler = "dfs" or "dpor": search every schedule with at most this many
+    /// preemptions (a bounded search without reduction).
+    #[schemars(with = "u32")]
+    max_preemptions: Option<Spanned<i64>>,
     /// threads and processes: false turns noise off; true or a table turns it on (default on).
     #[schemars(with = "JitterSchema")]
     jitter: Option<Spanned<toml::Value>>,
@@ -220,6 +224,7 @@ impl RawScenario {
             scheduler: self.scheduler.or(d.scheduler),
             depth: self.depth.or(d.depth),
             max_steps: self.max_steps.or(d.max_steps),
+            max_preemptions: self.max_preemptions.or(d.max_preemptions),
             jitter: self.jitter.or(d.jitter),
             barrier: self.barrier.or(d.barrier),
             parallel: self.parallel.or(d.parallel),
@@ -253,6 +258,7 @@ impl RawScenario {
             self.scheduler = None;
             self.depth = None;
             self.max_steps = None;
+            self.max_preemptions = None;
         }
         if !noisy {
             self.jitter = None;
@@ -390,6 +396,9 @@ enum SchedulerName {
     Pct,
     /// Exhaustive depth-first search, up to `runs` schedules.
     Dfs,
+    /// Exhaustive search with dynamic partial-order reduction: one execution per equivalence
+    /// class of interleavings, up to `runs` executions.
+    Dpor,
 }
 
 /// An async executor.
@@ -1567,6 +1576,10 @@ impl Source<'_> {
                 ("scheduler", raw.scheduler.as_ref().map(Spanned::span)),
                 ("depth", raw.depth.as_ref().map(Spanned::span)),
                 ("max_steps", raw.max_steps.as_ref().map(Spanned::span)),
+                (
+                    "max_preemptions",
+                    raw.max_preemptions.as_ref().map(Spanned::span),
+                ),
             ] {
                 if let Some(span) = span {
                     return Err(invalid(
@@ -1769,12 +1782,49 @@ impl Source<'_> {
                     ),
                 ));
             }
+            Some(("dpor", span)) if sync.spins() => {
+                return Err(invalid(
+                    span,
+                    "scheduler",
+                    format!(
+                        "dpor cannot explore the spin loop of sync = \"{sync}\": an unfair schedule spins \
+                         forever; use scheduler = \"random\" or \"pct\""
+                    ),
+                ));
+            }
             Some(("dfs", _)) => SchedulerKind::Dfs,
+            Some(("dpor", _)) => SchedulerKind::Dpor,
             Some((other, span)) => {
                 return Err(invalid(
                     span,
                     "scheduler",
-                    format!("unknown scheduler `{other}` (expected one of: random, pct, dfs)"),
+                    format!(
+                        "unknown scheduler `{other}` (expected one of: random, pct, dfs, dpor)"
+                    ),
+                ));
+            }
+        };
+        let scheduler = match &raw.max_preemptions {
+            None => scheduler,
+            Some(bound) if scheduler.exhaustive() => {
+                let max_preemptions = u32::try_from(*bound.get_ref()).map_err(|_| {
+                    invalid(
+                        bound.span(),
+                        "max_preemptions",
+                        format!(
+                            "max_preemptions must be between 0 and {}, not {}",
+                            u32::MAX,
+                            bound.get_ref()
+                        ),
+                    )
+                })?;
+                SchedulerKind::Bounded { max_preemptions }
+            }
+            Some(bound) => {
+                return Err(invalid(
+                    bound.span(),
+                    "max_preemptions",
+                    "`max_preemptions` applies to scheduler = \"dfs\" or \"dpor\" only".into(),
                 ));
             }
         };

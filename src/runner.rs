@@ -207,13 +207,14 @@ fn finish(
     } else if stopped_early {
         EndedBy::Failure
     } else {
-        if scenario
+        if let Some(name) = scenario
             .engine
             .shuttle_settings()
-            .is_some_and(|s| matches!(s.scheduler, crate::scenario::SchedulerKind::Dfs))
+            .filter(|s| s.scheduler.exhaustive())
+            .map(|s| s.scheduler.as_str())
         {
             tally.notes.push(format!(
-                "dfs reached its cap of {} before exploring every schedule: the search is not \
+                "{name} reached its cap of {} before exploring every schedule: the search is not \
                  exhaustive (raise `runs` to search further)",
                 count(tally.runs, "schedule")
             ));

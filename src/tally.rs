@@ -50,6 +50,11 @@ pub struct Tally {
     pub failures: Vec<String>,
     /// Every execution the engine could make was made (DFS ran out of schedules).
     pub exhaustive: bool,
+    /// The equivalence classes of interleavings a `dpor` search explored (the schedules of a
+    /// preemption-bounded one).
+    pub classes: Option<u64>,
+    /// The most scheduling decisions one controlled execution made (PCT's `k`).
+    pub decisions: Option<u64>,
     /// What the engine has to say about how the run went, in words.
     pub notes: Vec<String>,
     /// The engine stopped because the time budget was used up.
@@ -157,6 +162,13 @@ impl Tally {
         let room = KEPT_FAILURES.saturating_sub(self.failures.len());
         self.failures.extend(later.failures.into_iter().take(room));
         self.exhaustive |= later.exhaustive;
+        if let Some(classes) = later.classes {
+            *self.classes.get_or_insert(0) += classes;
+        }
+        if let Some(decisions) = later.decisions {
+            let most = self.decisions.get_or_insert(0);
+            *most = (*most).max(decisions);
+        }
         self.notes.extend(later.notes);
         self.out_of_time |= later.out_of_time;
         self.interrupted |= later.interrupted;

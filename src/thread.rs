@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::panics::{Capture, describe_payload};
+use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution};
 use crate::sync::deadlock::DeadlockUnwind;
 use crate::sync::graph::Resource;
@@ -53,6 +54,7 @@ struct Exit(Arc<Execution>, usize);
 
 impl Drop for Exit {
     fn drop(&mut self) {
+        dpor::note(Access::Exit(self.1));
         self.0.thread_exited(self.1);
     }
 }
@@ -137,10 +139,12 @@ where
     let builder = || std::thread::Builder::new().name(name.clone());
     let inner = match execution.backend {
         Backend::Shuttle => {
+            dpor::announce(Access::Local);
             let handle = shuttle::thread::Builder::new()
                 .name(name.clone())
                 .spawn(shuttle_body(exit, name.clone(), f))
                 .expect("shuttle starts tasks without OS resources");
+            dpor::settle();
             Handle::Shuttle(handle)
         }
         Backend::Threads => match builder().spawn(threads_body(exit, name.clone(), f)) {
@@ -179,7 +183,9 @@ pub(crate) fn join_thread<T>(
                 )
             });
         }
+        dpor::announce(Access::Join(index));
         let result = join();
+        dpor::settle();
         execution.waits.with(|state| state.graph.stop_waiting(me));
         result
     } else {
@@ -228,7 +234,11 @@ impl<T> JoinHandle<T> {
 pub fn yield_now() {
     let thread = context::before_access();
     match context::backend() {
-        Backend::Shuttle => shuttle::thread::yield_now(),
+        Backend::Shuttle => {
+            dpor::announce(Access::Local);
+            shuttle::thread::yield_now();
+            dpor::settle();
+        }
         Backend::Threads => std::thread::yield_now(),
     }
     context::log_access(thread, || (AccessKind::Other, "yield".to_string()));
@@ -244,7 +254,11 @@ pub fn yield_now() {
 pub fn sleep(duration: Duration) {
     let thread = context::before_access();
     match context::backend() {
-        Backend::Shuttle => shuttle::thread::sleep(duration),
+        Backend::Shuttle => {
+            dpor::announce(Access::Local);
+            shuttle::thread::sleep(duration);
+            dpor::settle();
+        }
         Backend::Threads => std::thread::sleep(duration),
     }
     context::log_access(thread, || {

@@ -83,6 +83,11 @@ pub enum Scheduler {
     /// Depth-first search over the schedules, up to the check's runs; a search that ends
     /// before them has explored every schedule.
     Dfs,
+    /// Exhaustive search with dynamic partial-order reduction: one execution per equivalence
+    /// class of interleavings (schedules that differ only in the order of accesses that
+    /// commute), up to the check's runs; a search that ends before them has covered every
+    /// interleaving.
+    Dpor,
 }
 
 impl Scheduler {
@@ -92,6 +97,20 @@ impl Scheduler {
             Scheduler::Random => crate::engine::controlled::SchedulerKind::Random,
             Scheduler::Pct { depth } => crate::engine::controlled::SchedulerKind::Pct { depth },
             Scheduler::Dfs => crate::engine::controlled::SchedulerKind::Dfs,
+            Scheduler::Dpor => crate::engine::controlled::SchedulerKind::Dpor,
+        }
+    }
+
+    /// The scheduler with a preemption bound, if one is given and it searches.
+    pub(crate) fn bounded(
+        self,
+        max_preemptions: Option<u32>,
+    ) -> crate::engine::controlled::SchedulerKind {
+        match (self, max_preemptions) {
+            (Scheduler::Dfs | Scheduler::Dpor, Some(max_preemptions)) => {
+                crate::engine::controlled::SchedulerKind::Bounded { max_preemptions }
+            }
+            _ => self.kind(),
         }
     }
 }
@@ -113,6 +132,7 @@ impl fmt::Display for Engine {
             Engine::Shuttle(Scheduler::Random) => f.write_str("shuttle (random)"),
             Engine::Shuttle(Scheduler::Pct { depth }) => write!(f, "shuttle (pct, depth {depth})"),
             Engine::Shuttle(Scheduler::Dfs) => f.write_str("shuttle (dfs)"),
+            Engine::Shuttle(Scheduler::Dpor) => f.write_str("shuttle (dpor)"),
             Engine::Threads => f.write_str("threads"),
         }
     }
@@ -147,6 +167,7 @@ pub struct Check {
     schedule_dir: Option<PathBuf>,
     replay: Option<PathBuf>,
     deadlock_timeout: Duration,
+    max_preemptions: Option<u32>,
 }
 
 impl Check {
@@ -166,7 +187,16 @@ impl Check {
             schedule_dir: None,
             replay: None,
             deadlock_timeout: crate::sync::DEFAULT_DEADLOCK_TIMEOUT,
+            max_preemptions: None,
         }
+    }
+
+    /// Makes [`Scheduler::Dfs`] and [`Scheduler::Dpor`] search every schedule with at most
+    /// `max_preemptions` preemptions (switches away from a thread that could have run on),
+    /// without reduction, instead of every schedule.
+    pub fn max_preemptions(mut self, max_preemptions: u32) -> Check {
+        self.max_preemptions = Some(max_preemptions);
+        self
     }
 
     /// Executions per engine: schedules under shuttle, rounds on real threads.
@@ -347,6 +377,7 @@ impl Check {
             test_filter,
             exact_test,
             deadlock_timeout: self.deadlock_timeout,
+            max_preemptions: self.max_preemptions,
         }
     }
 }

@@ -20,7 +20,8 @@ use super::report::{
 use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, Kind, REPLAY_VARIABLE, Scheduler};
 use crate::engine::body::{InShuttle, OnThreads, execute_on_threads};
-use crate::engine::controlled::{Stoppable, block_scheduler};
+use crate::engine::controlled::SchedulerKind;
+use crate::engine::controlled::{Stoppable, block_scheduler_with_stats};
 use crate::engine::derive_seed;
 use crate::engine::panics::Capture;
 use crate::ledger::{EventContext, LedgerError};
@@ -51,6 +52,8 @@ pub(crate) struct Plan {
     pub(crate) exact_test: bool,
     /// How long a thread may block on real threads before the execution counts as deadlocked.
     pub(crate) deadlock_timeout: std::time::Duration,
+    /// The preemption bound of an exhaustive search, if given.
+    pub(crate) max_preemptions: Option<u32>,
 }
 
 /// The variable through which shuttle's schedulers would take their seed.
@@ -368,8 +371,23 @@ fn schedule_file_name(plan: &Plan, scheduler: Scheduler) -> String {
         Scheduler::Random => "random".to_string(),
         Scheduler::Pct { depth } => format!("pct{depth}"),
         Scheduler::Dfs => "dfs".to_string(),
+        Scheduler::Dpor => "dpor".to_string(),
     };
     format!("{name}.{label}.schedule.toml")
+}
+
+/// What an exhausted search of `executions` executions and `classes` classes proves.
+fn coverage_note(kind: SchedulerKind, executions: u64, classes: u64) -> String {
+    match kind {
+        SchedulerKind::Bounded { max_preemptions } => format!(
+            "preemption-bounded: every schedule with at most {max_preemptions} preemptions was \
+             checked ({executions} schedules)"
+        ),
+        _ => format!(
+            "exhaustive: every interleaving was checked ({classes} equivalence classes, \
+             {executions} executions)"
+        ),
+    }
 }
 
 /// Explores the body under shuttle with `scheduler`, `plan.runs` executions from `plan.seed`,
@@ -381,7 +399,7 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     if std::env::var_os(SHUTTLE_SEED_VARIABLE).is_some() {
         return error_report(engine, plan, CheckError::ShuttleSeedVariable);
     }
-    let kind = scheduler.kind();
+    let kind = scheduler.bounded(plan.max_preemptions);
     let recordings = Recordings::start();
     let explorer = Arc::new(CheckBody {
         recordings: Some(recordings),
@@ -389,8 +407,8 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
         ..CheckBody::new(plan, body)
     });
     let deadline = plan.time.and_then(|time| started.checked_add(time));
-    let (stoppable, out_of_time) =
-        Stoppable::with_deadline(block_scheduler(kind, plan.seed, &(0..plan.runs)), deadline);
+    let (inner, stats) = block_scheduler_with_stats(kind, plan.seed, &(0..plan.runs));
+    let (stoppable, out_of_time) = Stoppable::with_deadline(inner, deadline);
     let scheduler_of_block = Recorder::new(stoppable, recordings);
     let context = EventContext {
         scenario: &plan.name,
@@ -427,9 +445,20 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     }
     if out_of_time.load(Ordering::SeqCst) {
         notes.push(time_note(plan, tally.executions));
+    } else if let Some(note) = stats
+        .filter(|stats| stats.exhausted() && !ended_early)
+        .map(|stats| coverage_note(kind, tally.executions, stats.classes()))
+    {
+        notes.push(note);
     } else if matches!(scheduler, Scheduler::Dfs) && tally.executions < plan.runs && !ended_early {
         notes.push(format!(
             "dfs explored all {} schedules: the search is exhaustive",
+            tally.executions
+        ));
+    } else if kind.exhaustive() && !ended_early {
+        notes.push(format!(
+            "{} stopped at its cap of {} executions: the search is not exhaustive",
+            kind.as_str(),
             tally.executions
         ));
     }
@@ -588,7 +617,7 @@ fn witness(
         scheduler: scheduler.kind().as_str().to_string(),
         depth: match scheduler {
             Scheduler::Pct { depth } => Some(depth),
-            Scheduler::Random | Scheduler::Dfs => None,
+            Scheduler::Random | Scheduler::Dfs | Scheduler::Dpor => None,
         },
         seed: plan.seed,
         execution,
@@ -681,6 +710,7 @@ pub(crate) fn replay_file(
     let scheduler = match (file.scheduler.as_str(), file.depth) {
         ("pct", Some(depth)) => Scheduler::Pct { depth },
         ("dfs", _) => Scheduler::Dfs,
+        ("dpor", _) => Scheduler::Dpor,
         _ => Scheduler::Random,
     };
     let plan = Plan {

@@ -95,6 +95,10 @@ pub fn list() -> i32 {
             "  {:<16} {}",
             "dfs", "exhaustive depth-first search of the schedules, up to `runs` of them"
         ),
+        format!(
+            "  {:<16} {}",
+            "dpor", "exhaustive search, one execution per class of equivalent interleavings"
+        ),
         "expectations (expect = ...):".to_string(),
     ]);
     lines.extend(

@@ -5,7 +5,7 @@
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use shuttle::scheduler::{
@@ -14,6 +14,7 @@ use shuttle::scheduler::{
 use shuttle::{Config, FailurePersistence, MaxSteps};
 
 use super::{SHUTTLE_BLOCK, derive_seed};
+use crate::schedule::dpor::{Explorer, Reduction, SearchStats};
 
 /// A shuttle scheduling strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,15 @@ pub enum SchedulerKind {
     },
     /// Exhaustive depth-first search, bounded by `runs`.
     Dfs,
+    /// Exhaustive search with dynamic partial-order reduction: one execution per equivalence
+    /// class of interleavings, bounded by `runs`.
+    Dpor,
+    /// Depth-first search of every schedule with at most `max_preemptions` preemptions,
+    /// without reduction, bounded by `runs`.
+    Bounded {
+        /// The most preemptions a schedule may make.
+        max_preemptions: u32,
+    },
 }
 
 impl SchedulerKind {
@@ -36,7 +46,17 @@ impl SchedulerKind {
             SchedulerKind::Random => "random",
             SchedulerKind::Pct { .. } => "pct",
             SchedulerKind::Dfs => "dfs",
+            SchedulerKind::Dpor => "dpor",
+            SchedulerKind::Bounded { .. } => "dfs",
         }
+    }
+
+    /// Whether the scheduler searches the schedules rather than samples them.
+    pub fn exhaustive(self) -> bool {
+        matches!(
+            self,
+            SchedulerKind::Dfs | SchedulerKind::Dpor | SchedulerKind::Bounded { .. }
+        )
     }
 }
 
@@ -46,9 +66,10 @@ pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
 /// Executions per scheduler: [`SHUTTLE_BLOCK`], or all of them for DFS, whose executions are
 /// the steps of one search.
 pub fn block_len(kind: SchedulerKind, runs: u64) -> u64 {
-    match kind {
-        SchedulerKind::Dfs => runs.max(1),
-        SchedulerKind::Random | SchedulerKind::Pct { .. } => SHUTTLE_BLOCK,
+    if kind.exhaustive() {
+        runs.max(1)
+    } else {
+        SHUTTLE_BLOCK
     }
 }
 
@@ -59,14 +80,37 @@ pub fn block_scheduler(
     seed: u64,
     block: &Range<u64>,
 ) -> Box<dyn Scheduler + Send> {
+    block_scheduler_with_stats(kind, seed, block).0
+}
+
+/// [`block_scheduler`], with what an exploring search covers as it runs (for `dpor` and a
+/// preemption bound).
+pub fn block_scheduler_with_stats(
+    kind: SchedulerKind,
+    seed: u64,
+    block: &Range<u64>,
+) -> (Box<dyn Scheduler + Send>, Option<Arc<SearchStats>>) {
     let len = usize::try_from(block.end - block.start).unwrap_or(usize::MAX);
     let block_seed = derive_seed(seed, block.start / SHUTTLE_BLOCK);
+    let explorer = |reduction| {
+        let explorer = Explorer::new(reduction, Some(block.end - block.start));
+        let stats = explorer.stats();
+        (Box::new(explorer) as Box<dyn Scheduler + Send>, Some(stats))
+    };
     match kind {
-        SchedulerKind::Random => Box::new(RandomScheduler::new_from_seed(block_seed, len)),
-        SchedulerKind::Pct { depth } => {
-            Box::new(PctScheduler::new_from_seed(block_seed, depth, len))
+        SchedulerKind::Random => (
+            Box::new(RandomScheduler::new_from_seed(block_seed, len)),
+            None,
+        ),
+        SchedulerKind::Pct { depth } => (
+            Box::new(PctScheduler::new_from_seed(block_seed, depth, len)),
+            None,
+        ),
+        SchedulerKind::Dfs => (Box::new(DfsScheduler::new(Some(len), false)), None),
+        SchedulerKind::Dpor => explorer(Reduction::Dpor),
+        SchedulerKind::Bounded { max_preemptions } => {
+            explorer(Reduction::None(Some(max_preemptions)))
         }
-        SchedulerKind::Dfs => Box::new(DfsScheduler::new(Some(len), false)),
     }
 }
 
@@ -103,6 +147,9 @@ pub(crate) struct Stoppable {
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     out_of_time: Arc<AtomicBool>,
+    /// Decisions of the execution under way, and the most of any execution, if counted.
+    decisions: u64,
+    most_decisions: Option<Arc<AtomicU64>>,
 }
 
 impl Stoppable {
@@ -119,7 +166,16 @@ impl Stoppable {
             stop,
             deadline,
             out_of_time,
+            decisions: 0,
+            most_decisions: None,
         }
+    }
+
+    /// Counts the scheduling decisions of each execution, keeping the most of any in `most`.
+    #[cfg_attr(not(feature = "runner"), allow(dead_code))]
+    pub(crate) fn counting_decisions(mut self, most: Arc<AtomicU64>) -> Self {
+        self.most_decisions = Some(most);
+        self
     }
 
     /// `inner`, never dropped, that starts no execution past `deadline`; the flag says whether
@@ -147,6 +203,7 @@ impl Scheduler for Stoppable {
             self.out_of_time.store(true, Ordering::SeqCst);
             return None;
         }
+        self.decisions = 0;
         self.inner.new_execution()
     }
 
@@ -156,6 +213,10 @@ impl Scheduler for Stoppable {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
+        if let Some(most) = &self.most_decisions {
+            self.decisions += 1;
+            most.fetch_max(self.decisions, Ordering::Relaxed);
+        }
         self.inner.next_task(runnable, current, is_yielding)
     }
 

@@ -10,6 +10,7 @@ use super::{Engine, EngineError, Flow, Outcome, RunPlan};
 use crate::ledger::{EventContext, LedgerError, Settlement};
 use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint, StepLog};
 use crate::scenario::{SchedulerKind, ShuttleSettings};
+use crate::schedule::dpor::{self, Access};
 use crate::schedule::record::{Recorder, Recordings};
 use crate::tally::Tally;
 use crate::workload::Workload;
@@ -28,7 +29,9 @@ impl ShuttleEngine {
 }
 
 use super::controlled::Stoppable;
-pub use super::controlled::{block_len, block_scheduler, quiet_config, scheduler_for_execution};
+pub use super::controlled::{
+    block_len, block_scheduler, block_scheduler_with_stats, quiet_config, scheduler_for_execution,
+};
 
 /// The variable through which shuttle's schedulers would take their seed.
 const SHUTTLE_SEED_VARIABLE: &str = "SHUTTLE_RANDOM_SEED";
@@ -103,7 +106,7 @@ impl ShuttleEngine {
         // shuttle's random and PCT schedulers take their seed from this variable when it is set,
         // and panic when it is not a number: the scenario's seed would be silently replaced.
         if std::env::var_os(SHUTTLE_SEED_VARIABLE).is_some()
-            && !matches!(self.settings.scheduler, SchedulerKind::Dfs)
+            && !self.settings.scheduler.exhaustive()
         {
             return Err(EngineError::Environment(format!(
                 "the environment variable {SHUTTLE_SEED_VARIABLE} is set and would replace the seed \
@@ -114,7 +117,7 @@ impl ShuttleEngine {
         let body = Arc::new(body);
         let failed: Arc<dyn FailureBody> = Arc::new(failed);
         let block_len = block_len(self.settings.scheduler, plan.runs);
-        if plan.jobs > 1 && !matches!(self.settings.scheduler, SchedulerKind::Dfs) {
+        if plan.jobs > 1 && !self.settings.scheduler.exhaustive() {
             return self.execute_blocks_side_by_side(plan, tally, block_len, body, &failed);
         }
         for block in plan.blocks(block_len) {
@@ -139,10 +142,12 @@ impl ShuttleEngine {
             if tally.runs - before < block.end - block.start {
                 // Only DFS ends before its bound: it has explored every schedule.
                 tally.exhaustive = true;
-                tally.notes.push(format!(
-                    "dfs explored all {} schedules: the search is exhaustive",
-                    tally.runs
-                ));
+                if self.settings.scheduler == SchedulerKind::Dfs {
+                    tally.notes.push(format!(
+                        "dfs explored all {} schedules: the search is exhaustive",
+                        tally.runs
+                    ));
+                }
             }
         }
         Ok(())
@@ -243,13 +248,11 @@ impl ShuttleEngine {
             stop: Arc::clone(&stop),
             recordings: Recordings::start(),
         });
+        let (inner, stats) = block_scheduler_with_stats(self.settings.scheduler, plan.seed, block);
+        let most_decisions = Arc::new(AtomicU64::new(0));
         let scheduler = Recorder::new(
-            Stoppable::new(
-                block_scheduler(self.settings.scheduler, plan.seed, block),
-                stop,
-                plan.deadline,
-                Arc::clone(&out_of_time),
-            ),
+            Stoppable::new(inner, stop, plan.deadline, Arc::clone(&out_of_time))
+                .counting_decisions(Arc::clone(&most_decisions)),
             shared.recordings,
         );
         let stop = Arc::clone(&shared.stop);
@@ -260,10 +263,16 @@ impl ShuttleEngine {
             move || execute_once(&*body, &shared, &scenario)
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(run_body)));
+        dpor::access::stop_board();
 
         // A failed execution may leak shuttle's clone of the body, so take the results out
         // rather than unwrapping the Arc.
         *tally = std::mem::take(&mut *shared.tally.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(stats) = stats {
+            *tally.classes.get_or_insert(0) += stats.classes();
+        }
+        let most = tally.decisions.get_or_insert(0);
+        *most = (*most).max(most_decisions.load(Ordering::Relaxed));
         let error = shared
             .error
             .lock()
@@ -342,16 +351,24 @@ pub fn run_workload_once<W: Workload>(
             let state = Arc::clone(&state);
             let workload = Arc::clone(workload);
             let mut point = ShuttlePoint::new(thread, log.cloned());
-            shuttle::thread::Builder::new()
+            dpor::announce(Access::Local);
+            let handle = shuttle::thread::Builder::new()
                 .name(format!("Thread-{}", thread + 1))
-                .spawn(move || workload.run_thread(&*state, thread, &mut point))
-                .expect("shuttle spawns tasks without OS resources")
+                .spawn(move || {
+                    workload.run_thread(&*state, thread, &mut point);
+                    dpor::note(Access::Exit(thread + 1));
+                })
+                .expect("shuttle spawns tasks without OS resources");
+            dpor::settle();
+            handle
         })
         .collect();
     workload.threads_started(context.run);
-    for handle in handles {
+    for (thread, handle) in handles.into_iter().enumerate() {
         // A panic in a task fails the whole execution through shuttle itself.
+        dpor::announce(Access::Join(thread + 1));
         let _ = handle.join();
+        dpor::settle();
     }
     workload.settle(&*state, context)
 }

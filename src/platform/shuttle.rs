@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{Access, AccessPoint, Lock, Platform, SharedWord};
 use crate::schedule::Progress;
+use crate::schedule::dpor::{self, Access as Step, Object};
 use crate::schedule::window::StepWindow;
 
 /// The platform of controlled executions under shuttle.
@@ -35,30 +36,79 @@ impl Platform for ShuttlePlatform {
     }
 }
 
+/// Runs `access`, announced to an exploring scheduler as `announced` on the object at `at`.
+#[inline]
+fn announced<T: ?Sized, R>(at: &T, announced: fn(Object) -> Step, access: impl FnOnce() -> R) -> R {
+    let object = Object::Word(std::ptr::from_ref(at).cast::<u8>() as usize);
+    dpor::announce(announced(object));
+    let result = access();
+    dpor::settle();
+    result
+}
+
 impl SharedWord for ShuttleAtomicU64 {
     fn load(&self) -> u64 {
-        ShuttleAtomicU64::load(self, Ordering::SeqCst)
+        announced(self, Step::Read, || {
+            ShuttleAtomicU64::load(self, Ordering::SeqCst)
+        })
     }
 
     fn store(&self, value: u64) {
-        ShuttleAtomicU64::store(self, value, Ordering::SeqCst)
+        announced(self, Step::Write, || {
+            ShuttleAtomicU64::store(self, value, Ordering::SeqCst)
+        })
     }
 
     fn swap(&self, value: u64) -> u64 {
-        ShuttleAtomicU64::swap(self, value, Ordering::SeqCst)
+        announced(self, Step::Write, || {
+            ShuttleAtomicU64::swap(self, value, Ordering::SeqCst)
+        })
     }
 
     fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
-        ShuttleAtomicU64::compare_exchange(self, current, new, Ordering::SeqCst, Ordering::SeqCst)
+        announced(self, Step::Write, || {
+            ShuttleAtomicU64::compare_exchange(
+                self,
+                current,
+                new,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+        })
+    }
+}
+
+/// A held shuttle lock of the platform: releasing it is announced to an exploring scheduler.
+#[derive(Debug)]
+pub struct ShuttleGuard<'a> {
+    lock: &'a shuttle::sync::Mutex<()>,
+    inner: Option<shuttle::sync::MutexGuard<'a, ()>>,
+}
+
+fn lock_object(lock: &shuttle::sync::Mutex<()>) -> Object {
+    Object::Lock(std::ptr::from_ref(lock) as usize)
+}
+
+impl Drop for ShuttleGuard<'_> {
+    fn drop(&mut self) {
+        dpor::announce(Step::Release(lock_object(self.lock)));
+        drop(self.inner.take());
+        dpor::settle();
     }
 }
 
 impl Lock for shuttle::sync::Mutex<()> {
-    type Guard<'a> = shuttle::sync::MutexGuard<'a, ()>;
+    type Guard<'a> = ShuttleGuard<'a>;
 
     fn acquire(&self) -> Self::Guard<'_> {
+        dpor::announce(Step::Acquire(lock_object(self)));
         // A poisoned lock only means another task panicked; that panic is the failure to report.
-        self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let inner = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        dpor::settle();
+        ShuttleGuard {
+            lock: self,
+            inner: Some(inner),
+        }
     }
 }
 
@@ -87,7 +137,9 @@ impl AccessPoint for ShuttlePoint {
     fn before_access(&mut self) {}
 
     fn spin_wait(&mut self) {
+        dpor::announce(Step::Local);
         shuttle::thread::yield_now();
+        dpor::settle();
     }
 
     fn draw_pause(&mut self, max: Duration) -> Duration {
@@ -99,7 +151,9 @@ impl AccessPoint for ShuttlePoint {
     }
 
     fn pause(&mut self, _pause: Duration) {
+        dpor::announce(Step::Local);
         shuttle::thread::yield_now();
+        dpor::settle();
     }
 
     fn observe(&mut self, access: Access) {

@@ -354,6 +354,7 @@ fn merge_scenario<'a>(
     shards: impl Iterator<Item = (&'a PathBuf, &'a ScenarioReport)> + Clone,
 ) -> Result<ScenarioReport, MergeError> {
     let mut merged = shards.clone().next().expect("at least one shard").1.clone();
+    let coverage = super::coverage::merged(shards.clone().map(|(_, s)| s.coverage.as_ref()));
     let mut tally = Tally::default();
     let mut finals: BTreeMap<i64, u64> = BTreeMap::new();
     let mut notes: Vec<(String, Vec<String>)> = Vec::new();
@@ -480,6 +481,7 @@ fn merge_scenario<'a>(
     merged.overwrites = tally.overwrites;
     merged.net_lost = tally.net_lost;
     merged.exhaustive = tally.exhaustive;
+    merged.coverage = coverage;
     merged.failure_rate = if tally.exhaustive {
         Rate::exact(tally.failing_runs, tally.runs).into()
     } else {

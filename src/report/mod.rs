@@ -1,6 +1,8 @@
 //! Reports: one event type feeds every reporter; each reporter writes to an injected writer.
 
 #[cfg(feature = "runner")]
+pub mod coverage;
+#[cfg(feature = "runner")]
 pub mod github;
 #[cfg(feature = "runner")]
 pub mod html;
@@ -243,6 +245,9 @@ pub struct ScenarioReport {
     pub failures: Vec<String>,
     /// Every possible execution was made (DFS ran out of schedules); the rate is then exact.
     pub exhaustive: bool,
+    /// What a passing run proves: exhaustive, preemption-bounded or sampled, with its numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<coverage::Coverage>,
     /// What the engine has to say about how the run went.
     pub notes: Vec<String>,
     /// The saved schedule file of the first failure, if one was saved.
@@ -372,6 +377,7 @@ impl ScenarioReport {
                 .into_iter()
                 .map(|(value, count)| FinalCount { value, count })
                 .collect(),
+            coverage: Some(coverage::coverage(scenario, &tally)),
             failures: tally.failures,
             exhaustive: tally.exhaustive,
             notes: tally.notes,

@@ -139,6 +139,7 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
         outcomes,
         failures,
         exhaustive: true,
+        coverage: None,
         notes,
         schedule_file: Some(path.to_string()),
         minimal_schedule: Some(schedule),

@@ -244,6 +244,9 @@ impl<W: Write> TextReporter<W> {
             Verdict::Fail => self.paint(RED, "FAIL", 0, false),
         };
         writeln!(self.out, "    {word}: {}", r.reason)?;
+        if let Some(coverage) = &r.coverage {
+            writeln!(self.out, "    coverage: {}", coverage.statement)?;
+        }
         for line in r.failures.iter().chain(&r.notes) {
             writeln!(self.out, "    {line}")?;
         }

@@ -138,6 +138,7 @@ pub fn run_under<B: ControlledBody, S: Scheduler + 'static>(
     let result = with_events(events, || {
         panic::catch_unwind(AssertUnwindSafe(|| runner.run(execution)))
     });
+    super::dpor::access::stop_board();
     let settled = settled.lock().unwrap_or_else(|p| p.into_inner()).take();
     match (result, settled) {
         (Ok(_), Some(settled)) => settled,

@@ -11,6 +11,7 @@
 
 pub mod body;
 pub(crate) mod digest;
+pub mod dpor;
 #[cfg(feature = "runner")]
 pub mod file;
 pub mod follow;

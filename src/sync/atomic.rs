@@ -7,6 +7,8 @@
 
 pub use std::sync::atomic::Ordering;
 
+use crate::schedule::dpor::access::Numbered;
+use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, ObjectKind};
 
 /// The implementation an atomic was created with.
@@ -20,11 +22,16 @@ enum Kind<S, T> {
 /// result under shuttle.
 macro_rules! access {
     ($self:ident, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
+        access!($self, Access::Write, $atomic => $call, $result => $describe)
+    }};
+    ($self:ident, $mode:path, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
         let thread = context::before_access();
+        dpor::announce($mode(Object::Word(Numbered::Atomic.id($self.number))));
         let $result = match &$self.inner {
             Kind::Shuttle($atomic) => $call,
             Kind::Threads($atomic) => $call,
         };
+        dpor::settle();
         let number = $self.number;
         context::log_access(thread, || {
             (AccessKind::Other, format!("{} atomic#{number}", $describe))
@@ -68,7 +75,7 @@ macro_rules! atomic_integer {
 
             /// Loads the value.
             pub fn load(&self, order: Ordering) -> $int {
-                access!(self, a => a.load(order), value => format!("load {value} from"))
+                access!(self, Access::Read, a => a.load(order), value => format!("load {value} from"))
             }
 
             /// Stores `value`.
@@ -150,7 +157,7 @@ impl AtomicBool {
 
     /// Loads the value.
     pub fn load(&self, order: Ordering) -> bool {
-        access!(self, a => a.load(order), value => format!("load {value} from"))
+        access!(self, Access::Read, a => a.load(order), value => format!("load {value} from"))
     }
 
     /// Stores `value`.

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::{Arc, LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
 use crate::sync::mutex::{GuardKind, MutexGuard, map_lock};
@@ -122,7 +123,10 @@ impl Condvar {
                     state.graph.release(thread, lock);
                     state.graph.wait(thread, me);
                 });
-                let result = condvar.wait(inner);
+                // The wait releases the lock and takes it again at scheduling points of its own.
+                dpor::note(Access::Release(mutex.dpor_object()));
+                let result = dpor::unknown(|| condvar.wait(inner));
+                dpor::note(Access::Acquire(mutex.dpor_object()));
                 waits.with(|state| state.graph.hold(thread, lock, Mode::Exclusive));
                 woken(map_lock(result, |inner| MutexGuard {
                     mutex,
@@ -183,7 +187,9 @@ impl Condvar {
         let timed_out = match inner {
             GuardKind::Shuttle(inner) => {
                 waits.with(|state| state.graph.release(thread, Resource::Mutex(locked)));
+                dpor::announce(Access::Release(mutex.dpor_object()));
                 drop(inner);
+                dpor::settle();
                 shuttle::thread::yield_now();
                 true
             }

@@ -11,6 +11,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult};
 
+use crate::schedule::dpor::access::Numbered;
+use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
 
@@ -122,6 +124,11 @@ impl<T> Mutex<T> {
         result
     }
 
+    /// The mutex as an exploring scheduler names it.
+    pub(crate) fn dpor_object(&self) -> Object {
+        Object::Lock(Numbered::Mutex.id(self.number))
+    }
+
     /// Takes the lock as `thread`, blocking, without logging the lock itself.
     pub(crate) fn acquire(&self, thread: usize) -> LockResult<MutexGuard<'_, T>> {
         let resource = self.resource();
@@ -151,7 +158,9 @@ impl<T> Mutex<T> {
                         )
                     });
                 }
+                dpor::announce(Access::Acquire(self.dpor_object()));
                 let result = mutex.lock();
+                dpor::settle();
                 waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
                 map_lock(result, |inner| guard(GuardKind::Shuttle(inner)))
             }
@@ -176,7 +185,7 @@ impl<T> Mutex<T> {
             inner: Some(inner),
         };
         let result = match &self.inner {
-            Kind::Shuttle(mutex) => match mutex.try_lock() {
+            Kind::Shuttle(mutex) => match dpor::unknown(|| mutex.try_lock()) {
                 Ok(inner) => Ok(guard(GuardKind::Shuttle(inner))),
                 Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
                     guard(GuardKind::Shuttle(p.into_inner())),
@@ -256,7 +265,9 @@ impl<T> MutexGuard<'_, T> {
         match inner {
             GuardKind::Shuttle(guard) => {
                 waits.with(|state| state.graph.release(self.thread, resource));
+                dpor::announce(Access::Release(self.mutex.dpor_object()));
                 drop(guard);
+                dpor::settle();
             }
             GuardKind::Threads(guard) => {
                 // std's lock first: once the graph says the mutex is free, taking it never

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::check::CellOutcome;
 use crate::ledger::{LedgerError, WriteId};
+use crate::schedule::dpor::access::Numbered;
+use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, ObjectKind};
 use crate::sync::growable::Growable;
 
@@ -163,7 +165,10 @@ impl Shared {
     pub fn get(&self) -> i64 {
         let thread = context::before_access();
         let cell = &self.cell;
+        let object = Object::Word(Numbered::Shared.id(cell.number));
+        dpor::announce(Access::Read(object));
         let id = WriteId::from_bits(cell.word.load());
+        dpor::settle();
         let value = cell.value_of(id);
         cell.tracks
             .get_or_grow(thread)
@@ -190,7 +195,11 @@ impl Shared {
         let seen = track.last_seen.load(Ordering::Relaxed);
         let id = WriteId::new(thread, op);
         // The swap is the write: no lock, nothing else shared.
+        dpor::announce(Access::Write(Object::Word(
+            Numbered::Shared.id(cell.number),
+        )));
         let replaced = cell.word.swap(id.to_bits());
+        dpor::settle();
         let parent = if seen == NOT_SEEN { replaced } else { seen };
         record.parent.store(parent, Ordering::Relaxed);
         record.replaced.store(replaced, Ordering::Relaxed);

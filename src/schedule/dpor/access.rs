@@ -1,0 +1,201 @@
+//! What each step of a controlled execution touches, as the primitives announce it.
+//!
+//! A primitive announces its access (object and kind) before its scheduling point, and settles
+//! it once the access is done; an access that has no scheduling point of its own (a thread's
+//! exit) is noted in the step that makes it. The announcements live on a board local to the
+//! thread that runs the shuttle execution (shuttle runs every task there), and cost one
+//! thread-local check when no exploring scheduler reads them.
+
+use std::cell::{Cell, RefCell};
+
+/// A shared object, named within one execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Object {
+    /// A shared word or cell (named by its address, or any number unique in the execution).
+    Word(usize),
+    /// A lock.
+    Lock(usize),
+    /// A thread, by task id: its exit, which a join waits for.
+    Thread(usize),
+}
+
+/// The objects of contend's primitives, told apart from each other by kind and numbered within
+/// the execution (stable from one execution to the next, unlike addresses).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Numbered {
+    /// A [`crate::sync::Shared`] cell.
+    Shared = 1,
+    /// An atomic of [`crate::sync::atomic`].
+    Atomic = 2,
+    /// A [`crate::sync::Mutex`].
+    Mutex = 3,
+}
+
+impl Numbered {
+    /// Object `number` of this kind.
+    pub(crate) fn id(self, number: usize) -> usize {
+        ((self as usize) << 56) | number
+    }
+}
+
+/// One access of a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads a word.
+    Read(Object),
+    /// Writes a word (a read-modify-write too).
+    Write(Object),
+    /// Takes a lock.
+    Acquire(Object),
+    /// Releases a lock.
+    Release(Object),
+    /// Ends the task with this id.
+    Exit(usize),
+    /// Waits for the task with this id to end.
+    Join(usize),
+    /// Touches nothing shared (a spawn, a yield, a thread's start).
+    Local,
+    /// Unknown: conflicts with every access.
+    Unknown,
+}
+
+impl Access {
+    /// The object the access touches, if one.
+    fn object(self) -> Option<Object> {
+        match self {
+            Access::Read(o) | Access::Write(o) | Access::Acquire(o) | Access::Release(o) => Some(o),
+            Access::Exit(t) | Access::Join(t) => Some(Object::Thread(t)),
+            Access::Local | Access::Unknown => None,
+        }
+    }
+
+    /// Whether the two accesses do not commute: the same object and one of them writes (every
+    /// lock operation counts as a write), or either is unknown.
+    pub fn conflicts(self, other: Access) -> bool {
+        if self == Access::Unknown || other == Access::Unknown {
+            return true;
+        }
+        match (self.object(), other.object()) {
+            (Some(a), Some(b)) if a == b => {
+                !matches!((self, other), (Access::Read(_), Access::Read(_)))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether any access of `a` conflicts with any of `b`.
+pub fn steps_conflict(a: &[Access], b: &[Access]) -> bool {
+    a.iter().any(|x| b.iter().any(|y| x.conflicts(*y)))
+}
+
+/// The board an exploring scheduler reads: each task's announced next access, and what the
+/// running step noted.
+#[derive(Debug, Default)]
+pub(crate) struct Board {
+    pending: Vec<Option<Access>>,
+    notes: Vec<Access>,
+}
+
+impl Board {
+    /// The announced next access of task `task`, if it announced one.
+    pub(crate) fn pending(&self, task: usize) -> Option<Access> {
+        self.pending.get(task).copied().flatten()
+    }
+
+    /// The accesses noted since the last call, taken out.
+    pub(crate) fn take_notes(&mut self) -> Vec<Access> {
+        std::mem::take(&mut self.notes)
+    }
+}
+
+thread_local! {
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    static BOARD: RefCell<Board> = RefCell::new(Board::default());
+}
+
+/// Starts a fresh board on this thread for an exploring scheduler's execution.
+pub(crate) fn start_board() {
+    BOARD.with_borrow_mut(|board| {
+        board.pending.clear();
+        board.notes.clear();
+    });
+    ACTIVE.set(true);
+}
+
+/// Stops reading announcements on this thread.
+pub fn stop_board() {
+    ACTIVE.set(false);
+}
+
+/// Runs `f` on the board.
+pub(crate) fn with_board<T>(f: impl FnOnce(&mut Board) -> T) -> T {
+    BOARD.with_borrow_mut(f)
+}
+
+fn me() -> Option<usize> {
+    if !ACTIVE.get() {
+        return None;
+    }
+    Some(usize::from(shuttle::current::me()))
+}
+
+/// Announces the access the current task makes at its next scheduling point.
+#[inline]
+pub fn announce(access: Access) {
+    if let Some(task) = me() {
+        BOARD.with_borrow_mut(|board| {
+            if board.pending.len() <= task {
+                board.pending.resize(task + 1, None);
+            }
+            board.pending[task] = Some(access);
+        });
+    }
+}
+
+/// The current task's announced access is done: its next scheduling point is unannounced
+/// unless it announces again.
+#[inline]
+pub fn settle() {
+    if let Some(task) = me() {
+        BOARD.with_borrow_mut(|board| {
+            if let Some(slot) = board.pending.get_mut(task) {
+                *slot = None;
+            }
+        });
+    }
+}
+
+/// Runs `f`, whose scheduling point is announced as unknown (it conflicts with everything).
+#[inline]
+pub fn unknown<T>(f: impl FnOnce() -> T) -> T {
+    announce(Access::Unknown);
+    let result = f();
+    settle();
+    result
+}
+
+/// Notes an access the running step makes without a scheduling point of its own.
+#[inline]
+pub fn note(access: Access) {
+    if ACTIVE.get() {
+        BOARD.with_borrow_mut(|board| board.notes.push(access));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_of_one_word_commute_and_a_write_does_not() {
+        let a = Object::Word(1);
+        assert!(!Access::Read(a).conflicts(Access::Read(a)));
+        assert!(Access::Read(a).conflicts(Access::Write(a)));
+        assert!(!Access::Write(a).conflicts(Access::Write(Object::Word(2))));
+        assert!(Access::Acquire(Object::Lock(3)).conflicts(Access::Release(Object::Lock(3))));
+        assert!(Access::Unknown.conflicts(Access::Local));
+        assert!(!Access::Local.conflicts(Access::Write(a)));
+        assert!(Access::Exit(2).conflicts(Access::Join(2)));
+    }
+}

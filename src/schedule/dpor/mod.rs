@@ -1,0 +1,11 @@
+//! Exhaustive searches of a controlled execution's schedules: dynamic partial-order reduction
+//! (one execution per equivalence class of interleavings) and preemption-bounded depth-first
+//! search, over the accesses contend's primitives announce before each scheduling point.
+
+pub mod access;
+pub mod happens;
+pub mod scheduler;
+pub mod tree;
+
+pub use access::{Access, Object, announce, note, settle, unknown};
+pub use scheduler::{Explorer, Reduction, SearchStats};

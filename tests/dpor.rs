@@ -1,0 +1,351 @@
+//! `Scheduler::Dpor`: dynamic partial-order reduction finds what plain DFS finds (lost updates,
+//! check-then-act overdrafts, deadlocks), reports a passing search as exhaustive with its class
+//! count, and reaches the same final values as DFS on random small programs.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use contend::check::sync::Mutex;
+use contend::check::sync::atomic::{AtomicI64, Ordering};
+use contend::check::{Check, CheckReport, Engine, Expect, Kind, Scheduler, Shared, thread};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use tempfile::TempDir;
+
+const DPOR: Engine = Engine::Shuttle(Scheduler::Dpor);
+const DFS: Engine = Engine::Shuttle(Scheduler::Dfs);
+
+fn check(name: &str, engine: Engine, dir: &TempDir) -> Check {
+    Check::new(name)
+        .schedule_dir(dir.path())
+        .runs(1_000_000)
+        .engines([engine])
+}
+
+/// Two threads add 1 to a counter `increments` times, with a read then a write, locked or not.
+fn counter(increments: u64, locked: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let lock = Arc::new(Mutex::new(()));
+        let count = Arc::new(Shared::named("count", 0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, count) = (Arc::clone(&lock), Arc::clone(&count));
+                thread::spawn(move || {
+                    for _ in 0..increments {
+                        let _guard = locked.then(|| lock.lock().unwrap());
+                        let now = count.get();
+                        count.set(now + 1);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+}
+
+/// Two threads withdraw 60 from 100 after checking the balance, under a lock around the whole
+/// check-then-act or only around each access; the balance must not go below zero.
+fn withdrawals(whole_section_locked: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let lock = Arc::new(Mutex::new(()));
+        let balance = Arc::new(Shared::named("balance", 100));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, balance) = (Arc::clone(&lock), Arc::clone(&balance));
+                thread::spawn(move || {
+                    let whole = whole_section_locked.then(|| lock.lock().unwrap());
+                    let enough = {
+                        let _each = (!whole_section_locked).then(|| lock.lock().unwrap());
+                        balance.get() >= 60
+                    };
+                    if enough {
+                        let _each = (!whole_section_locked).then(|| lock.lock().unwrap());
+                        let now = balance.get();
+                        balance.set(now - 60);
+                    }
+                    drop(whole);
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert!(balance.get() >= 0, "overdrawn: {}", balance.get());
+    }
+}
+
+/// Two threads take two locks, in opposite orders or in the same order.
+fn two_locks(opposite: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let a = Arc::new(Mutex::new(()));
+        let b = Arc::new(Mutex::new(()));
+        let first = {
+            let (a, b) = (Arc::clone(&a), Arc::clone(&b));
+            thread::spawn(move || {
+                let _a = a.lock().unwrap();
+                let _b = b.lock().unwrap();
+            })
+        };
+        let second = thread::spawn(move || {
+            if opposite {
+                let _b = b.lock().unwrap();
+                let _a = a.lock().unwrap();
+            } else {
+                let _a = a.lock().unwrap();
+                let _b = b.lock().unwrap();
+            }
+        });
+        first.join().unwrap();
+        second.join().unwrap();
+    }
+}
+
+/// The equivalence classes an exhausted DPOR search reports in its notes.
+fn classes(report: &CheckReport) -> Option<u64> {
+    report.engines[0].notes.iter().find_map(|note| {
+        let rest = note.strip_prefix("exhaustive: every interleaving was checked (")?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+#[test]
+fn dpor_finds_the_lost_update_of_the_racy_counter() {
+    let dir = TempDir::new().unwrap();
+    let report = check("dpor_racy", DPOR, &dir)
+        .expect(Expect::LostUpdates)
+        .run(counter(2, false));
+    assert!(report.passed(), "{report}");
+    assert!(report.engines[0].lost_update_executions > 0, "{report}");
+}
+
+#[test]
+fn dpor_reports_the_locked_counter_exhaustive_with_one_class_per_order_of_the_sections() {
+    let dir = TempDir::new().unwrap();
+    for (increments, orders) in [(1, 2), (2, 6), (3, 20), (4, 70)] {
+        let report = check("dpor_locked", DPOR, &dir).run(counter(increments, true));
+        assert!(report.passed(), "{report}");
+        assert_eq!(classes(&report), Some(orders), "{report}");
+        assert_eq!(report.engines[0].executions, orders, "{report}");
+    }
+}
+
+#[test]
+fn dpor_finds_the_check_then_act_overdraft_and_passes_its_fix_exhaustively() {
+    let dir = TempDir::new().unwrap();
+    let broken = check("dpor_overdraft", DPOR, &dir)
+        .expect(Expect::Fails(Kind::Panic))
+        .run(withdrawals(false));
+    assert!(broken.passed(), "{broken}");
+    let fixed = check("dpor_overdraft_fixed", DPOR, &dir).run(withdrawals(true));
+    assert!(fixed.passed(), "{fixed}");
+    assert_eq!(classes(&fixed), Some(2), "{fixed}");
+}
+
+#[test]
+fn dpor_finds_the_lock_order_deadlock_and_passes_the_same_order_exhaustively() {
+    let dir = TempDir::new().unwrap();
+    let broken = check("dpor_deadlock", DPOR, &dir)
+        .expect(Expect::Fails(Kind::Deadlock))
+        .run(two_locks(true));
+    assert!(broken.passed(), "{broken}");
+    let fixed = check("dpor_same_order", DPOR, &dir).run(two_locks(false));
+    assert!(fixed.passed(), "{fixed}");
+    assert!(classes(&fixed).is_some_and(|c| c >= 2), "{fixed}");
+}
+
+#[test]
+fn a_preemption_bound_of_zero_misses_the_lost_update_and_one_finds_it() {
+    let dir = TempDir::new().unwrap();
+    let none = check("bound_0", DFS, &dir)
+        .max_preemptions(0)
+        .run(counter(1, false));
+    assert!(none.passed(), "{none}");
+    assert!(
+        none.engines[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("every schedule with at most 0 preemptions")),
+        "{none}"
+    );
+    let one = check("bound_1", DPOR, &dir)
+        .max_preemptions(1)
+        .expect(Expect::LostUpdates)
+        .run(counter(1, false));
+    assert!(one.passed(), "{one}");
+}
+
+/// One operation of a random program's thread.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    /// Reads cell `from` and writes cell `to` with the value plus `add`.
+    Copy { from: usize, to: usize, add: i64 },
+    /// Writes `value` to cell `to` without reading.
+    Write { to: usize, value: i64 },
+    /// Adds `add` to the atomic.
+    AtomicAdd { add: i64 },
+    /// Under the lock, reads cell `cell` and writes it back plus one.
+    Locked { cell: usize },
+    /// Reads the atomic and writes it into cell `to`.
+    Observe { to: usize },
+    /// Takes lock `first`, then the other lock, and adds one to cell `cell` under both: two
+    /// threads taking them in opposite orders can deadlock.
+    Nested { first: usize, cell: usize },
+}
+
+fn random_program(seed: u64) -> Vec<Vec<Op>> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let threads = rng.random_range(2..=3);
+    (0..threads)
+        .map(|_| {
+            let ops = if threads == 2 {
+                rng.random_range(1..=2)
+            } else {
+                1
+            };
+            (0..ops)
+                .map(|_| match rng.random_range(0..6) {
+                    0 => Op::Copy {
+                        from: rng.random_range(0..2),
+                        to: rng.random_range(0..2),
+                        add: rng.random_range(1..=3),
+                    },
+                    1 => Op::Write {
+                        to: rng.random_range(0..2),
+                        value: rng.random_range(10..=20),
+                    },
+                    2 => Op::AtomicAdd {
+                        add: rng.random_range(1..=3),
+                    },
+                    3 => Op::Locked {
+                        cell: rng.random_range(0..2),
+                    },
+                    4 => Op::Observe {
+                        to: rng.random_range(0..2),
+                    },
+                    _ => Op::Nested {
+                        first: rng.random_range(0..2),
+                        cell: rng.random_range(0..2),
+                    },
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn run_program(program: Arc<Vec<Vec<Op>>>) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let cells = Arc::new([Shared::named("x", 0), Shared::named("y", 0)]);
+        let atomic = Arc::new(AtomicI64::new(0));
+        let lock = Arc::new(Mutex::new(()));
+        let locks = Arc::new([Mutex::new(()), Mutex::new(())]);
+        let handles: Vec<_> = program
+            .iter()
+            .cloned()
+            .map(|ops| {
+                let (cells, atomic, lock) =
+                    (Arc::clone(&cells), Arc::clone(&atomic), Arc::clone(&lock));
+                let locks = Arc::clone(&locks);
+                thread::spawn(move || {
+                    for op in ops {
+                        match op {
+                            Op::Copy { from, to, add } => {
+                                let value = cells[from].get();
+                                cells[to].set(value + add);
+                            }
+                            Op::Write { to, value } => cells[to].set(value),
+                            Op::AtomicAdd { add } => {
+                                atomic.fetch_add(add, Ordering::SeqCst);
+                            }
+                            Op::Locked { cell } => {
+                                let _guard = lock.lock().unwrap();
+                                let value = cells[cell].get();
+                                cells[cell].set(value + 1);
+                            }
+                            Op::Observe { to } => cells[to].set(atomic.load(Ordering::SeqCst)),
+                            Op::Nested { first, cell } => {
+                                let _first = locks[first].lock().unwrap();
+                                let _second = locks[1 - first].lock().unwrap();
+                                let value = cells[cell].get();
+                                cells[cell].set(value + 1);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let last = Shared::named("atomic", 0);
+        last.set(atomic.load(Ordering::SeqCst));
+    }
+}
+
+/// The final values reached and whether an update was lost, or, when the search stopped at a
+/// deadlock (shuttle ends a run at its first one), only that.
+fn reached(report: &CheckReport) -> (BTreeSet<Vec<i64>>, bool, bool) {
+    let engine = &report.engines[0];
+    if engine.deadlocked_executions > 0 {
+        return (BTreeSet::new(), false, true);
+    }
+    let finals = engine
+        .final_values
+        .iter()
+        .map(|f| f.values.clone())
+        .collect();
+    (finals, engine.lost_update_executions > 0, false)
+}
+
+#[test]
+fn dpor_reaches_the_final_values_and_failures_dfs_reaches_on_random_programs() {
+    let dir = TempDir::new().unwrap();
+    let (mut compared, mut reduced, mut deadlocks) = (0, 0, 0);
+    for seed in 0..80 {
+        let program = Arc::new(random_program(seed));
+        let dfs = check("random_dfs", DFS, &dir)
+            .runs(20_000)
+            .expect(Expect::AnyFailure)
+            .run(run_program(Arc::clone(&program)));
+        let deadlocked = dfs.engines[0].deadlocked_executions > 0;
+        let exhausted = dfs.engines[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("the search is exhaustive") && !n.contains("not exhaustive"));
+        if !deadlocked && !exhausted {
+            // Too many schedules for plain DFS to exhaust quickly: no reference to compare.
+            continue;
+        }
+        let dpor = check("random_dpor", DPOR, &dir)
+            .expect(Expect::AnyFailure)
+            .run(run_program(Arc::clone(&program)));
+        assert_eq!(
+            reached(&dfs),
+            reached(&dpor),
+            "seed {seed}, program {program:?}"
+        );
+        if deadlocked {
+            deadlocks += 1;
+        } else {
+            assert!(classes(&dpor).is_some(), "seed {seed}: {dpor}");
+            assert!(dpor.engines[0].executions <= dfs.engines[0].executions);
+            if dpor.engines[0].executions < dfs.engines[0].executions {
+                reduced += 1;
+            }
+        }
+        compared += 1;
+        if compared == 30 {
+            break;
+        }
+    }
+    assert!(compared >= 20, "only {compared} programs compared");
+    assert!(
+        deadlocks > 0,
+        "no program deadlocked: the comparison covered no deadlock"
+    );
+    assert!(
+        reduced > (compared - deadlocks) / 2,
+        "dpor ran fewer executions than dfs on {reduced} of {compared}"
+    );
+}
