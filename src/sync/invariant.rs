@@ -27,6 +27,7 @@ pub fn invariant(holds: bool, message: impl Into<String>) {
     }
 }
 
+#[cfg(feature = "runner")]
 /// Ends the calling thread of the execution as a livelock the workload detected itself (a loop
 /// past its bound), described by `message`.
 pub(crate) fn livelocked(message: String) -> ! {

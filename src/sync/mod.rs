@@ -26,6 +26,7 @@ pub(crate) mod waits;
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use deadlock::{CycleEdge, Deadlock, Wait, WaitCycle};
+#[cfg(feature = "runner")]
 pub(crate) use invariant::livelocked;
 pub use invariant::{INVARIANT_FAILED, invariant, invariant_failed};
 pub use mutex::{Mutex, MutexGuard};
