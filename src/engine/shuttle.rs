@@ -10,8 +10,9 @@ use super::{Engine, EngineError, Flow, Outcome, RunPlan};
 use crate::ledger::{EventContext, LedgerError, Settlement};
 use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint, StepLog};
 use crate::scenario::{SchedulerKind, ShuttleSettings};
-use crate::schedule::dpor::{self, Access};
+use crate::schedule::dpor;
 use crate::schedule::record::{Recorder, Recordings};
+use crate::sync::context::{Backend, Execution};
 use crate::tally::Tally;
 use crate::workload::Workload;
 
@@ -336,14 +337,23 @@ fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &Arc<str>)
     }
 }
 
-/// Runs `workload` once inside a shuttle execution: spawns its threads as shuttle tasks named
-/// `Thread-1`, `Thread-2`, ..., joins them and settles the ledger. With a `log`, every access is
-/// written down in execution order.
+/// Runs `workload` once inside a shuttle execution, on contend's primitive API as a user's
+/// check runs: an execution of [`crate::sync`] is entered, the workload's threads are spawned
+/// with [`crate::thread::spawn`] (named `Thread-1`, `Thread-2`, ...), joined, and the ledger
+/// settles. With a `log`, every access is written down in execution order.
 pub fn run_workload_once<W: Workload>(
     workload: &Arc<W>,
     log: Option<&StepLog>,
     context: EventContext<'_>,
 ) -> Result<Settlement, LedgerError> {
+    let execution = Execution::new(
+        Backend::Shuttle,
+        Arc::from(context.scenario),
+        context.run,
+        0,
+        None,
+    );
+    let _entered = crate::sync::context::enter(execution, None);
     let Ok(state) = workload.new_state(&ShuttlePlatform);
     let state = Arc::new(state);
     let handles: Vec<_> = (0..workload.thread_count())
@@ -351,24 +361,14 @@ pub fn run_workload_once<W: Workload>(
             let state = Arc::clone(&state);
             let workload = Arc::clone(workload);
             let mut point = ShuttlePoint::new(thread, log.cloned());
-            dpor::announce(Access::Local);
-            let handle = shuttle::thread::Builder::new()
-                .name(format!("Thread-{}", thread + 1))
-                .spawn(move || {
-                    workload.run_thread(&*state, thread, &mut point);
-                    dpor::note(Access::Exit(thread + 1));
-                })
-                .expect("shuttle spawns tasks without OS resources");
-            dpor::settle();
-            handle
+            crate::thread::spawn(move || workload.run_thread(&*state, thread, &mut point))
         })
         .collect();
     workload.threads_started(context.run);
-    for (thread, handle) in handles.into_iter().enumerate() {
-        // A panic in a task fails the whole execution through shuttle itself.
-        dpor::announce(Access::Join(thread + 1));
+    for handle in handles {
+        // A panic in a task fails the whole execution through shuttle itself; the join is
+        // announced to an exploring scheduler by contend::thread, as a check's is.
         let _ = handle.join();
-        dpor::settle();
     }
     workload.settle(&*state, context)
 }

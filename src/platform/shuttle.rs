@@ -1,6 +1,8 @@
-//! Shuttle primitives: every shared access is a scheduling point.
+//! The controlled platform: the built-in workloads' words and locks are contend's own
+//! primitives ([`crate::sync`]) under shuttle, the ones users write their checks and plugin
+//! workloads on, so every shared access is a scheduling point and a lock joins the execution's
+//! wait-for graph.
 
-use shuttle::sync::atomic::AtomicU64 as ShuttleAtomicU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::convert::Infallible;
@@ -9,26 +11,29 @@ use std::time::Duration;
 
 use super::{Access, AccessPoint, Lock, Platform, SharedWord};
 use crate::schedule::Progress;
-use crate::schedule::dpor::{self, Access as Step, Object};
+use crate::schedule::dpor::{self, Access as Step};
 use crate::schedule::window::StepWindow;
+use crate::sync::atomic::AtomicU64 as SyncAtomicU64;
+use crate::sync::{Mutex as SyncMutex, MutexGuard as SyncMutexGuard};
 
-/// The platform of controlled executions under shuttle.
+/// The platform of controlled executions under shuttle: its words and locks must be made
+/// inside an execution of [`crate::sync`] entered on the calling thread.
 #[derive(Debug, Default)]
 pub struct ShuttlePlatform;
 
 impl Platform for ShuttlePlatform {
-    type Word = ShuttleAtomicU64;
-    type Lock = shuttle::sync::Mutex<()>;
+    type Word = SyncAtomicU64;
+    type Lock = SyncMutex<()>;
     type Point = ShuttlePoint;
     type Store = Box<[AtomicU64]>;
     type Error = Infallible;
 
-    fn word(&self, initial: u64) -> Result<ShuttleAtomicU64, Infallible> {
-        Ok(ShuttleAtomicU64::new(initial))
+    fn word(&self, initial: u64) -> Result<SyncAtomicU64, Infallible> {
+        Ok(SyncAtomicU64::new(initial))
     }
 
     fn lock(&self) -> Result<Self::Lock, Infallible> {
-        Ok(shuttle::sync::Mutex::new(()))
+        Ok(SyncMutex::new(()))
     }
 
     fn store(&self, words: usize) -> Result<Box<[AtomicU64]>, Infallible> {
@@ -36,79 +41,30 @@ impl Platform for ShuttlePlatform {
     }
 }
 
-/// Runs `access`, announced to an exploring scheduler as `announced` on the object at `at`.
-#[inline]
-fn announced<T: ?Sized, R>(at: &T, announced: fn(Object) -> Step, access: impl FnOnce() -> R) -> R {
-    let object = Object::Word(std::ptr::from_ref(at).cast::<u8>() as usize);
-    dpor::announce(announced(object));
-    let result = access();
-    dpor::settle();
-    result
-}
-
-impl SharedWord for ShuttleAtomicU64 {
+impl SharedWord for SyncAtomicU64 {
     fn load(&self) -> u64 {
-        announced(self, Step::Read, || {
-            ShuttleAtomicU64::load(self, Ordering::SeqCst)
-        })
+        SyncAtomicU64::load(self, Ordering::SeqCst)
     }
 
     fn store(&self, value: u64) {
-        announced(self, Step::Write, || {
-            ShuttleAtomicU64::store(self, value, Ordering::SeqCst)
-        })
+        SyncAtomicU64::store(self, value, Ordering::SeqCst)
     }
 
     fn swap(&self, value: u64) -> u64 {
-        announced(self, Step::Write, || {
-            ShuttleAtomicU64::swap(self, value, Ordering::SeqCst)
-        })
+        SyncAtomicU64::swap(self, value, Ordering::SeqCst)
     }
 
     fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
-        announced(self, Step::Write, || {
-            ShuttleAtomicU64::compare_exchange(
-                self,
-                current,
-                new,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            )
-        })
+        SyncAtomicU64::compare_exchange(self, current, new, Ordering::SeqCst, Ordering::SeqCst)
     }
 }
 
-/// A held shuttle lock of the platform: releasing it is announced to an exploring scheduler.
-#[derive(Debug)]
-pub struct ShuttleGuard<'a> {
-    lock: &'a shuttle::sync::Mutex<()>,
-    inner: Option<shuttle::sync::MutexGuard<'a, ()>>,
-}
-
-fn lock_object(lock: &shuttle::sync::Mutex<()>) -> Object {
-    Object::Lock(std::ptr::from_ref(lock) as usize)
-}
-
-impl Drop for ShuttleGuard<'_> {
-    fn drop(&mut self) {
-        dpor::announce(Step::Release(lock_object(self.lock)));
-        drop(self.inner.take());
-        dpor::settle();
-    }
-}
-
-impl Lock for shuttle::sync::Mutex<()> {
-    type Guard<'a> = ShuttleGuard<'a>;
+impl Lock for SyncMutex<()> {
+    type Guard<'a> = SyncMutexGuard<'a, ()>;
 
     fn acquire(&self) -> Self::Guard<'_> {
-        dpor::announce(Step::Acquire(lock_object(self)));
         // A poisoned lock only means another task panicked; that panic is the failure to report.
-        let inner = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        dpor::settle();
-        ShuttleGuard {
-            lock: self,
-            inner: Some(inner),
-        }
+        self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -25,7 +25,7 @@ macro_rules! access {
         access!($self, Access::Write, $atomic => $call, $result => $describe)
     }};
     ($self:ident, $mode:path, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
-        let thread = context::before_access();
+        let thread = context::before_logged_access();
         dpor::announce($mode(Object::Word(Numbered::Atomic.id($self.number))));
         let $result = match &$self.inner {
             Kind::Shuttle($atomic) => $call,

@@ -517,6 +517,28 @@ pub(crate) fn before_access() -> usize {
     current_thread(true)
 }
 
+/// The thread index [`before_logged_access`] gives under shuttle: the current task's, looked up
+/// only when the access is logged.
+const CURRENT_TASK: usize = usize::MAX;
+
+/// Called before an access whose thread index serves only to log it (an atomic's operation):
+/// as [`before_access`], but under shuttle the task is looked up only if the access is logged.
+pub(crate) fn before_logged_access() -> usize {
+    ACTIVE.with_borrow_mut(|active| {
+        let active = active
+            .as_mut()
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
+        match &mut active.os {
+            Some(os) => {
+                os.open_children_gate();
+                os.point.before_access();
+                os.index
+            }
+            None => CURRENT_TASK,
+        }
+    })
+}
+
 /// Called before an operation that is not an access to shared state (a join): the thread's
 /// index. On real threads it opens the thread's start gate.
 pub(crate) fn before_operation() -> usize {
@@ -624,6 +646,11 @@ pub(crate) fn log_access(thread: usize, describe: impl FnOnce() -> (AccessKind, 
         .ok()
         .flatten();
     if let Some(log) = log {
+        let thread = if thread == CURRENT_TASK {
+            usize::from(shuttle::current::me())
+        } else {
+            thread
+        };
         let (kind, text) = describe();
         log.push(thread, kind, text);
     }
