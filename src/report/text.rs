@@ -199,12 +199,18 @@ impl<W: Write> TextReporter<W> {
                 ),
             },
         };
-        writeln!(
-            self.out,
-            "    {shape}: expected final {} (seed {}{scheduler})",
-            grouped(r.expected_final.into()),
-            r.seed
-        )?;
+        // A plugin workload's expected final value is known only from a run that settled: with
+        // none, there is no number to give.
+        if r.params.is_some() && r.outcomes.is_empty() {
+            writeln!(self.out, "    {shape} (seed {}{scheduler})", r.seed)?;
+        } else {
+            writeln!(
+                self.out,
+                "    {shape}: expected final {} (seed {}{scheduler})",
+                grouped(r.expected_final.into()),
+                r.seed
+            )?;
+        }
 
         if !r.outcomes.is_empty() {
             writeln!(
