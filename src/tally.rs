@@ -108,8 +108,19 @@ impl Tally {
                     }
                 }
             }
-            Outcome::Failed { message, .. } => {
+            Outcome::Failed {
+                message,
+                lost_updates,
+                overwrites,
+                ..
+            } => {
                 self.failed_runs += 1;
+                // The updates it lost before it failed are lost too: counted, never dropped.
+                self.lost_updates += lost_updates;
+                self.overwrites += overwrites;
+                if lost_updates > 0 && self.first_lost_update_run.is_none_or(|first| run < first) {
+                    self.first_lost_update_run = Some(run);
+                }
                 if self.failures.len() < KEPT_FAILURES {
                     self.failures.push(format!("run {run}: {message}"));
                 }

@@ -552,6 +552,18 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
         .find(|line| line.contains("code = \"a -= 30; b += 30\""))
         .expect("the transfer bug's line");
     assert!(!transfer.contains("expected final"), "{transfer}");
+    // Its run breaks the invariant after losing an update: the update is counted, not dropped
+    // with the run (a regression counted 0).
+    let transfer = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "transfer")
+        .expect("the transfer bug");
+    assert!(
+        transfer["lost_updates"].as_u64().unwrap() >= 1,
+        "{transfer}"
+    );
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 16);
     let readme_counts = readme_zoo_table();

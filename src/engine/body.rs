@@ -96,7 +96,16 @@ impl InShuttle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some(stated) = current.as_deref().and_then(Execution::stated_failure) {
+        let failed = Self::failure_of(current.as_deref(), captured, max_steps);
+        match current.as_deref() {
+            Some(execution) => with_lost_updates(failed, execution),
+            None => failed,
+        }
+    }
+
+    /// The kind of a failed execution and what happened, in words.
+    fn failure_of(current: Option<&Execution>, captured: String, max_steps: u64) -> Failed {
+        if let Some(stated) = current.and_then(Execution::stated_failure) {
             return Failed::new(stated.kind, stated.in_words());
         }
         match shuttle_failure_kind(&captured) {
@@ -106,11 +115,10 @@ impl InShuttle {
                     .map_or(captured.as_str(), |(_, blocked)| blocked);
                 // The execution's wait-for graph names the cycle; shuttle's words are the
                 // fallback.
-                match current.as_deref().map(Execution::describe_deadlock) {
+                match current.map(Execution::describe_deadlock) {
                     Some(deadlock) if !deadlock.waiting.is_empty() => Failed {
-                        kind: Kind::Deadlock,
-                        message: format!("deadlock: {deadlock}"),
-                        cycle: deadlock.cycle,
+                        cycle: deadlock.cycle.clone(),
+                        ..Failed::new(Kind::Deadlock, format!("deadlock: {deadlock}"))
                     },
                     _ => Failed::new(Kind::Deadlock, format!("deadlock: {blocked}")),
                 }
@@ -118,12 +126,24 @@ impl InShuttle {
             Kind::Livelock => Failed::of_shuttle_failure(captured, max_steps),
             _ => {
                 let thread = current
-                    .as_deref()
                     .and_then(Execution::first_thread_panic)
                     .map_or_else(|| "main".to_string(), |panic| panic.thread);
                 Failed::new(Kind::Panic, said_of(&thread, &captured))
             }
         }
+    }
+}
+
+/// `failed` with the updates its execution had lost by the time it failed (none if its cells
+/// cannot be accounted for).
+fn with_lost_updates(failed: Failed, execution: &Execution) -> Failed {
+    let Ok(cells) = execution.settle_after_failure() else {
+        return failed;
+    };
+    Failed {
+        lost_updates: cells.iter().map(|cell| cell.lost_updates).sum(),
+        overwrites: cells.iter().map(|cell| cell.overwrites).sum(),
+        ..failed
     }
 }
 
@@ -164,20 +184,21 @@ pub fn execute_on_threads(
         .and_then(|panic| panic.message);
     // A deadlock unwound the stuck threads: it is the failure, not their unwinding.
     if let Some(deadlock) = execution.declared_deadlock() {
-        return Ok(OnThreads::Failed(Failed {
-            kind: Kind::Deadlock,
-            message: format!("deadlock: {deadlock}"),
-            cycle: deadlock.cycle,
-        }));
+        let failed = Failed {
+            cycle: deadlock.cycle.clone(),
+            ..Failed::new(Kind::Deadlock, format!("deadlock: {deadlock}"))
+        };
+        return Ok(OnThreads::Failed(with_lost_updates(failed, &execution)));
     }
     if let Some(stated) = execution.stated_failure() {
-        return Ok(OnThreads::Failed(Failed::new(
-            stated.kind,
-            stated.in_words(),
-        )));
+        let failed = Failed::new(stated.kind, stated.in_words());
+        return Ok(OnThreads::Failed(with_lost_updates(failed, &execution)));
     }
     match thread_panic.or(body_panic) {
-        Some(message) => Ok(OnThreads::Failed(Failed::new(Kind::Panic, message))),
+        Some(message) => Ok(OnThreads::Failed(with_lost_updates(
+            Failed::new(Kind::Panic, message),
+            &execution,
+        ))),
         None => execution.settle().map(OnThreads::Settled),
     }
 }

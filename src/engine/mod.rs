@@ -52,6 +52,11 @@ pub enum Outcome {
         message: String,
         /// A deadlock's cycle of waits, when the execution's wait-for graph shows one.
         cycle: Option<WaitCycle>,
+        /// The updates it had lost by the time it failed, where its cells could be accounted
+        /// for (a workload on contend's primitives; 0 otherwise).
+        lost_updates: u64,
+        /// The overwrites behind them.
+        overwrites: u64,
     },
 }
 
@@ -64,6 +69,10 @@ pub struct Failed {
     pub message: String,
     /// A deadlock's cycle of waits, when the execution's wait-for graph shows one.
     pub cycle: Option<WaitCycle>,
+    /// The updates it had lost by the time it failed, where its cells could be accounted for.
+    pub lost_updates: u64,
+    /// The overwrites behind them.
+    pub overwrites: u64,
 }
 
 impl From<Failed> for Outcome {
@@ -72,6 +81,8 @@ impl From<Failed> for Outcome {
             kind: failed.kind,
             message: failed.message,
             cycle: failed.cycle,
+            lost_updates: failed.lost_updates,
+            overwrites: failed.overwrites,
         }
     }
 }
@@ -83,6 +94,8 @@ impl Failed {
             kind,
             message: message.into(),
             cycle: None,
+            lost_updates: 0,
+            overwrites: 0,
         }
     }
 }

@@ -290,12 +290,15 @@ fn check_consistent(file: &Path, scenario: &ScenarioReport) -> Result<(), MergeE
             scenario.masked_runs, scenario.lost_update_runs
         )));
     }
+    // A run that failed otherwise may have lost updates before it failed: they count too.
     if scenario.lost_updates < scenario.lost_update_runs
-        || (scenario.lost_update_runs == 0) != (scenario.lost_updates == 0)
+        || (scenario.lost_updates > 0
+            && scenario.lost_update_runs == 0
+            && scenario.failed_runs == 0)
     {
         return Err(problem(format!(
-            "{} lost updates in {} runs that lost updates",
-            scenario.lost_updates, scenario.lost_update_runs
+            "{} lost updates in {} runs that lost updates and {} that failed otherwise",
+            scenario.lost_updates, scenario.lost_update_runs, scenario.failed_runs
         )));
     }
     let kind_runs = |lost: bool| {

@@ -356,6 +356,16 @@ impl Execution {
             .map(|cell| cell.settle(&self.check, self.run))
             .collect()
     }
+
+    /// The accounting of this execution's cells as they stood when it failed otherwise (a
+    /// broken invariant, a deadlock, a panic): the updates lost by then.
+    pub(crate) fn settle_after_failure(&self) -> Result<Vec<CellOutcome>, LedgerError> {
+        let cells = lock(&self.cells).clone();
+        cells
+            .iter()
+            .map(|cell| cell.settle_after_failure(&self.check, self.run))
+            .collect()
+    }
 }
 
 /// Sets the random stream of a real thread apart from its jitter's.

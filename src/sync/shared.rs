@@ -43,24 +43,37 @@ pub struct Shared {
     cell: Arc<CellState>,
 }
 
-/// The word the cell's accesses go through: the id of the last write.
+/// The word the cell's accesses go through: the id of the last write. Under shuttle a plain
+/// copy follows it (every task runs on one OS thread), which a failed execution's accounting
+/// reads once shuttle has ended the execution and its atomics can no longer be read.
 #[derive(Debug)]
 enum Word {
-    Shuttle(shuttle::sync::atomic::AtomicU64),
+    Shuttle(shuttle::sync::atomic::AtomicU64, AtomicU64),
     Threads(AtomicU64),
 }
 
 impl Word {
+    /// The word, read without a scheduling point: what a failed execution's accounting uses.
+    fn load_after_failure(&self) -> u64 {
+        match self {
+            Word::Shuttle(_, copy) => copy.load(Ordering::Relaxed),
+            Word::Threads(word) => word.load(Ordering::Acquire),
+        }
+    }
+
     fn load(&self) -> u64 {
         match self {
-            Word::Shuttle(word) => word.load(Ordering::SeqCst),
+            Word::Shuttle(word, _) => word.load(Ordering::SeqCst),
             Word::Threads(word) => word.load(Ordering::Acquire),
         }
     }
 
     fn swap(&self, bits: u64) -> u64 {
         match self {
-            Word::Shuttle(word) => word.swap(bits, Ordering::SeqCst),
+            Word::Shuttle(word, copy) => {
+                copy.store(bits, Ordering::Relaxed);
+                word.swap(bits, Ordering::SeqCst)
+            }
             Word::Threads(word) => word.swap(bits, Ordering::AcqRel),
         }
     }
@@ -69,8 +82,14 @@ impl Word {
     /// shuttle); `f` may run more than once on real threads. Returns the word replaced.
     fn update(&self, mut f: impl FnMut(u64) -> u64) -> u64 {
         let result = match self {
-            Word::Shuttle(word) => {
-                word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |bits| Some(f(bits)))
+            Word::Shuttle(word, copy) => {
+                let mut written = 0;
+                let result = word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |bits| {
+                    written = f(bits);
+                    Some(written)
+                });
+                copy.store(written, Ordering::Relaxed);
+                result
             }
             Word::Threads(word) => {
                 word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| Some(f(bits)))
@@ -142,7 +161,10 @@ impl Shared {
         let number = execution.number(ObjectKind::Shared);
         let initial_bits = WriteId::INITIAL.to_bits();
         let word = match execution.backend {
-            Backend::Shuttle => Word::Shuttle(shuttle::sync::atomic::AtomicU64::new(initial_bits)),
+            Backend::Shuttle => Word::Shuttle(
+                shuttle::sync::atomic::AtomicU64::new(initial_bits),
+                AtomicU64::new(initial_bits),
+            ),
             Backend::Threads => Word::Threads(AtomicU64::new(initial_bits)),
         };
         let cell = Arc::new(CellState {
@@ -324,7 +346,29 @@ impl CellState {
     /// `contend::lost_update`) per overwrite, as the ledger does, and checks that the lost
     /// deltas reconcile with the final value.
     pub(crate) fn settle(&self, check: &str, run: u64) -> Result<CellOutcome, LedgerError> {
-        let final_id = WriteId::from_bits(self.word.load());
+        self.settle_from(WriteId::from_bits(self.word.load()), check, run)
+    }
+
+    /// Accounts for the cell of an execution that failed otherwise, as it stood when it
+    /// failed (shuttle has ended the execution: its atomics are not read).
+    pub(crate) fn settle_after_failure(
+        &self,
+        check: &str,
+        run: u64,
+    ) -> Result<CellOutcome, LedgerError> {
+        self.settle_from(
+            WriteId::from_bits(self.word.load_after_failure()),
+            check,
+            run,
+        )
+    }
+
+    fn settle_from(
+        &self,
+        final_id: WriteId,
+        check: &str,
+        run: u64,
+    ) -> Result<CellOutcome, LedgerError> {
         let final_value = self.value_of(final_id);
         let writes_of: Vec<u64> = {
             let mut writes = Vec::new();
