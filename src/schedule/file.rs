@@ -280,13 +280,6 @@ impl ScheduleFile {
             };
         // The header first, so that a file of another version is named as such rather than as
         // a file with unknown keys.
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<String>,
-            version: Option<u32>,
-            contend_version: Option<String>,
-            check: Option<String>,
-        }
         // Only the top-level keys, before the first table: a long schedule's choices are parsed
         // once, below.
         let header: Header = toml::from_str(top_level(text))
@@ -310,20 +303,7 @@ impl ScheduleFile {
                 format!("not a contend schedule file (it lacks `format = \"{FORMAT}\"`)"),
             ));
         }
-        match header.version {
-            Some(FORMAT_VERSION) => {}
-            Some(found) => {
-                return Err(ScheduleFileError::Version {
-                    path: path.to_path_buf(),
-                    found,
-                    contend: header.contend_version.unwrap_or_else(|| "unknown".into()),
-                });
-            }
-            None => return Err(invalid(None, "the file has no `version`".into())),
-        }
-        // The digest line is blanked out rather than removed, so that positions stay right.
-        let (digest, digest_line) = take_digest(text)
-            .ok_or_else(|| invalid(None, "the file has no `digest` line".into()))?;
+        let (digest, digest_line) = header.version_and_digest(FORMAT_VERSION, text, path)?;
         // A long schedule's choices are read by a plain scanner: a TOML document of millions of
         // pairs takes gigabytes. Anything but plain pairs is left to the TOML parser. The rest
         // is parsed without them (no copy of a long file), positions after them mapped back.
@@ -477,6 +457,49 @@ impl ScheduleFile {
     /// existing file: `NAME.schedule.toml`, else `NAME-2.schedule.toml`, and so on.
     pub fn save_in(&self, folder: &Path) -> io::Result<PathBuf> {
         save_schedule_text(folder, &self.scenario.name, &self.to_toml())
+    }
+}
+
+/// The top-level keys a schedule file of the runner starts with, read before the rest so that
+/// a file of another format or version is named as such.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Header {
+    /// `format = "..."`.
+    pub(crate) format: Option<String>,
+    /// `version = N`.
+    pub(crate) version: Option<u32>,
+    /// The contend that wrote the file.
+    pub(crate) contend_version: Option<String>,
+    /// The check of a check's schedule file.
+    pub(crate) check: Option<String>,
+}
+
+impl Header {
+    /// Checks that the file at `path` holding `text` is of `version` and takes its digest
+    /// line: the digest, and where the line is (to be blanked out rather than removed, so that
+    /// positions stay right).
+    pub(crate) fn version_and_digest(
+        self,
+        version: u32,
+        text: &str,
+        path: &Path,
+    ) -> Result<(String, std::ops::Range<usize>), ScheduleFileError> {
+        let invalid = |message: &str| ScheduleFileError::Invalid {
+            location: FileLocation::at(path, text, None),
+            message: message.to_string(),
+        };
+        match self.version {
+            Some(found) if found == version => {}
+            Some(found) => {
+                return Err(ScheduleFileError::Version {
+                    path: path.to_path_buf(),
+                    found,
+                    contend: self.contend_version.unwrap_or_else(|| "unknown".into()),
+                });
+            }
+            None => return Err(invalid("the file has no `version`")),
+        }
+        take_digest(text).ok_or_else(|| invalid("the file has no `digest` line"))
     }
 }
 

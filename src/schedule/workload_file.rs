@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Choice;
 use super::file::{
-    EDITED, ENGINES, FileLocation, ScheduleFileError, digest_of, save_schedule_text, take_digest,
+    EDITED, ENGINES, FileLocation, Header, ScheduleFileError, digest_of, save_schedule_text,
     top_level,
 };
 use super::search::{FailureKind, Minimality};
@@ -120,12 +120,6 @@ impl WorkloadSchedule {
                 message,
             };
         // The header first, so that a file of another version is named as such.
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<String>,
-            version: Option<u32>,
-            contend_version: Option<String>,
-        }
         let header: Header = toml::from_str(top_level(text))
             .map_err(|e| invalid(e.span(), e.message().trim().replace('\n', " ")))?;
         if header.format.as_deref() != Some(FORMAT) {
@@ -134,20 +128,7 @@ impl WorkloadSchedule {
                 format!("not a plugin workload's schedule file (it lacks `format = \"{FORMAT}\"`)"),
             ));
         }
-        match header.version {
-            Some(FORMAT_VERSION) => {}
-            Some(found) => {
-                return Err(ScheduleFileError::Version {
-                    path: path.to_path_buf(),
-                    found,
-                    contend: header.contend_version.unwrap_or_else(|| "unknown".into()),
-                });
-            }
-            None => return Err(invalid(None, "the file has no `version`".into())),
-        }
-        // The digest line is blanked out rather than removed, so that positions stay right.
-        let (digest, line) = take_digest(text)
-            .ok_or_else(|| invalid(None, "the file has no `digest` line".into()))?;
+        let (digest, line) = header.version_and_digest(FORMAT_VERSION, text, path)?;
         let mut rest = text.to_string();
         rest.replace_range(line.clone(), &" ".repeat(line.len()));
         let file: WorkloadSchedule = toml::from_str(&rest)
