@@ -2,8 +2,10 @@
 //! under shuttle, or one on real threads with jitter. A user's check and a plugin workload of
 //! the CLI both run through here.
 
+use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use super::Outcome;
@@ -47,13 +49,14 @@ pub(crate) fn execute_in_shuttle(
 }
 
 /// A body on the primitive API run as executions under shuttle: what the controlled bodies of
-/// checks and of plugin workloads share. It remembers the execution under way, to name the
-/// thread that panicked when shuttle ends the run.
+/// checks and of plugin workloads share. It remembers the execution under way on each worker
+/// thread (blocks of executions run side by side), to name the thread that panicked, or the
+/// failure the execution stated, when shuttle ends that worker's run.
 pub(crate) struct InShuttle {
     body: Body,
     name: Arc<str>,
     seed: u64,
-    current: Mutex<Option<Arc<Execution>>>,
+    current: Mutex<HashMap<ThreadId, Arc<Execution>>>,
 }
 
 impl InShuttle {
@@ -63,7 +66,7 @@ impl InShuttle {
             body,
             name,
             seed,
-            current: Mutex::new(None),
+            current: Mutex::default(),
         }
     }
 
@@ -80,13 +83,16 @@ impl InShuttle {
             self.seed,
             log.cloned(),
             |execution| {
-                *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(Arc::clone(execution));
+                self.current
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(std::thread::current().id(), Arc::clone(execution));
             },
         )
     }
 
-    /// A failed shuttle execution, its kind and what happened in words. The execution's own
+    /// A failed shuttle execution (the last one this worker thread ran), its kind and what
+    /// happened in words. The execution's own
     /// context says first: a broken invariant it recorded, the cycle of its wait-for graph;
     /// shuttle's words only tell a deadlock or a step bound it found itself from a panic. A
     /// panic is said of the thread that panicked (`main` if no spawned thread did).
@@ -95,7 +101,8 @@ impl InShuttle {
             .current
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .get(&std::thread::current().id())
+            .cloned();
         let failed = Self::failure_of(current.as_deref(), captured, max_steps);
         match current.as_deref() {
             Some(execution) => with_lost_updates(failed, execution),
@@ -301,5 +308,60 @@ pub fn execute_plugin(
                 .join(" and "),
             other.name()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Runs execution `run` of `in_shuttle` as one shuttle execution; true if it failed.
+    fn run_once(in_shuttle: &Arc<InShuttle>, run: u64) -> bool {
+        let in_shuttle = Arc::clone(in_shuttle);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            shuttle::check_random(move || drop(in_shuttle.execute(None, run)), 1)
+        }));
+        result.is_err()
+    }
+
+    /// Blocks of executions run side by side on worker threads: a worker that asks how its own
+    /// execution failed is told that execution's broken invariant, even when another worker
+    /// started a passing execution since.
+    #[test]
+    fn a_worker_is_told_the_failure_of_its_own_execution() {
+        let fail_next = Arc::new(AtomicBool::new(true));
+        let body: Body = {
+            let fail_next = Arc::clone(&fail_next);
+            Arc::new(move || {
+                if fail_next.swap(false, Ordering::SeqCst) {
+                    crate::sync::invariant_failed("balance >= 0 is false");
+                }
+            })
+        };
+        let in_shuttle = Arc::new(InShuttle::new(body, Arc::from("overdraft"), 1));
+        let (failed_tx, failed_rx) = std::sync::mpsc::channel();
+        let (passed_tx, passed_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let in_shuttle = &in_shuttle;
+            let failing = scope.spawn(move || {
+                assert!(run_once(in_shuttle, 0), "the first execution fails");
+                failed_tx.send(()).unwrap();
+                passed_rx.recv().unwrap();
+                in_shuttle.failure("the execution failed".to_string(), 1_000)
+            });
+            scope.spawn(move || {
+                failed_rx.recv().unwrap();
+                assert!(!run_once(in_shuttle, 1), "the second execution passes");
+                passed_tx.send(()).unwrap();
+            });
+            let failed = failing.join().unwrap();
+            assert_eq!(failed.kind, Kind::Invariant, "{}", failed.message);
+            assert!(
+                failed.message.contains("balance >= 0 is false"),
+                "{}",
+                failed.message
+            );
+        });
     }
 }
