@@ -205,9 +205,24 @@ struct RawScenario {
 }
 
 impl RawScenario {
-    /// This scenario with the keys it does not set taken from `defaults`.
+    /// This scenario with the keys it does not set taken from `defaults`. The counter's own
+    /// keys (`sync`, `initial`, `threads`, ...) in `[defaults]` are for the counter scenarios:
+    /// a scenario of another workload does not take them.
     fn with_defaults(self, defaults: &RawScenario) -> RawScenario {
-        let d = defaults.clone();
+        let mut d = defaults.clone();
+        let workload = self.workload.as_ref().or(d.workload.as_ref());
+        let counter = workload.is_none_or(|w| registry::COUNTERS.contains(&w.get_ref().as_str()));
+        if !counter {
+            d.sync = None;
+            d.initial = None;
+            d.threads = None;
+            d.workers = None;
+            d.increments = None;
+            d.max_pause_ms = None;
+            d.jitter = None;
+            d.barrier = None;
+            d.parallel = None;
+        }
         RawScenario {
             name: self.name,
             workload: self.workload.or(d.workload),

@@ -635,6 +635,50 @@ fn defaults_apply_to_every_scenario_that_does_not_set_a_key() {
 }
 
 #[test]
+fn counter_defaults_regression_do_not_apply_to_a_program_scenario() {
+    // A config whose [defaults] set the counter's keys, and a program scenario beside the
+    // counter's: the counter takes them, the program is not refused for them.
+    let dir = TempDir::new().unwrap();
+    write(
+        &dir,
+        "mixed.toml",
+        "[defaults]\ninitial = 10\nsync = \"mutex\"\nthreads = [{ delta = 1, ops = 3 }]\nseed = 3\n\n\
+         [[scenario]]\nname = \"counter\"\nengine = \"shuttle\"\nruns = 5\nexpect = \"no-lost-updates\"\n\n\
+         [[scenario]]\nname = \"program\"\nworkload = \"program\"\nengine = \"shuttle\"\nruns = 5\n\
+         expect = \"no-failures\"\n[scenario.program]\nshared = { x = 0 }\n\
+         threads = [{ name = \"t\", code = \"atomic x += 1\", count = 2 }]\n",
+    );
+    let run = contend(&["run", "mixed.toml", "--json", "r.json", "-q"], dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = read_json(&dir.path().join("r.json"));
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios[0]["initial"], 10);
+    assert_eq!(scenarios[0]["expected_final"], 13);
+    assert_eq!(scenarios[1]["workload"], "program");
+    assert_eq!(
+        scenarios[1]["seed"], 3,
+        "keys every workload has still apply"
+    );
+    // The same key set in the program scenario itself is still refused, at its line.
+    write(
+        &dir,
+        "own.toml",
+        "[[scenario]]\nname = \"program\"\nworkload = \"program\"\nengine = \"shuttle\"\n\
+         initial = 10\nexpect = \"no-failures\"\n[scenario.program]\nshared = { x = 0 }\n\
+         threads = [{ name = \"t\", code = \"x = 1\" }]\n",
+    );
+    let own = contend(&["run", "own.toml"], dir.path());
+    assert_eq!(own.code, 2, "{}", own.stderr);
+    assert!(own.stderr.contains("own.toml:5:"), "{}", own.stderr);
+    assert!(
+        own.stderr
+            .contains("`initial` applies to the counter workloads"),
+        "{}",
+        own.stderr
+    );
+}
+
+#[test]
 fn command_line_overrides_pick_and_change_scenarios() {
     let dir = TempDir::new().unwrap();
     write(&dir, "pair.toml", PASS_AND_FAIL);

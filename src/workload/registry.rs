@@ -8,8 +8,11 @@ use super::program::plugin::ProgramPlugin;
 
 static PLUGINS: RwLock<Vec<Arc<dyn ErasedPlugin>>> = RwLock::new(Vec::new());
 
+/// The built-in workloads that are not plugins: the counter and the counter object.
+pub const COUNTERS: [&str; 2] = ["counter", "counter-object"];
+
 /// The names of the built-in workloads, which no plugin may take.
-pub const BUILT_IN: [&str; 3] = ["counter", "counter-object", super::program::NAME];
+pub const BUILT_IN: [&str; 3] = [COUNTERS[0], COUNTERS[1], super::program::NAME];
 
 /// The built-in workloads written as plugins: `program`.
 static BUILT_IN_PLUGINS: LazyLock<Vec<Arc<dyn ErasedPlugin>>> =
