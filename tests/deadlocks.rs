@@ -88,6 +88,28 @@ fn an_unjoined_lock_order_deadlock_under_shuttle_is_a_deadlock_with_its_cycle_no
 }
 
 #[test]
+fn a_check_that_deadlocks_under_shuttle_runs_every_execution_each_a_deadlock_with_its_cycle() {
+    let report = Check::new("every_execution_deadlocks_shuttle")
+        .engines([SHUTTLE])
+        .runs(50)
+        .max_steps(FEW_STEPS)
+        .schedule_dir(std::env::temp_dir().join("contend-deadlock-tests"))
+        .run(lock_order_inversion(true));
+    let engine = only_engine(&report);
+    // The deadlock ends its execution, not the run (shuttle used to end the run at the first).
+    assert_eq!(engine.executions, 50, "{report}");
+    assert_eq!(engine.deadlocked_executions, 50, "{report}");
+    assert_eq!(failure_message(engine), INVERSION_CYCLE, "{report}");
+    assert!(
+        engine
+            .notes
+            .iter()
+            .all(|note| !note.contains("did not run")),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_joined_lock_order_deadlock_under_shuttle_is_a_deadlock_with_its_cycle() {
     let report = Check::new("joined_inversion_shuttle")
         .engines([SHUTTLE])
