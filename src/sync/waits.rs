@@ -110,10 +110,10 @@ impl Waits {
     pub(crate) fn unwind_if_deadlocked(&self, thread: usize) {
         let mut state = self.lock();
         if state.deadlock.is_none() {
-            if state.graph.cycle_from(thread).is_none() {
+            if state.graph.blocking_cycle_from(thread).is_none() {
                 return;
             }
-            state.deadlock = Some(state.graph.deadlock());
+            state.deadlock = Some(state.graph.certain_deadlock());
         }
         state.graph.stop_waiting(thread);
         drop(state);
