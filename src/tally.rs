@@ -84,6 +84,11 @@ impl Tally {
         }
     }
 
+    /// Whether [`Tally::record`] asks to stop at the first failure (`--fail-fast`).
+    pub fn stops_at_first_failure(&self) -> bool {
+        self.stop_at_first_failure
+    }
+
     /// Adds the outcome of execution `run`; says whether the run goes on.
     pub fn record(&mut self, run: u64, outcome: Outcome) -> Flow {
         self.runs += 1;

@@ -3,8 +3,10 @@
 //!
 //! Under shuttle a spawned thread is a shuttle task; on real threads it is an OS thread that
 //! enters the check's execution, waits at a start gate until the spawning thread does its next
-//! operation (so that threads spawned together start together), and has its panic recorded with
-//! its message. A join is a wait of the execution's wait-for graph: a thread joining a thread
+//! operation (so that threads spawned together start together). On both, a thread's panic is
+//! caught in the thread and recorded with its message: the execution fails, and its `join`
+//! returns the panic, as std's does (shuttle never sees it, so the run goes on to the next
+//! execution). A join is a wait of the execution's wait-for graph: a thread joining a thread
 //! that waits for it is a deadlock, reported with its cycle.
 
 mod scope;
@@ -15,7 +17,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::panics::{Capture, describe_payload};
+use crate::engine::panics::{self, Capture, describe_payload};
 use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution};
 use crate::sync::deadlock::DeadlockUnwind;
@@ -45,7 +47,8 @@ pub struct JoinHandle<T> {
 
 #[derive(Debug)]
 enum Handle<T> {
-    Shuttle(shuttle::thread::JoinHandle<T>),
+    /// The task returns its body's panic rather than raise it in shuttle.
+    Shuttle(shuttle::thread::JoinHandle<std::thread::Result<T>>),
     Threads(std::thread::JoinHandle<T>),
 }
 
@@ -69,8 +72,18 @@ fn start(execution: &Arc<Execution>) -> (usize, String, Exit) {
     )
 }
 
-/// The body of a shuttle task running `f` as thread `name`: it records the body's panic.
-fn shuttle_body<F, T>(exit: Exit, name: String, f: F) -> impl FnOnce() -> T
+/// Whether a caught panic's payload is one contend's executions end as a failed outcome: a
+/// panic with a message (the body's own), or a thread unwound by a deadlock. Any other payload
+/// (shuttle tearing an execution down, say) unwinds on.
+pub(crate) fn ends_the_execution(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<&str>() || payload.is::<String>() || payload.is::<DeadlockUnwind>()
+}
+
+/// The body of a shuttle task running `f` as thread `name`: it catches the body's panic, records
+/// it with its message in the execution (a thread that a deadlock unwound records none) and
+/// returns it as the task's result, so that the execution goes on (a `join` returns it, as
+/// std's does) and ends as a failed outcome, instead of shuttle ending the whole run.
+fn shuttle_body<F, T>(exit: Exit, name: String, f: F) -> impl FnOnce() -> std::thread::Result<T>
 where
     F: FnOnce() -> T,
 {
@@ -79,15 +92,18 @@ where
     move || {
         let exit = exit;
         match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => value,
-            Err(payload) => {
-                // A text payload is the body's panic; shuttle unwinds the tasks of a failed
-                // execution with a payload of its own.
-                if payload.is::<&str>() || payload.is::<String>() {
-                    exit.0.record_thread_panic(name, None);
+            Ok(value) => Ok(value),
+            Err(payload) if ends_the_execution(payload.as_ref()) => {
+                if !payload.is::<DeadlockUnwind>() {
+                    let message = match panics::take_captured() {
+                        Some(captured) => said_of(&name, &captured),
+                        None => format!("{name} panicked: {}", describe_payload(payload.as_ref())),
+                    };
+                    exit.0.record_thread_panic(name, Some(message));
                 }
-                panic::resume_unwind(payload)
+                Err(payload)
             }
+            Err(payload) => panic::resume_unwind(payload),
         }
     }
 }
@@ -183,10 +199,19 @@ pub(crate) fn join_thread<T>(
                 )
             });
         }
+        // A join that closes a cycle of waits unwinds here, before shuttle would block.
+        execution.waits.unwind_if_deadlocked(me);
         dpor::announce(Access::Join(index));
         let result = join();
         dpor::settle();
         execution.waits.with(|state| state.graph.stop_waiting(me));
+        if result
+            .as_ref()
+            .is_err_and(|payload| payload.is::<DeadlockUnwind>())
+        {
+            panic::resume_unwind(Box::new(DeadlockUnwind));
+        }
+        execution.waits.unwind_if_deadlocked(me);
         result
     } else {
         execution.waits.block_on(me, target, |state| {
@@ -207,10 +232,18 @@ pub(crate) fn join_thread<T>(
 
 impl<T> JoinHandle<T> {
     /// Waits for the thread to finish and returns its result, or the payload of its panic, as
-    /// [`std::thread::JoinHandle::join`]. (Under shuttle a panic fails the execution at once.)
+    /// [`std::thread::JoinHandle::join`]. A thread that panicked has failed the execution
+    /// already; the joining thread goes on.
+    ///
+    /// # Panics
+    ///
+    /// With no message, when the execution deadlocks while this thread waits, or this join
+    /// closes a cycle of waits: the check reports the deadlock.
     pub fn join(self) -> std::thread::Result<T> {
         match self.inner {
-            Handle::Shuttle(handle) => join_thread(self.index, true, || handle.join()),
+            Handle::Shuttle(handle) => {
+                join_thread(self.index, true, || handle.join().and_then(|ended| ended))
+            }
             Handle::Threads(handle) => join_thread(self.index, false, || handle.join()),
         }
     }

@@ -91,8 +91,7 @@ fn a_broken_invariant_is_expected_as_a_panic() {
     assert!(report.passed(), "{report}");
     let engine = &report.engines[0];
     assert!(engine.panicked_executions > 0, "{report}");
-    // shuttle ends its run at the execution that panics: the last failure is the panic, and
-    // lost updates may have shown before it.
+    // The first failure is the panic, or a lost update that showed before it.
     let failure = engine.first_failure.as_ref().unwrap();
     if let FailureKind::Panicked { message } = &failure.kind {
         assert!(message.contains("overdrawn"), "{message}");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use contend::check::{
     Check, CheckReport, Engine, EngineReport, Expect, FailureKind, Kind, Scheduler,
 };
-use contend::sync::{Barrier, Condvar, Mutex};
+use contend::sync::{Barrier, Condvar, Mutex, RwLock};
 use contend::thread;
 
 const SHUTTLE: Engine = Engine::Shuttle(Scheduler::Random);
@@ -85,6 +85,57 @@ fn an_unjoined_lock_order_deadlock_under_shuttle_is_a_deadlock_with_its_cycle_no
     ] {
         assert!(text.contains(blocked), "`{blocked}` in:\n{text}");
     }
+}
+
+#[test]
+fn a_check_that_deadlocks_under_shuttle_runs_every_execution_each_a_deadlock_with_its_cycle() {
+    let report = Check::new("every_execution_deadlocks_shuttle")
+        .engines([SHUTTLE])
+        .runs(50)
+        .max_steps(FEW_STEPS)
+        .schedule_dir(std::env::temp_dir().join("contend-deadlock-tests"))
+        .run(lock_order_inversion(true));
+    let engine = only_engine(&report);
+    // The deadlock ends its execution, not the run (shuttle used to end the run at the first).
+    assert_eq!(engine.executions, 50, "{report}");
+    assert_eq!(engine.deadlocked_executions, 50, "{report}");
+    assert_eq!(failure_message(engine), INVERSION_CYCLE, "{report}");
+    assert!(
+        engine
+            .notes
+            .iter()
+            .all(|note| !note.contains("did not run")),
+        "{report}"
+    );
+}
+
+#[test]
+fn readers_sharing_a_read_write_lock_under_shuttle_are_no_deadlock_regression() {
+    // Thread-1 reads r, then locks m; main locks m, then reads r. Readers share r, so this
+    // never deadlocks; under shuttle main's read is recorded as a wait before shuttle's
+    // scheduling point, and a wait-for graph that counted it as blocking saw a cycle there.
+    let report = Check::new("readers_share_shuttle")
+        .engines([SHUTTLE])
+        .runs(300)
+        .max_steps(FEW_STEPS)
+        .expect(Expect::NoLostUpdates)
+        .schedule_dir(std::env::temp_dir().join("contend-deadlock-tests"))
+        .run(|| {
+            let r = Arc::new(RwLock::new(0));
+            let m = Arc::new(Mutex::new(0));
+            let (r2, m2) = (Arc::clone(&r), Arc::clone(&m));
+            let reader = thread::spawn(move || {
+                let _read = r2.read().unwrap();
+                let _locked = m2.lock().unwrap();
+            });
+            {
+                let _locked = m.lock().unwrap();
+                let _read = r.read().unwrap();
+            }
+            reader.join().unwrap();
+        });
+    assert!(report.passed(), "{report}");
+    assert_eq!(only_engine(&report).executions, 300, "{report}");
 }
 
 #[test]

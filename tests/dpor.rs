@@ -283,8 +283,8 @@ fn run_program(program: Arc<Vec<Vec<Op>>>) -> impl Fn() + Send + Sync + 'static 
     }
 }
 
-/// The final values reached and whether an update was lost, or, when the search stopped at a
-/// deadlock (shuttle ends a run at its first one), only that.
+/// The final values reached and whether an update was lost, or, when the search found a
+/// deadlock, only that.
 fn reached(report: &CheckReport) -> (BTreeSet<Vec<i64>>, bool, bool) {
     let engine = &report.engines[0];
     if engine.deadlocked_executions > 0 {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use contend::engine::shuttle::ShuttleEngine;
 use contend::engine::threads::ThreadsEngine;
 use contend::engine::{Engine, RunPlan};
+use contend::failure::Kind;
 use contend::ledger::{EventContext, LedgerError, Settlement};
 use contend::platform::{AccessPoint, Platform};
 use contend::scenario::{ShuttleSettings, ThreadsSettings};
@@ -74,11 +75,13 @@ fn a_panic_under_shuttle_is_a_failed_execution() {
     ShuttleEngine::new(ShuttleSettings::default())
         .execute(Arc::new(Panicking), &plan(), &mut tally)
         .unwrap();
-    // shuttle ends the run at the first failed execution.
-    assert_eq!(tally.runs, 1);
-    assert_eq!(tally.failed_runs, 1);
+    // A thread's panic ends its execution, not the run: every execution runs and fails.
+    assert_eq!(tally.runs, 3);
+    assert_eq!(tally.failed_runs, 3);
+    assert_eq!(tally.failure_kinds.get(&Kind::Panic), Some(&3));
     assert!(
-        tally.failures[0].contains("the workload gave up"),
+        tally.failures[0].contains("Thread-2 panicked")
+            && tally.failures[0].contains("the workload gave up"),
         "{:?}",
         tally.failures
     );

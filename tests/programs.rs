@@ -545,13 +545,14 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
     let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/zoo.toml");
     let (code, report, stdout) = run_file(&zoo, dir.path(), &[]);
     assert_eq!(code, 0, "every bug shown, every fix clean: {stdout}");
-    // The transfer bug fails every run it makes before settling: no expected final value is
-    // printed for it (a regression printed 0).
+    // The transfer bug's runs that settle give the expected final value, the total of 200 (a
+    // regression printed 0 when none settled; see
+    // `a_program_whose_runs_all_fail_before_settling_prints_no_expected_final_value`).
     let transfer = stdout
         .lines()
         .find(|line| line.contains("code = \"a -= 30; b += 30\""))
         .expect("the transfer bug's line");
-    assert!(!transfer.contains("expected final"), "{transfer}");
+    assert!(transfer.contains("expected final 200 "), "{transfer}");
     // Its run breaks the invariant after losing an update: the update is counted, not dropped
     // with the run (a regression counted 0).
     let transfer = report["scenarios"]
@@ -623,6 +624,30 @@ fn the_zoo_shows_every_bug_with_a_proven_minimal_schedule_and_every_fix_passes()
             );
         }
     }
+}
+
+#[test]
+fn a_program_whose_runs_all_fail_before_settling_prints_no_expected_final_value() {
+    let config = scenario(
+        "never-settles",
+        "shuttle",
+        "invariant",
+        50,
+        r#"shared = { a = 100 }
+check = ["a == 0"]
+threads = [{ name = "t", code = "a -= 30" }]"#,
+    );
+    let (code, report, stdout) = run(&config, &[]);
+    assert_eq!(code, 0, "{stdout}");
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["runs"], 50, "{scenario}");
+    assert_eq!(scenario["failure_kinds"]["invariant"], 50, "{scenario}");
+    let line = stdout
+        .lines()
+        .find(|line| line.contains("code = \"a -= 30\""))
+        .expect("the scenario's line");
+    // No run settled: there is no expected final value to give (a regression printed 0).
+    assert!(!line.contains("expected final"), "{line}");
 }
 
 #[test]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use contend::check::sync::Mutex;
 use contend::check::sync::atomic::{AtomicU64, Ordering};
 use contend::check::{
-    Check, CheckReport, Engine, EngineReport, Expect, FailureKind, REPLAY_VARIABLE, Scheduler,
-    Shared, thread,
+    Check, CheckReport, Engine, EngineReport, Expect, FailureKind, Kind, REPLAY_VARIABLE,
+    Scheduler, Shared, thread,
 };
 
 const SHUTTLE: Engine = Engine::Shuttle(Scheduler::Random);
@@ -456,7 +456,15 @@ fn a_deadlock_under_shuttle_is_a_failure_with_its_interleaving() {
             other.join().unwrap();
         });
     let engine = &report.engines[0];
-    assert_eq!(engine.deadlocked_executions, 1, "{report}");
+    // A deadlock ends its own execution: every execution runs, and those that deadlock are
+    // counted (shuttle used to end the run at the first).
+    assert_eq!(engine.executions, 100, "{report}");
+    assert!(engine.deadlocked_executions > 1, "{report}");
+    assert_eq!(
+        engine.failure_kinds.get(&Kind::Deadlock),
+        Some(&engine.deadlocked_executions),
+        "{report}"
+    );
     let failure = engine.first_failure.as_ref().unwrap();
     // Whichever thread took its first lock first, the cycle is named.
     let cycles = [

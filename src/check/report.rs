@@ -35,7 +35,8 @@ pub struct EngineReport {
     pub seed: u64,
     /// Executions asked for.
     pub runs: u64,
-    /// Executions that ran (under shuttle a panic ends the run early; a replay is one).
+    /// Executions that ran (under shuttle, an execution shuttle ends itself, every thread
+    /// blocked with no cycle of waits or too many steps, ends the run early; a replay is one).
     pub executions: u64,
     /// Executions that lost an update or panicked.
     pub failing_executions: u64,

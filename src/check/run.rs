@@ -4,8 +4,8 @@
 //! A check's body is a [`ControlledBody`], so it runs on the same machinery as the CLI's
 //! workloads: under shuttle the [`Recorder`] writes down the decisions of each execution as it
 //! goes, so that the first failing execution's schedule is at hand when it fails, whether it lost
-//! an update or panicked (shuttle ends the run at a panic); the same preemption-bounded search
-//! and delta debugging shrink it; the same [`run_controlled`] replays it with every access
+//! an update, panicked or deadlocked; the same preemption-bounded search and delta debugging
+//! shrink it; the same [`run_controlled`] replays it with every access
 //! logged, which gives the interleaving and checks that the saved file reproduces the failure.
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use super::report::{
 };
 use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, Kind, REPLAY_VARIABLE, Scheduler};
-use crate::engine::body::{InShuttle, OnThreads, execute_on_threads};
+use crate::engine::body::{Ended, InShuttle, execute_on_threads};
 use crate::engine::controlled::SchedulerKind;
 use crate::engine::controlled::{Stoppable, block_scheduler_with_stats};
 use crate::engine::derive_seed;
@@ -263,9 +263,16 @@ impl ControlledBody for CheckBody {
         log: Option<&Arc<AccessLog>>,
         context: EventContext<'_>,
     ) -> Result<Outcome, LedgerError> {
-        let outcome = self.body.execute(log, context.run).map(Outcome::Settled);
-        // While exploring, each execution is counted as it ends: shuttle ends the run at the
-        // first that panics, and the rest must be counted by then.
+        let outcome = self
+            .body
+            .execute(log, context.run)
+            .map(|ended| match ended {
+                Ended::Settled(cells) => Outcome::Settled(cells),
+                Ended::Failed(failed) => Outcome::Failed(failed.kind, failed.message),
+            });
+        // While exploring, each execution is counted as it ends: shuttle ends the run at an
+        // execution it ends itself (a deadlock with no cycle, a livelock), and the rest must be
+        // counted by then.
         if let (Some(tally), Ok(settled)) = (&self.tally, &outcome) {
             let mut tally = lock(tally);
             if tally.record(context.run, settled.clone())
@@ -426,14 +433,15 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     match ended {
         Ok(None) => {}
         Ok(Some((run, outcome))) => {
-            // shuttle ends the run at an execution that panics, deadlocks or runs too long.
+            // shuttle ends the run at an execution it ends itself: a deadlock with no cycle of
+            // waits (a condition variable never notified), a livelock.
             if tally.record(run, outcome) {
                 recordings.keep_current(run);
             }
             if tally.executions < plan.runs {
                 notes.push(format!(
-                    "shuttle ends a run at the first execution that panics: {} of {} executions \
-                     did not run",
+                    "shuttle ends a run at an execution it ends itself (every thread blocked \
+                     with no cycle of waits, or too many steps): {} of {} executions did not run",
                     plan.runs - tally.executions,
                     plan.runs
                 ));
@@ -665,8 +673,8 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
             plan.deadlock_timeout,
             &capture,
         ) {
-            Ok(OnThreads::Failed(failed)) => Outcome::Failed(failed.kind, failed.message),
-            Ok(OnThreads::Settled(cells)) => Outcome::Settled(cells),
+            Ok(Ended::Failed(failed)) => Outcome::Failed(failed.kind, failed.message),
+            Ok(Ended::Settled(cells)) => Outcome::Settled(cells),
             Err(error) => {
                 tally.internal = Some((run, error));
                 break;

@@ -9,13 +9,13 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use super::Outcome;
-use super::panics::{Capture, describe_payload};
+use super::panics::{self, Capture, describe_payload};
 use super::{Failed, shuttle_failure_kind};
 use crate::check::CellOutcome;
 use crate::failure::Kind;
 use crate::ledger::{LedgerError, Settlement};
 use crate::sync::context::{self, AccessLog, Backend, Execution};
-use crate::thread::said_of;
+use crate::thread::{ends_the_execution, said_of};
 #[cfg(feature = "runner")]
 use {
     super::shuttle::ShuttleEngine,
@@ -30,8 +30,14 @@ use {
 pub type Body = Arc<dyn Fn() + Send + Sync + 'static>;
 
 /// Runs `body` as execution `run` inside shuttle (the caller is inside a shuttle execution),
-/// waits for every thread it started and settles its cells. `current` receives the execution
+/// waits for every thread it started and says how it ended. `current` receives the execution
 /// first, so that a caller can name the thread that panicked if shuttle ends it.
+///
+/// The body's panic is caught here and a spawned thread's in the thread, each recorded in the
+/// execution; a deadlock of contend's locks and joins is declared by the wait that closes its
+/// cycle, and the threads on it unwind. Such an execution ends as [`Ended::Failed`] and the
+/// run goes on; only what shuttle finds itself (every thread blocked with no cycle, the step
+/// bound) still ends the run.
 pub(crate) fn execute_in_shuttle(
     body: &Body,
     name: &Arc<str>,
@@ -39,13 +45,59 @@ pub(crate) fn execute_in_shuttle(
     seed: u64,
     log: Option<Arc<AccessLog>>,
     current: impl FnOnce(&Arc<Execution>),
-) -> Result<Vec<CellOutcome>, LedgerError> {
+) -> Result<Ended, LedgerError> {
     let execution = Execution::new(Backend::Shuttle, Arc::clone(name), run, seed, log);
     current(&execution);
     let _entered = context::enter(Arc::clone(&execution), None);
-    body();
+    // A panic an earlier execution's body caught itself left its message behind.
+    drop(panics::take_captured());
+    let body_panic = match panic::catch_unwind(AssertUnwindSafe(|| body())) {
+        Ok(()) => None,
+        Err(payload) if ends_the_execution(payload.as_ref()) => Some(payload),
+        Err(payload) => panic::resume_unwind(payload),
+    };
+    let body_panic = body_panic.map(|payload| match panics::take_captured() {
+        Some(captured) => said_of("main", &captured),
+        None => format!("main panicked: {}", describe_payload(payload.as_ref())),
+    });
     execution.wait_for_threads();
-    execution.settle()
+    ended(&execution, body_panic)
+}
+
+/// How `execution`, whose threads have all ended, ended: the first failure it shows (a declared
+/// deadlock, a failure a thread stated, a spawned thread's panic, then the body's own
+/// `body_panic`), else the accounting of its cells.
+fn ended(execution: &Execution, body_panic: Option<String>) -> Result<Ended, LedgerError> {
+    // A deadlock unwound the stuck threads: it is the failure, not their unwinding.
+    let failed = if let Some(deadlock) = execution.declared_deadlock() {
+        Some(Failed {
+            cycle: deadlock.cycle.clone(),
+            ..Failed::new(Kind::Deadlock, format!("deadlock: {deadlock}"))
+        })
+    } else if let Some(stated) = execution.stated_failure() {
+        Some(Failed::new(stated.kind, stated.in_words()))
+    } else {
+        // A spawned thread's panic comes first: the body's is often its `join().unwrap()`.
+        execution
+            .first_thread_panic()
+            .and_then(|panic| panic.message)
+            .or(body_panic)
+            .map(|message| Failed::new(Kind::Panic, message))
+    };
+    match failed {
+        Some(failed) => Ok(Ended::Failed(with_lost_updates(failed, execution))),
+        None => execution.settle().map(Ended::Settled),
+    }
+}
+
+/// The failure of `execution`, whose threads have all ended, if it failed: for the CLI's
+/// built-in workloads, whose threads are spawned with [`crate::thread::spawn`] and whose
+/// ledger is their own.
+pub(crate) fn failure_of(execution: &Execution) -> Option<Failed> {
+    match ended(execution, None) {
+        Ok(Ended::Failed(failed)) => Some(failed),
+        _ => None,
+    }
 }
 
 /// A body on the primitive API run as executions under shuttle: what the controlled bodies of
@@ -75,7 +127,7 @@ impl InShuttle {
         &self,
         log: Option<&Arc<AccessLog>>,
         run: u64,
-    ) -> Result<Vec<CellOutcome>, LedgerError> {
+    ) -> Result<Ended, LedgerError> {
         execute_in_shuttle(
             &self.body,
             &self.name,
@@ -91,11 +143,25 @@ impl InShuttle {
         )
     }
 
-    /// A failed shuttle execution (the last one this worker thread ran), its kind and what
-    /// happened in words. The execution's own
-    /// context says first: a broken invariant it recorded, the cycle of its wait-for graph;
-    /// shuttle's words only tell a deadlock or a step bound it found itself from a panic. A
-    /// panic is said of the thread that panicked (`main` if no spawned thread did).
+    /// Runs execution `run` (inside shuttle), logging to `log` if given, as one outcome of the
+    /// CLI: its failure, or its cells settled together ([`settle_cells`]).
+    pub(crate) fn outcome(
+        &self,
+        log: Option<&Arc<AccessLog>>,
+        run: u64,
+    ) -> Result<Outcome, LedgerError> {
+        Ok(match self.execute(log, run)? {
+            Ended::Settled(cells) => settle_cells(&cells),
+            Ended::Failed(failed) => failed.into(),
+        })
+    }
+
+    /// An execution shuttle ended itself (the last one this worker thread ran), its kind and what
+    /// happened in words: a deadlock with no cycle, the step bound, a panic with a payload that
+    /// is no message. The execution's own context says first: a broken invariant it recorded,
+    /// the cycle of its wait-for graph; shuttle's words only tell a deadlock or a step bound it
+    /// found itself from a panic. A panic is said of the thread that panicked (`main` if no
+    /// spawned thread did).
     pub(crate) fn failure(&self, captured: String, max_steps: u64) -> Failed {
         let current = self
             .current
@@ -154,9 +220,9 @@ fn with_lost_updates(failed: Failed, execution: &Execution) -> Failed {
     }
 }
 
-/// How an execution on real threads ended.
+/// How an execution ended, under shuttle or on real threads.
 #[derive(Debug)]
-pub enum OnThreads {
+pub enum Ended {
     /// Every thread finished: the accounting of each cell.
     Settled(Vec<CellOutcome>),
     /// The execution failed: a broken invariant, a panic, or a deadlock (its stuck threads
@@ -173,7 +239,7 @@ pub fn execute_on_threads(
     seed: u64,
     deadlock_timeout: Duration,
     capture: &Capture,
-) -> Result<OnThreads, LedgerError> {
+) -> Result<Ended, LedgerError> {
     let execution = Execution::new(Backend::Threads, Arc::clone(name), run, seed, None);
     execution.waits.set_timeout(deadlock_timeout);
     let entered = context::enter(Arc::clone(&execution), Some(execution.os_thread(0)));
@@ -185,29 +251,7 @@ pub fn execute_on_threads(
         Some(captured) => said_of("main", &captured),
         None => format!("main panicked: {}", describe_payload(payload.as_ref())),
     });
-    // A spawned thread's panic comes first: the body's is often its `join().unwrap()`.
-    let thread_panic = execution
-        .first_thread_panic()
-        .and_then(|panic| panic.message);
-    // A deadlock unwound the stuck threads: it is the failure, not their unwinding.
-    if let Some(deadlock) = execution.declared_deadlock() {
-        let failed = Failed {
-            cycle: deadlock.cycle.clone(),
-            ..Failed::new(Kind::Deadlock, format!("deadlock: {deadlock}"))
-        };
-        return Ok(OnThreads::Failed(with_lost_updates(failed, &execution)));
-    }
-    if let Some(stated) = execution.stated_failure() {
-        let failed = Failed::new(stated.kind, stated.in_words());
-        return Ok(OnThreads::Failed(with_lost_updates(failed, &execution)));
-    }
-    match thread_panic.or(body_panic) {
-        Some(message) => Ok(OnThreads::Failed(with_lost_updates(
-            Failed::new(Kind::Panic, message),
-            &execution,
-        ))),
-        None => execution.settle().map(OnThreads::Settled),
-    }
+    ended(&execution, body_panic)
 }
 
 /// The cells of an execution as one outcome of the CLI: their values, lost updates and
@@ -262,7 +306,7 @@ pub fn execute_plugin(
             ShuttleEngine::new(settings.clone()).execute_body_classified(
                 plan,
                 tally,
-                move |context| Ok(settle_cells(&in_shuttle.execute(None, context.run)?)),
+                move |context| in_shuttle.outcome(None, context.run),
                 move |captured, max_steps| failing.failure(captured, max_steps).into(),
             )
         }
@@ -282,8 +326,8 @@ pub fn execute_plugin(
                     settings.deadlock_timeout,
                     &capture,
                 ) {
-                    Ok(OnThreads::Settled(cells)) => settle_cells(&cells),
-                    Ok(OnThreads::Failed(failed)) => failed.into(),
+                    Ok(Ended::Settled(cells)) => settle_cells(&cells),
+                    Ok(Ended::Failed(failed)) => failed.into(),
                     Err(source) => {
                         return Err(EngineError::Ledger {
                             scenario: plan.scenario.clone(),
@@ -316,9 +360,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// Runs execution `run` of `in_shuttle` as one shuttle execution; true if it failed.
+    /// Runs execution `run` of `in_shuttle` as one shuttle execution; true if shuttle ended it.
     fn run_once(in_shuttle: &Arc<InShuttle>, run: u64) -> bool {
         let in_shuttle = Arc::clone(in_shuttle);
+        let _capture = Capture::start();
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             shuttle::check_random(move || drop(in_shuttle.execute(None, run)), 1)
         }));
@@ -326,8 +371,9 @@ mod tests {
     }
 
     /// Blocks of executions run side by side on worker threads: a worker that asks how its own
-    /// execution failed is told that execution's broken invariant, even when another worker
-    /// started a passing execution since.
+    /// execution failed, when shuttle ended it (every thread blocked, no cycle of waits), is
+    /// told that execution's waits, even when another worker started a passing execution
+    /// since.
     #[test]
     fn a_worker_is_told_the_failure_of_its_own_execution() {
         let fail_next = Arc::new(AtomicBool::new(true));
@@ -335,20 +381,23 @@ mod tests {
             let fail_next = Arc::clone(&fail_next);
             Arc::new(move || {
                 if fail_next.swap(false, Ordering::SeqCst) {
-                    crate::sync::invariant_failed("balance >= 0 is false");
+                    // Never notified: shuttle finds every thread blocked.
+                    let mutex = crate::sync::Mutex::new(());
+                    let never = crate::sync::Condvar::named("never-notified");
+                    drop(never.wait(mutex.lock().unwrap()));
                 }
             })
         };
-        let in_shuttle = Arc::new(InShuttle::new(body, Arc::from("overdraft"), 1));
+        let in_shuttle = Arc::new(InShuttle::new(body, Arc::from("lost-wakeup"), 1));
         let (failed_tx, failed_rx) = std::sync::mpsc::channel();
         let (passed_tx, passed_rx) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             let in_shuttle = &in_shuttle;
             let failing = scope.spawn(move || {
-                assert!(run_once(in_shuttle, 0), "the first execution fails");
+                assert!(run_once(in_shuttle, 0), "shuttle ends the first execution");
                 failed_tx.send(()).unwrap();
                 passed_rx.recv().unwrap();
-                in_shuttle.failure("the execution failed".to_string(), 1_000)
+                in_shuttle.failure("deadlock! blocked tasks: [main-thread]".to_string(), 1_000)
             });
             scope.spawn(move || {
                 failed_rx.recv().unwrap();
@@ -356,12 +405,94 @@ mod tests {
                 passed_tx.send(()).unwrap();
             });
             let failed = failing.join().unwrap();
-            assert_eq!(failed.kind, Kind::Invariant, "{}", failed.message);
+            assert_eq!(failed.kind, Kind::Deadlock, "{}", failed.message);
             assert!(
-                failed.message.contains("balance >= 0 is false"),
+                failed.message.contains("main waits for never-notified"),
                 "{}",
                 failed.message
             );
         });
+    }
+
+    /// Runs execution `run` of `body` under shuttle and says how it ended; shuttle must not end
+    /// it itself.
+    fn ended_in_shuttle(body: Body) -> Ended {
+        let in_shuttle = Arc::new(InShuttle::new(body, Arc::from("ends"), 1));
+        let ended = Arc::new(Mutex::new(None));
+        let _capture = Capture::start();
+        {
+            let ended = Arc::clone(&ended);
+            shuttle::check_random(
+                move || {
+                    let outcome = in_shuttle.execute(None, 0).unwrap();
+                    *ended.lock().unwrap() = Some(outcome);
+                },
+                1,
+            );
+        }
+        let ended = ended.lock().unwrap().take();
+        ended.expect("the execution ran")
+    }
+
+    /// A spawned thread's panic under shuttle is the execution's failure, said of that thread
+    /// with its message, and its `join` returns it, as std's does.
+    #[test]
+    fn a_thread_panic_under_shuttle_ends_the_execution_not_the_run() {
+        let joined_err = Arc::new(AtomicBool::new(false));
+        let body: Body = {
+            let joined_err = Arc::clone(&joined_err);
+            Arc::new(move || {
+                let handle = crate::thread::spawn(|| panic!("the worker gave up"));
+                joined_err.store(handle.join().is_err(), Ordering::SeqCst);
+            })
+        };
+        match ended_in_shuttle(body) {
+            Ended::Failed(failed) => {
+                assert_eq!(failed.kind, Kind::Panic, "{}", failed.message);
+                assert!(
+                    failed.message.starts_with("Thread-1 panicked")
+                        && failed.message.contains("the worker gave up"),
+                    "{}",
+                    failed.message
+                );
+            }
+            Ended::Settled(_) => panic!("the execution passed"),
+        }
+        assert!(joined_err.load(Ordering::SeqCst), "join returns the panic");
+    }
+
+    /// A lock-order deadlock under shuttle is declared by the wait that closes its cycle; the
+    /// threads unwind and the execution ends as a deadlock with its cycle.
+    #[test]
+    fn a_deadlock_under_shuttle_is_declared_with_its_cycle() {
+        let body: Body = Arc::new(|| {
+            let a = Arc::new(crate::sync::Mutex::named("a", ()));
+            let b = Arc::new(crate::sync::Mutex::named("b", ()));
+            let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
+            let first = a.lock().unwrap();
+            let other = crate::thread::spawn(move || {
+                let _b = b2.lock().unwrap();
+                let _a = a2.lock().unwrap();
+            });
+            // Thread-1 holds b (or will): main waits for it, and it waits for a.
+            while b.try_lock().is_ok() {
+                crate::thread::yield_now();
+            }
+            let _b = b.lock().unwrap();
+            drop(first);
+            drop(other.join());
+        });
+        match ended_in_shuttle(body) {
+            Ended::Failed(failed) => {
+                assert_eq!(failed.kind, Kind::Deadlock, "{}", failed.message);
+                let cycle = failed.cycle.expect("a cycle of waits").to_string();
+                assert!(
+                    cycle.contains("waits for b held by Thread-1")
+                        && cycle.contains("waits for a held by main"),
+                    "{cycle}"
+                );
+            }
+            Ended::Settled(_) => panic!("the execution passed"),
+        }
     }
 }

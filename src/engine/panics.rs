@@ -69,8 +69,15 @@ impl Capture {
 
     /// Takes the first panic message captured since the last call.
     pub fn take(&self) -> Option<String> {
-        LAST_PANIC.with(|last| last.borrow_mut().take())
+        take_captured()
     }
+}
+
+/// Takes the first panic message captured on this thread since it was last taken: under
+/// shuttle, where every task runs on the thread that runs the execution, what the task that
+/// just caught its own panic said.
+pub(crate) fn take_captured() -> Option<String> {
+    LAST_PANIC.with(|last| last.borrow_mut().take())
 }
 
 impl Drop for Capture {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::panics::Capture;
 use super::{Engine, EngineError, Flow, Outcome, RunPlan};
-use crate::ledger::{EventContext, LedgerError, Settlement};
+use crate::ledger::{EventContext, LedgerError};
 use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint, StepLog};
 use crate::scenario::{SchedulerKind, ShuttleSettings};
 use crate::schedule::dpor;
@@ -57,7 +57,7 @@ impl Engine for ShuttleEngine {
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
         self.execute_body(plan, tally, move |context| {
-            run_workload_once(&workload, None, context).map(Outcome::Settled)
+            run_workload_once(&workload, None, context)
         })
     }
 }
@@ -128,9 +128,14 @@ impl ShuttleEngine {
             }
             let before = tally.runs;
             if self.execute_block(plan, tally, &block, Arc::clone(&body), &*failed)? == Flow::Stop {
-                if tally.failed_runs > 0 && tally.runs < plan.planned(block_len) {
+                if tally.failed_runs > 0
+                    && !tally.stops_at_first_failure()
+                    && tally.runs < plan.planned(block_len)
+                {
                     tally.notes.push(format!(
-                        "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",
+                        "shuttle ends a scenario at an execution it ends itself (every thread \
+                         blocked with no cycle of waits, or too many steps): {} of {} runs did \
+                         not run",
                         plan.planned(block_len) - tally.runs,
                         plan.planned(block_len)
                     ));
@@ -211,9 +216,14 @@ impl ShuttleEngine {
             let (block_tally, flow) = result?;
             tally.absorb(block_tally);
             if flow == Flow::Stop {
-                if tally.failed_runs > 0 && tally.runs < plan.planned(block_len) {
+                if tally.failed_runs > 0
+                    && !tally.stops_at_first_failure()
+                    && tally.runs < plan.planned(block_len)
+                {
                     tally.notes.push(format!(
-                        "shuttle ends a scenario at its first failed execution: {} of {} runs did not run",
+                        "shuttle ends a scenario at an execution it ends itself (every thread \
+                         blocked with no cycle of waits, or too many steps): {} of {} runs did \
+                         not run",
                         plan.planned(block_len) - tally.runs,
                         plan.planned(block_len)
                     ));
@@ -287,7 +297,8 @@ impl ShuttleEngine {
             });
         }
         if result.is_err() {
-            // shuttle ends the whole run at a failed execution (a panic, a deadlock, too many steps).
+            // shuttle ends the whole run at an execution it ends itself (a deadlock with no
+            // cycle, too many steps); contend's own failures end one execution only.
             let message = capture
                 .take()
                 .unwrap_or_else(|| "the execution failed".to_string());
@@ -340,12 +351,13 @@ fn execute_once(body: &impl ExecutionBody, shared: &Shared, scenario: &Arc<str>)
 /// Runs `workload` once inside a shuttle execution, on contend's primitive API as a user's
 /// check runs: an execution of [`crate::sync`] is entered, the workload's threads are spawned
 /// with [`crate::thread::spawn`] (named `Thread-1`, `Thread-2`, ...), joined, and the ledger
-/// settles. With a `log`, every access is written down in execution order.
+/// settles; a thread's panic fails the execution. With a `log`, every access is written down
+/// in execution order.
 pub fn run_workload_once<W: Workload>(
     workload: &Arc<W>,
     log: Option<&StepLog>,
     context: EventContext<'_>,
-) -> Result<Settlement, LedgerError> {
+) -> Result<Outcome, LedgerError> {
     let execution = Execution::new(
         Backend::Shuttle,
         Arc::from(context.scenario),
@@ -353,7 +365,7 @@ pub fn run_workload_once<W: Workload>(
         0,
         None,
     );
-    let _entered = crate::sync::context::enter(execution, None);
+    let _entered = crate::sync::context::enter(Arc::clone(&execution), None);
     let Ok(state) = workload.new_state(&ShuttlePlatform);
     let state = Arc::new(state);
     let handles: Vec<_> = (0..workload.thread_count())
@@ -366,9 +378,12 @@ pub fn run_workload_once<W: Workload>(
         .collect();
     workload.threads_started(context.run);
     for handle in handles {
-        // A panic in a task fails the whole execution through shuttle itself; the join is
-        // announced to an exploring scheduler by contend::thread, as a check's is.
+        // A task's panic is recorded in the execution, which fails; the join is announced to
+        // an exploring scheduler by contend::thread, as a check's is.
         let _ = handle.join();
     }
-    workload.settle(&*state, context)
+    match super::body::failure_of(&execution) {
+        Some(failed) => Ok(failed.into()),
+        None => workload.settle(&*state, context).map(Outcome::Settled),
+    }
 }

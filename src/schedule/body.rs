@@ -87,7 +87,7 @@ impl<W: Workload> ControlledBody for WorkloadBody<W> {
         log: Option<&StepLog>,
         context: EventContext<'_>,
     ) -> Result<Outcome, LedgerError> {
-        run_workload_once(&self.0, log, context).map(Outcome::Settled)
+        run_workload_once(&self.0, log, context)
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {

@@ -18,7 +18,7 @@ use super::workload_file::{
 };
 use super::{Choice, Controlled, ControlledBody, Keep};
 use crate::check::Interleaving;
-use crate::engine::body::{InShuttle, settle_cells};
+use crate::engine::body::InShuttle;
 use crate::engine::{EngineError, Outcome};
 use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError};
@@ -51,8 +51,7 @@ impl ControlledBody for PluginBody {
         log: Option<&Arc<AccessLog>>,
         context: EventContext<'_>,
     ) -> Result<Outcome, LedgerError> {
-        let cells = self.0.execute(log, context.run)?;
-        Ok(settle_cells(&cells))
+        self.0.outcome(log, context.run)
     }
 
     fn failed(&self, captured: String, max_steps: u64) -> Outcome {

@@ -89,12 +89,16 @@ impl Condvar {
     ///
     /// # Panics
     ///
-    /// On real threads, with no message, when the execution deadlocks while this thread waits.
+    /// With no message, when the execution deadlocks while this thread waits.
     pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let thread = context::before_access();
         let mutex = guard.mutex;
         let (number, locked) = (self.number, mutex.number);
         let waits = &self.execution.waits;
+        if self.inner.is_some() {
+            // Under shuttle, a thread of a deadlocked execution unwinds rather than wait.
+            waits.unwind_if_deadlocked(thread);
+        }
         let me = Resource::Condvar(number);
         let lock = Resource::Mutex(locked);
         context::log_access(thread, || {
@@ -128,11 +132,13 @@ impl Condvar {
                 let result = dpor::unknown(|| condvar.wait(inner));
                 dpor::note(Access::Acquire(mutex.dpor_object()));
                 waits.with(|state| state.graph.hold(thread, lock, Mode::Exclusive));
-                woken(map_lock(result, |inner| MutexGuard {
+                let result = map_lock(result, |inner| MutexGuard {
                     mutex,
                     thread,
                     inner: Some(GuardKind::Shuttle(inner)),
-                }))
+                });
+                waits.unwind_if_deadlocked(thread);
+                woken(result)
             }
             (GuardKind::Threads(inner), None) => {
                 drop(inner);

@@ -130,15 +130,33 @@ impl WaitGraph {
     /// The cycle of waits through `start`, if its wait leads back to it.
     pub(crate) fn cycle_from(&self, start: usize) -> Option<WaitCycle> {
         let mut path = vec![start];
-        self.extend(&mut path, start).then(|| self.cycle_of(&path))
+        self.extend(&mut path, start, false)
+            .then(|| self.cycle_of(&path))
     }
 
-    /// Depth-first: extends `path` (ending at a waiting thread) until it comes back to `start`.
-    fn extend(&self, path: &mut Vec<usize>, start: usize) -> bool {
+    /// Under shuttle, where a wait is recorded before the scheduling point at which the thread
+    /// may or may not block: the cycle through `start` of waits that certainly block. A wait for
+    /// a read-write lock that only readers hold is left out (a reader would share it), so that
+    /// such a cycle is never declared a deadlock by mistake.
+    pub(crate) fn blocking_cycle_from(&self, start: usize) -> Option<WaitCycle> {
+        let mut path = vec![start];
+        self.extend(&mut path, start, true)
+            .then(|| self.cycle_of(&path))
+    }
+
+    /// Depth-first: extends `path` (ending at a waiting thread) until it comes back to `start`;
+    /// with `certain`, only through waits that certainly block.
+    fn extend(&self, path: &mut Vec<usize>, start: usize, certain: bool) -> bool {
         let last = *path.last().expect("a path starts at a thread");
         let Some(&resource) = self.waiting.get(&last) else {
             return false;
         };
+        if certain
+            && matches!(resource, Resource::RwLock(_))
+            && self.can_take(resource, Mode::Shared)
+        {
+            return false;
+        }
         for holder in self.holders(resource) {
             if holder == start {
                 return true;
@@ -147,7 +165,7 @@ impl WaitGraph {
                 continue;
             }
             path.push(holder);
-            if self.extend(path, start) {
+            if self.extend(path, start, certain) {
                 return true;
             }
             path.pop();
@@ -221,6 +239,20 @@ impl WaitGraph {
             .collect()
     }
 
+    /// Under shuttle, the deadlock of a cycle of waits that certainly block (see
+    /// [`WaitGraph::blocking_cycle_from`]), from the lowest-numbered thread on one, and every
+    /// wait.
+    pub(crate) fn certain_deadlock(&self) -> Deadlock {
+        Deadlock {
+            cycle: self
+                .waiting
+                .keys()
+                .find_map(|&thread| self.blocking_cycle_from(thread)),
+            waiting: self.waits(),
+            timed_out: None,
+        }
+    }
+
     /// The deadlock the graph shows now: its cycle, if any, and every wait.
     pub(crate) fn deadlock(&self) -> Deadlock {
         Deadlock {
@@ -275,6 +307,27 @@ mod tests {
         graph.release(1, Resource::RwLock(1));
         assert!(graph.can_take(Resource::RwLock(1), Mode::Exclusive));
         assert!(!graph.is_held(Resource::RwLock(1)));
+    }
+
+    #[test]
+    fn a_wait_for_a_lock_only_readers_hold_closes_no_certain_cycle() {
+        let mut graph = WaitGraph::default();
+        // Thread-1 reads r and waits for m; Thread-2 holds m and asks to read r: a reader
+        // shares r, so Thread-2 may not block at all.
+        graph.hold(1, Resource::RwLock(1), Mode::Shared);
+        graph.hold(2, Resource::Mutex(1), Mode::Exclusive);
+        graph.wait(2, Resource::RwLock(1));
+        graph.wait(1, Resource::Mutex(1));
+        assert!(graph.blocking_cycle_from(1).is_none());
+        // A writer held up by a writer certainly blocks.
+        graph.release(1, Resource::RwLock(1));
+        graph.hold(1, Resource::RwLock(1), Mode::Exclusive);
+        graph.wait(1, Resource::Mutex(1));
+        assert_eq!(
+            graph.blocking_cycle_from(1).unwrap().to_string(),
+            "Thread-1 waits for mutex#1 held by Thread-2, which waits for rwlock#1 held by \
+             Thread-1"
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! A mutual-exclusion lock inside a check, as [`std::sync::Mutex`], named `mutex#N` (or the
 //! name it was made with, [`Mutex::named`]).
 //!
-//! Under shuttle it is shuttle's mutex: taking it is a scheduling point. On real threads it is
-//! std's, entered only once the execution's wait-for graph grants it, so that a thread blocked
-//! on it waits with a timeout and unwinds if the execution deadlocks. Either way the graph says
+//! Under shuttle it is shuttle's mutex: taking it is a scheduling point, and an attempt that
+//! closes a cycle of waits unwinds the thread as a deadlock instead of blocking. On real threads
+//! it is std's, entered only once the execution's wait-for graph grants it, so that a thread
+//! blocked on it waits with a timeout and unwinds if the execution deadlocks. Either way the graph says
 //! who holds it and who waits for it, and the interleaving shows each attempt that blocks, each
 //! lock and each unlock.
 
@@ -113,8 +114,8 @@ impl<T> Mutex<T> {
     ///
     /// # Panics
     ///
-    /// On real threads, with no message, when the execution deadlocks while this thread waits:
-    /// the check reports the deadlock.
+    /// With no message, when the execution deadlocks while this thread waits, or this wait
+    /// closes a cycle of waits: the check reports the deadlock.
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let thread = context::before_access();
         let result = self.acquire(thread);
@@ -158,11 +159,17 @@ impl<T> Mutex<T> {
                         )
                     });
                 }
+                // A wait that closes a cycle of waits unwinds here, before shuttle would block.
+                waits.unwind_if_deadlocked(thread);
                 dpor::announce(Access::Acquire(self.dpor_object()));
                 let result = mutex.lock();
                 dpor::settle();
                 waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
-                map_lock(result, |inner| guard(GuardKind::Shuttle(inner)))
+                let result = map_lock(result, |inner| guard(GuardKind::Shuttle(inner)));
+                // A thread another's deadlock held up unwinds once it has the lock, which its
+                // guard then gives up.
+                waits.unwind_if_deadlocked(thread);
+                result
             }
             Kind::Threads(mutex) => {
                 waits.block_on(thread, resource, |state| {

@@ -1,8 +1,10 @@
 //! The blocking state of one execution: its wait-for graph, the state of its condition variables
 //! and barriers on real threads, and the deadlock once one is declared.
 //!
-//! Under shuttle the primitives block in shuttle's own types and only keep the graph here, so
-//! that a deadlock shuttle reports can be described. On real threads every blocking operation
+//! Under shuttle the primitives block in shuttle's own types and keep the graph here: a wait
+//! that closes a cycle declares the execution deadlocked, and the threads on it unwind with
+//! [`DeadlockUnwind`] (see [`Waits::unwind_if_deadlocked`]); a deadlock without a cycle (a
+//! condition variable never notified) is still found by shuttle, and the graph describes it. On real threads every blocking operation
 //! waits here, on one lock and one condition variable per execution, with a timeout: a wait that
 //! closes a cycle of waits, or lasts longer than the deadlock timeout, declares the execution
 //! deadlocked, and every thread blocked in it unwinds with [`DeadlockUnwind`].
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::sync::context::{self, AccessKind};
 use crate::sync::deadlock::{Deadlock, DeadlockUnwind};
 use crate::sync::graph::{Resource, WaitGraph};
 
@@ -81,7 +84,7 @@ impl Waits {
         result
     }
 
-    /// The deadlock declared on real threads, if one was.
+    /// The deadlock declared, if one was.
     pub(crate) fn declared(&self) -> Option<Deadlock> {
         self.lock().deadlock.clone()
     }
@@ -89,6 +92,38 @@ impl Waits {
     /// The deadlock the graph shows now (under shuttle, once shuttle found no thread runnable).
     pub(crate) fn describe(&self) -> Deadlock {
         self.lock().graph.deadlock()
+    }
+
+    /// Under shuttle, where a blocked thread blocks in shuttle's own primitive: called as
+    /// `thread` is about to block (its wait recorded in the graph) and again once its wait
+    /// ended. If the execution was declared deadlocked, or the thread's wait closes a cycle of
+    /// waits (which declares it, with that cycle), the thread stops waiting and unwinds with
+    /// [`DeadlockUnwind`], releasing what it holds, so that the threads it held up unwind in
+    /// turn and the execution ends as a deadlock instead of shuttle ending the run.
+    ///
+    /// A cycle is a deadlock under shuttle too: each thread on it waits for something the next
+    /// holds, and a waiting thread releases nothing.
+    ///
+    /// # Panics
+    ///
+    /// With a [`DeadlockUnwind`] payload (no panic message), as said.
+    pub(crate) fn unwind_if_deadlocked(&self, thread: usize) {
+        let mut state = self.lock();
+        if state.deadlock.is_none() {
+            if state.graph.blocking_cycle_from(thread).is_none() {
+                return;
+            }
+            state.deadlock = Some(state.graph.certain_deadlock());
+        }
+        state.graph.stop_waiting(thread);
+        drop(state);
+        context::log_access(thread, || {
+            (
+                AccessKind::Other,
+                "deadlocked: unwinds, releasing what it holds".to_string(),
+            )
+        });
+        std::panic::resume_unwind(Box::new(DeadlockUnwind));
     }
 
     /// Real threads: blocks `thread` until `ready` gives a value, recorded as waiting for

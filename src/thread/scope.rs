@@ -1,9 +1,12 @@
 //! Scoped threads inside a check, as [`std::thread::scope`]'s: threads that may borrow from the
 //! body, all joined when the scope ends.
 
-use std::sync::Mutex;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::sync::context::{self, Backend};
+use crate::sync::deadlock::DeadlockUnwind;
 use crate::sync::graph::Resource;
 
 use super::{join_thread, shuttle_body, start, threads_body};
@@ -13,6 +16,9 @@ use super::{join_thread, shuttle_body, start, threads_body};
 pub struct Scope<'scope, 'env: 'scope> {
     inner: Kind<'scope, 'env>,
     spawned: Mutex<Vec<usize>>,
+    /// Under shuttle, the scoped threads that panicked and were not joined (yet): the scope
+    /// panics at its end if any is left, as std's does.
+    unjoined_panics: Arc<AtomicUsize>,
 }
 
 #[derive(Debug)]
@@ -30,7 +36,12 @@ pub struct ScopedJoinHandle<'scope, T> {
 
 #[derive(Debug)]
 enum Handle<'scope, T> {
-    Shuttle(shuttle::thread::ScopedJoinHandle<'scope, T>),
+    /// The task returns its body's panic rather than raise it in shuttle; the count is its
+    /// scope's unjoined panics.
+    Shuttle(
+        shuttle::thread::ScopedJoinHandle<'scope, std::thread::Result<T>>,
+        Arc<AtomicUsize>,
+    ),
     Threads(std::thread::ScopedJoinHandle<'scope, T>),
 }
 
@@ -49,12 +60,17 @@ where
     match context::backend() {
         Backend::Shuttle => {
             let me = usize::from(shuttle::current::me());
+            let unjoined_panics = Arc::new(AtomicUsize::new(0));
             let value = shuttle::thread::scope(|s| {
                 let ours = Scope {
                     inner: Kind::Shuttle(s),
                     spawned: Mutex::default(),
+                    unjoined_panics: Arc::clone(&unjoined_panics),
                 };
-                let value = f(&ours);
+                // shuttle's scope does not wait for its threads when `f` unwinds, and they may
+                // borrow from the frames the unwinding leaves: the panic waits for them, as
+                // std's does, and goes on once they have ended.
+                let value = panic::catch_unwind(AssertUnwindSafe(|| f(&ours)));
                 // shuttle blocks here until the scoped threads end; the graph says for which.
                 let execution = context::execution();
                 execution.waits.with(|state| {
@@ -66,16 +82,24 @@ where
                         state.graph.wait(me, Resource::Thread(running));
                     }
                 });
+                // No unwinding out of here while scoped threads run: a cycle this wait closes
+                // is left to shuttle to find (any other thread's wait that closes it unwinds).
                 value
             });
             let execution = context::execution();
             execution.waits.with(|state| state.graph.stop_waiting(me));
+            let value = value.unwrap_or_else(|payload| panic::resume_unwind(payload));
+            execution.waits.unwind_if_deadlocked(me);
+            if unjoined_panics.load(Ordering::SeqCst) > 0 {
+                panic!("a scoped thread panicked");
+            }
             value
         }
         Backend::Threads => std::thread::scope(|s| {
             let ours = Scope {
                 inner: Kind::Threads(s),
                 spawned: Mutex::default(),
+                unjoined_panics: Arc::default(),
             };
             let value = f(&ours);
             let me = context::before_operation();
@@ -117,7 +141,21 @@ impl<'scope> Scope<'scope, '_> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(index);
         let inner = match self.inner {
-            Kind::Shuttle(scope) => Handle::Shuttle(scope.spawn(shuttle_body(exit, name, f))),
+            Kind::Shuttle(scope) => {
+                let body = shuttle_body(exit, name, f);
+                let unjoined_panics = Arc::clone(&self.unjoined_panics);
+                let task = scope.spawn(move || {
+                    let ended = body();
+                    if ended
+                        .as_ref()
+                        .is_err_and(|payload| !payload.is::<DeadlockUnwind>())
+                    {
+                        unjoined_panics.fetch_add(1, Ordering::SeqCst);
+                    }
+                    ended
+                });
+                Handle::Shuttle(task, Arc::clone(&self.unjoined_panics))
+            }
             Kind::Threads(scope) => {
                 let body = threads_body(exit, name.clone(), f);
                 match std::thread::Builder::new()
@@ -138,7 +176,16 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// [`std::thread::ScopedJoinHandle::join`].
     pub fn join(self) -> std::thread::Result<T> {
         match self.inner {
-            Handle::Shuttle(handle) => join_thread(self.index, true, || handle.join()),
+            Handle::Shuttle(handle, unjoined_panics) => join_thread(self.index, true, || {
+                let ended = handle.join().and_then(|ended| ended);
+                if ended
+                    .as_ref()
+                    .is_err_and(|payload| !payload.is::<DeadlockUnwind>())
+                {
+                    unjoined_panics.fetch_sub(1, Ordering::SeqCst);
+                }
+                ended
+            }),
             Handle::Threads(handle) => join_thread(self.index, false, || handle.join()),
         }
     }
