@@ -5,7 +5,7 @@
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use shuttle::scheduler::{
@@ -147,9 +147,6 @@ pub(crate) struct Stoppable {
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     out_of_time: Arc<AtomicBool>,
-    /// Decisions of the execution under way, and the most of any execution, if counted.
-    decisions: u64,
-    most_decisions: Option<Arc<AtomicU64>>,
 }
 
 impl Stoppable {
@@ -166,16 +163,7 @@ impl Stoppable {
             stop,
             deadline,
             out_of_time,
-            decisions: 0,
-            most_decisions: None,
         }
-    }
-
-    /// Counts the scheduling decisions of each execution, keeping the most of any in `most`.
-    #[cfg_attr(not(feature = "runner"), allow(dead_code))]
-    pub(crate) fn counting_decisions(mut self, most: Arc<AtomicU64>) -> Self {
-        self.most_decisions = Some(most);
-        self
     }
 
     /// `inner`, never dropped, that starts no execution past `deadline`; the flag says whether
@@ -203,7 +191,6 @@ impl Scheduler for Stoppable {
             self.out_of_time.store(true, Ordering::SeqCst);
             return None;
         }
-        self.decisions = 0;
         self.inner.new_execution()
     }
 
@@ -213,10 +200,6 @@ impl Scheduler for Stoppable {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
-        if let Some(most) = &self.most_decisions {
-            self.decisions += 1;
-            most.fetch_max(self.decisions, Ordering::Relaxed);
-        }
         self.inner.next_task(runnable, current, is_yielding)
     }
 

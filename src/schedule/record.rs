@@ -41,6 +41,10 @@ impl Recording {
 #[derive(Debug, Default)]
 struct State {
     current: Recording,
+    /// Scheduling decisions asked of the execution under way (counted even when the inner
+    /// scheduler ends it), and the most of any execution.
+    decisions: u64,
+    most_decisions: u64,
     /// The execution to keep when the one under way ends.
     keep: Option<u64>,
     kept: Option<(u64, Recording)>,
@@ -91,6 +95,12 @@ impl Recordings {
             state.kept.take()
         })
     }
+
+    /// The most scheduling decisions any execution of the run has made so far, the one under
+    /// way included.
+    pub fn most_decisions(&self) -> u64 {
+        STATE.with_borrow(|state| state.most_decisions.max(state.decisions))
+    }
 }
 
 /// Wraps an exploring scheduler and records every execution's decisions in the
@@ -135,6 +145,8 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         // ask to keep it once the run is over.
         STATE.with_borrow_mut(|state| {
             state.settle();
+            state.most_decisions = state.most_decisions.max(state.decisions);
+            state.decisions = 0;
             let current = &mut state.current;
             current.choices.clear();
             current.random_values.clear();
@@ -151,10 +163,15 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
-        let chosen = self.inner.next_task(runnable, current, is_yielding)?;
+        let chosen = self.inner.next_task(runnable, current, is_yielding);
+        let Some(chosen) = chosen else {
+            STATE.with_borrow_mut(|state| state.decisions += 1);
+            return None;
+        };
         let rule = Rule::at(runnable, current, is_yielding);
         let task = usize::from(chosen);
         STATE.with_borrow_mut(|state| {
+            state.decisions += 1;
             let recording = &mut state.current;
             let step = recording.steps;
             recording.steps += 1;
