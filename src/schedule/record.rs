@@ -38,7 +38,7 @@ impl Recording {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     current: Recording,
     /// Scheduling decisions asked of the execution under way (counted even when the inner
@@ -51,6 +51,21 @@ struct State {
 }
 
 impl State {
+    /// No recording yet.
+    const EMPTY: State = State {
+        current: Recording {
+            choices: Vec::new(),
+            random_values: Vec::new(),
+            steps: 0,
+            preemptions: 0,
+            truncated: false,
+        },
+        decisions: 0,
+        most_decisions: 0,
+        keep: None,
+        kept: None,
+    };
+
     /// Moves the execution under way to the kept one, if it was asked to be kept.
     fn settle(&mut self) {
         if let Some(execution) = self.keep.take()
@@ -62,7 +77,7 @@ impl State {
 }
 
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
+    static STATE: RefCell<State> = const { RefCell::new(State::EMPTY) };
 }
 
 /// The recordings of the run on this thread: the execution under way, and the one kept. A
@@ -73,7 +88,7 @@ pub struct Recordings(());
 impl Recordings {
     /// Starts the recordings of a new run on this thread, forgetting any earlier one.
     pub fn start() -> Recordings {
-        STATE.with_borrow_mut(|state| *state = State::default());
+        STATE.with_borrow_mut(|state| *state = State::EMPTY);
         Recordings(())
     }
 
