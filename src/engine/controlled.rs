@@ -93,7 +93,7 @@ pub enum BlockScheduler {
     /// shuttle's depth-first search.
     Dfs(DfsScheduler),
     /// contend's exploring search (`dpor`, a preemption bound).
-    Explorer(Explorer),
+    Explorer(Box<Explorer>),
 }
 
 /// Runs `$call` on the scheduler a [`BlockScheduler`] holds.
@@ -140,7 +140,7 @@ pub fn block_scheduler_with_stats(
     let explorer = |reduction| {
         let explorer = Explorer::new(reduction, Some(block.end - block.start));
         let stats = explorer.stats();
-        (BlockScheduler::Explorer(explorer), Some(stats))
+        (BlockScheduler::Explorer(Box::new(explorer)), Some(stats))
     };
     match kind {
         SchedulerKind::Random => (
