@@ -8,7 +8,7 @@
 //!    same read-then-write code run without barrier or jitter (contend's engine, and a naive port
 //!    with plain std threads).
 //! 2. `shuttle`: the time of contend's shuttle engine against the same body as a hand-written
-//!    shuttle test.
+//!    shuttle test (`contend_bench/shuttle.rs`, with part 16).
 //! 3. `mutex`: the time of a mutex-protected counter on contend's threads engine against a plain
 //!    `std::sync::Mutex<i64>` loop.
 //! 4. `memory`: the peak memory of `contend run --trace` on a racy 2 x 1,000,000 op run, against
@@ -47,14 +47,15 @@ use std::time::{Duration, Instant};
 mod dpor;
 #[path = "contend_bench/ledger_baseline.rs"]
 mod ledger_baseline;
+#[path = "contend_bench/shuttle.rs"]
+mod shuttle_engine;
 
-use contend::engine::shuttle::quiet_config;
 use contend::ledger::{EventContext, Ledger};
 use contend::report::ScenarioReport;
 use contend::runner::{RunOptions, run_scenario};
 use contend::scenario::{
-    AsyncSettings, CounterSpec, DEFAULT_MAX_STEPS, EngineSpec, Executor, Expectation, Jitter,
-    Scenario, ShuttleSettings, SyncMode, ThreadsSettings,
+    AsyncSettings, CounterSpec, EngineSpec, Executor, Expectation, Jitter, Scenario,
+    ShuttleSettings, SyncMode, ThreadsSettings,
 };
 
 /// Rounds of each timed measurement: baseline and contend alternate, each runs once per round.
@@ -80,7 +81,7 @@ struct Measurement {
     run: fn() -> Vec<Row>,
 }
 
-const MEASUREMENTS: [Measurement; 15] = [
+const MEASUREMENTS: [Measurement; 16] = [
     Measurement {
         key: "racy",
         title: "1. real threads, racy counter: executions that lose an update",
@@ -89,7 +90,7 @@ const MEASUREMENTS: [Measurement; 15] = [
     Measurement {
         key: "shuttle",
         title: "2. shuttle engine against a hand-written shuttle test",
-        run: shuttle_engine,
+        run: shuttle_engine::shuttle_engine,
     },
     Measurement {
         key: "mutex",
@@ -155,6 +156,11 @@ const MEASUREMENTS: [Measurement; 15] = [
         key: "dpor",
         title: "15. dpor: executions and time to exhaust the counter 2 x n, against loom",
         run: dpor::dpor_against_loom,
+    },
+    Measurement {
+        key: "shuttle-tiny",
+        title: "16. shuttle engine against a hand-written shuttle test, tiny executions (2 x 1 op)",
+        run: shuttle_engine::shuttle_tiny,
     },
 ];
 
@@ -494,82 +500,6 @@ fn racy_threads() -> Vec<Row> {
         });
     }
     rows
-}
-
-// ---------------------------------------------------------------------------------------------
-// 2. Shuttle engine against a hand-written shuttle test.
-
-/// The racy counter as a plain shuttle test; returns the executions with a wrong final value.
-fn shuttle_by_hand(seed: u64, executions: usize, ops: u64) -> u64 {
-    use shuttle::sync::atomic::{AtomicI64, Ordering::SeqCst};
-
-    let wrong = Arc::new(AtomicU64::new(0));
-    let body = {
-        let wrong = Arc::clone(&wrong);
-        move || {
-            let counter = Arc::new(AtomicI64::new(0));
-            let handles: Vec<_> = [1i64, -1]
-                .into_iter()
-                .map(|delta| {
-                    let counter = Arc::clone(&counter);
-                    shuttle::thread::spawn(move || {
-                        for _ in 0..ops {
-                            let v = counter.load(SeqCst);
-                            counter.store(v + delta, SeqCst);
-                        }
-                    })
-                })
-                .collect();
-            for handle in handles {
-                handle.join().expect("the shuttle body does not panic");
-            }
-            if counter.load(SeqCst) != 0 {
-                wrong.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    };
-    let scheduler = shuttle::scheduler::RandomScheduler::new_from_seed(seed, executions);
-    let runner = shuttle::Runner::new(scheduler, quiet_config(DEFAULT_MAX_STEPS));
-    let ran = runner.run(body);
-    assert_eq!(ran, executions, "shuttle ran every execution");
-    wrong.load(Ordering::Relaxed)
-}
-
-fn shuttle_engine() -> Vec<Row> {
-    const EXECUTIONS: u64 = 5000;
-    const OPS: u64 = 100;
-    let scenario = counter_scenario(
-        "shuttle-racy",
-        SyncMode::None,
-        (OPS, OPS),
-        EngineSpec::Shuttle(ShuttleSettings::default()),
-        EXECUTIONS,
-    );
-    // Warm up both (contend installs its panic hook on first use).
-    let mut warm_up = scenario.clone();
-    warm_up.runs = 50;
-    black_box(run(&warm_up));
-    black_box(shuttle_by_hand(SEED, 50, OPS));
-
-    let mut by_hand = Vec::new();
-    let mut engine = Vec::new();
-    let times = alternate(
-        || by_hand.push(black_box(shuttle_by_hand(SEED, EXECUTIONS as usize, OPS))),
-        || {
-            let report = run(&scenario);
-            assert_eq!(report.runs, EXECUTIONS, "contend ran every execution");
-            engine.push(black_box(report.failing_runs));
-        },
-    );
-    println!(
-        "   2 x {OPS} ops, {EXECUTIONS} executions, seed {SEED}: executions with a lost update, \
-         per round: hand-written {by_hand:?}, contend {engine:?}"
-    );
-    vec![timing_row(
-        &format!("2 shuttle racy 2x{OPS}, {EXECUTIONS} execs: time"),
-        &times,
-        1.2,
-    )]
 }
 
 // ---------------------------------------------------------------------------------------------

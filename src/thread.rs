@@ -152,18 +152,20 @@ where
 {
     let execution = context::execution();
     let (index, name, exit) = start(&execution);
-    let builder = || std::thread::Builder::new().name(name.clone());
     let inner = match execution.backend {
         Backend::Shuttle => {
             dpor::announce(Access::Local);
             let handle = shuttle::thread::Builder::new()
                 .name(name.clone())
-                .spawn(shuttle_body(exit, name.clone(), f))
+                .spawn(shuttle_body(exit, name, f))
                 .expect("shuttle starts tasks without OS resources");
             dpor::settle();
             Handle::Shuttle(handle)
         }
-        Backend::Threads => match builder().spawn(threads_body(exit, name.clone(), f)) {
+        Backend::Threads => match std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(threads_body(exit, name, f))
+        {
             Ok(handle) => Handle::Threads(handle),
             Err(error) => panic!("could not start a thread: {error}"),
         },
@@ -182,7 +184,8 @@ pub(crate) fn join_thread<T>(
     let me = context::before_operation();
     let execution = context::execution();
     let target = Resource::Thread(index);
-    let joined = context::thread_name(index);
+    // Named only if the execution keeps a log.
+    let joined = || context::thread_name(index);
     let result = if shuttle {
         let blocked = execution.waits.with(|state| {
             let running = state.graph.is_held(target);
@@ -195,7 +198,7 @@ pub(crate) fn join_thread<T>(
             context::log_access(me, || {
                 (
                     AccessKind::Other,
-                    format!("join {joined}: waits for it to finish"),
+                    format!("join {}: waits for it to finish", joined()),
                 )
             });
         }
@@ -226,7 +229,7 @@ pub(crate) fn join_thread<T>(
         }
         result
     };
-    context::log_access(me, || (AccessKind::Other, format!("join {joined}")));
+    context::log_access(me, || (AccessKind::Other, format!("join {}", joined())));
     result
 }
 

@@ -5,7 +5,7 @@
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use shuttle::scheduler::{
@@ -80,7 +80,52 @@ pub fn block_scheduler(
     seed: u64,
     block: &Range<u64>,
 ) -> Box<dyn Scheduler + Send> {
-    block_scheduler_with_stats(kind, seed, block).0
+    Box::new(block_scheduler_with_stats(kind, seed, block).0)
+}
+
+/// The scheduler of a block, of whichever kind: called directly at every decision, without the
+/// indirection of a boxed scheduler.
+pub enum BlockScheduler {
+    /// shuttle's random scheduler.
+    Random(RandomScheduler),
+    /// shuttle's PCT scheduler.
+    Pct(PctScheduler),
+    /// shuttle's depth-first search.
+    Dfs(DfsScheduler),
+    /// contend's exploring search (`dpor`, a preemption bound).
+    Explorer(Box<Explorer>),
+}
+
+/// Runs `$call` on the scheduler a [`BlockScheduler`] holds.
+macro_rules! each_scheduler {
+    ($self:ident, $inner:ident => $call:expr) => {
+        match $self {
+            BlockScheduler::Random($inner) => $call,
+            BlockScheduler::Pct($inner) => $call,
+            BlockScheduler::Dfs($inner) => $call,
+            BlockScheduler::Explorer($inner) => $call,
+        }
+    };
+}
+
+impl Scheduler for BlockScheduler {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        each_scheduler!(self, inner => inner.new_execution())
+    }
+
+    #[inline]
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        each_scheduler!(self, inner => inner.next_task(runnable, current, is_yielding))
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        each_scheduler!(self, inner => inner.next_u64())
+    }
 }
 
 /// [`block_scheduler`], with what an exploring search covers as it runs (for `dpor` and a
@@ -89,24 +134,27 @@ pub fn block_scheduler_with_stats(
     kind: SchedulerKind,
     seed: u64,
     block: &Range<u64>,
-) -> (Box<dyn Scheduler + Send>, Option<Arc<SearchStats>>) {
+) -> (BlockScheduler, Option<Arc<SearchStats>>) {
     let len = usize::try_from(block.end - block.start).unwrap_or(usize::MAX);
     let block_seed = derive_seed(seed, block.start / SHUTTLE_BLOCK);
     let explorer = |reduction| {
         let explorer = Explorer::new(reduction, Some(block.end - block.start));
         let stats = explorer.stats();
-        (Box::new(explorer) as Box<dyn Scheduler + Send>, Some(stats))
+        (BlockScheduler::Explorer(Box::new(explorer)), Some(stats))
     };
     match kind {
         SchedulerKind::Random => (
-            Box::new(RandomScheduler::new_from_seed(block_seed, len)),
+            BlockScheduler::Random(RandomScheduler::new_from_seed(block_seed, len)),
             None,
         ),
         SchedulerKind::Pct { depth } => (
-            Box::new(PctScheduler::new_from_seed(block_seed, depth, len)),
+            BlockScheduler::Pct(PctScheduler::new_from_seed(block_seed, depth, len)),
             None,
         ),
-        SchedulerKind::Dfs => (Box::new(DfsScheduler::new(Some(len), false)), None),
+        SchedulerKind::Dfs => (
+            BlockScheduler::Dfs(DfsScheduler::new(Some(len), false)),
+            None,
+        ),
         SchedulerKind::Dpor => explorer(Reduction::Dpor),
         SchedulerKind::Bounded { max_preemptions } => {
             explorer(Reduction::None(Some(max_preemptions)))
@@ -143,20 +191,17 @@ pub fn quiet_config(max_steps: u64) -> Config {
 /// replay advice to stderr when it is dropped before its last execution (a failure, or a stop),
 /// and contend reports failures in its own words. The leak is one small struct per scenario.
 pub(crate) struct Stoppable {
-    inner: ManuallyDrop<Box<dyn Scheduler + Send>>,
+    inner: ManuallyDrop<BlockScheduler>,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     out_of_time: Arc<AtomicBool>,
-    /// Decisions of the execution under way, and the most of any execution, if counted.
-    decisions: u64,
-    most_decisions: Option<Arc<AtomicU64>>,
 }
 
 impl Stoppable {
     /// `inner`, never dropped, that starts no execution once `stop` is set or past
     /// `deadline` (then setting `out_of_time`).
     pub(crate) fn new(
-        inner: Box<dyn Scheduler + Send>,
+        inner: BlockScheduler,
         stop: Arc<AtomicBool>,
         deadline: Option<Instant>,
         out_of_time: Arc<AtomicBool>,
@@ -166,22 +211,13 @@ impl Stoppable {
             stop,
             deadline,
             out_of_time,
-            decisions: 0,
-            most_decisions: None,
         }
-    }
-
-    /// Counts the scheduling decisions of each execution, keeping the most of any in `most`.
-    #[cfg_attr(not(feature = "runner"), allow(dead_code))]
-    pub(crate) fn counting_decisions(mut self, most: Arc<AtomicU64>) -> Self {
-        self.most_decisions = Some(most);
-        self
     }
 
     /// `inner`, never dropped, that starts no execution past `deadline`; the flag says whether
     /// the deadline ended the run.
     pub(crate) fn with_deadline(
-        inner: Box<dyn Scheduler + Send>,
+        inner: BlockScheduler,
         deadline: Option<Instant>,
     ) -> (Self, Arc<AtomicBool>) {
         let out_of_time = Arc::new(AtomicBool::new(false));
@@ -203,20 +239,16 @@ impl Scheduler for Stoppable {
             self.out_of_time.store(true, Ordering::SeqCst);
             return None;
         }
-        self.decisions = 0;
         self.inner.new_execution()
     }
 
+    #[inline]
     fn next_task(
         &mut self,
         runnable: &[&Task],
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
-        if let Some(most) = &self.most_decisions {
-            self.decisions += 1;
-            most.fetch_max(self.decisions, Ordering::Relaxed);
-        }
         self.inner.next_task(runnable, current, is_yielding)
     }
 

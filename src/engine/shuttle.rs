@@ -260,10 +260,8 @@ impl ShuttleEngine {
             recordings: Recordings::start(),
         });
         let (inner, stats) = block_scheduler_with_stats(self.settings.scheduler, plan.seed, block);
-        let most_decisions = Arc::new(AtomicU64::new(0));
         let scheduler = Recorder::new(
-            Stoppable::new(inner, stop, plan.deadline, Arc::clone(&out_of_time))
-                .counting_decisions(Arc::clone(&most_decisions)),
+            Stoppable::new(inner, stop, plan.deadline, Arc::clone(&out_of_time)),
             shared.recordings,
         );
         let stop = Arc::clone(&shared.stop);
@@ -283,7 +281,7 @@ impl ShuttleEngine {
             *tally.classes.get_or_insert(0) += stats.classes();
         }
         let most = tally.decisions.get_or_insert(0);
-        *most = (*most).max(most_decisions.load(Ordering::Relaxed));
+        *most = (*most).max(shared.recordings.most_decisions());
         let error = shared
             .error
             .lock()

@@ -5,7 +5,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::cell::Cell;
 use std::convert::Infallible;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +27,7 @@ impl Platform for ShuttlePlatform {
     type Word = SyncAtomicU64;
     type Lock = SyncMutex<()>;
     type Point = ShuttlePoint;
-    type Store = Box<[AtomicU64]>;
+    type Store = PooledStore;
     type Error = Infallible;
 
     fn word(&self, initial: u64) -> Result<SyncAtomicU64, Infallible> {
@@ -36,8 +38,50 @@ impl Platform for ShuttlePlatform {
         Ok(SyncMutex::new(()))
     }
 
-    fn store(&self, words: usize) -> Result<Box<[AtomicU64]>, Infallible> {
-        Ok(super::os::heap_store(words))
+    fn store(&self, words: usize) -> Result<PooledStore, Infallible> {
+        Ok(PooledStore::zeroed(words))
+    }
+}
+
+thread_local! {
+    /// The store the last execution on this thread gave back, for the next one to reuse.
+    static SPARE_STORE: Cell<Option<Box<[AtomicU64]>>> = const { Cell::new(None) };
+}
+
+/// A ledger's store under shuttle: zeroed words, taken from the one the previous execution on
+/// the same thread gave back when it has the same length, so that a run of small executions
+/// does not allocate and free one per execution. Given back when dropped.
+#[derive(Debug)]
+pub struct PooledStore(Option<Box<[AtomicU64]>>);
+
+impl PooledStore {
+    /// `words` zeroed words.
+    fn zeroed(words: usize) -> PooledStore {
+        let store = match SPARE_STORE.take() {
+            Some(spare) if spare.len() == words => {
+                for word in spare.iter() {
+                    word.store(0, Ordering::Relaxed);
+                }
+                spare
+            }
+            _ => super::os::heap_store(words),
+        };
+        PooledStore(Some(store))
+    }
+}
+
+impl Deref for PooledStore {
+    type Target = [AtomicU64];
+
+    fn deref(&self) -> &[AtomicU64] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl Drop for PooledStore {
+    fn drop(&mut self) {
+        // A thread being torn down has no spare to keep; the store is then freed.
+        let _ = SPARE_STORE.try_with(|spare| spare.set(self.0.take()));
     }
 }
 

@@ -131,21 +131,27 @@ pub(crate) struct Rule {
 impl Rule {
     /// The default rule: keep the current task while it can continue; otherwise the next
     /// runnable task after it in id order (wrapping), or the lowest id at the start.
+    #[inline]
     pub(crate) fn at(runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Rule {
-        let id = |task: &&Task| usize::from(task.id());
         let current = current.map(usize::from);
-        let current_can_continue =
-            !is_yielding && current.is_some_and(|c| runnable.iter().any(|t| id(t) == c));
-        let lowest = runnable.iter().map(id).min().unwrap_or(0);
+        // One pass: whether the current task is runnable, the lowest id, and the lowest id
+        // after the current task's.
+        let mut current_runnable = false;
+        let (mut lowest, mut next) = (usize::MAX, usize::MAX);
+        for task in runnable {
+            let id = usize::from(task.id());
+            current_runnable |= Some(id) == current;
+            lowest = lowest.min(id);
+            if current.is_some_and(|c| id > c) {
+                next = next.min(id);
+            }
+        }
+        let lowest = if runnable.is_empty() { 0 } else { lowest };
+        let current_can_continue = !is_yielding && current_runnable;
         let default = match current {
             Some(current) if current_can_continue => current,
-            Some(current) => runnable
-                .iter()
-                .map(id)
-                .filter(|&t| t > current)
-                .min()
-                .unwrap_or(lowest),
-            None => lowest,
+            Some(_) if next != usize::MAX => next,
+            _ => lowest,
         };
         Rule {
             default,

@@ -38,15 +38,34 @@ impl Recording {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     current: Recording,
+    /// Scheduling decisions asked of the execution under way (counted even when the inner
+    /// scheduler ends it), and the most of any execution.
+    decisions: u64,
+    most_decisions: u64,
     /// The execution to keep when the one under way ends.
     keep: Option<u64>,
     kept: Option<(u64, Recording)>,
 }
 
 impl State {
+    /// No recording yet.
+    const EMPTY: State = State {
+        current: Recording {
+            choices: Vec::new(),
+            random_values: Vec::new(),
+            steps: 0,
+            preemptions: 0,
+            truncated: false,
+        },
+        decisions: 0,
+        most_decisions: 0,
+        keep: None,
+        kept: None,
+    };
+
     /// Moves the execution under way to the kept one, if it was asked to be kept.
     fn settle(&mut self) {
         if let Some(execution) = self.keep.take()
@@ -58,7 +77,7 @@ impl State {
 }
 
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
+    static STATE: RefCell<State> = const { RefCell::new(State::EMPTY) };
 }
 
 /// The recordings of the run on this thread: the execution under way, and the one kept. A
@@ -69,7 +88,7 @@ pub struct Recordings(());
 impl Recordings {
     /// Starts the recordings of a new run on this thread, forgetting any earlier one.
     pub fn start() -> Recordings {
-        STATE.with_borrow_mut(|state| *state = State::default());
+        STATE.with_borrow_mut(|state| *state = State::EMPTY);
         Recordings(())
     }
 
@@ -90,6 +109,12 @@ impl Recordings {
             state.settle();
             state.kept.take()
         })
+    }
+
+    /// The most scheduling decisions any execution of the run has made so far, the one under
+    /// way included.
+    pub fn most_decisions(&self) -> u64 {
+        STATE.with_borrow(|state| state.most_decisions.max(state.decisions))
     }
 }
 
@@ -135,6 +160,8 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         // ask to keep it once the run is over.
         STATE.with_borrow_mut(|state| {
             state.settle();
+            state.most_decisions = state.most_decisions.max(state.decisions);
+            state.decisions = 0;
             let current = &mut state.current;
             current.choices.clear();
             current.random_values.clear();
@@ -151,10 +178,15 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
-        let chosen = self.inner.next_task(runnable, current, is_yielding)?;
+        let chosen = self.inner.next_task(runnable, current, is_yielding);
+        let Some(chosen) = chosen else {
+            STATE.with_borrow_mut(|state| state.decisions += 1);
+            return None;
+        };
         let rule = Rule::at(runnable, current, is_yielding);
         let task = usize::from(chosen);
         STATE.with_borrow_mut(|state| {
+            state.decisions += 1;
             let recording = &mut state.current;
             let step = recording.steps;
             recording.steps += 1;

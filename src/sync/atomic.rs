@@ -25,7 +25,7 @@ macro_rules! access {
         access!($self, Access::Write, $atomic => $call, $result => $describe)
     }};
     ($self:ident, $mode:path, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
-        let thread = context::before_logged_access();
+        let site = context::before_logged_access();
         dpor::announce($mode(Object::Word(Numbered::Atomic.id($self.number))));
         let $result = match &$self.inner {
             Kind::Shuttle($atomic) => $call,
@@ -33,7 +33,7 @@ macro_rules! access {
         };
         dpor::settle();
         let number = $self.number;
-        context::log_access(thread, || {
+        site.log(|| {
             (AccessKind::Other, format!("{} atomic#{number}", $describe))
         });
         $result

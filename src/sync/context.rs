@@ -262,10 +262,16 @@ impl Execution {
     /// Thread `index`, started with [`Execution::thread_started`], has finished (or could not
     /// start).
     pub(crate) fn thread_exited(&self, index: usize) {
-        self.waits.update(|state| {
+        let release = |state: &mut crate::sync::waits::WaitState| {
             state.graph.release(index, Resource::Thread(index));
             state.graph.release(index, Resource::AllThreads);
-        });
+        };
+        match self.backend {
+            // Under shuttle no thread waits on the condition variable (a waiting task is parked
+            // in shuttle), so there is no one to wake: waking costs a system call.
+            Backend::Shuttle => self.waits.with(release),
+            Backend::Threads => self.waits.update(release),
+        }
         // A task unwinding (a panic, or shuttle tearing a failed execution down) must not
         // reach a scheduling point; the execution fails anyway.
         if self.backend == Backend::Shuttle && !std::thread::panicking() {
@@ -527,24 +533,51 @@ pub(crate) fn before_access() -> usize {
     current_thread(true)
 }
 
-/// The thread index [`before_logged_access`] gives under shuttle: the current task's, looked up
-/// only when the access is logged.
-const CURRENT_TASK: usize = usize::MAX;
+/// An access about to be made, as [`before_logged_access`] found it: the thread's index on real
+/// threads, and the execution's log if it keeps one.
+#[derive(Debug)]
+pub(crate) struct AccessSite {
+    /// The thread's index on real threads; under shuttle the current task is looked up only
+    /// if the access is logged.
+    os_index: Option<usize>,
+    log: Option<Arc<AccessLog>>,
+}
+
+impl AccessSite {
+    /// Logs the access, if the execution keeps a log; `describe` runs only then.
+    #[inline]
+    pub(crate) fn log(self, describe: impl FnOnce() -> (AccessKind, String)) {
+        if let Some(log) = self.log {
+            let thread = self
+                .os_index
+                .unwrap_or_else(|| usize::from(shuttle::current::me()));
+            let (kind, text) = describe();
+            log.push(thread, kind, text);
+        }
+    }
+}
 
 /// Called before an access whose thread index serves only to log it (an atomic's operation):
-/// as [`before_access`], but under shuttle the task is looked up only if the access is logged.
-pub(crate) fn before_logged_access() -> usize {
+/// as [`before_access`], in the same look-up of the current execution that finds its log, so
+/// that an access of an execution that keeps no log costs one look-up and no allocation.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+#[inline]
+pub(crate) fn before_logged_access() -> AccessSite {
     ACTIVE.with_borrow_mut(|active| {
         let active = active
             .as_mut()
             .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
-        match &mut active.os {
-            Some(os) => {
-                os.open_children_gate();
-                os.point.before_access();
-                os.index
-            }
-            None => CURRENT_TASK,
+        let os_index = active.os.as_mut().map(|os| {
+            os.open_children_gate();
+            os.point.before_access();
+            os.index
+        });
+        AccessSite {
+            os_index,
+            log: active.execution.log.clone(),
         }
     })
 }
@@ -656,11 +689,6 @@ pub(crate) fn log_access(thread: usize, describe: impl FnOnce() -> (AccessKind, 
         .ok()
         .flatten();
     if let Some(log) = log {
-        let thread = if thread == CURRENT_TASK {
-            usize::from(shuttle::current::me())
-        } else {
-            thread
-        };
         let (kind, text) = describe();
         log.push(thread, kind, text);
     }

@@ -49,11 +49,15 @@ pub(crate) enum Mode {
     Shared,
 }
 
-/// Who holds what and who waits for what.
+/// Who holds what and who waits for what. An execution holds and waits for a few resources at
+/// a time, so both are short lists, searched in place: a thread's start and end cost no
+/// allocation once the lists have grown.
 #[derive(Debug, Default)]
 pub(crate) struct WaitGraph {
-    holders: BTreeMap<Resource, Vec<(usize, Mode)>>,
-    waiting: BTreeMap<usize, Resource>,
+    /// Each hold, in the order taken.
+    holders: Vec<(Resource, usize, Mode)>,
+    /// Each waiting thread's wait, by thread.
+    waiting: Vec<(usize, Resource)>,
     /// The names resources were made with, in place of `mutex#N` and the like.
     names: BTreeMap<Resource, String>,
 }
@@ -74,57 +78,67 @@ impl WaitGraph {
 
     /// Whether `thread` could take `resource` in `mode` now.
     pub(crate) fn can_take(&self, resource: Resource, mode: Mode) -> bool {
-        match self.holders.get(&resource) {
-            None => true,
-            Some(holders) => match mode {
-                Mode::Exclusive => holders.is_empty(),
-                Mode::Shared => holders.iter().all(|&(_, m)| m == Mode::Shared),
-            },
+        let mut holds = self.holds_of(resource);
+        match mode {
+            Mode::Exclusive => holds.next().is_none(),
+            Mode::Shared => holds.all(|(_, m)| m == Mode::Shared),
         }
+    }
+
+    /// The holds of `resource`, in the order taken: holder and mode.
+    fn holds_of(&self, resource: Resource) -> impl Iterator<Item = (usize, Mode)> + '_ {
+        self.holders
+            .iter()
+            .filter(move |&&(r, _, _)| r == resource)
+            .map(|&(_, thread, mode)| (thread, mode))
     }
 
     /// Whether anyone holds `resource`.
     pub(crate) fn is_held(&self, resource: Resource) -> bool {
-        self.holders.get(&resource).is_some_and(|h| !h.is_empty())
+        self.holds_of(resource).next().is_some()
     }
 
     /// The threads that hold `resource`.
     pub(crate) fn holders(&self, resource: Resource) -> Vec<usize> {
-        self.holders
-            .get(&resource)
-            .map(|h| h.iter().map(|&(t, _)| t).collect())
-            .unwrap_or_default()
+        self.holds_of(resource).map(|(thread, _)| thread).collect()
     }
 
     /// `thread` holds `resource` in `mode`, and no longer waits.
     pub(crate) fn hold(&mut self, thread: usize, resource: Resource, mode: Mode) {
-        self.waiting.remove(&thread);
-        self.holders
-            .entry(resource)
-            .or_default()
-            .push((thread, mode));
+        self.stop_waiting(thread);
+        self.holders.push((resource, thread, mode));
     }
 
     /// `thread` gives up one hold of `resource`.
     pub(crate) fn release(&mut self, thread: usize, resource: Resource) {
-        if let Some(holders) = self.holders.get_mut(&resource) {
-            if let Some(place) = holders.iter().position(|&(t, _)| t == thread) {
-                holders.remove(place);
-            }
-            if holders.is_empty() {
-                self.holders.remove(&resource);
-            }
+        if let Some(place) = self
+            .holders
+            .iter()
+            .position(|&(r, t, _)| r == resource && t == thread)
+        {
+            self.holders.remove(place);
         }
+    }
+
+    /// What `thread` waits for, if it waits.
+    fn waiting_for(&self, thread: usize) -> Option<Resource> {
+        let place = self.waiting.binary_search_by_key(&thread, |&(t, _)| t);
+        place.ok().map(|place| self.waiting[place].1)
     }
 
     /// `thread` waits for `resource`.
     pub(crate) fn wait(&mut self, thread: usize, resource: Resource) {
-        self.waiting.insert(thread, resource);
+        match self.waiting.binary_search_by_key(&thread, |&(t, _)| t) {
+            Ok(place) => self.waiting[place].1 = resource,
+            Err(place) => self.waiting.insert(place, (thread, resource)),
+        }
     }
 
     /// `thread` waits no more.
     pub(crate) fn stop_waiting(&mut self, thread: usize) {
-        self.waiting.remove(&thread);
+        if let Ok(place) = self.waiting.binary_search_by_key(&thread, |&(t, _)| t) {
+            self.waiting.remove(place);
+        }
     }
 
     /// The cycle of waits through `start`, if its wait leads back to it.
@@ -148,7 +162,7 @@ impl WaitGraph {
     /// with `certain`, only through waits that certainly block.
     fn extend(&self, path: &mut Vec<usize>, start: usize, certain: bool) -> bool {
         let last = *path.last().expect("a path starts at a thread");
-        let Some(&resource) = self.waiting.get(&last) else {
+        let Some(resource) = self.waiting_for(last) else {
             return false;
         };
         if certain
@@ -176,8 +190,8 @@ impl WaitGraph {
     /// Any cycle of waits, from the lowest-numbered thread on one.
     pub(crate) fn any_cycle(&self) -> Option<WaitCycle> {
         self.waiting
-            .keys()
-            .find_map(|&thread| self.cycle_from(thread))
+            .iter()
+            .find_map(|&(thread, _)| self.cycle_from(thread))
     }
 
     /// The waits of the threads in `path`, each holder shown as the next thread of the cycle.
@@ -187,7 +201,9 @@ impl WaitGraph {
             .enumerate()
             .map(|(index, &thread)| {
                 let next = path[(index + 1) % path.len()];
-                let resource = self.waiting[&thread];
+                let resource = self
+                    .waiting_for(thread)
+                    .expect("every thread of a cycle waits");
                 let mut wait = self.wait_of(thread, resource);
                 if !wait.for_thread_end {
                     wait.holders = vec![thread_name(next)];
@@ -235,7 +251,7 @@ impl WaitGraph {
     pub(crate) fn waits(&self) -> Vec<Wait> {
         self.waiting
             .iter()
-            .map(|(&thread, &resource)| self.wait_of(thread, resource))
+            .map(|&(thread, resource)| self.wait_of(thread, resource))
             .collect()
     }
 
