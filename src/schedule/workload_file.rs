@@ -252,3 +252,29 @@ impl WorkloadSchedule {
             .is_ok_and(|h| h.format.as_deref() == Some(FORMAT))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_kind_matches_its_own_kind_and_failed_matches_every_kind_but_a_lost_update() {
+        for kind in [
+            Kind::LostUpdate,
+            Kind::Invariant,
+            Kind::Deadlock,
+            Kind::Panic,
+            Kind::Livelock,
+        ] {
+            let recorded = RecordedKind::from(kind);
+            assert_eq!(recorded.as_str(), kind.as_str());
+            assert!(recorded.matches(kind));
+            assert_eq!(RecordedKind::Failed.matches(kind), kind != Kind::LostUpdate);
+        }
+        assert!(!RecordedKind::Invariant.matches(Kind::Deadlock));
+        let read: WorkloadFailure =
+            toml::from_str("kind = \"failed\"\ndescription = \"an earlier file\"").unwrap();
+        assert_eq!(read.kind, RecordedKind::Failed);
+        assert_eq!(read.kind.as_str(), "failed");
+    }
+}
