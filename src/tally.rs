@@ -331,6 +331,7 @@ impl Rate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Failed;
     use crate::ledger::Settlement;
 
     fn settled(observed_final: i64, lost_updates: u64) -> Outcome {
@@ -403,6 +404,68 @@ mod tests {
                 (Kind::Panic, 1)
             ]
         );
+    }
+
+    /// A program's execution that settled: `a` lost `lost_a` updates, `b` none.
+    fn two_variables(lost_a: u64) -> Outcome {
+        let variable = |name: &str, lost_updates: u64| VariableSettlement {
+            name: name.to_string(),
+            expected_final: 4,
+            lost_updates,
+            overwrites: lost_updates,
+        };
+        Outcome::Settled(Settlement {
+            observed_final: 8 - lost_a as i64,
+            expected_final: 8,
+            overwrites: lost_a,
+            lost_updates: lost_a,
+            lost_delta: lost_a as i64,
+            variables: vec![variable("a", lost_a), variable("b", 0)],
+        })
+    }
+
+    #[test]
+    fn lost_updates_are_kept_per_variable_one_entry_each_whatever_the_runs() {
+        let mut tally = Tally::new(false);
+        for run in 0..1_000 {
+            tally.record(run, two_variables(run % 3));
+        }
+        // A failed execution's lost updates count on their variable, with no expected value.
+        tally.record(
+            1_000,
+            Failed {
+                lost_updates: 2,
+                overwrites: 3,
+                variables: vec![VariableSettlement {
+                    name: "c".into(),
+                    expected_final: 99,
+                    lost_updates: 2,
+                    overwrites: 3,
+                }],
+                ..Failed::new(Kind::Invariant, "a + b + c == 12 is false")
+            }
+            .into(),
+        );
+        assert_eq!(tally.variables.len(), 3);
+        let a = &tally.variables["a"];
+        assert_eq!(
+            (a.lost_updates, a.overwrites, a.expected_final),
+            (999, 999, Some(4))
+        );
+        assert_eq!(tally.variables["b"].lost_updates, 0);
+        let c = &tally.variables["c"];
+        assert_eq!(
+            (c.lost_updates, c.overwrites, c.expected_final),
+            (2, 3, None)
+        );
+        assert_eq!(tally.lost_updates, 999 + 2);
+
+        // A later block adds up; what is known first stays.
+        let mut later = Tally::new(false);
+        later.record(1_001, two_variables(5));
+        tally.absorb(later);
+        assert_eq!(tally.variables["a"].lost_updates, 1_004);
+        assert_eq!(tally.variables.len(), 3);
     }
 
     #[test]

@@ -166,7 +166,8 @@ where
 {
     let execution = context::execution();
     let (index, name, exit) = start(&execution, name);
-    let builder = || std::thread::Builder::new().name(name.clone());
+    // The OS refuses a thread name with a NUL in it; reports keep the name as given.
+    let builder = || std::thread::Builder::new().name(name.replace('\0', " "));
     let inner = match execution.backend {
         Backend::Shuttle => {
             dpor::announce(Access::Local);

@@ -480,6 +480,12 @@ threads = [{ name = "t", code = "x = 1" }]"#,
         "|colour",
     ),
     (
+        "a thread named as another's copy",
+        r#"shared = { x = 0 }
+threads = [{ name = "w", code = "x = 1", count = 2 }, { name = "w-2", code = "x = 2" }]"#,
+        r#"|"w-2""#,
+    ),
+    (
         "shared value not an integer",
         r#"shared = { x = "zero" }
 threads = [{ name = "t", code = "x = 1" }]"#,
