@@ -637,6 +637,12 @@ threads = [
   { name = "p0", code = "while flag1 == 1 { }" },
   { name = "p1", code = "while flag0 == 1 { }" },
 ]"#,
+    )
+    // The body's join waits for the spinners: on a loaded machine their million iterations may
+    // take longer than the default 3s deadlock timeout, which would end the run first.
+    .replace(
+        "[scenario.program]",
+        "deadlock_timeout = \"60s\"\n[scenario.program]",
     );
     let (code, report, _) = run(&config, &["--no-shrink"]);
     assert_eq!(code, 1);
@@ -659,6 +665,16 @@ fn a_spin_wait_that_never_ends_regression_is_a_livelock_not_a_panic_on_both_engi
             r#"shared = { go = 0 }
 threads = [{ name = "waiter", code = "while go == 0 { }" }]"#,
         );
+        // On real threads the body's join waits for the spinner: a loaded machine must not
+        // let the default 3s deadlock timeout end the run before the livelock bound does.
+        let config = if engine == "threads" {
+            config.replace(
+                "[scenario.program]",
+                "deadlock_timeout = \"60s\"\n[scenario.program]",
+            )
+        } else {
+            config
+        };
         let (code, report, stdout) = run(&config, &["--no-shrink"]);
         let scenario = &report["scenarios"][0];
         assert_eq!(code, 0, "{engine}: {stdout}");
