@@ -831,12 +831,24 @@ impl Source<'_> {
         ]
         .iter()
         .any(|start| message.starts_with(start));
-        let key = if message.starts_with("missing field") {
-            quoted_name(&message)
+        let missing = message.starts_with("missing field");
+        // Inside a program's table, the key is written whole: `program.threads[0].extra`.
+        let in_program = span
+            .as_ref()
+            .filter(|_| about_a_key || missing)
+            .and_then(|s| program::table::key_path_at(self.text, s.start));
+        let key = if missing {
+            let field = quoted_name(&message);
+            match (in_program, field) {
+                (Some(path), Some(field)) => Some(format!("{path}.{field}")),
+                (_, field) => field,
+            }
         } else {
-            span.as_ref()
-                .filter(|_| about_a_key)
-                .and_then(|s| self.key_at(s.start))
+            in_program.or_else(|| {
+                span.as_ref()
+                    .filter(|_| about_a_key)
+                    .and_then(|s| self.key_at(s.start))
+            })
         };
         if key.as_deref() == Some("scenario") && message.contains("expected a sequence") {
             message.push_str("; write each scenario as [[scenario]], with two brackets");

@@ -182,7 +182,7 @@ pub struct EventContext<'a> {
 }
 
 /// The accounting of one finished execution.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settlement {
     /// The counter's final value.
     pub observed_final: i64,
@@ -194,6 +194,23 @@ pub struct Settlement {
     pub lost_updates: u64,
     /// Sum of the deltas of the lost writes; equals `expected_final - observed_final`.
     pub lost_delta: i64,
+    /// Each named cell of a workload on contend's primitives (a program's shared variables),
+    /// in the order they were made; empty for a workload with one unnamed counter.
+    pub variables: Vec<VariableSettlement>,
+}
+
+/// The accounting of one named cell (a program's shared variable) at the end of one
+/// execution: what [`Settlement`] sums, cell by cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VariableSettlement {
+    /// The cell's name.
+    pub name: String,
+    /// The value it would have with no lost update.
+    pub expected_final: i64,
+    /// Writes whose effect is missing from its final value.
+    pub lost_updates: u64,
+    /// Writes that replaced a write they had not read.
+    pub overwrites: u64,
 }
 
 /// The ledger found an inconsistency: a bug in contend, never in the workload.
@@ -509,6 +526,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             overwrites: walk.overwrites,
             lost_updates: walk.lost_updates,
             lost_delta: walk.lost_delta,
+            variables: Vec::new(),
         })
     }
 

@@ -358,10 +358,15 @@ pub fn replay_workload(
         context,
     )?;
     let failure = FailureKind::of(&execution.outcome);
+    let mut interleaving = crate::check::Interleaving::of(execution.log, true);
+    interleaving.threads = spec.columns(interleaving.threads.len());
     Ok(WorkloadReplay {
-        reproduced: failure == Some(file.failure.kind),
+        reproduced: execution
+            .outcome
+            .kind()
+            .is_some_and(|kind| file.failure.kind.matches(kind)),
         failure,
-        interleaving: crate::check::Interleaving::of(execution.log, true),
+        interleaving,
         outcome: execution.outcome,
         steps: execution.steps,
         preemptions: execution.preemptions,

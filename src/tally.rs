@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::{Flow, Outcome};
 use crate::failure::Kind;
+use crate::ledger::VariableSettlement;
 use crate::schedule::record::Recording;
 
 /// How many failure messages a tally keeps word for word.
@@ -37,6 +38,10 @@ pub struct Tally {
     pub net_lost: i128,
     /// The value the counter must end with when no update is lost.
     pub expected_final: Option<i64>,
+    /// The lost updates, overwrites and expected final value of each named cell (a program's
+    /// shared variables), by name: one entry per variable, whatever the number of executions.
+    /// Empty for a workload with one unnamed counter.
+    pub variables: BTreeMap<String, VariableTally>,
     /// How often each final value was seen.
     pub finals: BTreeMap<i64, u64>,
     /// The index of the first execution that lost an update.
@@ -103,6 +108,7 @@ impl Tally {
                 self.lost_updates += settlement.lost_updates;
                 self.overwrites += settlement.overwrites;
                 self.net_lost += i128::from(settlement.lost_delta);
+                self.add_variables(&settlement.variables, true);
                 if settlement.lost_updates > 0 {
                     self.lost_update_runs += 1;
                     if settlement.observed_final == settlement.expected_final {
@@ -117,12 +123,14 @@ impl Tally {
                 message,
                 lost_updates,
                 overwrites,
+                variables,
                 ..
             } => {
                 self.failed_runs += 1;
                 // The updates it lost before it failed are lost too: counted, never dropped.
                 self.lost_updates += lost_updates;
                 self.overwrites += overwrites;
+                self.add_variables(&variables, false);
                 if lost_updates > 0 && self.first_lost_update_run.is_none_or(|first| run < first) {
                     self.first_lost_update_run = Some(run);
                 }
@@ -160,6 +168,9 @@ impl Tally {
         self.overwrites += later.overwrites;
         self.net_lost += later.net_lost;
         self.expected_final = self.expected_final.or(later.expected_final);
+        for (name, variable) in later.variables {
+            self.variables.entry(name).or_default().absorb(variable);
+        }
         for (value, count) in later.finals {
             *self.finals.entry(value).or_default() += count;
         }
@@ -188,6 +199,23 @@ impl Tally {
         self.notes.extend(later.notes);
         self.out_of_time |= later.out_of_time;
         self.interrupted |= later.interrupted;
+    }
+
+    /// Adds one execution's named cells; the expected final values of an execution that
+    /// `settled` only (a failed one has none, as for the whole workload).
+    fn add_variables(&mut self, variables: &[VariableSettlement], settled: bool) {
+        for variable in variables {
+            // Looked up by reference first: a name is copied once per variable, not per run.
+            let entry = match self.variables.get_mut(variable.name.as_str()) {
+                Some(entry) => entry,
+                None => self.variables.entry(variable.name.clone()).or_default(),
+            };
+            entry.lost_updates += variable.lost_updates;
+            entry.overwrites += variable.overwrites;
+            if settled {
+                entry.expected_final = Some(variable.expected_final);
+            }
+        }
     }
 
     /// Whether this tally asked its engine to stop (its first failure, under `--fail-fast`).
@@ -222,6 +250,28 @@ impl Tally {
         let mut finals: Vec<(i64, u64)> = self.finals.iter().map(|(&v, &n)| (v, n)).collect();
         finals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         finals
+    }
+}
+
+/// The totals of one named cell (a program's shared variable) over a scenario's executions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VariableTally {
+    /// Its lost updates over all executions, those of executions that then failed otherwise
+    /// included.
+    pub lost_updates: u64,
+    /// Its overwrites over all executions.
+    pub overwrites: u64,
+    /// The value it would end with had no update been lost, in the execution that gave the
+    /// whole workload's [`Tally::expected_final`]; none when no execution settled.
+    pub expected_final: Option<i64>,
+}
+
+impl VariableTally {
+    /// Adds the totals of a later block of the same scenario.
+    fn absorb(&mut self, later: VariableTally) {
+        self.lost_updates += later.lost_updates;
+        self.overwrites += later.overwrites;
+        self.expected_final = self.expected_final.or(later.expected_final);
     }
 }
 
@@ -286,6 +336,7 @@ impl Rate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Failed;
     use crate::ledger::Settlement;
 
     fn settled(observed_final: i64, lost_updates: u64) -> Outcome {
@@ -295,6 +346,7 @@ mod tests {
             overwrites: lost_updates,
             lost_updates,
             lost_delta: 9 - observed_final,
+            variables: Vec::new(),
         })
     }
 
@@ -357,6 +409,68 @@ mod tests {
                 (Kind::Panic, 1)
             ]
         );
+    }
+
+    /// A program's execution that settled: `a` lost `lost_a` updates, `b` none.
+    fn two_variables(lost_a: u64) -> Outcome {
+        let variable = |name: &str, lost_updates: u64| VariableSettlement {
+            name: name.to_string(),
+            expected_final: 4,
+            lost_updates,
+            overwrites: lost_updates,
+        };
+        Outcome::Settled(Settlement {
+            observed_final: 8 - lost_a as i64,
+            expected_final: 8,
+            overwrites: lost_a,
+            lost_updates: lost_a,
+            lost_delta: lost_a as i64,
+            variables: vec![variable("a", lost_a), variable("b", 0)],
+        })
+    }
+
+    #[test]
+    fn lost_updates_are_kept_per_variable_one_entry_each_whatever_the_runs() {
+        let mut tally = Tally::new(false);
+        for run in 0..1_000 {
+            tally.record(run, two_variables(run % 3));
+        }
+        // A failed execution's lost updates count on their variable, with no expected value.
+        tally.record(
+            1_000,
+            Failed {
+                lost_updates: 2,
+                overwrites: 3,
+                variables: vec![VariableSettlement {
+                    name: "c".into(),
+                    expected_final: 99,
+                    lost_updates: 2,
+                    overwrites: 3,
+                }],
+                ..Failed::new(Kind::Invariant, "a + b + c == 12 is false")
+            }
+            .into(),
+        );
+        assert_eq!(tally.variables.len(), 3);
+        let a = &tally.variables["a"];
+        assert_eq!(
+            (a.lost_updates, a.overwrites, a.expected_final),
+            (999, 999, Some(4))
+        );
+        assert_eq!(tally.variables["b"].lost_updates, 0);
+        let c = &tally.variables["c"];
+        assert_eq!(
+            (c.lost_updates, c.overwrites, c.expected_final),
+            (2, 3, None)
+        );
+        assert_eq!(tally.lost_updates, 999 + 2);
+
+        // A later block adds up; what is known first stays.
+        let mut later = Tally::new(false);
+        later.record(1_001, two_variables(5));
+        tally.absorb(later);
+        assert_eq!(tally.variables["a"].lost_updates, 1_004);
+        assert_eq!(tally.variables.len(), 3);
     }
 
     #[test]

@@ -62,14 +62,21 @@ impl Drop for Exit {
     }
 }
 
-/// A new thread's index and name in `execution`, counted as running until its body ends.
-fn start(execution: &Arc<Execution>) -> (usize, String, Exit) {
+/// A new thread's index and name in `execution` (`name`, else `Thread-N`), counted as
+/// running until its body ends.
+fn start(execution: &Arc<Execution>, name: Option<String>) -> (usize, String, Exit) {
     let index = execution.thread_started();
-    (
-        index,
-        context::thread_name(index),
-        Exit(Arc::clone(execution), index),
-    )
+    let name = match name {
+        Some(name) => {
+            let given = name.clone();
+            execution
+                .waits
+                .with(|state| state.graph.name(Resource::Thread(index), given));
+            name
+        }
+        None => context::thread_name(index),
+    };
+    (index, name, Exit(Arc::clone(execution), index))
 }
 
 /// Whether a caught panic's payload is one contend's executions end as a failed outcome: a
@@ -150,8 +157,33 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    spawn_as(None, f)
+}
+
+/// Spawns a thread of the check's execution named `name`, as [`spawn`]: reports (an
+/// interleaving's notes, a deadlock's cycle, a panic's message) call it by that name.
+///
+/// # Panics
+///
+/// As [`spawn`].
+pub fn spawn_named<F, T>(name: impl Into<String>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    spawn_as(Some(name.into()), f)
+}
+
+/// Spawns a thread named `name`, or `Thread-N`.
+fn spawn_as<F, T>(name: Option<String>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let execution = context::execution();
-    let (index, name, exit) = start(&execution);
+    let (index, name, exit) = start(&execution, name);
+    // The OS refuses a thread name with a NUL in it; reports keep the name as given.
+    let builder = || std::thread::Builder::new().name(name.replace('\0', " "));
     let inner = match execution.backend {
         Backend::Shuttle => {
             dpor::announce(Access::Local);
@@ -162,10 +194,7 @@ where
             dpor::settle();
             Handle::Shuttle(handle)
         }
-        Backend::Threads => match std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(threads_body(exit, name, f))
-        {
+        Backend::Threads => match builder().spawn(threads_body(exit, name, f)) {
             Ok(handle) => Handle::Threads(handle),
             Err(error) => panic!("could not start a thread: {error}"),
         },

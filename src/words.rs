@@ -29,6 +29,15 @@ pub fn failure_kinds(kinds: &std::collections::BTreeMap<crate::failure::Kind, u6
         .join(", ")
 }
 
+/// A count per shared variable, in words: `a 3, b 1`.
+pub fn by_variable(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    counts
+        .iter()
+        .map(|(name, value)| format!("{} {}", printable(name), grouped((*value).into())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A deadlock's cycle of waits in words: `Thread-1 waits for mutex#2 held by Thread-2;
 /// Thread-2 waits for mutex#1 held by Thread-1`.
 pub fn cycle(edges: &[crate::sync::deadlock::CycleEdge]) -> String {

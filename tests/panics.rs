@@ -46,6 +46,7 @@ impl Workload for Panicking {
             overwrites: 0,
             lost_updates: 0,
             lost_delta: 0,
+            variables: Vec::new(),
         })
     }
 }

@@ -480,6 +480,12 @@ threads = [{ name = "t", code = "x = 1" }]"#,
         "|colour",
     ),
     (
+        "a thread named as another's copy",
+        r#"shared = { x = 0 }
+threads = [{ name = "w", code = "x = 1", count = 2 }, { name = "w-2", code = "x = 2" }]"#,
+        r#"|"w-2""#,
+    ),
+    (
         "shared value not an integer",
         r#"shared = { x = "zero" }
 threads = [{ name = "t", code = "x = 1" }]"#,
@@ -576,4 +582,99 @@ fn program_and_params_keys_are_refused_where_they_do_not_apply() {
     let missing = HEADER.to_string();
     let stderr = refused_at(&dir, "missing", &missing, (4, 10));
     assert!(stderr.contains("missing [scenario.program]"), "{stderr}");
+}
+
+#[test]
+fn a_table_error_inside_a_program_names_its_whole_key_path_regression() {
+    // These named the last key alone: `x`, `extra`, `name`.
+    let dir = TempDir::new().unwrap();
+    let cases = [
+        (
+            "shared-type",
+            "shared = { x = \"zero\" }\nthreads = [{ name = \"t\", code = \"x = 1\" }]",
+            "|\"zero\"",
+            "key `program.shared.x`",
+        ),
+        (
+            "unknown-thread-key",
+            "shared = { x = 0 }\nthreads = [{ name = \"t\", code = \"x = 1\", extra = 2 }]",
+            "|extra",
+            "key `program.threads[0].extra`",
+        ),
+        (
+            "second-thread-unnamed",
+            "shared = { x = 0 }\nthreads = [\n  { name = \"t\", code = \"x = 1\" },\n  { code = \"x = 2\" },\n]",
+            "|{ code",
+            "key `program.threads[1].name`",
+        ),
+        (
+            "thread-name-type",
+            "shared = { x = 0 }\nthreads = [{ name = 7, code = \"x = 1\" }]",
+            "|7",
+            "key `program.threads[0].name`",
+        ),
+    ];
+    for (name, program, at, key) in cases {
+        let config = format!("{HEADER}[scenario.program]\n{program}\n");
+        let needle = at.replace('|', "");
+        let offset = config.find(&needle).unwrap() + at.find('|').unwrap();
+        let stderr = refused_at(&dir, name, &config, line_column(&config, offset));
+        assert!(
+            stderr.contains(&format!("scenario `bad`, {key}: ")),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_smallest_integer_is_accepted_as_a_literal_regression() {
+    // `-9223372036854775808` was refused: its digits alone do not fit in 64 bits.
+    let dir = TempDir::new().unwrap();
+    let config = format!(
+        "{HEADER}[scenario.program]\nshared = {{ x = 0 }}\n\
+         check = [\"x == -9_223_372_036_854_775_808\", \"x < -9223372036854775807\"]\n\
+         threads = [{{ name = \"t\", code = \"x = -9223372036854775808; assert x + 1 == - 9223372036854775807\" }}]\n"
+    )
+    .replace("expect = \"lost-updates\"", "expect = \"no-failures\"");
+    let path = dir.path().join("min.toml");
+    std::fs::write(&path, &config).unwrap();
+    let output = Command::cargo_bin("contend")
+        .unwrap()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("no failure in 10 runs"), "{stdout}");
+
+    // One past it is still refused, with the range it must fit in; so is its magnitude alone.
+    let dir = TempDir::new().unwrap();
+    for (name, code, at) in [
+        ("past", "x = -9223372036854775809", "|9223372036854775809"),
+        (
+            "magnitude",
+            "x = 9223372036854775808",
+            "|9223372036854775808",
+        ),
+        (
+            "subtracted",
+            "x = 0 - 9223372036854775808",
+            "|9223372036854775808",
+        ),
+    ] {
+        let config = format!(
+            "{HEADER}[scenario.program]\nshared = {{ x = 0 }}\n\
+             threads = [{{ name = \"t\", code = \"{code}\" }}]\n"
+        );
+        let offset = config.find(&at.replace('|', "")).unwrap();
+        let stderr = refused_at(&dir, name, &config, line_column(&config, offset));
+        assert!(
+            stderr.contains("from -9223372036854775808 to 9223372036854775807"),
+            "{name}: {stderr}"
+        );
+    }
 }

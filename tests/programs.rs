@@ -307,8 +307,8 @@ threads = [
             .contains("deadlock")
     );
     let minimal = &scenario["minimal_schedule"];
-    // Thread-1 takes a; a preemption lets Thread-3 take c and block on a; Thread-2 takes b and
-    // blocks on c; Thread-1 blocks on b. Blocking switches are no preemptions: one is enough.
+    // t1 takes a; a preemption lets t3 take c and block on a; t2 takes b and blocks on c; t1
+    // blocks on b. Blocking switches are no preemptions: one is enough.
     assert_eq!(minimal["preemptions"], 1, "{minimal}");
     assert_eq!(minimal["proven"], true);
     let file = std::fs::read_to_string(minimal["file"].as_str().unwrap()).unwrap();
@@ -316,8 +316,8 @@ threads = [
     let description = file["failure"]["description"].as_str().unwrap();
     assert_eq!(
         description,
-        "deadlock: Thread-1 waits for b held by Thread-2, which waits for c held by Thread-3, \
-         which waits for a held by Thread-1"
+        "deadlock: t1 waits for b held by t2, which waits for c held by t3, which waits for a \
+         held by t1"
     );
 }
 
@@ -346,9 +346,9 @@ threads = [
         .collect();
     assert!(!failures.is_empty());
     assert!(
-        failures.iter().all(|f| f.contains(
-            "deadlock: Thread-1 waits for b held by Thread-2, which waits for a held by Thread-1"
-        )),
+        failures.iter().all(
+            |f| f.contains("deadlock: t1 waits for b held by t2, which waits for a held by t1")
+        ),
         "{failures:?}"
     );
 }
@@ -491,12 +491,12 @@ const ZOO_BUGS: [(&str, &str); 8] = [
     ("transfer", "check `a + b == 200` is false"),
     (
         "deadlock-two",
-        "deadlock: Thread-1 waits for b held by Thread-2, which waits for a held by Thread-1",
+        "deadlock: t1 waits for b held by t2, which waits for a held by t1",
     ),
     (
         "deadlock-cycle",
-        "deadlock: Thread-1 waits for b held by Thread-2, which waits for c held by Thread-3, \
-         which waits for a held by Thread-1",
+        "deadlock: t1 waits for b held by t2, which waits for c held by t3, which waits for a \
+         held by t1",
     ),
     (
         "double-checked-init",
@@ -662,6 +662,12 @@ threads = [
   { name = "p0", code = "while flag1 == 1 { }" },
   { name = "p1", code = "while flag0 == 1 { }" },
 ]"#,
+    )
+    // The body's join waits for the spinners: on a loaded machine their million iterations may
+    // take longer than the default 3s deadlock timeout, which would end the run first.
+    .replace(
+        "[scenario.program]",
+        "deadlock_timeout = \"60s\"\n[scenario.program]",
     );
     let (code, report, _) = run(&config, &["--no-shrink"]);
     assert_eq!(code, 1);
@@ -684,6 +690,16 @@ fn a_spin_wait_that_never_ends_regression_is_a_livelock_not_a_panic_on_both_engi
             r#"shared = { go = 0 }
 threads = [{ name = "waiter", code = "while go == 0 { }" }]"#,
         );
+        // On real threads the body's join waits for the spinner: a loaded machine must not
+        // let the default 3s deadlock timeout end the run before the livelock bound does.
+        let config = if engine == "threads" {
+            config.replace(
+                "[scenario.program]",
+                "deadlock_timeout = \"60s\"\n[scenario.program]",
+            )
+        } else {
+            config
+        };
         let (code, report, stdout) = run(&config, &["--no-shrink"]);
         let scenario = &report["scenarios"][0];
         assert_eq!(code, 0, "{engine}: {stdout}");

@@ -328,6 +328,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             overwrites,
             lost_updates,
             lost_delta,
+            variables: Vec::new(),
         })
     }
 }

@@ -13,7 +13,7 @@ use super::panics::{self, Capture, describe_payload};
 use super::{Failed, shuttle_failure_kind};
 use crate::check::CellOutcome;
 use crate::failure::Kind;
-use crate::ledger::{LedgerError, Settlement};
+use crate::ledger::{LedgerError, Settlement, VariableSettlement};
 use crate::sync::context::{self, AccessLog, Backend, Execution};
 use crate::thread::{ends_the_execution, said_of};
 #[cfg(feature = "runner")]
@@ -216,8 +216,22 @@ fn with_lost_updates(failed: Failed, execution: &Execution) -> Failed {
     Failed {
         lost_updates: cells.iter().map(|cell| cell.lost_updates).sum(),
         overwrites: cells.iter().map(|cell| cell.overwrites).sum(),
+        variables: variables_of(&cells),
         ..failed
     }
+}
+
+/// Each cell's accounting, by name, for the reports' per-variable counts.
+fn variables_of(cells: &[CellOutcome]) -> Vec<VariableSettlement> {
+    cells
+        .iter()
+        .map(|cell| VariableSettlement {
+            name: cell.name.clone(),
+            expected_final: cell.expected_final,
+            lost_updates: cell.lost_updates,
+            overwrites: cell.overwrites,
+        })
+        .collect()
 }
 
 /// How an execution ended, under shuttle or on real threads.
@@ -275,6 +289,7 @@ pub fn settle_cells(cells: &[CellOutcome]) -> Outcome {
                 overwrites: cells.iter().map(|c| c.overwrites).sum(),
                 lost_updates: cells.iter().map(|c| c.lost_updates).sum(),
                 lost_delta,
+                variables: variables_of(cells),
             })
         }
         _ => Outcome::failed(

@@ -31,7 +31,7 @@ use thiserror::Error;
 use crate::failure::Kind;
 #[cfg(feature = "runner")]
 use crate::ledger::LedgerError;
-use crate::ledger::Settlement;
+use crate::ledger::{Settlement, VariableSettlement};
 use crate::sync::WaitCycle;
 #[cfg(feature = "runner")]
 use crate::tally::Tally;
@@ -57,6 +57,9 @@ pub enum Outcome {
         lost_updates: u64,
         /// The overwrites behind them.
         overwrites: u64,
+        /// The same, named cell by named cell (a program's shared variables; empty for a
+        /// workload with one unnamed counter).
+        variables: Vec<VariableSettlement>,
     },
 }
 
@@ -73,6 +76,8 @@ pub struct Failed {
     pub lost_updates: u64,
     /// The overwrites behind them.
     pub overwrites: u64,
+    /// The same, named cell by named cell.
+    pub variables: Vec<VariableSettlement>,
 }
 
 impl From<Failed> for Outcome {
@@ -83,6 +88,7 @@ impl From<Failed> for Outcome {
             cycle: failed.cycle,
             lost_updates: failed.lost_updates,
             overwrites: failed.overwrites,
+            variables: failed.variables,
         }
     }
 }
@@ -96,6 +102,7 @@ impl Failed {
             cycle: None,
             lost_updates: 0,
             overwrites: 0,
+            variables: Vec::new(),
         }
     }
 }

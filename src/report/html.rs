@@ -135,6 +135,9 @@ fn scenario_section(scenario: &ScenarioReport) -> Markup {
             h2 { (badge(scenario.verdict)) " " span class="name" { (printable(&scenario.name)) } }
             p class="reason" { (scenario.reason) }
             (facts(scenario))
+            @if !scenario.lost_updates_by_variable.is_empty() {
+                (variables_table(scenario))
+            }
             div class="figures" {
                 figure class="rate-figure" {
                     figcaption { "failing rate: " strong { (rate_words(scenario)) } }
@@ -193,6 +196,32 @@ fn facts(scenario: &ScenarioReport) -> Markup {
             div { dt { "time" } dd { (seconds(scenario.elapsed_seconds)) } }
             @if let Some(origin) = &scenario.config {
                 div { dt { "config" } dd { (printable(&origin.file.display().to_string())) ":" (origin.line) } }
+            }
+        }
+    }
+}
+
+/// A program's shared variables: the lost updates and overwrites of each over the runs, and
+/// the value each would end with had no update been lost.
+fn variables_table(scenario: &ScenarioReport) -> Markup {
+    html! {
+        h3 { "by variable" }
+        div class="table-wrap" {
+            table class="variables" {
+                thead { tr {
+                    th { "variable" } th class="num" { "lost updates" } th class="num" { "overwrites" }
+                    th class="num" { "expected final" }
+                } }
+                tbody {
+                    @for (name, lost) in &scenario.lost_updates_by_variable {
+                        tr {
+                            td { code { (printable(name)) } }
+                            td class=(if *lost > 0 { "num lost" } else { "num" }) { (grouped((*lost).into())) }
+                            td class="num" { (scenario.overwrites_by_variable.get(name).map_or("-".to_string(), |n| grouped((*n).into()))) }
+                            td class="num" { (scenario.expected_final_by_variable.get(name).map_or("-".to_string(), |n| grouped((*n).into()))) }
+                        }
+                    }
+                }
             }
         }
     }

@@ -438,6 +438,7 @@ pub(crate) mod fixtures {
                     overwrites: lost_updates,
                     lost_updates,
                     lost_delta: expected_final - observed_final,
+                    variables: Vec::new(),
                 }),
             );
         }

@@ -324,6 +324,7 @@ fn check_consistent(file: &Path, scenario: &ScenarioReport) -> Result<(), MergeE
             scenario.failed_runs
         )));
     }
+    check_variables(scenario).map_err(problem)?;
     if scenario.first_failing_run.is_some() != (scenario.failing_runs > 0) {
         return Err(problem(format!(
             "{} failing runs, yet the first failing run is {}",
@@ -334,6 +335,51 @@ fn check_consistent(file: &Path, scenario: &ScenarioReport) -> Result<(), MergeE
         )));
     }
     Ok(())
+}
+
+/// Checks a program's per-variable counts against its totals: both maps name the same
+/// variables, and each adds up to its total.
+fn check_variables(scenario: &ScenarioReport) -> Result<(), String> {
+    let lost = &scenario.lost_updates_by_variable;
+    let overwrites = &scenario.overwrites_by_variable;
+    if lost.is_empty() && overwrites.is_empty() {
+        return Ok(());
+    }
+    if !lost.keys().eq(overwrites.keys()) {
+        return Err(format!(
+            "lost_updates_by_variable names {} but overwrites_by_variable names {}",
+            names_of(lost),
+            names_of(overwrites)
+        ));
+    }
+    let sum = |map: &BTreeMap<String, u64>| {
+        map.values()
+            .try_fold(0u64, |sum, value| sum.checked_add(*value))
+    };
+    for (field, map, total) in [
+        ("lost_updates", lost, scenario.lost_updates),
+        ("overwrites", overwrites, scenario.overwrites),
+    ] {
+        if sum(map) != Some(total) {
+            return Err(format!(
+                "its {field}_by_variable ({}) do not add up to its {total} {field}",
+                map.iter()
+                    .map(|(name, value)| format!("{name} {value}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The keys of `map`, for a message.
+fn names_of<T>(map: &BTreeMap<String, T>) -> String {
+    if map.is_empty() {
+        "none".to_string()
+    } else {
+        map.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Adds `value` to `sum`, or says which count of which shard overflowed.
@@ -368,7 +414,14 @@ fn merge_scenario<'a>(
     let mut elapsed: f64 = 0.0;
     let mut ended_by = EndedBy::Runs;
     let mut witness: Option<&ScenarioReport> = None;
+    // The expected final value is known from a shard whose runs settled (else the first's).
+    let mut expected_final = merged.expected_final;
+    let mut expected_known = false;
     for (file, shard) in shards {
+        if !expected_known && !shard.outcomes.is_empty() {
+            expected_final = shard.expected_final;
+            expected_known = true;
+        }
         add(&mut tally.runs, shard.runs, "runs", file, shard)?;
         add(
             &mut tally.failing_runs,
@@ -437,6 +490,32 @@ fn merge_scenario<'a>(
                 shard,
             )?;
         }
+        for (name, lost) in &shard.lost_updates_by_variable {
+            let variable = tally.variables.entry(name.clone()).or_default();
+            add(
+                &mut variable.lost_updates,
+                *lost,
+                "lost_updates_by_variable",
+                file,
+                shard,
+            )?;
+        }
+        for (name, overwrites) in &shard.overwrites_by_variable {
+            let variable = tally.variables.entry(name.clone()).or_default();
+            add(
+                &mut variable.overwrites,
+                *overwrites,
+                "overwrites_by_variable",
+                file,
+                shard,
+            )?;
+        }
+        if !shard.outcomes.is_empty() {
+            for (name, expected) in &shard.expected_final_by_variable {
+                let variable = tally.variables.entry(name.clone()).or_default();
+                variable.expected_final = variable.expected_final.or(Some(*expected));
+            }
+        }
         tally.exhaustive |= shard.exhaustive;
         elapsed = elapsed.max(shard.elapsed_seconds);
         for outcome in &shard.outcomes {
@@ -483,6 +562,10 @@ fn merge_scenario<'a>(
     merged.lost_updates = tally.lost_updates;
     merged.overwrites = tally.overwrites;
     merged.net_lost = tally.net_lost;
+    merged.expected_final = expected_final;
+    merged.lost_updates_by_variable = super::by_variable(&tally, |v| Some(v.lost_updates));
+    merged.overwrites_by_variable = super::by_variable(&tally, |v| Some(v.overwrites));
+    merged.expected_final_by_variable = super::by_variable(&tally, |v| v.expected_final);
     merged.exhaustive = tally.exhaustive;
     merged.coverage = coverage;
     merged.failure_rate = if tally.exhaustive {

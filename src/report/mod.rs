@@ -30,7 +30,7 @@ use crate::failure::Kind;
 use crate::scenario::{CounterSpec, EngineSpec, Expectation, Origin, Scenario, Storage, SyncMode};
 use crate::schedule::witness::ScheduleSummary;
 use crate::shard::Shard;
-use crate::tally::{Rate, Tally};
+use crate::tally::{Rate, Tally, VariableTally};
 
 /// Everything a reporter is told, in order.
 #[derive(Clone, Copy, Debug)]
@@ -237,8 +237,21 @@ pub struct ScenarioReport {
     /// Sum of the deltas of the lost updates over all executions; equals the sum over the
     /// executions of `expected_final - final`.
     pub net_lost: i128,
-    /// The final value with no lost update.
+    /// The final value with no lost update (for a program, the sum over its shared variables;
+    /// 0 when no execution settled).
     pub expected_final: i64,
+    /// A workload with named cells (a program's shared variables): the lost updates of each,
+    /// by name, every variable listed (0 for one that lost none). They add up to
+    /// `lost_updates`. Absent for a workload with one unnamed counter.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lost_updates_by_variable: BTreeMap<String, u64>,
+    /// The overwrites of each named cell, by name; they add up to `overwrites`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overwrites_by_variable: BTreeMap<String, u64>,
+    /// What each named cell would end with had no update been lost, in the execution that
+    /// gave `expected_final` (they add up to it); absent when no execution settled.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expected_final_by_variable: BTreeMap<String, i64>,
     /// Histogram of final values, most frequent first.
     pub outcomes: Vec<FinalCount>,
     /// The first failure messages (panics, deadlocks, livelocks).
@@ -372,6 +385,9 @@ impl ScenarioReport {
             expected_final: tally
                 .expected_final
                 .unwrap_or_else(|| counter.expected_final()),
+            lost_updates_by_variable: by_variable(&tally, |v| Some(v.lost_updates)),
+            overwrites_by_variable: by_variable(&tally, |v| Some(v.overwrites)),
+            expected_final_by_variable: by_variable(&tally, |v| v.expected_final),
             outcomes: tally
                 .most_frequent_finals()
                 .into_iter()
@@ -390,6 +406,18 @@ impl ScenarioReport {
             fingerprint: scenario.fingerprint(),
         }
     }
+}
+
+/// One figure of each named cell of `tally`, by name; cells without it left out.
+pub(crate) fn by_variable<T>(
+    tally: &Tally,
+    figure: impl Fn(&VariableTally) -> Option<T>,
+) -> BTreeMap<String, T> {
+    tally
+        .variables
+        .iter()
+        .filter_map(|(name, variable)| Some((name.clone(), figure(variable)?)))
+        .collect()
 }
 
 /// The result of a whole run: the JSON report.

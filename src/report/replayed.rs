@@ -1,6 +1,8 @@
 //! The report of a replay: the one execution of a schedule file as a run of one scenario, so
 //! that the reporters of runs (the HTML page) can show it.
 
+use std::collections::BTreeMap;
+
 use super::interleaving::{access_reports, describe_overwrites, write_table};
 use super::{EndedBy, FinalCount, RateReport, RunReport, ScenarioReport, ThreadReport, Verdict};
 use crate::engine::Outcome;
@@ -136,6 +138,9 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
         overwrites,
         net_lost,
         expected_final,
+        lost_updates_by_variable: BTreeMap::new(),
+        overwrites_by_variable: BTreeMap::new(),
+        expected_final_by_variable: BTreeMap::new(),
         outcomes,
         failures,
         exhaustive: true,

@@ -219,6 +219,13 @@ impl<W: Write> TextReporter<W> {
                 final_values(&r.outcomes, SHOWN_FINALS)
             )?;
         }
+        if r.lost_updates_by_variable.len() > 1 {
+            writeln!(
+                self.out,
+                "    lost updates by variable: {}",
+                words::by_variable(&r.lost_updates_by_variable)
+            )?;
+        }
         if r.failed_runs > 0 {
             writeln!(
                 self.out,
@@ -226,7 +233,9 @@ impl<W: Write> TextReporter<W> {
                 words::failure_kinds(&r.failure_kinds)
             )?;
         }
-        if r.lost_updates > 0 {
+        // The net shortfall sums the runs that settled: when only failed runs lost updates, it
+        // says nothing of them.
+        if r.lost_update_runs > 0 {
             let mut line = match r.net_lost {
                 0 => "    summed over the runs, the lost updates cancelled out: the final values \
                       average the expected one"
@@ -392,6 +401,7 @@ mod tests {
                     overwrites: lost_updates,
                     lost_updates,
                     lost_delta: 9 - observed_final,
+                    variables: Vec::new(),
                 }),
             );
         }

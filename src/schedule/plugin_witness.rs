@@ -2,19 +2,21 @@
 //! recorder, preemption-bounded search and delta debugging as every other body, with the
 //! plugin's own smaller variants tried first.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::body::run_controlled;
 use super::record::Recording;
-use super::search::{Explorer, FailureKind, Found, Judged, Limits, Minimality, minimize_schedule};
+use super::search::{Explorer, Found, Judged, Limits, Minimality, minimize_schedule};
 use super::witness::{
     Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, failure_of,
     shell_quoted,
 };
 use super::workload_file::{
-    FORMAT, FORMAT_VERSION, WorkloadFailure, WorkloadMinimal, WorkloadScenario, WorkloadSchedule,
+    FORMAT, FORMAT_VERSION, RecordedKind, WorkloadFailure, WorkloadMinimal, WorkloadScenario,
+    WorkloadSchedule,
 };
 use super::{Choice, Controlled, ControlledBody, Keep};
 use crate::check::Interleaving;
@@ -23,9 +25,9 @@ use crate::engine::{EngineError, Outcome};
 use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError};
 use crate::replay::describe_workload_outcome;
-use crate::report::interleaving::AccessReport;
+use crate::report::interleaving::{AccessReport, Overwritten};
 use crate::scenario::{DEFAULT_MAX_STEPS, Scenario};
-use crate::sync::context::{AccessLog, LoggedAccess};
+use crate::sync::context::{AccessKind, AccessLog, LoggedAccess};
 use crate::workload::plugin::PluginSpec;
 
 /// A plugin workload with its parameters, as a controlled body.
@@ -178,7 +180,7 @@ pub fn plugin_witness(
             params: spec.params_table(),
         },
         failure: WorkloadFailure {
-            kind: FailureKind::from(kind),
+            kind: RecordedKind::from(kind),
             description: describe_workload_outcome(&replayed.outcome),
         },
         minimal: WorkloadMinimal {
@@ -206,7 +208,9 @@ pub fn plugin_witness(
         notes.push(format!("schedule saved: {path}"));
     }
     let (shown, cycle) = failure_of(&replayed.outcome);
-    let interleaving = Interleaving::of(replayed.log, true);
+    let overwrote = overwritten(&replayed.log);
+    let mut interleaving = Interleaving::of(replayed.log, true);
+    interleaving.threads = variant.columns(interleaving.threads.len());
     let mut table: Vec<String> = interleaving
         .table(0, interleaving.steps.len().saturating_sub(1))
         .lines()
@@ -237,13 +241,14 @@ pub fn plugin_witness(
             accesses: interleaving
                 .steps
                 .iter()
+                .zip(overwrote)
                 .take(MAX_TABLE_ROWS)
-                .map(|step| AccessReport {
+                .map(|(step, overwrote)| AccessReport {
                     thread: step.thread,
                     text: step.access.clone(),
                     write: step.access.starts_with("write"),
                     preempted: step.preemption,
-                    overwrote: None,
+                    overwrote,
                 })
                 .collect(),
             thread_names: interleaving.threads.clone(),
@@ -254,6 +259,25 @@ pub fn plugin_witness(
         }),
         notes,
     })
+}
+
+/// For each access of `log`, the write it overwrote when it is a write that replaced a write
+/// it had not read: the cell's write just before it (writes to one cell are logged in the
+/// order they happened), or the cell's initial value when none was logged.
+fn overwritten(log: &[LoggedAccess]) -> Vec<Option<Overwritten>> {
+    let mut last_write: HashMap<usize, usize> = HashMap::new();
+    log.iter()
+        .enumerate()
+        .map(|(index, access)| {
+            let AccessKind::Write { cell, overwrite } = &access.kind else {
+                return None;
+            };
+            let victim = last_write.insert(*cell, index);
+            overwrite
+                .as_ref()
+                .map(|_| victim.map_or(Overwritten::Initial, Overwritten::Access))
+        })
+        .collect()
 }
 
 /// The shrunk failing schedule: a smaller variant's, else the whole workload's.

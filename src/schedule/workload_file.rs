@@ -14,6 +14,7 @@ use super::file::{
     top_level,
 };
 use super::search::{FailureKind, Minimality};
+use crate::failure::Kind;
 
 /// The `format` every plugin workload's schedule file names.
 pub const FORMAT: &str = "contend-workload-schedule";
@@ -62,10 +63,64 @@ pub struct WorkloadScenario {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadFailure {
-    /// `lost-update` or `failed` (a panic, such as a broken invariant, a deadlock, a livelock).
-    pub kind: FailureKind,
+    /// The kind of the failure: `lost-update`, `invariant`, `deadlock`, `panic` or
+    /// `livelock` (`failed`, any kind but a lost update, in files of earlier versions).
+    pub kind: RecordedKind,
     /// What happened, in words.
     pub description: String,
+}
+
+/// The kind of failure a plugin workload's schedule file records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordedKind {
+    /// At least one update is lost.
+    LostUpdate,
+    /// A `check` or `assert` (an invariant) failed.
+    Invariant,
+    /// The threads wait for each other.
+    Deadlock,
+    /// A thread panicked.
+    Panic,
+    /// The execution did not end.
+    Livelock,
+    /// Any failure but a lost update, as files of earlier versions recorded it.
+    Failed,
+}
+
+impl From<Kind> for RecordedKind {
+    fn from(kind: Kind) -> RecordedKind {
+        match kind {
+            Kind::LostUpdate => RecordedKind::LostUpdate,
+            Kind::Invariant => RecordedKind::Invariant,
+            Kind::Deadlock => RecordedKind::Deadlock,
+            Kind::Panic => RecordedKind::Panic,
+            Kind::Livelock => RecordedKind::Livelock,
+        }
+    }
+}
+
+impl RecordedKind {
+    /// The name the file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordedKind::Failed => FailureKind::Failed.as_str(),
+            RecordedKind::LostUpdate => Kind::LostUpdate.as_str(),
+            RecordedKind::Invariant => Kind::Invariant.as_str(),
+            RecordedKind::Deadlock => Kind::Deadlock.as_str(),
+            RecordedKind::Panic => Kind::Panic.as_str(),
+            RecordedKind::Livelock => Kind::Livelock.as_str(),
+        }
+    }
+
+    /// Whether an execution that failed with `kind` shows the recorded failure (`failed`
+    /// stands for every kind but a lost update).
+    pub fn matches(self, kind: Kind) -> bool {
+        match self {
+            RecordedKind::Failed => kind != Kind::LostUpdate,
+            recorded => recorded == RecordedKind::from(kind),
+        }
+    }
 }
 
 /// The minimal failing schedule of a plugin workload.
@@ -195,5 +250,31 @@ impl WorkloadSchedule {
         // The top-level keys only: a counter's long schedule is not parsed whole here.
         toml::from_str::<Header>(super::file::top_level(text))
             .is_ok_and(|h| h.format.as_deref() == Some(FORMAT))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_kind_matches_its_own_kind_and_failed_matches_every_kind_but_a_lost_update() {
+        for kind in [
+            Kind::LostUpdate,
+            Kind::Invariant,
+            Kind::Deadlock,
+            Kind::Panic,
+            Kind::Livelock,
+        ] {
+            let recorded = RecordedKind::from(kind);
+            assert_eq!(recorded.as_str(), kind.as_str());
+            assert!(recorded.matches(kind));
+            assert_eq!(RecordedKind::Failed.matches(kind), kind != Kind::LostUpdate);
+        }
+        assert!(!RecordedKind::Invariant.matches(Kind::Deadlock));
+        let read: WorkloadFailure =
+            toml::from_str("kind = \"failed\"\ndescription = \"an earlier file\"").unwrap();
+        assert_eq!(read.kind, RecordedKind::Failed);
+        assert_eq!(read.kind.as_str(), "failed");
     }
 }

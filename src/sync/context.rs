@@ -396,14 +396,22 @@ pub(crate) fn random_u64() -> u64 {
     })
 }
 
-/// The name of thread `index` of an execution: `main` for the body's thread, then `Thread-1`,
-/// `Thread-2`, ... in the order they were spawned.
+/// The name of thread `index` of the execution running on this thread: the name it was
+/// spawned with ([`crate::thread::spawn_named`]), else `main` for the body's thread, then
+/// `Thread-1`, `Thread-2`, ... in the order they were spawned (outside an execution too).
+/// Never call it while holding the execution's waits.
 pub(crate) fn thread_name(index: usize) -> String {
-    if index == 0 {
-        "main".to_string()
-    } else {
-        format!("Thread-{index}")
-    }
+    let named = ACTIVE
+        .try_with(|active| {
+            let active = active.try_borrow().ok()?;
+            let execution = &active.as_ref()?.execution;
+            execution
+                .waits
+                .with(|state| state.graph.thread_named(index))
+        })
+        .ok()
+        .flatten();
+    named.unwrap_or_else(|| crate::sync::graph::default_thread_name(index))
 }
 
 /// Where the threads a thread spawns wait until all of them have arrived and the spawning

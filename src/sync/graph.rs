@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::sync::context::thread_name;
 use crate::sync::deadlock::{Deadlock, Wait, WaitCycle};
 
 /// Something a thread can hold or wait for, by the number of its object.
@@ -34,9 +33,19 @@ impl fmt::Display for Resource {
             Resource::Barrier(n) => write!(f, "barrier#{n}"),
             Resource::Once(n) => write!(f, "once#{n}"),
             Resource::Channel(n) => write!(f, "channel#{n}"),
-            Resource::Thread(i) => f.write_str(&thread_name(*i)),
+            Resource::Thread(i) => f.write_str(&default_thread_name(*i)),
             Resource::AllThreads => f.write_str("every thread it started"),
         }
+    }
+}
+
+/// Thread `index`'s name when it was given none: `main` for the body's thread, then
+/// `Thread-1`, `Thread-2`, ... in the order they were spawned.
+pub(crate) fn default_thread_name(index: usize) -> String {
+    if index == 0 {
+        "main".to_string()
+    } else {
+        format!("Thread-{index}")
     }
 }
 
@@ -66,6 +75,16 @@ impl WaitGraph {
     /// Names `resource` `name` in the waits the graph describes.
     pub(crate) fn name(&mut self, resource: Resource, name: String) {
         self.names.insert(resource, name);
+    }
+
+    /// The name thread `index` was spawned with, if it was given one.
+    pub(crate) fn thread_named(&self, index: usize) -> Option<String> {
+        self.names.get(&Resource::Thread(index)).cloned()
+    }
+
+    /// Thread `index` in words: its name, or `Thread-N`.
+    fn thread_label(&self, index: usize) -> String {
+        self.label(Resource::Thread(index))
     }
 
     /// `resource` in words: its name, or `mutex#N` and the like.
@@ -206,7 +225,7 @@ impl WaitGraph {
                     .expect("every thread of a cycle waits");
                 let mut wait = self.wait_of(thread, resource);
                 if !wait.for_thread_end {
-                    wait.holders = vec![thread_name(next)];
+                    wait.holders = vec![self.thread_label(next)];
                 }
                 wait
             })
@@ -221,7 +240,7 @@ impl WaitGraph {
         } else {
             self.holders(resource)
                 .into_iter()
-                .map(thread_name)
+                .map(|thread| self.thread_label(thread))
                 .collect()
         };
         let resource = match resource {
@@ -229,7 +248,7 @@ impl WaitGraph {
                 let running: Vec<String> = self
                     .holders(resource)
                     .into_iter()
-                    .map(thread_name)
+                    .map(|thread| self.thread_label(thread))
                     .collect();
                 if running.is_empty() {
                     resource.to_string()
@@ -240,7 +259,7 @@ impl WaitGraph {
             _ => self.label(resource),
         };
         Wait {
-            thread: thread_name(thread),
+            thread: self.thread_label(thread),
             resource,
             for_thread_end,
             holders,
@@ -262,8 +281,8 @@ impl WaitGraph {
         Deadlock {
             cycle: self
                 .waiting
-                .keys()
-                .find_map(|&thread| self.blocking_cycle_from(thread)),
+                .iter()
+                .find_map(|&(thread, _)| self.blocking_cycle_from(thread)),
             waiting: self.waits(),
             timed_out: None,
         }

@@ -135,7 +135,7 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         let execution = context::execution();
-        let (index, name, exit) = start(&execution);
+        let (index, name, exit) = start(&execution, None);
         self.spawned
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

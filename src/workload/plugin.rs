@@ -69,6 +69,12 @@ pub trait Plugin: Send + Sync + 'static {
     fn engines(&self) -> &'static [PluginEngine] {
         &[PluginEngine::Shuttle, PluginEngine::Threads]
     }
+
+    /// The names the body gives its threads with [`crate::thread::spawn_named`], in spawn
+    /// order: an interleaving's columns show them. Empty by default (`Thread-1`, ...).
+    fn thread_names(&self, _params: &Self::Params) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Parameters that could not be read.
@@ -139,6 +145,7 @@ trait BoundParams: Send + Sync {
     fn engines(&self) -> &'static [PluginEngine];
     fn body(&self) -> Body;
     fn smaller(&self) -> Vec<PluginSpec>;
+    fn thread_names(&self) -> Vec<String>;
     fn to_toml(&self) -> toml::Table;
     fn debug(&self) -> String;
 }
@@ -173,6 +180,10 @@ impl<P: Plugin> BoundParams for Bound<P> {
                 }))
             })
             .collect()
+    }
+
+    fn thread_names(&self) -> Vec<String> {
+        self.plugin.0.thread_names(&self.params)
     }
 
     fn to_toml(&self) -> toml::Table {
@@ -212,6 +223,26 @@ impl PluginSpec {
     /// The parameters as a TOML table, as schedule files keep them.
     pub fn params_table(&self) -> toml::Table {
         self.0.to_toml()
+    }
+
+    /// The names of the body's threads in spawn order, where it names them (empty where it
+    /// does not).
+    pub fn thread_names(&self) -> Vec<String> {
+        self.0.thread_names()
+    }
+
+    /// The columns of an interleaving of this workload: `main`, then the threads' names
+    /// where the body gives them, `Thread-N` for the others.
+    pub fn columns(&self, threads: usize) -> Vec<String> {
+        let names = self.thread_names();
+        (0..threads)
+            .map(
+                |index| match index.checked_sub(1).and_then(|i| names.get(i)) {
+                    Some(name) => name.clone(),
+                    None => crate::sync::graph::default_thread_name(index),
+                },
+            )
+            .collect()
     }
 }
 

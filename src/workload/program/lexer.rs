@@ -6,8 +6,10 @@ use super::error::ProgramError;
 /// A token of the language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Token {
-    /// An integer literal (a decimal that fits in an i64; `_` allowed between digits).
-    Int(i64),
+    /// An integer literal (a decimal up to 2^63, `_` allowed between digits): at most
+    /// `i64::MAX`, or 2^63 right after a minus sign, which makes `i64::MIN` (the parser
+    /// decides).
+    Int(u64),
     /// A name or a keyword.
     Word(String),
     /// An operator or punctuation: `+ - * / % == != < <= > >= && || ! = += -= ( ) { } ;`.
@@ -66,16 +68,11 @@ pub fn tokens(code: &str) -> Result<Vec<(Token, Span)>, ProgramError> {
                 ));
             }
             let digits: String = code[start..at].chars().filter(|&c| c != '_').collect();
-            let value = digits.parse::<i64>().map_err(|_| {
-                ProgramError::new(
-                    start..at,
-                    format!(
-                        "the number {} does not fit in a 64-bit integer (at most {})",
-                        &code[start..at],
-                        i64::MAX
-                    ),
-                )
-            })?;
+            let value = digits
+                .parse::<u64>()
+                .ok()
+                .filter(|&value| value <= NEGATIVE_LIMIT)
+                .ok_or_else(|| too_large(&code[start..at], start..at))?;
             out.push((Token::Int(value), start..at));
         } else if c.is_ascii_alphabetic() || c == '_' {
             let start = at;
@@ -101,4 +98,19 @@ pub fn tokens(code: &str) -> Result<Vec<(Token, Span)>, ProgramError> {
     }
     out.push((Token::End, code.len()..code.len()));
     Ok(out)
+}
+
+/// The magnitude of `i64::MIN`: the largest literal, which only a minus sign makes fit.
+pub const NEGATIVE_LIMIT: u64 = i64::MIN.unsigned_abs();
+
+/// The error of a literal `written` at `span` that does not fit in a 64-bit integer.
+pub fn too_large(written: &str, span: std::ops::Range<usize>) -> ProgramError {
+    ProgramError::new(
+        span,
+        format!(
+            "the number {written} does not fit in a 64-bit integer (from {} to {})",
+            i64::MIN,
+            i64::MAX
+        ),
+    )
 }

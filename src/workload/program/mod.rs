@@ -210,6 +210,32 @@ fn declarations(params: &ProgramParams) -> Result<Declarations, CompileError> {
     })
 }
 
+/// Checks that no two running threads share a name: a copy `name-i` of an entry with `count`
+/// is not also the name of another entry (reports call threads by these names).
+fn check_copy_names(params: &ProgramParams) -> Result<(), CompileError> {
+    let mut copies: BTreeMap<String, usize> = BTreeMap::new();
+    for (index, thread) in params.threads.iter().enumerate() {
+        if thread.count > 1 {
+            for copy in 1..=thread.count {
+                copies.insert(format!("{}-{copy}", thread.name), index);
+            }
+        }
+    }
+    for (index, thread) in params.threads.iter().enumerate() {
+        if let Some(&entry) = copies.get(&thread.name) {
+            return Err(fail(
+                Place::ThreadName(index),
+                format!(
+                    "thread name `{}` is the name of a copy of threads[{entry}] (`{}` with count \
+                     = {}): reports call each thread by its name, so give this one another",
+                    thread.name, params.threads[entry].name, params.threads[entry].count
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses and checks `params`: every error a program can show before it runs.
 pub fn compile(params: &ProgramParams) -> Result<Compiled, CompileError> {
     let declarations = declarations(params)?;
@@ -261,6 +287,7 @@ pub fn compile(params: &ProgramParams) -> Result<Compiled, CompileError> {
             locals,
         });
     }
+    check_copy_names(params)?;
     let total: u32 = threads.iter().map(|t| t.count).sum();
     if total as usize > crate::config::MAX_THREADS {
         return Err(fail(

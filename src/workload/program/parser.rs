@@ -23,7 +23,7 @@
 
 use super::ast::{AssignOp, BinOp, Expr, Name, Span, Stmt, StmtKind, UnOp};
 use super::error::ProgramError;
-use super::lexer::{Token, tokens};
+use super::lexer::{NEGATIVE_LIMIT, Token, tokens, too_large};
 
 /// Words that cannot name a variable, lock or condition variable.
 pub const KEYWORDS: [&str; 16] = [
@@ -259,7 +259,7 @@ impl Parser {
     fn repeat(&mut self, start: usize) -> Result<Stmt, ProgramError> {
         self.advance();
         let (count, count_span) = match self.peek().clone() {
-            Token::Int(count) if count <= MAX_REPEAT => (count as u64, self.advance().1),
+            Token::Int(count) if count <= MAX_REPEAT as u64 => (count, self.advance().1),
             Token::Int(_) => {
                 return Err(self.error_here(&format!("a repeat count is at most {MAX_REPEAT}")));
             }
@@ -389,6 +389,13 @@ impl Parser {
         match token {
             Token::Symbol("-") | Token::Symbol("!") => {
                 self.advance();
+                if token == Token::Symbol("-")
+                    && let Token::Int(NEGATIVE_LIMIT) = self.peek()
+                {
+                    // `-9223372036854775808` is `i64::MIN`, whose magnitude alone does not fit.
+                    let literal = self.advance().1;
+                    return Ok(Expr::Int(i64::MIN, span.start..literal.end));
+                }
                 let op = if token == Token::Symbol("-") {
                     UnOp::Neg
                 } else {
@@ -410,6 +417,8 @@ impl Parser {
                 Ok(inner)
             }
             Token::Int(value) => {
+                let value = i64::try_from(value)
+                    .map_err(|_| too_large(&value.to_string(), span.clone()))?;
                 self.advance();
                 Ok(Expr::Int(value, span))
             }

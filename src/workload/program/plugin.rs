@@ -39,14 +39,10 @@ impl Plugin for ProgramPlugin {
             let mut index = 0;
             for (entry, spec) in program.threads.iter().enumerate() {
                 for copy in 1..=spec.count {
-                    let name = if spec.count > 1 {
-                        format!("{}-{copy}", spec.name)
-                    } else {
-                        spec.name.clone()
-                    };
+                    let name = copy_name(&spec.name, spec.count, copy);
                     let (program, world) = (Arc::clone(&program), Arc::clone(&world));
                     let started = index;
-                    handles.push(thread::spawn(move || {
+                    handles.push(thread::spawn_named(name.clone(), move || {
                         run_thread(&program, &world, &program.threads[entry], started, &name)
                     }));
                     index += 1;
@@ -64,6 +60,24 @@ impl Plugin for ProgramPlugin {
 
     fn smaller(&self, params: &ProgramParams) -> Vec<ProgramParams> {
         smaller(params)
+    }
+
+    fn thread_names(&self, params: &ProgramParams) -> Vec<String> {
+        params
+            .threads
+            .iter()
+            .flat_map(|spec| (1..=spec.count).map(|copy| copy_name(&spec.name, spec.count, copy)))
+            .collect()
+    }
+}
+
+/// The name of copy `copy` of a thread entry `name` that runs `count` copies: `name` alone,
+/// or `name-1` ... `name-N`.
+fn copy_name(name: &str, count: u32, copy: u32) -> String {
+    if count > 1 {
+        format!("{name}-{copy}")
+    } else {
+        name.to_string()
     }
 }
 

@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use super::error::line_column;
 use super::{CompileError, MAX_COUNT, Place, ProgramParams, ThreadParams, compile};
@@ -200,6 +201,53 @@ fn locate(
         Place::Threads => (threads.span(), "program.threads".into(), inner.message),
     };
     TableError { span, key, message }
+}
+
+/// The whole key path, from `program`, of what config text `text` holds at byte `offset` when
+/// that is inside a scenario's `[scenario.program]` table: `program.shared.x`,
+/// `program.threads[0].extra`. `None` elsewhere, or when the text does not parse.
+pub fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let document = DeTable::parse(text).ok()?;
+    let scenarios = document
+        .get_ref()
+        .iter()
+        .find(|(key, _)| key.get_ref() == "scenario")?
+        .1;
+    let DeValue::Array(scenarios) = scenarios.get_ref() else {
+        return None;
+    };
+    scenarios.iter().find_map(|scenario| {
+        let DeValue::Table(scenario) = scenario.get_ref() else {
+            return None;
+        };
+        let program = scenario
+            .iter()
+            .find(|(key, _)| key.get_ref() == "program")?
+            .1;
+        path_within(program, offset).map(|path| format!("program{path}"))
+    })
+}
+
+/// The path, below `value`, of the entry whose key or value holds `offset`, down to the
+/// innermost one: `.threads[0].extra`. `None` when no entry of `value` holds it.
+fn path_within(value: &Spanned<DeValue<'_>>, offset: usize) -> Option<String> {
+    let holds = |span: Range<usize>| span.contains(&offset);
+    match value.get_ref() {
+        DeValue::Table(table) => table.iter().find_map(|(key, value)| {
+            (holds(key.span()) || holds(value.span())).then(|| {
+                format!(
+                    ".{}{}",
+                    key.get_ref(),
+                    path_within(value, offset).unwrap_or_default()
+                )
+            })
+        }),
+        DeValue::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+            holds(item.span())
+                .then(|| format!("[{index}]{}", path_within(item, offset).unwrap_or_default()))
+        }),
+        _ => None,
+    }
 }
 
 fn strings(list: &Option<Spanned<Vec<Spanned<String>>>>) -> Vec<String> {
