@@ -48,6 +48,21 @@ executor = "shuttle"
 await_in_critical_section = true
 threads = [{ delta = 2, ops = 3 }, { delta = -1, ops = 3 }]
 expect = "lost-updates"
+
+[[scenario]]
+name = "program"
+workload = "program"
+engine = "shuttle"
+runs = 50
+expect = "invariant"
+[scenario.program]
+shared = { balance = 100 }
+locks = ["m"]
+check = ["balance >= 0"]
+threads = [
+  { name = "alice", code = "if balance >= 80 {\n  balance -= 80\n}", count = 2 },
+  { name = "bob", code = "lock m; balance += thread; unlock m" },
+]
 "#;
 
 /// Values that break sizes, signs, types and encodings.
@@ -194,6 +209,17 @@ fn mutated_configs_end_in_a_verdict_or_one_message() {
 
 #[test]
 fn mutated_schedule_files_end_in_a_verdict_or_one_message() {
+    mutated_schedule_files_of("shuttle", seed() ^ 1);
+}
+
+#[test]
+fn mutated_program_schedule_files_end_in_a_verdict_or_one_message() {
+    mutated_schedule_files_of("program", seed() ^ 2);
+}
+
+/// Saves the failing schedule of scenario `scenario` of [`CONFIG`], then replays mutations of
+/// it drawn from `seed`: each ends in a verdict or one message, and an edited file is refused.
+fn mutated_schedule_files_of(scenario: &str, seed: u64) {
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("c.toml"), CONFIG).unwrap();
     let run = contend(
@@ -202,15 +228,16 @@ fn mutated_schedule_files_end_in_a_verdict_or_one_message() {
             "c.toml",
             "-q",
             "--scenario",
-            "shuttle",
+            scenario,
             "--out",
             "out",
         ],
         dir.path(),
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let schedule = std::fs::read_to_string(dir.path().join("out/shuttle.schedule.toml")).unwrap();
-    let mut rng = SmallRng::seed_from_u64(seed() ^ 1);
+    let schedule =
+        std::fs::read_to_string(dir.path().join(format!("out/{scenario}.schedule.toml"))).unwrap();
+    let mut rng = SmallRng::seed_from_u64(seed);
     for _ in 0..CASES {
         let case = TempDir::new().unwrap();
         let mut text = schedule.clone();

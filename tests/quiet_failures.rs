@@ -140,8 +140,9 @@ fn failing_scenarios_of_2000_runs_under_shuttle_run_them_all_and_count_their_kin
     }
     let deadlock = &report["scenarios"][1]["minimal_schedule"]["cycle"];
     assert!(
-        deadlock.to_string().contains("Thread-1") && deadlock.to_string().contains("Thread-2"),
-        "the deadlock's cycle: {deadlock}"
+        deadlock.to_string().contains("\"thread\":\"t1\"")
+            && deadlock.to_string().contains("\"thread\":\"t2\""),
+        "the deadlock's cycle names the program's threads: {deadlock}"
     );
 }
 
