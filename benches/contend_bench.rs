@@ -1,21 +1,22 @@
-//! contend's benchmarks: four measurements, each against a baseline measured in the same run.
+//! contend's benchmarks: sixteen measurements, each against a baseline measured in the same run.
 //!
 //! Machines are shared and noisy, so every result is a ratio to a baseline taken in this very
 //! process, and every timed measurement alternates baseline and contend over several rounds and
-//! compares their medians.
+//! compares their medians. A part's number is its place in [`MEASUREMENTS`]; its key selects it.
 //!
 //! 1. `racy`: how often real threads lose an update with contend's default jitter, against the
 //!    same read-then-write code run without barrier or jitter (contend's engine, and a naive port
 //!    with plain std threads).
 //! 2. `shuttle`: the time of contend's shuttle engine against the same body as a hand-written
-//!    shuttle test (`contend_bench/shuttle.rs`, with part 16).
+//!    shuttle test, racy counter 2 x 100 (`contend_bench/shuttle.rs`).
 //! 3. `mutex`: the time of a mutex-protected counter on contend's threads engine against a plain
 //!    `std::sync::Mutex<i64>` loop.
 //! 4. `memory`: the peak memory of `contend run --trace` on a racy 2 x 1,000,000 op run, against
 //!    the same run without `--trace`, and whether the trace holds one event per overwrite.
-//!
-//! 5. `shrink`, 6. `replay`, 7. `async`: the lesson's counter found and shrunk under shuttle,
-//!    `contend replay` beyond process start, the lesson's coroutines on tokio.
+//! 5. `shrink`: the lesson's counter found, shrunk, proven minimal and saved under shuttle,
+//!    against the run alone.
+//! 6. `replay`: `contend replay` of a saved minimal schedule, beyond process start.
+//! 7. `async`: the lesson's coroutines on tokio's current-thread runtime.
 //! 8. `processes`: the lesson's processes with a lock, per execution, against the lesson's own
 //!    Python `multiprocessing` example run in the same bench (when `python3` is present).
 //! 9. `shards`: each of 3 shards of a campaign against the unsharded run (time), and the merged
@@ -25,11 +26,15 @@
 //!     and a racy 2 x 10,000,000 op run, each in a child process of this bench, against the
 //!     ledger that kept a record of every write (in `contend_bench/ledger_baseline.rs`); and the
 //!     peak memory of `contend run` on the same two runs.
-//!
+//! 12. `jobs`: a shuttle scenario's blocks on 2 worker threads (`-j 2`) against 1, totals equal.
 //! 13. `replay-memory`: the peak memory of `contend replay` of the lesson's full-size
 //!     `--no-shrink` schedule, against the same replay with `--full` (every step kept).
+//! 14. `program`: the lesson's racy counter written as `workload = "program"` against the
+//!     built-in counter under shuttle, the same lost updates.
 //! 15. `dpor`: executions and time to exhaust the mutex and racy counters 2 x n under
 //!     `scheduler = "dpor"`, against loom on the same counters (`contend_bench/dpor.rs`).
+//! 16. `shuttle-tiny`: part 2 at 2 x 1 op per execution, the size the shrinker and exhaustive
+//!     searches live on (`contend_bench/shuttle.rs`).
 //!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
@@ -74,7 +79,8 @@ struct Row {
     met: Option<bool>,
 }
 
-/// A measurement the command line can select by its key.
+/// A measurement the command line can select by its key. Its part number is its place in
+/// [`MEASUREMENTS`], counted from 1.
 struct Measurement {
     key: &'static str,
     title: &'static str,
@@ -84,82 +90,82 @@ struct Measurement {
 const MEASUREMENTS: [Measurement; 16] = [
     Measurement {
         key: "racy",
-        title: "1. real threads, racy counter: executions that lose an update",
+        title: "real threads, racy counter: executions that lose an update",
         run: racy_threads,
     },
     Measurement {
         key: "shuttle",
-        title: "2. shuttle engine against a hand-written shuttle test",
+        title: "shuttle engine against a hand-written shuttle test",
         run: shuttle_engine::shuttle_engine,
     },
     Measurement {
         key: "mutex",
-        title: "3. real threads, mutex counter, no jitter: time",
+        title: "real threads, mutex counter, no jitter: time",
         run: mutex_threads,
     },
     Measurement {
-        key: "jobs",
-        title: "12. --jobs: a shuttle scenario's blocks on 2 worker threads against 1",
-        run: parallel_jobs,
-    },
-    Measurement {
         key: "memory",
-        title: "4. peak memory of `contend run --trace` on a racy 2 x 1,000,000 op run",
+        title: "peak memory of `contend run --trace` on a racy 2 x 1,000,000 op run",
         run: trace_memory,
     },
     Measurement {
         key: "shrink",
-        title: "5. the lesson's racy counter under shuttle: found, shrunk, proven and saved",
+        title: "the lesson's racy counter under shuttle: found, shrunk, proven and saved",
         run: shrink_lesson,
     },
     Measurement {
         key: "replay",
-        title: "6. `contend replay` of a saved minimal schedule, beyond process start",
+        title: "`contend replay` of a saved minimal schedule, beyond process start",
         run: replay_time,
     },
     Measurement {
         key: "async",
-        title: "7. the lesson's coroutines (1,000,000 / 1,000,001 ops) on tokio's current-thread runtime",
+        title: "the lesson's coroutines (1,000,000 / 1,000,001 ops) on tokio's current-thread runtime",
         run: async_coroutines,
     },
     Measurement {
         key: "processes",
-        title: "8. the lesson's processes (+1 x 10,000, -1 x 10,001 with a lock) against its Python",
+        title: "the lesson's processes (+1 x 10,000, -1 x 10,001 with a lock) against its Python",
         run: processes_lesson,
     },
     Measurement {
         key: "shards",
-        title: "9. a campaign in 3 shards against the unsharded run",
+        title: "a campaign in 3 shards against the unsharded run",
         run: sharded_campaign,
     },
     Measurement {
         key: "progress",
-        title: "10. the progress bar on a terminal against -q, 10,000 shuttle executions",
+        title: "the progress bar on a terminal against -q, 10,000 shuttle executions",
         run: progress_cost,
     },
     Measurement {
         key: "ledger",
-        title: "11. the ledger's peak memory and time per op, against a record of every write",
+        title: "the ledger's peak memory and time per op, against a record of every write",
         run: ledger_memory,
     },
     Measurement {
+        key: "jobs",
+        title: "--jobs: a shuttle scenario's blocks on 2 worker threads against 1",
+        run: parallel_jobs,
+    },
+    Measurement {
         key: "replay-memory",
-        title: "13. `contend replay` of the lesson's --no-shrink schedule: peak memory, window against every step",
+        title: "`contend replay` of the lesson's --no-shrink schedule: peak memory, window against every step",
         run: replay_memory,
     },
     Measurement {
         key: "program",
-        title: "14. the lesson's racy counter written as a program against the built-in counter, under shuttle",
+        title: "the lesson's racy counter written as a program against the built-in counter, under shuttle",
         run: program_counter,
     },
     Measurement {
         key: "dpor",
-        title: "15. dpor: executions and time to exhaust the counter 2 x n, against loom",
+        title: "dpor: executions and time to exhaust the counter 2 x n, against loom",
         run: dpor::dpor_against_loom,
     },
     Measurement {
         key: "shuttle-tiny",
-        title: "16. shuttle engine against a hand-written shuttle test, tiny executions (2 x 1 op)",
+        title: "shuttle engine against a hand-written shuttle test, tiny executions (2 x 1 op)",
         run: shuttle_engine::shuttle_tiny,
     },
 ];
@@ -178,9 +184,9 @@ fn main() -> ExitCode {
     let exact = MEASUREMENTS
         .iter()
         .any(|m| Some(m.key) == filter.as_deref());
-    let selected: Vec<&Measurement> = MEASUREMENTS
-        .iter()
-        .filter(|m| {
+    let selected: Vec<(usize, &Measurement)> = (1..)
+        .zip(MEASUREMENTS.iter())
+        .filter(|(_, m)| {
             filter
                 .as_deref()
                 .is_none_or(|f| if exact { m.key == f } else { m.key.contains(f) })
@@ -198,8 +204,8 @@ fn main() -> ExitCode {
 
     let started = Instant::now();
     let mut rows = Vec::new();
-    for measurement in selected {
-        println!("== {} [{}]", measurement.title, measurement.key);
+    for (part, measurement) in selected {
+        println!("== {part}. {} [{}]", measurement.title, measurement.key);
         let measured = Instant::now();
         rows.extend((measurement.run)());
         println!("   ({:.1} s)", measured.elapsed().as_secs_f64());
