@@ -66,8 +66,8 @@ pub enum Access {
     AcquireShared(Object),
     /// Releases a read-write lock held for reading.
     ReleaseShared(Object),
-    /// Tries to take a lock without waiting; a success is noted as an [`Access::Acquire`] of
-    /// the same step, a failure reads the lock.
+    /// Tries to take a lock without waiting; a success is noted as an [`Access::Acquire`] in
+    /// the same step too, a failure only reads the lock.
     TryLock(Object),
     /// Ends the task with this id.
     Exit(usize),
@@ -204,12 +204,17 @@ pub fn unknown<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Runs `f`, which makes `access` (at a scheduling point of its own, or at none): announced
-/// before it and noted once it is done, so that the access is counted in the step that makes
-/// it either way.
+/// Runs `f`, which makes `access` under shuttle at a scheduling point of its own, or at none,
+/// or blocks without one first (a barrier's first arrivals do). While a search reads the
+/// announcements, the access gets a scheduling point of its own first, announced, so that the
+/// step that makes it is the step announced to make it; it is also noted in the step running
+/// when it is done.
 #[inline]
 pub fn around<T>(access: Access, f: impl FnOnce() -> T) -> T {
     announce(access);
+    if ACTIVE.get() {
+        shuttle::thread::yield_now();
+    }
     let result = f();
     settle();
     note(access);

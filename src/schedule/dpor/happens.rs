@@ -69,6 +69,8 @@ struct LockState {
     acquires: Vec<usize>,
     /// The steps every release so far happens after.
     released: Clock,
+    /// The last release.
+    last_release: Option<usize>,
     /// The failed tries since the last release: the next release races with each.
     tries: Vec<usize>,
 }
@@ -209,13 +211,18 @@ impl HappensBefore {
                 clock.join(&state.released);
             }
             Access::TryLock(lock) => {
-                // A failed try saw the lock held: it comes after the acquires, and taking it
-                // before them would have succeeded.
+                // A try comes after the acquires and the last release, and its outcome
+                // changes with either order: before an acquire it would have taken the lock,
+                // before the release after it, it would have failed (a success is noted as
+                // an acquire as well).
                 let Some(state) = self.locks.get(&lock) else {
                     return;
                 };
                 for &a in &state.acquires {
                     self.against(a, task, base, clock, races);
+                }
+                if let Some(r) = state.last_release {
+                    self.against(r, task, base, clock, races);
                 }
             }
             Access::Release(lock) | Access::ReleaseShared(lock) => {
@@ -258,6 +265,7 @@ impl HappensBefore {
             Access::Release(lock) | Access::ReleaseShared(lock) => {
                 let state = self.locks.entry(lock).or_default();
                 state.released.join(clock);
+                state.last_release = Some(index);
                 state.tries.clear();
             }
             Access::TryLock(lock) => self.locks.entry(lock).or_default().tries.push(index),

@@ -138,19 +138,7 @@ impl Explorer {
 
     /// The accesses of the step `task` just made, having announced `announced` before it and
     /// noted `notes` during it.
-    fn step_accesses(
-        &self,
-        task: usize,
-        mut announced: Access,
-        mut notes: Vec<Access>,
-    ) -> Vec<Access> {
-        // A try that took the lock is an acquire.
-        if let Access::TryLock(lock) = announced
-            && let Some(i) = notes.iter().position(|a| *a == Access::Acquire(lock))
-        {
-            notes.remove(i);
-            announced = Access::Acquire(lock);
-        }
+    fn step_accesses(&self, task: usize, mut announced: Access, notes: Vec<Access>) -> Vec<Access> {
         // An operation that may wait, still announced, did not happen: the task blocked there,
         // and blocking is recorded as unknown, which keeps every order around it.
         let may_wait = matches!(

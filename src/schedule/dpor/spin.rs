@@ -33,7 +33,7 @@ pub struct Spins {
 }
 
 /// Whether a step made of `accesses` changes nothing another task could see (a failed try
-/// of a lock only reads it).
+/// of a lock only reads it; a successful one is noted as an acquire too).
 fn reads_only(accesses: &[Access]) -> bool {
     accesses.iter().all(|a| {
         matches!(
