@@ -4,8 +4,10 @@
 //! after the step that created it), a join (after the joined task's exit), a lock (an acquire
 //! after the release before it) and conflicting accesses to one word. Two steps of different
 //! tasks *race* when they conflict and neither happens before the other through other steps:
-//! for a word, the last write and the reads after it; for a lock, the previous acquire, with
-//! the release between them left out (taking the lock first is the other order); anything
+//! for a word, the last write and the reads after it; for a lock, the acquires since the last
+//! exclusive one (a read-write lock's readers count as conflicting), with the releases between
+//! them left out (taking the lock first is the other order); a try of a lock races with the
+//! acquires and the release before it, and a failed try with the release after it; anything
 //! unknown races with the last step of every other task.
 
 use std::collections::HashMap;

@@ -7,7 +7,10 @@
 //! start the reversed order, unless one is already there or asleep; a task asleep at a
 //! decision is not run there, so no two complete executions explored are equivalent. In
 //! [`Reduction::None`] it is a plain depth-first search of every schedule, optionally bounded
-//! in preemptions.
+//! in preemptions. In both, a task spinning ([`super::spin`]) is not run until another makes
+//! progress it could see, and when every task that could run spins, the execution goes on
+//! with one of them and no alternative, until it ends or reaches its steps' bound (a
+//! livelock).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -58,23 +58,20 @@ impl Spins {
     /// Task `task` made a step of `accesses`.
     pub fn step(&mut self, task: usize, accesses: &[Access]) {
         if reads_only(accesses) {
-            let progress = self.progress;
-            let versions: Vec<(Object, u64)> = accesses
-                .iter()
-                .filter_map(|a| match *a {
-                    Access::Read(o) | Access::TryLock(o) => Some((o, self.version(o))),
-                    _ => None,
-                })
-                .collect();
-            let window = self.window(task);
-            for (object, version) in versions {
-                match window.reads.iter_mut().find(|(o, _)| *o == object) {
-                    Some(seen) => seen.1 = version,
-                    None => window.reads.push((object, version)),
+            self.window(task);
+            let (window, versions) = (&mut self.windows[task], &self.versions);
+            for access in accesses {
+                match *access {
+                    Access::Read(object) | Access::TryLock(object) => {
+                        let version = versions.get(&object).copied().unwrap_or(0);
+                        match window.reads.iter_mut().find(|(o, _)| *o == object) {
+                            Some(seen) => seen.1 = version,
+                            None => window.reads.push((object, version)),
+                        }
+                    }
+                    Access::Yield => window.yielded_at = Some(self.progress),
+                    _ => {}
                 }
-            }
-            if accesses.contains(&Access::Yield) {
-                window.yielded_at = Some(progress);
             }
             return;
         }
@@ -82,8 +79,9 @@ impl Spins {
         if accesses.contains(&Access::Unknown) {
             // It may have changed anything.
             self.windows.clear();
-        } else {
-            *self.window(task) = Window::default();
+        } else if let Some(window) = self.windows.get_mut(task) {
+            window.reads.clear();
+            window.yielded_at = None;
         }
         for access in accesses {
             match *access {
