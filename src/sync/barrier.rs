@@ -72,7 +72,14 @@ impl Barrier {
             Some(barrier) => {
                 waits.with(|state| state.graph.wait(thread, resource));
                 let access = Access::Write(dpor::access::waitable(Numbered::Barrier, number));
-                let leader = dpor::around(access, || barrier.wait()).is_leader();
+                // shuttle blocks an early arrival without a scheduling point first: one of its
+                // own, always (so that a schedule replays the same with or without a search),
+                // makes the arrival the step announced to make it.
+                let leader = dpor::around(access, || {
+                    shuttle::thread::yield_now();
+                    barrier.wait()
+                })
+                .is_leader();
                 waits.with(|state| state.graph.stop_waiting(thread));
                 leader
             }

@@ -204,17 +204,12 @@ pub fn unknown<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Runs `f`, which makes `access` under shuttle at a scheduling point of its own, or at none,
-/// or blocks without one first (a barrier's first arrivals do). While a search reads the
-/// announcements, the access gets a scheduling point of its own first, announced, so that the
-/// step that makes it is the step announced to make it; it is also noted in the step running
-/// when it is done.
+/// Runs `f`, which makes `access` at a scheduling point of its own first: announced before
+/// it, and noted in the step running when it is done (a wait that blocked ends in a later
+/// step).
 #[inline]
 pub fn around<T>(access: Access, f: impl FnOnce() -> T) -> T {
     announce(access);
-    if ACTIVE.get() {
-        shuttle::thread::yield_now();
-    }
     let result = f();
     settle();
     note(access);
