@@ -259,11 +259,12 @@ impl WaitGraph {
     /// [`WaitGraph::blocking_cycle_from`]), from the lowest-numbered thread on one, and every
     /// wait.
     pub(crate) fn certain_deadlock(&self) -> Deadlock {
+        let mut threads: Vec<usize> = self.waiting.iter().map(|&(thread, _)| thread).collect();
+        threads.sort_unstable();
         Deadlock {
-            cycle: self
-                .waiting
-                .keys()
-                .find_map(|&thread| self.blocking_cycle_from(thread)),
+            cycle: threads
+                .into_iter()
+                .find_map(|thread| self.blocking_cycle_from(thread)),
             waiting: self.waits(),
             timed_out: None,
         }
