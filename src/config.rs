@@ -1288,7 +1288,7 @@ impl Source<'_> {
                     ..ThreadsSettings::default()
                 })
             }
-            "shuttle" => EngineSpec::Shuttle(self.shuttle_settings(&raw, &name, sync)?),
+            "shuttle" => EngineSpec::Shuttle(self.shuttle_settings(&raw, &name)?),
             "async" => {
                 if object.is_some() {
                     return Err(invalid(
@@ -1313,9 +1313,7 @@ impl Source<'_> {
                     .map(|e| (e.get_ref().as_str(), e.span()))
                 {
                     None | Some(("tokio", _)) => Executor::Tokio,
-                    Some(("shuttle", _)) => {
-                        Executor::Shuttle(self.shuttle_settings(&raw, &name, sync)?)
-                    }
+                    Some(("shuttle", _)) => Executor::Shuttle(self.shuttle_settings(&raw, &name)?),
                     Some((other, span)) => {
                         return Err(invalid(
                             span,
@@ -1555,7 +1553,7 @@ impl Source<'_> {
         let engines = plugin.engines();
         let engine = match engine_key.get_ref().as_str() {
             "shuttle" if engines.contains(&PluginEngine::Shuttle) => {
-                EngineSpec::Shuttle(self.shuttle_settings(&raw, &name, SyncMode::None)?)
+                EngineSpec::Shuttle(self.shuttle_settings(&raw, &name)?)
             }
             "threads" if engines.contains(&PluginEngine::Threads) => {
                 EngineSpec::Threads(ThreadsSettings {
@@ -1785,7 +1783,6 @@ impl Source<'_> {
         &self,
         raw: &RawScenario,
         name: &str,
-        sync: SyncMode,
     ) -> Result<ShuttleSettings, ConfigError> {
         let invalid = |span: Range<usize>, key: &str, message: String| {
             self.error(Some(span), Some(name), Some(key), message)
@@ -1799,26 +1796,6 @@ impl Source<'_> {
         {
             None | Some(("random", _)) => SchedulerKind::Random,
             Some(("pct", _)) => SchedulerKind::Pct { depth },
-            Some(("dfs", span)) if sync.spins() => {
-                return Err(invalid(
-                    span,
-                    "scheduler",
-                    format!(
-                        "dfs cannot explore the spin loop of sync = \"{sync}\": an unfair schedule spins \
-                         forever; use scheduler = \"random\" or \"pct\""
-                    ),
-                ));
-            }
-            Some(("dpor", span)) if sync.spins() => {
-                return Err(invalid(
-                    span,
-                    "scheduler",
-                    format!(
-                        "dpor cannot explore the spin loop of sync = \"{sync}\": an unfair schedule spins \
-                         forever; use scheduler = \"random\" or \"pct\""
-                    ),
-                ));
-            }
             Some(("dfs", _)) => SchedulerKind::Dfs,
             Some(("dpor", _)) => SchedulerKind::Dpor,
             Some((other, span)) => {

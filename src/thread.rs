@@ -300,7 +300,7 @@ pub fn yield_now() {
     let thread = context::before_access();
     match context::backend() {
         Backend::Shuttle => {
-            dpor::announce(Access::Local);
+            dpor::announce(Access::Yield);
             shuttle::thread::yield_now();
             dpor::settle();
         }
@@ -320,7 +320,7 @@ pub fn sleep(duration: Duration) {
     let thread = context::before_access();
     match context::backend() {
         Backend::Shuttle => {
-            dpor::announce(Access::Local);
+            dpor::announce(Access::Yield);
             shuttle::thread::sleep(duration);
             dpor::settle();
         }

@@ -639,10 +639,6 @@ fn other_invalid_values_are_rejected() {
         assert_rejected(&format!("{VALID_HEAD}{threads}{line}"), expected);
     }
     assert_rejected(
-        "[[scenario]]\nname = \"a\"\nengine = \"shuttle\"\nsync = \"spin\"\nscheduler = \"dfs\"\nexpect = \"lost-updates\"\nthreads = [{ delta = 1, ops = 5 }]\n",
-        &["bad.toml:5:13", "key `scheduler`", "dfs cannot explore"],
-    );
-    assert_rejected(
         "[[scenario]]\nname = \"a\"\nengine = \"threads\"\nexpect = \"maybe\"\nthreads = [{ delta = 1, ops = 5 }]\n",
         &[
             "bad.toml:4:10",

@@ -349,3 +349,179 @@ fn dpor_reaches_the_final_values_and_failures_dfs_reaches_on_random_programs() {
         "dpor ran fewer executions than dfs on {reduced} of {compared}"
     );
 }
+
+/// One operation of a random program whose threads may wait for each other on a flag.
+#[derive(Clone, Copy, Debug)]
+enum SpinOp {
+    /// An operation of the programs without waits.
+    Plain(Op),
+    /// Writes `value` to the flag.
+    Raise { value: i64 },
+    /// Spins until the flag holds `value`, re-reading it (and yielding between reads if
+    /// `yields`).
+    Await { value: i64, yields: bool },
+}
+
+fn random_spin_program(seed: u64) -> Vec<Vec<SpinOp>> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let threads = rng.random_range(2..=3);
+    (0..threads)
+        .map(|_| {
+            (0..rng.random_range(1..=2))
+                .map(|_| match rng.random_range(0..5) {
+                    0 | 1 => SpinOp::Await {
+                        value: rng.random_range(1..=2),
+                        yields: rng.random_bool(0.5),
+                    },
+                    2 => SpinOp::Raise {
+                        value: rng.random_range(1..=2),
+                    },
+                    3 => SpinOp::Plain(Op::Copy {
+                        from: rng.random_range(0..2),
+                        to: rng.random_range(0..2),
+                        add: rng.random_range(1..=3),
+                    }),
+                    _ => SpinOp::Plain(Op::Locked {
+                        cell: rng.random_range(0..2),
+                    }),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn run_spin_program(program: Arc<Vec<Vec<SpinOp>>>) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let cells = Arc::new([Shared::named("x", 0), Shared::named("y", 0)]);
+        let flag = Arc::new(Shared::named("flag", 0));
+        let lock = Arc::new(Mutex::new(()));
+        let handles: Vec<_> = program
+            .iter()
+            .cloned()
+            .map(|ops| {
+                let (cells, flag, lock) =
+                    (Arc::clone(&cells), Arc::clone(&flag), Arc::clone(&lock));
+                thread::spawn(move || {
+                    for op in ops {
+                        match op {
+                            SpinOp::Raise { value } => flag.set(value),
+                            SpinOp::Await { value, yields } => {
+                                while flag.get() != value {
+                                    if yields {
+                                        thread::yield_now();
+                                    }
+                                }
+                            }
+                            SpinOp::Plain(Op::Copy { from, to, add }) => {
+                                let value = cells[from].get();
+                                cells[to].set(value + add);
+                            }
+                            SpinOp::Plain(Op::Locked { cell }) => {
+                                let _guard = lock.lock().unwrap();
+                                let value = cells[cell].get();
+                                cells[cell].set(value + 1);
+                            }
+                            SpinOp::Plain(other) => unreachable!("not generated: {other:?}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+}
+
+/// The final values reached and whether an update was lost, or, when the search stopped at a
+/// livelock (every thread spinning on values no thread will change), only that.
+fn reached_or_livelocked(report: &CheckReport) -> (BTreeSet<Vec<i64>>, bool, bool) {
+    let engine = &report.engines[0];
+    if engine.livelocked_executions > 0 {
+        return (BTreeSet::new(), false, true);
+    }
+    assert_eq!(engine.failing_executions, 0, "{report}");
+    reached(report)
+}
+
+#[test]
+fn dpor_reaches_the_final_values_and_livelocks_dfs_reaches_on_random_programs_that_spin() {
+    let dir = TempDir::new().unwrap();
+    let (mut compared, mut livelocks, mut spun) = (0, 0, 0);
+    for seed in 0..200 {
+        let program = Arc::new(random_spin_program(seed));
+        let waits = program
+            .iter()
+            .flatten()
+            .any(|op| matches!(op, SpinOp::Await { .. }));
+        if !waits {
+            continue;
+        }
+        let dfs = check("spin_dfs", DFS, &dir)
+            .runs(20_000)
+            .max_steps(400)
+            .expect(Expect::AnyFailure)
+            .run(run_spin_program(Arc::clone(&program)));
+        let livelocked = dfs.engines[0].livelocked_executions > 0;
+        let exhausted = dfs.engines[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("the search is exhaustive") && !n.contains("not exhaustive"));
+        if !livelocked && !exhausted {
+            continue;
+        }
+        let dpor = check("spin_dpor", DPOR, &dir)
+            .max_steps(400)
+            .expect(Expect::AnyFailure)
+            .run(run_spin_program(Arc::clone(&program)));
+        assert_eq!(
+            reached_or_livelocked(&dfs),
+            reached_or_livelocked(&dpor),
+            "seed {seed}, program {program:?}"
+        );
+        if livelocked {
+            livelocks += 1;
+        } else {
+            assert!(classes(&dpor).is_some(), "seed {seed}: {dpor}");
+            assert!(dpor.engines[0].executions <= dfs.engines[0].executions);
+            spun += 1;
+        }
+        compared += 1;
+        if compared == 30 {
+            break;
+        }
+    }
+    assert!(compared >= 20, "only {compared} programs compared");
+    assert!(livelocks > 0, "no program livelocked");
+    assert!(spun > 0, "no program that waits on the flag ended");
+}
+
+/// Two threads hand a flag back and forth: the second waits for the first to raise it, then
+/// clears it; the first waits for that. A reader of the flag spins until it changes.
+#[test]
+fn dpor_and_dfs_exhaust_a_flag_handshake_that_spins_instead_of_running_forever() {
+    let dir = TempDir::new().unwrap();
+    for engine in [DFS, DPOR] {
+        let report = check("handshake", engine, &dir).max_steps(1_000).run(|| {
+            let flag = Arc::new(Shared::named("flag", 0));
+            let other = Arc::clone(&flag);
+            let waiter = thread::spawn(move || {
+                while other.get() != 1 {}
+                other.set(2);
+            });
+            flag.set(1);
+            while flag.get() != 2 {
+                thread::yield_now();
+            }
+            waiter.join().unwrap();
+        });
+        assert!(report.passed(), "{report}");
+        assert!(
+            report.engines[0]
+                .notes
+                .iter()
+                .any(|n| n.contains("exhaustive") && !n.contains("not exhaustive")),
+            "{report}"
+        );
+    }
+}

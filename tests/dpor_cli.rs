@@ -148,13 +148,25 @@ fn max_preemptions_is_refused_with_random_and_when_negative() {
     let (code, _, stderr, _) = run(&dir, &negative);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("max_preemptions"), "{stderr}");
-    let spin = scenario("spin", "spin", 2, "scheduler = \"dpor\"", "no-lost-updates");
-    let (code, _, stderr, _) = run(&dir, &spin);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("dpor cannot explore the spin loop"),
-        "{stderr}"
-    );
+}
+
+#[test]
+fn dpor_and_dfs_exhaust_the_spinlock_counter_and_find_the_broken_flag_locks_lost_update() {
+    let dir = TempDir::new().unwrap();
+    // Plain DFS runs every schedule of the pauses and lock steps too: one op each is its size.
+    for (scheduler, ops) in [("dpor", 2), ("dfs", 1)] {
+        let extra = format!("scheduler = \"{scheduler}\"\nmax_steps = 10000");
+        let spin = scenario("spin", "spin", ops, &extra, "no-lost-updates");
+        let (code, stdout, stderr, report) = run(&dir, &spin);
+        assert_eq!(code, 0, "{scheduler}: {stdout}{stderr}");
+        let coverage = &report.unwrap()["scenarios"][0]["coverage"];
+        assert_eq!(coverage["kind"], "exhaustive", "{scheduler}: {stdout}");
+        let flag = scenario("flag", "flag", 1, &extra, "lost-updates");
+        let (code, stdout, stderr, report) = run(&dir, &flag);
+        assert_eq!(code, 0, "{scheduler}: {stdout}{stderr}");
+        let scenario = &report.unwrap()["scenarios"][0];
+        assert!(scenario["lost_updates"].as_u64().unwrap() > 0, "{stdout}");
+    }
 }
 
 #[test]
@@ -185,10 +197,9 @@ fn dpor_finds_every_small_zoo_bug_and_reports_each_fix_exhaustive() {
     let dir = TempDir::new().unwrap();
     let zoo =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/zoo.toml")).unwrap();
-    // Every scenario of the zoo but the spin loops (which no exhaustive search can explore: an
-    // unfair schedule spins forever), the lesson-size counter and the lost wake-up's fix (too
-    // long for a test), under dpor.
-    let skipped = ["flag-lock", "counter", "lost-wakeup-fixed"];
+    // Every scenario of the zoo but the lesson-size counter and the lost wake-up's fix (too
+    // long for a test), under dpor: the Peterson-style flag locks spin.
+    let skipped = ["counter", "lost-wakeup-fixed"];
     let mut blocks = zoo.split("[[scenario]]");
     let defaults = blocks
         .next()
@@ -209,7 +220,8 @@ fn dpor_finds_every_small_zoo_bug_and_reports_each_fix_exhaustive() {
         config.push_str(block);
         names.push(name);
     }
-    assert!(names.len() >= 11, "{names:?}");
+    assert!(names.len() >= 13, "{names:?}");
+    assert!(names.iter().any(|n| n == "flag-lock"), "{names:?}");
     // shuttle itself prints "test panicked in task" for each failing program execution, which
     // the shared helper takes for a panic of contend's: run the binary directly.
     let path = dir.path().join("zoo.toml");

@@ -453,16 +453,16 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     }
     if out_of_time.load(Ordering::SeqCst) {
         notes.push(time_note(plan, tally.executions));
+    } else if kind == SchedulerKind::Dfs && tally.executions < plan.runs && !ended_early {
+        notes.push(format!(
+            "dfs explored all {} schedules: the search is exhaustive",
+            tally.executions
+        ));
     } else if let Some(note) = stats
         .filter(|stats| stats.exhausted() && !ended_early)
         .map(|stats| coverage_note(kind, tally.executions, stats.classes()))
     {
         notes.push(note);
-    } else if matches!(scheduler, Scheduler::Dfs) && tally.executions < plan.runs && !ended_early {
-        notes.push(format!(
-            "dfs explored all {} schedules: the search is exhaustive",
-            tally.executions
-        ));
     } else if kind.exhaustive() && !ended_early {
         notes.push(format!(
             "{} stopped at its cap of {} executions: the search is not exhaustive",

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use shuttle::scheduler::{
-    DfsScheduler, PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId,
-};
+use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId};
 use shuttle::{Config, FailurePersistence, MaxSteps};
 
 use super::{SHUTTLE_BLOCK, derive_seed};
@@ -90,9 +88,7 @@ pub enum BlockScheduler {
     Random(RandomScheduler),
     /// shuttle's PCT scheduler.
     Pct(PctScheduler),
-    /// shuttle's depth-first search.
-    Dfs(DfsScheduler),
-    /// contend's exploring search (`dpor`, a preemption bound).
+    /// contend's exploring search (`dfs`, `dpor`, a preemption bound).
     Explorer(Box<Explorer>),
 }
 
@@ -102,7 +98,6 @@ macro_rules! each_scheduler {
         match $self {
             BlockScheduler::Random($inner) => $call,
             BlockScheduler::Pct($inner) => $call,
-            BlockScheduler::Dfs($inner) => $call,
             BlockScheduler::Explorer($inner) => $call,
         }
     };
@@ -151,10 +146,7 @@ pub fn block_scheduler_with_stats(
             BlockScheduler::Pct(PctScheduler::new_from_seed(block_seed, depth, len)),
             None,
         ),
-        SchedulerKind::Dfs => (
-            BlockScheduler::Dfs(DfsScheduler::new(Some(len), false)),
-            None,
-        ),
+        SchedulerKind::Dfs => explorer(Reduction::None(None)),
         SchedulerKind::Dpor => explorer(Reduction::Dpor),
         SchedulerKind::Bounded { max_preemptions } => {
             explorer(Reduction::None(Some(max_preemptions)))

@@ -137,7 +137,7 @@ impl AccessPoint for ShuttlePoint {
     fn before_access(&mut self) {}
 
     fn spin_wait(&mut self) {
-        dpor::announce(Step::Local);
+        dpor::announce(Step::Yield);
         shuttle::thread::yield_now();
         dpor::settle();
     }

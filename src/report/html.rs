@@ -134,6 +134,9 @@ fn scenario_section(scenario: &ScenarioReport) -> Markup {
         section class=(format!("scenario {}", verdict_class(scenario.verdict))) id=(anchor(scenario)) {
             h2 { (badge(scenario.verdict)) " " span class="name" { (printable(&scenario.name)) } }
             p class="reason" { (scenario.reason) }
+            @if let Some(coverage) = &scenario.coverage {
+                p class="coverage" { "what this run proves: " (coverage.statement) }
+            }
             (facts(scenario))
             @if !scenario.lost_updates_by_variable.is_empty() {
                 (variables_table(scenario))
@@ -421,6 +424,30 @@ mod tests {
         assert!(!html.contains("<b>bold"), "{html}");
         assert!(!html.contains('\u{1b}'));
         assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;\\u{1b}[31m"));
+    }
+
+    #[test]
+    fn each_scenario_says_what_its_run_proves() {
+        let mut exhaustive = passing();
+        exhaustive.coverage = Some(crate::report::coverage::Coverage {
+            kind: crate::report::coverage::CoverageKind::Exhaustive,
+            classes: Some(924),
+            max_preemptions: None,
+            depth: None,
+            miss_probability: None,
+            statement: "exhaustive: every interleaving of these 2 threads x 6 ops was checked \
+                        (924 equivalence classes)"
+                .into(),
+        });
+        let html = html_of(&run(vec![exhaustive, failing()]));
+        assert!(
+            html.contains(
+                "<p class=\"coverage\">what this run proves: exhaustive: every interleaving of \
+                 these 2 threads x 6 ops was checked (924 equivalence classes)</p>"
+            ),
+            "{html}"
+        );
+        assert_eq!(html.matches("class=\"coverage\"").count(), 2, "{html}");
     }
 
     #[test]

@@ -184,7 +184,8 @@ pub fn schedule_summary(schedule: &ScheduleSummary) -> String {
 }
 
 /// Everything a testcase tells of its scenario, one line each: the reason for its verdict, its
-/// executions, final values and failure messages, the engine's notes, then its minimal
+/// executions, how it ran, what a passing run of it proves (`coverage: ...`), its final values
+/// and failure messages, the engine's notes, then its minimal
 /// failing schedule (summary, interleaving table, overwrites in words) and the replay command.
 pub fn scenario_details(scenario: &ScenarioReport) -> String {
     let mut lines = vec![
@@ -192,6 +193,9 @@ pub fn scenario_details(scenario: &ScenarioReport) -> String {
         lost_update_summary(scenario),
         how_it_ran(scenario),
     ];
+    if let Some(coverage) = &scenario.coverage {
+        lines.push(format!("coverage: {}", coverage.statement));
+    }
     if !scenario.outcomes.is_empty() {
         lines.push(format!(
             "final values: {}",
@@ -619,6 +623,25 @@ mod tests {
             out("processes").contains("workers 2, storage manager"),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn each_case_says_what_its_run_proves_passing_or_failing() {
+        let xml = junit_xml(&run(vec![passing(), failing()]));
+        let document = parse(&xml);
+        let passed = element(case(&document, "lesson-racy"), "system-out")[0]
+            .text()
+            .unwrap();
+        assert!(
+            passed.contains(
+                "coverage: sampled: 2 runs of real threads, with no bound on what they miss\n"
+            ),
+            "{xml}"
+        );
+        let failed = element(case(&document, "flag-lock"), "failure")[0]
+            .text()
+            .unwrap();
+        assert!(failed.contains("coverage: sampled: "), "{xml}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::{Arc, LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
@@ -264,6 +265,11 @@ impl Condvar {
         self.notify(true);
     }
 
+    /// What a notify does, as an exhaustive search sees it: it writes the condition variable.
+    fn dpor_access(&self) -> Access {
+        Access::Write(dpor::access::waitable(Numbered::Condvar, self.number))
+    }
+
     fn notify(&self, all: bool) {
         let thread = context::before_access();
         let number = self.number;
@@ -272,8 +278,8 @@ impl Condvar {
             (AccessKind::Other, format!("{which} {}", self.label))
         });
         match &self.inner {
-            Some(condvar) if all => condvar.notify_all(),
-            Some(condvar) => condvar.notify_one(),
+            Some(condvar) if all => dpor::around(self.dpor_access(), || condvar.notify_all()),
+            Some(condvar) => dpor::around(self.dpor_access(), || condvar.notify_one()),
             None => self.execution.waits.update(|state| {
                 if let Some(tickets) = state.condvar_waiters.get_mut(&number) {
                     if all {

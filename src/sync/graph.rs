@@ -278,6 +278,7 @@ impl WaitGraph {
     /// [`WaitGraph::blocking_cycle_from`]), from the lowest-numbered thread on one, and every
     /// wait.
     pub(crate) fn certain_deadlock(&self) -> Deadlock {
+        // `waiting` is sorted by thread.
         Deadlock {
             cycle: self
                 .waiting

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError};
 
+use crate::schedule::dpor::access::Numbered;
+use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::Resource;
 
@@ -65,6 +67,11 @@ impl<T> Chan<T> {
     }
 
     /// Under shuttle: sends with `send`, recording a wait if the channel is full.
+    /// What a send or a receive does, as an exhaustive search sees it: it writes the channel.
+    fn dpor_access(&self) -> Access {
+        Access::Write(dpor::access::waitable(Numbered::Channel, self.number))
+    }
+
     fn send_shuttle(
         &self,
         thread: usize,
@@ -81,7 +88,7 @@ impl<T> Chan<T> {
         if full {
             self.log(thread, "send: blocked (full)");
         }
-        let result = send(value);
+        let result = dpor::around(self.dpor_access(), || send(value));
         self.execution
             .waits
             .with(|state| state.graph.stop_waiting(thread));
@@ -268,7 +275,7 @@ impl<T> Receiver<T> {
                 if empty {
                     chan.log(thread, "recv: blocked (empty)");
                 }
-                let result = receiver.recv();
+                let result = dpor::around(chan.dpor_access(), || receiver.recv());
                 waits.with(|state| state.graph.stop_waiting(thread));
                 if result.is_ok() {
                     chan.received.fetch_add(1, Ordering::SeqCst);
@@ -294,8 +301,10 @@ impl<T> Receiver<T> {
         let chan = &self.chan;
         let result = match &self.inner {
             Some(receiver) => {
-                shuttle::thread::yield_now();
-                let result = match receiver.try_recv() {
+                let result = match dpor::around(chan.dpor_access(), || {
+                    shuttle::thread::yield_now();
+                    receiver.try_recv()
+                }) {
                     Ok(value) => Ok(value),
                     Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
                     Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
@@ -330,7 +339,7 @@ impl<T> Receiver<T> {
         let chan = &self.chan;
         let result = match &self.inner {
             Some(receiver) => {
-                let result = receiver.try_recv();
+                let result = dpor::around(chan.dpor_access(), || receiver.try_recv());
                 if result.is_ok() {
                     chan.received.fetch_add(1, Ordering::SeqCst);
                 }

@@ -68,6 +68,21 @@ pub(crate) fn map_lock<A, B>(result: LockResult<A>, f: impl FnOnce(A) -> B) -> L
 }
 
 impl<T> Mutex<T> {
+    /// Tries shuttle's `mutex` (this mutex's own), announced as a try: a failure reads the
+    /// lock, a success takes it.
+    fn try_shuttle<'a>(
+        &self,
+        mutex: &'a shuttle::sync::Mutex<T>,
+    ) -> std::sync::TryLockResult<shuttle::sync::MutexGuard<'a, T>> {
+        dpor::announce(Access::TryLock(self.dpor_object()));
+        let tried = mutex.try_lock();
+        dpor::settle();
+        if !matches!(tried, Err(TryLockError::WouldBlock)) {
+            dpor::note(Access::Acquire(self.dpor_object()));
+        }
+        tried
+    }
+
     /// An unlocked mutex holding `value`.
     ///
     /// # Panics
@@ -192,7 +207,7 @@ impl<T> Mutex<T> {
             inner: Some(inner),
         };
         let result = match &self.inner {
-            Kind::Shuttle(mutex) => match dpor::unknown(|| mutex.try_lock()) {
+            Kind::Shuttle(mutex) => match self.try_shuttle(mutex) {
                 Ok(inner) => Ok(guard(GuardKind::Shuttle(inner))),
                 Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
                     guard(GuardKind::Shuttle(p.into_inner())),

@@ -7,6 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::schedule::dpor::access::Numbered;
+use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
 
@@ -90,9 +92,12 @@ impl Once {
         match &self.inner {
             Some(once) => {
                 waits.with(|state| state.graph.wait(thread, resource));
-                once.call_once(|| {
-                    waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
-                    run(f);
+                let access = Access::Write(dpor::access::waitable(Numbered::Once, number));
+                dpor::around(access, || {
+                    once.call_once(|| {
+                        waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));
+                        run(f);
+                    })
                 });
                 waits.with(|state| state.graph.stop_waiting(thread));
             }

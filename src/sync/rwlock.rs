@@ -8,6 +8,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, LockResult};
 
+use crate::schedule::dpor::access::Numbered;
+use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
 use crate::sync::mutex::map_lock;
@@ -76,7 +78,14 @@ impl<T> Release<'_, T> {
         match self.lock.inner {
             Kind::Shuttle(_) => {
                 waits.with(|state| state.graph.release(self.thread, resource));
+                let lock = self.lock.dpor_object();
+                dpor::announce(if self.mode == Mode::Shared {
+                    Access::ReleaseShared(lock)
+                } else {
+                    Access::Release(lock)
+                });
                 drop_inner();
+                dpor::settle();
             }
             Kind::Threads(_) => {
                 drop_inner();
@@ -105,6 +114,11 @@ impl<T> RwLock<T> {
         }
     }
 
+    /// The lock as an exhaustive search names it.
+    fn dpor_object(&self) -> Object {
+        Object::Lock(Numbered::RwLock.id(self.number))
+    }
+
     /// Waits in the graph (real threads) or records the wait (shuttle) for `mode`, then holds.
     fn enter(&self, thread: usize, mode: Mode, take: impl FnOnce()) {
         let resource = Resource::RwLock(self.number);
@@ -130,7 +144,14 @@ impl<T> RwLock<T> {
                         )
                     });
                 }
+                let access = if mode == Mode::Shared {
+                    Access::AcquireShared(self.dpor_object())
+                } else {
+                    Access::Acquire(self.dpor_object())
+                };
+                dpor::announce(access);
                 take();
+                dpor::settle();
                 waits.with(|state| state.graph.hold(thread, resource, mode));
             }
             Kind::Threads(_) => {

@@ -17,6 +17,9 @@ pub enum Object {
     Lock(usize),
     /// A thread, by task id: its exit, which a join waits for.
     Thread(usize),
+    /// An object whose operations may wait for another thread's (a channel, a barrier, a
+    /// `Once`, a condition variable): every operation on it writes it.
+    Waitable(usize),
 }
 
 /// The objects of contend's primitives, told apart from each other by kind and numbered within
@@ -29,6 +32,16 @@ pub(crate) enum Numbered {
     Atomic = 2,
     /// A [`crate::sync::Mutex`].
     Mutex = 3,
+    /// A [`crate::sync::RwLock`].
+    RwLock = 4,
+    /// A channel of [`crate::sync::mpsc`].
+    Channel = 5,
+    /// A [`crate::sync::Barrier`].
+    Barrier = 6,
+    /// A [`crate::sync::Once`].
+    Once = 7,
+    /// A [`crate::sync::Condvar`].
+    Condvar = 8,
 }
 
 impl Numbered {
@@ -49,11 +62,21 @@ pub enum Access {
     Acquire(Object),
     /// Releases a lock.
     Release(Object),
+    /// Takes a read-write lock for reading.
+    AcquireShared(Object),
+    /// Releases a read-write lock held for reading.
+    ReleaseShared(Object),
+    /// Tries to take a lock without waiting; a success is noted as an [`Access::Acquire`] in
+    /// the same step too, a failure only reads the lock.
+    TryLock(Object),
     /// Ends the task with this id.
     Exit(usize),
     /// Waits for the task with this id to end.
     Join(usize),
-    /// Touches nothing shared (a spawn, a yield, a thread's start).
+    /// Gives way to the other threads and touches nothing shared: a yield, or a spin loop's
+    /// wait. A thread that yields again before any thread made progress is spinning.
+    Yield,
+    /// Touches nothing shared (a spawn, a pause, a thread's start).
     Local,
     /// Unknown: conflicts with every access.
     Unknown,
@@ -63,14 +86,20 @@ impl Access {
     /// The object the access touches, if one.
     fn object(self) -> Option<Object> {
         match self {
-            Access::Read(o) | Access::Write(o) | Access::Acquire(o) | Access::Release(o) => Some(o),
+            Access::Read(o)
+            | Access::Write(o)
+            | Access::Acquire(o)
+            | Access::Release(o)
+            | Access::AcquireShared(o)
+            | Access::ReleaseShared(o)
+            | Access::TryLock(o) => Some(o),
             Access::Exit(t) | Access::Join(t) => Some(Object::Thread(t)),
-            Access::Local | Access::Unknown => None,
+            Access::Yield | Access::Local | Access::Unknown => None,
         }
     }
 
     /// Whether the two accesses do not commute: the same object and one of them writes (every
-    /// lock operation counts as a write), or either is unknown.
+    /// lock operation counts as a write, a try and a shared acquire too), or either is unknown.
     pub fn conflicts(self, other: Access) -> bool {
         if self == Access::Unknown || other == Access::Unknown {
             return true;
@@ -173,6 +202,23 @@ pub fn unknown<T>(f: impl FnOnce() -> T) -> T {
     let result = f();
     settle();
     result
+}
+
+/// Runs `f`, which makes `access` at a scheduling point of its own first: announced before
+/// it, and noted in the step running when it is done (a wait that blocked ends in a later
+/// step).
+#[inline]
+pub fn around<T>(access: Access, f: impl FnOnce() -> T) -> T {
+    announce(access);
+    let result = f();
+    settle();
+    note(access);
+    result
+}
+
+/// An object of `kind` whose operations may wait for another thread's.
+pub(crate) fn waitable(kind: Numbered, number: usize) -> Object {
+    Object::Waitable(kind.id(number))
 }
 
 /// Notes an access the running step makes without a scheduling point of its own.

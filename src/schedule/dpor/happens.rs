@@ -4,8 +4,10 @@
 //! after the step that created it), a join (after the joined task's exit), a lock (an acquire
 //! after the release before it) and conflicting accesses to one word. Two steps of different
 //! tasks *race* when they conflict and neither happens before the other through other steps:
-//! for a word, the last write and the reads after it; for a lock, the previous acquire, with
-//! the release between them left out (taking the lock first is the other order); anything
+//! for a word, the last write and the reads after it; for a lock, the acquires since the last
+//! exclusive one (a read-write lock's readers count as conflicting), with the releases between
+//! them left out (taking the lock first is the other order); a try of a lock races with the
+//! acquires and the release before it, and a failed try with the release after it; anything
 //! unknown races with the last step of every other task.
 
 use std::collections::HashMap;
@@ -64,8 +66,15 @@ struct WordState {
 
 #[derive(Debug, Default)]
 struct LockState {
-    last_acquire: Option<usize>,
+    /// The acquires since the last exclusive one, that one first: the last exclusive acquire
+    /// of a mutex, or a read-write lock's writer followed by its readers.
+    acquires: Vec<usize>,
+    /// The steps every release so far happens after.
+    released: Clock,
+    /// The last release.
     last_release: Option<usize>,
+    /// The failed tries since the last release: the next release races with each.
+    tries: Vec<usize>,
 }
 
 /// The steps of one execution so far, with what each object last saw.
@@ -125,7 +134,7 @@ impl HappensBefore {
             self.order(*access, task, &base, &mut clock, &mut races);
         }
         for access in accesses {
-            self.record(*access, index);
+            self.record(*access, index, &clock);
         }
         races.sort_unstable();
         races.dedup();
@@ -189,18 +198,41 @@ impl HappensBefore {
                     }
                 }
             }
-            Access::Acquire(lock) => {
+            Access::Acquire(lock) | Access::AcquireShared(lock) => {
                 let Some(state) = self.locks.get(&lock) else {
                     return;
                 };
-                if let Some(a) = state.last_acquire {
+                // The acquires race, the releases between them set aside: taking the lock
+                // first is the other order. Readers are counted as conflicting too.
+                for &a in &state.acquires {
                     let step = &self.steps[a];
                     if step.task != task && !step.happens_before(base) {
                         races.push(a);
                     }
                 }
+                clock.join(&state.released);
+            }
+            Access::TryLock(lock) => {
+                // A try comes after the acquires and the last release, and its outcome
+                // changes with either order: before an acquire it would have taken the lock,
+                // before the release after it, it would have failed (a success is noted as
+                // an acquire as well).
+                let Some(state) = self.locks.get(&lock) else {
+                    return;
+                };
+                for &a in &state.acquires {
+                    self.against(a, task, base, clock, races);
+                }
                 if let Some(r) = state.last_release {
-                    clock.join(&self.steps[r].clock);
+                    self.against(r, task, base, clock, races);
+                }
+            }
+            Access::Release(lock) | Access::ReleaseShared(lock) => {
+                // Released before a failed try, the lock would have been taken by it.
+                if let Some(state) = self.locks.get(&lock) {
+                    for &t in &state.tries {
+                        self.against(t, task, base, clock, races);
+                    }
                 }
             }
             Access::Join(joined) => {
@@ -217,12 +249,12 @@ impl HappensBefore {
                     }
                 }
             }
-            Access::Release(_) | Access::Exit(_) | Access::Local => {}
+            Access::Exit(_) | Access::Yield | Access::Local => {}
         }
     }
 
-    /// Notes that step `index` made `access`, for the steps after it.
-    fn record(&mut self, access: Access, index: usize) {
+    /// Notes that step `index`, with clock `clock`, made `access`, for the steps after it.
+    fn record(&mut self, access: Access, index: usize, clock: &Clock) {
         match access {
             Access::Read(object) => self.words.entry(object).or_default().reads.push(index),
             Access::Write(object) => {
@@ -230,13 +262,20 @@ impl HappensBefore {
                 word.last_write = Some(index);
                 word.reads.clear();
             }
-            Access::Acquire(lock) => self.locks.entry(lock).or_default().last_acquire = Some(index),
-            Access::Release(lock) => self.locks.entry(lock).or_default().last_release = Some(index),
+            Access::Acquire(lock) => self.locks.entry(lock).or_default().acquires = vec![index],
+            Access::AcquireShared(lock) => self.locks.entry(lock).or_default().acquires.push(index),
+            Access::Release(lock) | Access::ReleaseShared(lock) => {
+                let state = self.locks.entry(lock).or_default();
+                state.released.join(clock);
+                state.last_release = Some(index);
+                state.tries.clear();
+            }
+            Access::TryLock(lock) => self.locks.entry(lock).or_default().tries.push(index),
             Access::Exit(t) => {
                 self.exits.insert(t, index);
             }
             Access::Unknown => self.unknown = Some(index),
-            Access::Join(_) | Access::Local => {}
+            Access::Join(_) | Access::Yield | Access::Local => {}
         }
     }
 

@@ -5,7 +5,8 @@
 pub mod access;
 pub mod happens;
 pub mod scheduler;
+pub mod spin;
 pub mod tree;
 
-pub use access::{Access, Object, announce, note, settle, unknown};
+pub use access::{Access, Object, announce, around, note, settle, unknown};
 pub use scheduler::{Explorer, Reduction, SearchStats};

@@ -7,7 +7,10 @@
 //! start the reversed order, unless one is already there or asleep; a task asleep at a
 //! decision is not run there, so no two complete executions explored are equivalent. In
 //! [`Reduction::None`] it is a plain depth-first search of every schedule, optionally bounded
-//! in preemptions.
+//! in preemptions. In both, a task spinning ([`super::spin`]) is not run until another makes
+//! progress it could see, and when every task that could run spins, the execution goes on
+//! with one of them and no alternative, until it ends or reaches its steps' bound (a
+//! livelock).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 
 use super::access::{self, Access, Object, steps_conflict};
 use super::happens::HappensBefore;
+use super::spin::Spins;
 use super::tree::{Node, Tasks, Tree};
 use crate::schedule::Rule;
 
@@ -76,7 +80,11 @@ struct Execution {
     blocked: bool,
     ran: Tasks,
     exited: Tasks,
+    /// The task holding each lock taken exclusively.
     holders: HashMap<Object, usize>,
+    /// How many tasks hold each read-write lock for reading.
+    readers: HashMap<Object, u32>,
+    spins: Spins,
 }
 
 impl Explorer {
@@ -115,30 +123,51 @@ impl Explorer {
 
     /// Whether `task` could make its next access now, as far as the announcements tell.
     fn can_run(&self, task: usize) -> bool {
+        let free = |lock: &Object| self.run.holders.get(lock).is_none_or(|&h| h == task);
         match self.next_access(task) {
-            Access::Acquire(lock) => self.run.holders.get(&lock).is_none_or(|&h| h == task),
+            Access::Acquire(lock) => {
+                free(&lock) && self.run.readers.get(&lock).is_none_or(|&n| n == 0)
+            }
+            Access::AcquireShared(lock) => free(&lock),
             Access::Join(joined) => self.run.exited.contains(joined),
             _ => true,
         }
+    }
+
+    /// Whether `task` is spinning at its next access.
+    fn spinning(&self, task: usize) -> bool {
+        self.run.spins.spinning(task, self.next_access(task))
+    }
+
+    /// The accesses of the step `task` just made, having announced `announced` before it and
+    /// noted `notes` during it.
+    fn step_accesses(&self, task: usize, mut announced: Access, notes: Vec<Access>) -> Vec<Access> {
+        // An operation that may wait, still announced, did not happen: the task blocked there,
+        // and blocking is recorded as unknown, which keeps every order around it.
+        let may_wait = matches!(
+            announced,
+            Access::Acquire(_)
+                | Access::AcquireShared(_)
+                | Access::Join(_)
+                | Access::Write(Object::Waitable(_))
+        );
+        if may_wait && access::with_board(|b| b.pending(task)) == Some(announced) {
+            announced = Access::Unknown;
+        }
+        let mut accesses = Vec::with_capacity(1 + notes.len());
+        accesses.push(announced);
+        accesses.extend(notes);
+        accesses
     }
 
     /// Ends the last step: its accesses update the model, the happens-before relation and,
     /// under DPOR, the backtrack sets of the decisions it races with.
     fn finish_step(&mut self) {
         let notes = access::with_board(|b| b.take_notes());
-        let Some((task, mut announced)) = self.run.last.take() else {
+        let Some((task, announced)) = self.run.last.take() else {
             return;
         };
-        // An acquire or join still announced did not happen: the task blocked there, and
-        // blocking is recorded as unknown, which keeps every order around it.
-        if matches!(announced, Access::Acquire(_) | Access::Join(_))
-            && access::with_board(|b| b.pending(task)) == Some(announced)
-        {
-            announced = Access::Unknown;
-        }
-        let mut accesses = Vec::with_capacity(1 + notes.len());
-        accesses.push(announced);
-        accesses.extend(notes);
+        let accesses = self.step_accesses(task, announced, notes);
         for access in &accesses {
             match *access {
                 Access::Acquire(lock) => {
@@ -147,10 +176,16 @@ impl Explorer {
                 Access::Release(lock) => {
                     self.run.holders.remove(&lock);
                 }
+                Access::AcquireShared(lock) => *self.run.readers.entry(lock).or_default() += 1,
+                Access::ReleaseShared(lock) => {
+                    let readers = self.run.readers.entry(lock).or_default();
+                    *readers = readers.saturating_sub(1);
+                }
                 Access::Exit(t) => self.run.exited.insert(t),
                 _ => {}
             }
         }
+        self.run.spins.step(task, &accesses);
         if self.reduction == Reduction::Dpor && !self.run.blocked {
             let step = self.run.hb.steps().len();
             let races = self.run.hb.push(task, &accesses);
@@ -169,7 +204,11 @@ impl Explorer {
         let Some(node) = self.tree.nodes.get(earlier) else {
             return;
         };
-        let covered = |t: usize| node.backtrack.contains(t) || node.sleep.contains(t);
+        // A task spinning there would only have read again what it had read: running it there
+        // reaches nothing new.
+        let covered = |t: usize| {
+            node.backtrack.contains(t) || node.sleep.contains(t) || node.spinning.contains(t)
+        };
         let initials = self.run.hb.initials(earlier, covered);
         if initials.iter().any(|&t| covered(t)) {
             return;
@@ -221,7 +260,33 @@ impl Explorer {
         if enabled.is_empty() {
             enabled = runnable.to_vec();
         }
-        let continuing = rule.current.filter(|_| rule.current_can_continue);
+        // Spinning tasks wait for another task's progress; when every task spins, the
+        // execution goes on with one of them and no alternative (a livelock ends at its steps'
+        // bound).
+        let mut spinning = Tasks::default();
+        for &t in &enabled {
+            if self.spinning(t) {
+                spinning.insert(t);
+            }
+        }
+        let moving: Vec<usize> = enabled
+            .iter()
+            .copied()
+            .filter(|&t| !spinning.contains(t))
+            .collect();
+        let continuing = rule
+            .current
+            .filter(|&c| rule.current_can_continue && !spinning.contains(c));
+        if moving.is_empty() {
+            let only = rule
+                .current
+                .filter(|c| enabled.contains(c))
+                .or_else(|| enabled.iter().copied().find(|&t| t == rule.default))
+                .unwrap_or(enabled[0]);
+            enabled = vec![only];
+        } else {
+            enabled = moving;
+        }
         let awake: Vec<usize> = enabled
             .iter()
             .copied()
@@ -239,6 +304,7 @@ impl Explorer {
             backtrack: Tasks::default(),
             done: Tasks::default(),
             sleep,
+            spinning,
             continuing,
             preemptions_before,
         };

@@ -52,6 +52,8 @@ pub struct Node {
     pub done: Tasks,
     /// Tasks asleep there when the node was reached.
     pub sleep: Tasks,
+    /// Tasks spinning there, which were not run.
+    pub spinning: Tasks,
     /// The task that ran before the decision, if it could have run on.
     pub continuing: Option<usize>,
     /// Preemptions made before the decision.
@@ -143,6 +145,7 @@ mod tests {
             backtrack: done.clone(),
             done,
             sleep: Tasks::default(),
+            spinning: Tasks::default(),
             continuing: None,
             preemptions_before: 0,
         }
