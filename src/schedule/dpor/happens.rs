@@ -10,7 +10,7 @@
 //! acquires and the release before it, and a failed try with the release after it; anything
 //! unknown races with the last step of every other task.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::access::{Access, Object};
 
@@ -262,7 +262,11 @@ impl HappensBefore {
                 word.last_write = Some(index);
                 word.reads.clear();
             }
-            Access::Acquire(lock) => self.locks.entry(lock).or_default().acquires = vec![index],
+            Access::Acquire(lock) => {
+                let acquires = &mut self.locks.entry(lock).or_default().acquires;
+                acquires.clear();
+                acquires.push(index);
+            }
             Access::AcquireShared(lock) => self.locks.entry(lock).or_default().acquires.push(index),
             Access::Release(lock) | Access::ReleaseShared(lock) => {
                 let state = self.locks.entry(lock).or_default();

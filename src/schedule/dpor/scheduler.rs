@@ -12,7 +12,7 @@
 //! with one of them and no alternative, until it ends or reaches its steps' bound (a
 //! livelock).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -235,6 +235,23 @@ impl Explorer {
         sleep
     }
 
+    /// Leaves the `spinning` tasks out of `enabled`, or, when every task there spins, keeps
+    /// one of them alone: the one that was running if it can, else the default rule's, else
+    /// the first.
+    fn set_spinning_aside(&self, enabled: &mut Vec<usize>, spinning: &Tasks, rule: Rule) {
+        if enabled.iter().all(|&t| spinning.contains(t)) {
+            let only = rule
+                .current
+                .filter(|c| enabled.contains(c))
+                .or_else(|| enabled.iter().copied().find(|&t| t == rule.default))
+                .unwrap_or(enabled[0]);
+            enabled.clear();
+            enabled.push(only);
+        } else {
+            enabled.retain(|&t| !spinning.contains(t));
+        }
+    }
+
     /// A new decision at the end of the tree: its node, and the task it runs.
     fn decide_new(&mut self, runnable: &[usize], rule: Rule) -> usize {
         let step = self.run.step - 1;
@@ -269,23 +286,11 @@ impl Explorer {
                 spinning.insert(t);
             }
         }
-        let moving: Vec<usize> = enabled
-            .iter()
-            .copied()
-            .filter(|&t| !spinning.contains(t))
-            .collect();
         let continuing = rule
             .current
             .filter(|&c| rule.current_can_continue && !spinning.contains(c));
-        if moving.is_empty() {
-            let only = rule
-                .current
-                .filter(|c| enabled.contains(c))
-                .or_else(|| enabled.iter().copied().find(|&t| t == rule.default))
-                .unwrap_or(enabled[0]);
-            enabled = vec![only];
-        } else {
-            enabled = moving;
+        if !spinning.is_empty() {
+            self.set_spinning_aside(&mut enabled, &spinning, rule);
         }
         let awake: Vec<usize> = enabled
             .iter()

@@ -9,7 +9,7 @@
 //! again explores nothing new; an exhaustive search that ran it would explore an endless
 //! branch per spin.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::access::{Access, Object};
 

@@ -14,6 +14,11 @@ impl Tasks {
             .is_some_and(|w| w & (1 << (task % 64)) != 0)
     }
 
+    /// Whether the set has no task.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
+
     /// Adds `task`.
     pub fn insert(&mut self, task: usize) {
         if self.0.len() <= task / 64 {
