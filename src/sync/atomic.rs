@@ -7,7 +7,6 @@
 
 pub use std::sync::atomic::Ordering;
 
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, ObjectKind};
 
@@ -26,7 +25,7 @@ macro_rules! access {
     }};
     ($self:ident, $mode:path, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
         let site = context::before_logged_access();
-        dpor::announce($mode(Object::Word(Numbered::Atomic.id($self.number))));
+        dpor::announce($mode(Object::Word(ObjectKind::Atomic.id($self.number))));
         let $result = match &$self.inner {
             Kind::Shuttle($atomic) => $call,
             Kind::Threads($atomic) => $call,

@@ -7,7 +7,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Execution, ObjectKind};
 use crate::sync::graph::Resource;
@@ -71,7 +70,7 @@ impl Barrier {
         let leader = match &self.inner {
             Some(barrier) => {
                 waits.with(|state| state.graph.wait(thread, resource));
-                let access = Access::Write(dpor::access::waitable(Numbered::Barrier, number));
+                let access = Access::Write(dpor::access::waitable(ObjectKind::Barrier, number));
                 // shuttle blocks an early arrival without a scheduling point first: one of its
                 // own, always (so that a schedule replays the same with or without a search),
                 // makes the arrival the step announced to make it.

@@ -10,7 +10,6 @@ use std::fmt;
 use std::sync::{Arc, LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
@@ -267,7 +266,7 @@ impl Condvar {
 
     /// What a notify does, as an exhaustive search sees it: it writes the condition variable.
     fn dpor_access(&self) -> Access {
-        Access::Write(dpor::access::waitable(Numbered::Condvar, self.number))
+        Access::Write(dpor::access::waitable(ObjectKind::Condvar, self.number))
     }
 
     fn notify(&self, all: bool) {

@@ -62,6 +62,14 @@ pub(crate) enum ObjectKind {
     Channel = 7,
 }
 
+impl ObjectKind {
+    /// Object `number` of this kind, told apart from every object of another kind (stable from
+    /// one execution to the next, unlike addresses): how `dpor` names the objects it orders.
+    pub(crate) fn id(self, number: usize) -> usize {
+        ((self as usize + 1) << 56) | number
+    }
+}
+
 /// How many kinds of objects an execution numbers.
 const OBJECT_KINDS: usize = 8;
 

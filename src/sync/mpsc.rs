@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError};
 
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::Resource;
@@ -69,7 +68,7 @@ impl<T> Chan<T> {
     /// Under shuttle: sends with `send`, recording a wait if the channel is full.
     /// What a send or a receive does, as an exhaustive search sees it: it writes the channel.
     fn dpor_access(&self) -> Access {
-        Access::Write(dpor::access::waitable(Numbered::Channel, self.number))
+        Access::Write(dpor::access::waitable(ObjectKind::Channel, self.number))
     }
 
     fn send_shuttle(

@@ -12,7 +12,6 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
@@ -142,7 +141,7 @@ impl<T> Mutex<T> {
 
     /// The mutex as an exploring scheduler names it.
     pub(crate) fn dpor_object(&self) -> Object {
-        Object::Lock(Numbered::Mutex.id(self.number))
+        Object::Lock(ObjectKind::Mutex.id(self.number))
     }
 
     /// Takes the lock as `thread`, blocking, without logging the lock itself.

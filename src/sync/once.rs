@@ -7,7 +7,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
@@ -92,7 +91,7 @@ impl Once {
         match &self.inner {
             Some(once) => {
                 waits.with(|state| state.graph.wait(thread, resource));
-                let access = Access::Write(dpor::access::waitable(Numbered::Once, number));
+                let access = Access::Write(dpor::access::waitable(ObjectKind::Once, number));
                 dpor::around(access, || {
                     once.call_once(|| {
                         waits.with(|state| state.graph.hold(thread, resource, Mode::Exclusive));

@@ -8,7 +8,6 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, LockResult};
 
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
@@ -116,7 +115,7 @@ impl<T> RwLock<T> {
 
     /// The lock as an exhaustive search names it.
     fn dpor_object(&self) -> Object {
-        Object::Lock(Numbered::RwLock.id(self.number))
+        Object::Lock(ObjectKind::RwLock.id(self.number))
     }
 
     /// Waits in the graph (real threads) or records the wait (shuttle) for `mode`, then holds.

@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::check::CellOutcome;
 use crate::ledger::{LedgerError, WriteId};
-use crate::schedule::dpor::access::Numbered;
 use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, ObjectKind};
 use crate::sync::growable::Growable;
@@ -187,7 +186,7 @@ impl Shared {
     pub fn get(&self) -> i64 {
         let thread = context::before_access();
         let cell = &self.cell;
-        let object = Object::Word(Numbered::Shared.id(cell.number));
+        let object = Object::Word(ObjectKind::Shared.id(cell.number));
         dpor::announce(Access::Read(object));
         let id = WriteId::from_bits(cell.word.load());
         dpor::settle();
@@ -218,7 +217,7 @@ impl Shared {
         let id = WriteId::new(thread, op);
         // The swap is the write: no lock, nothing else shared.
         dpor::announce(Access::Write(Object::Word(
-            Numbered::Shared.id(cell.number),
+            ObjectKind::Shared.id(cell.number),
         )));
         let replaced = cell.word.swap(id.to_bits());
         dpor::settle();

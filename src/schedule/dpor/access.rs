@@ -8,6 +8,8 @@
 
 use std::cell::{Cell, RefCell};
 
+use crate::sync::context::ObjectKind;
+
 /// A shared object, named within one execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Object {
@@ -20,35 +22,6 @@ pub enum Object {
     /// An object whose operations may wait for another thread's (a channel, a barrier, a
     /// `Once`, a condition variable): every operation on it writes it.
     Waitable(usize),
-}
-
-/// The objects of contend's primitives, told apart from each other by kind and numbered within
-/// the execution (stable from one execution to the next, unlike addresses).
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Numbered {
-    /// A [`crate::sync::Shared`] cell.
-    Shared = 1,
-    /// An atomic of [`crate::sync::atomic`].
-    Atomic = 2,
-    /// A [`crate::sync::Mutex`].
-    Mutex = 3,
-    /// A [`crate::sync::RwLock`].
-    RwLock = 4,
-    /// A channel of [`crate::sync::mpsc`].
-    Channel = 5,
-    /// A [`crate::sync::Barrier`].
-    Barrier = 6,
-    /// A [`crate::sync::Once`].
-    Once = 7,
-    /// A [`crate::sync::Condvar`].
-    Condvar = 8,
-}
-
-impl Numbered {
-    /// Object `number` of this kind.
-    pub(crate) fn id(self, number: usize) -> usize {
-        ((self as usize) << 56) | number
-    }
 }
 
 /// One access of a step.
@@ -217,7 +190,7 @@ pub fn around<T>(access: Access, f: impl FnOnce() -> T) -> T {
 }
 
 /// An object of `kind` whose operations may wait for another thread's.
-pub(crate) fn waitable(kind: Numbered, number: usize) -> Object {
+pub(crate) fn waitable(kind: ObjectKind, number: usize) -> Object {
     Object::Waitable(kind.id(number))
 }
 
