@@ -305,7 +305,7 @@ fn dpor_reaches_the_final_values_and_failures_dfs_reaches_on_random_programs() {
     for seed in 0..80 {
         let program = Arc::new(random_program(seed));
         let dfs = check("random_dfs", DFS, &dir)
-            .runs(20_000)
+            .runs(5_000)
             .expect(Expect::AnyFailure)
             .run(run_program(Arc::clone(&program)));
         let deadlocked = dfs.engines[0].deadlocked_executions > 0;
