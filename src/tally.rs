@@ -89,6 +89,12 @@ impl Tally {
         }
     }
 
+    /// Whether the run was cut short, by its time budget or by a signal: what ran is not all
+    /// that was asked for, and a search that ended so has not exhausted anything.
+    pub fn ended_early(&self) -> bool {
+        self.out_of_time || self.interrupted
+    }
+
     /// Whether [`Tally::record`] asks to stop at the first failure (`--fail-fast`).
     pub fn stops_at_first_failure(&self) -> bool {
         self.stop_at_first_failure

@@ -372,6 +372,46 @@ fn an_interrupted_run_writes_every_report_with_what_ran() {
 }
 
 #[test]
+fn an_interrupted_dfs_regression_does_not_claim_it_was_exhaustive() {
+    // A search far too large to end by itself, cut short by a signal: the report says what ran
+    // and that it was interrupted, never that every schedule was explored.
+    let dir = TempDir::new().unwrap();
+    write(
+        &dir,
+        "dfs.toml",
+        "[[scenario]]\nname = \"dfs\"\nengine = \"shuttle\"\nscheduler = \"dfs\"\n\
+         sync = \"mutex\"\nthreads = [{ delta = 1, ops = 50 }, { delta = -1, ops = 50 }]\n\
+         runs = 1000000000\nexpect = \"no-lost-updates\"\n",
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_contend"))
+        .current_dir(dir.path())
+        .args(["run", "dfs.toml", "--out", "out", "--json", "r.json", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !dir.path().join("out").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "contend did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    signal(&child, "INT");
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{stdout}");
+    let report = read_json(&dir.path().join("r.json"));
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["ended_by"], "interrupted", "{report}");
+    assert_eq!(scenario["exhaustive"], false, "{report}");
+    assert_ne!(scenario["coverage"]["kind"], "exhaustive", "{report}");
+    assert!(!stdout.contains("the search is exhaustive"), "{stdout}");
+}
+
+#[test]
 fn a_second_signal_ends_at_once_and_leaves_no_temporary() {
     let dir = TempDir::new().unwrap();
     // Long executions, so that the second signal comes while one is under way.

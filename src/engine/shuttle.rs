@@ -142,7 +142,7 @@ impl ShuttleEngine {
                 }
                 break;
             }
-            if tally.out_of_time {
+            if tally.ended_early() {
                 break;
             }
             if tally.runs - before < block.end - block.start {
@@ -195,7 +195,7 @@ impl ShuttleEngine {
                             Arc::clone(&body),
                             &**failed,
                         );
-                        if !matches!(result, Ok(Flow::Continue)) || block_tally.out_of_time {
+                        if !matches!(result, Ok(Flow::Continue)) || block_tally.ended_early() {
                             stop_at.fetch_min(index, Ordering::SeqCst);
                         }
                         let entry = result.map(|flow| (block_tally, flow));
@@ -230,7 +230,7 @@ impl ShuttleEngine {
                 }
                 return Ok(());
             }
-            if tally.out_of_time {
+            if tally.ended_early() {
                 return Ok(());
             }
         }

@@ -52,9 +52,9 @@ impl Engine for ThreadsEngine {
                             runs.lock().unwrap_or_else(|p| p.into_inner()).next()
                         });
                         let result = self.execute_runs(workload, plan, next, &mut worker_tally);
-                        // A stop (--fail-fast) or the time budget ends every worker.
+                        // A stop (--fail-fast), the time budget or a signal ends every worker.
                         if result.is_err()
-                            || worker_tally.out_of_time
+                            || worker_tally.ended_early()
                             || worker_tally.runs > 0 && worker_tally.stopped()
                         {
                             stop.store(true, Ordering::SeqCst);
