@@ -302,9 +302,9 @@ expect = "lost-updates"
 /// running its executions.
 fn start_long_run(dir: &TempDir) -> std::process::Child {
     write(dir, "long.toml", LONG);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_contend"))
-        .current_dir(dir.path())
-        .args([
+    start_run(
+        dir,
+        &[
             "run",
             "long.toml",
             "--out",
@@ -315,7 +315,16 @@ fn start_long_run(dir: &TempDir) -> std::process::Child {
             "r.xml",
             "--trace",
             "t.jsonl",
-        ])
+        ],
+    )
+}
+
+/// Starts `contend` with `args` (which give `--out out`) in `dir`, and waits until it is
+/// running its executions.
+fn start_run(dir: &TempDir, args: &[&str]) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_contend"))
+        .current_dir(dir.path())
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -383,22 +392,10 @@ fn an_interrupted_dfs_regression_does_not_claim_it_was_exhaustive() {
          sync = \"mutex\"\nthreads = [{ delta = 1, ops = 50 }, { delta = -1, ops = 50 }]\n\
          runs = 1000000000\nexpect = \"no-lost-updates\"\n",
     );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_contend"))
-        .current_dir(dir.path())
-        .args(["run", "dfs.toml", "--out", "out", "--json", "r.json", "-q"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !dir.path().join("out").exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "contend did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    let child = start_run(
+        &dir,
+        &["run", "dfs.toml", "--out", "out", "--json", "r.json", "-q"],
+    );
     signal(&child, "INT");
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
