@@ -93,6 +93,7 @@ fn ended(execution: &Execution, body_panic: Option<String>) -> Result<Ended, Led
 /// The failure of `execution`, whose threads have all ended, if it failed: for the CLI's
 /// built-in workloads, whose threads are spawned with [`crate::thread::spawn`] and whose
 /// ledger is their own.
+#[cfg(feature = "runner")]
 pub(crate) fn failure_of(execution: &Execution) -> Option<Failed> {
     match ended(execution, None) {
         Ok(Ended::Failed(failed)) => Some(failed),
@@ -145,6 +146,7 @@ impl InShuttle {
 
     /// Runs execution `run` (inside shuttle), logging to `log` if given, as one outcome of the
     /// CLI: its failure, or its cells settled together ([`settle_cells`]).
+    #[cfg(feature = "runner")]
     pub(crate) fn outcome(
         &self,
         log: Option<&Arc<AccessLog>>,
