@@ -62,21 +62,16 @@ impl Drop for Exit {
     }
 }
 
-/// A new thread's index and name in `execution` (`name`, else `Thread-N`), counted as
-/// running until its body ends.
-fn start(execution: &Arc<Execution>, name: Option<String>) -> (usize, String, Exit) {
+/// A new thread's index in `execution`, counted as running until its body ends; a `name`
+/// given is what reports call it (else `Thread-N`, made only when a report needs it).
+fn start(execution: &Arc<Execution>, name: Option<String>) -> (usize, Exit) {
     let index = execution.thread_started();
-    let name = match name {
-        Some(name) => {
-            let given = name.clone();
-            execution
-                .waits
-                .with(|state| state.graph.name(Resource::Thread(index), given));
-            name
-        }
-        None => context::thread_name(index),
-    };
-    (index, name, Exit(Arc::clone(execution), index))
+    if let Some(name) = name {
+        execution
+            .waits
+            .with(|state| state.graph.name(Resource::Thread(index), name));
+    }
+    (index, Exit(Arc::clone(execution), index))
 }
 
 /// Whether a caught panic's payload is one contend's executions end as a failed outcome: a
@@ -86,22 +81,29 @@ pub(crate) fn ends_the_execution(payload: &(dyn std::any::Any + Send)) -> bool {
     payload.is::<&str>() || payload.is::<String>() || payload.is::<DeadlockUnwind>()
 }
 
-/// The body of a shuttle task running `f` as thread `name`: it catches the body's panic, records
+/// The body of a shuttle task running `f` as the thread of `exit`: it catches the body's panic, records
 /// it with its message in the execution (a thread that a deadlock unwound records none) and
 /// returns it as the task's result, so that the execution goes on (a `join` returns it, as
 /// std's does) and ends as a failed outcome, instead of shuttle ending the whole run.
-fn shuttle_body<F, T>(exit: Exit, name: String, f: F) -> impl FnOnce() -> std::thread::Result<T>
+fn shuttle_body<F, T>(exit: Exit, f: F) -> impl FnOnce() -> std::thread::Result<T>
 where
     F: FnOnce() -> T,
 {
     let parent = usize::from(shuttle::current::me());
-    context::log_access(parent, || (AccessKind::Other, format!("spawn {name}")));
+    let index = exit.1;
+    context::log_access(parent, || {
+        (
+            AccessKind::Other,
+            format!("spawn {}", context::thread_name(index)),
+        )
+    });
     move || {
         let exit = exit;
         match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(value) => Ok(value),
             Err(payload) if ends_the_execution(payload.as_ref()) => {
                 if !payload.is::<DeadlockUnwind>() {
+                    let name = context::thread_name(index);
                     let message = match panics::take_captured() {
                         Some(captured) => said_of(&name, &captured),
                         None => format!("{name} panicked: {}", describe_payload(payload.as_ref())),
@@ -181,23 +183,25 @@ where
     T: Send + 'static,
 {
     let execution = context::execution();
-    let (index, name, exit) = start(&execution, name);
-    // The OS refuses a thread name with a NUL in it; reports keep the name as given.
-    let builder = || std::thread::Builder::new().name(name.replace('\0', " "));
+    let (index, exit) = start(&execution, name);
     let inner = match execution.backend {
         Backend::Shuttle => {
+            // shuttle's task is left unnamed: contend names its threads in its own reports, and
+            // a name would cost shuttle a table of labels per task.
             dpor::announce(Access::Local);
-            let handle = shuttle::thread::Builder::new()
-                .name(name.clone())
-                .spawn(shuttle_body(exit, name, f))
-                .expect("shuttle starts tasks without OS resources");
+            let handle = shuttle::thread::spawn(shuttle_body(exit, f));
             dpor::settle();
             Handle::Shuttle(handle)
         }
-        Backend::Threads => match builder().spawn(threads_body(exit, name, f)) {
-            Ok(handle) => Handle::Threads(handle),
-            Err(error) => panic!("could not start a thread: {error}"),
-        },
+        Backend::Threads => {
+            let name = context::thread_name(index);
+            // The OS refuses a thread name with a NUL in it; reports keep the name as given.
+            let builder = std::thread::Builder::new().name(name.replace('\0', " "));
+            match builder.spawn(threads_body(exit, name, f)) {
+                Ok(handle) => Handle::Threads(handle),
+                Err(error) => panic!("could not start a thread: {error}"),
+            }
+        }
     };
     JoinHandle { index, inner }
 }

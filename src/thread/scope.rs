@@ -135,14 +135,14 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         let execution = context::execution();
-        let (index, name, exit) = start(&execution, None);
+        let (index, exit) = start(&execution, None);
         self.spawned
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(index);
         let inner = match self.inner {
             Kind::Shuttle(scope) => {
-                let body = shuttle_body(exit, name, f);
+                let body = shuttle_body(exit, f);
                 let unjoined_panics = Arc::clone(&self.unjoined_panics);
                 let task = scope.spawn(move || {
                     let ended = body();
@@ -157,6 +157,7 @@ impl<'scope> Scope<'scope, '_> {
                 Handle::Shuttle(task, Arc::clone(&self.unjoined_panics))
             }
             Kind::Threads(scope) => {
+                let name = context::thread_name(index);
                 let body = threads_body(exit, name.clone(), f);
                 match std::thread::Builder::new()
                     .name(name)

@@ -21,12 +21,29 @@ impl Counter {
     }
 }
 
-/// The shared state of one counter execution.
+/// The shared state of one counter execution. The lock and the flag exist only for the sync
+/// modes that use them: under shuttle each is an object of the execution, made at its start.
 #[derive(Debug)]
 pub struct CounterState<P: Platform> {
     ledger: Ledger<P::Word, P::Store>,
-    lock: P::Lock,
-    flag: P::Word,
+    lock: Option<P::Lock>,
+    flag: Option<P::Word>,
+}
+
+impl<P: Platform> CounterState<P> {
+    /// The lock, for the sync modes that take it.
+    fn lock(&self) -> &P::Lock {
+        self.lock
+            .as_ref()
+            .expect("the counter's state has a lock for every sync mode that takes it")
+    }
+
+    /// The flag, for the sync modes that spin on it.
+    fn flag(&self) -> &P::Word {
+        self.flag
+            .as_ref()
+            .expect("the counter's state has a flag for every sync mode that spins on it")
+    }
 }
 
 const FREE: u64 = 0;
@@ -55,14 +72,19 @@ impl Workload for Counter {
                 threads,
                 logs,
             ),
-            lock: platform.lock()?,
-            flag: platform.word(FREE)?,
+            lock: self.takes_lock().then(|| platform.lock()).transpose()?,
+            flag: self
+                .spins_on_flag()
+                .then(|| platform.word(FREE))
+                .transpose()?,
         })
     }
 
     fn reset<P: Platform>(&self, state: &CounterState<P>) {
         state.ledger.reset();
-        state.flag.store(FREE);
+        if let Some(flag) = &state.flag {
+            flag.store(FREE);
+        }
     }
 
     fn run_thread<P: Platform>(
@@ -86,7 +108,7 @@ impl Workload for Counter {
             SyncMode::Mutex => {
                 for op in 0..spec.ops {
                     point.before_access();
-                    let _guard = state.lock.acquire();
+                    let _guard = state.lock().acquire();
                     point.observe(Access::Acquire);
                     increment(ledger, thread, op, spec.delta, point);
                 }
@@ -115,25 +137,25 @@ impl Workload for Counter {
                 for op in 0..spec.ops {
                     loop {
                         point.before_access();
-                        let was_taken = state.flag.swap(TAKEN) == TAKEN;
+                        let was_taken = state.flag().swap(TAKEN) == TAKEN;
                         point.observe(Access::SetFlag { was_taken });
                         if !was_taken {
                             break;
                         }
-                        while state.flag.load() == TAKEN {
+                        while state.flag().load() == TAKEN {
                             point.spin_wait();
                         }
                     }
                     increment(ledger, thread, op, spec.delta, point);
                     point.before_access();
-                    state.flag.store(FREE);
+                    state.flag().store(FREE);
                     point.observe(Access::ClearFlag);
                 }
             }
             SyncMode::Flag => {
                 for op in 0..spec.ops {
                     point.before_access();
-                    while state.flag.load() == TAKEN {
+                    while state.flag().load() == TAKEN {
                         point.observe(Access::CheckFlag { taken: true });
                         point.spin_wait();
                     }
@@ -141,11 +163,11 @@ impl Workload for Counter {
                     // The bug: between the check above and the set below, another thread may
                     // also have seen the flag free.
                     point.before_access();
-                    state.flag.store(TAKEN);
+                    state.flag().store(TAKEN);
                     point.observe(Access::SetFlag { was_taken: false });
                     increment(ledger, thread, op, spec.delta, point);
                     point.before_access();
-                    state.flag.store(FREE);
+                    state.flag().store(FREE);
                     point.observe(Access::ClearFlag);
                 }
             }
@@ -186,6 +208,16 @@ impl Workload for Counter {
 pub const LOG_TARGET: &str = crate::trace::LESSON_LOG_TARGET;
 
 impl Counter {
+    /// Whether the workload takes a lock (`sync = "mutex"`).
+    fn takes_lock(&self) -> bool {
+        self.spec.sync == SyncMode::Mutex
+    }
+
+    /// Whether the workload spins on a flag (`sync = "spin"` or `"flag"`).
+    fn spins_on_flag(&self) -> bool {
+        matches!(self.spec.sync, SyncMode::Spin | SyncMode::Flag)
+    }
+
     /// A worker of the lesson's `Counter` class: sleeps a random pause, then calls
     /// `increment()`, which logs around taking the lock. No line is logged between the read and
     /// the write.
@@ -207,7 +239,7 @@ impl Counter {
                 SyncMode::Mutex => {
                     tracing::debug!(target: LOG_TARGET, thread = %name, "Waiting for lock");
                     point.before_access();
-                    let _guard = state.lock.acquire();
+                    let _guard = state.lock().acquire();
                     point.observe(Access::Acquire);
                     tracing::debug!(target: LOG_TARGET, thread = %name, "Acquired lock");
                     increment(&state.ledger, thread, op, spec.delta, point);
