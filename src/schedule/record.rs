@@ -2,9 +2,10 @@
 //! writes down each execution's decisions as choices as it goes, so that the first failing
 //! execution's schedule is at hand when it fails, without running anything again.
 //!
-//! shuttle runs an execution's tasks and its scheduler on the thread that called
-//! `Runner::run`, so the recording lives in a thread-local: writing a decision down costs a
-//! push, with no lock and no atomic operation on the hot path.
+//! The recorder writes the execution under way down in itself: a decision costs a comparison,
+//! and a push when it departs from the default rule. shuttle runs an execution's tasks and its
+//! scheduler on the thread that called `Runner::run`, so an ended execution is handed to a
+//! thread-local, where the body (which cannot reach the scheduler) asks to keep it.
 
 use std::cell::RefCell;
 
@@ -32,6 +33,45 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// Empties it for another execution, keeping its vectors' room.
+    fn clear(&mut self) {
+        self.choices.clear();
+        self.random_values.clear();
+        self.steps = 0;
+        self.preemptions = 0;
+        self.truncated = false;
+    }
+
+    /// Writes down that `chosen` runs at the next step.
+    #[inline]
+    fn note(
+        &mut self,
+        chosen: TaskId,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) {
+        let step = self.steps;
+        self.steps += 1;
+        // The current task goes on without yielding: the default rule, and no preemption. The
+        // common case, decided without looking at the other runnable tasks.
+        if !is_yielding && current == Some(chosen) {
+            return;
+        }
+        let rule = Rule::at(runnable, current, is_yielding);
+        let task = usize::from(chosen);
+        if rule.is_preemption(task) {
+            self.preemptions += 1;
+        }
+        if task != rule.default {
+            if self.choices.len() < MAX_RECORDED_CHOICES {
+                self.choices.push(Choice { step, task });
+            } else {
+                self.truncated = true;
+            }
+        }
+    }
+
     /// Its choices, if it kept them all.
     pub fn complete_choices(&self) -> Option<&[Choice]> {
         (!self.truncated).then_some(self.choices.as_slice())
@@ -40,9 +80,10 @@ impl Recording {
 
 #[derive(Debug)]
 struct State {
+    /// The last execution a recorder handed over, until it is kept or the next one ends.
     current: Recording,
-    /// Scheduling decisions asked of the execution under way (counted even when the inner
-    /// scheduler ends it), and the most of any execution.
+    /// Scheduling decisions asked of that execution (counted even when the inner scheduler
+    /// ended it), and the most of any execution.
     decisions: u64,
     most_decisions: u64,
     /// The execution to keep when the one under way ends.
@@ -119,15 +160,52 @@ impl Recordings {
 }
 
 /// Wraps an exploring scheduler and records every execution's decisions in the
-/// [`Recordings`] of the thread that runs it.
+/// [`Recordings`] of the thread that runs it. The execution under way is written down in the
+/// recorder itself, with no thread-local look-up per decision; it is handed to the
+/// [`Recordings`] when the next execution starts and when the recorder is dropped (at the end
+/// of the run, or when a failure ends it).
 pub struct Recorder<S> {
     inner: S,
+    /// The execution under way; `None` once handed over, until the next one starts.
+    current: Option<Recording>,
+    /// Scheduling decisions asked of the execution under way (counted even when the inner
+    /// scheduler ends it).
+    decisions: u64,
 }
 
 impl<S: Scheduler> Recorder<S> {
     /// Records the executions `inner` schedules; `recordings` is the handle that reads them.
     pub fn new(inner: S, _recordings: Recordings) -> Self {
-        Recorder { inner }
+        Recorder {
+            inner,
+            current: None,
+            decisions: 0,
+        }
+    }
+}
+
+impl<S> Recorder<S> {
+    /// Hands the execution that ended, if one has not been handed over yet, to the thread's
+    /// recordings: kept if it was asked to be, else left there for a caller that may still ask
+    /// once the run is over. Returns the recording it replaced there, for reuse.
+    fn hand_over(&mut self) -> Recording {
+        let Some(ended) = self.current.take() else {
+            return Recording::default();
+        };
+        let decisions = self.decisions;
+        STATE.with_borrow_mut(|state| {
+            state.most_decisions = state.most_decisions.max(decisions);
+            state.decisions = decisions;
+            let replaced = std::mem::replace(&mut state.current, ended);
+            state.settle();
+            replaced
+        })
+    }
+}
+
+impl<S> Drop for Recorder<S> {
+    fn drop(&mut self) {
+        self.hand_over();
     }
 }
 
@@ -155,23 +233,17 @@ impl Scheduler for Boxed {
 
 impl<S: Scheduler> Scheduler for Recorder<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
+        // The last execution's recording stays with the thread until the next one ends: a
+        // caller may still ask to keep it once the run is over.
+        let mut reused = self.hand_over();
         let schedule = self.inner.new_execution()?;
-        // The last execution's recording stays until the next one starts: a caller may still
-        // ask to keep it once the run is over.
-        STATE.with_borrow_mut(|state| {
-            state.settle();
-            state.most_decisions = state.most_decisions.max(state.decisions);
-            state.decisions = 0;
-            let current = &mut state.current;
-            current.choices.clear();
-            current.random_values.clear();
-            current.steps = 0;
-            current.preemptions = 0;
-            current.truncated = false;
-        });
+        reused.clear();
+        self.current = Some(reused);
+        self.decisions = 0;
         Some(schedule)
     }
 
+    #[inline]
     fn next_task(
         &mut self,
         runnable: &[&Task],
@@ -179,34 +251,18 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         is_yielding: bool,
     ) -> Option<TaskId> {
         let chosen = self.inner.next_task(runnable, current, is_yielding);
-        let Some(chosen) = chosen else {
-            STATE.with_borrow_mut(|state| state.decisions += 1);
-            return None;
-        };
-        let rule = Rule::at(runnable, current, is_yielding);
-        let task = usize::from(chosen);
-        STATE.with_borrow_mut(|state| {
-            state.decisions += 1;
-            let recording = &mut state.current;
-            let step = recording.steps;
-            recording.steps += 1;
-            if rule.is_preemption(task) {
-                recording.preemptions += 1;
-            }
-            if task != rule.default {
-                if recording.choices.len() < MAX_RECORDED_CHOICES {
-                    recording.choices.push(Choice { step, task });
-                } else {
-                    recording.truncated = true;
-                }
-            }
-        });
-        Some(chosen)
+        self.decisions += 1;
+        if let (Some(chosen), Some(recording)) = (chosen, &mut self.current) {
+            recording.note(chosen, runnable, current, is_yielding);
+        }
+        chosen
     }
 
     fn next_u64(&mut self) -> u64 {
         let value = self.inner.next_u64();
-        STATE.with_borrow_mut(|state| state.current.random_values.push(value));
+        if let Some(recording) = &mut self.current {
+            recording.random_values.push(value);
+        }
         value
     }
 }

@@ -172,6 +172,8 @@ impl WaitGraph {
     /// a read-write lock that only readers hold is left out (a reader would share it), so that
     /// such a cycle is never declared a deadlock by mistake.
     pub(crate) fn blocking_cycle_from(&self, start: usize) -> Option<WaitCycle> {
+        // A thread that waits for nothing is on no cycle: the common case, without a path.
+        self.waiting_for(start)?;
         let mut path = vec![start];
         self.extend(&mut path, start, true)
             .then(|| self.cycle_of(&path))
