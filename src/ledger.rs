@@ -433,16 +433,16 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             bytes.signed(read.value);
             bytes.signed(value.wrapping_sub(read.value));
         }
-        let encoded = bytes.encoded();
+        let encoded = bytes.back_to_front();
         match self.heap_logs.get(thread) {
             Some(log) => {
                 let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
                 // A log longer than its length is what a previous execution left.
                 log.truncate(start);
-                log.extend(encoded.iter().rev());
+                log.extend_from_slice(encoded);
             }
             None => {
-                for (offset, &byte) in encoded.iter().rev().enumerate() {
+                for (offset, &byte) in encoded.iter().enumerate() {
                     self.put_byte(thread, start + offset, byte);
                 }
             }
@@ -568,8 +568,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     fn walk_back(
         &self,
         final_id: WriteId,
-        sink: &mut dyn FnMut(OverwriteEvent),
-        visit: &mut dyn FnMut(WalkStep),
+        sink: &mut impl FnMut(OverwriteEvent),
+        visit: &mut impl FnMut(WalkStep),
     ) -> Result<Walk, LedgerError> {
         let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
         let heap = self.lock_heap_logs();
@@ -788,8 +788,11 @@ impl Encoder {
         }
     }
 
-    fn encoded(&self) -> &[u8] {
-        &self.bytes[..self.len]
+    /// The record's bytes, stored back to front: the order of the log.
+    fn back_to_front(&mut self) -> &[u8] {
+        let encoded = &mut self.bytes[..self.len];
+        encoded.reverse();
+        encoded
     }
 }
 
@@ -884,7 +887,7 @@ impl VictimValues {
         &mut self,
         written_value: i64,
         event: OverwriteEvent,
-        sink: &mut dyn FnMut(OverwriteEvent),
+        sink: &mut impl FnMut(OverwriteEvent),
     ) {
         if let Some(mut waiting) = self.waiting.take() {
             waiting.overwritten_value = written_value.wrapping_add(self.since);
@@ -894,7 +897,7 @@ impl VictimValues {
     }
 
     /// The walk reached the initial value.
-    fn initial(&mut self, initial: i64, sink: &mut dyn FnMut(OverwriteEvent)) {
+    fn initial(&mut self, initial: i64, sink: &mut impl FnMut(OverwriteEvent)) {
         if let Some(mut event) = self.just_met.take() {
             event.overwritten_value = initial;
             sink(event);

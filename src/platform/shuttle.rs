@@ -134,6 +134,7 @@ impl ShuttlePoint {
 }
 
 impl AccessPoint for ShuttlePoint {
+    #[inline]
     fn before_access(&mut self) {}
 
     fn spin_wait(&mut self) {
@@ -156,6 +157,7 @@ impl AccessPoint for ShuttlePoint {
         dpor::settle();
     }
 
+    #[inline]
     fn observe(&mut self, access: Access) {
         if let Some(log) = &self.log {
             log.push(self.thread, access);
