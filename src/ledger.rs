@@ -1296,7 +1296,7 @@ mod tests {
         bytes.id(WriteId::new((1 << (64 - OP_BITS)) - 2, OP_MASK), 0);
         bytes.signed(i64::MIN);
         bytes.signed(i64::MIN);
-        assert_eq!(bytes.encoded().len(), MAX_RECORD_BYTES);
+        assert_eq!(bytes.back_to_front().len(), MAX_RECORD_BYTES);
     }
 
     #[test]
