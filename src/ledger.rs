@@ -666,16 +666,28 @@ enum LogView<'a> {
     Words(&'a [AtomicU64]),
 }
 
-impl LogView<'_> {
-    fn byte(&self, at: usize) -> Option<u8> {
-        match self {
-            LogView::Bytes(bytes) => bytes.get(at).copied(),
-            LogView::Words(words) => words
-                .get(at / 8)
-                .map(|word| (word.load(Ordering::Relaxed) >> ((at % 8) * 8)) as u8),
-        }
-    }
+/// Bytes of a log, by index.
+trait LogBytes: Copy {
+    /// Byte `at`, if the log has it.
+    fn byte(self, at: usize) -> Option<u8>;
+}
 
+impl LogBytes for &[u8] {
+    #[inline]
+    fn byte(self, at: usize) -> Option<u8> {
+        self.get(at).copied()
+    }
+}
+
+impl LogBytes for &[AtomicU64] {
+    #[inline]
+    fn byte(self, at: usize) -> Option<u8> {
+        self.get(at / 8)
+            .map(|word| (word.load(Ordering::Relaxed) >> ((at % 8) * 8)) as u8)
+    }
+}
+
+impl LogView<'_> {
     /// The record that ends at byte `end`, of op `op` and replacing `replaced` (as the record
     /// after it, or the log's header, says); where it starts, and the op and replaced write of
     /// the record before it.
@@ -685,31 +697,42 @@ impl LogView<'_> {
         op: u64,
         replaced: WriteId,
     ) -> Option<(Record, usize, u64, WriteId)> {
-        let mut bytes = Decoder {
-            log: *self,
-            at: end,
-        };
-        let kind = bytes.byte()?;
-        let previous_op = op.checked_sub(bytes.varint()?)?;
-        let previous_replaced = WriteId(replaced.0.wrapping_sub(bytes.signed()? as u64));
-        let record = match kind {
-            SWITCH => Record::Switch { op, replaced },
-            OVERWRITE => {
-                let parent = bytes.id(op)?;
-                let read_value = bytes.signed()?;
-                let written_value = read_value.wrapping_add(bytes.signed()?);
-                Record::Overwrite {
-                    op,
-                    replaced,
-                    parent,
-                    read_value,
-                    written_value,
-                }
-            }
-            _ => return None,
-        };
-        Some((record, bytes.at, previous_op, previous_replaced))
+        match *self {
+            LogView::Bytes(bytes) => decode_record_before(bytes, end, op, replaced),
+            LogView::Words(words) => decode_record_before(words, end, op, replaced),
+        }
     }
+}
+
+/// [`LogView::record_before`] in the log `log`.
+#[inline]
+fn decode_record_before(
+    log: impl LogBytes,
+    end: usize,
+    op: u64,
+    replaced: WriteId,
+) -> Option<(Record, usize, u64, WriteId)> {
+    let mut bytes = Decoder { log, at: end };
+    let kind = bytes.byte()?;
+    let previous_op = op.checked_sub(bytes.varint()?)?;
+    let previous_replaced = WriteId(replaced.0.wrapping_sub(bytes.signed()? as u64));
+    let record = match kind {
+        SWITCH => Record::Switch { op, replaced },
+        OVERWRITE => {
+            let parent = bytes.id(op)?;
+            let read_value = bytes.signed()?;
+            let written_value = read_value.wrapping_add(bytes.signed()?);
+            Record::Overwrite {
+                op,
+                replaced,
+                parent,
+                read_value,
+                written_value,
+            }
+        }
+        _ => return None,
+    };
+    Some((record, bytes.at, previous_op, previous_replaced))
 }
 
 /// Where the walk back is in one thread's log.
@@ -797,12 +820,12 @@ impl Encoder {
 }
 
 /// Reads a record back from its end, in the order [`Encoder`] wrote it.
-struct Decoder<'a> {
-    log: LogView<'a>,
+struct Decoder<L> {
+    log: L,
     at: usize,
 }
 
-impl Decoder<'_> {
+impl<L: LogBytes> Decoder<L> {
     fn byte(&mut self) -> Option<u8> {
         self.at = self.at.checked_sub(1)?;
         self.log.byte(self.at)
