@@ -161,6 +161,41 @@ pub struct Ledger<W, R = Box<[AtomicU64]>> {
     heap_logs: Vec<Mutex<Vec<u8>>>,
 }
 
+/// The most bytes of log room a thread keeps for the next ledger made on it: a run of small
+/// executions reuses its logs, a large one gives its memory back.
+const SPARE_LOG_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The heap logs the last ledger dropped on this thread, for the next one to reuse.
+    static SPARE_HEAP_LOGS: std::cell::Cell<Vec<Mutex<Vec<u8>>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// `threads` heap logs, those of the last ledger dropped on this thread when it had as many.
+/// A reused log may hold what an earlier execution wrote: its length in the store says how much
+/// of it counts.
+fn spare_heap_logs(threads: usize) -> Vec<Mutex<Vec<u8>>> {
+    let spare = SPARE_HEAP_LOGS.take();
+    if spare.len() == threads {
+        return spare;
+    }
+    (0..threads).map(|_| Mutex::default()).collect()
+}
+
+impl<W, R> Drop for Ledger<W, R> {
+    fn drop(&mut self) {
+        let logs = std::mem::take(&mut self.heap_logs);
+        let small = logs.iter().all(|log| {
+            log.lock()
+                .is_ok_and(|bytes| bytes.capacity() <= SPARE_LOG_BYTES)
+        });
+        if !logs.is_empty() && small {
+            // A thread being torn down keeps no spare; the logs are then freed.
+            let _ = SPARE_HEAP_LOGS.try_with(|spare| spare.set(logs));
+        }
+    }
+}
+
 /// The number of store words a ledger keeping its logs in `logs` needs for threads doing `ops`
 /// writes each.
 pub fn store_words(ops: impl IntoIterator<Item = u64>, logs: Logs) -> usize {
@@ -283,7 +318,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             tracks.len()
         );
         let heap_logs = match logs {
-            Logs::OnHeap => tracks.iter().map(|_| Mutex::default()).collect(),
+            Logs::OnHeap => spare_heap_logs(tracks.len()),
             Logs::InStore => Vec::new(),
         };
         let ledger = Ledger {

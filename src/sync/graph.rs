@@ -172,8 +172,15 @@ impl WaitGraph {
     /// a read-write lock that only readers hold is left out (a reader would share it), so that
     /// such a cycle is never declared a deadlock by mistake.
     pub(crate) fn blocking_cycle_from(&self, start: usize) -> Option<WaitCycle> {
-        // A thread that waits for nothing is on no cycle: the common case, without a path.
-        self.waiting_for(start)?;
+        // A thread that waits for nothing, or for what only running threads hold, is on no
+        // cycle: the common case (a join of a running thread), decided without a path.
+        let resource = self.waiting_for(start)?;
+        if !self
+            .holds_of(resource)
+            .any(|(holder, _)| holder == start || self.waiting_for(holder).is_some())
+        {
+            return None;
+        }
         let mut path = vec![start];
         self.extend(&mut path, start, true)
             .then(|| self.cycle_of(&path))
@@ -192,7 +199,7 @@ impl WaitGraph {
         {
             return false;
         }
-        for holder in self.holders(resource) {
+        for (holder, _) in self.holds_of(resource) {
             if holder == start {
                 return true;
             }
