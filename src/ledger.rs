@@ -284,7 +284,8 @@ impl<W: SharedWord> Ledger<W> {
 
 impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     /// A cell holding `initial`, whose rings (and logs, for [`Logs::InStore`]) live in `store`,
-    /// which must hold at least [`store_words`] zeroed words for these threads.
+    /// which must hold at least [`store_words`] words for these threads: zeroed, or left by
+    /// an earlier ledger (the ledger clears each word it reads before it reads it).
     ///
     /// # Panics
     ///

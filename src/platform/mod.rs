@@ -38,7 +38,7 @@ pub trait Platform: Send + Sync + 'static {
     fn word(&self, initial: u64) -> Result<Self::Word, Self::Error>;
     /// A new unlocked lock.
     fn lock(&self) -> Result<Self::Lock, Self::Error>;
-    /// `words` new zeroed store words.
+    /// `words` store words for a ledger: zeroed, or left by an earlier execution's ledger.
     fn store(&self, words: usize) -> Result<Self::Store, Self::Error>;
 }
 

@@ -39,7 +39,7 @@ impl Platform for ShuttlePlatform {
     }
 
     fn store(&self, words: usize) -> Result<PooledStore, Infallible> {
-        Ok(PooledStore::zeroed(words))
+        Ok(PooledStore::reused(words))
     }
 }
 
@@ -48,22 +48,21 @@ thread_local! {
     static SPARE_STORE: Cell<Option<Box<[AtomicU64]>>> = const { Cell::new(None) };
 }
 
-/// A ledger's store under shuttle: zeroed words, taken from the one the previous execution on
-/// the same thread gave back when it has the same length, so that a run of small executions
-/// does not allocate and free one per execution. Given back when dropped.
+/// A ledger's store under shuttle, taken from the one the previous execution on the same thread
+/// gave back when it has the same length, so that a run of small executions does not allocate,
+/// zero and free one per execution. Given back when dropped.
+///
+/// A reused store is not zeroed: the ledger clears the words it reads before writing them
+/// (each thread's log length, as [`crate::ledger::Ledger::reset`] does for a ledger run again),
+/// and a ring slot is always written before the write it holds is published.
 #[derive(Debug)]
 pub struct PooledStore(Option<Box<[AtomicU64]>>);
 
 impl PooledStore {
-    /// `words` zeroed words.
-    fn zeroed(words: usize) -> PooledStore {
+    /// `words` words: fresh zeroed ones, or the spare ones of the previous execution.
+    fn reused(words: usize) -> PooledStore {
         let store = match SPARE_STORE.take() {
-            Some(spare) if spare.len() == words => {
-                for word in spare.iter() {
-                    word.store(0, Ordering::Relaxed);
-                }
-                spare
-            }
+            Some(spare) if spare.len() == words => spare,
             _ => super::os::heap_store(words),
         };
         PooledStore(Some(store))
