@@ -316,6 +316,9 @@ impl Execution {
                         lock(&self.parked).take();
                         return;
                     }
+                    // If every thread left is stuck, this declares the deadlock and wakes them
+                    // to unwind; this thread then waits for them to end.
+                    self.waits.declare_if_stuck(me, None);
                     shuttle::thread::park();
                 }
             }
