@@ -24,6 +24,10 @@ use crate::sync::graph::{Mode, Resource, WaitGraph};
 /// declared deadlocked, unless [`crate::check::Check::deadlock_timeout`] says otherwise.
 pub const DEFAULT_DEADLOCK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Under shuttle, how many times the end of the body wakes the stuck condition-variable waiters
+/// of a declared deadlock (yielding in between) before it just waits for the threads to end.
+pub(crate) const MAX_WAKES: u32 = 1_000;
+
 /// What the blocking primitives share, under the execution's one lock.
 #[derive(Debug, Default)]
 pub(crate) struct WaitState {
@@ -46,24 +50,35 @@ pub(crate) struct WaitState {
 /// Under shuttle, a thread waiting in a condition variable, followed as shuttle follows it: a
 /// `notify_one` signals every waiter with one epoch, the first waiter to wake takes it from
 /// the others; a `notify_all` wakes each for good.
+///
+/// A waiter is recorded here just before shuttle's wait, which gives the mutex up at a
+/// scheduling point of its own before it joins shuttle's waiters. A notify is certain to reach
+/// a waiter when the mutex is held then (the waiter gave it up, so it has joined); one made
+/// while the mutex is free may have come before, and is uncertain: contend then cannot tell
+/// whether the waiter is stuck.
 #[derive(Debug)]
 struct CondvarWait {
     thread: usize,
     condvar: usize,
     /// The mutex it must lock again once woken.
     lock: Resource,
-    /// The `notify_one` epochs pending for it.
-    signals: VecDeque<u64>,
-    /// Whether a `notify_all` woke it.
-    broadcast: bool,
+    /// The `notify_one` epochs pending for it, each with whether it certainly reached it.
+    signals: VecDeque<(u64, bool)>,
+    /// Whether a `notify_all` woke it: `Some(certain)`.
+    broadcast: Option<bool>,
     /// shuttle's condition variable, to wake it once the execution is declared deadlocked.
     inner: std::sync::Arc<shuttle::sync::Condvar>,
 }
 
 impl CondvarWait {
-    /// Whether shuttle has told it to wake (it then only needs its mutex again).
+    /// Whether shuttle has certainly told it to wake (it then only needs its mutex again).
     fn notified(&self) -> bool {
-        self.broadcast || !self.signals.is_empty()
+        self.broadcast == Some(true) || self.signals.iter().any(|&(_, certain)| certain)
+    }
+
+    /// Whether a notify may have woken it.
+    fn maybe_notified(&self) -> bool {
+        self.broadcast.is_some() || !self.signals.is_empty()
     }
 }
 
@@ -84,7 +99,7 @@ impl WaitState {
             condvar,
             lock,
             signals: VecDeque::new(),
-            broadcast: false,
+            broadcast: None,
             inner,
         });
     }
@@ -93,14 +108,17 @@ impl WaitState {
     pub(crate) fn condvar_notified(&mut self, condvar: usize, all: bool) {
         let epoch = self.epochs.entry(condvar).or_default();
         for wait in self.condvar_waits.iter_mut() {
-            if wait.condvar != condvar || wait.broadcast {
+            if wait.condvar != condvar || wait.broadcast == Some(true) {
                 continue;
             }
+            let certain = self.graph.is_held(wait.lock);
             if all {
-                wait.broadcast = true;
-                wait.signals.clear();
+                wait.broadcast = Some(certain);
+                if certain {
+                    wait.signals.clear();
+                }
             } else {
-                wait.signals.push_back(*epoch);
+                wait.signals.push_back((*epoch, certain));
             }
         }
         if !all {
@@ -114,22 +132,29 @@ impl WaitState {
         let Some(place) = self.condvar_waits.iter().position(|w| w.thread == thread) else {
             return;
         };
-        let mut wait = self.condvar_waits.remove(place);
-        if wait.broadcast {
+        let wait = self.condvar_waits.remove(place);
+        if wait.broadcast == Some(true) {
             return;
         }
-        if let Some(taken) = wait.signals.pop_front() {
+        // The signal shuttle woke it with: its first certain one, else its first.
+        let taken = wait
+            .signals
+            .iter()
+            .find(|&&(_, certain)| certain)
+            .or(wait.signals.front());
+        if let Some(&(taken, _)) = taken {
             for other in self.condvar_waits.iter_mut() {
                 if other.condvar == wait.condvar {
-                    other.signals.retain(|&e| e != taken);
+                    other.signals.retain(|&(e, _)| e != taken);
                 }
             }
         }
     }
 
     /// Under shuttle: whether the wait of `thread` for `resource` in `mode` can never end as
-    /// things stand, `None` if contend cannot tell (a barrier or a channel) or could not wake
-    /// it once the execution is declared deadlocked.
+    /// things stand, `None` if contend cannot tell (a barrier, a channel, a notify that may
+    /// have come before the waiter joined) or could not wake it once the execution is declared
+    /// deadlocked.
     fn stuck(&self, thread: usize, resource: Resource, mode: Mode) -> Option<bool> {
         match resource {
             Resource::Mutex(_) | Resource::Thread(_) | Resource::AllThreads => {
@@ -139,7 +164,13 @@ impl WaitState {
             Resource::Once(_) => Some(self.graph.holders(resource).iter().any(|&h| h != thread)),
             Resource::Condvar(_) => {
                 let wait = self.condvar_waits.iter().find(|w| w.thread == thread)?;
-                Some(!wait.notified() || self.graph.is_held(wait.lock))
+                if wait.notified() {
+                    Some(self.graph.is_held(wait.lock))
+                } else if wait.maybe_notified() {
+                    None
+                } else {
+                    Some(true)
+                }
             }
             Resource::Barrier(_) | Resource::Channel(_) => None,
         }
@@ -275,20 +306,28 @@ impl Waits {
             return false;
         };
         state.deadlock = Some(deadlock);
-        // Nothing will notify them now: each waiter is woken once to unwind.
+        drop(state);
+        dpor::declare_deadlock();
+        self.wake_condvar_waiters();
+        true
+    }
+
+    /// Under shuttle, once the execution is declared deadlocked: wakes every thread waiting in
+    /// a condition variable, which nothing else will notify now, so that it unwinds. A waiter
+    /// that has not joined shuttle's waiters yet (it gives its mutex up at a scheduling point
+    /// first) is not woken: the end of the body wakes the waiters again until every thread has
+    /// ended (see [`crate::sync::context::Execution::wait_for_threads`]).
+    pub(crate) fn wake_condvar_waiters(&self) {
         let mut wake: Vec<std::sync::Arc<shuttle::sync::Condvar>> = Vec::new();
-        for wait in state.condvar_waits.iter().filter(|w| !w.notified()) {
+        for wait in self.lock().condvar_waits.iter() {
             if !wake.iter().any(|c| std::sync::Arc::ptr_eq(c, &wait.inner)) {
                 wake.push(std::sync::Arc::clone(&wait.inner));
             }
         }
-        drop(state);
-        dpor::declare_deadlock();
         // A notify is a scheduling point: the execution's lock is free by now.
         for condvar in wake {
             condvar.notify_all();
         }
-        true
     }
 
     /// Real threads: blocks `thread` until `ready` gives a value, recorded as waiting for
