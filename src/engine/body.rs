@@ -36,8 +36,10 @@ pub type Body = Arc<dyn Fn() + Send + Sync + 'static>;
 /// The body's panic is caught here and a spawned thread's in the thread, each recorded in the
 /// execution; a deadlock of contend's locks and joins is declared by the wait that closes its
 /// cycle, and the threads on it unwind. Such an execution ends as [`Ended::Failed`] and the
-/// run goes on; only what shuttle finds itself (every thread blocked with no cycle, the step
-/// bound) still ends the run.
+/// run goes on; so does a wait, or a thread's end, that leaves every thread stuck with no
+/// cycle (a condition variable nobody will notify). Only what shuttle finds itself (threads
+/// stuck where contend cannot tell, at a barrier or on a channel, and the step bound) still
+/// ends the run.
 pub(crate) fn execute_in_shuttle(
     body: &Body,
     name: &Arc<str>,
@@ -398,10 +400,18 @@ mod tests {
             let fail_next = Arc::clone(&fail_next);
             Arc::new(move || {
                 if fail_next.swap(false, Ordering::SeqCst) {
-                    // Never notified: shuttle finds every thread blocked.
-                    let mutex = crate::sync::Mutex::new(());
-                    let never = crate::sync::Condvar::named("never-notified");
-                    drop(never.wait(mutex.lock().unwrap()));
+                    // Each thread waits for the other's message: contend cannot wake a thread
+                    // blocked in a channel's receive, so it leaves this deadlock to shuttle,
+                    // which finds every thread blocked.
+                    let (to_main, from_thread) = crate::sync::mpsc::channel::<()>();
+                    let (to_thread, from_main) = crate::sync::mpsc::channel::<()>();
+                    let other = crate::thread::spawn(move || {
+                        let _ = from_main.recv();
+                        drop(to_main);
+                    });
+                    let _ = from_thread.recv();
+                    drop(to_thread);
+                    let _ = other.join();
                 }
             })
         };
@@ -424,7 +434,7 @@ mod tests {
             let failed = failing.join().unwrap();
             assert_eq!(failed.kind, Kind::Deadlock, "{}", failed.message);
             assert!(
-                failed.message.contains("main waits for never-notified"),
+                failed.message.contains("main waits for channel#1"),
                 "{}",
                 failed.message
             );

@@ -70,6 +70,9 @@ impl Barrier {
         let leader = match &self.inner {
             Some(barrier) => {
                 waits.with(|state| state.graph.wait(thread, resource));
+                // An arrival that leaves no thread able to go on unwinds here (contend knows
+                // only that an early arrival blocks when nobody else waits at the barrier).
+                waits.unwind_if_stuck(thread, Some(self.size > 1));
                 let access = Access::Write(dpor::access::waitable(ObjectKind::Barrier, number));
                 // shuttle blocks an early arrival without a scheduling point first: one of its
                 // own, always (so that a schedule replays the same with or without a search),

@@ -22,7 +22,9 @@ pub struct Condvar {
     /// Its name in interleavings and deadlock cycles: `condvar#N`, or the name it was made with.
     label: String,
     execution: Arc<Execution>,
-    inner: Option<shuttle::sync::Condvar>,
+    /// shuttle's, shared with the execution's wait state while a thread waits in it, so that a
+    /// deadlock declared elsewhere can wake the waiters to unwind.
+    inner: Option<Arc<shuttle::sync::Condvar>>,
 }
 
 impl fmt::Debug for Condvar {
@@ -57,7 +59,8 @@ impl Condvar {
     /// Outside a check's body and its threads.
     pub fn new() -> Condvar {
         let execution = context::execution();
-        let inner = (execution.backend == Backend::Shuttle).then(shuttle::sync::Condvar::new);
+        let inner = (execution.backend == Backend::Shuttle)
+            .then(|| Arc::new(shuttle::sync::Condvar::new()));
         let number = execution.number(ObjectKind::Condvar);
         Condvar {
             number,
@@ -123,15 +126,18 @@ impl Condvar {
         };
         match (inner, &self.inner) {
             (GuardKind::Shuttle(inner), Some(condvar)) => {
-                waits.with(|state| {
-                    state.graph.release(thread, lock);
-                    state.graph.wait(thread, me);
-                });
+                waits.with(|state| state.condvar_wait(thread, number, lock, Arc::clone(condvar)));
+                // A wait that leaves no thread able to go on (nobody left to notify, say)
+                // unwinds here, before shuttle would block; `inner` gives the mutex up.
+                waits.unwind_if_deadlocked(thread);
                 // The wait releases the lock and takes it again at scheduling points of its own.
                 dpor::note(Access::Release(mutex.dpor_object()));
                 let result = dpor::unknown(|| condvar.wait(inner));
                 dpor::note(Access::Acquire(mutex.dpor_object()));
-                waits.with(|state| state.graph.hold(thread, lock, Mode::Exclusive));
+                waits.with(|state| {
+                    state.condvar_woken(thread);
+                    state.graph.hold(thread, lock, Mode::Exclusive);
+                });
                 let result = map_lock(result, |inner| MutexGuard {
                     mutex,
                     thread,
@@ -277,8 +283,17 @@ impl Condvar {
             (AccessKind::Other, format!("{which} {}", self.label))
         });
         match &self.inner {
-            Some(condvar) if all => dpor::around(self.dpor_access(), || condvar.notify_all()),
-            Some(condvar) => dpor::around(self.dpor_access(), || condvar.notify_one()),
+            Some(condvar) => {
+                if all {
+                    dpor::around(self.dpor_access(), || condvar.notify_all());
+                } else {
+                    dpor::around(self.dpor_access(), || condvar.notify_one());
+                }
+                // shuttle's notify is done: the waits follow it, with no scheduling point
+                // between.
+                let waits = &self.execution.waits;
+                waits.with(|state| state.condvar_notified(number, all));
+            }
             None => self.execution.waits.update(|state| {
                 if let Some(tickets) = state.condvar_waiters.get_mut(&number) {
                     if all {

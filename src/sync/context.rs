@@ -283,6 +283,9 @@ impl Execution {
         // A task unwinding (a panic, or shuttle tearing a failed execution down) must not
         // reach a scheduling point; the execution fails anyway.
         if self.backend == Backend::Shuttle && !std::thread::panicking() {
+            // An end that leaves every other thread stuck (the signal it took was the one the
+            // others waited for, say) declares the deadlock and wakes them to unwind.
+            self.waits.declare_if_stuck(index, Some(true));
             // Taken out first: unparking is a scheduling point, at which the lock must be free.
             let parked = lock(&self.parked).take();
             if let Some(parked) = parked {
@@ -301,6 +304,9 @@ impl Execution {
         match self.backend {
             Backend::Shuttle => {
                 let me = usize::from(shuttle::current::me());
+                // After a declared deadlock, the stuck waiters are woken again while threads
+                // unwind, a bounded number of times, before this thread just waits.
+                let mut wakes = 0;
                 loop {
                     *lock(&self.parked) = Some(shuttle::thread::current());
                     let waiting = self.waits.with(|state| {
@@ -315,6 +321,16 @@ impl Execution {
                     if !waiting {
                         lock(&self.parked).take();
                         return;
+                    }
+                    // If every thread left is stuck, this declares the deadlock and wakes them
+                    // to unwind; this thread then waits for them to end.
+                    if self.waits.declare_if_stuck(me, None)
+                        && wakes < crate::sync::waits::MAX_WAKES
+                    {
+                        wakes += 1;
+                        self.waits.wake_condvar_waiters();
+                        shuttle::thread::yield_now();
+                        continue;
                     }
                     shuttle::thread::park();
                 }

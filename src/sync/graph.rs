@@ -65,8 +65,8 @@ pub(crate) enum Mode {
 pub(crate) struct WaitGraph {
     /// Each hold, in the order taken.
     holders: Vec<(Resource, usize, Mode)>,
-    /// Each waiting thread's wait, by thread.
-    waiting: Vec<(usize, Resource)>,
+    /// Each waiting thread's wait and the mode it asks for, by thread.
+    waiting: Vec<(usize, Resource, Mode)>,
     /// The names resources were made with, in place of `mutex#N` and the like.
     names: BTreeMap<Resource, String>,
 }
@@ -141,23 +141,46 @@ impl WaitGraph {
 
     /// What `thread` waits for, if it waits.
     fn waiting_for(&self, thread: usize) -> Option<Resource> {
-        let place = self.waiting.binary_search_by_key(&thread, |&(t, _)| t);
-        place.ok().map(|place| self.waiting[place].1)
+        self.wait_with_mode(thread).map(|(resource, _)| resource)
     }
 
-    /// `thread` waits for `resource`.
+    /// What `thread` waits for and in which mode, if it waits.
+    pub(crate) fn wait_with_mode(&self, thread: usize) -> Option<(Resource, Mode)> {
+        let place = self.waiting.binary_search_by_key(&thread, |&(t, _, _)| t);
+        place.ok().map(|place| {
+            let (_, resource, mode) = self.waiting[place];
+            (resource, mode)
+        })
+    }
+
+    /// `thread` waits for `resource` (exclusively, as a lock, a join or any other wait).
     pub(crate) fn wait(&mut self, thread: usize, resource: Resource) {
-        match self.waiting.binary_search_by_key(&thread, |&(t, _)| t) {
-            Ok(place) => self.waiting[place].1 = resource,
-            Err(place) => self.waiting.insert(place, (thread, resource)),
+        self.wait_in(thread, resource, Mode::Exclusive);
+    }
+
+    /// `thread` waits for `resource` in `mode`: a read lock waits to share it.
+    pub(crate) fn wait_in(&mut self, thread: usize, resource: Resource, mode: Mode) {
+        match self.waiting.binary_search_by_key(&thread, |&(t, _, _)| t) {
+            Ok(place) => self.waiting[place] = (thread, resource, mode),
+            Err(place) => self.waiting.insert(place, (thread, resource, mode)),
         }
     }
 
     /// `thread` waits no more.
     pub(crate) fn stop_waiting(&mut self, thread: usize) {
-        if let Ok(place) = self.waiting.binary_search_by_key(&thread, |&(t, _)| t) {
+        if let Ok(place) = self.waiting.binary_search_by_key(&thread, |&(t, _, _)| t) {
             self.waiting.remove(place);
         }
+    }
+
+    /// The threads started and not finished: those holding their own end.
+    pub(crate) fn running_threads(&self) -> impl Iterator<Item = usize> + '_ {
+        self.holders
+            .iter()
+            .filter_map(|&(resource, _, _)| match resource {
+                Resource::Thread(index) => Some(index),
+                _ => None,
+            })
     }
 
     /// The cycle of waits through `start`, if its wait leads back to it.
@@ -169,8 +192,8 @@ impl WaitGraph {
 
     /// Under shuttle, where a wait is recorded before the scheduling point at which the thread
     /// may or may not block: the cycle through `start` of waits that certainly block. A wait for
-    /// a read-write lock that only readers hold is left out (a reader would share it), so that
-    /// such a cycle is never declared a deadlock by mistake.
+    /// a read-write lock that could be taken in the mode asked (a reader where only readers
+    /// hold it) is left out, so that such a cycle is never declared a deadlock by mistake.
     pub(crate) fn blocking_cycle_from(&self, start: usize) -> Option<WaitCycle> {
         // A thread that waits for nothing, or for what only running threads hold, is on no
         // cycle: the common case (a join of a running thread), decided without a path.
@@ -190,13 +213,10 @@ impl WaitGraph {
     /// with `certain`, only through waits that certainly block.
     fn extend(&self, path: &mut Vec<usize>, start: usize, certain: bool) -> bool {
         let last = *path.last().expect("a path starts at a thread");
-        let Some(resource) = self.waiting_for(last) else {
+        let Some((resource, mode)) = self.wait_with_mode(last) else {
             return false;
         };
-        if certain
-            && matches!(resource, Resource::RwLock(_))
-            && self.can_take(resource, Mode::Shared)
-        {
+        if certain && matches!(resource, Resource::RwLock(_)) && self.can_take(resource, mode) {
             return false;
         }
         for (holder, _) in self.holds_of(resource) {
@@ -219,7 +239,7 @@ impl WaitGraph {
     pub(crate) fn any_cycle(&self) -> Option<WaitCycle> {
         self.waiting
             .iter()
-            .find_map(|&(thread, _)| self.cycle_from(thread))
+            .find_map(|&(thread, _, _)| self.cycle_from(thread))
     }
 
     /// The waits of the threads in `path`, each holder shown as the next thread of the cycle.
@@ -279,7 +299,7 @@ impl WaitGraph {
     pub(crate) fn waits(&self) -> Vec<Wait> {
         self.waiting
             .iter()
-            .map(|&(thread, resource)| self.wait_of(thread, resource))
+            .map(|&(thread, resource, _)| self.wait_of(thread, resource))
             .collect()
     }
 
@@ -292,7 +312,7 @@ impl WaitGraph {
             cycle: self
                 .waiting
                 .iter()
-                .find_map(|&(thread, _)| self.blocking_cycle_from(thread)),
+                .find_map(|&(thread, _, _)| self.blocking_cycle_from(thread)),
             waiting: self.waits(),
             timed_out: None,
         }
@@ -361,7 +381,7 @@ mod tests {
         // shares r, so Thread-2 may not block at all.
         graph.hold(1, Resource::RwLock(1), Mode::Shared);
         graph.hold(2, Resource::Mutex(1), Mode::Exclusive);
-        graph.wait(2, Resource::RwLock(1));
+        graph.wait_in(2, Resource::RwLock(1), Mode::Shared);
         graph.wait(1, Resource::Mutex(1));
         assert!(graph.blocking_cycle_from(1).is_none());
         // A writer held up by a writer certainly blocks.

@@ -274,6 +274,10 @@ impl<T> Receiver<T> {
                 if empty {
                     chan.log(thread, "recv: blocked (empty)");
                 }
+                // A receive that leaves no thread able to go on (its senders all stuck) unwinds
+                // here.
+                let senders = chan.senders.load(Ordering::SeqCst) > 0;
+                waits.unwind_if_stuck(thread, Some(empty && senders));
                 let result = dpor::around(chan.dpor_access(), || receiver.recv());
                 waits.with(|state| state.graph.stop_waiting(thread));
                 if result.is_ok() {

@@ -91,6 +91,8 @@ impl Once {
         match &self.inner {
             Some(once) => {
                 waits.with(|state| state.graph.wait(thread, resource));
+                // A wait for an initialiser that can never end unwinds here.
+                waits.unwind_if_deadlocked(thread);
                 let access = Access::Write(dpor::access::waitable(ObjectKind::Once, number));
                 dpor::around(access, || {
                     once.call_once(|| {

@@ -126,7 +126,7 @@ impl<T> RwLock<T> {
             Kind::Shuttle(_) => {
                 // Waiting until it holds: shuttle's lock is a scheduling point first.
                 let blocked = waits.with(|state| {
-                    state.graph.wait(thread, resource);
+                    state.graph.wait_in(thread, resource, mode);
                     !state.graph.can_take(resource, mode)
                 });
                 if blocked {
@@ -148,6 +148,9 @@ impl<T> RwLock<T> {
                 } else {
                     Access::Acquire(self.dpor_object())
                 };
+                // A wait that closes a cycle of waits, or leaves no thread that can go on,
+                // unwinds here, before shuttle would block.
+                waits.unwind_if_deadlocked(thread);
                 dpor::announce(access);
                 take();
                 dpor::settle();
@@ -172,11 +175,20 @@ impl<T> RwLock<T> {
         });
     }
 
+    /// Under shuttle, a thread that another's deadlock held up unwinds once it has the lock,
+    /// which its guard then gives up.
+    fn unwind_if_deadlocked(&self, thread: usize) {
+        if matches!(self.inner, Kind::Shuttle(_)) {
+            self.execution.waits.unwind_if_deadlocked(thread);
+        }
+    }
+
     /// Blocks until shared read access is held, as [`std::sync::RwLock::read`].
     ///
     /// # Panics
     ///
-    /// On real threads, with no message, when the execution deadlocks while this thread waits.
+    /// With no message, when the execution deadlocks while this thread waits, or this wait
+    /// closes a cycle of waits: the check reports the deadlock.
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         let thread = context::before_access();
         let mut taken = None;
@@ -191,17 +203,20 @@ impl<T> RwLock<T> {
             thread,
             mode: Mode::Shared,
         };
-        map_lock(taken.expect("entered"), |inner| RwLockReadGuard {
+        let result = map_lock(taken.expect("entered"), |inner| RwLockReadGuard {
             release,
             inner: Some(inner),
-        })
+        });
+        self.unwind_if_deadlocked(thread);
+        result
     }
 
     /// Blocks until exclusive write access is held, as [`std::sync::RwLock::write`].
     ///
     /// # Panics
     ///
-    /// On real threads, with no message, when the execution deadlocks while this thread waits.
+    /// With no message, when the execution deadlocks while this thread waits, or this wait
+    /// closes a cycle of waits: the check reports the deadlock.
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         let thread = context::before_access();
         let mut taken = None;
@@ -216,10 +231,12 @@ impl<T> RwLock<T> {
             thread,
             mode: Mode::Exclusive,
         };
-        map_lock(taken.expect("entered"), |inner| RwLockWriteGuard {
+        let result = map_lock(taken.expect("entered"), |inner| RwLockWriteGuard {
             release,
             inner: Some(inner),
-        })
+        });
+        self.unwind_if_deadlocked(thread);
+        result
     }
 
     /// The data, consuming the lock.

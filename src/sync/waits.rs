@@ -2,25 +2,31 @@
 //! and barriers on real threads, and the deadlock once one is declared.
 //!
 //! Under shuttle the primitives block in shuttle's own types and keep the graph here: a wait
-//! that closes a cycle declares the execution deadlocked, and the threads on it unwind with
-//! [`DeadlockUnwind`] (see [`Waits::unwind_if_deadlocked`]); a deadlock without a cycle (a
-//! condition variable never notified) is still found by shuttle, and the graph describes it. On real threads every blocking operation
+//! that closes a cycle, or that leaves no thread able to go on (every other thread waits for
+//! something nothing can give it any more: a condition variable nobody will notify, say),
+//! declares the execution deadlocked, and the stuck threads unwind with [`DeadlockUnwind`] (see
+//! [`Waits::unwind_if_deadlocked`]). On real threads every blocking operation
 //! waits here, on one lock and one condition variable per execution, with a timeout: a wait that
 //! closes a cycle of waits, or lasts longer than the deadlock timeout, declares the execution
 //! deadlocked, and every thread blocked in it unwinds with [`DeadlockUnwind`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::schedule::dpor;
 use crate::sync::context::{self, AccessKind};
 use crate::sync::deadlock::{Deadlock, DeadlockUnwind};
-use crate::sync::graph::{Resource, WaitGraph};
+use crate::sync::graph::{Mode, Resource, WaitGraph};
 
 /// How long a thread may wait in one blocking operation on real threads before the execution is
 /// declared deadlocked, unless [`crate::check::Check::deadlock_timeout`] says otherwise.
 pub const DEFAULT_DEADLOCK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Under shuttle, how many times the end of the body wakes the stuck condition-variable waiters
+/// of a declared deadlock (yielding in between) before it just waits for the threads to end.
+pub(crate) const MAX_WAKES: u32 = 1_000;
 
 /// What the blocking primitives share, under the execution's one lock.
 #[derive(Debug, Default)]
@@ -35,6 +41,159 @@ pub(crate) struct WaitState {
     pub(crate) next_ticket: u64,
     /// Real threads: each barrier's arrived count and generation.
     pub(crate) barriers: BTreeMap<usize, (usize, u64)>,
+    /// Under shuttle: the threads waiting in a condition variable, and what shuttle told them.
+    condvar_waits: Vec<CondvarWait>,
+    /// Under shuttle: each condition variable's next `notify_one` epoch.
+    epochs: BTreeMap<usize, u64>,
+}
+
+/// Under shuttle, a thread waiting in a condition variable, followed as shuttle follows it: a
+/// `notify_one` signals every waiter with one epoch, the first waiter to wake takes it from
+/// the others; a `notify_all` wakes each for good.
+///
+/// A waiter is recorded here just before shuttle's wait, which gives the mutex up at a
+/// scheduling point of its own before it joins shuttle's waiters. A notify is certain to reach
+/// a waiter when the mutex is held then (the waiter gave it up, so it has joined); one made
+/// while the mutex is free may have come before, and is uncertain: contend then cannot tell
+/// whether the waiter is stuck.
+#[derive(Debug)]
+struct CondvarWait {
+    thread: usize,
+    condvar: usize,
+    /// The mutex it must lock again once woken.
+    lock: Resource,
+    /// The `notify_one` epochs pending for it, each with whether it certainly reached it.
+    signals: VecDeque<(u64, bool)>,
+    /// Whether a `notify_all` woke it: `Some(certain)`.
+    broadcast: Option<bool>,
+    /// shuttle's condition variable, to wake it once the execution is declared deadlocked.
+    inner: std::sync::Arc<shuttle::sync::Condvar>,
+}
+
+impl CondvarWait {
+    /// Whether shuttle has certainly told it to wake (it then only needs its mutex again).
+    fn notified(&self) -> bool {
+        self.broadcast == Some(true) || self.signals.iter().any(|&(_, certain)| certain)
+    }
+
+    /// Whether a notify may have woken it.
+    fn maybe_notified(&self) -> bool {
+        self.broadcast.is_some() || !self.signals.is_empty()
+    }
+}
+
+impl WaitState {
+    /// Under shuttle: `thread` waits in condition variable `condvar` (shuttle's `inner`),
+    /// having given up `lock`.
+    pub(crate) fn condvar_wait(
+        &mut self,
+        thread: usize,
+        condvar: usize,
+        lock: Resource,
+        inner: std::sync::Arc<shuttle::sync::Condvar>,
+    ) {
+        self.graph.release(thread, lock);
+        self.graph.wait(thread, Resource::Condvar(condvar));
+        self.condvar_waits.push(CondvarWait {
+            thread,
+            condvar,
+            lock,
+            signals: VecDeque::new(),
+            broadcast: None,
+            inner,
+        });
+    }
+
+    /// Under shuttle: `condvar` was notified, as shuttle does it.
+    pub(crate) fn condvar_notified(&mut self, condvar: usize, all: bool) {
+        let epoch = self.epochs.entry(condvar).or_default();
+        for wait in self.condvar_waits.iter_mut() {
+            if wait.condvar != condvar || wait.broadcast == Some(true) {
+                continue;
+            }
+            let certain = self.graph.is_held(wait.lock);
+            if all {
+                wait.broadcast = Some(certain);
+                if certain {
+                    wait.signals.clear();
+                }
+            } else {
+                wait.signals.push_back((*epoch, certain));
+            }
+        }
+        if !all {
+            *epoch += 1;
+        }
+    }
+
+    /// Under shuttle: `thread` came back from its condition variable's wait (holding its
+    /// mutex again): the signal it took is no longer pending for the others.
+    pub(crate) fn condvar_woken(&mut self, thread: usize) {
+        let Some(place) = self.condvar_waits.iter().position(|w| w.thread == thread) else {
+            return;
+        };
+        let wait = self.condvar_waits.remove(place);
+        if wait.broadcast == Some(true) {
+            return;
+        }
+        // The signal shuttle woke it with: its first certain one, else its first.
+        let taken = wait
+            .signals
+            .iter()
+            .find(|&&(_, certain)| certain)
+            .or(wait.signals.front());
+        if let Some(&(taken, _)) = taken {
+            for other in self.condvar_waits.iter_mut() {
+                if other.condvar == wait.condvar {
+                    other.signals.retain(|&(e, _)| e != taken);
+                }
+            }
+        }
+    }
+
+    /// Under shuttle: whether the wait of `thread` for `resource` in `mode` can never end as
+    /// things stand, `None` if contend cannot tell (a barrier, a channel, a notify that may
+    /// have come before the waiter joined) or could not wake it once the execution is declared
+    /// deadlocked.
+    fn stuck(&self, thread: usize, resource: Resource, mode: Mode) -> Option<bool> {
+        match resource {
+            Resource::Mutex(_) | Resource::Thread(_) | Resource::AllThreads => {
+                Some(self.graph.is_held(resource))
+            }
+            Resource::RwLock(_) => Some(!self.graph.can_take(resource, mode)),
+            Resource::Once(_) => Some(self.graph.holders(resource).iter().any(|&h| h != thread)),
+            Resource::Condvar(_) => {
+                let wait = self.condvar_waits.iter().find(|w| w.thread == thread)?;
+                if wait.notified() {
+                    Some(self.graph.is_held(wait.lock))
+                } else if wait.maybe_notified() {
+                    None
+                } else {
+                    Some(true)
+                }
+            }
+            Resource::Barrier(_) | Resource::Channel(_) => None,
+        }
+    }
+
+    /// Under shuttle, as `thread` is about to block (`blocks`, if contend cannot tell from its
+    /// recorded wait): whether every thread of the execution is then stuck, so that nothing
+    /// can wake any of them.
+    fn all_stuck(&self, thread: usize, blocks: Option<bool>) -> bool {
+        let of = |t: usize| match self.graph.wait_with_mode(t) {
+            Some((resource, mode)) => self.stuck(t, resource, mode),
+            None => Some(false),
+        };
+        let mine = blocks.or_else(|| of(thread));
+        if mine != Some(true) {
+            return false;
+        }
+        // The body's thread is 0; the others hold their own end while they run.
+        std::iter::once(0)
+            .chain(self.graph.running_threads())
+            .filter(|&t| t != thread)
+            .all(|t| of(t) == Some(true))
+    }
 }
 
 /// The blocking state of an execution, and how long a wait may last on real threads.
@@ -108,15 +267,16 @@ impl Waits {
     ///
     /// With a [`DeadlockUnwind`] payload (no panic message), as said.
     pub(crate) fn unwind_if_deadlocked(&self, thread: usize) {
-        let mut state = self.lock();
-        if state.deadlock.is_none() {
-            if state.graph.blocking_cycle_from(thread).is_none() {
-                return;
-            }
-            state.deadlock = Some(state.graph.certain_deadlock());
+        self.unwind_if_stuck(thread, None);
+    }
+
+    /// As [`Waits::unwind_if_deadlocked`], for a wait whose blocking contend cannot tell from
+    /// the graph: `blocks` says whether `thread` is about to block.
+    pub(crate) fn unwind_if_stuck(&self, thread: usize, blocks: Option<bool>) {
+        if !self.declare_if_stuck(thread, blocks) {
+            return;
         }
-        state.graph.stop_waiting(thread);
-        drop(state);
+        self.lock().graph.stop_waiting(thread);
         context::log_access(thread, || {
             (
                 AccessKind::Other,
@@ -124,6 +284,50 @@ impl Waits {
             )
         });
         std::panic::resume_unwind(Box::new(DeadlockUnwind));
+    }
+
+    /// Under shuttle, as `thread` is about to block (its wait recorded in the graph; `blocks`
+    /// says whether it blocks when the graph cannot tell): declares the execution deadlocked if
+    /// the wait closes a cycle of waits or leaves every thread stuck, and wakes the threads
+    /// waiting in condition variables, so that they unwind. True if the execution is declared
+    /// deadlocked, by this wait or before.
+    pub(crate) fn declare_if_stuck(&self, thread: usize, blocks: Option<bool>) -> bool {
+        let mut state = self.lock();
+        if state.deadlock.is_some() {
+            return true;
+        }
+        let deadlock = if state.graph.blocking_cycle_from(thread).is_some() {
+            state.graph.certain_deadlock()
+        } else if state.all_stuck(thread, blocks) {
+            let mut deadlock = state.graph.certain_deadlock();
+            deadlock.cycle = deadlock.cycle.or_else(|| state.graph.any_cycle());
+            deadlock
+        } else {
+            return false;
+        };
+        state.deadlock = Some(deadlock);
+        drop(state);
+        dpor::declare_deadlock();
+        self.wake_condvar_waiters();
+        true
+    }
+
+    /// Under shuttle, once the execution is declared deadlocked: wakes every thread waiting in
+    /// a condition variable, which nothing else will notify now, so that it unwinds. A waiter
+    /// that has not joined shuttle's waiters yet (it gives its mutex up at a scheduling point
+    /// first) is not woken: the end of the body wakes the waiters again until every thread has
+    /// ended (see [`crate::sync::context::Execution::wait_for_threads`]).
+    pub(crate) fn wake_condvar_waiters(&self) {
+        let mut wake: Vec<std::sync::Arc<shuttle::sync::Condvar>> = Vec::new();
+        for wait in self.lock().condvar_waits.iter() {
+            if !wake.iter().any(|c| std::sync::Arc::ptr_eq(c, &wait.inner)) {
+                wake.push(std::sync::Arc::clone(&wait.inner));
+            }
+        }
+        // A notify is a scheduling point: the execution's lock is free by now.
+        for condvar in wake {
+            condvar.notify_all();
+        }
     }
 
     /// Real threads: blocks `thread` until `ready` gives a value, recorded as waiting for

@@ -97,6 +97,8 @@ pub fn steps_conflict(a: &[Access], b: &[Access]) -> bool {
 pub(crate) struct Board {
     pending: Vec<Option<Access>>,
     notes: Vec<Access>,
+    /// The execution has declared a deadlock: its threads are unwinding.
+    deadlocked: bool,
 }
 
 impl Board {
@@ -108,6 +110,11 @@ impl Board {
     /// The accesses noted since the last call, taken out.
     pub(crate) fn take_notes(&mut self) -> Vec<Access> {
         std::mem::take(&mut self.notes)
+    }
+
+    /// Whether the execution has declared a deadlock.
+    pub(crate) fn deadlocked(&self) -> bool {
+        self.deadlocked
     }
 }
 
@@ -121,6 +128,7 @@ pub(crate) fn start_board() {
     BOARD.with_borrow_mut(|board| {
         board.pending.clear();
         board.notes.clear();
+        board.deadlocked = false;
     });
     ACTIVE.set(true);
 }
@@ -192,6 +200,14 @@ pub fn around<T>(access: Access, f: impl FnOnce() -> T) -> T {
 /// An object of `kind` whose operations may wait for another thread's.
 pub(crate) fn waitable(kind: ObjectKind, number: usize) -> Object {
     Object::Waitable(kind.id(number))
+}
+
+/// Tells an exploring scheduler that the execution has declared a deadlock: what its threads do
+/// from here on is their unwinding, so the search takes no alternatives after this point.
+pub fn declare_deadlock() {
+    if ACTIVE.get() {
+        BOARD.with_borrow_mut(|board| board.deadlocked = true);
+    }
 }
 
 /// Notes an access the running step makes without a scheduling point of its own.

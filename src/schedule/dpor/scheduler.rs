@@ -10,7 +10,8 @@
 //! in preemptions. In both, a task spinning ([`super::spin`]) is not run until another makes
 //! progress it could see, and when every task that could run spins, the execution goes on
 //! with one of them and no alternative, until it ends or reaches its steps' bound (a
-//! livelock).
+//! livelock). Once the execution has declared a deadlock, its threads only unwind: the rest of
+//! it follows the default rule and adds no decision, so no alternative, to the tree.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -403,6 +404,11 @@ impl Scheduler for Explorer {
                 crate::schedule::task_name(chosen)
             );
             chosen
+        } else if access::with_board(|b| b.deadlocked()) {
+            // The execution has declared a deadlock and its threads unwind: their order is no
+            // alternative worth exploring, so the rest of it follows the default rule, with no
+            // decision in the tree.
+            rule.default
         } else {
             self.decide_new(&ids, rule)
         };
