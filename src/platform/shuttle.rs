@@ -56,7 +56,7 @@ thread_local! {
 /// (each thread's log length, as [`crate::ledger::Ledger::reset`] does for a ledger run again),
 /// and a ring slot is always written before the write it holds is published.
 #[derive(Debug)]
-pub struct PooledStore(Option<Box<[AtomicU64]>>);
+pub struct PooledStore(Box<[AtomicU64]>);
 
 impl PooledStore {
     /// `words` words: fresh zeroed ones, or the spare ones of the previous execution.
@@ -65,22 +65,24 @@ impl PooledStore {
             Some(spare) if spare.len() == words => spare,
             _ => super::os::heap_store(words),
         };
-        PooledStore(Some(store))
+        PooledStore(store)
     }
 }
 
 impl Deref for PooledStore {
     type Target = [AtomicU64];
 
+    #[inline]
     fn deref(&self) -> &[AtomicU64] {
-        self.0.as_deref().unwrap_or_default()
+        &self.0
     }
 }
 
 impl Drop for PooledStore {
     fn drop(&mut self) {
         // A thread being torn down has no spare to keep; the store is then freed.
-        let _ = SPARE_STORE.try_with(|spare| spare.set(self.0.take()));
+        let store = std::mem::take(&mut self.0);
+        let _ = SPARE_STORE.try_with(|spare| spare.set(Some(store)));
     }
 }
 
