@@ -117,22 +117,8 @@ impl JitterPoint {
 impl AccessPoint for JitterPoint {
     #[inline]
     fn before_access(&mut self) {
-        let Some((jitter, rng)) = &mut self.noise else {
-            return;
-        };
-        let draw: f64 = rng.random();
-        if draw < jitter.yield_probability {
-            std::thread::yield_now();
-        } else if draw < jitter.yield_probability + jitter.spin_probability {
-            let spins = rng.random_range(0..=jitter.max_spin);
-            for _ in 0..spins {
-                std::hint::spin_loop();
-            }
-        } else if draw
-            < jitter.yield_probability + jitter.spin_probability + jitter.sleep_probability
-        {
-            let bound = jitter.max_sleep.as_nanos() as u64;
-            std::thread::sleep(Duration::from_nanos(rng.random_range(0..=bound)));
+        if let Some((jitter, rng)) = &mut self.noise {
+            inject(jitter, rng);
         }
     }
 
@@ -147,5 +133,23 @@ impl AccessPoint for JitterPoint {
 
     fn pause(&mut self, pause: Duration) {
         std::thread::sleep(pause);
+    }
+}
+
+/// Injects one access point's noise, drawn from `rng`: out of line, so that an access without
+/// jitter costs one test.
+#[inline(never)]
+fn inject(jitter: &Jitter, rng: &mut SmallRng) {
+    let draw: f64 = rng.random();
+    if draw < jitter.yield_probability {
+        std::thread::yield_now();
+    } else if draw < jitter.yield_probability + jitter.spin_probability {
+        let spins = rng.random_range(0..=jitter.max_spin);
+        for _ in 0..spins {
+            std::hint::spin_loop();
+        }
+    } else if draw < jitter.yield_probability + jitter.spin_probability + jitter.sleep_probability {
+        let bound = jitter.max_sleep.as_nanos() as u64;
+        std::thread::sleep(Duration::from_nanos(rng.random_range(0..=bound)));
     }
 }
