@@ -162,3 +162,52 @@ impl<T> HeldLock<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MUTEX: Resource = Resource::Mutex(1);
+
+    /// A free lock taken and released by one thread never asks for the graph.
+    #[test]
+    fn an_uncontended_lock_and_unlock_leave_the_graph_alone() {
+        let lock = HeldLock::new(0);
+        let guard = lock
+            .take_spinning(1)
+            .expect("a free lock is taken")
+            .unwrap();
+        assert!(
+            !lock.release(1, guard),
+            "nobody waits: the graph need not hear of it"
+        );
+        assert!(
+            lock.take_spinning(2).is_some(),
+            "released, it is free again"
+        );
+    }
+
+    /// A thread that must block records the holder in the graph, so that a cycle through the
+    /// lock can be seen; the holder's release then asks for the graph, and leaves it.
+    #[test]
+    fn a_thread_that_must_block_records_the_holder_which_leaves_the_graph_when_it_lets_go() {
+        let lock = HeldLock::new(0);
+        let mut state = WaitState::default();
+        let guard = lock
+            .take_spinning(1)
+            .expect("a free lock is taken")
+            .unwrap();
+        assert!(lock.take_spinning(2).is_none(), "held, it cannot be taken");
+        assert!(lock.take_or_publish(&mut state, 2, MUTEX).is_none());
+        assert_eq!(state.graph.holders(MUTEX), vec![1]);
+        assert!(
+            lock.release(1, guard),
+            "a thread waits: the graph must hear of it"
+        );
+        lock.unpublish(&mut state, 1, MUTEX);
+        assert!(state.graph.holders(MUTEX).is_empty());
+        let taken = lock.take_or_publish(&mut state, 2, MUTEX);
+        assert!(taken.is_some(), "freed, the waiter takes it");
+        assert_eq!(state.graph.holders(MUTEX), vec![2]);
+    }
+}

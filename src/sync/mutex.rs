@@ -3,7 +3,7 @@
 //!
 //! Under shuttle it is shuttle's mutex: taking it is a scheduling point, and an attempt that
 //! closes a cycle of waits unwinds the thread as a deadlock instead of blocking. On real threads
-//! it is std's, entered only once its holder word ([`Holder`]) is taken: a free mutex is taken
+//! it is std's, with a word naming its holder beside it ([`HeldLock`]): a free mutex is taken
 //! and released without the execution's wait-for graph, and a thread that finds it held spins a
 //! little, then blocks in the graph, with a timeout, and unwinds if the execution deadlocks.
 //! Either way the graph says who holds it whenever a thread waits for it, and the interleaving
