@@ -147,9 +147,11 @@ impl Condvar {
                 woken(result)
             }
             (GuardKind::Threads(inner), None) => {
-                drop(inner);
                 let ticket = waits.update(|state| {
-                    state.graph.release(thread, lock);
+                    // Let go under the execution's lock, so that no thread takes the mutex and
+                    // notifies before this wait's ticket is taken; the graph always hears of it.
+                    mutex.release_threads(thread, inner);
+                    mutex.release_published(state, thread);
                     let ticket = state.next_ticket;
                     state.next_ticket += 1;
                     state
@@ -206,9 +208,11 @@ impl Condvar {
                 true
             }
             GuardKind::Threads(inner) => {
-                drop(inner);
                 let ticket = waits.update(|state| {
-                    state.graph.release(thread, Resource::Mutex(locked));
+                    // Let go under the execution's lock, so that no thread takes the mutex and
+                    // notifies before this wait's ticket is taken; the graph always hears of it.
+                    mutex.release_threads(thread, inner);
+                    mutex.release_published(state, thread);
                     let ticket = state.next_ticket;
                     state.next_ticket += 1;
                     let tickets = state.condvar_waiters.entry(number).or_default();
