@@ -751,7 +751,7 @@ fn a_choice_beyond_the_end_of_the_execution_diverges() {
     // `an_edited_schedule_file_is_refused`): the failure's own choice goes, so the execution
     // does not fail, and cannot follow the schedule to its end either.
     let mut file = contend::schedule::file::ScheduleFile::load(&dir.path().join(&named)).unwrap();
-    file.minimal.choices.last_mut().unwrap().step = 99_999;
+    file.schedule.choices.last_mut().unwrap().step = 99_999;
     write(&dir, "far.toml", file.to_toml());
     assert!(
         saved_text(&dir, "far.toml").contains("99999"),

@@ -12,7 +12,6 @@
 pub mod body;
 pub(crate) mod digest;
 pub mod dpor;
-#[cfg(feature = "runner")]
 pub mod file;
 pub mod follow;
 pub mod overwrites;
@@ -26,8 +25,6 @@ pub mod shrink;
 pub mod window;
 #[cfg(feature = "runner")]
 pub mod witness;
-#[cfg(feature = "runner")]
-pub mod workload_file;
 
 use serde::{Deserialize, Serialize};
 use shuttle::scheduler::{Task, TaskId};
