@@ -185,11 +185,7 @@ pub fn replay_keeping(
         .ok_or_else(|| ReplayError::NotACounter(target_in_words(file)))?;
     let counter = counter_for(recorded, target);
     let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(counter))));
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events,
-    };
+    let keep = Keep::replay(events);
     let context = EventContext {
         scenario: &recorded.name,
         run: 0,
@@ -370,11 +366,7 @@ pub fn replay_workload(
             },
         })?;
     let body = plugin_body(&spec, &target.name, target.seed);
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events,
-    };
+    let keep = Keep::replay(events);
     let context = EventContext {
         scenario: &target.name,
         run: file.original.execution,

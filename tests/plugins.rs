@@ -396,7 +396,11 @@ fn a_plugin_schedule_file_without_a_digest_regression_every_edit_is_refused() {
         (line("threads"), "threads = 3".into(), edited),
         (line("increments"), "increments = 5".into(), edited),
         (line("seed"), "seed = 4".into(), edited),
-        (line("random_values"), "random_values = [1]".into(), edited),
+        (
+            choices.clone(),
+            format!("random_values = [1]\n{choices}"),
+            edited,
+        ),
         (
             "kind = \"lost-update\"".into(),
             "kind = \"invariant\"".into(),

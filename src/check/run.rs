@@ -287,11 +287,7 @@ fn replay(
     execution: u64,
     events: bool,
 ) -> Result<Controlled<Outcome, LoggedAccess>, LedgerError> {
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events,
-    };
+    let keep = Keep::replay(events);
     let context = EventContext {
         scenario: &plan.name,
         run: execution,

@@ -242,6 +242,17 @@ pub struct Keep {
     pub events: bool,
 }
 
+impl Keep {
+    /// What a replay keeps: every access, and the `tracing` events if `events`.
+    pub fn replay(events: bool) -> Keep {
+        Keep {
+            decisions: false,
+            log: true,
+            events,
+        }
+    }
+}
+
 /// What a controlled execution did.
 #[derive(Clone, Debug)]
 pub struct Controlled<O, E> {

@@ -290,11 +290,7 @@ pub(crate) fn replay_logged(
     max_steps: u64,
     scenario: &str,
 ) -> Result<Controlled<Outcome, LoggedAccess>, LedgerError> {
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events: false,
-    };
+    let keep = Keep::replay(false);
     let context = EventContext { scenario, run: 0 };
     run_controlled(body, choices, random_values, keep, max_steps, context)
 }
