@@ -16,6 +16,7 @@
 
 mod check;
 pub mod legacy;
+mod target;
 mod text;
 
 use std::fmt;
@@ -31,7 +32,7 @@ pub use super::digest::top_level;
 pub(crate) use super::digest::{EDITED, digest_of, take_digest};
 use super::search::Minimality;
 use crate::failure::Kind;
-use crate::sync_mode::SyncMode;
+pub use target::{CheckTarget, CounterTarget, ShrunkCounter, Target, ThreadRecord, WorkloadTarget};
 pub use text::save_schedule_text;
 use text::{Header, parse_with_choices};
 
@@ -62,105 +63,6 @@ pub struct ScheduleFile {
     pub schedule: ScheduleRecord,
     /// Where the original failing execution came from.
     pub original: OriginalRecord,
-}
-
-/// What a schedule runs: `[target]`, whose `kind` says which.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Target {
-    /// A scenario of a built-in counter workload (`counter`, `counter-object`).
-    Counter(CounterTarget),
-    /// A scenario of a plugin workload or a program.
-    Workload(WorkloadTarget),
-    /// A check of `contend::check`.
-    Check(CheckTarget),
-}
-
-/// A scenario of a built-in counter workload, as configured, and the shrunk counter the
-/// schedule runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CounterTarget {
-    /// The scenario's name.
-    pub name: String,
-    /// Its workload: `counter` or `counter-object`.
-    pub workload: String,
-    /// The engine that ran it.
-    pub engine: String,
-    /// The shuttle scheduler, for the shuttle engine.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduler: Option<String>,
-    /// Its seed.
-    pub seed: u64,
-    /// Its synchronization.
-    pub sync: SyncMode,
-    /// The counter's initial value.
-    pub initial: i64,
-    /// Its threads.
-    pub threads: Vec<ThreadRecord>,
-    /// The longest pause before an increment, for workload `counter-object`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_pause_ms: Option<u64>,
-    /// The shrunk counter the schedule runs.
-    pub shrunk: ShrunkCounter,
-}
-
-/// The (possibly shrunk) counter a schedule runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShrunkCounter {
-    /// Its initial value.
-    pub initial: i64,
-    /// Its threads; task `i` of the schedule is the `i`-th.
-    pub threads: Vec<ThreadRecord>,
-}
-
-/// What one thread of a counter does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThreadRecord {
-    /// The thread's name in the scenario, where shrinking kept only some threads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Added to the counter by each update.
-    pub delta: i64,
-    /// Number of updates.
-    pub ops: u64,
-}
-
-/// A scenario of a plugin workload or a program, and the parameters the schedule runs with.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkloadTarget {
-    /// The scenario's name.
-    pub name: String,
-    /// The workload's name.
-    pub workload: String,
-    /// The engine the failure showed on.
-    pub engine: String,
-    /// Its seed.
-    pub seed: u64,
-    /// The scenario's parameters, as configured.
-    pub params: toml::Table,
-    /// The parameters the schedule runs with: the scenario's, or a smaller variant of them.
-    pub shrunk: toml::Table,
-}
-
-/// A check of `contend::check`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckTarget {
-    /// The check's name: only that check replays the file.
-    pub name: String,
-    /// The `cargo test` command that replays the file, as it was saved.
-    pub command: String,
-    /// The scheduler that found the failure: `random`, `pct`, `dfs` or `dpor`.
-    pub scheduler: String,
-    /// PCT's depth, for `pct`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub depth: Option<usize>,
-    /// The check's seed.
-    pub seed: u64,
 }
 
 /// The failure a schedule reproduces.
@@ -608,6 +510,7 @@ pub fn thread_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync_mode::SyncMode;
 
     /// A file of each target, with a failure of `kind`.
     fn files(kind: Kind) -> Vec<ScheduleFile> {
