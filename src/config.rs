@@ -2,6 +2,7 @@
 //!
 //! Every error names the file, the line and column where known, the scenario and the key.
 
+pub(crate) use crate::words::line_column;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -1989,14 +1990,6 @@ fn quoted_name(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
     let end = start + message[start..].find('`')?;
     Some(message[start..end].to_string())
-}
-
-/// The 1-based line and column of a byte offset in `text`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 fn is_key_char(c: char) -> bool {

@@ -35,6 +35,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod shard;
 pub mod sync;
+pub mod sync_mode;
 #[cfg(feature = "runner")]
 pub mod tally;
 pub mod thread;

@@ -9,11 +9,10 @@ use crate::engine::Outcome;
 use crate::ledger::{EventContext, LedgerError};
 use crate::platform::shuttle::{LoggedStep, StepLog};
 use crate::scenario::{CounterSpec, DEFAULT_MAX_STEPS, Scenario};
-use crate::schedule::file::{ScheduleFile, ScheduleFileError};
-use crate::schedule::plugin_witness::PluginBody;
+use crate::schedule::file::{CounterTarget, ScheduleFile, ScheduleFileError};
+use crate::schedule::plugin_witness::plugin_body;
 use crate::schedule::search::FailureKind;
 use crate::schedule::window::StepWindow;
-use crate::schedule::workload_file::WorkloadSchedule;
 use crate::schedule::{
     Controlled, Divergence, Keep, WorkloadBody, run_controlled, run_controlled_logging, task_name,
 };
@@ -107,14 +106,33 @@ pub enum ReplayError {
          is fixed cannot be told: the program may have changed since the schedule was recorded"
     )]
     Diverged(Divergence),
+    /// The schedule is not a built-in counter scenario's.
+    #[error("the schedule is {0}, not a counter scenario's: it replays otherwise")]
+    NotACounter(String),
     /// The ledger found an inconsistency: a bug in contend.
     #[error("internal error: {0}")]
     Ledger(#[from] LedgerError),
 }
 
+/// What `file`'s target is, in words, for a replay that needs another.
+fn target_in_words(file: &ScheduleFile) -> String {
+    match &file.target {
+        crate::schedule::file::Target::Counter(counter) => {
+            format!("a schedule of counter scenario `{}`", counter.name)
+        }
+        crate::schedule::file::Target::Workload(workload) => format!(
+            "a schedule of scenario `{}` (workload `{}`)",
+            workload.name, workload.workload
+        ),
+        crate::schedule::file::Target::Check(check) => {
+            format!("a schedule of check `{}`", check.name)
+        }
+    }
+}
+
 /// The workload to replay `file` against: the recorded shrunk counter, or the file's shrunk
 /// threads on the counter as `target`'s config defines it now.
-pub fn counter_for(file: &ScheduleFile, target: &Target) -> CounterSpec {
+pub fn counter_for(file: &CounterTarget, target: &Target) -> CounterSpec {
     let recorded = file.minimal_counter();
     match target {
         Target::Recorded => recorded,
@@ -162,24 +180,23 @@ pub fn replay_keeping(
     events: bool,
     kept: Kept,
 ) -> Result<Replay, ReplayError> {
-    let counter = counter_for(file, target);
+    let recorded = file
+        .counter()
+        .ok_or_else(|| ReplayError::NotACounter(target_in_words(file)))?;
+    let counter = counter_for(recorded, target);
     let workload = Arc::new(WorkloadBody(Arc::new(Counter::new(counter))));
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events,
-    };
+    let keep = Keep::replay(events);
     let context = EventContext {
-        scenario: &file.scenario.name,
+        scenario: &recorded.name,
         run: 0,
     };
     let mut handle = None;
     let execution = run_controlled_logging(
         &workload,
-        &file.minimal.choices,
-        &[],
+        &file.schedule.choices,
+        &file.schedule.random_values,
         keep,
-        file.minimal.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+        file.schedule.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
         context,
         |progress| {
             let log = match kept {
@@ -197,7 +214,7 @@ pub fn replay_keeping(
     for (index, step) in execution.log.iter().enumerate().filter(|_| events) {
         tracing::info!(
             target: "contend::replay",
-            scenario = %file.scenario.name,
+            scenario = %recorded.name,
             step = index + 1,
             thread = step.thread,
             thread_name = %task_name(step.thread + 1),
@@ -212,17 +229,20 @@ pub fn replay_keeping(
     if events {
         tracing::info!(
             target: "contend::replay::outcome",
-            scenario = %file.scenario.name,
+            scenario = %recorded.name,
             outcome = %describe_outcome(&execution.outcome),
             failure = failure.map_or("none", FailureKind::as_str),
             recorded_failure = file.failure.kind.as_str(),
             "replay finished"
         );
     }
-    let reproduced = failure == Some(file.failure.kind);
+    let reproduced = execution
+        .outcome
+        .kind()
+        .is_some_and(|kind| file.failure.kind.matches(kind));
     let same_numbers = match &execution.outcome {
         Outcome::Settled(settlement) => {
-            settlement.lost_updates == file.failure.lost_updates
+            Some(settlement.lost_updates) == file.failure.lost_updates
                 && Some(settlement.observed_final) == file.failure.final_value
         }
         Outcome::Failed { .. } => file.failure.final_value.is_none(),
@@ -308,6 +328,9 @@ pub enum WorkloadReplayError {
          program that registers it (for example `cargo run --release --example NAME -- replay FILE`)"
     )]
     Unregistered(String),
+    /// The schedule is not a plugin workload's or a program's.
+    #[error("the schedule is {0}, not a plugin workload's or a program's")]
+    NotAWorkload(String),
     /// The file's parameters no longer fit the workload's parameter type.
     #[error("the schedule's params do not fit workload `{workload}` as it is now: {message}")]
     Params {
@@ -324,14 +347,17 @@ pub enum WorkloadReplayError {
 /// Re-executes the minimal schedule of a plugin workload's schedule file, against the
 /// workload as this program registered it; with `events`, emits the `tracing` events.
 pub fn replay_workload(
-    file: &WorkloadSchedule,
+    file: &ScheduleFile,
     events: bool,
 ) -> Result<WorkloadReplay, WorkloadReplayError> {
-    let workload = &file.scenario.workload;
+    let target = file
+        .workload()
+        .ok_or_else(|| WorkloadReplayError::NotAWorkload(target_in_words(file)))?;
+    let workload = &target.workload;
     let plugin = registry::find(workload)
         .ok_or_else(|| WorkloadReplayError::Unregistered(workload.clone()))?;
     let spec = plugin
-        .params(toml::Value::Table(file.minimal.params.clone()))
+        .params(toml::Value::Table(target.shrunk.clone()))
         .map_err(|error| WorkloadReplayError::Params {
             workload: workload.clone(),
             message: match error.path {
@@ -339,22 +365,18 @@ pub fn replay_workload(
                 None => error.message,
             },
         })?;
-    let body = PluginBody::new(&spec, &file.scenario.name, file.scenario.seed);
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events,
-    };
+    let body = plugin_body(&spec, &target.name, target.seed);
+    let keep = Keep::replay(events);
     let context = EventContext {
-        scenario: &file.scenario.name,
-        run: file.scenario.execution,
+        scenario: &target.name,
+        run: file.original.execution,
     };
     let execution = run_controlled(
         &body,
-        &file.minimal.choices,
-        &file.minimal.random_values,
+        &file.schedule.choices,
+        &file.schedule.random_values,
         keep,
-        file.minimal.max_steps,
+        file.schedule.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
         context,
     )?;
     let failure = FailureKind::of(&execution.outcome);

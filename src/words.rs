@@ -100,6 +100,14 @@ pub fn final_values(outcomes: &[crate::report::FinalCount], listed: usize) -> St
     format!("{}{others}", finals.join(", "))
 }
 
+/// The 1-based line and column of a byte offset in `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

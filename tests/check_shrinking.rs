@@ -122,9 +122,22 @@ fn a_checks_schedule_given_to_contend_replay_names_the_test_command_that_replays
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // The command the file was saved with: the one the check's report printed, which runs this
+    // test.
+    let command = report.engines[0]
+        .first_failure
+        .as_ref()
+        .and_then(|failure| failure.replay_command.clone())
+        .expect("a replay command");
     assert!(
-        stderr.contains("contend::check")
-            && stderr.contains("cargo test --release broken_counter_for_the_cli"),
+        command.contains(
+            "cargo test --release \
+             a_checks_schedule_given_to_contend_replay_names_the_test_command_that_replays_it"
+        ),
+        "{command}"
+    );
+    assert!(
+        stderr.contains("contend::check") && stderr.contains(&format!("`{command}`")),
         "{stderr}"
     );
 }

@@ -8,6 +8,10 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+
+use contend::check::{Check, Engine, Expect, Scheduler, Shared, thread};
+use contend::schedule::file::ScheduleFile;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -218,7 +222,7 @@ fn mutated_program_schedule_files_end_in_a_verdict_or_one_message() {
 }
 
 /// Saves the failing schedule of scenario `scenario` of [`CONFIG`], then replays mutations of
-/// it drawn from `seed`: each ends in a verdict or one message, and an edited file is refused.
+/// it drawn from `seed`.
 fn mutated_schedule_files_of(scenario: &str, seed: u64) {
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("c.toml"), CONFIG).unwrap();
@@ -237,24 +241,71 @@ fn mutated_schedule_files_of(scenario: &str, seed: u64) {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let schedule =
         std::fs::read_to_string(dir.path().join(format!("out/{scenario}.schedule.toml"))).unwrap();
+    assert!(schedule.contains("\nversion = 3\n"), "{schedule}");
+    replay_mutations_of(&schedule, seed);
+}
+
+#[test]
+fn mutated_check_schedule_files_end_in_one_message() {
+    // A check's schedule replays from its test, never from the command line: every mutation
+    // ends in one message, the unchanged file's naming the test's command.
+    let dir = TempDir::new().unwrap();
+    let report = Check::new("mutated_check")
+        .engines([Engine::Shuttle(Scheduler::Random)])
+        .runs(20)
+        .expect(Expect::LostUpdates)
+        .schedule_dir(dir.path())
+        .run(|| {
+            let counter = Arc::new(Shared::named("counter", 0));
+            let other = Arc::clone(&counter);
+            let handle = thread::spawn(move || other.update(|value| value + 1));
+            counter.update(|value| value + 1);
+            handle.join().unwrap();
+        });
+    let path = report.engines[0]
+        .first_failure
+        .as_ref()
+        .and_then(|failure| failure.schedule_file.clone())
+        .expect("a saved schedule");
+    let schedule = std::fs::read_to_string(path).unwrap();
+    assert!(schedule.contains("\nkind = \"check\"\n"), "{schedule}");
+    replay_mutations_of(&schedule, seed() ^ 3);
+}
+
+#[test]
+fn mutated_version_2_schedule_files_end_in_a_verdict_or_one_message() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/schedules-v2");
+    for (at, name) in ["counter-racy", "overdraft", "racy_counter.random"]
+        .iter()
+        .enumerate()
+    {
+        let schedule = std::fs::read_to_string(data.join(format!("{name}.schedule.toml"))).unwrap();
+        replay_mutations_of(&schedule, seed() ^ (4 + at as u64));
+    }
+}
+
+/// Replays mutations of the schedule file `schedule` drawn from `seed`: each ends in a verdict
+/// or one message, reading it never panics, and an edited file is refused.
+fn replay_mutations_of(schedule: &str, seed: u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
     for _ in 0..CASES {
         let case = TempDir::new().unwrap();
-        let mut text = schedule.clone();
+        let mut text = schedule.to_string();
         for _ in 0..rng.random_range(1..=2) {
             text = mutate(&text, &mut rng);
         }
         std::fs::write(case.path().join("s.toml"), &text).unwrap();
         check_case(case.path(), &["replay", "s.toml"], &text, &["s.toml"]);
         // An edited schedule is refused: only an unchanged record replays.
+        let read = ScheduleFile::parse(&text, Path::new("s.toml"));
         let run = contend(&["replay", "s.toml"], case.path());
-        if text != schedule && run.code != 2 {
+        if text != schedule && (run.code != 2 || read.is_ok()) {
             let file: Result<toml::Table, _> = toml::from_str(&text);
-            let original: toml::Table = toml::from_str(&schedule).unwrap();
+            let original: toml::Table = toml::from_str(schedule).unwrap();
             assert_eq!(
                 file.ok(),
                 Some(original),
-                "an edited schedule replayed (exit {}):\n{text}",
+                "an edited schedule was read or replayed (exit {}):\n{text}",
                 run.code
             );
         }

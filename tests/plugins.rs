@@ -8,7 +8,7 @@ use contend::config;
 use contend::replay::{ReplayVerdict, replay_workload};
 use contend::report::Verdict;
 use contend::runner::{RunOptions, run_scenario};
-use contend::schedule::workload_file::WorkloadSchedule;
+use contend::schedule::file::ScheduleFile;
 use contend::sync::{Mutex, Shared};
 use contend::thread;
 use contend::workload::plugin::{Body, Plugin, PluginEngine};
@@ -158,7 +158,7 @@ fn a_plugin_bug_shows_is_shrunk_to_a_smaller_variant_saved_and_replayed() {
 
     let path = schedule.file.expect("the schedule is saved");
     let text = std::fs::read_to_string(&path).unwrap();
-    let file = WorkloadSchedule::parse(&text, Path::new(&path)).unwrap();
+    let file = ScheduleFile::parse(&text, Path::new(&path)).unwrap();
     let replayed = replay_workload(&file, false).unwrap();
     assert_eq!(replayed.verdict(), ReplayVerdict::Reproduced);
     assert_eq!(replayed.preemptions, 1);
@@ -362,7 +362,7 @@ fn a_plugin_schedule_file_without_a_digest_regression_every_edit_is_refused() {
             .any(|l| l.starts_with("digest = \"fnv1a128:") && l.len() == 52),
         "{text}"
     );
-    WorkloadSchedule::parse(&text, Path::new(&path)).expect("the saved file is read back");
+    ScheduleFile::parse(&text, Path::new(&path)).expect("the saved file is read back");
     let line = |key: &str| -> String {
         text.lines()
             .find(|l| l.starts_with(&format!("{key} = ")))
@@ -396,8 +396,21 @@ fn a_plugin_schedule_file_without_a_digest_regression_every_edit_is_refused() {
         (line("threads"), "threads = 3".into(), edited),
         (line("increments"), "increments = 5".into(), edited),
         (line("seed"), "seed = 4".into(), edited),
-        (line("random_values"), "random_values = [1]".into(), edited),
-        (line("kind"), "kind = \"failed\"".into(), edited),
+        (
+            choices.clone(),
+            format!("random_values = [1]\n{choices}"),
+            edited,
+        ),
+        (
+            "kind = \"lost-update\"".into(),
+            "kind = \"invariant\"".into(),
+            edited,
+        ),
+        (
+            "kind = \"lost-update\"".into(),
+            "kind = \"failed\"".into(),
+            "only read in files of version 2",
+        ),
         (
             line("max_steps"),
             "max_steps = 0".into(),
@@ -434,7 +447,7 @@ fn a_plugin_schedule_file_without_a_digest_regression_every_edit_is_refused() {
     for (from, to, expected) in edits {
         let damaged = text.replacen(&from, &to, 1);
         assert_ne!(damaged, text, "{from} -> {to}");
-        let error = WorkloadSchedule::parse(&damaged, Path::new(&path))
+        let error = ScheduleFile::parse(&damaged, Path::new(&path))
             .expect_err(&format!("{from} -> {to} is refused"))
             .to_string();
         assert!(

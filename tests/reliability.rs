@@ -581,8 +581,8 @@ fn a_damaged_schedule_file_cannot_turn_a_regression_test_green() {
         (
             "a thread added",
             text.replacen(
-                "[[minimal.threads]]",
-                "[[minimal.threads]]\ndelta = 0\nops = 1\n\n[[minimal.threads]]",
+                "[[target.shrunk.threads]]",
+                "[[target.shrunk.threads]]\ndelta = 0\nops = 1\n\n[[target.shrunk.threads]]",
                 1,
             ),
         ),

@@ -171,15 +171,15 @@ fn round_trip(engine: &str, scheduler: Option<&str>, sync: &str, threads: &str, 
     let (named, path) = saved_schedule(dir.path(), &run, &report, 0);
     let file = read_toml(&path);
     assert_eq!(file["format"].as_str(), Some("contend-schedule"));
-    assert_eq!(file["scenario"]["name"].as_str(), Some(name.as_str()));
-    assert_eq!(file["scenario"]["engine"].as_str(), Some(engine));
-    assert_eq!(file["scenario"]["sync"].as_str(), Some(sync));
+    assert_eq!(file["target"]["name"].as_str(), Some(name.as_str()));
+    assert_eq!(file["target"]["engine"].as_str(), Some(engine));
+    assert_eq!(file["target"]["sync"].as_str(), Some(sync));
     assert_eq!(
-        file["scenario"].get("scheduler").and_then(|s| s.as_str()),
+        file["target"].get("scheduler").and_then(|s| s.as_str()),
         scheduler
     );
     // The report and the file describe the same schedule.
-    let file_minimal = &file["minimal"];
+    let file_minimal = &file["schedule"];
     assert_eq!(
         minimal["preemptions"].as_i64(),
         file_minimal["preemptions"].as_integer()
@@ -292,13 +292,13 @@ fn flag_on_threads_round_trips() {
     );
 }
 
-/// Checks the `[minimal]` table of a schedule file: `preemptions`, proven, two threads of the
-/// scenario's deltas with one op each.
+/// Checks the `[schedule]` of a schedule file (`preemptions`, proven) and its shrunk counter:
+/// two threads of the scenario's deltas with one op each.
 fn assert_proven_minimal(file: &toml::Table, preemptions: i64) {
-    let minimal = &file["minimal"];
+    let minimal = &file["schedule"];
     assert_eq!(minimal["preemptions"].as_integer(), Some(preemptions));
     assert_eq!(minimal["minimality"].as_str(), Some("proven"));
-    let threads = minimal["threads"].as_array().unwrap();
+    let threads = file["target"]["shrunk"]["threads"].as_array().unwrap();
     assert_eq!(threads.len(), 2, "{minimal}");
     for thread in threads {
         assert_eq!(thread["ops"].as_integer(), Some(1), "{minimal}");
@@ -365,10 +365,10 @@ fn an_unshrunk_schedule_is_saved_as_such_and_still_replays() {
     let (run, report) = run_config(dir.path(), &config, &["--no-shrink"]);
     let (named, path) = saved_schedule(dir.path(), &run, &report, 0);
     let file = read_toml(&path);
-    assert_eq!(file["minimal"]["minimality"].as_str(), Some("not-shrunk"));
+    assert_eq!(file["schedule"]["minimality"].as_str(), Some("not-shrunk"));
     assert_eq!(report["scenarios"][0]["minimal_schedule"]["proven"], false);
     // Not shrunk: the workload is the scenario's own.
-    let ops: Vec<_> = file["minimal"]["threads"]
+    let ops: Vec<_> = file["target"]["shrunk"]["threads"]
         .as_array()
         .unwrap()
         .iter()
@@ -608,9 +608,13 @@ fn a_file_cut_in_half_is_an_error() {
 fn a_file_cut_inside_a_table_header_is_an_error_with_its_position() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    let header = text.find("[[minimal.threads]]").unwrap();
-    let line = line_of(&text, "[[minimal.threads]]");
-    write(&dir, "cut.toml", &text[..header + "[[minimal.thr".len()]);
+    let header = text.find("[[target.shrunk.threads]]").unwrap();
+    let line = line_of(&text, "[[target.shrunk.threads]]");
+    write(
+        &dir,
+        "cut.toml",
+        &text[..header + "[[target.shrunk.thr".len()],
+    );
     assert_rejected(dir.path(), "cut.toml", &[&format!("cut.toml:{line}:")]);
 }
 
@@ -651,11 +655,11 @@ fn toml_that_is_not_a_schedule_is_named_as_such() {
 fn another_format_version_is_named() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    assert!(text.contains("\nversion = 2\n"));
+    assert!(text.contains("\nversion = 3\n"));
     write(
         &dir,
         "v99.toml",
-        text.replace("\nversion = 2\n", "\nversion = 99\n"),
+        text.replace("\nversion = 3\n", "\nversion = 99\n"),
     );
     assert_rejected(dir.path(), "v99.toml", &["version 99"]);
 }
@@ -687,9 +691,9 @@ fn an_unknown_key_is_named_with_its_position() {
     );
 }
 
-/// The saved racy schedule with its `[minimal]` choices line replaced by `choices`.
+/// The saved racy schedule with its `[schedule]` choices line replaced by `choices`.
 fn with_minimal_choices(text: &str, choices: &str) -> String {
-    let minimal = text.find("\n[minimal]\n").unwrap();
+    let minimal = text.find("\n[schedule]\n").unwrap();
     let start = minimal
         + text[minimal..]
             .find("\nchoices = ")
@@ -699,9 +703,9 @@ fn with_minimal_choices(text: &str, choices: &str) -> String {
     format!("{}choices = {choices}{}", &text[..start], &text[end..])
 }
 
-/// The `[minimal]` choices of a schedule file, as `(step, task)` pairs.
+/// The `[schedule]` choices of a schedule file, as `(step, task)` pairs.
 fn minimal_choices(file: &toml::Table) -> Vec<(i64, i64)> {
-    file["minimal"]["choices"]
+    file["schedule"]["choices"]
         .as_array()
         .unwrap()
         .iter()
@@ -717,7 +721,13 @@ fn a_choice_of_a_task_that_does_not_exist_is_an_error() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
     let file: toml::Table = toml::from_str(&text).unwrap();
-    assert_eq!(file["minimal"]["threads"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        file["target"]["shrunk"]["threads"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let (step, _) = minimal_choices(&file)[0];
     write(
         &dir,
@@ -741,7 +751,7 @@ fn choices_out_of_order_are_an_error() {
             &format!("[[{}, {task}], [{step}, {task}]]", step + 1),
         ),
     );
-    assert_rejected(dir.path(), "order.toml", &["increasing step order"]);
+    assert_rejected(dir.path(), "order.toml", &["increasing order"]);
 }
 
 #[test]
@@ -751,7 +761,7 @@ fn a_choice_beyond_the_end_of_the_execution_diverges() {
     // `an_edited_schedule_file_is_refused`): the failure's own choice goes, so the execution
     // does not fail, and cannot follow the schedule to its end either.
     let mut file = contend::schedule::file::ScheduleFile::load(&dir.path().join(&named)).unwrap();
-    file.minimal.choices.last_mut().unwrap().step = 99_999;
+    file.schedule.choices.last_mut().unwrap().step = 99_999;
     write(&dir, "far.toml", file.to_toml());
     assert!(
         saved_text(&dir, "far.toml").contains("99999"),
@@ -764,7 +774,7 @@ fn a_choice_beyond_the_end_of_the_execution_diverges() {
 fn a_thread_with_no_ops_is_an_error() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    let minimal = text.find("[[minimal.threads]]").unwrap();
+    let minimal = text.find("[[target.shrunk.threads]]").unwrap();
     let (head, tail) = text.split_at(minimal);
     let edited = format!("{head}{}", tail.replacen("ops = 1\n", "ops = 0\n", 1));
     assert_ne!(edited, text, "the edit did not happen");
@@ -894,8 +904,9 @@ expect = "no-lost-updates"
         run.stdout
     );
     let file = read_toml(&dir.path().join("out/livelock.schedule.toml"));
-    assert_eq!(file["failure"]["kind"].as_str(), Some("failed"));
-    assert_eq!(file["minimal"]["max_steps"].as_integer(), Some(60));
+    // Counter files said `failed` for every failure but a lost update: now the kind itself.
+    assert_eq!(file["failure"]["kind"].as_str(), Some("livelock"));
+    assert_eq!(file["schedule"]["max_steps"].as_integer(), Some(60));
     let replayed = replay(dir.path(), "out/livelock.schedule.toml", &[]);
     assert_eq!(replayed.code, 1, "{}{}", replayed.stdout, replayed.stderr);
     assert!(replayed.stdout.contains("livelock"), "{}", replayed.stdout);
@@ -905,7 +916,7 @@ expect = "no-lost-updates"
 fn a_schedule_whose_expected_final_overflows_is_rejected() {
     let (dir, named) = saved_racy_schedule();
     let text = saved_text(&dir, &named);
-    let minimal = text.find("\n[minimal]\n").unwrap();
+    let minimal = text.find("\n[target.shrunk]\n").unwrap();
     let (head, tail) = text.split_at(minimal);
     write(
         &dir,

@@ -13,7 +13,7 @@ use contend::scenario::{
 };
 use contend::schedule::WorkloadBody;
 use contend::schedule::body::run_under;
-use contend::schedule::file::{ScheduleFile, thread_records};
+use contend::schedule::file::{RecordedKind, ScheduleFile, thread_records};
 use contend::schedule::record::{Boxed, Recorder, Recordings};
 use contend::schedule::search::{FailureKind, Limits, Minimality};
 use contend::schedule::shrink::minimize;
@@ -177,10 +177,11 @@ fn a_saved_schedule_round_trips_through_its_file_and_replays_the_same_failure() 
         ScheduleFile::parse(&file.to_toml(), std::path::Path::new("again")).unwrap(),
         file
     );
-    assert_eq!(file.scenario.name, "round-trip");
-    assert_eq!(file.scenario.seed, 5);
-    assert_eq!(file.scenario.threads.len(), 3);
-    assert_eq!(file.minimal.preemptions, 1);
+    let counter = file.counter().expect("a counter scenario's schedule");
+    assert_eq!(counter.name, "round-trip");
+    assert_eq!(counter.seed, 5);
+    assert_eq!(counter.threads.len(), 3);
+    assert_eq!(file.schedule.preemptions, 1);
     let original = file
         .original
         .choices
@@ -194,10 +195,10 @@ fn a_saved_schedule_round_trips_through_its_file_and_replays_the_same_failure() 
     let Outcome::Settled(settlement) = replayed.execution.outcome else {
         panic!("the replay settles");
     };
-    assert_eq!(settlement.lost_updates, file.failure.lost_updates);
+    assert_eq!(Some(settlement.lost_updates), file.failure.lost_updates);
     assert_eq!(Some(settlement.observed_final), file.failure.final_value);
-    assert_eq!(replayed.execution.preemptions, file.minimal.preemptions);
-    assert_eq!(replayed.execution.steps, file.minimal.steps);
+    assert_eq!(replayed.execution.preemptions, file.schedule.preemptions);
+    assert_eq!(replayed.execution.steps, file.schedule.steps);
 }
 
 #[test]
@@ -298,7 +299,7 @@ fn a_replay_that_fails_otherwise_than_recorded_still_fails() {
         .schedule_file
         .unwrap();
     let mut file = ScheduleFile::load(std::path::Path::new(&path)).unwrap();
-    file.failure.kind = FailureKind::Failed;
+    file.failure.kind = RecordedKind::Deadlock;
     let replayed = replay(&file, false).unwrap();
     assert!(!replayed.reproduced);
     assert_eq!(replayed.verdict().unwrap(), ReplayVerdict::FailsDifferently);

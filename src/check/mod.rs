@@ -41,7 +41,6 @@
 
 mod report;
 mod run;
-mod schedule_file;
 
 pub use crate::sync;
 pub use crate::thread;
@@ -63,8 +62,9 @@ use crate::engine::controlled::DEFAULT_MAX_STEPS;
 /// name matches the file's replays that schedule under shuttle instead of exploring.
 pub const REPLAY_VARIABLE: &str = "CONTEND_REPLAY";
 
-/// The `format` that schedule files saved by a check name.
-pub const SCHEDULE_FORMAT: &str = schedule_file::FORMAT;
+/// The `format` that schedule files saved by a check name: the one format of every schedule
+/// file, whose `[target]` is the check.
+pub const SCHEDULE_FORMAT: &str = crate::schedule::file::FORMAT;
 
 /// Executions per engine when [`Check::runs`] is not given.
 pub const DEFAULT_RUNS: u64 = 100;
@@ -299,14 +299,15 @@ impl Check {
             .or_else(|| std::env::var_os(REPLAY_VARIABLE).map(PathBuf::from));
         let mut notes = Vec::new();
         if let Some(path) = replay {
-            match schedule_file::load(&path) {
-                Ok(file) if file.check == self.name => {
-                    return self.report(vec![run::replay_file(&plan, &body, &path, file)]);
+            match load_schedule(&path) {
+                Ok((file, check)) if check.name == self.name => {
+                    let report = run::replay_file(&plan, &body, &path, &file, &check);
+                    return self.report(vec![report]);
                 }
-                Ok(file) => notes.push(format!(
+                Ok((_, check)) => notes.push(format!(
                     "{} is a schedule of check `{}`, not of this one: explored as usual",
                     path.display(),
-                    file.check
+                    check.name
                 )),
                 Err(error) => {
                     let engine = Engine::Shuttle(Scheduler::Random);
@@ -379,6 +380,42 @@ impl Check {
             deadlock_timeout: self.deadlock_timeout,
             max_preemptions: self.max_preemptions,
         }
+    }
+}
+
+/// Reads the schedule file at `path` for a check to replay: a file whose target is a check.
+fn load_schedule(
+    path: &std::path::Path,
+) -> Result<
+    (
+        crate::schedule::file::ScheduleFile,
+        crate::schedule::file::CheckTarget,
+    ),
+    CheckError,
+> {
+    use crate::schedule::file::{ScheduleFile, ScheduleFileError, Target};
+    let bad = |reason: String| CheckError::BadSchedule {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = ScheduleFile::load(path).map_err(|error| match error {
+        ScheduleFileError::Read { path, source } => CheckError::ReadSchedule { path, source },
+        ScheduleFileError::Invalid { location, message } => match location.line_column {
+            Some((line, column)) => bad(format!("line {line}, column {column}: {message}")),
+            None => bad(message),
+        },
+        version @ ScheduleFileError::Version { .. } => bad(version.to_string()),
+    })?;
+    match &file.target {
+        Target::Check(check) => {
+            let check = check.clone();
+            Ok((file, check))
+        }
+        Target::Counter(_) | Target::Workload(_) => Err(bad(format!(
+            "it is the schedule of scenario `{}`, not of a check: replay it with `contend replay {}`",
+            file.target.name(),
+            path.display()
+        ))),
     }
 }
 

@@ -17,17 +17,19 @@ use std::time::{Duration, Instant};
 use super::report::{
     CellOutcome, CheckError, EngineReport, Failure, FailureKind, FinalValues, Interleaving,
 };
-use super::schedule_file::{self, CheckSchedule};
 use super::{Engine, Expect, Kind, REPLAY_VARIABLE, Scheduler};
-use crate::engine::body::{Ended, InShuttle, execute_on_threads};
+use crate::engine::body::{Ended, PrimitiveBody, execute_on_threads};
 use crate::engine::controlled::SchedulerKind;
 use crate::engine::controlled::{Stoppable, block_scheduler_with_stats};
 use crate::engine::derive_seed;
 use crate::engine::panics::Capture;
 use crate::ledger::{EventContext, LedgerError};
 use crate::schedule::body::run_under;
+use crate::schedule::file::{
+    CheckTarget, FailureRecord, OriginalRecord, RecordedKind, ScheduleFile, ScheduleRecord, Target,
+};
 use crate::schedule::record::{Recorder, Recording, Recordings};
-use crate::schedule::search::{Judged, Limits, minimize_schedule};
+use crate::schedule::search::{Judged, Limits, Minimality, minimize_schedule};
 use crate::schedule::{Choice, Controlled, ControlledBody, Keep, run_controlled};
 use crate::sync::context::{self, AccessLog, LoggedAccess};
 use crate::words::count;
@@ -236,57 +238,20 @@ pub(crate) fn error_report(engine: Engine, plan: &Plan, error: CheckError) -> En
 }
 
 /// A check's body as a controlled body: what every scheduler, recorder and search of
-/// [`crate::schedule`] runs for a check, as they run the CLI's workloads.
-struct CheckBody {
-    body: InShuttle,
-    /// Set by the first failing execution of an exploration, to keep its recording.
-    recordings: Option<Recordings>,
-    tally: Option<Mutex<Tally>>,
+/// [`crate::schedule`] runs for a check, as they run the CLI's plugin workloads.
+type CheckBody = PrimitiveBody<Outcome>;
+
+/// The body of the check of `plan` as a controlled body.
+fn check_body(plan: &Plan, body: &Body) -> CheckBody {
+    PrimitiveBody::new(Arc::clone(body), Arc::clone(&plan.name), plan.seed)
 }
 
-impl CheckBody {
-    fn new(plan: &Plan, body: &Body) -> Self {
-        CheckBody {
-            body: InShuttle::new(Arc::clone(body), Arc::clone(&plan.name), plan.seed),
-            recordings: None,
-            tally: None,
+impl From<Ended> for Outcome {
+    fn from(ended: Ended) -> Outcome {
+        match ended {
+            Ended::Settled(cells) => Outcome::Settled(cells),
+            Ended::Failed(failed) => Outcome::Failed(failed.kind, failed.message),
         }
-    }
-}
-
-impl ControlledBody for CheckBody {
-    type Outcome = Outcome;
-    type Log = Arc<AccessLog>;
-
-    fn execute(
-        &self,
-        log: Option<&Arc<AccessLog>>,
-        context: EventContext<'_>,
-    ) -> Result<Outcome, LedgerError> {
-        let outcome = self
-            .body
-            .execute(log, context.run)
-            .map(|ended| match ended {
-                Ended::Settled(cells) => Outcome::Settled(cells),
-                Ended::Failed(failed) => Outcome::Failed(failed.kind, failed.message),
-            });
-        // While exploring, each execution is counted as it ends: shuttle ends the run at an
-        // execution it ends itself (a deadlock with no cycle, a livelock), and the rest must be
-        // counted by then.
-        if let (Some(tally), Ok(settled)) = (&self.tally, &outcome) {
-            let mut tally = lock(tally);
-            if tally.record(context.run, settled.clone())
-                && let Some(recordings) = &self.recordings
-            {
-                recordings.keep_current(context.run);
-            }
-        }
-        outcome
-    }
-
-    fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        let failed = self.body.failure(captured, max_steps);
-        Outcome::Failed(failed.kind, failed.message)
     }
 }
 
@@ -322,16 +287,12 @@ fn replay(
     execution: u64,
     events: bool,
 ) -> Result<Controlled<Outcome, LoggedAccess>, LedgerError> {
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events,
-    };
+    let keep = Keep::replay(events);
     let context = EventContext {
         scenario: &plan.name,
         run: execution,
     };
-    let body = Arc::new(CheckBody::new(plan, body));
+    let body = Arc::new(check_body(plan, body));
     let replayed = run_controlled(&body, choices, random_values, keep, plan.max_steps, context);
     context::clear();
     replayed
@@ -408,11 +369,18 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     }
     let kind = scheduler.bounded(plan.max_preemptions);
     let recordings = Recordings::start();
-    let explorer = Arc::new(CheckBody {
-        recordings: Some(recordings),
-        tally: Some(Mutex::new(Tally::default())),
-        ..CheckBody::new(plan, body)
-    });
+    // While exploring, each execution is counted as it ends: shuttle ends the run at an
+    // execution it ends itself (a deadlock with no cycle, a livelock), and the rest must be
+    // counted by then.
+    let counted = Arc::new(Mutex::new(Tally::default()));
+    let counter = Arc::clone(&counted);
+    let explorer = Arc::new(
+        check_body(plan, body).watched(Box::new(move |run, outcome| {
+            if lock(&counter).record(run, outcome.clone()) {
+                recordings.keep_current(run);
+            }
+        })),
+    );
     let deadline = plan.time.and_then(|time| started.checked_add(time));
     let (inner, stats) = block_scheduler_with_stats(kind, plan.seed, &(0..plan.runs));
     let (stoppable, out_of_time) = Stoppable::with_deadline(inner, deadline);
@@ -424,10 +392,8 @@ pub(crate) fn explore(plan: &Plan, scheduler: Scheduler, body: &Body) -> EngineR
     let ended = run_exploration(&explorer, scheduler_of_block, plan.max_steps, context);
     context::clear();
 
-    let mut tally = explorer
-        .tally
-        .as_ref()
-        .map_or_else(Tally::default, |tally| std::mem::take(&mut *lock(tally)));
+    drop(explorer);
+    let mut tally = std::mem::take(&mut *lock(&counted));
     let mut notes = Vec::new();
     let ended_early = !matches!(ended, Ok(None));
     match ended {
@@ -572,8 +538,9 @@ fn witness(
     )?;
     let kind = original.outcome.failure();
     let mut choices = recording.choices.clone();
+    let (mut preemptions, mut minimality) = (recording.preemptions, Minimality::NotShrunk);
     if let Some(kind) = kind.filter(|_| !recording.truncated) {
-        let target = Arc::new(CheckBody::new(plan, body));
+        let target = Arc::new(check_body(plan, body));
         let recorded = Some((&recording.choices[..], &recording.random_values[..]));
         let (found, executions) =
             minimize_schedule(&target, kind, recorded, shrink_limits(plan), &plan.name)?;
@@ -586,6 +553,7 @@ fn witness(
                 count(found.preemptions, "preemption"),
                 found.minimality.describe()
             ));
+            (preemptions, minimality) = (found.preemptions, found.minimality);
             choices = found.choices;
         }
     }
@@ -607,7 +575,7 @@ fn witness(
         replay_command: None,
         notes,
     };
-    if replayed.outcome.failure().is_none() || kind.is_none() {
+    let (Some(failure), Some(_)) = (replayed.outcome.failure(), kind) else {
         witness.notes.push(
             "replaying the failing execution's schedule did not fail again: the body depends on \
              something shuttle does not control (time, randomness, state kept between \
@@ -615,38 +583,52 @@ fn witness(
                 .to_string(),
         );
         return Ok(witness);
-    }
-    let file = CheckSchedule {
-        format: schedule_file::FORMAT.to_string(),
-        version: schedule_file::FORMAT_VERSION,
-        contend_version: env!("CARGO_PKG_VERSION").to_string(),
-        shuttle_version: crate::schedule::SHUTTLE_VERSION.to_string(),
-        check: plan.name.to_string(),
-        scheduler: scheduler.kind().as_str().to_string(),
-        depth: match scheduler {
-            Scheduler::Pct { depth } => Some(depth),
-            Scheduler::Random | Scheduler::Dfs | Scheduler::Dpor => None,
-        },
-        seed: plan.seed,
-        execution,
-        failure: replayed.outcome.in_words(),
-        steps: replayed.steps,
-        max_steps: plan.max_steps,
-        choices,
-        random_values: recording.random_values.iter().map(|&v| v as i64).collect(),
     };
-    match schedule_file::save(
-        &plan.schedule_dir,
-        &schedule_file_name(plan, scheduler),
-        &file,
-    ) {
-        Ok(path) => {
-            witness.replay_command = Some(replay_command(plan, &path));
+    let path = plan.schedule_dir.join(schedule_file_name(plan, scheduler));
+    let command = replay_command(plan, &path);
+    let file = ScheduleFile::new(
+        Target::Check(CheckTarget {
+            name: plan.name.to_string(),
+            command: command.clone(),
+            scheduler: scheduler.kind().as_str().to_string(),
+            depth: match scheduler {
+                Scheduler::Pct { depth } => Some(depth),
+                Scheduler::Random | Scheduler::Dfs | Scheduler::Dpor => None,
+            },
+            seed: plan.seed,
+        }),
+        FailureRecord {
+            kind: RecordedKind::from(failure),
+            description: replayed.outcome.in_words(),
+            lost_updates: None,
+            final_value: None,
+            expected_final: None,
+        },
+        ScheduleRecord {
+            preemptions,
+            steps: replayed.steps,
+            minimality,
+            max_steps: Some(plan.max_steps),
+            random_values: recording.random_values.clone(),
+            choices,
+        },
+        OriginalRecord {
+            engine: "shuttle".to_string(),
+            execution,
+            steps: Some(recording.steps),
+            preemptions: Some(recording.preemptions),
+            choices: None,
+        },
+    );
+    match std::fs::create_dir_all(&plan.schedule_dir).and_then(|()| file.write_as(&path)) {
+        Ok(()) => {
+            witness.replay_command = Some(command);
             witness.file = Some(path);
         }
-        Err(error) => witness
-            .notes
-            .push(format!("could not save the failing schedule: {error}")),
+        Err(error) => witness.notes.push(format!(
+            "could not save the failing schedule: {}: {error}",
+            path.display()
+        )),
     }
     Ok(witness)
 }
@@ -712,39 +694,40 @@ pub(crate) fn replay_file(
     plan: &Plan,
     body: &Body,
     path: &Path,
-    file: CheckSchedule,
+    file: &ScheduleFile,
+    check: &CheckTarget,
 ) -> EngineReport {
     let started = Instant::now();
-    let scheduler = match (file.scheduler.as_str(), file.depth) {
+    let scheduler = match (check.scheduler.as_str(), check.depth) {
         ("pct", Some(depth)) => Scheduler::Pct { depth },
         ("dfs", _) => Scheduler::Dfs,
         ("dpor", _) => Scheduler::Dpor,
         _ => Scheduler::Random,
     };
     let plan = Plan {
-        seed: file.seed,
+        seed: check.seed,
         runs: 1,
-        max_steps: file.max_steps,
+        max_steps: file.schedule.max_steps.unwrap_or(plan.max_steps),
         ..plan.clone()
     };
-    let random_values: Vec<u64> = file.random_values.iter().map(|&v| v as u64).collect();
+    let execution = file.original.execution;
     let replayed = replay(
         &plan,
         body,
-        &file.choices,
-        &random_values,
-        file.execution,
+        &file.schedule.choices,
+        &file.schedule.random_values,
+        execution,
         true,
     );
     let mut tally = Tally::default();
     let (fails, log, divergence) = match replayed {
         Ok(replayed) => {
             let fails = replayed.outcome.fails();
-            tally.record(file.execution, replayed.outcome);
+            tally.record(execution, replayed.outcome);
             (fails, replayed.log, replayed.divergence)
         }
         Err(error) => {
-            tally.internal = Some((file.execution, error));
+            tally.internal = Some((execution, error));
             (false, Vec::new(), None)
         }
     };
@@ -752,7 +735,7 @@ pub(crate) fn replay_file(
     report.replayed_from = Some(path.to_path_buf());
     report.notes.push(format!(
         "the saved failure (execution {} of seed {}): {}",
-        file.execution, file.seed, file.failure
+        execution, check.seed, file.failure.description
     ));
     if fails {
         report

@@ -15,10 +15,12 @@ use contend::report::replayed::replay_report;
 use contend::report::words;
 use contend::report::{Event, Reporter};
 use contend::scenario::{Scenario, WorkloadSpec};
-use contend::schedule::file::ScheduleFile;
+use contend::schedule::file::{
+    CounterTarget, FileLocation, ScheduleFile, ScheduleFileError, Target as FileTarget,
+    WorkloadTarget,
+};
 use contend::schedule::window::SHOWN_OVERWRITES;
 use contend::schedule::witness::inline_table;
-use contend::schedule::workload_file::WorkloadSchedule;
 use contend::workload::program::{self, ProgramParams, fit::fit_to_schedule};
 
 use super::ReplayArgs;
@@ -26,15 +28,35 @@ use super::output::{QuietOnBrokenPipe, check_output, check_outputs, install_trac
 
 /// Runs `contend replay`; returns the exit code.
 pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
-    if let Ok(text) = std::fs::read_to_string(&args.file)
-        && WorkloadSchedule::is_one(&text)
-    {
-        let file = WorkloadSchedule::parse(&text, &args.file)?;
-        return replay_workload(args, &file);
-    }
     let file = ScheduleFile::load(&args.file)?;
+    match &file.target {
+        FileTarget::Counter(counter) => replay_counter(args, &file, counter),
+        FileTarget::Workload(workload) => replay_workload(args, &file, workload),
+        FileTarget::Check(check) => Err(ScheduleFileError::Invalid {
+            location: FileLocation {
+                path: args.file.clone(),
+                line_column: None,
+            },
+            message: format!(
+                "a schedule saved by contend::check (check `{}`): replay it from its test with \
+                 `{}`",
+                check.name,
+                check.replay_command(&args.file)
+            ),
+        }
+        .into()),
+    }
+}
+
+/// Replays a built-in counter scenario's schedule, against the recorded scenario or the one
+/// of the same name as `--config` defines it now.
+fn replay_counter(
+    args: &ReplayArgs,
+    file: &ScheduleFile,
+    counter: &CounterTarget,
+) -> anyhow::Result<i32> {
     let target = match &args.config {
-        Some(config) => Target::Config(Box::new(current_scenario(config, &file)?)),
+        Some(config) => Target::Config(Box::new(current_scenario(config, counter)?)),
         None => Target::Recorded,
     };
     let mut inputs = vec![args.file.as_path()];
@@ -52,7 +74,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     } else {
         Kept::Window
     };
-    let replayed = match contend::replay::replay_keeping(&file, &target, true, kept) {
+    let replayed = match contend::replay::replay_keeping(file, &target, true, kept) {
         Ok(replayed) => replayed,
         Err(error) => {
             if let Some(trace) = trace {
@@ -68,10 +90,19 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         .verdict()
         .map_err(|error| anyhow::Error::new(error).context(format!("{}", args.file.display())))?;
     let mut out = QuietOnBrokenPipe(io::stdout().lock());
-    write_replay(&mut out, &file, &target, &replayed, args.verbose, args.full)?;
+    write_replay(
+        &mut out,
+        file,
+        counter,
+        &target,
+        &replayed,
+        args.verbose,
+        args.full,
+    )?;
     if let Some(html) = &args.html {
         let path = args.file.display().to_string();
-        let report = replay_report(&file, &path, &replayed, started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        let report = replay_report(file, counter, &path, &replayed, seconds);
         HtmlFileReporter::new(html).report(&Event::RunFinished { report: &report })?;
     }
     Ok(match verdict {
@@ -81,11 +112,15 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
 }
 
 /// Replays a plugin workload's schedule against the workload as this program registers it.
-fn replay_workload(args: &ReplayArgs, file: &WorkloadSchedule) -> anyhow::Result<i32> {
+fn replay_workload(
+    args: &ReplayArgs,
+    file: &ScheduleFile,
+    workload: &WorkloadTarget,
+) -> anyhow::Result<i32> {
     let fitted;
     let file = match &args.config {
-        Some(config) if file.scenario.workload == program::NAME => {
-            fitted = program_as_configured(config, file)?;
+        Some(config) if workload.workload == program::NAME => {
+            fitted = program_as_configured(config, file, workload)?;
             &fitted
         }
         Some(_) => anyhow::bail!(
@@ -113,7 +148,7 @@ fn replay_workload(args: &ReplayArgs, file: &WorkloadSchedule) -> anyhow::Result
         trace.finish().context("cannot write the trace")?;
     }
     let mut out = QuietOnBrokenPipe(io::stdout().lock());
-    write_workload_replay(&mut out, file, &replayed)?;
+    write_workload_replay(&mut out, file, workload, &replayed)?;
     Ok(match replayed.verdict() {
         ReplayVerdict::Reproduced | ReplayVerdict::FailsDifferently => exit_code::FAIL,
         ReplayVerdict::Fixed => exit_code::PASS,
@@ -122,23 +157,28 @@ fn replay_workload(args: &ReplayArgs, file: &WorkloadSchedule) -> anyhow::Result
 
 fn write_workload_replay(
     out: &mut impl Write,
-    file: &WorkloadSchedule,
+    file: &ScheduleFile,
+    recorded: &WorkloadTarget,
     replayed: &contend::replay::WorkloadReplay,
 ) -> io::Result<()> {
+    // The parameters replayed: a program fitted to its config's shape has its own.
+    let params = file
+        .workload()
+        .map_or(&recorded.shrunk, |target| &target.shrunk);
     writeln!(
         out,
         "replaying scenario `{}` (workload {}, recorded on engine {}) under shuttle: {}",
-        file.scenario.name,
-        file.scenario.workload,
-        file.scenario.engine,
-        inline_table(&file.minimal.params)
+        recorded.name,
+        recorded.workload,
+        recorded.engine,
+        inline_table(params)
     )?;
     writeln!(
         out,
         "schedule: {}, {} ({}); recorded failure: {}",
-        words::count(file.minimal.preemptions, "preemption"),
-        words::count(file.minimal.steps, "scheduling decision"),
-        file.minimal.minimality.describe(),
+        words::count(file.schedule.preemptions, "preemption"),
+        words::count(file.schedule.steps, "scheduling decision"),
+        file.schedule.minimality.describe(),
         file.failure.description
     )?;
     writeln!(out)?;
@@ -152,7 +192,7 @@ fn write_workload_replay(
         out,
         "followed: {} of the schedule's {} applied{}",
         replayed.applied,
-        words::count(file.minimal.choices.len() as u64, "choice"),
+        words::count(file.schedule.choices.len() as u64, "choice"),
         if replayed.deferred > 0 {
             format!(
                 ", {} of them later than recorded, when their thread could run",
@@ -186,9 +226,10 @@ fn write_workload_replay(
 /// fitted to the schedule's (shrunk) shape.
 fn program_as_configured(
     config: &Path,
-    file: &WorkloadSchedule,
-) -> anyhow::Result<WorkloadSchedule> {
-    let name = &file.scenario.name;
+    file: &ScheduleFile,
+    recorded: &WorkloadTarget,
+) -> anyhow::Result<ScheduleFile> {
+    let name = &recorded.name;
     let scenario = contend::config::load(config)?
         .into_iter()
         .find(|scenario| &scenario.name == name)
@@ -221,18 +262,20 @@ fn program_as_configured(
             .with_context(|| format!("{}: the {what} program cannot be read", config.display()))
     };
     let now = read(&spec.params_table(), "configured")?;
-    let recorded = read(&file.scenario.params, "recorded")?;
-    let shrunk = read(&file.minimal.params, "shrunk")?;
+    let shrunk = read(&recorded.shrunk, "shrunk")?;
+    let recorded = read(&recorded.params, "recorded")?;
     let fitted = fit_to_schedule(&now, &recorded, &shrunk);
     let mut file = file.clone();
-    file.minimal.params = toml::Table::try_from(&fitted).context("a program is a table")?;
+    if let FileTarget::Workload(target) = &mut file.target {
+        target.shrunk = toml::Table::try_from(&fitted).context("a program is a table")?;
+    }
     Ok(file)
 }
 
 /// The scenario of the schedule's name as `config` defines it now.
-fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenario> {
+fn current_scenario(config: &Path, recorded: &CounterTarget) -> anyhow::Result<Scenario> {
     let scenarios = contend::config::load(config)?;
-    let name = &file.scenario.name;
+    let name = &recorded.name;
     let scenario = scenarios
         .into_iter()
         .find(|scenario| &scenario.name == name)
@@ -242,7 +285,7 @@ fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenar
                 config.display()
             )
         })?;
-    let recorded_threads = file.scenario.threads.len();
+    let recorded_threads = recorded.threads.len();
     let Some(counter) = scenario.workload.counter() else {
         anyhow::bail!(
             "{}: scenario `{name}` is now a `{}` workload, not the counter the schedule was \
@@ -266,15 +309,16 @@ fn current_scenario(config: &Path, file: &ScheduleFile) -> anyhow::Result<Scenar
 fn write_replay(
     out: &mut impl Write,
     file: &ScheduleFile,
+    recorded: &CounterTarget,
     target: &Target,
     replayed: &contend::replay::Replay,
     verbose: bool,
     full: bool,
 ) -> io::Result<()> {
     let names = file.minimal_names();
-    let counter = counter_for(file, target);
-    let threads: Vec<String> = file
-        .minimal
+    let counter = counter_for(recorded, target);
+    let threads: Vec<String> = recorded
+        .shrunk
         .threads
         .iter()
         .zip(&names)
@@ -287,18 +331,18 @@ fn write_replay(
     writeln!(
         out,
         "replaying scenario `{}`{against} (sync {}, recorded on engine {}) under shuttle: counter from {}, {}",
-        file.scenario.name,
+        recorded.name,
         counter.sync,
-        file.scenario.engine,
+        recorded.engine,
         counter.initial,
         threads.join(", ")
     )?;
     writeln!(
         out,
         "schedule: {}, {} ({}); recorded failure: {}",
-        words::count(file.minimal.preemptions, "preemption"),
-        words::count(file.minimal.steps, "scheduling decision"),
-        file.minimal.minimality.describe(),
+        words::count(file.schedule.preemptions, "preemption"),
+        words::count(file.schedule.steps, "scheduling decision"),
+        file.schedule.minimality.describe(),
         file.failure.description
     )?;
     for warning in file.version_warnings() {
@@ -332,7 +376,7 @@ fn write_replay(
             out,
             "choices (decisions where the schedule departs from running the current thread while it can):"
         )?;
-        for line in describe_choices(&names, &file.minimal.choices, &replayed.execution.log) {
+        for line in describe_choices(&names, &file.schedule.choices, &replayed.execution.log) {
             writeln!(out, "  {line}")?;
         }
     }
@@ -342,7 +386,7 @@ fn write_replay(
         writeln!(
             out,
             "followed: {}",
-            replayed.followed(file.minimal.choices.len())
+            replayed.followed(file.schedule.choices.len())
         )?;
     } else if replayed.execution.deferred > 0 {
         writeln!(

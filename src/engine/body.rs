@@ -13,7 +13,8 @@ use super::panics::{self, Capture, describe_payload};
 use super::{Failed, shuttle_failure_kind};
 use crate::check::CellOutcome;
 use crate::failure::Kind;
-use crate::ledger::{LedgerError, Settlement, VariableSettlement};
+use crate::ledger::{EventContext, LedgerError, Settlement, VariableSettlement};
+use crate::schedule::ControlledBody;
 use crate::sync::context::{self, AccessLog, Backend, Execution};
 use crate::thread::{ends_the_execution, said_of};
 #[cfg(feature = "runner")]
@@ -146,20 +147,6 @@ impl InShuttle {
         )
     }
 
-    /// Runs execution `run` (inside shuttle), logging to `log` if given, as one outcome of the
-    /// CLI: its failure, or its cells settled together ([`settle_cells`]).
-    #[cfg(feature = "runner")]
-    pub(crate) fn outcome(
-        &self,
-        log: Option<&Arc<AccessLog>>,
-        run: u64,
-    ) -> Result<Outcome, LedgerError> {
-        Ok(match self.execute(log, run)? {
-            Ended::Settled(cells) => settle_cells(&cells),
-            Ended::Failed(failed) => failed.into(),
-        })
-    }
-
     /// An execution shuttle ended itself (the last one this worker thread ran), its kind and what
     /// happened in words: a deadlock with no cycle, the step bound, a panic with a payload that
     /// is no message. The execution's own context says first: a broken invariant it recorded,
@@ -248,6 +235,71 @@ pub enum Ended {
     Failed(Failed),
 }
 
+/// A body on the primitive API as a controlled body: the one that checks and plugin workloads
+/// share, each execution's end told as their own outcome `O`. A watcher, where given, sees each
+/// execution's outcome as it ends (a check counts them while a search explores).
+pub(crate) struct PrimitiveBody<O> {
+    body: InShuttle,
+    watcher: Option<Watcher<O>>,
+}
+
+/// What sees each execution of a [`PrimitiveBody`] end: its index and its outcome.
+pub(crate) type Watcher<O> = Box<dyn Fn(u64, &O) + Send + Sync>;
+
+impl<O> PrimitiveBody<O> {
+    /// `body` as executions of `name`, whose real-thread jitter would derive from `seed`.
+    pub(crate) fn new(body: Body, name: Arc<str>, seed: u64) -> Self {
+        PrimitiveBody {
+            body: InShuttle::new(body, name, seed),
+            watcher: None,
+        }
+    }
+
+    /// The same body, with `watcher` seeing each execution end.
+    pub(crate) fn watched(self, watcher: Watcher<O>) -> Self {
+        PrimitiveBody {
+            watcher: Some(watcher),
+            ..self
+        }
+    }
+}
+
+impl<O> ControlledBody for PrimitiveBody<O>
+where
+    O: From<Ended> + Clone + std::fmt::Debug + Send + 'static,
+{
+    type Outcome = O;
+    type Log = Arc<AccessLog>;
+
+    fn execute(
+        &self,
+        log: Option<&Arc<AccessLog>>,
+        context: EventContext<'_>,
+    ) -> Result<O, LedgerError> {
+        let outcome = O::from(self.body.execute(log, context.run)?);
+        if let Some(watcher) = &self.watcher {
+            watcher(context.run, &outcome);
+        }
+        Ok(outcome)
+    }
+
+    fn failed(&self, captured: String, max_steps: u64) -> O {
+        O::from(Ended::Failed(self.body.failure(captured, max_steps)))
+    }
+}
+
+/// An execution of the CLI's plugin workloads: its failure, or its cells settled together
+/// ([`settle_cells`]).
+#[cfg(feature = "runner")]
+impl From<Ended> for Outcome {
+    fn from(ended: Ended) -> Outcome {
+        match ended {
+            Ended::Settled(cells) => settle_cells(&cells),
+            Ended::Failed(failed) => failed.into(),
+        }
+    }
+}
+
 /// Runs `body` as execution `run` on real threads, with jitter before every access drawn from
 /// `seed`; panics are captured into the outcome (a `capture` must be alive on this thread).
 pub fn execute_on_threads(
@@ -320,13 +372,13 @@ pub fn execute_plugin(
     let name: Arc<str> = Arc::from(plan.scenario.as_str());
     match engine {
         EngineSpec::Shuttle(settings) => {
-            let in_shuttle = Arc::new(InShuttle::new(body, name, plan.seed));
-            let failing = Arc::clone(&in_shuttle);
+            let controlled = Arc::new(PrimitiveBody::<Outcome>::new(body, name, plan.seed));
+            let failing = Arc::clone(&controlled);
             ShuttleEngine::new(settings.clone()).execute_body_classified(
                 plan,
                 tally,
-                move |context| in_shuttle.outcome(None, context.run),
-                move |captured, max_steps| failing.failure(captured, max_steps).into(),
+                move |context| controlled.execute(None, context),
+                move |captured, max_steps| failing.failed(captured, max_steps),
             )
         }
         EngineSpec::Threads(settings) => {

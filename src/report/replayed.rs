@@ -8,12 +8,18 @@ use super::{EndedBy, FinalCount, RateReport, RunReport, ScenarioReport, ThreadRe
 use crate::engine::Outcome;
 use crate::replay::{Replay, ReplayVerdict, describe_outcome};
 use crate::scenario::Expectation;
-use crate::schedule::file::ScheduleFile;
+use crate::schedule::file::{CounterTarget, ScheduleFile};
 use crate::schedule::witness::{ScheduleSummary, failure_of};
 
-/// The report of replaying `file`: one scenario of one execution, failing while the
-/// recorded failure (or another) still happens.
-pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: f64) -> RunReport {
+/// The report of replaying `file`, whose target is `counter`: one scenario of one execution,
+/// failing while the recorded failure (or another) still happens.
+pub fn replay_report(
+    file: &ScheduleFile,
+    counter: &CounterTarget,
+    path: &str,
+    replay: &Replay,
+    seconds: f64,
+) -> RunReport {
     let failing = matches!(
         replay.verdict(),
         Ok(ReplayVerdict::Reproduced | ReplayVerdict::FailsDifferently)
@@ -34,8 +40,8 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
             format!("the recorded failure no longer happens: {outcome}")
         }
     };
-    let threads: Vec<ThreadReport> = file
-        .minimal
+    let threads: Vec<ThreadReport> = counter
+        .shrunk
         .threads
         .iter()
         .map(|t| ThreadReport {
@@ -62,7 +68,7 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
                 0,
                 0,
                 0,
-                file.failure.expected_final,
+                file.failure.expected_final.unwrap_or(0),
                 Vec::new(),
                 vec![message.clone()],
             ),
@@ -74,11 +80,11 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
         file: Some(path.to_string()),
         preemptions: replay.execution.preemptions,
         steps: replay.execution.steps,
-        minimality: file.minimal.minimality,
-        proven: file.minimal.minimality == crate::schedule::search::Minimality::Proven,
+        minimality: file.schedule.minimality,
+        proven: file.schedule.minimality == crate::schedule::search::Minimality::Proven,
         failure: shown,
         cycle,
-        initial: Some(file.minimal.initial),
+        initial: Some(counter.shrunk.initial),
         params: None,
         threads: threads.clone(),
         thread_names: names.clone(),
@@ -100,18 +106,18 @@ pub fn replay_report(file: &ScheduleFile, path: &str, replay: &Replay, seconds: 
     }
     let failing_runs = u64::from(failing);
     let scenario = ScenarioReport {
-        name: file.scenario.name.clone(),
+        name: counter.name.clone(),
         config: None,
-        workload: file.scenario.workload.clone(),
-        engine: format!("shuttle (replay of {})", file.scenario.engine),
+        workload: counter.workload.clone(),
+        engine: format!("shuttle (replay of {})", counter.engine),
         scheduler: None,
         executor: None,
-        sync: Some(file.scenario.sync),
+        sync: Some(counter.sync),
         expect: Expectation::NoLostUpdates,
         verdict,
         reason,
-        seed: file.scenario.seed,
-        initial: Some(file.minimal.initial),
+        seed: counter.seed,
+        initial: Some(counter.shrunk.initial),
         params: None,
         threads,
         object: None,

@@ -12,7 +12,6 @@
 pub mod body;
 pub(crate) mod digest;
 pub mod dpor;
-#[cfg(feature = "runner")]
 pub mod file;
 pub mod follow;
 pub mod overwrites;
@@ -26,8 +25,6 @@ pub mod shrink;
 pub mod window;
 #[cfg(feature = "runner")]
 pub mod witness;
-#[cfg(feature = "runner")]
-pub mod workload_file;
 
 use serde::{Deserialize, Serialize};
 use shuttle::scheduler::{Task, TaskId};
@@ -243,6 +240,17 @@ pub struct Keep {
     pub log: bool,
     /// The `tracing` events of the execution (a replay emits them; a search does not).
     pub events: bool,
+}
+
+impl Keep {
+    /// What a replay keeps: every access, and the `tracing` events if `events`.
+    pub fn replay(events: bool) -> Keep {
+        Keep {
+            decisions: false,
+            log: true,
+            events,
+        }
+    }
 }
 
 /// What a controlled execution did.

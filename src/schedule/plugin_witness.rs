@@ -8,57 +8,34 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::body::run_controlled;
+use super::file::{
+    FailureRecord, OriginalRecord, RecordedKind, ScheduleFile, ScheduleRecord, Target,
+    WorkloadTarget,
+};
 use super::record::Recording;
 use super::search::{Explorer, Found, Judged, Limits, Minimality, minimize_schedule};
 use super::witness::{
     Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, failure_of,
     shell_quoted,
 };
-use super::workload_file::{
-    FORMAT, FORMAT_VERSION, RecordedKind, WorkloadFailure, WorkloadMinimal, WorkloadScenario,
-    WorkloadSchedule,
-};
-use super::{Choice, Controlled, ControlledBody, Keep};
+use super::{Choice, Controlled, Keep};
 use crate::check::Interleaving;
-use crate::engine::body::InShuttle;
+use crate::engine::body::PrimitiveBody;
 use crate::engine::{EngineError, Outcome};
 use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError};
 use crate::replay::describe_workload_outcome;
 use crate::report::interleaving::{AccessReport, Overwritten};
 use crate::scenario::{DEFAULT_MAX_STEPS, Scenario};
-use crate::sync::context::{AccessKind, AccessLog, LoggedAccess};
+use crate::sync::context::{AccessKind, LoggedAccess};
 use crate::workload::plugin::PluginSpec;
 
 /// A plugin workload with its parameters, as a controlled body.
-pub(crate) struct PluginBody(InShuttle);
+pub(crate) type PluginBody = PrimitiveBody<Outcome>;
 
-impl PluginBody {
-    /// The body of `spec` in scenario `name`.
-    pub(crate) fn new(spec: &PluginSpec, name: &str, seed: u64) -> Arc<PluginBody> {
-        Arc::new(PluginBody(InShuttle::new(
-            spec.body(),
-            Arc::from(name),
-            seed,
-        )))
-    }
-}
-
-impl ControlledBody for PluginBody {
-    type Outcome = Outcome;
-    type Log = Arc<AccessLog>;
-
-    fn execute(
-        &self,
-        log: Option<&Arc<AccessLog>>,
-        context: EventContext<'_>,
-    ) -> Result<Outcome, LedgerError> {
-        self.0.outcome(log, context.run)
-    }
-
-    fn failed(&self, captured: String, max_steps: u64) -> Outcome {
-        self.0.failure(captured, max_steps).into()
-    }
+/// The body of `spec` in scenario `name`.
+pub(crate) fn plugin_body(spec: &PluginSpec, name: &str, seed: u64) -> Arc<PluginBody> {
+    Arc::new(PrimitiveBody::new(spec.body(), Arc::from(name), seed))
 }
 
 /// How many smaller variants of a plugin's parameters are tried in all.
@@ -83,7 +60,7 @@ fn smallest_variant(
             if tried > MAX_VARIANTS {
                 break 'shrink;
             }
-            let body = PluginBody::new(&candidate, &scenario.name, scenario.seed);
+            let body = plugin_body(&candidate, &scenario.name, scenario.seed);
             if let Some(found) = explorer.bounded(&body, bound, share)? {
                 best = Some((candidate.clone(), found));
                 current = candidate;
@@ -153,7 +130,7 @@ pub fn plugin_witness(
             });
         }
     };
-    let body = PluginBody::new(&variant, &scenario.name, scenario.seed);
+    let body = plugin_body(&variant, &scenario.name, scenario.seed);
     let replayed = replay_logged(&body, &choices, &random_values, max_steps, &scenario.name)
         .map_err(internal)?;
     if replayed.divergence.is_some() || replayed.outcome.failure() != Some(kind) {
@@ -166,33 +143,38 @@ pub fn plugin_witness(
             ],
         });
     }
-    let file = WorkloadSchedule {
-        format: FORMAT.to_string(),
-        version: FORMAT_VERSION,
-        contend_version: env!("CARGO_PKG_VERSION").to_string(),
-        shuttle_version: super::file::SHUTTLE_VERSION.to_string(),
-        scenario: WorkloadScenario {
+    let file = ScheduleFile::new(
+        Target::Workload(WorkloadTarget {
             name: scenario.name.clone(),
             workload: spec.name().to_string(),
             engine: scenario.engine.name().to_string(),
             seed: scenario.seed,
-            execution: failure.run,
             params: spec.params_table(),
-        },
-        failure: WorkloadFailure {
+            shrunk: variant.params_table(),
+        }),
+        FailureRecord {
             kind: RecordedKind::from(kind),
             description: describe_workload_outcome(&replayed.outcome),
+            lost_updates: None,
+            final_value: None,
+            expected_final: None,
         },
-        minimal: WorkloadMinimal {
-            params: variant.params_table(),
+        ScheduleRecord {
             preemptions: replayed.preemptions,
             steps: replayed.steps,
             minimality,
-            max_steps,
+            max_steps: Some(max_steps),
             random_values,
             choices,
         },
-    };
+        OriginalRecord {
+            engine: scenario.engine.name().to_string(),
+            execution: failure.run,
+            steps: None,
+            preemptions: None,
+            choices: None,
+        },
+    );
     let mut notes = Vec::new();
     let saved = folder.and_then(|folder| match file.save_in(folder) {
         Ok(path) => Some(path.display().to_string()),
@@ -229,14 +211,14 @@ pub fn plugin_witness(
                 .as_ref()
                 .map(|path| format!("contend replay {}", shell_quoted(path))),
             file: saved,
-            preemptions: file.minimal.preemptions,
-            steps: file.minimal.steps,
+            preemptions: file.schedule.preemptions,
+            steps: file.schedule.steps,
             minimality,
             proven: minimality == Minimality::Proven,
             failure: shown,
             cycle,
             initial: None,
-            params: Some(file.minimal.params.clone()),
+            params: Some(variant.params_table()),
             threads: Vec::new(),
             accesses: interleaving
                 .steps
@@ -294,7 +276,7 @@ fn find(
     if let Some((variant, found)) = smallest_variant(spec, scenario, &mut explorer)? {
         return Ok(Some((variant, found, explorer.executions)));
     }
-    let body = PluginBody::new(spec, &scenario.name, scenario.seed);
+    let body = plugin_body(spec, &scenario.name, scenario.seed);
     let recorded = recorded.map(|r| (&r.choices[..], &r.random_values[..]));
     let (found, executions) = minimize_schedule(&body, kind, recorded, limits, &scenario.name)?;
     Ok(found.map(|found| (spec.clone(), found, explorer.executions + executions)))
@@ -308,11 +290,7 @@ pub(crate) fn replay_logged(
     max_steps: u64,
     scenario: &str,
 ) -> Result<Controlled<Outcome, LoggedAccess>, LedgerError> {
-    let keep = Keep {
-        decisions: false,
-        log: true,
-        events: false,
-    };
+    let keep = Keep::replay(false);
     let context = EventContext { scenario, run: 0 };
     run_controlled(body, choices, random_values, keep, max_steps, context)
 }

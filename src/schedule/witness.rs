@@ -6,11 +6,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::file::{
-    FORMAT, FORMAT_VERSION, FailureRecord, MinimalRecord, OriginalRecord, SHUTTLE_VERSION,
-    ScenarioRecord, ScheduleFile, thread_records,
+    CounterTarget, FailureRecord, OriginalRecord, RecordedKind, ScheduleFile, ScheduleRecord,
+    ShrunkCounter, Target as FileTarget, thread_records,
 };
 use super::record::Recording;
-use super::search::{FailureKind, Limits, Minimality};
+use super::search::{Limits, Minimality};
 use super::shrink::{Minimal, minimize};
 use crate::engine::{EngineError, Outcome};
 use crate::failure::Kind;
@@ -213,15 +213,8 @@ pub fn witness(
         });
     };
 
-    let mut file = schedule_file(
-        scenario,
-        counter,
-        FailureKind::from(kind),
-        &minimal,
-        original,
-        run,
-    );
-    file.minimal.max_steps = max_steps;
+    let mut file = schedule_file(scenario, counter, kind, &minimal, original, run);
+    file.schedule.max_steps = max_steps;
     // The report shows the first rows and overwrites: a window of the steps is enough.
     let replayed = match replay_keeping(&file, &Target::Recorded, false, Kept::Window) {
         Ok(replayed) if replayed.reproduced && replayed.execution.divergence.is_none() => replayed,
@@ -233,7 +226,9 @@ pub fn witness(
             });
         }
         Err(ReplayError::Ledger(source)) => return Err(internal(source)),
-        Err(ReplayError::File(_)) => unreachable!("the file was not read from disk"),
+        Err(ReplayError::File(_) | ReplayError::NotACounter(_)) => {
+            unreachable!("the file was made here, for a counter")
+        }
     };
     let file = with_failure(file, &replayed.execution.outcome);
 
@@ -371,7 +366,7 @@ fn thread_reports(counter: &CounterSpec) -> Vec<ThreadReport> {
 fn schedule_file(
     scenario: &Scenario,
     counter: &CounterSpec,
-    kind: FailureKind,
+    kind: Kind,
     minimal: &Minimal,
     original: Option<&Recording>,
     run: u64,
@@ -380,12 +375,8 @@ fn schedule_file(
         .engine
         .shuttle_settings()
         .map(|settings| settings.scheduler.as_str().to_string());
-    ScheduleFile {
-        format: FORMAT.to_string(),
-        version: FORMAT_VERSION,
-        contend_version: env!("CARGO_PKG_VERSION").to_string(),
-        shuttle_version: SHUTTLE_VERSION.to_string(),
-        scenario: ScenarioRecord {
+    ScheduleFile::new(
+        FileTarget::Counter(CounterTarget {
             name: scenario.name.clone(),
             workload: scenario.workload.name().to_string(),
             engine: scenario.engine.name().to_string(),
@@ -395,24 +386,27 @@ fn schedule_file(
             initial: counter.initial,
             threads: thread_records(counter, None),
             max_pause_ms: counter.object.map(|o| o.max_pause.as_millis() as u64),
-        },
-        failure: FailureRecord {
-            kind,
-            lost_updates: 0,
-            final_value: None,
-            expected_final: minimal.counter.expected_final(),
+            shrunk: ShrunkCounter {
+                initial: minimal.counter.initial,
+                threads: thread_records(&minimal.counter, Some(&minimal.origins)),
+            },
+        }),
+        FailureRecord {
+            kind: RecordedKind::from(kind),
             description: String::new(),
+            lost_updates: Some(0),
+            final_value: None,
+            expected_final: Some(minimal.counter.expected_final()),
         },
-        minimal: MinimalRecord {
-            initial: minimal.counter.initial,
-            threads: thread_records(&minimal.counter, Some(&minimal.origins)),
+        ScheduleRecord {
             preemptions: minimal.preemptions,
             steps: minimal.steps,
             minimality: minimal.minimality,
             max_steps: None,
+            random_values: Vec::new(),
             choices: minimal.choices.clone(),
         },
-        original: OriginalRecord {
+        OriginalRecord {
             engine: scenario.engine.name().to_string(),
             execution: run,
             steps: original.map(|o| o.steps),
@@ -424,14 +418,14 @@ fn schedule_file(
                 .filter(|choices| choices.len() <= MAX_ORIGINAL_CHOICES_KEPT)
                 .map(<[_]>::to_vec),
         },
-    }
+    )
 }
 
 /// Fills in the failure the minimal schedule's execution showed.
 fn with_failure(mut file: ScheduleFile, outcome: &Outcome) -> ScheduleFile {
     match outcome {
         Outcome::Settled(settlement) => {
-            file.failure.lost_updates = settlement.lost_updates;
+            file.failure.lost_updates = Some(settlement.lost_updates);
             file.failure.final_value = Some(settlement.observed_final);
             file.failure.description = format!(
                 "{} lost: the counter ends at {}, not {}",
