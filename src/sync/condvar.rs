@@ -147,11 +147,9 @@ impl Condvar {
                 woken(result)
             }
             (GuardKind::Threads(inner), None) => {
+                drop(inner);
                 let ticket = waits.update(|state| {
-                    // Let go under the execution's lock, so that no thread takes the mutex and
-                    // notifies before this wait's ticket is taken; the graph always hears of it.
-                    mutex.release_threads(thread, inner);
-                    mutex.release_published(state, thread);
+                    state.graph.release(thread, lock);
                     let ticket = state.next_ticket;
                     state.next_ticket += 1;
                     state
@@ -208,11 +206,9 @@ impl Condvar {
                 true
             }
             GuardKind::Threads(inner) => {
+                drop(inner);
                 let ticket = waits.update(|state| {
-                    // Let go under the execution's lock, so that no thread takes the mutex and
-                    // notifies before this wait's ticket is taken; the graph always hears of it.
-                    mutex.release_threads(thread, inner);
-                    mutex.release_published(state, thread);
+                    state.graph.release(thread, Resource::Mutex(locked));
                     let ticket = state.next_ticket;
                     state.next_ticket += 1;
                     let tickets = state.condvar_waiters.entry(number).or_default();

@@ -244,16 +244,6 @@ impl Execution {
         })
     }
 
-    /// Logs an access of thread `thread`, if this execution keeps a log (`describe` runs only
-    /// then): for a primitive, which knows its execution, without looking the thread's up.
-    #[inline]
-    pub(crate) fn log(&self, thread: usize, describe: impl FnOnce() -> (AccessKind, String)) {
-        if let Some(log) = &self.log {
-            let (kind, text) = describe();
-            log.push(thread, kind, text);
-        }
-    }
-
     /// The next number of an object of `kind`, from 1.
     pub(crate) fn number(&self, kind: ObjectKind) -> usize {
         self.numbers[kind as usize].fetch_add(1, Ordering::Relaxed) + 1
@@ -380,25 +370,9 @@ impl Execution {
 
     /// The state of real thread `index` of this execution: its seeded jitter.
     pub(crate) fn os_thread(&self, index: usize) -> OsThread {
-        self.os_thread_jittered(
-            index,
-            Some(&self.jitter),
-            derive_seed(self.seed, index as u64),
-        )
-    }
-
-    /// The state of real thread `index` of this execution with `jitter` (none if `None`) before
-    /// every access, drawn from `jitter_seed`: how an engine that starts its own threads gives
-    /// each the noise its scenario asks for.
-    pub(crate) fn os_thread_jittered(
-        &self,
-        index: usize,
-        jitter: Option<&Jitter>,
-        jitter_seed: u64,
-    ) -> OsThread {
         OsThread {
             index,
-            point: JitterPoint::new(jitter, jitter_seed),
+            point: JitterPoint::new(Some(&self.jitter), derive_seed(self.seed, index as u64)),
             rng: SmallRng::seed_from_u64(derive_seed(self.seed ^ RANDOM_STREAM, index as u64)),
             children_gate: None,
         }
@@ -587,7 +561,6 @@ pub(crate) fn execution() -> Arc<Execution> {
 /// # Panics
 ///
 /// Outside a check's body and its threads.
-#[inline]
 pub(crate) fn before_access() -> usize {
     current_thread(true)
 }
@@ -647,7 +620,6 @@ pub(crate) fn before_operation() -> usize {
     current_thread(false)
 }
 
-#[inline]
 fn current_thread(jitter: bool) -> usize {
     ACTIVE.with_borrow_mut(|active| {
         let active = active

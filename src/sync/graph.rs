@@ -125,12 +125,6 @@ impl WaitGraph {
     /// `thread` holds `resource` in `mode`, and no longer waits.
     pub(crate) fn hold(&mut self, thread: usize, resource: Resource, mode: Mode) {
         self.stop_waiting(thread);
-        self.add_hold(thread, resource, mode);
-    }
-
-    /// `thread` holds `resource` in `mode`, whatever it waits for: a hold recorded by another
-    /// thread, which found it taken without the graph.
-    pub(crate) fn add_hold(&mut self, thread: usize, resource: Resource, mode: Mode) {
         self.holders.push((resource, thread, mode));
     }
 

@@ -14,7 +14,6 @@ pub(crate) mod context;
 pub mod deadlock;
 pub(crate) mod graph;
 mod growable;
-mod holder;
 mod invariant;
 pub mod mpsc;
 mod mutex;

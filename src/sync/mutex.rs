@@ -3,11 +3,10 @@
 //!
 //! Under shuttle it is shuttle's mutex: taking it is a scheduling point, and an attempt that
 //! closes a cycle of waits unwinds the thread as a deadlock instead of blocking. On real threads
-//! it is std's, with a word naming its holder beside it ([`HeldLock`]): a free mutex is taken
-//! and released without the execution's wait-for graph, and a thread that finds it held spins a
-//! little, then blocks in the graph, with a timeout, and unwinds if the execution deadlocks.
-//! Either way the graph says who holds it whenever a thread waits for it, and the interleaving
-//! shows each attempt that blocks, each lock and each unlock.
+//! it is std's, entered only once the execution's wait-for graph grants it, so that a thread
+//! blocked on it waits with a timeout and unwinds if the execution deadlocks. Either way the graph says
+//! who holds it and who waits for it, and the interleaving shows each attempt that blocks, each
+//! lock and each unlock.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -16,8 +15,6 @@ use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult};
 use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
-use crate::sync::holder::HeldLock;
-use crate::sync::waits::WaitState;
 
 /// A mutual-exclusion lock, as [`std::sync::Mutex`]. Taking it is one access: a scheduling
 /// point under shuttle, a place where jitter is injected on real threads. Named `mutex#N` in
@@ -33,7 +30,7 @@ pub struct Mutex<T> {
 
 enum Kind<T> {
     Shuttle(shuttle::sync::Mutex<T>),
-    Threads(HeldLock<T>),
+    Threads(std::sync::Mutex<T>),
 }
 
 /// Holds a [`Mutex`] until dropped, and gives access to its data.
@@ -94,7 +91,7 @@ impl<T> Mutex<T> {
         let execution = context::execution();
         let inner = match execution.backend {
             Backend::Shuttle => Kind::Shuttle(shuttle::sync::Mutex::new(value)),
-            Backend::Threads => Kind::Threads(HeldLock::new(value)),
+            Backend::Threads => Kind::Threads(std::sync::Mutex::new(value)),
         };
         let number = execution.number(ObjectKind::Mutex);
         Mutex {
@@ -133,11 +130,10 @@ impl<T> Mutex<T> {
     ///
     /// With no message, when the execution deadlocks while this thread waits, or this wait
     /// closes a cycle of waits: the check reports the deadlock.
-    #[inline(always)]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let thread = context::before_access();
         let result = self.acquire(thread);
-        self.execution.log(thread, || {
+        context::log_access(thread, || {
             (AccessKind::Other, format!("lock {}", self.label))
         });
         result
@@ -149,41 +145,7 @@ impl<T> Mutex<T> {
     }
 
     /// Takes the lock as `thread`, blocking, without logging the lock itself.
-    #[inline(always)]
     pub(crate) fn acquire(&self, thread: usize) -> LockResult<MutexGuard<'_, T>> {
-        match &self.inner {
-            Kind::Threads(held) => {
-                let taken = match held.take_spinning(thread) {
-                    Some(taken) => taken,
-                    None => self.block_on_threads(held, thread),
-                };
-                map_lock(taken, |inner| MutexGuard {
-                    mutex: self,
-                    thread,
-                    inner: Some(GuardKind::Threads(inner)),
-                })
-            }
-            Kind::Shuttle(_) => self.acquire_in_shuttle(thread),
-        }
-    }
-
-    /// On real threads, once `thread` spun in vain: blocks in the execution's wait-for graph
-    /// until it takes std's lock of `held`.
-    #[cold]
-    #[inline(never)]
-    fn block_on_threads<'a>(
-        &'a self,
-        held: &'a HeldLock<T>,
-        thread: usize,
-    ) -> LockResult<std::sync::MutexGuard<'a, T>> {
-        let resource = self.resource();
-        self.execution.waits.block_on(thread, resource, |state| {
-            held.take_or_publish(state, thread, resource)
-        })
-    }
-
-    /// [`Mutex::acquire`] under shuttle.
-    fn acquire_in_shuttle(&self, thread: usize) -> LockResult<MutexGuard<'_, T>> {
         let resource = self.resource();
         let waits = &self.execution.waits;
         let guard = |inner| MutexGuard {
@@ -223,32 +185,13 @@ impl<T> Mutex<T> {
                 waits.unwind_if_deadlocked(thread);
                 result
             }
-            Kind::Threads(_) => unreachable!("acquire takes a mutex on real threads itself"),
-        }
-    }
-
-    /// On real threads: `thread` lets go of the lock (`guard`, std's); true if the graph must
-    /// hear of it with [`Mutex::release_published`].
-    #[inline(always)]
-    pub(crate) fn release_threads(
-        &self,
-        thread: usize,
-        guard: std::sync::MutexGuard<'_, T>,
-    ) -> bool {
-        match &self.inner {
-            Kind::Threads(held) => held.release(thread, guard),
-            Kind::Shuttle(_) => {
-                unreachable!("a guard of std's lock is a guard of a mutex on real threads")
+            Kind::Threads(mutex) => {
+                waits.block_on(thread, resource, |state| {
+                    let free = state.graph.can_take(resource, Mode::Exclusive);
+                    free.then(|| state.graph.hold(thread, resource, Mode::Exclusive))
+                });
+                map_lock(mutex.lock(), |inner| guard(GuardKind::Threads(inner)))
             }
-        }
-    }
-
-    /// On real threads, under the execution's lock, after `thread` let go with
-    /// [`Mutex::release_threads`]: its hold leaves the graph, if the graph records it (the
-    /// caller wakes the waiters).
-    pub(crate) fn release_published(&self, state: &mut WaitState, thread: usize) {
-        if let Kind::Threads(held) = &self.inner {
-            held.unpublish(state, thread, self.resource());
         }
     }
 
@@ -270,13 +213,21 @@ impl<T> Mutex<T> {
                 ))),
                 Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
             },
-            Kind::Threads(held) => match held.try_take(thread) {
-                Ok(inner) => Ok(guard(GuardKind::Threads(inner))),
-                Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
-                    guard(GuardKind::Threads(p.into_inner())),
-                ))),
-                Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-            },
+            Kind::Threads(mutex) => {
+                let taken = waits.with(|state| {
+                    let free = state.graph.can_take(resource, Mode::Exclusive);
+                    free.then(|| state.graph.hold(thread, resource, Mode::Exclusive))
+                });
+                match taken {
+                    None => Err(TryLockError::WouldBlock),
+                    Some(()) => match mutex.lock() {
+                        Ok(inner) => Ok(guard(GuardKind::Threads(inner))),
+                        Err(p) => Err(TryLockError::Poisoned(PoisonError::new(guard(
+                            GuardKind::Threads(p.into_inner()),
+                        )))),
+                    },
+                }
+            }
         };
         let taken = !matches!(result, Err(TryLockError::WouldBlock));
         if taken && matches!(self.inner, Kind::Shuttle(_)) {
@@ -298,7 +249,7 @@ impl<T> Mutex<T> {
     pub fn into_inner(self) -> LockResult<T> {
         match self.inner {
             Kind::Shuttle(mutex) => mutex.into_inner(),
-            Kind::Threads(held) => held.lock.into_inner(),
+            Kind::Threads(mutex) => mutex.into_inner(),
         }
     }
 
@@ -306,7 +257,7 @@ impl<T> Mutex<T> {
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         match &mut self.inner {
             Kind::Shuttle(mutex) => mutex.get_mut(),
-            Kind::Threads(held) => held.lock.get_mut(),
+            Kind::Threads(mutex) => mutex.get_mut(),
         }
     }
 }
@@ -321,37 +272,15 @@ impl<T: Default> Default for Mutex<T> {
 impl<T> MutexGuard<'_, T> {
     /// Gives the lock up: logs the unlock, releases it and updates the wait-for graph. Does
     /// nothing if it was given up already.
-    #[inline(always)]
     pub(crate) fn give_up(&mut self) {
-        match self.inner.take() {
-            None => {}
-            Some(GuardKind::Threads(guard)) => {
-                self.log_unlock();
-                if self.mutex.release_threads(self.thread, guard) {
-                    // A thread waits, or the graph records this hold: release it there and
-                    // wake the waiters.
-                    self.mutex
-                        .execution
-                        .waits
-                        .update(|state| self.mutex.release_published(state, self.thread));
-                }
-            }
-            Some(inner) => self.give_up_in_shuttle(inner),
-        }
-    }
-
-    /// Logs the unlock, before the lock is released, so that the log keeps the order of events.
-    #[inline(always)]
-    fn log_unlock(&self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
         let label = &self.mutex.label;
-        self.mutex.execution.log(self.thread, || {
+        // Logged before the lock is released, so that the log keeps the order of events.
+        context::log_access(self.thread, || {
             (AccessKind::Other, format!("unlock {label}"))
         });
-    }
-
-    /// [`MutexGuard::give_up`] under shuttle.
-    fn give_up_in_shuttle(&mut self, inner: GuardKind<'_, T>) {
-        self.log_unlock();
         let resource = self.mutex.resource();
         let waits = &self.mutex.execution.waits;
         match inner {
@@ -361,8 +290,11 @@ impl<T> MutexGuard<'_, T> {
                 drop(guard);
                 dpor::settle();
             }
-            GuardKind::Threads(_) => {
-                unreachable!("give_up lets go of a mutex on real threads itself")
+            GuardKind::Threads(guard) => {
+                // std's lock first: once the graph says the mutex is free, taking it never
+                // blocks.
+                drop(guard);
+                waits.update(|state| state.graph.release(self.thread, resource));
             }
         }
     }
@@ -397,7 +329,6 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T> Drop for MutexGuard<'_, T> {
-    #[inline(always)]
     fn drop(&mut self) {
         self.give_up();
     }
