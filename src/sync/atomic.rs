@@ -25,12 +25,16 @@ macro_rules! access {
     }};
     ($self:ident, $mode:path, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
         let site = context::before_logged_access();
-        dpor::announce($mode(Object::Word(ObjectKind::Atomic.id($self.number))));
         let $result = match &$self.inner {
-            Kind::Shuttle($atomic) => $call,
+            Kind::Shuttle($atomic) => {
+                // Only a controlled execution has an exploring scheduler to tell.
+                dpor::announce($mode(Object::Word(ObjectKind::Atomic.id($self.number))));
+                let result = $call;
+                dpor::settle();
+                result
+            }
             Kind::Threads($atomic) => $call,
         };
-        dpor::settle();
         let number = $self.number;
         site.log(|| {
             (AccessKind::Other, format!("{} atomic#{number}", $describe))
