@@ -9,7 +9,7 @@ use tempfile::TempDir;
 
 mod common;
 
-use common::contend;
+use common::run_quietly;
 
 /// The zoo's scenario `name` (configs/zoo.toml) under shuttle from seed 1, with `settings`
 /// added to it.
@@ -33,24 +33,9 @@ fn zoo_scenario(name: &str, settings: &str) -> String {
 /// stderr and the expected deadlock showed (exit 0).
 fn run(config: &str) -> Value {
     let dir = TempDir::new().unwrap();
-    let path = dir.path().join("dfs.toml");
-    std::fs::write(&path, config).unwrap();
-    let json = dir.path().join("report.json");
-    let run = contend(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "-q",
-            "--out",
-            dir.path().join("out").to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let (run, report) = run_quietly(dir.path(), "dfs.toml", config);
     assert_eq!(run.stderr, "");
     assert_eq!(run.code, 0, "{}", run.stdout);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     report["scenarios"][0].clone()
 }
 

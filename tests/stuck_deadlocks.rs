@@ -11,10 +11,9 @@ use std::sync::Arc;
 use contend::check::{Check, Engine, EngineReport, FailureKind, Scheduler};
 use contend::sync::{Condvar, Mutex, RwLock};
 use contend::thread;
-use serde_json::Value;
 use tempfile::TempDir;
 
-use common::contend;
+use common::{contend, run_quietly};
 
 const SHUTTLE: Engine = Engine::Shuttle(Scheduler::Random);
 
@@ -40,25 +39,10 @@ threads = [
 #[test]
 fn a_lost_wakeup_regression_runs_every_run_quietly_each_failure_a_deadlock() {
     let dir = TempDir::new().unwrap();
-    let config = dir.path().join("lost.toml");
-    std::fs::write(&config, LOST_WAKEUP).unwrap();
-    let json = dir.path().join("report.json");
-    let run = contend(
-        &[
-            "run",
-            config.to_str().unwrap(),
-            "-q",
-            "--out",
-            dir.path().join("out").to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let (run, report) = run_quietly(dir.path(), "lost.toml", LOST_WAKEUP);
     // shuttle used to print `Test deadlocked ...` and end the scenario at the first.
     assert_eq!(run.stderr, "", "nothing behind the report");
     assert_eq!(run.code, 0, "the expected deadlock shows: {}", run.stdout);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let scenario = &report["scenarios"][0];
     assert_eq!(scenario["runs"], 2000, "every run runs: {scenario}");
     let failing = scenario["failing_runs"].as_u64().unwrap();

@@ -101,3 +101,27 @@ pub fn contend(args: &[&str], dir: &Path) -> Run {
     );
     run
 }
+
+/// Writes `config` to `dir/name` and runs `contend run` on it quietly, in `dir`, with its
+/// schedules under `dir/out`; returns the run and the JSON report it wrote (`Null` if none).
+pub fn run_quietly(dir: &Path, name: &str, config: &str) -> (Run, serde_json::Value) {
+    let path = dir.join(name);
+    std::fs::write(&path, config).unwrap();
+    let json = dir.join("report.json");
+    let run = contend(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "-q",
+            "--out",
+            dir.join("out").to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        dir,
+    );
+    let report = std::fs::read_to_string(&json)
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (run, report)
+}
