@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::contend;
+use common::{contend, run_quietly};
 
 /// A program scenario under shuttle's random scheduler, `runs` runs from seed 1.
 fn scenario(name: &str, expect: &str, runs: u64, program: &str) -> String {
@@ -42,26 +42,6 @@ threads = [
   { name = "divider", code = "q = 10 / d" },
 ]"#;
 
-/// Runs `contend run CONFIG -q` in `dir` with a JSON report; returns the report and stderr.
-fn run_quietly(config: &Path, dir: &Path) -> (i32, Value, String) {
-    let json = dir.join("report.json");
-    let run = contend(
-        &[
-            "run",
-            config.to_str().unwrap(),
-            "-q",
-            "--out",
-            dir.join("out").to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        dir,
-    );
-    let report = std::fs::read_to_string(&json)
-        .unwrap_or_else(|_| panic!("no report; stderr: {}", run.stderr));
-    (run.code, serde_json::from_str(&report).unwrap(), run.stderr)
-}
-
 /// Replays `file`; asserts it exits 1 (the failure reproduces) with an outcome of `kind`.
 fn assert_replays_to(file: &str, kind: &str, dir: &Path) {
     let replay = contend(&["replay", file], dir);
@@ -85,12 +65,14 @@ fn assert_replays_to(file: &str, kind: &str, dir: &Path) {
 #[test]
 fn the_zoo_run_quietly_prints_nothing_on_stderr_and_each_schedule_replays_its_kind() {
     let dir = TempDir::new().unwrap();
-    let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/zoo.toml");
-    let (code, report, stderr) = run_quietly(&zoo, dir.path());
-    assert_eq!(code, 0, "every bug shown, every fix clean");
+    let zoo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/zoo.toml"))
+            .unwrap();
+    let (run, report) = run_quietly(dir.path(), "zoo.toml", &zoo);
+    assert_eq!(run.code, 0, "every bug shown, every fix clean");
     // shuttle's own lines ("test panicked in task", "Test deadlocked, and ...") used to show
     // between the report's lines, even with -q.
-    assert_eq!(stderr, "", "nothing behind the report on stderr");
+    assert_eq!(run.stderr, "", "nothing behind the report on stderr");
     for scenario in report["scenarios"].as_array().unwrap() {
         let Some(file) = scenario["schedule_file"].as_str() else {
             continue;
@@ -109,11 +91,9 @@ fn failing_scenarios_of_2000_runs_under_shuttle_run_them_all_and_count_their_kin
         scenario("division", "panic", 2000, DIVISION),
     ]
     .join("\n");
-    let path = dir.path().join("failing.toml");
-    std::fs::write(&path, config).unwrap();
-    let (code, report, stderr) = run_quietly(&path, dir.path());
-    assert_eq!(code, 0, "each failure shows as expected: {report}");
-    assert_eq!(stderr, "");
+    let (run, report) = run_quietly(dir.path(), "failing.toml", &config);
+    assert_eq!(run.code, 0, "each failure shows as expected: {report}");
+    assert_eq!(run.stderr, "");
     for (scenario, kind) in
         report["scenarios"]
             .as_array()
