@@ -1517,7 +1517,6 @@ impl Source<'_> {
             ("workers", raw.workers.as_ref().map(Spanned::span)),
             ("increments", raw.increments.as_ref().map(Spanned::span)),
             ("max_pause_ms", raw.max_pause_ms.as_ref().map(Spanned::span)),
-            ("jitter", raw.jitter.as_ref().map(Spanned::span)),
             ("barrier", raw.barrier.as_ref().map(Spanned::span)),
             ("parallel", raw.parallel.as_ref().map(Spanned::span)),
         ];
@@ -1545,6 +1544,17 @@ impl Source<'_> {
                 ),
             ));
         }
+        if let Some(jitter) = &raw.jitter
+            && engine_key.get_ref() != "threads"
+        {
+            return Err(invalid(
+                jitter.span(),
+                "jitter",
+                "`jitter` applies to the threads engine: under shuttle the scheduler chooses \
+                 every interleaving"
+                    .to_string(),
+            ));
+        }
         let Common {
             runs,
             seed,
@@ -1558,6 +1568,10 @@ impl Source<'_> {
             }
             "threads" if engines.contains(&PluginEngine::Threads) => {
                 EngineSpec::Threads(ThreadsSettings {
+                    jitter: match &raw.jitter {
+                        None => Some(Jitter::default()),
+                        Some(value) => self.jitter(value, &name)?,
+                    },
                     deadlock_timeout: match &raw.deadlock_timeout {
                         Some(text) => self.duration(text, &name, "deadlock_timeout")?,
                         None => DEFAULT_DEADLOCK_TIMEOUT,

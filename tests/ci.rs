@@ -826,3 +826,36 @@ fn a_ci_shard_index_beyond_the_total_names_its_variable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_program_scenario_regression_takes_jitter_on_threads_and_refuses_it_under_shuttle() {
+    // `jitter` was refused for every workload but the counters, although a program's or a
+    // plugin's threads take the same noise on the threads engine.
+    let dir = TempDir::new().unwrap();
+    let program = |engine: &str, jitter: &str| {
+        format!(
+            "[[scenario]]\nname = \"program\"\nworkload = \"program\"\nengine = \"{engine}\"\n\
+             runs = 5\n{jitter}\nexpect = \"no-failures\"\n[scenario.program]\n\
+             shared = {{ x = 0 }}\nthreads = [{{ name = \"t\", code = \"atomic x += 1\", count = 2 }}]\n"
+        )
+    };
+    for jitter in [
+        "jitter = false",
+        "jitter = true",
+        "jitter = { yield_probability = 0.5 }",
+    ] {
+        write(&dir, "threads.toml", &program("threads", jitter));
+        let run = contend(&["run", "threads.toml", "-q"], dir.path());
+        assert_eq!(run.code, 0, "{jitter}: {}{}", run.stdout, run.stderr);
+    }
+    write(&dir, "shuttle.toml", &program("shuttle", "jitter = false"));
+    let run = contend(&["run", "shuttle.toml", "-q"], dir.path());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("shuttle.toml:6:"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("key `jitter`: `jitter` applies to the threads engine"),
+        "{}",
+        run.stderr
+    );
+}

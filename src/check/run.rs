@@ -24,6 +24,7 @@ use crate::engine::controlled::{Stoppable, block_scheduler_with_stats};
 use crate::engine::derive_seed;
 use crate::engine::panics::Capture;
 use crate::ledger::{EventContext, LedgerError};
+use crate::platform::os::Jitter;
 use crate::schedule::body::run_under;
 use crate::schedule::file::{
     CheckTarget, FailureRecord, OriginalRecord, RecordedKind, ScheduleFile, ScheduleRecord, Target,
@@ -652,6 +653,7 @@ pub(crate) fn stress(plan: &Plan, body: &Body) -> EngineReport {
             &plan.name,
             run,
             seed,
+            Some(&Jitter::default()),
             plan.deadlock_timeout,
             &capture,
         ) {

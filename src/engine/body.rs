@@ -14,6 +14,7 @@ use super::{Failed, shuttle_failure_kind};
 use crate::check::CellOutcome;
 use crate::failure::Kind;
 use crate::ledger::{EventContext, LedgerError, Settlement, VariableSettlement};
+use crate::platform::os::Jitter;
 use crate::schedule::ControlledBody;
 use crate::sync::context::{self, AccessLog, Backend, Execution};
 use crate::thread::{ends_the_execution, said_of};
@@ -49,7 +50,7 @@ pub(crate) fn execute_in_shuttle(
     log: Option<Arc<AccessLog>>,
     current: impl FnOnce(&Arc<Execution>),
 ) -> Result<Ended, LedgerError> {
-    let execution = Execution::new(Backend::Shuttle, Arc::clone(name), run, seed, log);
+    let execution = Execution::new(Backend::Shuttle, Arc::clone(name), run, seed, None, log);
     current(&execution);
     let _entered = context::enter(Arc::clone(&execution), None);
     // A panic an earlier execution's body caught itself left its message behind.
@@ -300,17 +301,26 @@ impl From<Ended> for Outcome {
     }
 }
 
-/// Runs `body` as execution `run` on real threads, with jitter before every access drawn from
-/// `seed`; panics are captured into the outcome (a `capture` must be alive on this thread).
+/// Runs `body` as execution `run` on real threads, with `jitter` (none if `None`) before every
+/// access, drawn from `seed`; panics are captured into the outcome (a `capture` must be alive on
+/// this thread).
 pub fn execute_on_threads(
     body: &Body,
     name: &Arc<str>,
     run: u64,
     seed: u64,
+    jitter: Option<&Jitter>,
     deadlock_timeout: Duration,
     capture: &Capture,
 ) -> Result<Ended, LedgerError> {
-    let execution = Execution::new(Backend::Threads, Arc::clone(name), run, seed, None);
+    let execution = Execution::new(
+        Backend::Threads,
+        Arc::clone(name),
+        run,
+        seed,
+        jitter.cloned(),
+        None,
+    );
     execution.waits.set_timeout(deadlock_timeout);
     let entered = context::enter(Arc::clone(&execution), Some(execution.os_thread(0)));
     let result = panic::catch_unwind(AssertUnwindSafe(|| body()));
@@ -394,6 +404,7 @@ pub fn execute_plugin(
                     &name,
                     run,
                     seed,
+                    settings.jitter.as_ref(),
                     settings.deadlock_timeout,
                     &capture,
                 ) {

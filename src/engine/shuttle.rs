@@ -362,6 +362,7 @@ pub fn run_workload_once<W: Workload>(
         context.run,
         0,
         None,
+        None,
     );
     let _entered = crate::sync::context::enter(Arc::clone(&execution), None);
     let Ok(state) = workload.new_state(&ShuttlePlatform);

@@ -113,6 +113,12 @@ impl JitterPoint {
             pauses: SmallRng::seed_from_u64(seed ^ 0x5041_5553_4553),
         }
     }
+
+    /// The noise it injects, if any.
+    #[cfg(test)]
+    pub(crate) fn jitter(&self) -> Option<&Jitter> {
+        self.noise.as_ref().map(|(jitter, _)| jitter)
+    }
 }
 
 impl AccessPoint for JitterPoint {

@@ -167,7 +167,8 @@ pub(crate) struct Execution {
     pub(crate) run: u64,
     /// The seed of this execution's jitter on real threads.
     seed: u64,
-    jitter: Jitter,
+    /// The noise injected before every access on real threads; `None` for none.
+    jitter: Option<Jitter>,
     next_thread: AtomicUsize,
     numbers: [AtomicUsize; OBJECT_KINDS],
     /// The wait-for graph and, on real threads, every blocking wait.
@@ -219,12 +220,14 @@ pub(crate) struct ThreadPanic {
 }
 
 impl Execution {
-    /// A new execution of check `check`, with its index, seed and, if wanted, an access log.
+    /// A new execution of check `check`, with its index, seed and, if wanted, an access log;
+    /// on real threads, `jitter` is injected before every access (none if `None`).
     pub(crate) fn new(
         backend: Backend,
         check: Arc<str>,
         run: u64,
         seed: u64,
+        jitter: Option<Jitter>,
         log: Option<Arc<AccessLog>>,
     ) -> Arc<Execution> {
         Arc::new(Execution {
@@ -232,7 +235,7 @@ impl Execution {
             check,
             run,
             seed,
-            jitter: Jitter::default(),
+            jitter,
             next_thread: AtomicUsize::new(1),
             numbers: Default::default(),
             waits: Waits::default(),
@@ -372,7 +375,7 @@ impl Execution {
     pub(crate) fn os_thread(&self, index: usize) -> OsThread {
         OsThread {
             index,
-            point: JitterPoint::new(Some(&self.jitter), derive_seed(self.seed, index as u64)),
+            point: JitterPoint::new(self.jitter.as_ref(), derive_seed(self.seed, index as u64)),
             rng: SmallRng::seed_from_u64(derive_seed(self.seed ^ RANDOM_STREAM, index as u64)),
             children_gate: None,
         }
@@ -723,5 +726,31 @@ pub(crate) fn log_access(thread: usize, describe: impl FnOnce() -> (AccessKind, 
     if let Some(log) = log {
         let (kind, text) = describe();
         log.push(thread, kind, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario's `jitter` on the threads engine (none, or its own noise) reached a plugin
+    /// workload's threads only as the default noise, whatever the scenario said.
+    #[test]
+    fn an_executions_real_threads_regression_inject_the_jitter_it_was_made_with() {
+        let quiet = Execution::new(Backend::Threads, Arc::from("quiet"), 0, 1, None, None);
+        assert_eq!(quiet.os_thread(0).point.jitter(), None);
+        let noise = Jitter {
+            yield_probability: 1.0,
+            ..Jitter::default()
+        };
+        let noisy = Execution::new(
+            Backend::Threads,
+            Arc::from("noisy"),
+            0,
+            1,
+            Some(noise.clone()),
+            None,
+        );
+        assert_eq!(noisy.os_thread(1).point.jitter(), Some(&noise));
     }
 }

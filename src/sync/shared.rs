@@ -466,6 +466,7 @@ impl CellState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::os::Jitter;
     use crate::sync::context::Execution;
 
     /// Runs `f` as real thread `index` of `execution`, on the current OS thread: the test
@@ -476,7 +477,14 @@ mod tests {
     }
 
     fn execution() -> Arc<Execution> {
-        Execution::new(Backend::Threads, Arc::from("unit"), 0, 7, None)
+        Execution::new(
+            Backend::Threads,
+            Arc::from("unit"),
+            0,
+            7,
+            Some(Jitter::default()),
+            None,
+        )
     }
 
     /// T1 reads 0; T2 writes 1 and reads 1; T1 writes 1 from its stale read, overwriting T2's
