@@ -112,19 +112,30 @@ const MAX_RECORD_BYTES: usize = 1 + 6 + 10 + 4 + 6 + 10 + 10;
 /// Where a ledger keeps its logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Logs {
-    /// On the heap, growing with what is found.
+    /// On the heap, growing with what is found, each record in as few bytes as its fields
+    /// allow: for executions whose writes may be many (real threads).
     OnHeap,
+    /// On the heap, growing with what is found, each field of a record in eight bytes (16 for
+    /// a switch, 40 for an overwrite): about four times the memory of [`Logs::OnHeap`], and
+    /// written and read back without encoding. For controlled executions, whose writes are few.
+    OnHeapFixed,
     /// In the store, which holds room for the worst case (every write an overwrite): for a
     /// store that cannot grow, such as a mapping shared by processes.
     InStore,
 }
 
-/// One write's record in its thread's log: a kind byte, then varints: the op's distance from the
+/// The bit of a fixed record's last word that marks an overwrite (the rest is its op).
+const FIXED_OVERWRITE: u64 = 1 << 63;
+
+/// One write's record in its thread's log. In a compact log ([`Logs::OnHeap`],
+/// [`Logs::InStore`]): a kind byte, then varints: the op's distance from the
 /// thread's previous record, the replaced write, and for an overwrite the parent, the value read
 /// and the written value's difference from it. Ids are a thread (plus one; zero for the initial
 /// value) and the op's distance from the recording op, so that most fields take a byte or two.
 /// A record's bytes are stored back to front, so that the walk back from the final write reads
-/// each log from its end.
+/// each log from its end. In a fixed log ([`Logs::OnHeapFixed`]), little-endian words, the last
+/// one first when read back: the op (with [`FIXED_OVERWRITE`] for an overwrite), the replaced
+/// write, and for an overwrite the parent, the value read and the value written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Record {
     /// Replaced `replaced`, which it had read.
@@ -159,6 +170,8 @@ pub struct Ledger<W, R = Box<[AtomicU64]>> {
     /// One log per thread when the logs are on the heap. Only its thread locks it while the
     /// execution runs, so the lock is never contended.
     heap_logs: Vec<Mutex<Vec<u8>>>,
+    /// Whether the heap logs hold fixed records ([`Logs::OnHeapFixed`]).
+    fixed: bool,
 }
 
 /// The most bytes of log room a thread keeps for the next ledger made on it: a run of small
@@ -201,7 +214,7 @@ impl<W, R> Drop for Ledger<W, R> {
 pub fn store_words(ops: impl IntoIterator<Item = u64>, logs: Logs) -> usize {
     ops.into_iter()
         .map(|ops| match logs {
-            Logs::OnHeap => FIXED_WORDS,
+            Logs::OnHeap | Logs::OnHeapFixed => FIXED_WORDS,
             Logs::InStore => FIXED_WORDS + (ops as usize * MAX_RECORD_BYTES).div_ceil(8),
         })
         .sum()
@@ -319,7 +332,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             tracks.len()
         );
         let heap_logs = match logs {
-            Logs::OnHeap => spare_heap_logs(tracks.len()),
+            Logs::OnHeap | Logs::OnHeapFixed => spare_heap_logs(tracks.len()),
             Logs::InStore => Vec::new(),
         };
         let ledger = Ledger {
@@ -328,6 +341,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             tracks,
             store,
             heap_logs,
+            fixed: logs == Logs::OnHeapFixed,
         };
         ledger.clear_logs();
         ledger
@@ -444,6 +458,10 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
 
     #[cold]
     fn record(&self, thread: usize, op: u64, read: Read, value: i64, replaced: WriteId) {
+        if self.fixed {
+            self.record_fixed(thread, op, read, value, replaced);
+            return;
+        }
         let base = self.tracks[thread].base;
         let (length, last_op, last_replaced) = (
             &self.store[base],
@@ -488,6 +506,35 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         length.store((start + encoded.len()) as u64, Ordering::Release);
     }
 
+    /// [`Ledger::record`] in a fixed log: whole words, no encoding.
+    #[inline]
+    fn record_fixed(&self, thread: usize, op: u64, read: Read, value: i64, replaced: WriteId) {
+        let base = self.tracks[thread].base;
+        let (length, last_op) = (&self.store[base], &self.store[base + 1]);
+        let start = length.load(Ordering::Relaxed) as usize;
+        let words: &[u64] = if read.id == replaced {
+            &[replaced.0, op]
+        } else {
+            &[
+                value as u64,
+                read.value as u64,
+                read.id.0,
+                replaced.0,
+                op | FIXED_OVERWRITE,
+            ]
+        };
+        let mut log = self.heap_logs[thread]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // A log longer than its length is what a previous execution left.
+        log.truncate(start);
+        for word in words {
+            log.extend_from_slice(&word.to_le_bytes());
+        }
+        last_op.store(op, Ordering::Relaxed);
+        length.store(log.len() as u64, Ordering::Release);
+    }
+
     /// Writes byte `at` of the in-store log of `thread`, which only that thread writes.
     fn put_byte(&self, thread: usize, at: usize, byte: u8) {
         let word = &self.store[self.tracks[thread].log_start + at / 8];
@@ -512,6 +559,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     /// The log of `thread`, whose heap log (if any) `heap` holds.
     fn log_view<'a>(&'a self, heap: &'a [MutexGuard<'_, Vec<u8>>], thread: usize) -> LogView<'a> {
         match heap.get(thread) {
+            Some(bytes) if self.fixed => LogView::Fixed(bytes),
             Some(bytes) => LogView::Bytes(bytes),
             None => LogView::Words(
                 self.store
@@ -545,7 +593,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         let walk = self.walk_back(
             final_id,
             &mut |event| event.emit(context, discards.as_ref()),
-            &mut |_| {},
+            None,
         )?;
 
         if expected_final.wrapping_sub(observed_final) != walk.lost_delta {
@@ -581,11 +629,15 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         let total = ops.iter().sum();
         let mut links = vec![(WriteId::INITIAL, WriteId::INITIAL); total];
         let mut survived = vec![false; total];
-        self.walk_back(final_id, &mut |_| {}, &mut |step| {
-            let at = offsets[step.thread] + step.op as usize;
-            links[at] = (step.parent, step.replaced);
-            survived[at] = step.survives;
-        })
+        self.walk_back(
+            final_id,
+            &mut |_| {},
+            Some(&mut |step: WalkStep| {
+                let at = offsets[step.thread] + step.op as usize;
+                links[at] = (step.parent, step.replaced);
+                survived[at] = step.survives;
+            }),
+        )
         .ok()?;
         crate::discards::Discards::attribute(
             &ops,
@@ -595,17 +647,18 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         )
     }
 
-    /// Walks the order of the swaps back from `final_id` to the initial value, one write at a
-    /// time, following the parent chain alongside.
+    /// Walks the order of the swaps back from `final_id` to the initial value, following the
+    /// parent chain alongside. A run of writes that left no record (each extended its thread's
+    /// previous write) is crossed in one step, unless `visit` asks to see every write.
     /// Each overwrite's event is emitted as soon as the walk has found the value it replaced,
     /// so the events come latest first.
-    /// `visit` sees every write met: its thread, op, parent, replaced write and whether it
-    /// survives.
+    /// `visit`, if given, sees every write met: its thread, op, parent, replaced write and
+    /// whether it survives.
     fn walk_back(
         &self,
         final_id: WriteId,
         sink: &mut impl FnMut(OverwriteEvent),
-        visit: &mut impl FnMut(WalkStep),
+        mut visit: Option<&mut dyn FnMut(WalkStep)>,
     ) -> Result<Walk, LedgerError> {
         let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
         let heap = self.lock_heap_logs();
@@ -627,32 +680,51 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         let mut current = final_id;
         let mut steps = 0usize;
         while let Some((thread, op)) = current.origin() {
-            steps += 1;
             let broken = || LedgerError::BrokenChain(current);
             let track = self.tracks.get(thread).ok_or_else(broken)?;
-            if op as usize >= track.ops || steps > total_writes {
+            if op as usize >= track.ops || steps >= total_writes {
                 return Err(broken());
             }
-            let record = logs[thread].take(op).ok_or_else(broken)?;
+            let cursor = &mut logs[thread];
+            let record = cursor.take(op).ok_or_else(broken)?;
             let survives = current == chain;
             values.met_write(survives);
-            let (replaced, parent) = match record {
-                None => {
-                    let previous = WriteId::own_previous(thread, op);
-                    values.extends(track.delta);
-                    (previous, previous)
+            let Some(record) = record else {
+                // A run of writes without a record, down to the op after the thread's next
+                // record (or its first op): each extended the one before.
+                let lowest = if visit.is_some() {
+                    op
+                } else {
+                    cursor.lowest_of_run(op)
+                };
+                let run = Run {
+                    thread,
+                    lowest,
+                    highest: op,
+                    delta: track.delta,
+                };
+                steps += run.len() as usize;
+                if steps > total_writes {
+                    return Err(broken());
                 }
-                Some(Record::Switch { replaced, .. }) => {
+                values.extends(track.delta.wrapping_mul(run.len() as i64));
+                chain = run.cross(chain, &mut walk, &mut visit);
+                current = WriteId::own_previous(thread, lowest);
+                continue;
+            };
+            steps += 1;
+            let (replaced, parent) = match record {
+                Record::Switch { replaced, .. } => {
                     values.extends(track.delta);
                     (replaced, replaced)
                 }
-                Some(Record::Overwrite {
+                Record::Overwrite {
                     replaced,
                     parent,
                     read_value,
                     written_value,
                     ..
-                }) => {
+                } => {
                     walk.overwrites += 1;
                     let event = OverwriteEvent {
                         thread,
@@ -667,18 +739,19 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                     (replaced, parent)
                 }
             };
-            visit(WalkStep {
-                thread,
-                op,
-                parent,
-                replaced,
-                survives,
-            });
+            if let Some(visit) = visit.as_mut() {
+                visit(WalkStep {
+                    thread,
+                    op,
+                    parent,
+                    replaced,
+                    survives,
+                });
+            }
             if survives {
                 chain = parent;
             } else {
-                walk.lost_updates += 1;
-                walk.lost_delta = walk.lost_delta.wrapping_add(track.delta);
+                walk.lost(track.delta, 1);
             }
             current = replaced;
         }
@@ -693,11 +766,73 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     }
 }
 
+/// Writes `lowest..=highest` of one thread that left no record: each replaced and was computed
+/// from its thread's previous write.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    thread: usize,
+    lowest: u64,
+    highest: u64,
+    delta: i64,
+}
+
+impl Run {
+    /// The number of writes in the run.
+    fn len(self) -> u64 {
+        self.highest - self.lowest + 1
+    }
+
+    /// Walks the run back from its highest write, where the parent chain's next write is
+    /// `chain`: the writes above the chain's entry into the run are lost, those from it down
+    /// survive. Returns the chain's next write below the run.
+    fn cross(
+        self,
+        chain: WriteId,
+        walk: &mut Walk,
+        visit: &mut Option<&mut dyn FnMut(WalkStep)>,
+    ) -> WriteId {
+        let Run {
+            thread,
+            lowest,
+            highest,
+            delta,
+        } = self;
+        // The highest write of the run on the chain, if the chain enters the run.
+        let entry = match chain.origin() {
+            Some((t, op)) if t == thread && (lowest..=highest).contains(&op) => Some(op),
+            _ => None,
+        };
+        let lost = match entry {
+            Some(op) => highest - op,
+            None => self.len(),
+        };
+        walk.lost(delta, lost);
+        if let Some(visit) = visit.as_mut() {
+            for op in (lowest..=highest).rev() {
+                let previous = WriteId::own_previous(thread, op);
+                visit(WalkStep {
+                    thread,
+                    op,
+                    parent: previous,
+                    replaced: previous,
+                    survives: entry.is_some_and(|entry| op <= entry),
+                });
+            }
+        }
+        match entry {
+            Some(_) => WriteId::own_previous(thread, lowest),
+            None => chain,
+        }
+    }
+}
+
 /// One thread's log, as the walk back reads it.
 #[derive(Clone, Copy, Debug)]
 enum LogView<'a> {
-    /// A heap log.
+    /// A compact heap log.
     Bytes(&'a [u8]),
+    /// A fixed heap log.
+    Fixed(&'a [u8]),
     /// A log kept in the store, eight bytes a word.
     Words(&'a [AtomicU64]),
 }
@@ -735,9 +870,49 @@ impl LogView<'_> {
     ) -> Option<(Record, usize, u64, WriteId)> {
         match *self {
             LogView::Bytes(bytes) => decode_record_before(bytes, end, op, replaced),
+            LogView::Fixed(bytes) => fixed_record_before(bytes, end, op),
             LogView::Words(words) => decode_record_before(words, end, op, replaced),
         }
     }
+}
+
+/// [`LogView::record_before`] in a fixed log; the replaced write of the record before is not
+/// needed to read it, so it is given as the initial value.
+#[inline]
+fn fixed_record_before(log: &[u8], end: usize, op: u64) -> Option<(Record, usize, u64, WriteId)> {
+    let mut at = end;
+    let mut word = || -> Option<u64> {
+        at = at.checked_sub(8)?;
+        let bytes = log.get(at..at + 8)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    };
+    let header = word()?;
+    if header & !FIXED_OVERWRITE != op {
+        return None;
+    }
+    let replaced = WriteId(word()?);
+    let record = if header & FIXED_OVERWRITE == 0 {
+        Record::Switch { op, replaced }
+    } else {
+        let parent = WriteId(word()?);
+        let read_value = word()? as i64;
+        let written_value = word()? as i64;
+        Record::Overwrite {
+            op,
+            replaced,
+            parent,
+            read_value,
+            written_value,
+        }
+    };
+    let previous_op = match at {
+        0 => 0,
+        _ => {
+            let bytes = log.get(at - 8..at)?;
+            u64::from_le_bytes(bytes.try_into().ok()?) & !FIXED_OVERWRITE
+        }
+    };
+    Some((record, at, previous_op, WriteId::INITIAL))
 }
 
 /// [`LogView::record_before`] in the log `log`.
@@ -783,6 +958,16 @@ struct LogCursor<'a> {
 }
 
 impl LogCursor<'_> {
+    /// The lowest op of the run without records that ends at op `op`, which has none: the op
+    /// after the thread's next record walking back, or its first op.
+    fn lowest_of_run(&self, op: u64) -> u64 {
+        if self.end == 0 {
+            0
+        } else {
+            (self.op + 1).min(op)
+        }
+    }
+
     /// The record of op `op`, if it has one (the walk meets ops in decreasing order); `None`
     /// if the log is inconsistent with that.
     fn take(&mut self, op: u64) -> Option<Option<Record>> {
@@ -911,6 +1096,16 @@ struct Walk {
     overwrites: u64,
     lost_updates: u64,
     lost_delta: i64,
+}
+
+impl Walk {
+    /// `count` writes of `delta` each are lost.
+    fn lost(&mut self, delta: i64, count: u64) {
+        self.lost_updates += count;
+        self.lost_delta = self
+            .lost_delta
+            .wrapping_add(delta.wrapping_mul(count as i64));
+    }
 }
 
 /// Finds, walking back, the value of the write each overwrite replaced: the write met just
@@ -1205,6 +1400,14 @@ mod tests {
     /// Runs threads that read and write at random moments (a read, then a write, each thread
     /// keeping at most one read in flight) and settles.
     fn random_interleaving(seed: u64, logs: Logs) {
+        interleaving(seed, logs, 0.0);
+    }
+
+    /// An interleaving of 1 to 4 threads doing 1 to 199 writes each, where the thread that just
+    /// made a step makes the next one with probability `sticky` (long runs without a record
+    /// when high), checked against a record of every write: the settlement, every overwrite's
+    /// event, and every write the walk back meets one by one.
+    fn interleaving(seed: u64, logs: Logs, sticky: f64) {
         use rand::rngs::SmallRng;
         use rand::{RngExt, SeedableRng};
         let mut rng = SmallRng::seed_from_u64(seed);
@@ -1226,10 +1429,15 @@ mod tests {
         let mut writes = Vec::new();
         let mut values = std::collections::HashMap::from([(WriteId::INITIAL, initial)]);
         let mut value = initial;
+        let mut last = None;
         while let Some(thread) = {
             let live: Vec<usize> = (0..threads).filter(|&t| next_op[t] < ops[t]).collect();
-            (!live.is_empty()).then(|| live[rng.random_range(0..live.len())])
+            match last {
+                Some(last) if live.contains(&last) && rng.random_bool(sticky) => Some(last),
+                _ => (!live.is_empty()).then(|| live[rng.random_range(0..live.len())]),
+            }
         } {
+            last = Some(thread);
             match in_flight[thread].take() {
                 None => in_flight[thread] = Some(ledger.read()),
                 Some(read) => {
@@ -1283,12 +1491,51 @@ mod tests {
         assert_eq!(settlement.overwrites, overwrites, "seed {seed}");
         assert_eq!(settlement.lost_updates, lost, "seed {seed}");
         assert_eq!(settlement.lost_delta, lost_delta, "seed {seed}");
+        let mut met = Vec::new();
+        let walk = ledger
+            .walk_back(
+                final_id,
+                &mut |_| {},
+                Some(&mut |step: WalkStep| met.push(step)),
+            )
+            .unwrap();
+        assert_eq!(walk.lost_updates, lost, "seed {seed}");
+        assert_eq!(met.len(), writes.len(), "seed {seed}");
+        for step in met {
+            let write = writes
+                .iter()
+                .find(|w| (w.0, w.1) == (step.thread, step.op))
+                .unwrap();
+            assert_eq!(
+                (step.parent, step.replaced),
+                (write.2, write.3),
+                "seed {seed}"
+            );
+            let id = WriteId::new(step.thread, step.op);
+            assert_eq!(step.survives, survivors.contains(&id), "seed {seed}");
+        }
     }
 
     #[test]
     fn the_walk_back_agrees_with_a_record_of_every_write() {
         for seed in 0..300 {
             random_interleaving(seed, Logs::OnHeap);
+        }
+    }
+
+    #[test]
+    fn fixed_logs_account_as_compact_logs() {
+        for seed in 0..300 {
+            random_interleaving(seed, Logs::OnHeapFixed);
+        }
+    }
+
+    #[test]
+    fn a_run_of_writes_without_records_is_crossed_exactly_where_the_chain_enters_it() {
+        for seed in 0..300 {
+            for logs in [Logs::OnHeap, Logs::OnHeapFixed, Logs::InStore] {
+                interleaving(seed, logs, 0.9);
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod os;
 pub mod process;
 pub mod shuttle;
 
+use crate::ledger::Logs;
 use std::ops::Deref;
 use std::sync::atomic::AtomicU64;
 
@@ -29,10 +30,10 @@ pub trait Platform: Send + Sync + 'static {
     type Store: Deref<Target = [AtomicU64]> + Send + Sync;
     /// Why shared state could not be made (`Infallible` for in-process platforms).
     type Error: std::error::Error + Send + Sync + 'static;
-    /// Whether what an execution records may live on the heap of the process that settles it,
-    /// growing as needed (true for in-process platforms). When false, every record lives in a
-    /// [`Platform::Store`] sized for the worst case.
-    const STORE_GROWS_ON_HEAP: bool = true;
+    /// Where a ledger of this platform keeps its logs: on the heap of the process that settles
+    /// it, growing as needed (in-process platforms), or in a [`Platform::Store`] sized for the
+    /// worst case.
+    const LOGS: Logs = Logs::OnHeap;
 
     /// A new shared word.
     fn word(&self, initial: u64) -> Result<Self::Word, Self::Error>;

@@ -26,6 +26,7 @@ use super::Platform;
 use super::SharedWord;
 use super::mapping::MappedWords;
 use super::os::JitterPoint;
+use crate::ledger::Logs;
 use crate::platform::Lock;
 
 /// The region file's name inside an execution's folder.
@@ -179,7 +180,7 @@ impl Platform for ProcessPlatform {
     type Store = MappedStore;
     type Error = ProcessPlatformError;
     // Workers write their records where the parent reads them: in the shared region.
-    const STORE_GROWS_ON_HEAP: bool = false;
+    const LOGS: Logs = Logs::InStore;
 
     fn word(&self, initial: u64) -> Result<MappedWord, ProcessPlatformError> {
         let word = MappedWord(self.allocate(1)?);

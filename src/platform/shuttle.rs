@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Access, AccessPoint, Lock, Platform, SharedWord};
+use crate::ledger::Logs;
 use crate::schedule::Progress;
 use crate::schedule::dpor::{self, Access as Step};
 use crate::schedule::window::StepWindow;
@@ -29,6 +30,8 @@ impl Platform for ShuttlePlatform {
     type Point = ShuttlePoint;
     type Store = PooledStore;
     type Error = Infallible;
+    // A controlled execution's writes are few: its records are kept whole, not encoded.
+    const LOGS: Logs = Logs::OnHeapFixed;
 
     fn word(&self, initial: u64) -> Result<SyncAtomicU64, Infallible> {
         Ok(SyncAtomicU64::new(initial))

@@ -7,39 +7,46 @@
 
 pub use std::sync::atomic::Ordering;
 
-use crate::schedule::dpor::{self, Access, Object};
-use crate::sync::context::{self, AccessKind, Backend, ObjectKind};
+use std::sync::Arc;
 
-/// The implementation an atomic was created with.
+use crate::schedule::dpor::{self, Access, Object};
+use crate::sync::context::{self, AccessKind, AccessLog, Backend, ObjectKind};
+
+/// The implementation an atomic was created with. Under shuttle it keeps its execution's
+/// access log (if any), so that an access finds it without looking the execution up.
 #[derive(Debug)]
 enum Kind<S, T> {
-    Shuttle(S),
+    Shuttle(S, Option<Arc<AccessLog>>),
     Threads(T),
 }
 
 /// Runs `$call` on whichever atomic `$self` holds, as one access, and logs `$describe` of its
-/// result under shuttle.
+/// result if the execution keeps a log.
 macro_rules! access {
     ($self:ident, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
         access!($self, Access::Write, $atomic => $call, $result => $describe)
     }};
     ($self:ident, $mode:path, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
-        let site = context::before_logged_access();
-        let $result = match &$self.inner {
-            Kind::Shuttle($atomic) => {
-                // Only a controlled execution has an exploring scheduler to tell.
-                dpor::announce($mode(Object::Word(ObjectKind::Atomic.id($self.number))));
-                let result = $call;
-                dpor::settle();
-                result
-            }
-            Kind::Threads($atomic) => $call,
-        };
         let number = $self.number;
-        site.log(|| {
-            (AccessKind::Other, format!("{} atomic#{number}", $describe))
-        });
-        $result
+        match &$self.inner {
+            Kind::Shuttle($atomic, log) => {
+                // Only a controlled execution has an exploring scheduler to tell.
+                dpor::announce($mode(Object::Word(ObjectKind::Atomic.id(number))));
+                let $result = $call;
+                dpor::settle();
+                if let Some(log) = log {
+                    let thread = usize::from(shuttle::current::me());
+                    log.push(thread, AccessKind::Other, format!("{} atomic#{number}", $describe));
+                }
+                $result
+            }
+            Kind::Threads($atomic) => {
+                let site = context::before_logged_access();
+                let $result = $call;
+                site.log(|| (AccessKind::Other, format!("{} atomic#{number}", $describe)));
+                $result
+            }
+        }
     }};
 }
 
@@ -47,7 +54,7 @@ macro_rules! access {
 fn create<S, T>(shuttle: impl FnOnce() -> S, threads: impl FnOnce() -> T) -> (usize, Kind<S, T>) {
     let execution = context::execution();
     let kind = match execution.backend {
-        Backend::Shuttle => Kind::Shuttle(shuttle()),
+        Backend::Shuttle => Kind::Shuttle(shuttle(), execution.log.clone()),
         Backend::Threads => Kind::Threads(threads()),
     };
     (execution.number(ObjectKind::Atomic), kind)
@@ -123,7 +130,7 @@ macro_rules! atomic_integer {
             /// The value, consuming the atomic.
             pub fn into_inner(self) -> $int {
                 match self.inner {
-                    Kind::Shuttle(a) => a.into_inner(),
+                    Kind::Shuttle(a, _) => a.into_inner(),
                     Kind::Threads(a) => a.into_inner(),
                 }
             }
@@ -202,7 +209,7 @@ impl AtomicBool {
     /// The value, consuming the atomic.
     pub fn into_inner(self) -> bool {
         match self.inner {
-            Kind::Shuttle(a) => a.into_inner(),
+            Kind::Shuttle(a, _) => a.into_inner(),
             Kind::Threads(a) => a.into_inner(),
         }
     }

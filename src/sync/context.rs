@@ -129,7 +129,7 @@ impl ExecutionLog for Arc<AccessLog> {
 }
 
 impl AccessLog {
-    fn push(&self, thread: usize, kind: AccessKind, mut text: String) {
+    pub(crate) fn push(&self, thread: usize, kind: AccessKind, mut text: String) {
         if let Some(Some(note)) = lock(&self.notes).get(thread) {
             text.push_str("  [");
             text.push_str(note);
@@ -178,7 +178,7 @@ pub(crate) struct Execution {
     cells: Mutex<Vec<Arc<CellState>>>,
     first_panic: Mutex<Option<ThreadPanic>>,
     stated_failure: Mutex<Option<StatedFailure>>,
-    log: Option<Arc<AccessLog>>,
+    pub(crate) log: Option<Arc<AccessLog>>,
 }
 
 /// The first failure an execution's threads stated themselves, with its kind: a broken

@@ -3,7 +3,7 @@
 use std::ops::Deref;
 use std::sync::atomic::AtomicU64;
 
-use crate::ledger::{EventContext, Ledger, LedgerError, Logs, Settlement, store_words};
+use crate::ledger::{EventContext, Ledger, LedgerError, Settlement, store_words};
 use crate::platform::{Access, AccessPoint, Lock, Platform, SharedWord};
 use crate::scenario::{CounterSpec, ObjectSettings, SyncMode};
 use crate::workload::Workload;
@@ -58,11 +58,7 @@ impl Workload for Counter {
 
     fn new_state<P: Platform>(&self, platform: &P) -> Result<CounterState<P>, P::Error> {
         let threads = self.spec.threads.iter().map(|t| (t.delta, t.ops));
-        let logs = if P::STORE_GROWS_ON_HEAP {
-            Logs::OnHeap
-        } else {
-            Logs::InStore
-        };
+        let logs = P::LOGS;
         let words = store_words(self.spec.threads.iter().map(|t| t.ops), logs);
         Ok(CounterState {
             ledger: Ledger::with_store(
