@@ -512,7 +512,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         let base = self.tracks[thread].base;
         let (length, last_op) = (&self.store[base], &self.store[base + 1]);
         let start = length.load(Ordering::Relaxed) as usize;
-        let words: &[u64] = if read.id == replaced {
+        let mut bytes = [0u8; 40];
+        let fields: &[u64] = if read.id == replaced {
             &[replaced.0, op]
         } else {
             &[
@@ -523,14 +524,15 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
                 op | FIXED_OVERWRITE,
             ]
         };
+        for (field, place) in fields.iter().zip(bytes.chunks_exact_mut(8)) {
+            place.copy_from_slice(&field.to_le_bytes());
+        }
         let mut log = self.heap_logs[thread]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         // A log longer than its length is what a previous execution left.
         log.truncate(start);
-        for word in words {
-            log.extend_from_slice(&word.to_le_bytes());
-        }
+        log.extend_from_slice(&bytes[..8 * fields.len()]);
         last_op.store(op, Ordering::Relaxed);
         length.store(log.len() as u64, Ordering::Release);
     }

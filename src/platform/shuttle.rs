@@ -25,7 +25,7 @@ use crate::sync::{Mutex as SyncMutex, MutexGuard as SyncMutexGuard};
 pub struct ShuttlePlatform;
 
 impl Platform for ShuttlePlatform {
-    type Word = SyncAtomicU64;
+    type Word = ShuttleWord;
     type Lock = SyncMutex<()>;
     type Point = ShuttlePoint;
     type Store = PooledStore;
@@ -33,8 +33,11 @@ impl Platform for ShuttlePlatform {
     // A controlled execution's writes are few: its records are kept whole, not encoded.
     const LOGS: Logs = Logs::OnHeapFixed;
 
-    fn word(&self, initial: u64) -> Result<SyncAtomicU64, Infallible> {
-        Ok(SyncAtomicU64::new(initial))
+    fn word(&self, initial: u64) -> Result<ShuttleWord, Infallible> {
+        Ok(ShuttleWord {
+            atomic: SyncAtomicU64::new(initial),
+            copy: AtomicU64::new(initial),
+        })
     }
 
     fn lock(&self) -> Result<Self::Lock, Infallible> {
@@ -89,21 +92,40 @@ impl Drop for PooledStore {
     }
 }
 
-impl SharedWord for SyncAtomicU64 {
+/// A built-in workload's word under shuttle: contend's atomic, and a plain copy of its value.
+/// Under shuttle one task runs at a time and a task is switched only at an access, before it is
+/// made, so a store followed by an exchange with the copy is one indivisible swap. It is the
+/// same scheduling point as the atomic's own swap, without the clock work shuttle does for a
+/// read-modify-write.
+#[derive(Debug)]
+pub struct ShuttleWord {
+    atomic: SyncAtomicU64,
+    copy: AtomicU64,
+}
+
+impl SharedWord for ShuttleWord {
     fn load(&self) -> u64 {
-        SyncAtomicU64::load(self, Ordering::SeqCst)
+        self.atomic.load(Ordering::SeqCst)
     }
 
     fn store(&self, value: u64) {
-        SyncAtomicU64::store(self, value, Ordering::SeqCst)
+        self.atomic.store(value, Ordering::SeqCst);
+        self.copy.store(value, Ordering::Relaxed);
     }
 
     fn swap(&self, value: u64) -> u64 {
-        SyncAtomicU64::swap(self, value, Ordering::SeqCst)
+        self.atomic.store(value, Ordering::SeqCst);
+        self.copy.swap(value, Ordering::Relaxed)
     }
 
     fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
-        SyncAtomicU64::compare_exchange(self, current, new, Ordering::SeqCst, Ordering::SeqCst)
+        let result = self
+            .atomic
+            .compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst);
+        if result.is_ok() {
+            self.copy.store(new, Ordering::Relaxed);
+        }
+        result
     }
 }
 
