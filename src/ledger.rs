@@ -96,9 +96,13 @@ pub struct Read {
 
 /// Slots in each thread's ring of recent values.
 const RING: usize = 64;
+/// The word of a thread's fixed part that counts its overwrites.
+const OVERWRITES: usize = 3;
+/// The first word of a thread's ring in its fixed part.
+const RING_START: usize = 4;
 /// Words of a thread's fixed part of the store: its log's length in bytes, the op and the
-/// replaced write of its last record, then its ring of (tag, value) slots.
-const FIXED_WORDS: usize = 3 + 2 * RING;
+/// replaced write of its last record, its overwrites, then its ring of (tag, value) slots.
+const FIXED_WORDS: usize = RING_START + 2 * RING;
 /// The kind byte of a switch record.
 const SWITCH: u8 = 0;
 /// The kind byte of an overwrite record.
@@ -115,10 +119,12 @@ pub enum Logs {
     /// On the heap, growing with what is found, each record in as few bytes as its fields
     /// allow: for executions whose writes may be many (real threads).
     OnHeap,
-    /// On the heap, growing with what is found, each field of a record in eight bytes (16 for
-    /// a switch, 40 for an overwrite): about four times the memory of [`Logs::OnHeap`], and
-    /// written and read back without encoding. For controlled executions, whose writes are few.
-    OnHeapFixed,
+    /// For controlled executions, whose writes are few: the store keeps every write's depth
+    /// on the parent chain (eight bytes a write), so that the lost updates are counted without
+    /// a walk back. The records, on the heap with each field in eight bytes (16 for a switch,
+    /// 40 for an overwrite; written and read back without encoding), are kept only when a
+    /// `tracing` subscriber may want the overwrites' events, or a trace their discards.
+    Controlled,
     /// In the store, which holds room for the worst case (every write an overwrite): for a
     /// store that cannot grow, such as a mapping shared by processes.
     InStore,
@@ -133,7 +139,7 @@ const FIXED_OVERWRITE: u64 = 1 << 63;
 /// and the written value's difference from it. Ids are a thread (plus one; zero for the initial
 /// value) and the op's distance from the recording op, so that most fields take a byte or two.
 /// A record's bytes are stored back to front, so that the walk back from the final write reads
-/// each log from its end. In a fixed log ([`Logs::OnHeapFixed`]), little-endian words, the last
+/// each log from its end. In a fixed log ([`Logs::Controlled`]), little-endian words, the last
 /// one first when read back: the op (with [`FIXED_OVERWRITE`] for an overwrite), the replaced
 /// write, and for an overwrite the parent, the value read and the value written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +162,8 @@ struct Track {
     ops: usize,
     /// The index of the track's fixed part in the store.
     base: usize,
-    /// Where its log starts in the store, for [`Logs::InStore`].
+    /// Where its log starts in the store, for [`Logs::InStore`], or its writes' depths, for
+    /// [`Logs::Controlled`].
     log_start: usize,
 }
 
@@ -170,8 +177,21 @@ pub struct Ledger<W, R = Box<[AtomicU64]>> {
     /// One log per thread when the logs are on the heap. Only its thread locks it while the
     /// execution runs, so the lock is never contended.
     heap_logs: Vec<Mutex<Vec<u8>>>,
-    /// Whether the heap logs hold fixed records ([`Logs::OnHeapFixed`]).
+    /// Whether the heap logs hold fixed records and the store every write's depth
+    /// ([`Logs::Controlled`]).
     fixed: bool,
+    /// Whether writes leave records: always, but for a controlled execution nobody may want
+    /// the events of (see [`events_may_be_wanted`]).
+    recording: bool,
+}
+
+/// Whether the overwrites' `tracing` events (or a trace's discards) may be wanted: a
+/// subscriber that takes `INFO` events may be installed. Asked once per ledger; it reads only
+/// the global maximum level, which leaves per-layer filters alone.
+fn events_may_be_wanted() -> bool {
+    use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+    crate::trace::discards_wanted()
+        || (LevelFilter::INFO <= STATIC_MAX_LEVEL && LevelFilter::INFO <= LevelFilter::current())
 }
 
 /// The most bytes of log room a thread keeps for the next ledger made on it: a run of small
@@ -214,7 +234,8 @@ impl<W, R> Drop for Ledger<W, R> {
 pub fn store_words(ops: impl IntoIterator<Item = u64>, logs: Logs) -> usize {
     ops.into_iter()
         .map(|ops| match logs {
-            Logs::OnHeap | Logs::OnHeapFixed => FIXED_WORDS,
+            Logs::OnHeap => FIXED_WORDS,
+            Logs::Controlled => FIXED_WORDS + ops as usize,
             Logs::InStore => FIXED_WORDS + (ops as usize * MAX_RECORD_BYTES).div_ceil(8),
         })
         .sum()
@@ -332,7 +353,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             tracks.len()
         );
         let heap_logs = match logs {
-            Logs::OnHeap | Logs::OnHeapFixed => spare_heap_logs(tracks.len()),
+            Logs::OnHeap | Logs::Controlled => spare_heap_logs(tracks.len()),
             Logs::InStore => Vec::new(),
         };
         let ledger = Ledger {
@@ -341,7 +362,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             tracks,
             store,
             heap_logs,
-            fixed: logs == Logs::OnHeapFixed,
+            fixed: logs == Logs::Controlled,
+            recording: logs != Logs::Controlled || events_may_be_wanted(),
         };
         ledger.clear_logs();
         ledger
@@ -358,6 +380,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     fn clear_logs(&self) {
         for track in &self.tracks {
             self.store[track.base].store(0, Ordering::Release);
+            self.store[track.base + OVERWRITES].store(0, Ordering::Release);
         }
     }
 
@@ -380,6 +403,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     pub fn write(&self, thread: usize, op: u64, read: Read, value: i64) -> Option<WriteId> {
         let id = WriteId::new(thread, op);
         self.publish_value(thread, op, value);
+        self.publish_depth(thread, op, read.id);
         let replaced = WriteId(self.cell.swap(id.0));
         self.note(thread, op, read, value, replaced);
         (replaced != read.id).then_some(replaced)
@@ -397,6 +421,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
     ) -> Result<(), Read> {
         let id = WriteId::new(thread, op);
         self.publish_value(thread, op, value);
+        self.publish_depth(thread, op, read.id);
         match self.cell.compare_exchange(read.id.0, id.0) {
             Ok(_) => {
                 self.note(thread, op, read, value, read.id);
@@ -424,6 +449,29 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         tag.store(op + 1, Ordering::Release);
     }
 
+    /// For a controlled execution, the depth of op `op` of `thread` on the parent chain (one more
+    /// than its parent's), before the op is published: whoever reads the op then finds it.
+    #[inline]
+    fn publish_depth(&self, thread: usize, op: u64, parent: WriteId) {
+        if self.fixed {
+            let depth = self.depth(parent) + 1;
+            self.store[self.tracks[thread].log_start + op as usize].store(depth, Ordering::Release);
+        }
+    }
+
+    /// The depth of a published write on the parent chain: the number of writes on the chain
+    /// from it back to the initial value (zero for the initial value). Controlled executions
+    /// only.
+    #[inline]
+    fn depth(&self, id: WriteId) -> u64 {
+        match id.origin() {
+            None => 0,
+            Some((thread, op)) => {
+                self.store[self.tracks[thread].log_start + op as usize].load(Ordering::Acquire)
+            }
+        }
+    }
+
     /// The value of `id` if its ring slot still holds it.
     #[inline]
     fn recent_value(&self, id: WriteId) -> Option<i64> {
@@ -443,7 +491,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
 
     #[inline]
     fn ring_slot(&self, thread: usize, op: u64) -> (&AtomicU64, &AtomicU64) {
-        let at = self.tracks[thread].base + 3 + 2 * (op as usize % RING);
+        let at = self.tracks[thread].base + RING_START + 2 * (op as usize % RING);
         (&self.store[at], &self.store[at + 1])
     }
 
@@ -453,7 +501,13 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         if replaced == WriteId::own_previous(thread, op) && read.id == replaced {
             return;
         }
-        self.record(thread, op, read, value, replaced);
+        if read.id != replaced {
+            let overwrites = &self.store[self.tracks[thread].base + OVERWRITES];
+            overwrites.store(overwrites.load(Ordering::Relaxed) + 1, Ordering::Release);
+        }
+        if self.recording {
+            self.record(thread, op, read, value, replaced);
+        }
     }
 
     #[cold]
@@ -587,6 +641,9 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             .recent_value(final_id)
             .ok_or(LedgerError::BrokenChain(final_id))?;
         let expected_final = self.expected_final();
+        if !self.recording {
+            return self.settle_by_depth(final_id, observed_final, expected_final);
+        }
         // Which overwrite discarded each lost update: only when a trace asks for it (see
         // `crate::trace::want_discards`; `tracing::enabled!` would upset per-layer filters).
         let discards = crate::trace::discards_wanted()
@@ -598,6 +655,12 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             None,
         )?;
 
+        let depth_disagrees = self.fixed
+            && self.depth(final_id) + walk.lost_updates
+                != self.tracks.iter().map(|t| t.ops as u64).sum::<u64>();
+        if depth_disagrees {
+            return Err(LedgerError::BrokenChain(final_id));
+        }
         if expected_final.wrapping_sub(observed_final) != walk.lost_delta {
             return Err(LedgerError::Unreconciled {
                 expected_final,
@@ -612,6 +675,35 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             overwrites: walk.overwrites,
             lost_updates: walk.lost_updates,
             lost_delta: walk.lost_delta,
+            variables: Vec::new(),
+        })
+    }
+
+    /// [`Ledger::settle`] of a controlled execution that kept no records: the writes on the
+    /// final write's parent chain survive, so the others, as many as the writes made less the
+    /// final write's depth, are lost.
+    fn settle_by_depth(
+        &self,
+        final_id: WriteId,
+        observed_final: i64,
+        expected_final: i64,
+    ) -> Result<Settlement, LedgerError> {
+        let total_writes: u64 = self.tracks.iter().map(|t| t.ops as u64).sum();
+        let survivors = self.depth(final_id);
+        let lost_updates = total_writes
+            .checked_sub(survivors)
+            .ok_or(LedgerError::BrokenChain(final_id))?;
+        let overwrites = self
+            .tracks
+            .iter()
+            .map(|t| self.store[t.base + OVERWRITES].load(Ordering::Acquire))
+            .sum();
+        Ok(Settlement {
+            observed_final,
+            expected_final,
+            overwrites,
+            lost_updates,
+            lost_delta: expected_final.wrapping_sub(observed_final),
             variables: Vec::new(),
         })
     }
@@ -1402,14 +1494,15 @@ mod tests {
     /// Runs threads that read and write at random moments (a read, then a write, each thread
     /// keeping at most one read in flight) and settles.
     fn random_interleaving(seed: u64, logs: Logs) {
-        interleaving(seed, logs, 0.0);
+        interleaving(seed, logs, 0.0, true);
     }
 
     /// An interleaving of 1 to 4 threads doing 1 to 199 writes each, where the thread that just
     /// made a step makes the next one with probability `sticky` (long runs without a record
     /// when high), checked against a record of every write: the settlement, every overwrite's
-    /// event, and every write the walk back meets one by one.
-    fn interleaving(seed: u64, logs: Logs, sticky: f64) {
+    /// event, and every write the walk back meets one by one. Without `recording`, a
+    /// controlled execution's ledger keeps no records: only the settlement is checked.
+    fn interleaving(seed: u64, logs: Logs, sticky: f64, recording: bool) {
         use rand::rngs::SmallRng;
         use rand::{RngExt, SeedableRng};
         let mut rng = SmallRng::seed_from_u64(seed);
@@ -1419,13 +1512,14 @@ mod tests {
         let initial = rng.random_range(-5..5i64);
         let spec: Vec<(i64, u64)> = deltas.iter().copied().zip(ops.iter().copied()).collect();
         let words = store_words(ops.iter().copied(), logs);
-        let ledger = Ledger::with_store(
+        let mut ledger = Ledger::with_store(
             AtomicU64::new(0),
             crate::platform::os::heap_store(words),
             initial,
             spec,
             logs,
         );
+        ledger.recording = recording || logs != Logs::Controlled;
         let mut next_op = vec![0u64; threads];
         let mut in_flight: Vec<Option<Read>> = vec![None; threads];
         let mut writes = Vec::new();
@@ -1454,13 +1548,29 @@ mod tests {
                 }
             }
         }
-        let (settlement, mut events) = settle_capturing_events(&ledger);
-        events.sort_by_key(|e| (e["thread"].as_u64(), e["op"].as_u64()));
         let final_id = writes
             .last()
             .map_or(WriteId::INITIAL, |w| WriteId::new(w.0, w.1));
         let (overwrites, lost, lost_delta) =
             settle_by_full_records(initial, &deltas, &writes, final_id);
+        if !ledger.recording {
+            let settlement = ledger.settle(CONTEXT).unwrap();
+            assert_eq!(settlement.observed_final, value, "seed {seed}");
+            assert_eq!(settlement.overwrites, overwrites, "seed {seed}");
+            assert_eq!(settlement.lost_updates, lost, "seed {seed}");
+            assert_eq!(settlement.lost_delta, lost_delta, "seed {seed}");
+            assert_eq!(
+                ledger
+                    .heap_logs
+                    .iter()
+                    .map(|log| log.lock().unwrap().len())
+                    .sum::<usize>(),
+                0
+            );
+            return;
+        }
+        let (settlement, mut events) = settle_capturing_events(&ledger);
+        events.sort_by_key(|e| (e["thread"].as_u64(), e["op"].as_u64()));
         let mut survivors = std::collections::HashSet::new();
         let mut cursor = final_id;
         while cursor != WriteId::INITIAL {
@@ -1528,15 +1638,24 @@ mod tests {
     #[test]
     fn fixed_logs_account_as_compact_logs() {
         for seed in 0..300 {
-            random_interleaving(seed, Logs::OnHeapFixed);
+            random_interleaving(seed, Logs::Controlled);
+        }
+    }
+
+    #[test]
+    fn a_controlled_execution_without_records_counts_its_lost_updates_by_depth() {
+        for seed in 0..300 {
+            for sticky in [0.0, 0.9] {
+                interleaving(seed, Logs::Controlled, sticky, false);
+            }
         }
     }
 
     #[test]
     fn a_run_of_writes_without_records_is_crossed_exactly_where_the_chain_enters_it() {
         for seed in 0..300 {
-            for logs in [Logs::OnHeap, Logs::OnHeapFixed, Logs::InStore] {
-                interleaving(seed, logs, 0.9);
+            for logs in [Logs::OnHeap, Logs::Controlled, Logs::InStore] {
+                interleaving(seed, logs, 0.9, true);
             }
         }
     }

@@ -31,7 +31,7 @@ impl Platform for ShuttlePlatform {
     type Store = PooledStore;
     type Error = Infallible;
     // A controlled execution's writes are few: its records are kept whole, not encoded.
-    const LOGS: Logs = Logs::OnHeapFixed;
+    const LOGS: Logs = Logs::Controlled;
 
     fn word(&self, initial: u64) -> Result<ShuttleWord, Infallible> {
         Ok(ShuttleWord {
