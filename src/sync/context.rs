@@ -247,6 +247,22 @@ impl Execution {
         })
     }
 
+    /// Whether the execution keeps a log of its accesses.
+    #[inline]
+    pub(crate) fn keeps_log(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// Logs an access of thread `thread`, if the execution keeps a log; `describe` runs only
+    /// then. As [`log_access`], with the execution in hand.
+    #[inline]
+    pub(crate) fn log_access(&self, thread: usize, describe: impl FnOnce() -> (AccessKind, String)) {
+        if let Some(log) = &self.log {
+            let (kind, text) = describe();
+            log.push(thread, kind, text);
+        }
+    }
+
     /// The next number of an object of `kind`, from 1.
     pub(crate) fn number(&self, kind: ObjectKind) -> usize {
         self.numbers[kind as usize].fetch_add(1, Ordering::Relaxed) + 1
@@ -273,27 +289,30 @@ impl Execution {
     /// Thread `index`, started with [`Execution::thread_started`], has finished (or could not
     /// start).
     pub(crate) fn thread_exited(&self, index: usize) {
-        let release = |state: &mut crate::sync::waits::WaitState| {
-            state.graph.release(index, Resource::Thread(index));
-            state.graph.release(index, Resource::AllThreads);
-        };
         match self.backend {
-            // Under shuttle no thread waits on the condition variable (a waiting task is parked
-            // in shuttle), so there is no one to wake: waking costs a system call.
-            Backend::Shuttle => self.waits.with(release),
-            Backend::Threads => self.waits.update(release),
-        }
-        // A task unwinding (a panic, or shuttle tearing a failed execution down) must not
-        // reach a scheduling point; the execution fails anyway.
-        if self.backend == Backend::Shuttle && !std::thread::panicking() {
-            // An end that leaves every other thread stuck (the signal it took was the one the
-            // others waited for, say) declares the deadlock and wakes them to unwind.
-            self.waits.declare_if_stuck(index, Some(true));
-            // Taken out first: unparking is a scheduling point, at which the lock must be free.
-            let parked = lock(&self.parked).take();
-            if let Some(parked) = parked {
-                parked.unpark();
+            Backend::Shuttle => {
+                // A task unwinding (a panic, or shuttle tearing a failed execution down) must
+                // not reach a scheduling point; the execution fails anyway.
+                let check = !std::thread::panicking();
+                // Under shuttle no thread waits on the condition variable (a waiting task is
+                // parked in shuttle), so there is no one to wake: waking costs a system call.
+                // An end that leaves every other thread stuck (the signal it took was the one
+                // the others waited for, say) declares the deadlock and wakes them to unwind.
+                let declared = self.waits.thread_ended(index, check);
+                if check {
+                    self.waits.declared_now(declared);
+                    // Taken out first: unparking is a scheduling point, at which the lock must
+                    // be free.
+                    let parked = lock(&self.parked).take();
+                    if let Some(parked) = parked {
+                        parked.unpark();
+                    }
+                }
             }
+            Backend::Threads => self.waits.update(|state| {
+                state.graph.release(index, Resource::Thread(index));
+                state.graph.release(index, Resource::AllThreads);
+            }),
         }
     }
 
@@ -545,6 +564,27 @@ impl Drop for Entered {
 /// not have unwound.
 pub(crate) fn clear() {
     ACTIVE.set(None);
+}
+
+/// As [`before_operation`], with the execution running on this thread, in one look-up.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub(crate) fn operation() -> (usize, Arc<Execution>) {
+    ACTIVE.with_borrow_mut(|active| {
+        let active = active
+            .as_mut()
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
+        let index = match &mut active.os {
+            Some(os) => {
+                os.open_children_gate();
+                os.index
+            }
+            None => usize::from(shuttle::current::me()),
+        };
+        (index, Arc::clone(&active.execution))
+    })
 }
 
 /// The execution running on this thread.

@@ -166,6 +166,20 @@ impl WaitGraph {
         }
     }
 
+    /// Whether no thread waits for anything.
+    #[inline]
+    pub(crate) fn nobody_waits(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Forgets every hold, wait and name, keeping the room of its lists: the graph of a new
+    /// execution.
+    pub(crate) fn clear(&mut self) {
+        self.holders.clear();
+        self.waiting.clear();
+        self.names.clear();
+    }
+
     /// `thread` waits no more.
     pub(crate) fn stop_waiting(&mut self, thread: usize) {
         if let Ok(place) = self.waiting.binary_search_by_key(&thread, |&(t, _, _)| t) {
