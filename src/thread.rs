@@ -64,14 +64,14 @@ impl Drop for Exit {
 
 /// A new thread's index in `execution`, counted as running until its body ends; a `name`
 /// given is what reports call it (else `Thread-N`, made only when a report needs it).
-fn start(execution: &Arc<Execution>, name: Option<String>) -> (usize, Exit) {
+fn start(execution: Arc<Execution>, name: Option<String>) -> (usize, Exit) {
     let index = execution.thread_started();
     if let Some(name) = name {
         execution
             .waits
             .with(|state| state.graph.name(Resource::Thread(index), name));
     }
-    (index, Exit(Arc::clone(execution), index))
+    (index, Exit(execution, index))
 }
 
 /// Whether a caught panic's payload is one contend's executions end as a failed outcome: a
@@ -185,8 +185,9 @@ where
     T: Send + 'static,
 {
     let execution = context::execution();
-    let (index, exit) = start(&execution, name);
-    let inner = match execution.backend {
+    let backend = execution.backend;
+    let (index, exit) = start(execution, name);
+    let inner = match backend {
         Backend::Shuttle => {
             // shuttle's task is left unnamed: contend names its threads in its own reports, and
             // a name would cost shuttle a table of labels per task.

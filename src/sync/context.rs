@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -173,11 +173,12 @@ pub(crate) struct Execution {
     numbers: [AtomicUsize; OBJECT_KINDS],
     /// The wait-for graph and, on real threads, every blocking wait.
     pub(crate) waits: Waits,
-    /// Under shuttle, the task parked until every thread has finished.
-    parked: Mutex<Option<shuttle::thread::Thread>>,
     cells: Mutex<Vec<Arc<CellState>>>,
     first_panic: Mutex<Option<ThreadPanic>>,
     stated_failure: Mutex<Option<StatedFailure>>,
+    /// Whether a thread panicked or stated a failure: an execution that ends without either
+    /// is not asked for them.
+    failure_recorded: AtomicBool,
     pub(crate) log: Option<Arc<AccessLog>>,
 }
 
@@ -239,12 +240,87 @@ impl Execution {
             next_thread: AtomicUsize::new(1),
             numbers: Default::default(),
             waits: Waits::default(),
-            parked: Mutex::new(None),
             cells: Mutex::new(Vec::new()),
             first_panic: Mutex::new(None),
             stated_failure: Mutex::new(None),
+            failure_recorded: AtomicBool::new(false),
             log,
         })
+    }
+
+    /// A new execution under shuttle of check `check`, as [`Execution::new`]: the one this thread
+    /// ran last, given back with [`Execution::recycle`], so that an execution costs no
+    /// allocation.
+    pub(crate) fn under_shuttle(
+        check: &str,
+        run: u64,
+        seed: u64,
+        log: Option<Arc<AccessLog>>,
+    ) -> Arc<Execution> {
+        if let Some(mut spare) = SPARE.take()
+            && let Some(execution) = Arc::get_mut(&mut spare)
+        {
+            if *execution.check != *check {
+                execution.check = Arc::from(check);
+            }
+            execution.run = run;
+            execution.seed = seed;
+            execution.log = log;
+            return spare;
+        }
+        Execution::new(Backend::Shuttle, Arc::from(check), run, seed, None, log)
+    }
+
+    /// Gives an ended execution under shuttle back to this thread, for the next
+    /// [`Execution::under_shuttle`] to reuse: emptied now (its cells and log let go), unless
+    /// something still holds it (a task of a failed execution may), which leaves it alone.
+    pub(crate) fn recycle(mut execution: Arc<Execution>) {
+        if let Some(ended) = Arc::get_mut(&mut execution) {
+            ended.empty();
+            SPARE.set(Some(execution));
+        }
+    }
+
+    /// Empties this ended execution, as [`Execution::new`] makes one under shuttle, keeping
+    /// its name and the room of its lists.
+    fn empty(&mut self) {
+        // Every field is named, so that a field added later must be emptied here too.
+        let Execution {
+            backend,
+            check: _,
+            run,
+            seed,
+            jitter,
+            next_thread,
+            numbers,
+            waits,
+            cells,
+            first_panic,
+            stated_failure,
+            failure_recorded,
+            log,
+        } = self;
+        *backend = Backend::Shuttle;
+        *run = 0;
+        *seed = 0;
+        *jitter = None;
+        *next_thread.get_mut() = 1;
+        for number in numbers {
+            *number.get_mut() = 0;
+        }
+        waits.renew();
+        cells
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        *first_panic
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        *stated_failure
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        *failure_recorded.get_mut() = false;
+        *log = None;
     }
 
     /// Whether the execution keeps a log of its accesses.
@@ -256,7 +332,11 @@ impl Execution {
     /// Logs an access of thread `thread`, if the execution keeps a log; `describe` runs only
     /// then. As [`log_access`], with the execution in hand.
     #[inline]
-    pub(crate) fn log_access(&self, thread: usize, describe: impl FnOnce() -> (AccessKind, String)) {
+    pub(crate) fn log_access(
+        &self,
+        thread: usize,
+        describe: impl FnOnce() -> (AccessKind, String),
+    ) {
         if let Some(log) = &self.log {
             let (kind, text) = describe();
             log.push(thread, kind, text);
@@ -298,12 +378,11 @@ impl Execution {
                 // parked in shuttle), so there is no one to wake: waking costs a system call.
                 // An end that leaves every other thread stuck (the signal it took was the one
                 // the others waited for, say) declares the deadlock and wakes them to unwind.
-                let declared = self.waits.thread_ended(index, check);
+                // The task parked in `wait_for_threads` is taken out in the same look, and
+                // woken once the lock is free: unparking is a scheduling point.
+                let (declared, parked) = self.waits.thread_ended(index, check);
                 if check {
                     self.waits.declared_now(declared);
-                    // Taken out first: unparking is a scheduling point, at which the lock must
-                    // be free.
-                    let parked = lock(&self.parked).take();
                     if let Some(parked) = parked {
                         parked.unpark();
                     }
@@ -330,18 +409,18 @@ impl Execution {
                 // unwind, a bounded number of times, before this thread just waits.
                 let mut wakes = 0;
                 loop {
-                    *lock(&self.parked) = Some(shuttle::thread::current());
                     let waiting = self.waits.with(|state| {
                         let waiting = running(state);
                         if waiting {
+                            state.parked = Some(shuttle::thread::current());
                             state.graph.wait(me, Resource::AllThreads);
                         } else {
+                            state.parked = None;
                             state.graph.stop_waiting(me);
                         }
                         waiting
                     });
                     if !waiting {
-                        lock(&self.parked).take();
                         return;
                     }
                     // If every thread left is stuck, this declares the deadlock and wakes them
@@ -377,6 +456,13 @@ impl Execution {
     /// Records that spawned thread `thread` panicked, unless one did before.
     pub(crate) fn record_thread_panic(&self, thread: String, message: Option<String>) {
         lock(&self.first_panic).get_or_insert(ThreadPanic { thread, message });
+        self.failure_recorded.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a thread of this execution panicked or stated a failure (see
+    /// [`Execution::first_thread_panic`], [`Execution::stated_failure`]).
+    pub(crate) fn failure_recorded(&self) -> bool {
+        self.failure_recorded.load(Ordering::SeqCst)
     }
 
     /// The first spawned thread that panicked, if one did.
@@ -535,6 +621,8 @@ struct ActiveThread {
 
 thread_local! {
     static ACTIVE: RefCell<Option<ActiveThread>> = const { RefCell::new(None) };
+    /// Under shuttle, the execution this thread ran last, kept for the next one to reuse.
+    static SPARE: RefCell<Option<Arc<Execution>>> = const { RefCell::new(None) };
 }
 
 /// While alive, the current thread runs in an execution; dropping it restores what was there
@@ -750,6 +838,7 @@ pub(crate) fn record_stated_failure(kind: crate::failure::Kind, message: &str) {
             thread: thread_name(thread),
             message: message.to_string(),
         });
+        execution.failure_recorded.store(true, Ordering::SeqCst);
     }
 }
 

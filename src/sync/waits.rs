@@ -56,6 +56,8 @@ pub(crate) struct WaitState {
     condvar_waits: Vec<CondvarWait>,
     /// Under shuttle: each condition variable's next `notify_one` epoch.
     epochs: BTreeMap<usize, u64>,
+    /// Under shuttle: the task parked until every thread has finished.
+    pub(crate) parked: Option<shuttle::thread::Thread>,
 }
 
 /// Under shuttle, a thread waiting in a condition variable, followed as shuttle follows it: a
@@ -94,6 +96,29 @@ impl CondvarWait {
 }
 
 impl WaitState {
+    /// Forgets everything, keeping the room of its lists.
+    fn renew(&mut self) {
+        // Every field is named, so that a field added later must be renewed here too.
+        let WaitState {
+            graph,
+            deadlock,
+            condvar_waiters,
+            next_ticket,
+            barriers,
+            condvar_waits,
+            epochs,
+            parked,
+        } = self;
+        graph.clear();
+        *deadlock = None;
+        condvar_waiters.clear();
+        *next_ticket = 0;
+        barriers.clear();
+        condvar_waits.clear();
+        epochs.clear();
+        *parked = None;
+    }
+
     /// Under shuttle: `thread` waits in condition variable `condvar` (shuttle's `inner`),
     /// having given up `lock`.
     pub(crate) fn condvar_wait(
@@ -266,6 +291,22 @@ impl Waits {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Forgets everything, as a new execution's: see [`Execution::under_shuttle`].
+    ///
+    /// [`Execution::under_shuttle`]: crate::sync::context::Execution::under_shuttle
+    pub(crate) fn renew(&mut self) {
+        let Waits {
+            state,
+            changed: _,
+            timeout_nanos,
+        } = self;
+        state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .renew();
+        *timeout_nanos.get_mut() = DEFAULT_DEADLOCK_TIMEOUT.as_nanos() as u64;
+    }
+
     /// Sets the deadlock timeout on real threads.
     pub(crate) fn set_timeout(&self, timeout: Duration) {
         let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
@@ -400,15 +441,23 @@ impl Waits {
     /// Under shuttle, as thread `index` ends: it gives up its own end and its share of every
     /// thread's, and, in the same look at the state, an end that leaves every other thread
     /// stuck (the signal it took was the one the others waited for, say) declares the
-    /// deadlock, as [`Waits::declare_if_stuck`]; `check` false (a thread unwinding) skips that.
-    pub(crate) fn thread_ended(&self, index: usize, check: bool) -> Declared {
+    /// deadlock, as [`Waits::declare_if_stuck`], and the task parked until every thread has
+    /// finished is taken out, to be woken; `check` false (a thread unwinding) skips both.
+    pub(crate) fn thread_ended(
+        &self,
+        index: usize,
+        check: bool,
+    ) -> (Declared, Option<shuttle::thread::Thread>) {
         let mut state = self.lock();
         state.graph.release(index, Resource::Thread(index));
         state.graph.release(index, Resource::AllThreads);
         if check {
-            state.declare_if_stuck(index, Some(true))
+            (
+                state.declare_if_stuck(index, Some(true)),
+                state.parked.take(),
+            )
         } else {
-            Declared::No
+            (Declared::No, None)
         }
     }
 
