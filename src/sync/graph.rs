@@ -140,7 +140,7 @@ impl WaitGraph {
     }
 
     /// What `thread` waits for, if it waits.
-    fn waiting_for(&self, thread: usize) -> Option<Resource> {
+    pub(crate) fn waiting_for(&self, thread: usize) -> Option<Resource> {
         self.wait_with_mode(thread).map(|(resource, _)| resource)
     }
 

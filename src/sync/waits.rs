@@ -233,6 +233,9 @@ impl WaitState {
     /// [`WaitState::declare_if_stuck`] once some thread waits.
     #[inline(never)]
     fn declare_slowly(&mut self, thread: usize, blocks: Option<bool>) -> Declared {
+        if self.clearly_not_stuck(thread, blocks) {
+            return Declared::No;
+        }
         let deadlock = if self.graph.blocking_cycle_from(thread).is_some() {
             self.graph.certain_deadlock()
         } else if self.all_stuck(thread, blocks) {
@@ -244,6 +247,35 @@ impl WaitState {
         };
         self.deadlock = Some(deadlock);
         Declared::Now
+    }
+
+    /// Whether `thread`, about to block as [`WaitState::declare_if_stuck`] says, is on no cycle
+    /// of waits and leaves a thread able to go on, in the two common cases told at a glance: a
+    /// thread that waits for nothing (one ending, say) while the body's thread is not stuck, and
+    /// a join of a running thread that waits for nothing. False when it takes a closer look.
+    fn clearly_not_stuck(&self, thread: usize, blocks: Option<bool>) -> bool {
+        match self.graph.waiting_for(thread) {
+            // On no cycle: it waits for nothing. Unless it blocks, it is not stuck; if it does,
+            // the body's thread, when it is another one and not stuck, can go on.
+            None => blocks != Some(true) || (thread != 0 && !self.is_stuck(0)),
+            // The joined thread holds its own end while it runs; waiting for nothing, it is on
+            // no cycle and can go on.
+            Some(Resource::Thread(joined)) => {
+                blocks.is_none()
+                    && joined != thread
+                    && self.graph.is_held(Resource::Thread(joined))
+                    && self.graph.waiting_for(joined).is_none()
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Whether `thread`'s recorded wait can never end as things stand (false if it waits for
+    /// nothing, or contend cannot tell).
+    fn is_stuck(&self, thread: usize) -> bool {
+        self.graph
+            .wait_with_mode(thread)
+            .is_some_and(|(resource, mode)| self.stuck(thread, resource, mode) == Some(true))
     }
 
     /// Under shuttle, as `thread` is about to block (`blocks`, if contend cannot tell from its
