@@ -862,6 +862,51 @@ pub(crate) fn log_access(thread: usize, describe: impl FnOnce() -> (AccessKind, 
 mod tests {
     use super::*;
 
+    /// An execution under shuttle reuses the one before on its thread, and starts as a new one
+    /// would: numbering its threads and objects from 1 again, with no failure, wait or hold of
+    /// the one before.
+    #[test]
+    fn a_reused_execution_starts_as_a_new_one() {
+        let first = Execution::under_shuttle("first", 0, 7, None);
+        let address = Arc::as_ptr(&first);
+        assert_eq!(first.thread_started(), 1);
+        assert_eq!(first.number(ObjectKind::Mutex), 1);
+        first.record_thread_panic("Thread-1".to_string(), Some("it broke".to_string()));
+        first
+            .waits
+            .with(|state| state.graph.wait(0, Resource::Thread(1)));
+        Execution::recycle(first);
+
+        let second = Execution::under_shuttle("second", 1, 8, None);
+        assert_eq!(Arc::as_ptr(&second), address, "the execution is reused");
+        assert_eq!((&*second.check, second.run, second.seed), ("second", 1, 8));
+        assert_eq!(second.thread_started(), 1);
+        assert_eq!(second.number(ObjectKind::Mutex), 1);
+        assert!(!second.failure_recorded());
+        assert!(second.first_thread_panic().is_none());
+        assert!(second.declared_deadlock().is_none());
+        second.waits.with(|state| {
+            assert!(state.graph.nobody_waits());
+            assert!(
+                state.graph.is_held(Resource::Thread(1)),
+                "only its own thread runs"
+            );
+            state.graph.release(1, Resource::Thread(1));
+            assert!(!state.graph.is_held(Resource::Thread(1)));
+        });
+    }
+
+    /// An execution something still holds (a task of a failed execution, say) is not reused.
+    #[test]
+    fn an_execution_still_held_is_not_reused() {
+        let first = Execution::under_shuttle("held", 0, 0, None);
+        let held = Arc::clone(&first);
+        Execution::recycle(first);
+        let second = Execution::under_shuttle("held", 1, 0, None);
+        assert!(!Arc::ptr_eq(&held, &second));
+        assert_eq!(held.run, 0);
+    }
+
     /// A scenario's `jitter` on the threads engine (none, or its own noise) reached a plugin
     /// workload's threads only as the default noise, whatever the scenario said.
     #[test]
