@@ -64,14 +64,14 @@ impl Drop for Exit {
 
 /// A new thread's index in `execution`, counted as running until its body ends; a `name`
 /// given is what reports call it (else `Thread-N`, made only when a report needs it).
-fn start(execution: &Arc<Execution>, name: Option<String>) -> (usize, Exit) {
+fn start(execution: Arc<Execution>, name: Option<String>) -> (usize, Exit) {
     let index = execution.thread_started();
     if let Some(name) = name {
         execution
             .waits
             .with(|state| state.graph.name(Resource::Thread(index), name));
     }
-    (index, Exit(Arc::clone(execution), index))
+    (index, Exit(execution, index))
 }
 
 /// Whether a caught panic's payload is one contend's executions end as a failed outcome: a
@@ -89,14 +89,16 @@ fn shuttle_body<F, T>(exit: Exit, f: F) -> impl FnOnce() -> std::thread::Result<
 where
     F: FnOnce() -> T,
 {
-    let parent = usize::from(shuttle::current::me());
     let index = exit.1;
-    context::log_access(parent, || {
-        (
-            AccessKind::Other,
-            format!("spawn {}", context::thread_name(index)),
-        )
-    });
+    if exit.0.keeps_log() {
+        let parent = usize::from(shuttle::current::me());
+        exit.0.log_access(parent, || {
+            (
+                AccessKind::Other,
+                format!("spawn {}", context::thread_name(index)),
+            )
+        });
+    }
     move || {
         let exit = exit;
         match panic::catch_unwind(AssertUnwindSafe(f)) {
@@ -183,8 +185,9 @@ where
     T: Send + 'static,
 {
     let execution = context::execution();
-    let (index, exit) = start(&execution, name);
-    let inner = match execution.backend {
+    let backend = execution.backend;
+    let (index, exit) = start(execution, name);
+    let inner = match backend {
         Backend::Shuttle => {
             // shuttle's task is left unnamed: contend names its threads in its own reports, and
             // a name would cost shuttle a table of labels per task.
@@ -214,21 +217,14 @@ pub(crate) fn join_thread<T>(
     shuttle: bool,
     join: impl FnOnce() -> std::thread::Result<T>,
 ) -> std::thread::Result<T> {
-    let me = context::before_operation();
-    let execution = context::execution();
+    let (me, execution) = context::operation();
     let target = Resource::Thread(index);
     // Named only if the execution keeps a log.
     let joined = || context::thread_name(index);
     let result = if shuttle {
-        let blocked = execution.waits.with(|state| {
-            let running = state.graph.is_held(target);
-            if running {
-                state.graph.wait(me, target);
-            }
-            running
-        });
+        let (blocked, declared) = execution.waits.wait_for_thread(me, index);
         if blocked {
-            context::log_access(me, || {
+            execution.log_access(me, || {
                 (
                     AccessKind::Other,
                     format!("join {}: waits for it to finish", joined()),
@@ -236,18 +232,22 @@ pub(crate) fn join_thread<T>(
             });
         }
         // A join that closes a cycle of waits unwinds here, before shuttle would block.
-        execution.waits.unwind_if_deadlocked(me);
+        if execution.waits.declared_now(declared) {
+            execution.waits.unwind_declared(me);
+        }
         dpor::announce(Access::Join(index));
         let result = join();
         dpor::settle();
-        execution.waits.with(|state| state.graph.stop_waiting(me));
+        let declared = execution.waits.joined(me);
         if result
             .as_ref()
             .is_err_and(|payload| payload.is::<DeadlockUnwind>())
         {
             panic::resume_unwind(Box::new(DeadlockUnwind));
         }
-        execution.waits.unwind_if_deadlocked(me);
+        if declared {
+            execution.waits.unwind_declared(me);
+        }
         result
     } else {
         execution.waits.block_on(me, target, |state| {
@@ -262,7 +262,7 @@ pub(crate) fn join_thread<T>(
         }
         result
     };
-    context::log_access(me, || (AccessKind::Other, format!("join {}", joined())));
+    execution.log_access(me, || (AccessKind::Other, format!("join {}", joined())));
     result
 }
 

@@ -72,26 +72,35 @@ pub(crate) fn execute_in_shuttle(
 /// deadlock, a failure a thread stated, a spawned thread's panic, then the body's own
 /// `body_panic`), else the accounting of its cells.
 fn ended(execution: &Execution, body_panic: Option<String>) -> Result<Ended, LedgerError> {
-    // A deadlock unwound the stuck threads: it is the failure, not their unwinding.
-    let failed = if let Some(deadlock) = execution.declared_deadlock() {
-        Some(Failed {
-            cycle: deadlock.cycle.clone(),
-            ..Failed::new(Kind::Deadlock, format!("deadlock: {deadlock}"))
-        })
-    } else if let Some(stated) = execution.stated_failure() {
-        Some(Failed::new(stated.kind, stated.in_words()))
-    } else {
-        // A spawned thread's panic comes first: the body's is often its `join().unwrap()`.
-        execution
-            .first_thread_panic()
-            .and_then(|panic| panic.message)
-            .or(body_panic)
-            .map(|message| Failed::new(Kind::Panic, message))
-    };
-    match failed {
+    match failure(execution, body_panic) {
         Some(failed) => Ok(Ended::Failed(with_lost_updates(failed, execution))),
         None => execution.settle().map(Ended::Settled),
     }
+}
+
+/// The first failure `execution`, whose threads have all ended, shows, as [`ended`] tells it,
+/// before its lost updates are counted.
+fn failure(execution: &Execution, body_panic: Option<String>) -> Option<Failed> {
+    // A deadlock unwound the stuck threads: it is the failure, not their unwinding.
+    if let Some(deadlock) = execution.declared_deadlock() {
+        return Some(Failed {
+            cycle: deadlock.cycle.clone(),
+            ..Failed::new(Kind::Deadlock, format!("deadlock: {deadlock}"))
+        });
+    }
+    // The common execution: no thread panicked or stated a failure.
+    if !execution.failure_recorded() {
+        return body_panic.map(|message| Failed::new(Kind::Panic, message));
+    }
+    if let Some(stated) = execution.stated_failure() {
+        return Some(Failed::new(stated.kind, stated.in_words()));
+    }
+    // A spawned thread's panic comes first: the body's is often its `join().unwrap()`.
+    execution
+        .first_thread_panic()
+        .and_then(|panic| panic.message)
+        .or(body_panic)
+        .map(|message| Failed::new(Kind::Panic, message))
 }
 
 /// The failure of `execution`, whose threads have all ended, if it failed: for the CLI's
@@ -99,10 +108,7 @@ fn ended(execution: &Execution, body_panic: Option<String>) -> Result<Ended, Led
 /// ledger is their own.
 #[cfg(feature = "runner")]
 pub(crate) fn failure_of(execution: &Execution) -> Option<Failed> {
-    match ended(execution, None) {
-        Ok(Ended::Failed(failed)) => Some(failed),
-        _ => None,
-    }
+    failure(execution, None).map(|failed| with_lost_updates(failed, execution))
 }
 
 /// A body on the primitive API run as executions under shuttle: what the controlled bodies of

@@ -12,7 +12,7 @@ use crate::platform::shuttle::{ShuttlePlatform, ShuttlePoint, StepLog};
 use crate::scenario::{SchedulerKind, ShuttleSettings};
 use crate::schedule::dpor;
 use crate::schedule::record::{Recorder, Recordings};
-use crate::sync::context::{Backend, Execution};
+use crate::sync::context::Execution;
 use crate::tally::Tally;
 use crate::workload::Workload;
 
@@ -356,15 +356,8 @@ pub fn run_workload_once<W: Workload>(
     log: Option<&StepLog>,
     context: EventContext<'_>,
 ) -> Result<Outcome, LedgerError> {
-    let execution = Execution::new(
-        Backend::Shuttle,
-        Arc::from(context.scenario),
-        context.run,
-        0,
-        None,
-        None,
-    );
-    let _entered = crate::sync::context::enter(Arc::clone(&execution), None);
+    let execution = Execution::under_shuttle(context.scenario, context.run, 0, None);
+    let entered = crate::sync::context::enter(Arc::clone(&execution), None);
     let Ok(state) = workload.new_state(&ShuttlePlatform);
     let state = Arc::new(state);
     let handles: Vec<_> = (0..workload.thread_count())
@@ -381,8 +374,11 @@ pub fn run_workload_once<W: Workload>(
         // an exploring scheduler by contend::thread, as a check's is.
         let _ = handle.join();
     }
-    match super::body::failure_of(&execution) {
+    let outcome = match super::body::failure_of(&execution) {
         Some(failed) => Ok(failed.into()),
         None => workload.settle(&*state, context).map(Outcome::Settled),
-    }
+    };
+    drop(entered);
+    Execution::recycle(execution);
+    outcome
 }

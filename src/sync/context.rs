@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -173,11 +173,12 @@ pub(crate) struct Execution {
     numbers: [AtomicUsize; OBJECT_KINDS],
     /// The wait-for graph and, on real threads, every blocking wait.
     pub(crate) waits: Waits,
-    /// Under shuttle, the task parked until every thread has finished.
-    parked: Mutex<Option<shuttle::thread::Thread>>,
     cells: Mutex<Vec<Arc<CellState>>>,
     first_panic: Mutex<Option<ThreadPanic>>,
     stated_failure: Mutex<Option<StatedFailure>>,
+    /// Whether a thread panicked or stated a failure: an execution that ends without either
+    /// is not asked for them.
+    failure_recorded: AtomicBool,
     pub(crate) log: Option<Arc<AccessLog>>,
 }
 
@@ -239,12 +240,107 @@ impl Execution {
             next_thread: AtomicUsize::new(1),
             numbers: Default::default(),
             waits: Waits::default(),
-            parked: Mutex::new(None),
             cells: Mutex::new(Vec::new()),
             first_panic: Mutex::new(None),
             stated_failure: Mutex::new(None),
+            failure_recorded: AtomicBool::new(false),
             log,
         })
+    }
+
+    /// A new execution under shuttle of check `check`, as [`Execution::new`]: the one this thread
+    /// ran last, given back with [`Execution::recycle`], so that an execution costs no
+    /// allocation.
+    pub(crate) fn under_shuttle(
+        check: &str,
+        run: u64,
+        seed: u64,
+        log: Option<Arc<AccessLog>>,
+    ) -> Arc<Execution> {
+        if let Some(mut spare) = SPARE.take()
+            && let Some(execution) = Arc::get_mut(&mut spare)
+        {
+            if *execution.check != *check {
+                execution.check = Arc::from(check);
+            }
+            execution.run = run;
+            execution.seed = seed;
+            execution.log = log;
+            return spare;
+        }
+        Execution::new(Backend::Shuttle, Arc::from(check), run, seed, None, log)
+    }
+
+    /// Gives an ended execution under shuttle back to this thread, for the next
+    /// [`Execution::under_shuttle`] to reuse: emptied now (its cells and log let go), unless
+    /// something still holds it (a task of a failed execution may), which leaves it alone.
+    pub(crate) fn recycle(mut execution: Arc<Execution>) {
+        if let Some(ended) = Arc::get_mut(&mut execution) {
+            ended.empty();
+            SPARE.set(Some(execution));
+        }
+    }
+
+    /// Empties this ended execution, as [`Execution::new`] makes one under shuttle, keeping
+    /// its name and the room of its lists.
+    fn empty(&mut self) {
+        // Every field is named, so that a field added later must be emptied here too.
+        let Execution {
+            backend,
+            check: _,
+            run,
+            seed,
+            jitter,
+            next_thread,
+            numbers,
+            waits,
+            cells,
+            first_panic,
+            stated_failure,
+            failure_recorded,
+            log,
+        } = self;
+        *backend = Backend::Shuttle;
+        *run = 0;
+        *seed = 0;
+        *jitter = None;
+        *next_thread.get_mut() = 1;
+        for number in numbers {
+            *number.get_mut() = 0;
+        }
+        waits.renew();
+        cells
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        *first_panic
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        *stated_failure
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        *failure_recorded.get_mut() = false;
+        *log = None;
+    }
+
+    /// Whether the execution keeps a log of its accesses.
+    #[inline]
+    pub(crate) fn keeps_log(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// Logs an access of thread `thread`, if the execution keeps a log; `describe` runs only
+    /// then. As [`log_access`], with the execution in hand.
+    #[inline]
+    pub(crate) fn log_access(
+        &self,
+        thread: usize,
+        describe: impl FnOnce() -> (AccessKind, String),
+    ) {
+        if let Some(log) = &self.log {
+            let (kind, text) = describe();
+            log.push(thread, kind, text);
+        }
     }
 
     /// The next number of an object of `kind`, from 1.
@@ -273,27 +369,29 @@ impl Execution {
     /// Thread `index`, started with [`Execution::thread_started`], has finished (or could not
     /// start).
     pub(crate) fn thread_exited(&self, index: usize) {
-        let release = |state: &mut crate::sync::waits::WaitState| {
-            state.graph.release(index, Resource::Thread(index));
-            state.graph.release(index, Resource::AllThreads);
-        };
         match self.backend {
-            // Under shuttle no thread waits on the condition variable (a waiting task is parked
-            // in shuttle), so there is no one to wake: waking costs a system call.
-            Backend::Shuttle => self.waits.with(release),
-            Backend::Threads => self.waits.update(release),
-        }
-        // A task unwinding (a panic, or shuttle tearing a failed execution down) must not
-        // reach a scheduling point; the execution fails anyway.
-        if self.backend == Backend::Shuttle && !std::thread::panicking() {
-            // An end that leaves every other thread stuck (the signal it took was the one the
-            // others waited for, say) declares the deadlock and wakes them to unwind.
-            self.waits.declare_if_stuck(index, Some(true));
-            // Taken out first: unparking is a scheduling point, at which the lock must be free.
-            let parked = lock(&self.parked).take();
-            if let Some(parked) = parked {
-                parked.unpark();
+            Backend::Shuttle => {
+                // A task unwinding (a panic, or shuttle tearing a failed execution down) must
+                // not reach a scheduling point; the execution fails anyway.
+                let check = !std::thread::panicking();
+                // Under shuttle no thread waits on the condition variable (a waiting task is
+                // parked in shuttle), so there is no one to wake: waking costs a system call.
+                // An end that leaves every other thread stuck (the signal it took was the one
+                // the others waited for, say) declares the deadlock and wakes them to unwind.
+                // The task parked in `wait_for_threads` is taken out in the same look, and
+                // woken once the lock is free: unparking is a scheduling point.
+                let (declared, parked) = self.waits.thread_ended(index, check);
+                if check {
+                    self.waits.declared_now(declared);
+                    if let Some(parked) = parked {
+                        parked.unpark();
+                    }
+                }
             }
+            Backend::Threads => self.waits.update(|state| {
+                state.graph.release(index, Resource::Thread(index));
+                state.graph.release(index, Resource::AllThreads);
+            }),
         }
     }
 
@@ -311,18 +409,18 @@ impl Execution {
                 // unwind, a bounded number of times, before this thread just waits.
                 let mut wakes = 0;
                 loop {
-                    *lock(&self.parked) = Some(shuttle::thread::current());
                     let waiting = self.waits.with(|state| {
                         let waiting = running(state);
                         if waiting {
+                            state.parked = Some(shuttle::thread::current());
                             state.graph.wait(me, Resource::AllThreads);
                         } else {
+                            state.parked = None;
                             state.graph.stop_waiting(me);
                         }
                         waiting
                     });
                     if !waiting {
-                        lock(&self.parked).take();
                         return;
                     }
                     // If every thread left is stuck, this declares the deadlock and wakes them
@@ -358,6 +456,13 @@ impl Execution {
     /// Records that spawned thread `thread` panicked, unless one did before.
     pub(crate) fn record_thread_panic(&self, thread: String, message: Option<String>) {
         lock(&self.first_panic).get_or_insert(ThreadPanic { thread, message });
+        self.failure_recorded.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a thread of this execution panicked or stated a failure (see
+    /// [`Execution::first_thread_panic`], [`Execution::stated_failure`]).
+    pub(crate) fn failure_recorded(&self) -> bool {
+        self.failure_recorded.load(Ordering::SeqCst)
     }
 
     /// The first spawned thread that panicked, if one did.
@@ -516,6 +621,8 @@ struct ActiveThread {
 
 thread_local! {
     static ACTIVE: RefCell<Option<ActiveThread>> = const { RefCell::new(None) };
+    /// Under shuttle, the execution this thread ran last, kept for the next one to reuse.
+    static SPARE: RefCell<Option<Arc<Execution>>> = const { RefCell::new(None) };
 }
 
 /// While alive, the current thread runs in an execution; dropping it restores what was there
@@ -545,6 +652,27 @@ impl Drop for Entered {
 /// not have unwound.
 pub(crate) fn clear() {
     ACTIVE.set(None);
+}
+
+/// As [`before_operation`], with the execution running on this thread, in one look-up.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub(crate) fn operation() -> (usize, Arc<Execution>) {
+    ACTIVE.with_borrow_mut(|active| {
+        let active = active
+            .as_mut()
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
+        let index = match &mut active.os {
+            Some(os) => {
+                os.open_children_gate();
+                os.index
+            }
+            None => usize::from(shuttle::current::me()),
+        };
+        (index, Arc::clone(&active.execution))
+    })
 }
 
 /// The execution running on this thread.
@@ -710,6 +838,7 @@ pub(crate) fn record_stated_failure(kind: crate::failure::Kind, message: &str) {
             thread: thread_name(thread),
             message: message.to_string(),
         });
+        execution.failure_recorded.store(true, Ordering::SeqCst);
     }
 }
 
@@ -732,6 +861,51 @@ pub(crate) fn log_access(thread: usize, describe: impl FnOnce() -> (AccessKind, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An execution under shuttle reuses the one before on its thread, and starts as a new one
+    /// would: numbering its threads and objects from 1 again, with no failure, wait or hold of
+    /// the one before.
+    #[test]
+    fn a_reused_execution_starts_as_a_new_one() {
+        let first = Execution::under_shuttle("first", 0, 7, None);
+        let address = Arc::as_ptr(&first);
+        assert_eq!(first.thread_started(), 1);
+        assert_eq!(first.number(ObjectKind::Mutex), 1);
+        first.record_thread_panic("Thread-1".to_string(), Some("it broke".to_string()));
+        first
+            .waits
+            .with(|state| state.graph.wait(0, Resource::Thread(1)));
+        Execution::recycle(first);
+
+        let second = Execution::under_shuttle("second", 1, 8, None);
+        assert_eq!(Arc::as_ptr(&second), address, "the execution is reused");
+        assert_eq!((&*second.check, second.run, second.seed), ("second", 1, 8));
+        assert_eq!(second.thread_started(), 1);
+        assert_eq!(second.number(ObjectKind::Mutex), 1);
+        assert!(!second.failure_recorded());
+        assert!(second.first_thread_panic().is_none());
+        assert!(second.declared_deadlock().is_none());
+        second.waits.with(|state| {
+            assert!(state.graph.nobody_waits());
+            assert!(
+                state.graph.is_held(Resource::Thread(1)),
+                "only its own thread runs"
+            );
+            state.graph.release(1, Resource::Thread(1));
+            assert!(!state.graph.is_held(Resource::Thread(1)));
+        });
+    }
+
+    /// An execution something still holds (a task of a failed execution, say) is not reused.
+    #[test]
+    fn an_execution_still_held_is_not_reused() {
+        let first = Execution::under_shuttle("held", 0, 0, None);
+        let held = Arc::clone(&first);
+        Execution::recycle(first);
+        let second = Execution::under_shuttle("held", 1, 0, None);
+        assert!(!Arc::ptr_eq(&held, &second));
+        assert_eq!(held.run, 0);
+    }
 
     /// A scenario's `jitter` on the threads engine (none, or its own noise) reached a plugin
     /// workload's threads only as the default noise, whatever the scenario said.

@@ -140,7 +140,7 @@ impl WaitGraph {
     }
 
     /// What `thread` waits for, if it waits.
-    fn waiting_for(&self, thread: usize) -> Option<Resource> {
+    pub(crate) fn waiting_for(&self, thread: usize) -> Option<Resource> {
         self.wait_with_mode(thread).map(|(resource, _)| resource)
     }
 
@@ -164,6 +164,20 @@ impl WaitGraph {
             Ok(place) => self.waiting[place] = (thread, resource, mode),
             Err(place) => self.waiting.insert(place, (thread, resource, mode)),
         }
+    }
+
+    /// Whether no thread waits for anything.
+    #[inline]
+    pub(crate) fn nobody_waits(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Forgets every hold, wait and name, keeping the room of its lists: the graph of a new
+    /// execution.
+    pub(crate) fn clear(&mut self) {
+        self.holders.clear();
+        self.waiting.clear();
+        self.names.clear();
     }
 
     /// `thread` waits no more.

@@ -28,6 +28,17 @@ pub const DEFAULT_DEADLOCK_TIMEOUT: Duration = Duration::from_secs(3);
 /// of a declared deadlock (yielding in between) before it just waits for the threads to end.
 pub(crate) const MAX_WAKES: u32 = 1_000;
 
+/// Whether a wait declared the execution deadlocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Declared {
+    /// It is not deadlocked.
+    No,
+    /// It was declared deadlocked before.
+    Before,
+    /// This wait declared it deadlocked.
+    Now,
+}
+
 /// What the blocking primitives share, under the execution's one lock.
 #[derive(Debug, Default)]
 pub(crate) struct WaitState {
@@ -45,6 +56,8 @@ pub(crate) struct WaitState {
     condvar_waits: Vec<CondvarWait>,
     /// Under shuttle: each condition variable's next `notify_one` epoch.
     epochs: BTreeMap<usize, u64>,
+    /// Under shuttle: the task parked until every thread has finished.
+    pub(crate) parked: Option<shuttle::thread::Thread>,
 }
 
 /// Under shuttle, a thread waiting in a condition variable, followed as shuttle follows it: a
@@ -83,6 +96,29 @@ impl CondvarWait {
 }
 
 impl WaitState {
+    /// Forgets everything, keeping the room of its lists.
+    fn renew(&mut self) {
+        // Every field is named, so that a field added later must be renewed here too.
+        let WaitState {
+            graph,
+            deadlock,
+            condvar_waiters,
+            next_ticket,
+            barriers,
+            condvar_waits,
+            epochs,
+            parked,
+        } = self;
+        graph.clear();
+        *deadlock = None;
+        condvar_waiters.clear();
+        *next_ticket = 0;
+        barriers.clear();
+        condvar_waits.clear();
+        epochs.clear();
+        *parked = None;
+    }
+
     /// Under shuttle: `thread` waits in condition variable `condvar` (shuttle's `inner`),
     /// having given up `lock`.
     pub(crate) fn condvar_wait(
@@ -176,6 +212,72 @@ impl WaitState {
         }
     }
 
+    /// Under shuttle, as `thread` is about to block (its wait recorded in the graph; `blocks`
+    /// says whether it blocks when the graph cannot tell): declares the execution deadlocked if
+    /// the wait closes a cycle of waits or leaves every thread stuck. What follows a declaration
+    /// (waking condition-variable waiters) is left to [`Waits::declared_now`], once the lock is
+    /// released.
+    pub(crate) fn declare_if_stuck(&mut self, thread: usize, blocks: Option<bool>) -> Declared {
+        if self.deadlock.is_some() {
+            return Declared::Before;
+        }
+        // No thread waits: `thread` is on no cycle and, unless it blocks, not stuck; if it
+        // blocks, the body's thread (which does not wait) can still go on, unless `thread` is
+        // the body's thread. The common case, decided without looking further.
+        if self.graph.nobody_waits() && (blocks != Some(true) || thread != 0) {
+            return Declared::No;
+        }
+        self.declare_slowly(thread, blocks)
+    }
+
+    /// [`WaitState::declare_if_stuck`] once some thread waits.
+    #[inline(never)]
+    fn declare_slowly(&mut self, thread: usize, blocks: Option<bool>) -> Declared {
+        if self.clearly_not_stuck(thread, blocks) {
+            return Declared::No;
+        }
+        let deadlock = if self.graph.blocking_cycle_from(thread).is_some() {
+            self.graph.certain_deadlock()
+        } else if self.all_stuck(thread, blocks) {
+            let mut deadlock = self.graph.certain_deadlock();
+            deadlock.cycle = deadlock.cycle.or_else(|| self.graph.any_cycle());
+            deadlock
+        } else {
+            return Declared::No;
+        };
+        self.deadlock = Some(deadlock);
+        Declared::Now
+    }
+
+    /// Whether `thread`, about to block as [`WaitState::declare_if_stuck`] says, is on no cycle
+    /// of waits and leaves a thread able to go on, in the two common cases told at a glance: a
+    /// thread that waits for nothing (one ending, say) while the body's thread is not stuck, and
+    /// a join of a running thread that waits for nothing. False when it takes a closer look.
+    fn clearly_not_stuck(&self, thread: usize, blocks: Option<bool>) -> bool {
+        match self.graph.waiting_for(thread) {
+            // On no cycle: it waits for nothing. Unless it blocks, it is not stuck; if it does,
+            // the body's thread, when it is another one and not stuck, can go on.
+            None => blocks != Some(true) || (thread != 0 && !self.is_stuck(0)),
+            // The joined thread holds its own end while it runs; waiting for nothing, it is on
+            // no cycle and can go on.
+            Some(Resource::Thread(joined)) => {
+                blocks.is_none()
+                    && joined != thread
+                    && self.graph.is_held(Resource::Thread(joined))
+                    && self.graph.waiting_for(joined).is_none()
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Whether `thread`'s recorded wait can never end as things stand (false if it waits for
+    /// nothing, or contend cannot tell).
+    fn is_stuck(&self, thread: usize) -> bool {
+        self.graph
+            .wait_with_mode(thread)
+            .is_some_and(|(resource, mode)| self.stuck(thread, resource, mode) == Some(true))
+    }
+
     /// Under shuttle, as `thread` is about to block (`blocks`, if contend cannot tell from its
     /// recorded wait): whether every thread of the execution is then stuck, so that nothing
     /// can wake any of them.
@@ -219,6 +321,22 @@ impl Waits {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Forgets everything, as a new execution's: see [`Execution::under_shuttle`].
+    ///
+    /// [`Execution::under_shuttle`]: crate::sync::context::Execution::under_shuttle
+    pub(crate) fn renew(&mut self) {
+        let Waits {
+            state,
+            changed: _,
+            timeout_nanos,
+        } = self;
+        state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .renew();
+        *timeout_nanos.get_mut() = DEFAULT_DEADLOCK_TIMEOUT.as_nanos() as u64;
     }
 
     /// Sets the deadlock timeout on real threads.
@@ -273,9 +391,75 @@ impl Waits {
     /// As [`Waits::unwind_if_deadlocked`], for a wait whose blocking contend cannot tell from
     /// the graph: `blocks` says whether `thread` is about to block.
     pub(crate) fn unwind_if_stuck(&self, thread: usize, blocks: Option<bool>) {
-        if !self.declare_if_stuck(thread, blocks) {
-            return;
+        if self.declare_if_stuck(thread, blocks) {
+            self.unwind_declared(thread);
         }
+    }
+
+    /// Under shuttle, as `thread` is about to block (its wait recorded in the graph; `blocks`
+    /// says whether it blocks when the graph cannot tell): declares the execution deadlocked if
+    /// the wait closes a cycle of waits or leaves every thread stuck, and wakes the threads
+    /// waiting in condition variables, so that they unwind. True if the execution is declared
+    /// deadlocked, by this wait or before.
+    pub(crate) fn declare_if_stuck(&self, thread: usize, blocks: Option<bool>) -> bool {
+        let declared = self.lock().declare_if_stuck(thread, blocks);
+        self.declared_now(declared)
+    }
+
+    /// Whether the execution is declared deadlocked after [`WaitState::declare_if_stuck`] said
+    /// `declared`, the execution's lock released: a deadlock declared just now is told to an
+    /// exploring scheduler, and the threads waiting in condition variables are woken to unwind.
+    pub(crate) fn declared_now(&self, declared: Declared) -> bool {
+        match declared {
+            Declared::No => false,
+            Declared::Before => true,
+            Declared::Now => self.after_declaring(),
+        }
+    }
+
+    /// What follows a deadlock declared just now, out of line: the common execution declares
+    /// none.
+    #[cold]
+    #[inline(never)]
+    fn after_declaring(&self) -> bool {
+        dpor::declare_deadlock();
+        self.wake_condvar_waiters();
+        true
+    }
+
+    /// Under shuttle, as `thread` joins thread `target` (a join of a finished thread waits for
+    /// nothing): records the wait if `target` still runs and, in the same look at the state,
+    /// declares the execution deadlocked if that leaves `thread` stuck, as
+    /// [`Waits::declare_if_stuck`]. Says whether `thread` waits, and whether the execution is
+    /// declared deadlocked (the caller then unwinds, with [`Waits::unwind_declared`]).
+    pub(crate) fn wait_for_thread(&self, thread: usize, target: usize) -> (bool, Declared) {
+        let target = Resource::Thread(target);
+        let mut state = self.lock();
+        let running = state.graph.is_held(target);
+        if running {
+            state.graph.wait(thread, target);
+        }
+        (running, state.declare_if_stuck(thread, None))
+    }
+
+    /// Under shuttle, once `thread`'s join has returned: it waits no more. True if the
+    /// execution was declared deadlocked meanwhile (the caller then unwinds, with
+    /// [`Waits::unwind_declared`]).
+    pub(crate) fn joined(&self, thread: usize) -> bool {
+        let mut state = self.lock();
+        state.graph.stop_waiting(thread);
+        state.deadlock.is_some()
+    }
+
+    /// Under shuttle, as [`Waits::unwind_if_stuck`] once the deadlock is declared: `thread`
+    /// stops waiting and unwinds.
+    ///
+    /// # Panics
+    ///
+    /// With a [`DeadlockUnwind`] payload (no panic message), always.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unwind_declared(&self, thread: usize) -> ! {
         self.lock().graph.stop_waiting(thread);
         context::log_access(thread, || {
             (
@@ -286,30 +470,27 @@ impl Waits {
         std::panic::resume_unwind(Box::new(DeadlockUnwind));
     }
 
-    /// Under shuttle, as `thread` is about to block (its wait recorded in the graph; `blocks`
-    /// says whether it blocks when the graph cannot tell): declares the execution deadlocked if
-    /// the wait closes a cycle of waits or leaves every thread stuck, and wakes the threads
-    /// waiting in condition variables, so that they unwind. True if the execution is declared
-    /// deadlocked, by this wait or before.
-    pub(crate) fn declare_if_stuck(&self, thread: usize, blocks: Option<bool>) -> bool {
+    /// Under shuttle, as thread `index` ends: it gives up its own end and its share of every
+    /// thread's, and, in the same look at the state, an end that leaves every other thread
+    /// stuck (the signal it took was the one the others waited for, say) declares the
+    /// deadlock, as [`Waits::declare_if_stuck`], and the task parked until every thread has
+    /// finished is taken out, to be woken; `check` false (a thread unwinding) skips both.
+    pub(crate) fn thread_ended(
+        &self,
+        index: usize,
+        check: bool,
+    ) -> (Declared, Option<shuttle::thread::Thread>) {
         let mut state = self.lock();
-        if state.deadlock.is_some() {
-            return true;
-        }
-        let deadlock = if state.graph.blocking_cycle_from(thread).is_some() {
-            state.graph.certain_deadlock()
-        } else if state.all_stuck(thread, blocks) {
-            let mut deadlock = state.graph.certain_deadlock();
-            deadlock.cycle = deadlock.cycle.or_else(|| state.graph.any_cycle());
-            deadlock
+        state.graph.release(index, Resource::Thread(index));
+        state.graph.release(index, Resource::AllThreads);
+        if check {
+            (
+                state.declare_if_stuck(index, Some(true)),
+                state.parked.take(),
+            )
         } else {
-            return false;
-        };
-        state.deadlock = Some(deadlock);
-        drop(state);
-        dpor::declare_deadlock();
-        self.wake_condvar_waiters();
-        true
+            (Declared::No, None)
+        }
     }
 
     /// Under shuttle, once the execution is declared deadlocked: wakes every thread waiting in

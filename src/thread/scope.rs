@@ -134,8 +134,7 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let execution = context::execution();
-        let (index, exit) = start(&execution, None);
+        let (index, exit) = start(context::execution(), None);
         self.spawned
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
