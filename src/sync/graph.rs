@@ -139,6 +139,23 @@ impl WaitGraph {
         }
     }
 
+    /// On real threads, where a mutex's holds are recorded only by the threads that wait for
+    /// it (see [`crate::sync::held`]): `holder` holds mutex `resource`, as its holder word
+    /// said just now, in place of the holder recorded before.
+    pub(crate) fn set_lock_holder(&mut self, resource: Resource, holder: Option<usize>) {
+        self.holders.retain(|&(r, _, _)| r != resource);
+        if let Some(holder) = holder {
+            self.holders.push((resource, holder, Mode::Exclusive));
+        }
+    }
+
+    /// On real threads: forgets the mutex holds recorded of `thread` (it is about to wait, and
+    /// may have let them go since they were recorded).
+    pub(crate) fn forget_lock_holds_of(&mut self, thread: usize) {
+        self.holders
+            .retain(|&(r, t, _)| t != thread || !matches!(r, Resource::Mutex(_)));
+    }
+
     /// What `thread` waits for, if it waits.
     fn waiting_for(&self, thread: usize) -> Option<Resource> {
         self.wait_with_mode(thread).map(|(resource, _)| resource)
