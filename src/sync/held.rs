@@ -202,3 +202,81 @@ impl<T> DerefMut for HeldGuard<'_, T> {
         &mut self.guard
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::deadlock::DeadlockUnwind;
+    use crate::sync::graph::Mode;
+
+    const MUTEX: Resource = Resource::Mutex(1);
+
+    /// What the graph records of the mutex: its holders, and what thread 2 waits for.
+    fn recorded(waits: &Waits) -> (Vec<usize>, Option<(Resource, Mode)>) {
+        waits.with(|state| (state.graph.holders(MUTEX), state.graph.wait_with_mode(2)))
+    }
+
+    #[test]
+    fn a_free_lock_is_taken_and_let_go_without_the_wait_for_graph() {
+        let waits = Waits::default();
+        let lock = HeldLock::new(5);
+        let guard = lock.take(1, &waits, MUTEX).expect("not poisoned");
+        assert_eq!(*guard, 5);
+        assert!(matches!(lock.try_take(2), Err(TryLockError::WouldBlock)));
+        assert_eq!(recorded(&waits), (vec![], None));
+        drop(guard);
+        assert!(lock.try_take(2).is_ok(), "let go, it is free again");
+        assert_eq!(recorded(&waits), (vec![], None));
+    }
+
+    #[test]
+    fn a_wait_longer_than_a_slice_records_the_holder_and_leaves_the_graph_once_it_takes_the_lock() {
+        let waits = Waits::default();
+        let lock = HeldLock::new(0);
+        let guard = lock.take(1, &waits, MUTEX).expect("not poisoned");
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| *lock.take(2, &waits, MUTEX).expect("not poisoned") += 1);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while recorded(&waits) != (vec![1], Some((MUTEX, Mode::Exclusive))) {
+                assert!(Instant::now() < deadline, "{:?}", recorded(&waits));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(guard);
+            waiter
+                .join()
+                .expect("the waiter takes the lock once it is let go");
+        });
+        assert_eq!(recorded(&waits).1, None, "the waiter waits no more");
+        assert_eq!(lock.into_inner().expect("not poisoned"), 1);
+    }
+
+    #[test]
+    fn a_wait_longer_than_the_deadlock_timeout_declares_the_deadlock_and_unwinds() {
+        let waits = Waits::default();
+        waits.set_timeout(Duration::from_millis(30));
+        let lock = HeldLock::new(());
+        let _held = lock.take(1, &waits, MUTEX).expect("not poisoned");
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| drop(lock.take(2, &waits, MUTEX)));
+            let payload = waiter.join().expect_err("the waiter unwinds");
+            assert!(payload.is::<DeadlockUnwind>());
+        });
+        let deadlock = waits.declared().expect("declared");
+        assert_eq!(deadlock.timed_out, Some(Duration::from_millis(30)));
+        assert_eq!(recorded(&waits).1, None, "the unwound thread waits no more");
+    }
+
+    #[test]
+    fn a_holder_that_panics_poisons_the_lock_as_std_does() {
+        let waits = Waits::default();
+        let lock = HeldLock::new(0);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = lock.take(1, &waits, MUTEX);
+            std::panic::resume_unwind(Box::new("the holder panics"));
+        }));
+        assert!(panicked.is_err());
+        assert!(lock.take(2, &waits, MUTEX).is_err(), "poisoned");
+        assert!(matches!(lock.try_take(2), Err(TryLockError::Poisoned(_))));
+        assert!(lock.into_inner().is_err());
+    }
+}
