@@ -22,9 +22,6 @@ use crate::sync::waits::Waits;
 
 /// No thread, in the holder word.
 const FREE: usize = 0;
-/// Turns of a spin, each looking at the lock, before a thread that finds it held sleeps: as
-/// std's lock spins.
-const SPINS: u32 = 100;
 /// How long a thread sleeps in the lock before its wait joins the wait-for graph: far longer
 /// than a critical section, far shorter than a deadlock timeout.
 const FIRST_SLICE: Duration = Duration::from_millis(2);
@@ -124,14 +121,6 @@ impl<T> HeldLock<T> {
         waits: &Waits,
         resource: Resource,
     ) -> parking_lot::MutexGuard<'_, T> {
-        for _ in 0..SPINS {
-            std::hint::spin_loop();
-            if !self.lock.is_locked()
-                && let Some(guard) = self.lock.try_lock()
-            {
-                return guard;
-            }
-        }
         let started = Instant::now();
         if let Some(guard) = self.lock.try_lock_for(FIRST_SLICE) {
             return guard;

@@ -133,13 +133,33 @@ impl<T> Mutex<T> {
     ///
     /// With no message, when the execution deadlocks while this thread waits, or this wait
     /// closes a cycle of waits: the check reports the deadlock.
+    #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        if let Kind::Threads(held) = &self.inner {
+            return self.lock_on_threads(held);
+        }
         let thread = context::before_access();
         let result = self.acquire(thread);
         context::log_access(thread, || {
             (AccessKind::Other, format!("lock {}", self.label))
         });
         result
+    }
+
+    /// [`Mutex::lock`] on real threads, inlined into the caller: one look-up of the thread
+    /// (which injects its jitter), the lock, and the log only if the execution keeps one.
+    #[inline(always)]
+    fn lock_on_threads<'a>(&'a self, held: &'a HeldLock<T>) -> LockResult<MutexGuard<'a, T>> {
+        let thread = context::before_access();
+        let result = held.take(thread, &self.execution.waits, self.resource());
+        if let Some(log) = &self.execution.log {
+            log.push(thread, AccessKind::Other, format!("lock {}", self.label));
+        }
+        map_lock(result, |inner| MutexGuard {
+            mutex: self,
+            thread,
+            inner: Some(GuardKind::Threads(inner)),
+        })
     }
 
     /// The mutex as an exploring scheduler names it.
@@ -263,7 +283,18 @@ impl<T: Default> Default for Mutex<T> {
 impl<T> MutexGuard<'_, T> {
     /// Gives the lock up: logs the unlock, releases it and updates the wait-for graph. Does
     /// nothing if it was given up already.
+    #[inline]
     pub(crate) fn give_up(&mut self) {
+        if let Some(GuardKind::Threads(_)) = &self.inner {
+            // On real threads the graph never heard of the hold: the lock alone lets go,
+            // after the unlock is logged, if the execution keeps a log.
+            if let Some(log) = &self.mutex.execution.log {
+                let text = format!("unlock {}", self.mutex.label);
+                log.push(self.thread, AccessKind::Other, text);
+            }
+            self.inner = None;
+            return;
+        }
         let Some(inner) = self.inner.take() else {
             return;
         };
@@ -281,8 +312,7 @@ impl<T> MutexGuard<'_, T> {
                 drop(guard);
                 dpor::settle();
             }
-            // The graph never heard of a hold on real threads: the lock alone lets go.
-            GuardKind::Threads(guard) => drop(guard),
+            GuardKind::Threads(_) => unreachable!("give_up lets go of a lock on real threads first"),
         }
     }
 }
@@ -316,6 +346,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.give_up();
     }
