@@ -151,15 +151,20 @@ impl<T> Mutex<T> {
     #[inline(always)]
     fn lock_on_threads<'a>(&'a self, held: &'a HeldLock<T>) -> LockResult<MutexGuard<'a, T>> {
         let thread = context::before_access();
-        let result = held.take(thread, &self.execution.waits, self.resource());
+        let (inner, poisoned) = held.take(thread, &self.execution.waits, self.resource());
         if let Some(log) = &self.execution.log {
             log.push(thread, AccessKind::Other, format!("lock {}", self.label));
         }
-        map_lock(result, |inner| MutexGuard {
+        let guard = MutexGuard {
             mutex: self,
             thread,
             inner: Some(GuardKind::Threads(inner)),
-        })
+        };
+        if poisoned {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
     }
 
     /// The mutex as an exploring scheduler names it.
@@ -208,9 +213,10 @@ impl<T> Mutex<T> {
                 waits.unwind_if_deadlocked(thread);
                 result
             }
-            Kind::Threads(held) => map_lock(held.take(thread, waits, resource), |inner| {
-                guard(GuardKind::Threads(inner))
-            }),
+            Kind::Threads(held) => match held.take(thread, waits, resource) {
+                (inner, false) => Ok(guard(GuardKind::Threads(inner))),
+                (inner, true) => Err(PoisonError::new(guard(GuardKind::Threads(inner)))),
+            },
         }
     }
 
@@ -312,7 +318,9 @@ impl<T> MutexGuard<'_, T> {
                 drop(guard);
                 dpor::settle();
             }
-            GuardKind::Threads(_) => unreachable!("give_up lets go of a lock on real threads first"),
+            GuardKind::Threads(_) => {
+                unreachable!("give_up lets go of a lock on real threads first")
+            }
         }
     }
 }
