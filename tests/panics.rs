@@ -26,6 +26,8 @@ impl Workload for Panicking {
         Ok(())
     }
 
+    fn reset<P: Platform>(&self, _state: &()) {}
+
     fn run_thread<P: Platform>(&self, _state: &(), thread: usize, point: &mut P::Point) {
         point.before_access();
         if thread == 1 {

@@ -1,18 +1,14 @@
-//! Real OS threads, started together behind a barrier, with jitter at every shared access: a
-//! workload runs on contend's own primitives ([`crate::sync`]) on their real-thread backend, as
-//! checks and plugin workloads do, so that its locks keep the execution's wait-for graph.
+//! Real OS threads, started together behind a barrier, with jitter at every shared access.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::body::failure_of;
 use super::panics::{describe_payload, mark_workload_thread};
 use super::{Engine, EngineError, Flow, Outcome, RunPlan, derive_seed};
 use crate::failure::Kind;
 use crate::ledger::EventContext;
 use crate::platform::os::{JitterPoint, OsPlatform};
 use crate::scenario::ThreadsSettings;
-use crate::sync::context::{self, Backend, Execution};
 use crate::tally::Tally;
 use crate::workload::Workload;
 
@@ -88,146 +84,85 @@ impl ThreadsEngine {
         runs: impl Iterator<Item = u64>,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
+        let threads = workload.thread_count();
+        // One state for every run: a large workload's write records are allocated (and
+        // page-faulted) once, not once per run.
+        let Ok(state) = workload.new_state(&OsPlatform);
         let scenario: Arc<str> = Arc::from(plan.scenario.as_str());
-        for run in runs {
+        for (index, run) in runs.enumerate() {
             if plan.out_of_time() {
                 tally.stop_for_time();
                 break;
             }
+            if index > 0 {
+                workload.reset(&state);
+            }
             let _label = crate::trace::label_execution(&scenario, run);
-            let outcome = self.execute_once(workload.as_ref(), plan, &scenario, run)?;
+            let start_line = self.settings.barrier.then(|| StartLine::new(threads));
+            let run_seed = derive_seed(plan.seed, run);
+            let panicked = std::thread::scope(|scope| -> Result<Option<String>, EngineError> {
+                let mut handles = Vec::with_capacity(threads);
+                for thread in 0..threads {
+                    let mut point = JitterPoint::new(
+                        self.settings.jitter.as_ref(),
+                        derive_seed(run_seed, thread as u64),
+                    );
+                    let (state, start_line) = (&state, start_line.as_ref());
+                    let scenario = &scenario;
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("Thread-{}", thread + 1))
+                        .spawn_scoped(scope, move || {
+                            mark_workload_thread();
+                            let _label = crate::trace::label_execution(scenario, run);
+                            if start_line.is_none_or(StartLine::wait) {
+                                workload.run_thread(state, thread, &mut point);
+                            }
+                        });
+                    match spawned {
+                        Ok(handle) => handles.push(handle),
+                        Err(error) => {
+                            if let Some(start_line) = start_line {
+                                start_line.cancel();
+                            }
+                            return Err(EngineError::Spawn(error));
+                        }
+                    }
+                }
+                workload.threads_started(run);
+                let mut panicked = None;
+                for (thread, handle) in handles.into_iter().enumerate() {
+                    if let Err(payload) = handle.join() {
+                        panicked.get_or_insert(format!(
+                            "Thread-{} panicked: {}",
+                            thread + 1,
+                            describe_payload(payload.as_ref())
+                        ));
+                    }
+                }
+                Ok(panicked)
+            })?;
+            let outcome = if let Some(message) = panicked {
+                Outcome::failed(Kind::Panic, message)
+            } else {
+                let context = EventContext {
+                    scenario: &plan.scenario,
+                    run,
+                };
+                let settlement =
+                    workload
+                        .settle(&state, context)
+                        .map_err(|source| EngineError::Ledger {
+                            scenario: plan.scenario.clone(),
+                            run,
+                            source,
+                        })?;
+                Outcome::Settled(settlement)
+            };
             if tally.record(run, outcome) == Flow::Stop {
                 break;
             }
         }
         Ok(())
-    }
-
-    /// Runs execution `run` of `workload` as an execution of [`crate::sync`] on real threads:
-    /// its state is made of contend's primitives inside the execution, each thread enters it
-    /// with the scenario's jitter, seeded from the run and the thread, injected by the
-    /// primitives before every access. A deadlock of the primitives fails the execution with
-    /// its cycle, as in a check.
-    fn execute_once<W: Workload>(
-        &self,
-        workload: &W,
-        plan: &RunPlan,
-        scenario: &Arc<str>,
-        run: u64,
-    ) -> Result<Outcome, EngineError> {
-        let run_seed = derive_seed(plan.seed, run);
-        let execution = Execution::new(
-            Backend::Threads,
-            Arc::clone(scenario),
-            run,
-            run_seed,
-            None,
-            None,
-        );
-        execution.waits.set_timeout(self.settings.deadlock_timeout);
-        // This thread makes the state and settles it, with no noise: no workload thread runs.
-        let _entered = context::enter(
-            Arc::clone(&execution),
-            Some(execution.os_thread_jittered(0, None, run_seed)),
-        );
-        let Ok(state) = workload.new_state(&OsPlatform);
-        let panicked = self.run_threads(workload, &state, &execution, scenario, run, run_seed)?;
-        Ok(if let Some(failed) = failure_of(&execution) {
-            failed.into()
-        } else if let Some(message) = panicked {
-            Outcome::failed(Kind::Panic, message)
-        } else {
-            let context = EventContext {
-                scenario: &plan.scenario,
-                run,
-            };
-            let settlement =
-                workload
-                    .settle(&state, context)
-                    .map_err(|source| EngineError::Ledger {
-                        scenario: plan.scenario.clone(),
-                        run,
-                        source,
-                    })?;
-            Outcome::Settled(settlement)
-        })
-    }
-
-    /// Starts the workload's threads (behind the start line if asked), each as thread `i + 1`
-    /// of `execution`, and joins them: the first panic, in words.
-    fn run_threads<W: Workload>(
-        &self,
-        workload: &W,
-        state: &W::State<OsPlatform>,
-        execution: &Arc<Execution>,
-        scenario: &Arc<str>,
-        run: u64,
-        run_seed: u64,
-    ) -> Result<Option<String>, EngineError> {
-        let threads = workload.thread_count();
-        let start_line = self.settings.barrier.then(|| StartLine::new(threads));
-        std::thread::scope(|scope| -> Result<Option<String>, EngineError> {
-            let mut handles = Vec::with_capacity(threads);
-            for thread in 0..threads {
-                let running = Running::start(execution);
-                let os = execution.os_thread_jittered(
-                    running.1,
-                    self.settings.jitter.as_ref(),
-                    derive_seed(run_seed, thread as u64),
-                );
-                // The primitives inject the noise; this point only draws and takes pauses.
-                let mut point = JitterPoint::new(None, derive_seed(run_seed, thread as u64));
-                let start_line = start_line.as_ref();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("Thread-{}", thread + 1))
-                    .spawn_scoped(scope, move || {
-                        let _running = running;
-                        mark_workload_thread();
-                        let _label = crate::trace::label_execution(scenario, run);
-                        let _entered = context::enter(Arc::clone(execution), Some(os));
-                        if start_line.is_none_or(StartLine::wait) {
-                            workload.run_thread(state, thread, &mut point);
-                        }
-                    });
-                match spawned {
-                    Ok(handle) => handles.push(handle),
-                    Err(error) => {
-                        if let Some(start_line) = start_line {
-                            start_line.cancel();
-                        }
-                        return Err(EngineError::Spawn(error));
-                    }
-                }
-            }
-            workload.threads_started(run);
-            let mut panicked = None;
-            for (thread, handle) in handles.into_iter().enumerate() {
-                if let Err(payload) = handle.join() {
-                    panicked.get_or_insert(format!(
-                        "Thread-{} panicked: {}",
-                        thread + 1,
-                        describe_payload(payload.as_ref())
-                    ));
-                }
-            }
-            Ok(panicked)
-        })
-    }
-}
-
-/// A workload thread counted as running in its execution's wait-for graph (a join or the end
-/// of the execution waits for it) until dropped: thread `.1` of execution `.0`.
-struct Running<'a>(&'a Execution, usize);
-
-impl<'a> Running<'a> {
-    fn start(execution: &'a Execution) -> Self {
-        Running(execution, execution.thread_started())
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        self.0.thread_exited(self.1);
     }
 }
 

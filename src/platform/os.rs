@@ -1,17 +1,14 @@
-//! The platform of real OS threads: contend's own primitives ([`crate::sync`]) on their
-//! real-thread backend, with seeded noise injected before every shared access; and that noise,
-//! [`Jitter`].
+//! Real OS primitives with jitter: noise is injected before every shared access.
 
 use std::convert::Infallible;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use super::{AccessPoint, Platform, SharedWord};
-use crate::sync::Mutex as SyncMutex;
-use crate::sync::atomic::AtomicU64 as SyncAtomicU64;
+use super::{AccessPoint, Lock, Platform, SharedWord};
 use serde::{Deserialize, Serialize};
 
 /// Noise injected on real threads before every access to shared state.
@@ -45,27 +42,23 @@ impl Default for Jitter {
     }
 }
 
-/// The platform of real OS threads: its words and locks are contend's own primitives, the ones
-/// checks and plugin workloads use on real threads, so a lock joins the execution's wait-for
-/// graph; they must be made inside an execution of [`crate::sync`] on real threads entered on
-/// the calling thread. The primitives inject the jitter of the thread that uses them, so the
-/// [`JitterPoint`]s the threads engine hands a workload carry none of their own.
+/// The platform of real OS threads.
 #[derive(Debug, Default)]
 pub struct OsPlatform;
 
 impl Platform for OsPlatform {
-    type Word = SyncAtomicU64;
-    type Lock = SyncMutex<()>;
+    type Word = AtomicU64;
+    type Lock = Mutex<()>;
     type Point = JitterPoint;
     type Store = Box<[AtomicU64]>;
     type Error = Infallible;
 
-    fn word(&self, initial: u64) -> Result<SyncAtomicU64, Infallible> {
-        Ok(SyncAtomicU64::new(initial))
+    fn word(&self, initial: u64) -> Result<AtomicU64, Infallible> {
+        Ok(AtomicU64::new(initial))
     }
 
-    fn lock(&self) -> Result<SyncMutex<()>, Infallible> {
-        Ok(SyncMutex::new(()))
+    fn lock(&self) -> Result<Mutex<()>, Infallible> {
+        Ok(Mutex::new(()))
     }
 
     fn store(&self, words: usize) -> Result<Box<[AtomicU64]>, Infallible> {
@@ -78,7 +71,6 @@ pub fn heap_store(words: usize) -> Box<[AtomicU64]> {
     (0..words).map(|_| AtomicU64::new(0)).collect()
 }
 
-/// A plain std word, not an access point: the counters of the async engine.
 impl SharedWord for AtomicU64 {
     fn load(&self) -> u64 {
         AtomicU64::load(self, Ordering::Acquire)
@@ -94,6 +86,15 @@ impl SharedWord for AtomicU64 {
 
     fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
         AtomicU64::compare_exchange(self, current, new, Ordering::AcqRel, Ordering::Acquire)
+    }
+}
+
+impl Lock for Mutex<()> {
+    type Guard<'a> = std::sync::MutexGuard<'a, ()>;
+
+    fn acquire(&self) -> Self::Guard<'_> {
+        // A poisoned lock only means another thread panicked; that panic is the failure to report.
+        self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

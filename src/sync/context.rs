@@ -373,25 +373,9 @@ impl Execution {
 
     /// The state of real thread `index` of this execution: its seeded jitter.
     pub(crate) fn os_thread(&self, index: usize) -> OsThread {
-        self.os_thread_jittered(
-            index,
-            self.jitter.as_ref(),
-            derive_seed(self.seed, index as u64),
-        )
-    }
-
-    /// The state of real thread `index` of this execution with `jitter` (none if `None`) before
-    /// every access, drawn from `jitter_seed`: how an engine that starts its own threads gives
-    /// each the noise its scenario asks for, seeded as that engine seeds it.
-    pub(crate) fn os_thread_jittered(
-        &self,
-        index: usize,
-        jitter: Option<&Jitter>,
-        jitter_seed: u64,
-    ) -> OsThread {
         OsThread {
             index,
-            point: JitterPoint::new(jitter, jitter_seed),
+            point: JitterPoint::new(self.jitter.as_ref(), derive_seed(self.seed, index as u64)),
             rng: SmallRng::seed_from_u64(derive_seed(self.seed ^ RANDOM_STREAM, index as u64)),
             children_gate: None,
         }

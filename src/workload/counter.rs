@@ -76,6 +76,13 @@ impl Workload for Counter {
         })
     }
 
+    fn reset<P: Platform>(&self, state: &CounterState<P>) {
+        state.ledger.reset();
+        if let Some(flag) = &state.flag {
+            flag.store(FREE);
+        }
+    }
+
     fn run_thread<P: Platform>(
         &self,
         state: &CounterState<P>,

@@ -20,6 +20,9 @@ pub trait Workload: Send + Sync + 'static {
     /// on the processes platform calls this in the same order and so finds the same state.
     fn new_state<P: Platform>(&self, platform: &P) -> Result<Self::State<P>, P::Error>;
 
+    /// Makes `state` ready for another execution, as if new (reusing its memory).
+    fn reset<P: Platform>(&self, state: &Self::State<P>);
+
     /// The body of thread `thread`; `point` is called before every shared access.
     fn run_thread<P: Platform>(&self, state: &Self::State<P>, thread: usize, point: &mut P::Point);
 
