@@ -147,8 +147,10 @@ impl Condvar {
                 woken(result)
             }
             (GuardKind::Threads(inner), None) => {
-                drop(inner);
                 let ticket = waits.update(|state| {
+                    // Let go under the execution's lock, so that no thread takes the mutex and
+                    // notifies before this wait's ticket is taken.
+                    drop(inner);
                     state.graph.release(thread, lock);
                     let ticket = state.next_ticket;
                     state.next_ticket += 1;
@@ -206,8 +208,9 @@ impl Condvar {
                 true
             }
             GuardKind::Threads(inner) => {
-                drop(inner);
                 let ticket = waits.update(|state| {
+                    // Let go under the execution's lock, as in `wait`.
+                    drop(inner);
                     state.graph.release(thread, Resource::Mutex(locked));
                     let ticket = state.next_ticket;
                     state.next_ticket += 1;

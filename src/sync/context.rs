@@ -692,6 +692,7 @@ pub(crate) fn execution() -> Arc<Execution> {
 /// # Panics
 ///
 /// Outside a check's body and its threads.
+#[inline]
 pub(crate) fn before_access() -> usize {
     current_thread(true)
 }
@@ -751,6 +752,7 @@ pub(crate) fn before_operation() -> usize {
     current_thread(false)
 }
 
+#[inline]
 fn current_thread(jitter: bool) -> usize {
     ACTIVE.with_borrow_mut(|active| {
         let active = active

@@ -139,6 +139,23 @@ impl WaitGraph {
         }
     }
 
+    /// On real threads, where a mutex's holds are recorded only by the threads that wait for
+    /// it (see [`crate::sync::held`]): `holder` holds mutex `resource`, as its holder word
+    /// said just now, in place of the holder recorded before.
+    pub(crate) fn set_lock_holder(&mut self, resource: Resource, holder: Option<usize>) {
+        self.holders.retain(|&(r, _, _)| r != resource);
+        if let Some(holder) = holder {
+            self.holders.push((resource, holder, Mode::Exclusive));
+        }
+    }
+
+    /// On real threads: forgets the mutex holds recorded of `thread` (it is about to wait, and
+    /// may have let them go since they were recorded).
+    pub(crate) fn forget_lock_holds_of(&mut self, thread: usize) {
+        self.holders
+            .retain(|&(r, t, _)| t != thread || !matches!(r, Resource::Mutex(_)));
+    }
+
     /// What `thread` waits for, if it waits.
     pub(crate) fn waiting_for(&self, thread: usize) -> Option<Resource> {
         self.wait_with_mode(thread).map(|(resource, _)| resource)
@@ -406,6 +423,26 @@ mod tests {
             graph.blocking_cycle_from(1).unwrap().to_string(),
             "Thread-1 waits for mutex#1 held by Thread-2, which waits for rwlock#1 held by \
              Thread-1"
+        );
+    }
+
+    /// On real threads a mutex's holder is read by its waiters: a hold read while the holder
+    /// ran may be out of date by the time the holder waits, and must not close a cycle.
+    #[test]
+    fn a_mutex_hold_read_while_its_holder_ran_is_forgotten_when_the_holder_waits() {
+        let mut graph = WaitGraph::default();
+        graph.wait(1, Resource::Mutex(1));
+        graph.set_lock_holder(Resource::Mutex(1), Some(2));
+        // Thread-2 has let mutex#1 go since, and now waits for mutex#2, which Thread-1 holds.
+        graph.forget_lock_holds_of(2);
+        graph.wait(2, Resource::Mutex(2));
+        graph.set_lock_holder(Resource::Mutex(2), Some(1));
+        assert!(graph.cycle_from(2).is_none());
+        // Thread-1 reads mutex#1's holder again: Thread-2 holds it while it waits.
+        graph.set_lock_holder(Resource::Mutex(1), Some(2));
+        assert_eq!(
+            graph.cycle_from(1).unwrap().to_string(),
+            "Thread-1 waits for mutex#1 held by Thread-2, which waits for mutex#2 held by Thread-1"
         );
     }
 

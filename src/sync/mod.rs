@@ -14,6 +14,7 @@ pub(crate) mod context;
 pub mod deadlock;
 pub(crate) mod graph;
 mod growable;
+pub(crate) mod held;
 mod invariant;
 pub mod mpsc;
 mod mutex;

@@ -3,10 +3,12 @@
 //!
 //! Under shuttle it is shuttle's mutex: taking it is a scheduling point, and an attempt that
 //! closes a cycle of waits unwinds the thread as a deadlock instead of blocking. On real threads
-//! it is std's, entered only once the execution's wait-for graph grants it, so that a thread
-//! blocked on it waits with a timeout and unwinds if the execution deadlocks. Either way the graph says
-//! who holds it and who waits for it, and the interleaving shows each attempt that blocks, each
-//! lock and each unlock.
+//! it is a blocking lock whose waiters sleep in the kernel, with a word naming its holder
+//! ([`crate::sync::held`]): a free mutex is taken and let go without the execution's wait-for
+//! graph, and a thread that waits for it longer than a slice records the wait and the holder
+//! there, so that the wait that closes a cycle, or outlasts the deadlock timeout, unwinds the
+//! stuck threads. Either way the graph says who holds it whenever a thread waits for it, and
+//! the interleaving shows each attempt that blocks, each lock and each unlock.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -15,6 +17,7 @@ use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult};
 use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, Backend, Execution, ObjectKind};
 use crate::sync::graph::{Mode, Resource};
+use crate::sync::held::{HeldGuard, HeldLock};
 
 /// A mutual-exclusion lock, as [`std::sync::Mutex`]. Taking it is one access: a scheduling
 /// point under shuttle, a place where jitter is injected on real threads. Named `mutex#N` in
@@ -30,7 +33,7 @@ pub struct Mutex<T> {
 
 enum Kind<T> {
     Shuttle(shuttle::sync::Mutex<T>),
-    Threads(std::sync::Mutex<T>),
+    Threads(HeldLock<T>),
 }
 
 /// Holds a [`Mutex`] until dropped, and gives access to its data.
@@ -43,7 +46,7 @@ pub struct MutexGuard<'a, T> {
 
 pub(crate) enum GuardKind<'a, T> {
     Shuttle(shuttle::sync::MutexGuard<'a, T>),
-    Threads(std::sync::MutexGuard<'a, T>),
+    Threads(HeldGuard<'a, T>),
 }
 
 impl<T> fmt::Debug for Mutex<T> {
@@ -91,7 +94,7 @@ impl<T> Mutex<T> {
         let execution = context::execution();
         let inner = match execution.backend {
             Backend::Shuttle => Kind::Shuttle(shuttle::sync::Mutex::new(value)),
-            Backend::Threads => Kind::Threads(std::sync::Mutex::new(value)),
+            Backend::Threads => Kind::Threads(HeldLock::new(value)),
         };
         let number = execution.number(ObjectKind::Mutex);
         Mutex {
@@ -130,13 +133,38 @@ impl<T> Mutex<T> {
     ///
     /// With no message, when the execution deadlocks while this thread waits, or this wait
     /// closes a cycle of waits: the check reports the deadlock.
+    #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        if let Kind::Threads(held) = &self.inner {
+            return self.lock_on_threads(held);
+        }
         let thread = context::before_access();
         let result = self.acquire(thread);
         context::log_access(thread, || {
             (AccessKind::Other, format!("lock {}", self.label))
         });
         result
+    }
+
+    /// [`Mutex::lock`] on real threads, inlined into the caller: one look-up of the thread
+    /// (which injects its jitter), the lock, and the log only if the execution keeps one.
+    #[inline(always)]
+    fn lock_on_threads<'a>(&'a self, held: &'a HeldLock<T>) -> LockResult<MutexGuard<'a, T>> {
+        let thread = context::before_access();
+        let (inner, poisoned) = held.take(thread, &self.execution.waits, self.resource());
+        if let Some(log) = &self.execution.log {
+            log.push(thread, AccessKind::Other, format!("lock {}", self.label));
+        }
+        let guard = MutexGuard {
+            mutex: self,
+            thread,
+            inner: Some(GuardKind::Threads(inner)),
+        };
+        if poisoned {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
     }
 
     /// The mutex as an exploring scheduler names it.
@@ -185,13 +213,10 @@ impl<T> Mutex<T> {
                 waits.unwind_if_deadlocked(thread);
                 result
             }
-            Kind::Threads(mutex) => {
-                waits.block_on(thread, resource, |state| {
-                    let free = state.graph.can_take(resource, Mode::Exclusive);
-                    free.then(|| state.graph.hold(thread, resource, Mode::Exclusive))
-                });
-                map_lock(mutex.lock(), |inner| guard(GuardKind::Threads(inner)))
-            }
+            Kind::Threads(held) => match held.take(thread, waits, resource) {
+                (inner, false) => Ok(guard(GuardKind::Threads(inner))),
+                (inner, true) => Err(PoisonError::new(guard(GuardKind::Threads(inner)))),
+            },
         }
     }
 
@@ -213,21 +238,13 @@ impl<T> Mutex<T> {
                 ))),
                 Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
             },
-            Kind::Threads(mutex) => {
-                let taken = waits.with(|state| {
-                    let free = state.graph.can_take(resource, Mode::Exclusive);
-                    free.then(|| state.graph.hold(thread, resource, Mode::Exclusive))
-                });
-                match taken {
-                    None => Err(TryLockError::WouldBlock),
-                    Some(()) => match mutex.lock() {
-                        Ok(inner) => Ok(guard(GuardKind::Threads(inner))),
-                        Err(p) => Err(TryLockError::Poisoned(PoisonError::new(guard(
-                            GuardKind::Threads(p.into_inner()),
-                        )))),
-                    },
-                }
-            }
+            Kind::Threads(held) => match held.try_take(thread) {
+                Ok(inner) => Ok(guard(GuardKind::Threads(inner))),
+                Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
+                    guard(GuardKind::Threads(p.into_inner())),
+                ))),
+                Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+            },
         };
         let taken = !matches!(result, Err(TryLockError::WouldBlock));
         if taken && matches!(self.inner, Kind::Shuttle(_)) {
@@ -249,7 +266,7 @@ impl<T> Mutex<T> {
     pub fn into_inner(self) -> LockResult<T> {
         match self.inner {
             Kind::Shuttle(mutex) => mutex.into_inner(),
-            Kind::Threads(mutex) => mutex.into_inner(),
+            Kind::Threads(held) => held.into_inner(),
         }
     }
 
@@ -257,7 +274,7 @@ impl<T> Mutex<T> {
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         match &mut self.inner {
             Kind::Shuttle(mutex) => mutex.get_mut(),
-            Kind::Threads(mutex) => mutex.get_mut(),
+            Kind::Threads(held) => held.get_mut(),
         }
     }
 }
@@ -272,7 +289,18 @@ impl<T: Default> Default for Mutex<T> {
 impl<T> MutexGuard<'_, T> {
     /// Gives the lock up: logs the unlock, releases it and updates the wait-for graph. Does
     /// nothing if it was given up already.
+    #[inline]
     pub(crate) fn give_up(&mut self) {
+        if let Some(GuardKind::Threads(_)) = &self.inner {
+            // On real threads the graph never heard of the hold: the lock alone lets go,
+            // after the unlock is logged, if the execution keeps a log.
+            if let Some(log) = &self.mutex.execution.log {
+                let text = format!("unlock {}", self.mutex.label);
+                log.push(self.thread, AccessKind::Other, text);
+            }
+            self.inner = None;
+            return;
+        }
         let Some(inner) = self.inner.take() else {
             return;
         };
@@ -290,11 +318,8 @@ impl<T> MutexGuard<'_, T> {
                 drop(guard);
                 dpor::settle();
             }
-            GuardKind::Threads(guard) => {
-                // std's lock first: once the graph says the mutex is free, taking it never
-                // blocks.
-                drop(guard);
-                waits.update(|state| state.graph.release(self.thread, resource));
+            GuardKind::Threads(_) => {
+                unreachable!("give_up lets go of a lock on real threads first")
             }
         }
     }
@@ -329,6 +354,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.give_up();
     }

@@ -554,6 +554,8 @@ impl Waits {
             }
             if !registered {
                 registered = true;
+                // A mutex holder's word read while this thread ran may be out of date now.
+                state.graph.forget_lock_holds_of(thread);
                 state.graph.wait(thread, resource);
                 if state.graph.cycle_from(thread).is_some() {
                     state.deadlock = Some(state.graph.deadlock());
@@ -579,6 +581,58 @@ impl Waits {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
         }
+    }
+
+    /// Real threads: `thread` has slept a slice in mutex `resource`'s lock, which `holder`
+    /// holds as its holder word says, and has waited `waited` in all. Records the wait and the
+    /// holder in the graph (the holder again, at each slice: it may have changed) and declares
+    /// the execution deadlocked if the wait closes a cycle of waits or has outlasted the
+    /// deadlock timeout. See [`crate::sync::held`].
+    ///
+    /// A holder is recorded only by the threads that wait for the lock, and a thread's
+    /// recorded holds are forgotten whenever it starts to wait: so every hold the graph records
+    /// of a waiting thread was read while it waited, and holds still. A cycle through such
+    /// holds is a deadlock; one whose holds were forgotten is found at the next slice.
+    ///
+    /// # Panics
+    ///
+    /// With a [`DeadlockUnwind`] payload (no panic message) when the execution is declared
+    /// deadlocked, by this wait or another thread's.
+    pub(crate) fn wait_for_lock(
+        &self,
+        thread: usize,
+        resource: Resource,
+        holder: Option<usize>,
+        waited: Duration,
+    ) {
+        let mut state = self.lock();
+        if state.deadlock.is_none() {
+            if state.graph.wait_with_mode(thread).is_none() {
+                state.graph.forget_lock_holds_of(thread);
+                state.graph.wait(thread, resource);
+            }
+            state.graph.set_lock_holder(resource, holder);
+            let timeout = self.timeout();
+            if state.graph.cycle_from(thread).is_some() {
+                state.deadlock = Some(state.graph.deadlock());
+            } else if waited >= timeout {
+                let mut deadlock = state.graph.deadlock();
+                deadlock.timed_out = deadlock.cycle.is_none().then_some(timeout);
+                state.deadlock = Some(deadlock);
+            } else {
+                return;
+            }
+            self.changed.notify_all();
+        }
+        state.graph.stop_waiting(thread);
+        drop(state);
+        std::panic::resume_unwind(Box::new(DeadlockUnwind));
+    }
+
+    /// Real threads: `thread`, whose wait for a mutex joined the graph with
+    /// [`Waits::wait_for_lock`], holds the mutex now.
+    pub(crate) fn stop_waiting_for_lock(&self, thread: usize) {
+        self.lock().graph.stop_waiting(thread);
     }
 
     /// Real threads, after the body returned: waits until `all_done` holds, but after a deadlock
