@@ -625,6 +625,11 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         }
     }
 
+    /// The writes every thread makes in an execution.
+    fn total_writes(&self) -> usize {
+        self.tracks.iter().map(|t| t.ops).sum()
+    }
+
     /// The value the counter must end with when no update is lost.
     pub fn expected_final(&self) -> i64 {
         self.tracks.iter().fold(self.initial, |acc, t| {
@@ -655,9 +660,8 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
             None,
         )?;
 
-        let depth_disagrees = self.fixed
-            && self.depth(final_id) + walk.lost_updates
-                != self.tracks.iter().map(|t| t.ops as u64).sum::<u64>();
+        let depth_disagrees =
+            self.fixed && self.depth(final_id) + walk.lost_updates != self.total_writes() as u64;
         if depth_disagrees {
             return Err(LedgerError::BrokenChain(final_id));
         }
@@ -688,7 +692,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         observed_final: i64,
         expected_final: i64,
     ) -> Result<Settlement, LedgerError> {
-        let total_writes: u64 = self.tracks.iter().map(|t| t.ops as u64).sum();
+        let total_writes = self.total_writes() as u64;
         let survivors = self.depth(final_id);
         let lost_updates = total_writes
             .checked_sub(survivors)
@@ -754,7 +758,7 @@ impl<W: SharedWord, R: Deref<Target = [AtomicU64]>> Ledger<W, R> {
         sink: &mut impl FnMut(OverwriteEvent),
         mut visit: Option<&mut dyn FnMut(WalkStep)>,
     ) -> Result<Walk, LedgerError> {
-        let total_writes: usize = self.tracks.iter().map(|t| t.ops).sum();
+        let total_writes = self.total_writes();
         let heap = self.lock_heap_logs();
         let mut logs: Vec<LogCursor<'_>> = self
             .tracks
