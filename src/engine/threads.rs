@@ -1,14 +1,18 @@
-//! Real OS threads, started together behind a barrier, with jitter at every shared access.
+//! Real OS threads, started together behind a barrier, with jitter at every shared access: a
+//! workload runs on contend's own primitives ([`crate::sync`]) on their real-thread backend, as
+//! checks and plugin workloads do, so that its locks keep the execution's wait-for graph.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::body::failure_of;
 use super::panics::{describe_payload, mark_workload_thread};
 use super::{Engine, EngineError, Flow, Outcome, RunPlan, derive_seed};
 use crate::failure::Kind;
 use crate::ledger::EventContext;
 use crate::platform::os::{JitterPoint, OsPlatform};
 use crate::scenario::ThreadsSettings;
+use crate::sync::context::{self, Backend, Execution};
 use crate::tally::Tally;
 use crate::workload::Workload;
 
@@ -84,85 +88,121 @@ impl ThreadsEngine {
         runs: impl Iterator<Item = u64>,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
-        let threads = workload.thread_count();
-        // One state for every run: a large workload's write records are allocated (and
-        // page-faulted) once, not once per run.
-        let Ok(state) = workload.new_state(&OsPlatform);
         let scenario: Arc<str> = Arc::from(plan.scenario.as_str());
-        for (index, run) in runs.enumerate() {
+        for run in runs {
             if plan.out_of_time() {
                 tally.stop_for_time();
                 break;
             }
-            if index > 0 {
-                workload.reset(&state);
-            }
             let _label = crate::trace::label_execution(&scenario, run);
-            let start_line = self.settings.barrier.then(|| StartLine::new(threads));
-            let run_seed = derive_seed(plan.seed, run);
-            let panicked = std::thread::scope(|scope| -> Result<Option<String>, EngineError> {
-                let mut handles = Vec::with_capacity(threads);
-                for thread in 0..threads {
-                    let mut point = JitterPoint::new(
-                        self.settings.jitter.as_ref(),
-                        derive_seed(run_seed, thread as u64),
-                    );
-                    let (state, start_line) = (&state, start_line.as_ref());
-                    let scenario = &scenario;
-                    let spawned = std::thread::Builder::new()
-                        .name(format!("Thread-{}", thread + 1))
-                        .spawn_scoped(scope, move || {
-                            mark_workload_thread();
-                            let _label = crate::trace::label_execution(scenario, run);
-                            if start_line.is_none_or(StartLine::wait) {
-                                workload.run_thread(state, thread, &mut point);
-                            }
-                        });
-                    match spawned {
-                        Ok(handle) => handles.push(handle),
-                        Err(error) => {
-                            if let Some(start_line) = start_line {
-                                start_line.cancel();
-                            }
-                            return Err(EngineError::Spawn(error));
-                        }
-                    }
-                }
-                workload.threads_started(run);
-                let mut panicked = None;
-                for (thread, handle) in handles.into_iter().enumerate() {
-                    if let Err(payload) = handle.join() {
-                        panicked.get_or_insert(format!(
-                            "Thread-{} panicked: {}",
-                            thread + 1,
-                            describe_payload(payload.as_ref())
-                        ));
-                    }
-                }
-                Ok(panicked)
-            })?;
-            let outcome = if let Some(message) = panicked {
-                Outcome::failed(Kind::Panic, message)
-            } else {
-                let context = EventContext {
-                    scenario: &plan.scenario,
-                    run,
-                };
-                let settlement =
-                    workload
-                        .settle(&state, context)
-                        .map_err(|source| EngineError::Ledger {
-                            scenario: plan.scenario.clone(),
-                            run,
-                            source,
-                        })?;
-                Outcome::Settled(settlement)
-            };
+            let outcome = self.execute_once(workload.as_ref(), plan, &scenario, run)?;
             if tally.record(run, outcome) == Flow::Stop {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// Runs execution `run` of `workload` as an execution of [`crate::sync`] on real threads:
+    /// its state is made of contend's primitives inside the execution, so that its locks name
+    /// their holders and a long wait for one joins the execution's wait-for graph; a deadlock
+    /// fails the execution with its cycle, as in a check. Each thread injects the scenario's
+    /// jitter, seeded from the run and the thread, before every access.
+    fn execute_once<W: Workload>(
+        &self,
+        workload: &W,
+        plan: &RunPlan,
+        scenario: &Arc<str>,
+        run: u64,
+    ) -> Result<Outcome, EngineError> {
+        let run_seed = derive_seed(plan.seed, run);
+        // The execution injects no noise of its own: the engine's threads do.
+        let execution = Execution::new(
+            Backend::Threads,
+            Arc::clone(scenario),
+            run,
+            run_seed,
+            None,
+            None,
+        );
+        execution.waits.set_timeout(self.settings.deadlock_timeout);
+        // This thread makes the state and settles it, while none of the workload's runs.
+        let _entered = context::enter(Arc::clone(&execution), Some(execution.os_thread(0)));
+        let Ok(state) = workload.new_state(&OsPlatform);
+        let panicked = self.run_threads(workload, &state, scenario, run, run_seed)?;
+        if let Some(failed) = failure_of(&execution) {
+            return Ok(failed.into());
+        }
+        if let Some(message) = panicked {
+            return Ok(Outcome::failed(Kind::Panic, message));
+        }
+        let context = EventContext {
+            scenario: &plan.scenario,
+            run,
+        };
+        let settlement =
+            workload
+                .settle(&state, context)
+                .map_err(|source| EngineError::Ledger {
+                    scenario: plan.scenario.clone(),
+                    run,
+                    source,
+                })?;
+        Ok(Outcome::Settled(settlement))
+    }
+
+    /// Starts the workload's threads (behind the start line if asked), each with its seeded
+    /// jitter, and joins them: the first panic, in words.
+    fn run_threads<W: Workload>(
+        &self,
+        workload: &W,
+        state: &W::State<OsPlatform>,
+        scenario: &Arc<str>,
+        run: u64,
+        run_seed: u64,
+    ) -> Result<Option<String>, EngineError> {
+        let threads = workload.thread_count();
+        let start_line = self.settings.barrier.then(|| StartLine::new(threads));
+        std::thread::scope(|scope| -> Result<Option<String>, EngineError> {
+            let mut handles = Vec::with_capacity(threads);
+            for thread in 0..threads {
+                let mut point = JitterPoint::new(
+                    self.settings.jitter.as_ref(),
+                    derive_seed(run_seed, thread as u64),
+                );
+                let start_line = start_line.as_ref();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("Thread-{}", thread + 1))
+                    .spawn_scoped(scope, move || {
+                        mark_workload_thread();
+                        let _label = crate::trace::label_execution(scenario, run);
+                        if start_line.is_none_or(StartLine::wait) {
+                            workload.run_thread(state, thread, &mut point);
+                        }
+                    });
+                match spawned {
+                    Ok(handle) => handles.push(handle),
+                    Err(error) => {
+                        if let Some(start_line) = start_line {
+                            start_line.cancel();
+                        }
+                        return Err(EngineError::Spawn(error));
+                    }
+                }
+            }
+            workload.threads_started(run);
+            let mut panicked = None;
+            for (thread, handle) in handles.into_iter().enumerate() {
+                if let Err(payload) = handle.join() {
+                    panicked.get_or_insert(format!(
+                        "Thread-{} panicked: {}",
+                        thread + 1,
+                        describe_payload(payload.as_ref())
+                    ));
+                }
+            }
+            Ok(panicked)
+        })
     }
 }
 

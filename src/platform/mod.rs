@@ -61,8 +61,8 @@ pub trait Lock: Send + Sync {
     type Guard<'a>
     where
         Self: 'a;
-    /// Blocks until the lock is held.
-    fn acquire(&self) -> Self::Guard<'_>;
+    /// Blocks until the lock is held by the workload's thread `thread` (from 0).
+    fn acquire(&self, thread: usize) -> Self::Guard<'_>;
 }
 
 /// A thread's hook into the engine at each access to shared state.

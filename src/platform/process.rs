@@ -271,7 +271,7 @@ pub struct FileLockGuard<'a> {
 impl Lock for FileLock {
     type Guard<'a> = FileLockGuard<'a>;
 
-    fn acquire(&self) -> FileLockGuard<'_> {
+    fn acquire(&self, _thread: usize) -> FileLockGuard<'_> {
         // flock only fails on a bad descriptor or out of kernel memory; a worker that cannot
         // lock must not go on unprotected, and its panic is reported as the worker's failure.
         self.file
@@ -326,7 +326,7 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let platform = ProcessPlatform::create(folder.path()).unwrap();
         let (first, second) = (platform.lock().unwrap(), platform.lock().unwrap());
-        let guard = first.acquire();
+        let guard = first.acquire(0);
         assert!(matches!(
             second.file.try_lock(),
             Err(std::fs::TryLockError::WouldBlock)

@@ -92,6 +92,17 @@ impl Drop for PooledStore {
     }
 }
 
+/// contend's own mutex, the lock of the controlled platform.
+impl Lock for SyncMutex<()> {
+    type Guard<'a> = SyncMutexGuard<'a, ()>;
+
+    fn acquire(&self, _thread: usize) -> Self::Guard<'_> {
+        // The mutex looks the running task up. A poisoned lock only means another task
+        // panicked; that panic is the failure to report.
+        self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// A built-in workload's word under shuttle: contend's atomic, and a plain copy of its value.
 /// Under shuttle one task runs at a time and a task is switched only at an access, before it is
 /// made, so a store followed by an exchange with the copy is one indivisible swap. It is the
@@ -126,15 +137,6 @@ impl SharedWord for ShuttleWord {
             self.copy.store(new, Ordering::Relaxed);
         }
         result
-    }
-}
-
-impl Lock for SyncMutex<()> {
-    type Guard<'a> = SyncMutexGuard<'a, ()>;
-
-    fn acquire(&self) -> Self::Guard<'_> {
-        // A poisoned lock only means another task panicked; that panic is the failure to report.
-        self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -12,16 +12,17 @@ use std::sync::Arc;
 use crate::schedule::dpor::{self, Access, Object};
 use crate::sync::context::{self, AccessKind, AccessLog, Backend, ObjectKind};
 
-/// The implementation an atomic was created with. Under shuttle it keeps its execution's
-/// access log (if any), so that an access finds it without looking the execution up.
+/// The implementation an atomic was created with, with its execution's access log (if it keeps
+/// one), so that an access finds the log without looking the execution up.
 #[derive(Debug)]
 enum Kind<S, T> {
     Shuttle(S, Option<Arc<AccessLog>>),
-    Threads(T),
+    Threads(T, Option<Arc<AccessLog>>),
 }
 
 /// Runs `$call` on whichever atomic `$self` holds, as one access, and logs `$describe` of its
-/// result if the execution keeps a log.
+/// result if the execution keeps a log. The real-thread path is inlined into the caller, the
+/// shuttle path (a scheduling point, far costlier) is not.
 macro_rules! access {
     ($self:ident, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
         access!($self, Access::Write, $atomic => $call, $result => $describe)
@@ -29,25 +30,48 @@ macro_rules! access {
     ($self:ident, $mode:path, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
         let number = $self.number;
         match &$self.inner {
-            Kind::Shuttle($atomic, log) => {
-                // Only a controlled execution has an exploring scheduler to tell.
-                dpor::announce($mode(Object::Word(ObjectKind::Atomic.id(number))));
+            Kind::Shuttle($atomic, log) => on_shuttle(
+                $mode(Object::Word(ObjectKind::Atomic.id(number))),
+                log.as_ref(),
+                || $call,
+                |$result| format!("{} atomic#{number}", $describe),
+            ),
+            Kind::Threads($atomic, log) => {
+                let thread = context::before_access();
                 let $result = $call;
-                dpor::settle();
                 if let Some(log) = log {
-                    let thread = usize::from(shuttle::current::me());
-                    log.push(thread, AccessKind::Other, format!("{} atomic#{number}", $describe));
+                    log_on_threads(log, thread, || format!("{} atomic#{number}", $describe));
                 }
-                $result
-            }
-            Kind::Threads($atomic) => {
-                let site = context::before_logged_access();
-                let $result = $call;
-                site.log(|| (AccessKind::Other, format!("{} atomic#{number}", $describe)));
                 $result
             }
         }
     }};
+}
+
+/// Logs an atomic's access on real threads, out of the line of the access itself.
+#[inline(never)]
+fn log_on_threads(log: &AccessLog, thread: usize, describe: impl FnOnce() -> String) {
+    log.push(thread, AccessKind::Other, describe());
+}
+
+/// An atomic's access under shuttle: `call`, announced to an exploring scheduler as `step`,
+/// and logged as `describe` says if the execution keeps `log`.
+#[inline(never)]
+fn on_shuttle<R>(
+    step: Access,
+    log: Option<&Arc<AccessLog>>,
+    call: impl FnOnce() -> R,
+    describe: impl FnOnce(&R) -> String,
+) -> R {
+    // Only a controlled execution has an exploring scheduler to tell.
+    dpor::announce(step);
+    let result = call();
+    dpor::settle();
+    if let Some(log) = log {
+        let thread = usize::from(shuttle::current::me());
+        log.push(thread, AccessKind::Other, describe(&result));
+    }
+    result
 }
 
 /// Makes a new atomic of the execution's backend.
@@ -55,7 +79,7 @@ fn create<S, T>(shuttle: impl FnOnce() -> S, threads: impl FnOnce() -> T) -> (us
     let execution = context::execution();
     let kind = match execution.backend {
         Backend::Shuttle => Kind::Shuttle(shuttle(), execution.log.clone()),
-        Backend::Threads => Kind::Threads(threads()),
+        Backend::Threads => Kind::Threads(threads(), execution.log.clone()),
     };
     (execution.number(ObjectKind::Atomic), kind)
 }
@@ -84,16 +108,19 @@ macro_rules! atomic_integer {
             }
 
             /// Loads the value.
+            #[inline]
             pub fn load(&self, order: Ordering) -> $int {
                 access!(self, Access::Read, a => a.load(order), value => format!("load {value} from"))
             }
 
             /// Stores `value`.
+            #[inline]
             pub fn store(&self, value: $int, order: Ordering) {
                 access!(self, a => a.store(value, order), _stored => format!("store {value} in"))
             }
 
             /// Stores `value` and returns the previous value, in one atomic step.
+            #[inline]
             pub fn swap(&self, value: $int, order: Ordering) -> $int {
                 access!(self, a => a.swap(value, order),
                     old => format!("swap {value} for {old} in"))
@@ -101,6 +128,7 @@ macro_rules! atomic_integer {
 
             /// Stores `new` if the value is `current`, in one atomic step; returns the previous
             /// value, as `Ok` if it was `current`.
+            #[inline]
             pub fn compare_exchange(
                 &self,
                 current: $int,
@@ -116,12 +144,14 @@ macro_rules! atomic_integer {
             }
 
             /// Adds `value` (wrapping) and returns the previous value, in one atomic step.
+            #[inline]
             pub fn fetch_add(&self, value: $int, order: Ordering) -> $int {
                 access!(self, a => a.fetch_add(value, order),
                     old => format!("fetch_add {value} ({old} -> {}) on", old.wrapping_add(value)))
             }
 
             /// Subtracts `value` (wrapping) and returns the previous value, in one atomic step.
+            #[inline]
             pub fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
                 access!(self, a => a.fetch_sub(value, order),
                     old => format!("fetch_sub {value} ({old} -> {}) on", old.wrapping_sub(value)))
@@ -131,7 +161,7 @@ macro_rules! atomic_integer {
             pub fn into_inner(self) -> $int {
                 match self.inner {
                     Kind::Shuttle(a, _) => a.into_inner(),
-                    Kind::Threads(a) => a.into_inner(),
+                    Kind::Threads(a, _) => a.into_inner(),
                 }
             }
         }
@@ -139,6 +169,25 @@ macro_rules! atomic_integer {
 }
 
 atomic_integer!(AtomicU64, u64);
+
+impl AtomicU64 {
+    /// The std atomic of a real-thread execution's atomic, for an engine that starts the
+    /// execution's threads itself and injects their jitter before each access itself: an
+    /// access through it is the access [`AtomicU64::load`] and the others make on real threads,
+    /// without the look-up of the current thread and without a log, which such an execution
+    /// does not keep.
+    ///
+    /// # Panics
+    ///
+    /// Under shuttle.
+    #[inline(always)]
+    pub(crate) fn on_real_threads(&self) -> &std::sync::atomic::AtomicU64 {
+        match &self.inner {
+            Kind::Threads(atomic, _) => atomic,
+            Kind::Shuttle(..) => panic!("an atomic under shuttle is used through its methods"),
+        }
+    }
+}
 atomic_integer!(AtomicI64, i64);
 atomic_integer!(AtomicU32, u32);
 atomic_integer!(AtomicI32, i32);
@@ -166,22 +215,26 @@ impl AtomicBool {
     }
 
     /// Loads the value.
+    #[inline]
     pub fn load(&self, order: Ordering) -> bool {
         access!(self, Access::Read, a => a.load(order), value => format!("load {value} from"))
     }
 
     /// Stores `value`.
+    #[inline]
     pub fn store(&self, value: bool, order: Ordering) {
         access!(self, a => a.store(value, order), _stored => format!("store {value} in"))
     }
 
     /// Stores `value` and returns the previous value, in one atomic step.
+    #[inline]
     pub fn swap(&self, value: bool, order: Ordering) -> bool {
         access!(self, a => a.swap(value, order), old => format!("swap {value} for {old} in"))
     }
 
     /// Stores `new` if the value is `current`, in one atomic step; returns the previous value,
     /// as `Ok` if it was `current`.
+    #[inline]
     pub fn compare_exchange(
         &self,
         current: bool,
@@ -197,11 +250,13 @@ impl AtomicBool {
     }
 
     /// Logical "or" with `value`; returns the previous value, in one atomic step.
+    #[inline]
     pub fn fetch_or(&self, value: bool, order: Ordering) -> bool {
         access!(self, a => a.fetch_or(value, order), old => format!("fetch_or {value} (was {old}) on"))
     }
 
     /// Logical "and" with `value`; returns the previous value, in one atomic step.
+    #[inline]
     pub fn fetch_and(&self, value: bool, order: Ordering) -> bool {
         access!(self, a => a.fetch_and(value, order), old => format!("fetch_and {value} (was {old}) on"))
     }
@@ -210,7 +265,7 @@ impl AtomicBool {
     pub fn into_inner(self) -> bool {
         match self.inner {
             Kind::Shuttle(a, _) => a.into_inner(),
-            Kind::Threads(a) => a.into_inner(),
+            Kind::Threads(a, _) => a.into_inner(),
         }
     }
 }

@@ -482,7 +482,7 @@ impl Execution {
             index,
             point: JitterPoint::new(self.jitter.as_ref(), derive_seed(self.seed, index as u64)),
             rng: SmallRng::seed_from_u64(derive_seed(self.seed ^ RANDOM_STREAM, index as u64)),
-            children_gate: None,
+            children_waiting: false,
         }
     }
 
@@ -517,15 +517,11 @@ const RANDOM_STREAM: u64 = 0x5241_4e44_4f4d;
 ///
 /// Outside a check's body and its threads.
 pub(crate) fn random_u64() -> u64 {
-    ACTIVE.with_borrow_mut(|active| {
-        let active = active
-            .as_mut()
-            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
-        match &mut active.os {
-            Some(os) => os.rng.random(),
-            None => shuttle::rand::RngCore::next_u64(&mut shuttle::rand::thread_rng()),
-        }
-    })
+    if let Some(value) = OS_THREAD.with_borrow_mut(|os| os.as_mut().map(|os| os.rng.random())) {
+        return value;
+    }
+    in_an_execution();
+    shuttle::rand::RngCore::next_u64(&mut shuttle::rand::thread_rng())
 }
 
 /// The name of thread `index` of the execution running on this thread: the name it was
@@ -593,34 +589,57 @@ impl StartGate {
     }
 }
 
-/// What a real thread of an execution carries: its index, its jitter and the gate its children
-/// wait at.
+/// What a real thread of an execution draws on at its accesses: its index, its jitter, its
+/// controlled randomness, and whether threads it spawned wait at its start gate. It is kept in a
+/// thread-local of its own that needs no destructor, so that an access finds it with a plain
+/// load rather than through the look-up of the execution.
 #[derive(Debug)]
 pub(crate) struct OsThread {
     index: usize,
     point: JitterPoint,
     /// The thread's controlled randomness, seeded from the execution's seed and its index.
     rng: SmallRng,
-    children_gate: Option<Arc<StartGate>>,
+    /// Whether threads it spawned wait at its start gate (kept with its execution) for its next
+    /// operation.
+    children_waiting: bool,
 }
 
+// A thread-local whose value needs no destructor is reached without a check that it is alive.
+const _: () = assert!(!std::mem::needs_drop::<OsThread>());
+
 impl OsThread {
+    /// Opens the start gate of the threads this thread spawned, if they still wait there.
+    #[inline(always)]
     fn open_children_gate(&mut self) {
-        if let Some(gate) = self.children_gate.take() {
-            gate.open();
+        if self.children_waiting {
+            self.children_waiting = false;
+            open_children_gate();
         }
+    }
+}
+
+/// Opens the start gate the current thread's children wait at.
+#[cold]
+#[inline(never)]
+fn open_children_gate() {
+    let gate = ACTIVE.with_borrow_mut(|active| active.as_mut()?.children_gate.take());
+    if let Some(gate) = gate {
+        gate.open();
     }
 }
 
 #[derive(Debug)]
 struct ActiveThread {
     execution: Arc<Execution>,
-    /// `None` under shuttle, where the task id tells the threads apart.
-    os: Option<OsThread>,
+    /// On real threads, where the threads this thread spawned wait until its next operation.
+    children_gate: Option<Arc<StartGate>>,
 }
 
 thread_local! {
     static ACTIVE: RefCell<Option<ActiveThread>> = const { RefCell::new(None) };
+    /// On a real thread of an execution, what it draws on at its accesses; `None` under
+    /// shuttle, where the task id tells the threads apart.
+    static OS_THREAD: RefCell<Option<OsThread>> = const { RefCell::new(None) };
     /// Under shuttle, the execution this thread ran last, kept for the next one to reuse.
     static SPARE: RefCell<Option<Arc<Execution>>> = const { RefCell::new(None) };
 }
@@ -630,28 +649,87 @@ thread_local! {
 #[derive(Debug)]
 pub(crate) struct Entered {
     previous: Option<ActiveThread>,
+    previous_os: Option<OsThread>,
 }
 
 /// Makes the current thread part of `execution`: real thread `os`, or, with `None`, the thread
 /// that runs a shuttle execution's tasks.
 pub(crate) fn enter(execution: Arc<Execution>, os: Option<OsThread>) -> Entered {
-    let previous = ACTIVE.replace(Some(ActiveThread { execution, os }));
-    Entered { previous }
+    let previous = ACTIVE.replace(Some(ActiveThread {
+        execution,
+        children_gate: None,
+    }));
+    let previous_os = OS_THREAD.replace(os);
+    Entered {
+        previous,
+        previous_os,
+    }
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
+        OS_THREAD.set(self.previous_os.take());
         let left = ACTIVE.replace(self.previous.take());
-        if let Some(mut os) = left.and_then(|active| active.os) {
-            os.open_children_gate();
+        if let Some(gate) = left.and_then(|active| active.children_gate) {
+            gate.open();
         }
     }
+}
+
+/// Panics unless the current thread runs in an execution.
+#[inline]
+fn in_an_execution() {
+    if ACTIVE.with_borrow(Option::is_none) {
+        panic!("{OUTSIDE_A_CHECK}");
+    }
+}
+
+/// On a real thread of an execution: its index, after it opened its start gate and, if asked,
+/// injected its jitter. `None` elsewhere.
+#[inline(always)]
+fn on_os_thread(jitter: bool) -> Option<usize> {
+    // The closure is small enough for `with` to be inlined, which then reaches the thread-local
+    // with a plain load rather than through a function pointer.
+    OS_THREAD.with(|os| os_thread_access(os, jitter))
+}
+
+/// [`on_os_thread`] once the thread-local is found.
+#[inline(never)]
+fn os_thread_access(os: &RefCell<Option<OsThread>>, jitter: bool) -> Option<usize> {
+    let mut os = os.borrow_mut();
+    let os = os.as_mut()?;
+    os.open_children_gate();
+    if jitter {
+        os.point.before_access();
+    }
+    Some(os.index)
+}
+
+/// The index of the running shuttle task, as a thread of the execution.
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+#[inline]
+fn shuttle_thread() -> usize {
+    in_an_execution();
+    usize::from(shuttle::current::me())
+}
+
+/// The index of the current thread of the execution, with no side effect: on a real thread
+/// from its state, under shuttle from the running task.
+fn thread_index() -> Option<usize> {
+    OS_THREAD
+        .try_with(|os| os.try_borrow().ok()?.as_ref().map(|os| os.index))
+        .ok()
+        .flatten()
 }
 
 /// Forgets any execution on this thread: after a shuttle run that a failure ended, its tasks may
 /// not have unwound.
 pub(crate) fn clear() {
     ACTIVE.set(None);
+    OS_THREAD.set(None);
 }
 
 /// As [`before_operation`], with the execution running on this thread, in one look-up.
@@ -660,17 +738,12 @@ pub(crate) fn clear() {
 ///
 /// Outside a check's body and its threads.
 pub(crate) fn operation() -> (usize, Arc<Execution>) {
-    ACTIVE.with_borrow_mut(|active| {
+    let index = on_os_thread(false);
+    ACTIVE.with_borrow(|active| {
         let active = active
-            .as_mut()
+            .as_ref()
             .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
-        let index = match &mut active.os {
-            Some(os) => {
-                os.open_children_gate();
-                os.index
-            }
-            None => usize::from(shuttle::current::me()),
-        };
+        let index = index.unwrap_or_else(|| usize::from(shuttle::current::me()));
         (index, Arc::clone(&active.execution))
     })
 }
@@ -694,81 +767,13 @@ pub(crate) fn execution() -> Arc<Execution> {
 /// Outside a check's body and its threads.
 #[inline]
 pub(crate) fn before_access() -> usize {
-    current_thread(true)
-}
-
-/// An access about to be made, as [`before_logged_access`] found it: the thread's index on real
-/// threads, and the execution's log if it keeps one.
-#[derive(Debug)]
-pub(crate) struct AccessSite {
-    /// The thread's index on real threads; under shuttle the current task is looked up only
-    /// if the access is logged.
-    os_index: Option<usize>,
-    log: Option<Arc<AccessLog>>,
-}
-
-impl AccessSite {
-    /// Logs the access, if the execution keeps a log; `describe` runs only then.
-    #[inline]
-    pub(crate) fn log(self, describe: impl FnOnce() -> (AccessKind, String)) {
-        if let Some(log) = self.log {
-            let thread = self
-                .os_index
-                .unwrap_or_else(|| usize::from(shuttle::current::me()));
-            let (kind, text) = describe();
-            log.push(thread, kind, text);
-        }
-    }
-}
-
-/// Called before an access whose thread index serves only to log it (an atomic's operation):
-/// as [`before_access`], in the same look-up of the current execution that finds its log, so
-/// that an access of an execution that keeps no log costs one look-up and no allocation.
-///
-/// # Panics
-///
-/// Outside a check's body and its threads.
-#[inline]
-pub(crate) fn before_logged_access() -> AccessSite {
-    ACTIVE.with_borrow_mut(|active| {
-        let active = active
-            .as_mut()
-            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
-        let os_index = active.os.as_mut().map(|os| {
-            os.open_children_gate();
-            os.point.before_access();
-            os.index
-        });
-        AccessSite {
-            os_index,
-            log: active.execution.log.clone(),
-        }
-    })
+    on_os_thread(true).unwrap_or_else(shuttle_thread)
 }
 
 /// Called before an operation that is not an access to shared state (a join): the thread's
 /// index. On real threads it opens the thread's start gate.
 pub(crate) fn before_operation() -> usize {
-    current_thread(false)
-}
-
-#[inline]
-fn current_thread(jitter: bool) -> usize {
-    ACTIVE.with_borrow_mut(|active| {
-        let active = active
-            .as_mut()
-            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
-        match &mut active.os {
-            Some(os) => {
-                os.open_children_gate();
-                if jitter {
-                    os.point.before_access();
-                }
-                os.index
-            }
-            None => usize::from(shuttle::current::me()),
-        }
-    })
+    on_os_thread(false).unwrap_or_else(shuttle_thread)
 }
 
 /// The backend of the execution running on this thread.
@@ -784,12 +789,16 @@ pub(crate) fn backend() -> Backend {
 
 /// The gate a thread this thread is about to spawn waits at, counted as expected there.
 pub(crate) fn children_gate() -> Arc<StartGate> {
+    OS_THREAD.with_borrow_mut(|os| {
+        os.as_mut()
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"))
+            .children_waiting = true;
+    });
     ACTIVE.with_borrow_mut(|active| {
-        let os = active
+        let active = active
             .as_mut()
-            .and_then(|a| a.os.as_mut())
             .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
-        let gate = os.children_gate.get_or_insert_with(Arc::default);
+        let gate = active.children_gate.get_or_insert_with(Arc::default);
         gate.expect_thread();
         Arc::clone(gate)
     })
@@ -803,10 +812,7 @@ pub(crate) fn note(describe: impl FnOnce() -> Arc<str>) {
     let found = ACTIVE.with_borrow(|active| {
         let active = active.as_ref()?;
         let log = active.execution.log.clone()?;
-        let thread = match &active.os {
-            Some(os) => os.index,
-            None => usize::from(shuttle::current::me()),
-        };
+        let thread = thread_index().unwrap_or_else(|| usize::from(shuttle::current::me()));
         Some((log, thread))
     });
     if let Some((log, thread)) = found {
@@ -826,10 +832,7 @@ pub(crate) fn record_stated_failure(kind: crate::failure::Kind, message: &str) {
         .try_with(|active| {
             let active = active.try_borrow().ok()?;
             let active = active.as_ref()?;
-            let thread = match &active.os {
-                Some(os) => os.index,
-                None => usize::from(shuttle::current::me()),
-            };
+            let thread = thread_index().unwrap_or_else(|| usize::from(shuttle::current::me()));
             Some((Arc::clone(&active.execution), thread))
         })
         .ok()

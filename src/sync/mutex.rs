@@ -167,6 +167,24 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// Takes the lock on real threads as thread `thread` of its execution, blocking while it is
+    /// held; with whether it is poisoned. It is the lock [`Mutex::lock`] takes on real threads (a
+    /// free lock is tried and named by a holder word, a long wait joins the wait-for graph and
+    /// may declare a deadlock), for an engine that starts the execution's threads itself and
+    /// injects their jitter itself: without the look-up of the current thread, and without a
+    /// log, which such an execution does not keep.
+    ///
+    /// # Panics
+    ///
+    /// Under shuttle; and as [`Mutex::lock`] when the execution deadlocks.
+    #[inline(always)]
+    pub(crate) fn hold_on_thread(&self, thread: usize) -> (HeldGuard<'_, T>, bool) {
+        let Kind::Threads(held) = &self.inner else {
+            panic!("a mutex under shuttle is taken with Mutex::lock");
+        };
+        held.take(thread, &self.execution.waits, self.resource())
+    }
+
     /// The mutex as an exploring scheduler names it.
     pub(crate) fn dpor_object(&self) -> Object {
         Object::Lock(ObjectKind::Mutex.id(self.number))

@@ -104,7 +104,7 @@ impl Workload for Counter {
             SyncMode::Mutex => {
                 for op in 0..spec.ops {
                     point.before_access();
-                    let _guard = state.lock().acquire();
+                    let _guard = state.lock().acquire(thread);
                     point.observe(Access::Acquire);
                     increment(ledger, thread, op, spec.delta, point);
                 }
@@ -235,7 +235,7 @@ impl Counter {
                 SyncMode::Mutex => {
                     tracing::debug!(target: LOG_TARGET, thread = %name, "Waiting for lock");
                     point.before_access();
-                    let _guard = state.lock().acquire();
+                    let _guard = state.lock().acquire(thread);
                     point.observe(Access::Acquire);
                     tracing::debug!(target: LOG_TARGET, thread = %name, "Acquired lock");
                     increment(&state.ledger, thread, op, spec.delta, point);

@@ -98,7 +98,7 @@ pub fn serve(mut input: impl BufRead + Send + 'static) -> Result<(), WorkerError
 }
 
 /// The lesson's task over a managed value: `counter.value += delta`, a `get` then a `set`, with
-/// `lock.acquire()` around it when the scenario has the lock.
+/// `lock.acquire(worker)` around it when the scenario has the lock.
 fn run_managed(
     order: &WorkerOrder,
     manager: &mut ManagerClient,
@@ -110,7 +110,7 @@ fn run_managed(
         let _guard = match order.counter.sync {
             SyncMode::Mutex => {
                 point.before_access();
-                Some(lock.acquire())
+                Some(lock.acquire(order.worker))
             }
             _ => None,
         };
