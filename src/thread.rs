@@ -238,7 +238,7 @@ pub(crate) fn join_thread<T>(
         dpor::announce(Access::Join(index));
         let result = join();
         dpor::settle();
-        let declared = execution.waits.joined(me);
+        let declared = execution.waits.joined(me, blocked);
         if result
             .as_ref()
             .is_err_and(|payload| payload.is::<DeadlockUnwind>())

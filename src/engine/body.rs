@@ -2,10 +2,9 @@
 //! under shuttle, or one on real threads with jitter. A user's check and a plugin workload of
 //! the CLI both run through here.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
-use std::thread::ThreadId;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Outcome;
@@ -31,9 +30,19 @@ use {
 /// primitives, spawns its threads with [`crate::thread::spawn`] and may assert invariants.
 pub type Body = Arc<dyn Fn() + Send + Sync + 'static>;
 
+thread_local! {
+    /// The execution under way on this thread, kept until it ends: when shuttle ends it
+    /// instead (and with it the run), [`InShuttle::failure`] asks it how it failed. Blocks of
+    /// executions run side by side each on a worker thread of its own, and shuttle runs an
+    /// execution on the thread that started its run.
+    static UNDER_WAY: RefCell<Option<Arc<Execution>>> = const { RefCell::new(None) };
+}
+
 /// Runs `body` as execution `run` inside shuttle (the caller is inside a shuttle execution),
-/// waits for every thread it started and says how it ended. `current` receives the execution
-/// first, so that a caller can name the thread that panicked if shuttle ends it.
+/// waits for every thread it started and says how it ended. The execution is the one this
+/// thread ran last, reused ([`Execution::under_shuttle`]); until it ends it is the one under
+/// way on this thread, so that [`InShuttle::failure`] can name the thread that panicked if
+/// shuttle ends it.
 ///
 /// The body's panic is caught here and a spawned thread's in the thread, each recorded in the
 /// execution; a deadlock of contend's locks and joins is declared by the wait that closes its
@@ -48,11 +57,10 @@ pub(crate) fn execute_in_shuttle(
     run: u64,
     seed: u64,
     log: Option<Arc<AccessLog>>,
-    current: impl FnOnce(&Arc<Execution>),
 ) -> Result<Ended, LedgerError> {
-    let execution = Execution::new(Backend::Shuttle, Arc::clone(name), run, seed, None, log);
-    current(&execution);
-    let _entered = context::enter(Arc::clone(&execution), None);
+    let execution = Execution::under_shuttle(name, run, seed, log);
+    UNDER_WAY.set(Some(Arc::clone(&execution)));
+    let entered = context::enter(Arc::clone(&execution), None);
     // A panic an earlier execution's body caught itself left its message behind.
     drop(panics::take_captured());
     let body_panic = match panic::catch_unwind(AssertUnwindSafe(|| body())) {
@@ -65,7 +73,11 @@ pub(crate) fn execute_in_shuttle(
         None => format!("main panicked: {}", describe_payload(payload.as_ref())),
     });
     execution.wait_for_threads();
-    ended(&execution, body_panic)
+    let ended = ended(&execution, body_panic);
+    UNDER_WAY.set(None);
+    drop(entered);
+    Execution::recycle(execution);
+    ended
 }
 
 /// How `execution`, whose threads have all ended, ended: the first failure it shows (a declared
@@ -112,25 +124,19 @@ pub(crate) fn failure_of(execution: &Execution) -> Option<Failed> {
 }
 
 /// A body on the primitive API run as executions under shuttle: what the controlled bodies of
-/// checks and of plugin workloads share. It remembers the execution under way on each worker
-/// thread (blocks of executions run side by side), to name the thread that panicked, or the
-/// failure the execution stated, when shuttle ends that worker's run.
+/// checks and of plugin workloads share. The execution under way on each worker thread (blocks
+/// of executions run side by side) names the thread that panicked, or the failure the
+/// execution stated, when shuttle ends that worker's run.
 pub(crate) struct InShuttle {
     body: Body,
     name: Arc<str>,
     seed: u64,
-    current: Mutex<HashMap<ThreadId, Arc<Execution>>>,
 }
 
 impl InShuttle {
     /// `body` as executions of `name`, whose real-thread jitter would derive from `seed`.
     pub(crate) fn new(body: Body, name: Arc<str>, seed: u64) -> Self {
-        InShuttle {
-            body,
-            name,
-            seed,
-            current: Mutex::default(),
-        }
+        InShuttle { body, name, seed }
     }
 
     /// Runs execution `run` (inside shuttle), logging to `log` if given.
@@ -139,19 +145,7 @@ impl InShuttle {
         log: Option<&Arc<AccessLog>>,
         run: u64,
     ) -> Result<Ended, LedgerError> {
-        execute_in_shuttle(
-            &self.body,
-            &self.name,
-            run,
-            self.seed,
-            log.cloned(),
-            |execution| {
-                self.current
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(std::thread::current().id(), Arc::clone(execution));
-            },
-        )
+        execute_in_shuttle(&self.body, &self.name, run, self.seed, log.cloned())
     }
 
     /// An execution shuttle ended itself (the last one this worker thread ran), its kind and what
@@ -161,12 +155,7 @@ impl InShuttle {
     /// found itself from a panic. A panic is said of the thread that panicked (`main` if no
     /// spawned thread did).
     pub(crate) fn failure(&self, captured: String, max_steps: u64) -> Failed {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&std::thread::current().id())
-            .cloned();
+        let current = UNDER_WAY.with_borrow(Option::clone);
         let failed = Self::failure_of(current.as_deref(), captured, max_steps);
         match current.as_deref() {
             Some(execution) => with_lost_updates(failed, execution),
@@ -446,6 +435,7 @@ pub fn execute_plugin(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// Runs execution `run` of `in_shuttle` as one shuttle execution; true if shuttle ended it.
@@ -590,5 +580,57 @@ mod tests {
             }
             Ended::Settled(_) => panic!("the execution passed"),
         }
+    }
+
+    /// A check's executions under shuttle reuse one execution context, as the built-in
+    /// workloads' do: each starts as a new one would, so that a thread's panic in one fails
+    /// that execution alone, and the next (on the same context) passes with its threads
+    /// numbered from 1 again.
+    #[test]
+    fn a_checks_executions_reuse_one_context_and_each_starts_afresh() {
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let in_shuttle = {
+            let runs = Arc::clone(&runs);
+            let first = Arc::new(AtomicBool::new(true));
+            let body: Body = Arc::new(move || {
+                let address = Arc::as_ptr(&context::execution()) as usize;
+                let fail = first.swap(false, Ordering::SeqCst);
+                let handle = crate::thread::spawn(move || {
+                    if fail {
+                        panic!("the first execution fails");
+                    }
+                });
+                drop(handle.join());
+                let name = context::thread_name(1);
+                runs.lock().unwrap().push((address, name));
+            });
+            Arc::new(InShuttle::new(body, Arc::from("reused"), 1))
+        };
+        let ended = Arc::new(Mutex::new(Vec::new()));
+        let _capture = Capture::start();
+        {
+            let ended = Arc::clone(&ended);
+            shuttle::check_random(
+                move || {
+                    let run = ended.lock().unwrap().len() as u64;
+                    let outcome = in_shuttle.execute(None, run).unwrap();
+                    ended.lock().unwrap().push(outcome);
+                },
+                3,
+            );
+        }
+        let ended = ended.lock().unwrap();
+        assert!(matches!(ended[0], Ended::Failed(_)), "{:?}", ended[0]);
+        assert!(
+            ended[1..].iter().all(|e| matches!(e, Ended::Settled(_))),
+            "a failure does not carry over: {ended:?}"
+        );
+        let runs = runs.lock().unwrap();
+        assert_eq!(runs.len(), 3);
+        assert!(
+            runs.iter().all(|(address, _)| *address == runs[0].0),
+            "one execution context for all: {runs:?}"
+        );
+        assert!(runs.iter().all(|(_, name)| name == "Thread-1"), "{runs:?}");
     }
 }

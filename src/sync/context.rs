@@ -169,7 +169,6 @@ pub(crate) struct Execution {
     seed: u64,
     /// The noise injected before every access on real threads; `None` for none.
     jitter: Option<Jitter>,
-    next_thread: AtomicUsize,
     numbers: [AtomicUsize; OBJECT_KINDS],
     /// The wait-for graph and, on real threads, every blocking wait.
     pub(crate) waits: Waits,
@@ -237,7 +236,6 @@ impl Execution {
             run,
             seed,
             jitter,
-            next_thread: AtomicUsize::new(1),
             numbers: Default::default(),
             waits: Waits::default(),
             cells: Mutex::new(Vec::new()),
@@ -291,7 +289,6 @@ impl Execution {
             run,
             seed,
             jitter,
-            next_thread,
             numbers,
             waits,
             cells,
@@ -304,7 +301,6 @@ impl Execution {
         *run = 0;
         *seed = 0;
         *jitter = None;
-        *next_thread.get_mut() = 1;
         for number in numbers {
             *number.get_mut() = 0;
         }
@@ -356,14 +352,16 @@ impl Execution {
     /// A thread is being started: its index. It holds its own end (which a join waits for) and
     /// a share of the end of every thread (which the end of the body waits for).
     pub(crate) fn thread_started(&self) -> usize {
-        let index = self.next_thread.fetch_add(1, Ordering::Relaxed);
+        // Numbered under the lock that records its holds: one look at the state.
         self.waits.with(|state| {
+            state.started += 1;
+            let index = state.started;
             state
                 .graph
                 .hold(index, Resource::Thread(index), Mode::Exclusive);
             state.graph.hold(index, Resource::AllThreads, Mode::Shared);
-        });
-        index
+            index
+        })
     }
 
     /// Thread `index`, started with [`Execution::thread_started`], has finished (or could not

@@ -11,7 +11,7 @@
 //! deadlocked, and every thread blocked in it unwinds with [`DeadlockUnwind`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,9 @@ pub(crate) struct WaitState {
     epochs: BTreeMap<usize, u64>,
     /// Under shuttle: the task parked until every thread has finished.
     pub(crate) parked: Option<shuttle::thread::Thread>,
+    /// How many threads the execution has started (the body's own not counted): the next one
+    /// is `Thread-{started + 1}`.
+    pub(crate) started: usize,
 }
 
 /// Under shuttle, a thread waiting in a condition variable, followed as shuttle follows it: a
@@ -108,6 +111,7 @@ impl WaitState {
             condvar_waits,
             epochs,
             parked,
+            started,
         } = self;
         graph.clear();
         *deadlock = None;
@@ -117,6 +121,7 @@ impl WaitState {
         condvar_waits.clear();
         epochs.clear();
         *parked = None;
+        *started = 0;
     }
 
     /// Under shuttle: `thread` waits in condition variable `condvar` (shuttle's `inner`),
@@ -217,7 +222,7 @@ impl WaitState {
     /// the wait closes a cycle of waits or leaves every thread stuck. What follows a declaration
     /// (waking condition-variable waiters) is left to [`Waits::declared_now`], once the lock is
     /// released.
-    pub(crate) fn declare_if_stuck(&mut self, thread: usize, blocks: Option<bool>) -> Declared {
+    fn declare_if_stuck(&mut self, thread: usize, blocks: Option<bool>) -> Declared {
         if self.deadlock.is_some() {
             return Declared::Before;
         }
@@ -304,6 +309,9 @@ pub(crate) struct Waits {
     state: Mutex<WaitState>,
     changed: Condvar,
     timeout_nanos: AtomicU64,
+    /// Whether the state holds a declared deadlock, set as one is declared: the common
+    /// execution, which declares none, is told so without taking the lock.
+    declared: AtomicBool,
 }
 
 impl Default for Waits {
@@ -312,6 +320,7 @@ impl Default for Waits {
             state: Mutex::default(),
             changed: Condvar::new(),
             timeout_nanos: AtomicU64::new(DEFAULT_DEADLOCK_TIMEOUT.as_nanos() as u64),
+            declared: AtomicBool::new(false),
         }
     }
 }
@@ -331,7 +340,9 @@ impl Waits {
             state,
             changed: _,
             timeout_nanos,
+            declared,
         } = self;
+        *declared.get_mut() = false;
         state
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -361,8 +372,29 @@ impl Waits {
         result
     }
 
+    /// Notes that the state holds a declared deadlock now (see [`Waits::declared`]).
+    fn mark_declared(&self) {
+        self.declared.store(true, Ordering::Release);
+    }
+
+    /// Passes `declared` on, noting a deadlock declared just now.
+    fn noted(&self, declared: Declared) -> Declared {
+        if declared == Declared::Now {
+            self.mark_declared();
+        }
+        declared
+    }
+
+    /// Whether a deadlock was declared, without taking the lock.
+    fn any_declared(&self) -> bool {
+        self.declared.load(Ordering::Acquire)
+    }
+
     /// The deadlock declared, if one was.
     pub(crate) fn declared(&self) -> Option<Deadlock> {
+        if !self.any_declared() {
+            return None;
+        }
         self.lock().deadlock.clone()
     }
 
@@ -403,7 +435,7 @@ impl Waits {
     /// deadlocked, by this wait or before.
     pub(crate) fn declare_if_stuck(&self, thread: usize, blocks: Option<bool>) -> bool {
         let declared = self.lock().declare_if_stuck(thread, blocks);
-        self.declared_now(declared)
+        self.declared_now(self.noted(declared))
     }
 
     /// Whether the execution is declared deadlocked after [`WaitState::declare_if_stuck`] said
@@ -439,13 +471,19 @@ impl Waits {
         if running {
             state.graph.wait(thread, target);
         }
-        (running, state.declare_if_stuck(thread, None))
+        let declared = state.declare_if_stuck(thread, None);
+        drop(state);
+        (running, self.noted(declared))
     }
 
-    /// Under shuttle, once `thread`'s join has returned: it waits no more. True if the
-    /// execution was declared deadlocked meanwhile (the caller then unwinds, with
-    /// [`Waits::unwind_declared`]).
-    pub(crate) fn joined(&self, thread: usize) -> bool {
+    /// Under shuttle, once `thread`'s join has returned: it waits no more (`waited`: it had
+    /// waited, as [`Waits::wait_for_thread`] said). True if the execution was declared
+    /// deadlocked meanwhile (the caller then unwinds, with [`Waits::unwind_declared`]).
+    pub(crate) fn joined(&self, thread: usize, waited: bool) -> bool {
+        if !waited {
+            // No wait to forget: the flag tells the rest.
+            return self.any_declared();
+        }
         let mut state = self.lock();
         state.graph.stop_waiting(thread);
         state.deadlock.is_some()
@@ -484,10 +522,10 @@ impl Waits {
         state.graph.release(index, Resource::Thread(index));
         state.graph.release(index, Resource::AllThreads);
         if check {
-            (
-                state.declare_if_stuck(index, Some(true)),
-                state.parked.take(),
-            )
+            let declared = state.declare_if_stuck(index, Some(true));
+            let parked = state.parked.take();
+            drop(state);
+            (self.noted(declared), parked)
         } else {
             (Declared::No, None)
         }
@@ -559,6 +597,7 @@ impl Waits {
                 state.graph.wait(thread, resource);
                 if state.graph.cycle_from(thread).is_some() {
                     state.deadlock = Some(state.graph.deadlock());
+                    self.mark_declared();
                     self.changed.notify_all();
                     continue;
                 }
@@ -568,6 +607,7 @@ impl Waits {
                 let mut deadlock = state.graph.deadlock();
                 deadlock.timed_out = deadlock.cycle.is_none().then_some(timeout);
                 state.deadlock = Some(deadlock);
+                self.mark_declared();
                 self.changed.notify_all();
                 continue;
             }
@@ -622,6 +662,7 @@ impl Waits {
             } else {
                 return;
             }
+            self.mark_declared();
             self.changed.notify_all();
         }
         state.graph.stop_waiting(thread);
