@@ -22,6 +22,7 @@ use crate::schedule::dpor::{self, Access};
 use crate::sync::context::{self, AccessKind, Backend, Execution};
 use crate::sync::deadlock::DeadlockUnwind;
 use crate::sync::graph::Resource;
+use crate::sync::waits::Declared;
 
 /// A panic message as contend's panic hook captures it ("panicked in thread `T` at FILE:LINE:
 /// TEXT"), said of `thread` instead: under shuttle every task runs on one OS thread, whose name
@@ -217,11 +218,37 @@ pub(crate) fn join_thread<T>(
     shuttle: bool,
     join: impl FnOnce() -> std::thread::Result<T>,
 ) -> std::thread::Result<T> {
-    let (me, execution) = context::operation();
-    let target = Resource::Thread(index);
     // Named only if the execution keeps a log.
     let joined = || context::thread_name(index);
-    let result = if shuttle {
+    if shuttle {
+        return join_task(index, join, joined);
+    }
+    let (me, execution) = context::operation();
+    let target = Resource::Thread(index);
+    execution.waits.block_on(me, target, |state| {
+        (!state.graph.is_held(target)).then_some(())
+    });
+    let result = join();
+    if result
+        .as_ref()
+        .is_err_and(|payload| payload.is::<DeadlockUnwind>())
+    {
+        panic::resume_unwind(Box::new(DeadlockUnwind));
+    }
+    execution.log_access(me, || (AccessKind::Other, format!("join {}", joined())));
+    result
+}
+
+/// [`join_thread`] under shuttle: the wait is shuttle's, recorded in the wait-for graph (unless
+/// the thread has ended) and the log. The execution is looked up before and after the join,
+/// which is a scheduling point, rather than held.
+fn join_task<T>(
+    index: usize,
+    join: impl FnOnce() -> std::thread::Result<T>,
+    joined: impl Fn() -> String,
+) -> std::thread::Result<T> {
+    let me = context::before_operation();
+    let (blocked, declared) = context::with_execution(|execution| {
         let (blocked, declared) = execution.waits.wait_for_thread(me, index);
         if blocked {
             execution.log_access(me, || {
@@ -231,38 +258,33 @@ pub(crate) fn join_thread<T>(
                 )
             });
         }
-        // A join that closes a cycle of waits unwinds here, before shuttle would block.
+        (blocked, declared)
+    });
+    if declared != Declared::No {
+        // Declaring wakes condition variable waiters, at scheduling points: with an execution
+        // of its own. A join that closes a cycle of waits unwinds here, before shuttle would
+        // block.
+        let execution = context::execution();
         if execution.waits.declared_now(declared) {
             execution.waits.unwind_declared(me);
         }
-        dpor::announce(Access::Join(index));
-        let result = join();
-        dpor::settle();
-        let declared = execution.waits.joined(me, blocked);
-        if result
-            .as_ref()
-            .is_err_and(|payload| payload.is::<DeadlockUnwind>())
-        {
-            panic::resume_unwind(Box::new(DeadlockUnwind));
-        }
+    }
+    dpor::announce(Access::Join(index));
+    let result = join();
+    dpor::settle();
+    let declared = context::with_execution(|execution| execution.waits.joined(me, blocked));
+    if result
+        .as_ref()
+        .is_err_and(|payload| payload.is::<DeadlockUnwind>())
+    {
+        panic::resume_unwind(Box::new(DeadlockUnwind));
+    }
+    context::with_execution(|execution| {
         if declared {
             execution.waits.unwind_declared(me);
         }
-        result
-    } else {
-        execution.waits.block_on(me, target, |state| {
-            (!state.graph.is_held(target)).then_some(())
-        });
-        let result = join();
-        if result
-            .as_ref()
-            .is_err_and(|payload| payload.is::<DeadlockUnwind>())
-        {
-            panic::resume_unwind(Box::new(DeadlockUnwind));
-        }
-        result
-    };
-    execution.log_access(me, || (AccessKind::Other, format!("join {}", joined())));
+        execution.log_access(me, || (AccessKind::Other, format!("join {}", joined())));
+    });
     result
 }
 

@@ -359,13 +359,16 @@ pub fn run_workload_once<W: Workload>(
     let execution = Execution::under_shuttle(context.scenario, context.run, 0, None);
     let entered = crate::sync::context::enter(Arc::clone(&execution), None);
     let Ok(state) = workload.new_state(&ShuttlePlatform);
-    let state = Arc::new(state);
+    // The workload and its state in one shared allocation: one reference count a thread.
+    let shared = Arc::new((Arc::clone(workload), state));
     let handles: Vec<_> = (0..workload.thread_count())
         .map(|thread| {
-            let state = Arc::clone(&state);
-            let workload = Arc::clone(workload);
+            let shared = Arc::clone(&shared);
             let mut point = ShuttlePoint::new(thread, log.cloned());
-            crate::thread::spawn(move || workload.run_thread(&*state, thread, &mut point))
+            crate::thread::spawn(move || {
+                let (workload, state) = &*shared;
+                workload.run_thread(state, thread, &mut point);
+            })
         })
         .collect();
     workload.threads_started(context.run);
@@ -376,7 +379,7 @@ pub fn run_workload_once<W: Workload>(
     }
     let outcome = match super::body::failure_of(&execution) {
         Some(failed) => Ok(failed.into()),
-        None => workload.settle(&*state, context).map(Outcome::Settled),
+        None => workload.settle(&shared.1, context).map(Outcome::Settled),
     };
     drop(entered);
     Execution::recycle(execution);

@@ -126,7 +126,11 @@ impl SharedWord for ShuttleWord {
 
     fn swap(&self, value: u64) -> u64 {
         self.atomic.store(value, Ordering::SeqCst);
-        self.copy.swap(value, Ordering::Relaxed)
+        // One task runs at a time, on one OS thread: a read then a write of the copy is the
+        // exchange, without a read-modify-write instruction.
+        let old = self.copy.load(Ordering::Relaxed);
+        self.copy.store(value, Ordering::Relaxed);
+        old
     }
 
     fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {

@@ -341,7 +341,17 @@ impl Execution {
 
     /// The next number of an object of `kind`, from 1.
     pub(crate) fn number(&self, kind: ObjectKind) -> usize {
-        self.numbers[kind as usize].fetch_add(1, Ordering::Relaxed) + 1
+        let counter = &self.numbers[kind as usize];
+        match self.backend {
+            // Every task of a shuttle execution runs on one OS thread, one at a time: a read
+            // then a write, without a read-modify-write instruction.
+            Backend::Shuttle => {
+                let number = counter.load(Ordering::Relaxed) + 1;
+                counter.store(number, Ordering::Relaxed);
+                number
+            }
+            Backend::Threads => counter.fetch_add(1, Ordering::Relaxed) + 1,
+        }
     }
 
     /// Accounts for `cell` when the execution ends.
@@ -755,6 +765,21 @@ pub(crate) fn execution() -> Arc<Execution> {
     ACTIVE
         .with_borrow(|active| active.as_ref().map(|a| Arc::clone(&a.execution)))
         .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"))
+}
+
+/// Runs `f` on the execution running on this thread, without a reference count of its own:
+/// `f` must not reach a scheduling point (another task would look the execution up meanwhile).
+///
+/// # Panics
+///
+/// Outside a check's body and its threads.
+pub(crate) fn with_execution<T>(f: impl FnOnce(&Execution) -> T) -> T {
+    ACTIVE.with_borrow(|active| {
+        let active = active
+            .as_ref()
+            .unwrap_or_else(|| panic!("{OUTSIDE_A_CHECK}"));
+        f(&active.execution)
+    })
 }
 
 /// Called before every access to shared state: the thread's index. On real threads it opens

@@ -303,6 +303,11 @@ impl WaitState {
     }
 }
 
+/// Thread `index`'s bit in [`Waits`]' word of ended threads, if it has one.
+fn ended_bit(index: usize) -> Option<u64> {
+    (index < 64).then(|| 1 << index)
+}
+
 /// The blocking state of an execution, and how long a wait may last on real threads.
 #[derive(Debug)]
 pub(crate) struct Waits {
@@ -312,6 +317,9 @@ pub(crate) struct Waits {
     /// Whether the state holds a declared deadlock, set as one is declared: the common
     /// execution, which declares none, is told so without taking the lock.
     declared: AtomicBool,
+    /// Under shuttle, bit `i` set once thread `i` (below 64) has ended, written under the lock
+    /// as it ends: a join of a thread that ended is told so without taking the lock.
+    ended: AtomicU64,
 }
 
 impl Default for Waits {
@@ -321,6 +329,7 @@ impl Default for Waits {
             changed: Condvar::new(),
             timeout_nanos: AtomicU64::new(DEFAULT_DEADLOCK_TIMEOUT.as_nanos() as u64),
             declared: AtomicBool::new(false),
+            ended: AtomicU64::new(0),
         }
     }
 }
@@ -341,8 +350,10 @@ impl Waits {
             changed: _,
             timeout_nanos,
             declared,
+            ended,
         } = self;
         *declared.get_mut() = false;
+        *ended.get_mut() = 0;
         state
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -383,6 +394,12 @@ impl Waits {
             self.mark_declared();
         }
         declared
+    }
+
+    /// Under shuttle, whether thread `index` has ended, told without taking the lock for the
+    /// first 63 threads; `false` for the others (the caller then looks at the graph).
+    fn has_ended(&self, index: usize) -> bool {
+        ended_bit(index).is_some_and(|bit| self.ended.load(Ordering::Acquire) & bit != 0)
     }
 
     /// Whether a deadlock was declared, without taking the lock.
@@ -465,6 +482,10 @@ impl Waits {
     /// [`Waits::declare_if_stuck`]. Says whether `thread` waits, and whether the execution is
     /// declared deadlocked (the caller then unwinds, with [`Waits::unwind_declared`]).
     pub(crate) fn wait_for_thread(&self, thread: usize, target: usize) -> (bool, Declared) {
+        if self.has_ended(target) {
+            // The join returns at once: nothing waits, and nothing is stuck by it.
+            return (false, Declared::No);
+        }
         let target = Resource::Thread(target);
         let mut state = self.lock();
         let running = state.graph.is_held(target);
@@ -521,6 +542,11 @@ impl Waits {
         let mut state = self.lock();
         state.graph.release(index, Resource::Thread(index));
         state.graph.release(index, Resource::AllThreads);
+        if let Some(bit) = ended_bit(index) {
+            // Under the lock, which every writer of the word takes: a read then a write.
+            let ended = self.ended.load(Ordering::Relaxed);
+            self.ended.store(ended | bit, Ordering::Release);
+        }
         if check {
             let declared = state.declare_if_stuck(index, Some(true));
             let parked = state.parked.take();
@@ -699,5 +725,58 @@ impl Waits {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::graph::Mode;
+
+    /// Thread `index` running: it holds its own end and a share of every thread's.
+    fn run_thread(waits: &Waits, index: usize) {
+        waits.with(|state| {
+            state
+                .graph
+                .hold(index, Resource::Thread(index), Mode::Exclusive);
+            state.graph.hold(index, Resource::AllThreads, Mode::Shared);
+        });
+    }
+
+    /// A join of a thread that has ended waits for nothing; a join of one still running waits
+    /// for it in the graph, for threads past the 63 the word of ended threads covers too.
+    #[test]
+    fn a_join_waits_in_the_graph_only_for_a_thread_still_running() {
+        for target in [1, 63, 64, 70] {
+            let waits = Waits::default();
+            run_thread(&waits, target);
+            let (blocked, declared) = waits.wait_for_thread(0, target);
+            assert!(blocked, "thread {target} runs: the join waits");
+            assert_eq!(declared, Declared::No);
+            assert!(!waits.joined(0, blocked), "no deadlock was declared");
+            waits.thread_ended(target, false);
+            let (blocked, declared) = waits.wait_for_thread(0, target);
+            assert!(
+                !blocked,
+                "thread {target} has ended: the join does not wait"
+            );
+            assert_eq!(declared, Declared::No);
+            assert!(waits.with(|state| state.graph.nobody_waits()));
+        }
+    }
+
+    /// A renewed state forgets which threads ended: the next execution's thread of the same
+    /// index is running.
+    #[test]
+    fn a_renewed_state_forgets_the_threads_that_ended() {
+        let mut waits = Waits::default();
+        run_thread(&waits, 1);
+        waits.thread_ended(1, false);
+        waits.renew();
+        run_thread(&waits, 1);
+        assert!(
+            waits.wait_for_thread(0, 1).0,
+            "thread 1 of the next execution runs"
+        );
     }
 }
