@@ -21,8 +21,7 @@ enum Kind<S, T> {
 }
 
 /// Runs `$call` on whichever atomic `$self` holds, as one access, and logs `$describe` of its
-/// result if the execution keeps a log. The real-thread path is inlined into the caller, the
-/// shuttle path (a scheduling point, far costlier) is not.
+/// result if the execution keeps a log.
 macro_rules! access {
     ($self:ident, $atomic:ident => $call:expr, $result:ident => $describe:expr) => {{
         access!($self, Access::Write, $atomic => $call, $result => $describe)
@@ -56,7 +55,7 @@ fn log_on_threads(log: &AccessLog, thread: usize, describe: impl FnOnce() -> Str
 
 /// An atomic's access under shuttle: `call`, announced to an exploring scheduler as `step`,
 /// and logged as `describe` says if the execution keeps `log`.
-#[inline(never)]
+#[inline(always)]
 fn on_shuttle<R>(
     step: Access,
     log: Option<&Arc<AccessLog>>,
