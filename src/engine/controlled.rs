@@ -187,7 +187,12 @@ pub(crate) struct Stoppable {
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     out_of_time: Arc<AtomicBool>,
+    /// The scheduler of the block after this one, once this one has run all its executions.
+    next_block: Option<NextBlock>,
 }
+
+/// Gives the scheduler of the next block of a chain of blocks, or none.
+type NextBlock = Box<dyn FnMut() -> Option<BlockScheduler> + Send>;
 
 impl Stoppable {
     /// `inner`, never dropped, that starts no execution once `stop` is set or past
@@ -203,7 +208,18 @@ impl Stoppable {
             stop,
             deadline,
             out_of_time,
+            next_block: None,
         }
+    }
+
+    /// Goes on, once its scheduler has run all its executions, with the scheduler
+    /// `next_block` gives, as long as it gives one: a chain of blocks in one shuttle run.
+    pub(crate) fn then(
+        mut self,
+        next_block: impl FnMut() -> Option<BlockScheduler> + Send + 'static,
+    ) -> Self {
+        self.next_block = Some(Box::new(next_block));
+        self
     }
 
     /// `inner`, never dropped, that starts no execution past `deadline`; the flag says whether
@@ -231,7 +247,15 @@ impl Scheduler for Stoppable {
             self.out_of_time.store(true, Ordering::SeqCst);
             return None;
         }
-        self.inner.new_execution()
+        loop {
+            if let Some(schedule) = self.inner.new_execution() {
+                return Some(schedule);
+            }
+            let next = (self.next_block.as_mut()?)()?;
+            // The block before ran all its executions: its scheduler goes quietly (shuttle's
+            // random scheduler prints its seed only when dropped before its last execution).
+            drop(std::mem::replace(&mut *self.inner, next));
+        }
     }
 
     #[inline]

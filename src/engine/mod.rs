@@ -225,7 +225,7 @@ impl RunPlan {
     ///
     /// Lazy and with no cost per skipped block: a shard steps from one of its blocks to the
     /// next, so that planning costs nothing per run whatever `runs` is.
-    pub fn blocks(&self, block_len: u64) -> impl Iterator<Item = Range<u64>> + '_ {
+    pub fn blocks(&self, block_len: u64) -> impl Iterator<Item = Range<u64>> + Send + use<> {
         let block_len = block_len.max(1);
         let total_blocks = self.runs.div_ceil(block_len);
         let (first, step) = match self.shard {

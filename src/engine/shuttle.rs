@@ -37,8 +37,10 @@ pub use super::controlled::{
 /// The variable through which shuttle's schedulers would take their seed.
 const SHUTTLE_SEED_VARIABLE: &str = "SHUTTLE_RANDOM_SEED";
 
-/// The tallies of the blocks run side by side, by block index, with how each block ended.
-type BlockResults = std::collections::BTreeMap<u64, Result<(Tally, Flow), EngineError>>;
+/// The tallies of the blocks that ended, by block index, with each block's executions and how
+/// it ended.
+type BlockResults =
+    std::collections::BTreeMap<u64, (Range<u64>, Result<(Tally, Flow), EngineError>)>;
 
 /// What the executions share with the engine: the tally, and the first internal error.
 struct Shared {
@@ -118,35 +120,70 @@ impl ShuttleEngine {
         let body = Arc::new(body);
         let failed: Arc<dyn FailureBody> = Arc::new(failed);
         let block_len = block_len(self.settings.scheduler, plan.runs);
-        if plan.jobs > 1 && !self.settings.scheduler.exhaustive() {
-            return self.execute_blocks_side_by_side(plan, tally, block_len, body, &failed);
-        }
-        for block in plan.blocks(block_len) {
-            if plan.out_of_time() {
+        // An exhaustive search is one block, searched in order by one worker.
+        let workers = if self.settings.scheduler.exhaustive() {
+            1
+        } else {
+            plan.jobs.max(1)
+        };
+        self.execute_blocks(plan, tally, block_len, workers, body, &failed)
+    }
+
+    /// Runs the blocks on `workers` worker threads and adds their tallies up in block order,
+    /// so that the report is the same for every number of workers: a block that stops the run
+    /// (a failed execution, `--fail-fast`) drops the blocks after it.
+    fn execute_blocks<B: ExecutionBody>(
+        &self,
+        plan: &RunPlan,
+        tally: &mut Tally,
+        block_len: u64,
+        workers: usize,
+        body: Arc<B>,
+        failed: &Arc<dyn FailureBody>,
+    ) -> Result<(), EngineError> {
+        let queue = Arc::new(BlockQueue {
+            blocks: Mutex::new(Box::new(plan.blocks(block_len).enumerate())),
+            deadline: plan.deadline,
+            stop_at: AtomicU64::new(u64::MAX),
+            done: Mutex::default(),
+        });
+        let template = tally.fresh();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    self.execute_chain(plan, &template, &queue, Arc::clone(&body), &**failed);
+                });
+            }
+        });
+        let done = std::mem::take(&mut *queue.done.lock().unwrap_or_else(|p| p.into_inner()));
+        let planned = plan.planned(block_len);
+        for (expected, (index, (block, result))) in (0u64..).zip(done) {
+            if index != expected {
+                // A block before this one never ran: the time budget ended the run there.
                 tally.stop_for_time();
                 break;
             }
-            let before = tally.runs;
-            if self.execute_block(plan, tally, &block, Arc::clone(&body), &*failed)? == Flow::Stop {
-                if tally.failed_runs > 0
-                    && !tally.stops_at_first_failure()
-                    && tally.runs < plan.planned(block_len)
+            let (block_tally, flow) = result?;
+            let block_runs = block_tally.runs;
+            tally.absorb(block_tally);
+            if flow == Flow::Stop {
+                if tally.failed_runs > 0 && !tally.stops_at_first_failure() && tally.runs < planned
                 {
                     tally.notes.push(format!(
                         "shuttle ends a scenario at an execution it ends itself (every thread \
-                         blocked with no cycle of waits, or too many steps): {} of {} runs did \
-                         not run",
-                        plan.planned(block_len) - tally.runs,
-                        plan.planned(block_len)
+                         blocked with no cycle of waits, or too many steps): {} of {planned} runs \
+                         did not run",
+                        planned - tally.runs,
                     ));
                 }
-                break;
+                return Ok(());
             }
             if tally.ended_early() {
-                break;
+                return Ok(());
             }
-            if tally.runs - before < block.end - block.start {
-                // Only DFS ends before its bound: it has explored every schedule.
+            if block_runs < block.end - block.start {
+                // Only an exhaustive search ends a block before its bound: it has explored
+                // every schedule.
                 tally.exhaustive = true;
                 if self.settings.scheduler == SchedulerKind::Dfs {
                     tally.notes.push(format!(
@@ -154,117 +191,79 @@ impl ShuttleEngine {
                         tally.runs
                     ));
                 }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the blocks on `plan.jobs` worker threads and adds their tallies up in block order,
-    /// as [`ShuttleEngine::execute_body`] would have one after the other: a block that stops
-    /// the run (a failed execution, `--fail-fast`) drops the blocks after it.
-    fn execute_blocks_side_by_side<B: ExecutionBody>(
-        &self,
-        plan: &RunPlan,
-        tally: &mut Tally,
-        block_len: u64,
-        body: Arc<B>,
-        failed: &Arc<dyn FailureBody>,
-    ) -> Result<(), EngineError> {
-        let blocks = Mutex::new(plan.blocks(block_len).enumerate());
-        let stop_at = AtomicU64::new(u64::MAX);
-        let done: Mutex<BlockResults> = Mutex::default();
-        let template = tally.fresh();
-        std::thread::scope(|scope| {
-            for _ in 0..plan.jobs {
-                scope.spawn(|| {
-                    loop {
-                        if plan.out_of_time() {
-                            break;
-                        }
-                        let next = blocks.lock().unwrap_or_else(|p| p.into_inner()).next();
-                        let Some((index, block)) = next else { break };
-                        let index = index as u64;
-                        if index > stop_at.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        let mut block_tally = template.fresh();
-                        let result = self.execute_block(
-                            plan,
-                            &mut block_tally,
-                            &block,
-                            Arc::clone(&body),
-                            &**failed,
-                        );
-                        if !matches!(result, Ok(Flow::Continue)) || block_tally.ended_early() {
-                            stop_at.fetch_min(index, Ordering::SeqCst);
-                        }
-                        let entry = result.map(|flow| (block_tally, flow));
-                        done.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(index, entry);
-                    }
-                });
-            }
-        });
-        let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
-        for (expected, (index, result)) in (0u64..).zip(done) {
-            if index != expected {
-                // A block before this one never ran: the time budget ended the run there.
-                tally.stop_for_time();
-                break;
-            }
-            let (block_tally, flow) = result?;
-            tally.absorb(block_tally);
-            if flow == Flow::Stop {
-                if tally.failed_runs > 0
-                    && !tally.stops_at_first_failure()
-                    && tally.runs < plan.planned(block_len)
-                {
-                    tally.notes.push(format!(
-                        "shuttle ends a scenario at an execution it ends itself (every thread \
-                         blocked with no cycle of waits, or too many steps): {} of {} runs did \
-                         not run",
-                        plan.planned(block_len) - tally.runs,
-                        plan.planned(block_len)
-                    ));
-                }
-                return Ok(());
-            }
-            if tally.ended_early() {
                 return Ok(());
             }
         }
-        if plan.out_of_time() && tally.runs < plan.planned(block_len) {
+        if plan.out_of_time() && tally.runs < planned {
             tally.stop_for_time();
         }
         Ok(())
     }
 
-    /// Runs the executions of one block under a scheduler of their own.
-    fn execute_block<B: ExecutionBody>(
+    /// Runs blocks from `queue` one after the other in one shuttle run, each under a scheduler
+    /// of its own, until the queue gives no more or a block stops the run: shuttle makes what
+    /// a run needs (its pool of task stacks among it) once for all of them rather than once a
+    /// block. Each block's tally goes to the queue as the block ends.
+    fn execute_chain<B: ExecutionBody>(
         &self,
         plan: &RunPlan,
-        tally: &mut Tally,
-        block: &Range<u64>,
+        template: &Tally,
+        queue: &Arc<BlockQueue>,
         body: Arc<B>,
         failed: &dyn FailureBody,
-    ) -> Result<Flow, EngineError> {
+    ) {
+        let Some((index, block)) = queue.next() else {
+            return;
+        };
         let capture = Capture::start();
         let stop = Arc::new(AtomicBool::new(false));
         let out_of_time = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
-            tally: Mutex::new(std::mem::take(tally)),
+            tally: Mutex::new(template.fresh()),
             error: Mutex::new(None),
             next_run: AtomicU64::new(block.start),
             stop: Arc::clone(&stop),
             recordings: Recordings::start(),
         });
-        let (inner, stats) = block_scheduler_with_stats(self.settings.scheduler, plan.seed, block);
+        let (kind, seed) = (self.settings.scheduler, plan.seed);
+        let (inner, stats) = block_scheduler_with_stats(kind, seed, &block);
+        let current = Arc::new(Mutex::new(Some(BlockUnderWay {
+            index,
+            block,
+            stats,
+        })));
+        let next_block = {
+            let (shared, current, queue) =
+                (Arc::clone(&shared), Arc::clone(&current), Arc::clone(queue));
+            let blank = template.fresh();
+            move || {
+                // The block under way has run all its executions: its tally goes, and the next
+                // block starts with a tally and recordings of its own.
+                let ended = lock(&current).take()?;
+                let block_tally = ended.finish(&shared, blank.fresh());
+                queue.finished(ended.index, ended.block, Ok((block_tally, Flow::Continue)));
+                let (index, block) = queue.next()?;
+                Recordings::start();
+                shared.next_run.store(block.start, Ordering::SeqCst);
+                let (inner, stats) = block_scheduler_with_stats(kind, seed, &block);
+                *lock(&current) = Some(BlockUnderWay {
+                    index,
+                    block,
+                    stats,
+                });
+                Some(inner)
+            }
+        };
         let scheduler = Recorder::new(
-            Stoppable::new(inner, stop, plan.deadline, Arc::clone(&out_of_time)),
+            Stoppable::new(
+                inner,
+                Arc::clone(&stop),
+                plan.deadline,
+                Arc::clone(&out_of_time),
+            )
+            .then(next_block),
             shared.recordings,
         );
-        let stop = Arc::clone(&shared.stop);
         let runner = shuttle::Runner::new(scheduler, quiet_config(self.settings.max_steps));
         let run_body = {
             let shared = Arc::clone(&shared);
@@ -273,50 +272,109 @@ impl ShuttleEngine {
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(run_body)));
         dpor::access::stop_board();
+        let Some(ended) = lock(&current).take() else {
+            // The last block ended with the queue: nothing is under way.
+            return;
+        };
+        let (index, block) = (ended.index, ended.block.clone());
+        let mut tally = ended.finish(&shared, template.fresh());
+        let outcome = (|| {
+            if let Some((run, source)) = lock(&shared.error).take() {
+                return Err(EngineError::Ledger {
+                    scenario: plan.scenario.clone(),
+                    run,
+                    source,
+                });
+            }
+            if result.is_err() {
+                // shuttle ends the whole run at an execution it ends itself (a deadlock with no
+                // cycle, too many steps); contend's own failures end one execution only.
+                let message = capture
+                    .take()
+                    .unwrap_or_else(|| "the execution failed".to_string());
+                let run = shared.next_run.load(Ordering::SeqCst).saturating_sub(1);
+                if tally.first_failing_run.is_none() {
+                    shared.recordings.keep_current(run);
+                }
+                tally.record(run, failed(message, self.settings.max_steps));
+                tally.keep_first_failing_schedule(shared.recordings.take_kept());
+                return Ok((tally, Flow::Stop));
+            }
+            if out_of_time.load(Ordering::SeqCst) {
+                tally.stop_for_time();
+            }
+            let flow = if stop.load(Ordering::SeqCst) {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            };
+            Ok((tally, flow))
+        })();
+        queue.finished(index, block, outcome);
+    }
+}
 
-        // A failed execution may leak shuttle's clone of the body, so take the results out
-        // rather than unwrapping the Arc.
-        *tally = std::mem::take(&mut *shared.tally.lock().unwrap_or_else(|p| p.into_inner()));
-        if let Some(stats) = stats {
+/// Locks a mutex of the engine's bookkeeping; a panic elsewhere is reported on its own.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The blocks of a scenario's executions the workers take in turn, and the tallies of those
+/// that ended, by block index.
+struct BlockQueue {
+    /// The blocks not taken yet, lazily: a scenario may plan more blocks than fit in memory.
+    blocks: Mutex<Box<dyn Iterator<Item = (usize, Range<u64>)> + Send>>,
+    deadline: Option<std::time::Instant>,
+    /// The first block that stopped the run: no block after it starts.
+    stop_at: AtomicU64,
+    done: Mutex<BlockResults>,
+}
+
+impl BlockQueue {
+    /// The next block to run and its index; none once they are all taken, past the time
+    /// budget, or after a block that stopped the run.
+    fn next(&self) -> Option<(u64, Range<u64>)> {
+        let out_of_time = crate::interrupt::requested()
+            || self
+                .deadline
+                .is_some_and(|deadline| std::time::Instant::now() >= deadline);
+        if out_of_time {
+            return None;
+        }
+        let (index, block) = lock(&self.blocks).next()?;
+        let index = index as u64;
+        (index <= self.stop_at.load(Ordering::SeqCst)).then_some((index, block))
+    }
+
+    /// Block `index` ended with `result`.
+    fn finished(&self, index: u64, block: Range<u64>, result: Result<(Tally, Flow), EngineError>) {
+        if !matches!(&result, Ok((tally, Flow::Continue)) if !tally.ended_early()) {
+            self.stop_at.fetch_min(index, Ordering::SeqCst);
+        }
+        lock(&self.done).insert(index, (block, result));
+    }
+}
+
+/// The block a chain of blocks runs now.
+struct BlockUnderWay {
+    index: u64,
+    block: Range<u64>,
+    stats: Option<Arc<crate::schedule::dpor::SearchStats>>,
+}
+
+impl BlockUnderWay {
+    /// The tally of the block, taken from the executions' and replaced by `next` for the block
+    /// after it, with the search's classes, the most decisions an execution made and the
+    /// schedule of its first failing execution.
+    fn finish(&self, shared: &Shared, next: Tally) -> Tally {
+        let mut tally = std::mem::replace(&mut *lock(&shared.tally), next);
+        if let Some(stats) = &self.stats {
             *tally.classes.get_or_insert(0) += stats.classes();
         }
         let most = tally.decisions.get_or_insert(0);
         *most = (*most).max(shared.recordings.most_decisions());
-        let error = shared
-            .error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some((run, source)) = error {
-            return Err(EngineError::Ledger {
-                scenario: plan.scenario.clone(),
-                run,
-                source,
-            });
-        }
-        if result.is_err() {
-            // shuttle ends the whole run at an execution it ends itself (a deadlock with no
-            // cycle, too many steps); contend's own failures end one execution only.
-            let message = capture
-                .take()
-                .unwrap_or_else(|| "the execution failed".to_string());
-            let run = shared.next_run.load(Ordering::SeqCst).saturating_sub(1);
-            if tally.first_failing_run.is_none() {
-                shared.recordings.keep_current(run);
-            }
-            tally.record(run, failed(message, self.settings.max_steps));
-            tally.keep_first_failing_schedule(shared.recordings.take_kept());
-            return Ok(Flow::Stop);
-        }
         tally.keep_first_failing_schedule(shared.recordings.take_kept());
-        if out_of_time.load(Ordering::SeqCst) {
-            tally.stop_for_time();
-        }
-        Ok(if stop.load(Ordering::SeqCst) {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        })
+        tally
     }
 }
 
