@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod controlled;
+mod merge;
 pub mod panics;
 #[cfg(feature = "runner")]
 pub mod processes;

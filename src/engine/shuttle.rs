@@ -5,6 +5,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::merge::{BlockMerge, BlockResult, MergePlan};
 use super::panics::Capture;
 use super::{Engine, EngineError, Flow, Outcome, RunPlan};
 use crate::ledger::{EventContext, LedgerError};
@@ -36,11 +37,6 @@ pub use super::controlled::{
 
 /// The variable through which shuttle's schedulers would take their seed.
 const SHUTTLE_SEED_VARIABLE: &str = "SHUTTLE_RANDOM_SEED";
-
-/// The tallies of the blocks that ended, by block index, with each block's executions and how
-/// it ended.
-type BlockResults =
-    std::collections::BTreeMap<u64, (Range<u64>, Result<(Tally, Flow), EngineError>)>;
 
 /// What the executions share with the engine: the tally, and the first internal error.
 struct Shared {
@@ -141,13 +137,20 @@ impl ShuttleEngine {
         body: Arc<B>,
         failed: &Arc<dyn FailureBody>,
     ) -> Result<(), EngineError> {
+        let template = tally.fresh();
+        let merge = BlockMerge::new(
+            std::mem::replace(tally, tally.fresh()),
+            MergePlan {
+                planned: plan.planned(block_len),
+                dfs: self.settings.scheduler == SchedulerKind::Dfs,
+            },
+        );
         let queue = Arc::new(BlockQueue {
             blocks: Mutex::new(Box::new(plan.blocks(block_len).enumerate())),
             deadline: plan.deadline,
             stop_at: AtomicU64::new(u64::MAX),
-            done: Mutex::default(),
+            merge: Mutex::new(Some(merge)),
         });
-        let template = tally.fresh();
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
@@ -155,48 +158,10 @@ impl ShuttleEngine {
                 });
             }
         });
-        let done = std::mem::take(&mut *queue.done.lock().unwrap_or_else(|p| p.into_inner()));
-        let planned = plan.planned(block_len);
-        for (expected, (index, (block, result))) in (0u64..).zip(done) {
-            if index != expected {
-                // A block before this one never ran: the time budget ended the run there.
-                tally.stop_for_time();
-                break;
-            }
-            let (block_tally, flow) = result?;
-            let block_runs = block_tally.runs;
-            tally.absorb(block_tally);
-            if flow == Flow::Stop {
-                if tally.failed_runs > 0 && !tally.stops_at_first_failure() && tally.runs < planned
-                {
-                    tally.notes.push(format!(
-                        "shuttle ends a scenario at an execution it ends itself (every thread \
-                         blocked with no cycle of waits, or too many steps): {} of {planned} runs \
-                         did not run",
-                        planned - tally.runs,
-                    ));
-                }
-                return Ok(());
-            }
-            if tally.ended_early() {
-                return Ok(());
-            }
-            if block_runs < block.end - block.start {
-                // Only an exhaustive search ends a block before its bound: it has explored
-                // every schedule.
-                tally.exhaustive = true;
-                if self.settings.scheduler == SchedulerKind::Dfs {
-                    tally.notes.push(format!(
-                        "dfs explored all {} schedules: the search is exhaustive",
-                        tally.runs
-                    ));
-                }
-                return Ok(());
-            }
-        }
-        if plan.out_of_time() && tally.runs < planned {
-            tally.stop_for_time();
-        }
+        let merge = lock(&queue.merge)
+            .take()
+            .expect("the merge is taken once, after every worker has stopped");
+        *tally = merge.finish(plan.out_of_time())?;
         Ok(())
     }
 
@@ -319,15 +284,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The blocks of a scenario's executions the workers take in turn, and the tallies of those
-/// that ended, by block index.
+/// The blocks of a scenario's executions the workers take in turn, and the scenario's tally,
+/// to which each block's is added in block order as it ends.
 struct BlockQueue {
     /// The blocks not taken yet, lazily: a scenario may plan more blocks than fit in memory.
     blocks: Mutex<Box<dyn Iterator<Item = (usize, Range<u64>)> + Send>>,
     deadline: Option<std::time::Instant>,
     /// The first block that stopped the run: no block after it starts.
     stop_at: AtomicU64,
-    done: Mutex<BlockResults>,
+    /// Taken once the workers have stopped.
+    merge: Mutex<Option<BlockMerge>>,
 }
 
 impl BlockQueue {
@@ -347,11 +313,13 @@ impl BlockQueue {
     }
 
     /// Block `index` ended with `result`.
-    fn finished(&self, index: u64, block: Range<u64>, result: Result<(Tally, Flow), EngineError>) {
+    fn finished(&self, index: u64, block: Range<u64>, result: BlockResult) {
         if !matches!(&result, Ok((tally, Flow::Continue)) if !tally.ended_early()) {
             self.stop_at.fetch_min(index, Ordering::SeqCst);
         }
-        lock(&self.done).insert(index, (block, result));
+        if let Some(merge) = lock(&self.merge).as_mut() {
+            merge.add(index, block, result);
+        }
     }
 }
 
