@@ -214,6 +214,7 @@ impl Stoppable {
 
     /// Goes on, once its scheduler has run all its executions, with the scheduler
     /// `next_block` gives, as long as it gives one: a chain of blocks in one shuttle run.
+    #[cfg(feature = "runner")]
     pub(crate) fn then(
         mut self,
         next_block: impl FnMut() -> Option<BlockScheduler> + Send + 'static,

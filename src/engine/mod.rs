@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod controlled;
+#[cfg(feature = "runner")]
 mod merge;
 pub mod panics;
 #[cfg(feature = "runner")]
