@@ -131,7 +131,7 @@ fn a_checks_schedule_given_to_contend_replay_names_the_test_command_that_replays
         .expect("a replay command");
     assert!(
         command.contains(
-            "cargo test --release \
+            "cargo test --release check_shrinking::\
              a_checks_schedule_given_to_contend_replay_names_the_test_command_that_replays_it"
         ),
         "{command}"

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tempfile::TempDir;
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::contend;

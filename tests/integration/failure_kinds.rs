@@ -4,7 +4,7 @@
 //!
 //! The workloads are those of the `failure_kinds` example harness, run as a user runs it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

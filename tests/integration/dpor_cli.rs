@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 use tempfile::TempDir;
 
-mod common;
+use crate::common;
 
 use common::contend;
 

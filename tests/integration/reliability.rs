@@ -2,7 +2,7 @@
 //! output paths that name something else than a new file, signals, inconsistent shards and
 //! edited schedule files. Each test is named after the defect it pins.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The command line's conventions: colour, completions, the man page, `list` and `check` of
 //! configs, `--fail-fast`, report flags naming one file, and names with control characters.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

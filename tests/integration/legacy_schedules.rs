@@ -4,7 +4,7 @@
 //! their repositories: each still loads and replays exactly as it did (the `.replay.txt` beside
 //! each is what `contend replay` printed for it then), and an edit is still refused.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

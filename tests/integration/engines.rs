@@ -1,6 +1,6 @@
 //! Every engine counts lost updates exactly, and the sync modes behave as their names promise.
 
-mod common;
+use crate::common;
 
 use common::{all_engines, counter, shuttle, threads};
 use contend::report::{ScenarioReport, Verdict};

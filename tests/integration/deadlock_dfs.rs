@@ -7,7 +7,7 @@
 use serde_json::Value;
 use tempfile::TempDir;
 
-mod common;
+use crate::common;
 
 use common::run_quietly;
 

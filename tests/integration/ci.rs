@@ -2,7 +2,7 @@
 //! merge, time budgets, progress, and the config conveniences (`init`, `schema`, `[defaults]`,
 //! command-line overrides).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

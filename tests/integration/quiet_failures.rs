@@ -2,7 +2,7 @@
 //! outcome and the run goes on to the next execution; nothing of shuttle's own is printed
 //! behind the report, and each saved schedule replays to a failure of the same kind.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! The mutations are drawn from a fixed seed (set `CONTEND_FUZZ_SEED` to explore others), so
 //! that a failure repeats; the case that failed is printed whole.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -355,7 +355,7 @@ fn an_edited_check_schedule_regression_is_refused_not_replayed() {
 
 #[test]
 fn the_replay_variable_makes_cargo_test_replay_the_schedule() {
-    const TEST: &str = "the_replay_variable_makes_cargo_test_replay_the_schedule";
+    const TEST: &str = "user_api::the_replay_variable_makes_cargo_test_replay_the_schedule";
     let dir = ScheduleDir::new(TEST);
     let (report, file) = racy_schedule("racy_counter_replayed_by_variable", &dir.0);
     if std::env::var_os(REPLAY_VARIABLE).is_some() {

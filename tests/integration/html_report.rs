@@ -4,7 +4,7 @@
 //!
 //! `.ci/run` installs Chromium when it is missing.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! `--jobs`: the blocks of a shuttle scenario run side by side on worker threads, and the report
 //! is the same for every number of jobs.
 
-mod common;
+use crate::common;
 
 use contend::report::ScenarioReport;
 use contend::runner::{RunOptions, run_scenario};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tempfile::TempDir;
 
-mod common;
+use crate::common;
 
 use common::{Run, contend};
 

@@ -1,7 +1,7 @@
 //! The processes engine: worker processes sharing a mapped counter or a manager's value, the
 //! ledger exact across them, and nothing left behind when a worker dies or a run hangs.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! thread) or closes a cycle at a read-write lock ends its own execution as a deadlock, the
 //! run goes on, and shuttle prints nothing behind the report.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
