@@ -223,18 +223,21 @@ impl<'a> Outputs<'a> {
         reporters
     }
 
-    /// The progress display for a run of `scenarios`, unless quiet.
+    /// The progress display for a run of `scenarios`, unless quiet; an error for a bad
+    /// interval in the environment.
     pub fn progress(
         &self,
         scenarios: &[Scenario],
         shard: Option<Shard>,
-    ) -> Option<(Box<dyn Reporter>, Arc<AtomicU64>)> {
+    ) -> anyhow::Result<Option<(Box<dyn Reporter>, Arc<AtomicU64>)>> {
         if self.quiet {
-            return None;
+            return Ok(None);
         }
+        let line_every =
+            super::progress::line_every(std::env::var(super::progress::LINE_EVERY_VARIABLE).ok())?;
         let counter = Arc::new(AtomicU64::new(0));
-        let display = ProgressReporter::new(scenarios, shard, Arc::clone(&counter));
-        Some((Box::new(display), counter))
+        let display = ProgressReporter::new(scenarios, shard, Arc::clone(&counter), line_every);
+        Ok(Some((Box::new(display), counter)))
     }
 
     /// What is written once the report is complete: the GitHub job summary.

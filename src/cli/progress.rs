@@ -20,8 +20,26 @@ use contend::shard::Shard;
 
 /// How often the bar is redrawn.
 const BAR_TICK: Duration = Duration::from_millis(100);
-/// How often a plain progress line is printed when stderr is not a terminal.
+/// How often a plain progress line is printed when stderr is not a terminal, unless
+/// [`LINE_EVERY_VARIABLE`] says otherwise.
 const LINE_EVERY: Duration = Duration::from_secs(10);
+/// The environment variable that sets how often a plain progress line is printed (`30s`,
+/// `500ms`): a CI log may want fewer lines, or more.
+pub const LINE_EVERY_VARIABLE: &str = "CONTEND_PROGRESS_EVERY";
+
+/// How often a plain progress line is printed: `value` is [`LINE_EVERY_VARIABLE`]'s, if set.
+pub fn line_every(value: Option<String>) -> anyhow::Result<Duration> {
+    let Some(value) = value else {
+        return Ok(LINE_EVERY);
+    };
+    match humantime::parse_duration(value.trim()) {
+        Ok(every) if !every.is_zero() => Ok(every),
+        Ok(_) => anyhow::bail!("{LINE_EVERY_VARIABLE}={value}: the interval must be above zero"),
+        Err(error) => anyhow::bail!(
+            "{LINE_EVERY_VARIABLE}={value}: not a duration ({error}); write it as `30s` or `500ms`"
+        ),
+    }
+}
 
 /// Shows each scenario's progress while it runs.
 pub struct ProgressReporter {
@@ -29,6 +47,8 @@ pub struct ProgressReporter {
     budgets: HashMap<String, Duration>,
     counter: Arc<AtomicU64>,
     terminal: bool,
+    /// How often a plain line is printed when stderr is not a terminal.
+    line_every: Duration,
     running: Option<Ticker>,
     /// Scenarios finished so far, and how many of them failed.
     finished: usize,
@@ -75,8 +95,14 @@ struct Ticker {
 }
 
 impl ProgressReporter {
-    /// A display for `scenarios` (this run's `shard` of them), reading `counter`.
-    pub fn new(scenarios: &[Scenario], shard: Option<Shard>, counter: Arc<AtomicU64>) -> Self {
+    /// A display for `scenarios` (this run's `shard` of them), reading `counter`; off a
+    /// terminal, a line every `line_every`.
+    pub fn new(
+        scenarios: &[Scenario],
+        shard: Option<Shard>,
+        counter: Arc<AtomicU64>,
+        line_every: Duration,
+    ) -> Self {
         let planned = scenarios
             .iter()
             .map(|scenario| {
@@ -97,6 +123,7 @@ impl ProgressReporter {
             budgets,
             counter,
             terminal: io::stderr().is_terminal(),
+            line_every,
             running: None,
             finished: 0,
             failed: 0,
@@ -115,11 +142,12 @@ impl ProgressReporter {
         let (stop, stopped) = mpsc::channel();
         let counter = Arc::clone(&self.counter);
         let terminal = self.terminal;
+        let line_every = self.line_every;
         let thread = std::thread::spawn(move || {
             if terminal {
                 show_bar(&shown, &counter, &stopped);
             } else {
-                print_lines(&shown, &counter, &stopped);
+                print_lines(&shown, &counter, &stopped, line_every);
             }
         });
         self.running = Some(Ticker { stop, thread });
@@ -181,10 +209,15 @@ fn show_bar(shown: &Shown, counter: &AtomicU64, stopped: &mpsc::Receiver<()>) {
     bar.finish_and_clear();
 }
 
-fn print_lines(shown: &Shown, counter: &AtomicU64, stopped: &mpsc::Receiver<()>) {
+fn print_lines(
+    shown: &Shown,
+    counter: &AtomicU64,
+    stopped: &mpsc::Receiver<()>,
+    line_every: Duration,
+) {
     let started = Instant::now();
     let colour = anstream::AutoStream::choice(&io::stderr()) != anstream::ColorChoice::Never;
-    while still_running(stopped, LINE_EVERY) {
+    while still_running(stopped, line_every) {
         let done = counter.load(Ordering::Relaxed);
         let planned = shown.planned;
         let percent = if planned == 0 {

@@ -31,7 +31,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     // The progress display goes first: it must clear its line before a row is printed.
     let mut reporters = Reporters::default();
     let progress = outputs
-        .progress(&scenarios, shard)
+        .progress(&scenarios, shard)?
         .map(|(display, counter)| {
             reporters.push(display);
             counter

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use common::{Run, contend};
+use common::{Run, contend, contend_with_env};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -514,15 +514,22 @@ fn progress_lines_go_to_stderr_when_it_is_not_a_terminal_and_quiet_silences_them
     write(
         &dir,
         "long.toml",
-        "[[scenario]]\nname = \"long\"\nengine = \"shuttle\"\nthreads = [{ delta = 1, ops = 50 }, { delta = -1, ops = 50 }]\nruns = 100000000\ntime = \"11s\"\nexpect = \"lost-updates\"\n",
+        "[[scenario]]\nname = \"long\"\nengine = \"shuttle\"\nthreads = [{ delta = 1, ops = 50 }, { delta = -1, ops = 50 }]\nruns = 100000000\ntime = \"2s\"\nexpect = \"lost-updates\"\n",
     );
-    let run = contend(&["run", "long.toml"], dir.path());
-    assert_eq!(run.code, 0);
-    let line = run
+    // A line every 300 ms instead of every 10 s: the interval is the only thing it changes.
+    let run = contend_with_env(
+        &["run", "long.toml"],
+        dir.path(),
+        &[("CONTEND_PROGRESS_EVERY", "300ms")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run
         .stderr
         .lines()
-        .find(|l| l.starts_with("contend: [1/1] long: "))
-        .unwrap_or_else(|| panic!("no progress line: {}", run.stderr));
+        .filter(|l| l.starts_with("contend: [1/1] long: "))
+        .collect();
+    assert!(lines.len() >= 2, "progress lines: {}", run.stderr);
+    let line = lines[0];
     assert!(line.contains(" of 100,000,000 runs ("), "{line}");
     // The time left is the budget's, not that of 100 million runs.
     let eta: f64 = line
@@ -531,12 +538,33 @@ fn progress_lines_go_to_stderr_when_it_is_not_a_terminal_and_quiet_silences_them
         .and_then(|rest| rest.split(' ').next())
         .and_then(|seconds| seconds.parse().ok())
         .unwrap_or_else(|| panic!("no ETA: {line}"));
-    assert!(eta <= 11.0, "{line}");
-    assert!(line.ends_with(" s, budget 11s"), "{line}");
+    assert!(eta <= 2.0, "{line}");
+    assert!(line.ends_with(" s, budget 2s"), "{line}");
     assert!(
         !run.stdout.contains("contend: [1/1] long: "),
         "progress stays off stdout"
     );
+}
+
+#[test]
+fn a_bad_progress_interval_is_one_message_and_exit_2() {
+    let dir = TempDir::new().unwrap();
+    write(&dir, "pair.toml", PASS_AND_FAIL);
+    for bad in ["soon", "0s"] {
+        let run = contend_with_env(
+            &["run", "pair.toml"],
+            dir.path(),
+            &[("CONTEND_PROGRESS_EVERY", bad)],
+        );
+        assert_eq!(run.code, 2, "{bad}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("CONTEND_PROGRESS_EVERY={bad}")),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
 }
 
 #[test]

@@ -74,11 +74,18 @@ pub struct Run {
 
 /// Runs the `contend` binary in `dir`; it must exit with a code (not a signal) and never panic.
 pub fn contend(args: &[&str], dir: &Path) -> Run {
+    contend_with_env(args, dir, &[])
+}
+
+/// Runs `contend ARGS` in `dir` as [`contend`] does, with the environment variables `env` set.
+pub fn contend_with_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
     let mut command = Command::cargo_bin("contend").unwrap();
     // The tests must not depend on the CI system they run in.
     for variable in CI_VARIABLES {
         command.env_remove(variable);
     }
+    command.env_remove("CONTEND_PROGRESS_EVERY");
+    command.envs(env.iter().copied());
     let output = command
         .current_dir(dir)
         .args(args)
