@@ -144,6 +144,9 @@ impl<W: Write> Write for QuietOnBrokenPipe<W> {
     }
 }
 
+/// A progress display and the counter of executions it reads.
+pub type Progress = (Box<dyn Reporter>, Arc<AtomicU64>);
+
 /// Where a finished run's report goes besides the files every run writes.
 pub struct Outputs<'a> {
     /// The report on stdout.
@@ -223,13 +226,14 @@ impl<'a> Outputs<'a> {
         reporters
     }
 
-    /// The progress display for a run of `scenarios`, unless quiet; an error for a bad
+    /// The progress display for a run of `scenarios` and the counter it reads, unless quiet;
+    /// an error for a bad
     /// interval in the environment.
     pub fn progress(
         &self,
         scenarios: &[Scenario],
         shard: Option<Shard>,
-    ) -> anyhow::Result<Option<(Box<dyn Reporter>, Arc<AtomicU64>)>> {
+    ) -> anyhow::Result<Option<Progress>> {
         if self.quiet {
             return Ok(None);
         }
