@@ -227,8 +227,7 @@ impl<'a> Outputs<'a> {
     }
 
     /// The progress display for a run of `scenarios` and the counter it reads, unless quiet;
-    /// an error for a bad
-    /// interval in the environment.
+    /// an error for a bad interval in the environment.
     pub fn progress(
         &self,
         scenarios: &[Scenario],
