@@ -2,9 +2,11 @@
 //! `scheduler = "dpor"`, against loom (whose search is DPOR too) on the same counter in the
 //! same run. Targets: for the mutex counter, contend's executions within 1.5x of C(2n, n), the
 //! number of orders of the critical sections; in every row, fewer executions than loom; and
-//! the mutex counter 2 x 10 exhausted in under 60 s.
+//! the mutex counter 2 x 10 exhausted in under 60 s. Loom runs in a crate of its own,
+//! `benches/loom-baseline`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use contend::runner::{RunOptions, run_scenario};
@@ -15,51 +17,31 @@ use contend::scenario::{
 
 use super::Row;
 
-/// Executions of the loom model under way, counted by the model's body.
-static LOOM_EXECUTIONS: AtomicU64 = AtomicU64::new(0);
-
 /// C(2n, n).
 fn orders(n: u64) -> u64 {
     (1..=n).fold(1u64, |acc, i| acc * (n + i) / i)
 }
 
-/// Exhausts the counter 2 x `n` under loom: executions and seconds.
+/// Exhausts the counter 2 x `n` under loom, in the `loom-baseline` crate's binary (built here
+/// by cargo, so that contend's own build never compiles loom): executions and seconds.
 fn loom_counter(n: u64, locked: bool) -> (u64, f64) {
-    LOOM_EXECUTIONS.store(0, Ordering::SeqCst);
-    let mut builder = loom::model::Builder::new();
-    builder.max_branches = 1_000_000;
-    let started = Instant::now();
-    builder.check(move || {
-        use loom::sync::atomic::AtomicI64;
-        use loom::sync::{Arc, Mutex};
-        use std::sync::atomic::Ordering::SeqCst;
-        LOOM_EXECUTIONS.fetch_add(1, Ordering::SeqCst);
-        // Locked: the counter lives in the mutex, as loom's users write it; racy: an atomic
-        // read, then an atomic write.
-        let locked_count = Arc::new(Mutex::new(0i64));
-        let racy_count = Arc::new(AtomicI64::new(0));
-        let work = move |locked_count: Arc<Mutex<i64>>, racy_count: Arc<AtomicI64>| {
-            for _ in 0..n {
-                if locked {
-                    *locked_count.lock().unwrap() += 1;
-                } else {
-                    let now = racy_count.load(SeqCst);
-                    racy_count.store(now + 1, SeqCst);
-                }
-            }
-        };
-        // The model's own thread is the second worker: loom's smallest form of the counter.
-        let other = {
-            let (locked_count, racy_count) = (Arc::clone(&locked_count), Arc::clone(&racy_count));
-            loom::thread::spawn(move || work(locked_count, racy_count))
-        };
-        work(locked_count, racy_count);
-        other.join().unwrap();
-    });
-    (
-        LOOM_EXECUTIONS.load(Ordering::SeqCst),
-        started.elapsed().as_secs_f64(),
-    )
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kind = if locked { "mutex" } else { "racy" };
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+        .current_dir(manifest)
+        .args(["run", "--release", "--quiet", "-p", "loom-baseline", "--"])
+        .args([n.to_string(), kind.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs the loom baseline");
+    assert!(output.status.success(), "the loom baseline failed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut fields = stdout.split_whitespace();
+    let executions = fields.next().and_then(|f| f.parse().ok());
+    let seconds = fields.next().and_then(|f| f.parse().ok());
+    executions
+        .zip(seconds)
+        .unwrap_or_else(|| panic!("the loom baseline printed {stdout:?}"))
 }
 
 /// Exhausts the counter 2 x `n` under contend's dpor: executions, classes and seconds.

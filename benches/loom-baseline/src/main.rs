@@ -1,0 +1,70 @@
+//! The baseline of part 15 of contend's bench (`cargo bench --bench contend_bench -- dpor`):
+//! loom exhausting the counter 2 x n, racy or locked. A crate of its own so that loom and what
+//! it pulls in are built for that bench part alone, never for contend's tests.
+//!
+//! `loom-baseline N racy|mutex` prints `EXECUTIONS SECONDS` on one line.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Executions of the loom model under way, counted by the model's body.
+static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Exhausts the counter 2 x `n` under loom: executions and seconds.
+fn loom_counter(n: u64, locked: bool) -> (u64, f64) {
+    EXECUTIONS.store(0, Ordering::SeqCst);
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 1_000_000;
+    let started = Instant::now();
+    builder.check(move || {
+        use loom::sync::atomic::AtomicI64;
+        use loom::sync::{Arc, Mutex};
+        use std::sync::atomic::Ordering::SeqCst;
+        EXECUTIONS.fetch_add(1, Ordering::SeqCst);
+        // Locked: the counter lives in the mutex, as loom's users write it; racy: an atomic
+        // read, then an atomic write.
+        let locked_count = Arc::new(Mutex::new(0i64));
+        let racy_count = Arc::new(AtomicI64::new(0));
+        let work = move |locked_count: Arc<Mutex<i64>>, racy_count: Arc<AtomicI64>| {
+            for _ in 0..n {
+                if locked {
+                    *locked_count.lock().unwrap() += 1;
+                } else {
+                    let now = racy_count.load(SeqCst);
+                    racy_count.store(now + 1, SeqCst);
+                }
+            }
+        };
+        // The model's own thread is the second worker: loom's smallest form of the counter.
+        let other = {
+            let (locked_count, racy_count) = (Arc::clone(&locked_count), Arc::clone(&racy_count));
+            loom::thread::spawn(move || work(locked_count, racy_count))
+        };
+        work(locked_count, racy_count);
+        other.join().unwrap();
+    });
+    (
+        EXECUTIONS.load(Ordering::SeqCst),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parsed = match args.as_slice() {
+        [n, kind] => n.parse::<u64>().ok().zip(match kind.as_str() {
+            "mutex" => Some(true),
+            "racy" => Some(false),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let Some((n, locked)) = parsed else {
+        eprintln!("usage: loom-baseline N racy|mutex");
+        return ExitCode::from(2);
+    };
+    let (executions, seconds) = loom_counter(n, locked);
+    println!("{executions} {seconds}");
+    ExitCode::SUCCESS
+}
