@@ -33,6 +33,10 @@ pub(super) const FIXED_OVERWRITE: u64 = 1 << 63;
 /// each log from its end. In a fixed log ([`Logs::Controlled`]), little-endian words, the last
 /// one first when read back: the op (with [`FIXED_OVERWRITE`] for an overwrite), the replaced
 /// write, and for an overwrite the parent, the value read and the value written.
+///
+/// [`Logs::OnHeap`]: super::Logs::OnHeap
+/// [`Logs::InStore`]: super::Logs::InStore
+/// [`Logs::Controlled`]: super::Logs::Controlled
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Record {
     /// Replaced `replaced`, which it had read.
