@@ -180,9 +180,9 @@ pub struct RunArgs {
     /// Save failing schedules as they were found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
-    /// Worker threads for the executions of shuttle scenarios (default: the available cores);
-    /// the report is the same for every number. Real threads and processes run one execution
-    /// at a time.
+    /// Worker threads for the executions of shuttle scenarios, and for consecutive shuttle
+    /// scenarios side by side (default: the available cores); the report is the same for every
+    /// number. Real threads and processes run one execution at a time, alone.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
     /// Print the log lines of the `counter-object` workload on stderr, as the lesson's

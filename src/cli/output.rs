@@ -4,7 +4,6 @@
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use anyhow::Context;
 
@@ -15,6 +14,7 @@ use contend::report::json::{JsonFileReporter, JsonReporter};
 use contend::report::junit::JunitFileReporter;
 use contend::report::text::TextReporter;
 use contend::report::{Reporter, Reporters, RunReport};
+use contend::runner::ScenarioProgress;
 use contend::scenario::Scenario;
 use contend::shard::Shard;
 use contend::trace::{LessonLog, TraceFile};
@@ -144,8 +144,8 @@ impl<W: Write> Write for QuietOnBrokenPipe<W> {
     }
 }
 
-/// A progress display and the counter of executions it reads.
-pub type Progress = (Box<dyn Reporter>, Arc<AtomicU64>);
+/// A progress display and the counters of executions it reads.
+pub type Progress = (Box<dyn Reporter>, Arc<ScenarioProgress>);
 
 /// Where a finished run's report goes besides the files every run writes.
 pub struct Outputs<'a> {
@@ -238,9 +238,9 @@ impl<'a> Outputs<'a> {
         }
         let line_every =
             super::progress::line_every(std::env::var(super::progress::LINE_EVERY_VARIABLE).ok())?;
-        let counter = Arc::new(AtomicU64::new(0));
-        let display = ProgressReporter::new(scenarios, shard, Arc::clone(&counter), line_every);
-        Ok(Some((Box::new(display), counter)))
+        let counters = Arc::new(ScenarioProgress::new(scenarios));
+        let display = ProgressReporter::new(scenarios, shard, Arc::clone(&counters), line_every);
+        Ok(Some((Box::new(display), counters)))
     }
 
     /// What is written once the report is complete: the GitHub job summary.

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use contend::engine::{RunPlan, block_len};
 use contend::report::words::{grouped, printable};
 use contend::report::{Event, Reporter, Verdict};
+use contend::runner::ScenarioProgress;
 use contend::scenario::Scenario;
 use contend::shard::Shard;
 
@@ -45,7 +46,7 @@ pub fn line_every(value: Option<String>) -> anyhow::Result<Duration> {
 pub struct ProgressReporter {
     planned: HashMap<String, u64>,
     budgets: HashMap<String, Duration>,
-    counter: Arc<AtomicU64>,
+    progress: Arc<ScenarioProgress>,
     terminal: bool,
     /// How often a plain line is printed when stderr is not a terminal.
     line_every: Duration,
@@ -95,12 +96,12 @@ struct Ticker {
 }
 
 impl ProgressReporter {
-    /// A display for `scenarios` (this run's `shard` of them), reading `counter`; off a
-    /// terminal, a line every `line_every`.
+    /// A display for `scenarios` (this run's `shard` of them), reading their counters in
+    /// `progress`; off a terminal, a line every `line_every`.
     pub fn new(
         scenarios: &[Scenario],
         shard: Option<Shard>,
-        counter: Arc<AtomicU64>,
+        progress: Arc<ScenarioProgress>,
         line_every: Duration,
     ) -> Self {
         let planned = scenarios
@@ -121,7 +122,7 @@ impl ProgressReporter {
         ProgressReporter {
             planned,
             budgets,
-            counter,
+            progress,
             terminal: io::stderr().is_terminal(),
             line_every,
             running: None,
@@ -140,7 +141,7 @@ impl ProgressReporter {
             failed: self.failed,
         };
         let (stop, stopped) = mpsc::channel();
-        let counter = Arc::clone(&self.counter);
+        let counter = self.progress.counter(name).unwrap_or_default();
         let terminal = self.terminal;
         let line_every = self.line_every;
         let thread = std::thread::spawn(move || {

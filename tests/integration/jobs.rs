@@ -3,8 +3,10 @@
 
 use crate::common;
 
-use contend::report::ScenarioReport;
-use contend::runner::{RunOptions, run_scenario};
+use std::sync::Arc;
+
+use contend::report::{Event, Reporter, RunReport, ScenarioReport, Verdict};
+use contend::runner::{RunOptions, ScenarioProgress, run_scenario, run_scenarios};
 use contend::scenario::{
     EngineSpec, Expectation, Scenario, SchedulerKind, ShuttleSettings, SyncMode,
 };
@@ -238,4 +240,111 @@ fn processes_run_side_by_side_with_parallel_and_report_the_same_for_every_number
     assert_eq!(one["failed_runs"], 1, "{one}");
     assert_eq!(one["first_failing_run"], 0, "{one}");
     assert_eq!(one, two);
+}
+
+/// Keeps the order of a run's events, by scenario name.
+#[derive(Default)]
+struct EventOrder(Vec<String>);
+
+impl Reporter for EventOrder {
+    fn report(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        self.0.push(match event {
+            Event::RunStarted { .. } => "run started".to_string(),
+            Event::ScenarioStarted { scenario } => format!("{} started", scenario.name),
+            Event::ScenarioFinished { report } => format!("{} finished", report.name),
+            Event::RunFinished { .. } => "run finished".to_string(),
+        });
+        Ok(())
+    }
+}
+
+/// A run of `scenarios` with `jobs` workers: its report, the order of its events, and each
+/// scenario's count of finished executions as the progress display read it.
+fn run_all(scenarios: &[Scenario], jobs: usize) -> (RunReport, Vec<String>, Vec<u64>) {
+    let progress = Arc::new(ScenarioProgress::new(scenarios));
+    let options = RunOptions {
+        jobs,
+        progress: Some(Arc::clone(&progress)),
+        ..RunOptions::default()
+    };
+    let mut events = EventOrder::default();
+    let report = run_scenarios(scenarios, &options, &mut events).unwrap();
+    let counted = scenarios
+        .iter()
+        .map(|s| progress.finished(&s.name))
+        .collect();
+    (report, events.0, counted)
+}
+
+/// A scenario's report as JSON, without its timings.
+fn without_timings(report: &ScenarioReport) -> serde_json::Value {
+    let mut json = serde_json::to_value(report).unwrap();
+    json.as_object_mut().unwrap().remove("elapsed_seconds");
+    if let Some(schedule) = json["minimal_schedule"].as_object_mut() {
+        schedule.remove("seconds");
+    }
+    json
+}
+
+#[test]
+fn consecutive_shuttle_scenarios_run_side_by_side_and_report_in_order() {
+    let racy = |name: &str, scheduler| {
+        common::counter(
+            name,
+            shuttle(scheduler, 100_000),
+            SyncMode::None,
+            0,
+            &[(1, 40), (-1, 40)],
+            Expectation::LostUpdates,
+        )
+        .with_runs(4_000)
+        .with_seed(3)
+    };
+    let scenarios = [
+        racy("random", SchedulerKind::Random),
+        racy("pct", SchedulerKind::Pct { depth: 2 }),
+        common::counter(
+            "threads",
+            common::threads(),
+            SyncMode::Mutex,
+            0,
+            &[(1, 100), (-1, 100)],
+            Expectation::NoLostUpdates,
+        )
+        .with_runs(20),
+        racy("random-again", SchedulerKind::Random).with_seed(4),
+    ];
+    let (alone, alone_events, alone_counted) = run_all(&scenarios, 1);
+    let (side_by_side, events, counted) = run_all(&scenarios, 2);
+
+    let mut expected_events = vec!["run started".to_string()];
+    for scenario in &scenarios {
+        expected_events.push(format!("{} started", scenario.name));
+        expected_events.push(format!("{} finished", scenario.name));
+    }
+    expected_events.push("run finished".to_string());
+    assert_eq!(alone_events, expected_events);
+    assert_eq!(events, expected_events);
+
+    let runs: Vec<u64> = side_by_side.scenarios.iter().map(|r| r.runs).collect();
+    assert_eq!(runs, [4_000, 4_000, 20, 4_000]);
+    assert_eq!(counted, runs, "each scenario's progress counter");
+    assert_eq!(alone_counted, runs);
+    for (one, two) in alone.scenarios.iter().zip(&side_by_side.scenarios) {
+        if one.name != "threads" {
+            assert_eq!(without_timings(one), without_timings(two), "{}", one.name);
+        }
+    }
+    assert_eq!(side_by_side.verdict, Verdict::Pass);
+
+    // One at a time, the scenarios' times add up to less than the run's; side by side, the
+    // first two overlap, so their times add up to more.
+    let summed = |run: &RunReport| -> f64 { run.scenarios.iter().map(|r| r.elapsed_seconds).sum() };
+    assert!(summed(&alone) <= alone.elapsed_seconds, "{alone:?}");
+    assert!(
+        summed(&side_by_side) > side_by_side.elapsed_seconds,
+        "{} s summed, {} s in all",
+        summed(&side_by_side),
+        side_by_side.elapsed_seconds
+    );
 }

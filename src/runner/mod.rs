@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::engine::body::execute_plugin;
@@ -22,6 +22,13 @@ use crate::tally::Tally;
 use crate::workload::Workload;
 use crate::workload::counter::Counter;
 
+mod batch;
+mod progress;
+mod verdict;
+
+pub use progress::ScenarioProgress;
+pub use verdict::{judge, verdict_of};
+
 /// Options that apply to every scenario of a run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -39,12 +46,13 @@ pub struct RunOptions {
     pub worker_program: Option<PathBuf>,
     /// Run only this shard of every scenario's executions.
     pub shard: Option<Shard>,
-    /// Counts each scenario's finished executions (set to 0 as each scenario starts), for a
+    /// Counts each scenario's finished executions (set to 0 as the scenario starts), for a
     /// progress display.
-    pub progress: Option<Arc<AtomicU64>>,
-    /// Worker threads for the blocks of controlled (shuttle) scenarios; reports are the same
-    /// for every number. Real threads and processes run one execution at a time, since
-    /// executions side by side would change what they measure.
+    pub progress: Option<Arc<ScenarioProgress>>,
+    /// Worker threads for the blocks of controlled (shuttle) scenarios, and for consecutive
+    /// controlled scenarios side by side; reports are the same for every number. Real threads
+    /// and processes run one execution at a time, and alone, since anything beside them would
+    /// change what they measure.
     pub jobs: usize,
 }
 
@@ -74,7 +82,8 @@ pub enum RunError {
     Report(#[from] std::io::Error),
 }
 
-/// Runs every scenario in order and reports each one.
+/// Runs every scenario and reports each one, in order. With more than one job, consecutive
+/// scenarios under shuttle run side by side (see [`batch`]); the reports are the same.
 pub fn run_scenarios(
     scenarios: &[Scenario],
     options: &RunOptions,
@@ -82,27 +91,26 @@ pub fn run_scenarios(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     reporter.report(&Event::RunStarted { scenarios })?;
-    let mut reports = Vec::with_capacity(scenarios.len());
-    let mut not_run = Vec::new();
-    for (index, scenario) in scenarios.iter().enumerate() {
-        if crate::interrupt::requested() {
-            // A signal stopped the run: the scenarios not started are named as not run.
-            not_run = scenarios[index..].iter().map(|s| s.name.clone()).collect();
+    let mut reporting = Reporting {
+        reporter,
+        reports: Vec::with_capacity(scenarios.len()),
+    };
+    let mut next = 0;
+    while next < scenarios.len() && !crate::interrupt::requested() {
+        let end = batch::batch_end(scenarios, next, options);
+        let handed = batch::run_batch(&scenarios[next..end], options, &mut reporting)?;
+        let failed = reporting.reports.last().map(|r| r.verdict) == Some(Verdict::Fail);
+        if handed < end - next || (failed && options.fail_fast) {
             break;
         }
-        reporter.report(&Event::ScenarioStarted { scenario })?;
-        let report = run_scenario(scenario, options)?;
-        reporter.report(&Event::ScenarioFinished { report: &report })?;
-        let failed = report.verdict == Verdict::Fail;
-        reports.push(report);
-        if failed && options.fail_fast {
-            not_run = scenarios[index + 1..]
-                .iter()
-                .map(|s| s.name.clone())
-                .collect();
-            break;
-        }
+        next = end;
     }
+    let Reporting { reporter, reports } = reporting;
+    // A signal or `--fail-fast` stopped the run: the scenarios not reported are named as not run.
+    let not_run = scenarios[reports.len()..]
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
     let verdict = if reports.iter().all(|r| r.verdict == Verdict::Pass) {
         Verdict::Pass
     } else {
@@ -120,6 +128,30 @@ pub fn run_scenarios(
     Ok(run)
 }
 
+/// Hands each scenario's start and report to the reporters, and keeps the reports.
+struct Reporting<'a> {
+    reporter: &'a mut dyn Reporter,
+    reports: Vec<ScenarioReport>,
+}
+
+impl batch::BatchSink for Reporting<'_> {
+    fn started(&mut self, scenario: &Scenario) -> Result<(), RunError> {
+        Ok(self.reporter.report(&Event::ScenarioStarted { scenario })?)
+    }
+
+    fn finished(
+        &mut self,
+        _scenario: &Scenario,
+        result: Result<ScenarioReport, EngineError>,
+    ) -> Result<(), RunError> {
+        let report = result?;
+        self.reporter
+            .report(&Event::ScenarioFinished { report: &report })?;
+        self.reports.push(report);
+        Ok(())
+    }
+}
+
 /// Runs one scenario to its report.
 pub fn run_scenario(
     scenario: &Scenario,
@@ -128,9 +160,12 @@ pub fn run_scenario(
     let started = Instant::now();
     let stop_at_first_failure = options.fail_fast && scenario.expect.forbids_failures();
     let mut tally = Tally::new(stop_at_first_failure);
-    if let Some(progress) = &options.progress {
-        progress.store(0, Ordering::Relaxed);
-        tally.progress = Some(Arc::clone(progress));
+    tally.progress = options
+        .progress
+        .as_ref()
+        .and_then(|progress| progress.counter(&scenario.name));
+    if let Some(counter) = &tally.progress {
+        counter.store(0, Ordering::Relaxed);
     }
     let plan = RunPlan {
         shard: options.shard,
@@ -317,124 +352,4 @@ fn shown_words(expect: Expectation) -> String {
         Expectation::Failure => "no failure".to_string(),
         _ => "no lost update".to_string(),
     }
-}
-
-/// The failing runs by kind, in words: `invariant 3, panic 1`.
-fn kinds_in_words(tally: &Tally) -> String {
-    crate::words::failure_kinds(&tally.failure_kinds)
-}
-
-/// Whether a scenario's executions met its expectation, and why, in words.
-pub fn verdict_of(expect: Expectation, tally: &Tally) -> (Verdict, String) {
-    let runs = count(tally.runs, "run");
-    let first = tally
-        .failures
-        .first()
-        .map_or(String::new(), |failure| format!("; first, {failure}"));
-    match expect {
-        Expectation::NoFailures if tally.failing_runs > 0 => (
-            Verdict::Fail,
-            format!(
-                "expected no failure, but {} of {runs} failed ({}){first}",
-                grouped(tally.failing_runs.into()),
-                kinds_in_words(tally)
-            ),
-        ),
-        Expectation::NoFailures => (Verdict::Pass, format!("no failure in {runs}, as expected")),
-        Expectation::Failure if tally.failing_runs == 0 => (
-            Verdict::Fail,
-            format!("expected a failure, but none of {runs} failed: the bug did not show"),
-        ),
-        Expectation::Failure => (
-            Verdict::Pass,
-            format!(
-                "failures shown in {} of {runs} ({}), as expected",
-                grouped(tally.failing_runs.into()),
-                kinds_in_words(tally)
-            ),
-        ),
-        Expectation::Kind(kind) => {
-            let shown = tally.failure_kinds.get(&kind).copied().unwrap_or(0);
-            if shown > 0 {
-                (
-                    Verdict::Pass,
-                    format!(
-                        "{kind} shown in {} of {runs}, as expected",
-                        grouped(shown.into())
-                    ),
-                )
-            } else if tally.failing_runs > 0 {
-                (
-                    Verdict::Fail,
-                    format!(
-                        "expected a {kind}, but none of {runs} showed one; they failed otherwise \
-                         ({}){first}",
-                        kinds_in_words(tally)
-                    ),
-                )
-            } else {
-                (
-                    Verdict::Fail,
-                    format!("expected a {kind}, but none of {runs} failed: the bug did not show"),
-                )
-            }
-        }
-        Expectation::LostUpdates | Expectation::NoLostUpdates => lost_update_verdict(expect, tally),
-    }
-}
-
-/// The verdict of the first expectations, about lost updates: any other failure fails them.
-fn lost_update_verdict(expect: Expectation, tally: &Tally) -> (Verdict, String) {
-    let runs = count(tally.runs, "run");
-    let losing = tally.lost_update_runs;
-    if tally.failed_runs > 0 {
-        let first = tally
-            .failures
-            .first()
-            .map_or(String::new(), |failure| format!("; first, {failure}"));
-        (
-            Verdict::Fail,
-            format!(
-                "{} of {runs} failed{first}",
-                grouped(tally.failed_runs.into())
-            ),
-        )
-    } else {
-        match expect {
-            Expectation::LostUpdates if losing == 0 => (
-                Verdict::Fail,
-                format!("expected lost updates, but none of {runs} lost one: the bug did not show"),
-            ),
-            Expectation::LostUpdates => (
-                Verdict::Pass,
-                format!(
-                    "lost updates shown in {} of {runs}, as expected",
-                    grouped(losing.into())
-                ),
-            ),
-            Expectation::NoLostUpdates if losing > 0 => (
-                Verdict::Fail,
-                format!(
-                    "expected no lost update, but {} {} lost in {} of {runs}",
-                    count(tally.lost_updates, "update"),
-                    if tally.lost_updates == 1 {
-                        "was"
-                    } else {
-                        "were"
-                    },
-                    grouped(losing.into())
-                ),
-            ),
-            _ => (
-                Verdict::Pass,
-                format!("no update lost in {runs}, as expected"),
-            ),
-        }
-    }
-}
-
-/// Turns a scenario's tally into its report and verdict.
-pub fn judge(scenario: &Scenario, tally: Tally, elapsed_seconds: f64) -> ScenarioReport {
-    let (verdict, reason) = verdict_of(scenario.expect, &tally);
-    ScenarioReport::new(scenario, tally, verdict, reason, elapsed_seconds)
 }
