@@ -1,4 +1,4 @@
-//! contend's benchmarks: sixteen measurements, each against a baseline measured in the same run.
+//! contend's benchmarks: eighteen measurements, each against a baseline measured in the same run.
 //!
 //! Machines are shared and noisy, so every result is a ratio to a baseline taken in this very
 //! process, and every timed measurement alternates baseline and contend over several rounds and
@@ -35,6 +35,10 @@
 //!     `scheduler = "dpor"`, against loom on the same counters (`contend_bench/dpor.rs`).
 //! 16. `shuttle-tiny`: part 2 at 2 x 1 op per execution, the size the shrinker and exhaustive
 //!     searches live on (`contend_bench/shuttle.rs`).
+//! 17. `main-job`: the run time of `contend run configs/seed.toml` against the same with `-j 1`
+//!     (`contend_bench/setup.rs`).
+//! 18. `test-suite`: `cargo test --release` in a fresh clone, build and run, against the build of
+//!     the binary alone, and the slowest test by nextest; minutes long, so only when named.
 //!
 //! Run them all with `cargo bench --bench contend_bench`, or one with
 //! `cargo bench --bench contend_bench -- shuttle`.
@@ -52,6 +56,8 @@ use std::time::{Duration, Instant};
 mod dpor;
 #[path = "contend_bench/ledger_baseline.rs"]
 mod ledger_baseline;
+#[path = "contend_bench/setup.rs"]
+mod setup;
 #[path = "contend_bench/shuttle.rs"]
 mod shuttle_engine;
 
@@ -85,88 +91,118 @@ struct Measurement {
     key: &'static str,
     title: &'static str,
     run: fn() -> Vec<Row>,
+    /// Whether a run of every part includes it; a part that takes minutes runs only when named.
+    in_full_run: bool,
 }
 
-const MEASUREMENTS: [Measurement; 16] = [
+const MEASUREMENTS: [Measurement; 18] = [
     Measurement {
         key: "racy",
         title: "real threads, racy counter: executions that lose an update",
         run: racy_threads,
+        in_full_run: true,
     },
     Measurement {
         key: "shuttle",
         title: "shuttle engine against a hand-written shuttle test",
         run: shuttle_engine::shuttle_engine,
+        in_full_run: true,
     },
     Measurement {
         key: "mutex",
         title: "real threads, mutex counter, no jitter: time",
         run: mutex_threads,
+        in_full_run: true,
     },
     Measurement {
         key: "memory",
         title: "peak memory of `contend run --trace` on a racy 2 x 1,000,000 op run",
         run: trace_memory,
+        in_full_run: true,
     },
     Measurement {
         key: "shrink",
         title: "the lesson's racy counter under shuttle: found, shrunk, proven and saved",
         run: shrink_lesson,
+        in_full_run: true,
     },
     Measurement {
         key: "replay",
         title: "`contend replay` of a saved minimal schedule, beyond process start",
         run: replay_time,
+        in_full_run: true,
     },
     Measurement {
         key: "async",
         title: "the lesson's coroutines (1,000,000 / 1,000,001 ops) on tokio's current-thread runtime",
         run: async_coroutines,
+        in_full_run: true,
     },
     Measurement {
         key: "processes",
         title: "the lesson's processes (+1 x 10,000, -1 x 10,001 with a lock) against its Python",
         run: processes_lesson,
+        in_full_run: true,
     },
     Measurement {
         key: "shards",
         title: "a campaign in 3 shards against the unsharded run",
         run: sharded_campaign,
+        in_full_run: true,
     },
     Measurement {
         key: "progress",
         title: "the progress bar on a terminal against -q, 10,000 shuttle executions",
         run: progress_cost,
+        in_full_run: true,
     },
     Measurement {
         key: "ledger",
         title: "the ledger's peak memory and time per op, against a record of every write",
         run: ledger_memory,
+        in_full_run: true,
     },
     Measurement {
         key: "jobs",
         title: "--jobs: a shuttle scenario's blocks on 2 worker threads against 1",
         run: parallel_jobs,
+        in_full_run: true,
     },
     Measurement {
         key: "replay-memory",
         title: "`contend replay` of the lesson's --no-shrink schedule: peak memory, window against every step",
         run: replay_memory,
+        in_full_run: true,
     },
     Measurement {
         key: "program",
         title: "the lesson's racy counter written as a program against the built-in counter, under shuttle",
         run: program_counter,
+        in_full_run: true,
     },
     Measurement {
         key: "dpor",
         title: "dpor: executions and time to exhaust the counter 2 x n, against loom",
         run: dpor::dpor_against_loom,
+        in_full_run: true,
     },
     Measurement {
         key: "shuttle-tiny",
         title: "shuttle engine against a hand-written shuttle test, tiny executions (2 x 1 op)",
         run: shuttle_engine::shuttle_tiny,
+        in_full_run: true,
+    },
+    Measurement {
+        key: "main-job",
+        title: "the main job, `contend run configs/seed.toml`, against the same with -j 1",
+        run: setup::main_job_time,
+        in_full_run: true,
+    },
+    Measurement {
+        key: "test-suite",
+        title: "the test suite, `cargo test --release` in a fresh clone (minutes: only when named)",
+        run: setup::test_suite_time,
+        in_full_run: false,
     },
 ];
 
@@ -187,9 +223,9 @@ fn main() -> ExitCode {
     let selected: Vec<(usize, &Measurement)> = (1..)
         .zip(MEASUREMENTS.iter())
         .filter(|(_, m)| {
-            filter
-                .as_deref()
-                .is_none_or(|f| if exact { m.key == f } else { m.key.contains(f) })
+            filter.as_deref().map_or(m.in_full_run, |f| {
+                if exact { m.key == f } else { m.key.contains(f) }
+            })
         })
         .collect();
     if selected.is_empty() {
