@@ -142,21 +142,16 @@ impl Explorer {
 
     /// The accesses of the step `task` just made, having announced `announced` before it and
     /// noted `notes` during it.
-    fn step_accesses(&self, task: usize, mut announced: Access, notes: Vec<Access>) -> Vec<Access> {
-        // An operation that may wait, still announced, did not happen: the task blocked there,
-        // and blocking is recorded as unknown, which keeps every order around it.
-        let may_wait = matches!(
-            announced,
-            Access::Acquire(_)
-                | Access::AcquireShared(_)
-                | Access::Join(_)
-                | Access::Write(Object::Waitable(_))
-        );
-        if may_wait && access::with_board(|b| b.pending(task)) == Some(announced) {
-            announced = Access::Unknown;
-        }
+    fn step_accesses(&self, task: usize, announced: Access, notes: Vec<Access>) -> Vec<Access> {
+        // Still announced: the task blocked there (or announced the same access again, which
+        // for the operations that may wait changes nothing below).
+        let blocked = access::with_board(|b| b.pending(task)) == Some(announced);
         let mut accesses = Vec::with_capacity(1 + notes.len());
-        accesses.push(announced);
+        accesses.push(if blocked {
+            blocked_access(announced)
+        } else {
+            announced
+        });
         accesses.extend(notes);
         accesses
     }
@@ -419,5 +414,40 @@ impl Scheduler for Explorer {
 
     fn next_u64(&mut self) -> u64 {
         0
+    }
+}
+
+/// What an operation that may wait touches when the task blocked there (its announcement is
+/// still pending): it found the object unavailable and joined its waiters, and did nothing
+/// else. A blocked lock acquire reads the lock as a failed try does (it races with the
+/// release that frees the lock and the acquires around it, and takes no lock); a blocked join
+/// waits on the joined thread's exit; a blocked wait on a waitable object (a condition
+/// variable, a channel) wrote itself into its waiters, which a notify or a send reads. Any
+/// other access is what it was announced as.
+fn blocked_access(announced: Access) -> Access {
+    match announced {
+        Access::Acquire(lock) | Access::AcquireShared(lock) => Access::TryLock(lock),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocked_acquire_reads_its_lock_and_commutes_with_every_other_object() {
+        let lock = Object::Lock(1);
+        let blocked = blocked_access(Access::Acquire(lock));
+        assert_eq!(blocked, Access::TryLock(lock));
+        assert_eq!(
+            blocked_access(Access::AcquireShared(lock)),
+            Access::TryLock(lock)
+        );
+        assert!(blocked.conflicts(Access::Release(lock)));
+        assert!(blocked.conflicts(Access::Acquire(lock)));
+        assert!(!blocked.conflicts(Access::Write(Object::Word(2))));
+        assert!(!blocked.conflicts(Access::Release(Object::Lock(3))));
+        assert_eq!(blocked_access(Access::Join(4)), Access::Join(4));
     }
 }
