@@ -130,9 +130,10 @@ impl Condvar {
                 // A wait that leaves no thread able to go on (nobody left to notify, say)
                 // unwinds here, before shuttle would block; `inner` gives the mutex up.
                 waits.unwind_if_deadlocked(thread);
-                // The wait releases the lock and takes it again at scheduling points of its own.
-                dpor::note(Access::Release(mutex.dpor_object()));
-                let result = dpor::unknown(|| condvar.wait(inner));
+                // The wait releases the lock and takes it again at scheduling points of its own,
+                // all announced as the wait: the search tells them apart.
+                let wait = Access::Wait(self.dpor_object(), mutex.dpor_object());
+                let result = dpor::during(wait, || condvar.wait(inner));
                 dpor::note(Access::Acquire(mutex.dpor_object()));
                 waits.with(|state| {
                     state.condvar_woken(thread);
@@ -273,9 +274,14 @@ impl Condvar {
         self.notify(true);
     }
 
+    /// The condition variable as an exhaustive search names it.
+    fn dpor_object(&self) -> dpor::access::Object {
+        dpor::access::waitable(ObjectKind::Condvar, self.number)
+    }
+
     /// What a notify does, as an exhaustive search sees it: it writes the condition variable.
     fn dpor_access(&self) -> Access {
-        Access::Write(dpor::access::waitable(ObjectKind::Condvar, self.number))
+        Access::Write(self.dpor_object())
     }
 
     fn notify(&self, all: bool) {

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use contend::check::sync::Mutex;
 use contend::check::sync::atomic::{AtomicI64, Ordering};
+use contend::check::sync::{Condvar, Mutex};
 use contend::check::{Check, CheckReport, Engine, Expect, Kind, Scheduler, Shared, thread};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -524,4 +524,168 @@ fn dpor_and_dfs_exhaust_a_flag_handshake_that_spins_instead_of_running_forever()
             "{report}"
         );
     }
+}
+
+/// One operation of a random program whose threads wait for each other on a condition
+/// variable.
+#[derive(Clone, Copy, Debug)]
+enum WaitOp {
+    /// Under the lock, adds `add` to the stock and notifies one waiter or all.
+    Produce { add: i64, all: bool },
+    /// Under the lock, waits until the stock holds `need` (re-checking it after each wake-up
+    /// if `recheck`, as a correct wait does, or once, as the lost wake-up bug does), takes it,
+    /// and writes what is left to the cell `record`: the final values tell the orders apart.
+    Consume {
+        need: i64,
+        recheck: bool,
+        record: usize,
+    },
+    /// Writes `value` to the cell `to` without the lock: it races with the waits.
+    Write { to: usize, value: i64 },
+}
+
+fn random_wait_program(seed: u64) -> Vec<Vec<WaitOp>> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let threads = rng.random_range(2..=3);
+    (0..threads)
+        .map(|_| {
+            (0..rng.random_range(1..=2))
+                .map(|_| match rng.random_range(0..5) {
+                    0 | 1 => WaitOp::Produce {
+                        add: rng.random_range(1..=2),
+                        all: rng.random_bool(0.5),
+                    },
+                    2 | 3 => WaitOp::Consume {
+                        need: rng.random_range(1..=2),
+                        recheck: rng.random_bool(0.8),
+                        record: rng.random_range(0..2),
+                    },
+                    _ => WaitOp::Write {
+                        to: rng.random_range(0..2),
+                        value: rng.random_range(10..=20),
+                    },
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn run_wait_program(program: Arc<Vec<Vec<WaitOp>>>) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let cells = Arc::new([Shared::named("x", 0), Shared::named("y", 0)]);
+        let stock = Arc::new((Mutex::new(0i64), Condvar::new()));
+        let handles: Vec<_> = program
+            .iter()
+            .cloned()
+            .map(|ops| {
+                let (cells, stock) = (Arc::clone(&cells), Arc::clone(&stock));
+                thread::spawn(move || {
+                    let (lock, condvar) = &*stock;
+                    for op in ops {
+                        match op {
+                            WaitOp::Produce { add, all } => {
+                                let mut held = lock.lock().unwrap();
+                                *held += add;
+                                if all {
+                                    condvar.notify_all();
+                                } else {
+                                    condvar.notify_one();
+                                }
+                            }
+                            WaitOp::Consume {
+                                need,
+                                recheck,
+                                record,
+                            } => {
+                                let mut held = lock.lock().unwrap();
+                                if recheck {
+                                    while *held < need {
+                                        held = condvar.wait(held).unwrap();
+                                    }
+                                } else if *held < need {
+                                    held = condvar.wait(held).unwrap();
+                                }
+                                *held -= need;
+                                cells[record].set(*held);
+                            }
+                            WaitOp::Write { to, value } => cells[to].set(value),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+}
+
+/// The final values reached, whether an update was lost and whether an execution deadlocked.
+fn reached_with_deadlocks(report: &CheckReport) -> (BTreeSet<Vec<i64>>, bool, bool) {
+    let engine = &report.engines[0];
+    let finals = engine
+        .final_values
+        .iter()
+        .map(|f| f.values.clone())
+        .collect();
+    (
+        finals,
+        engine.lost_update_executions > 0,
+        engine.deadlocked_executions > 0,
+    )
+}
+
+#[test]
+fn dpor_reaches_the_final_values_and_deadlocks_dfs_reaches_on_random_programs_that_wait() {
+    let dir = TempDir::new().unwrap();
+    let (mut compared, mut reduced, mut deadlocks, mut waited) = (0, 0, 0, 0);
+    for seed in 0..300 {
+        let program = Arc::new(random_wait_program(seed));
+        let waits = program
+            .iter()
+            .flatten()
+            .any(|op| matches!(op, WaitOp::Consume { .. }));
+        let dfs = check("wait_dfs", DFS, &dir)
+            .runs(5_000)
+            .expect(Expect::AnyFailure)
+            .run(run_wait_program(Arc::clone(&program)));
+        let exhausted = dfs.engines[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("the search is exhaustive") && !n.contains("not exhaustive"));
+        let deadlocked = dfs.engines[0].deadlocked_executions > 0;
+        if !exhausted && !deadlocked {
+            continue;
+        }
+        let dpor = check("wait_dpor", DPOR, &dir)
+            .expect(Expect::AnyFailure)
+            .run(run_wait_program(Arc::clone(&program)));
+        assert_eq!(
+            reached_with_deadlocks(&dfs),
+            reached_with_deadlocks(&dpor),
+            "seed {seed}, program {program:?}"
+        );
+        if deadlocked {
+            deadlocks += 1;
+        } else {
+            assert!(classes(&dpor).is_some(), "seed {seed}: {dpor}");
+            assert!(dpor.engines[0].executions <= dfs.engines[0].executions);
+            reduced += usize::from(dpor.engines[0].executions < dfs.engines[0].executions);
+            waited += usize::from(waits);
+        }
+        compared += 1;
+        if compared == 60 {
+            break;
+        }
+    }
+    assert!(compared >= 40, "only {compared} programs compared");
+    assert!(deadlocks > 0, "no program deadlocked");
+    assert!(
+        waited >= 10,
+        "only {waited} programs that wait ran to the end"
+    );
+    assert!(
+        reduced > (compared - deadlocks) / 2,
+        "dpor ran fewer executions than dfs on {reduced} of {compared}"
+    );
 }

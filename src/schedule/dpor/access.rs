@@ -46,6 +46,11 @@ pub enum Access {
     Exit(usize),
     /// Waits for the task with this id to end.
     Join(usize),
+    /// Waits on a condition variable (the first object, a [`Object::Waitable`]), giving the
+    /// lock (the second) up and taking it again. shuttle's wait is three scheduling points
+    /// under one announcement: the first gives the lock up and joins the waiters, the second
+    /// takes the notification, the third the lock. It touches both objects as a write does.
+    Wait(Object, Object),
     /// Gives way to the other threads and touches nothing shared: a yield, or a spin loop's
     /// wait. A thread that yields again before any thread made progress is spinning.
     Yield,
@@ -67,15 +72,31 @@ impl Access {
             | Access::ReleaseShared(o)
             | Access::TryLock(o) => Some(o),
             Access::Exit(t) | Access::Join(t) => Some(Object::Thread(t)),
+            Access::Wait(condvar, _) => Some(condvar),
             Access::Yield | Access::Local | Access::Unknown => None,
         }
     }
 
+    /// Whether the access touches `object`.
+    fn touches(self, object: Object) -> bool {
+        match self {
+            Access::Wait(condvar, lock) => condvar == object || lock == object,
+            _ => self.object() == Some(object),
+        }
+    }
+
     /// Whether the two accesses do not commute: the same object and one of them writes (every
-    /// lock operation counts as a write, a try and a shared acquire too), or either is unknown.
+    /// lock operation counts as a write, a try and a shared acquire too, and a wait writes both
+    /// its objects), or either is unknown.
     pub fn conflicts(self, other: Access) -> bool {
         if self == Access::Unknown || other == Access::Unknown {
             return true;
+        }
+        match (self, other) {
+            (Access::Wait(condvar, lock), any) | (any, Access::Wait(condvar, lock)) => {
+                return any.touches(condvar) || any.touches(lock);
+            }
+            _ => {}
         }
         match (self.object(), other.object()) {
             (Some(a), Some(b)) if a == b => {
@@ -179,7 +200,14 @@ pub fn settle() {
 /// Runs `f`, whose scheduling point is announced as unknown (it conflicts with everything).
 #[inline]
 pub fn unknown<T>(f: impl FnOnce() -> T) -> T {
-    announce(Access::Unknown);
+    during(Access::Unknown, f)
+}
+
+/// Runs `f`, every scheduling point of which is announced as `access`: an operation of
+/// several points, such as a wait on a condition variable.
+#[inline]
+pub fn during<T>(access: Access, f: impl FnOnce() -> T) -> T {
+    announce(access);
     let result = f();
     settle();
     result
@@ -232,5 +260,19 @@ mod tests {
         assert!(Access::Unknown.conflicts(Access::Local));
         assert!(!Access::Local.conflicts(Access::Write(a)));
         assert!(Access::Exit(2).conflicts(Access::Join(2)));
+    }
+
+    #[test]
+    fn a_wait_conflicts_with_its_condition_variable_and_its_lock_alone() {
+        let (condvar, lock) = (Object::Waitable(1), Object::Lock(2));
+        let wait = Access::Wait(condvar, lock);
+        assert!(wait.conflicts(Access::Write(condvar)));
+        assert!(Access::Write(condvar).conflicts(wait));
+        assert!(wait.conflicts(Access::Acquire(lock)));
+        assert!(Access::TryLock(lock).conflicts(wait));
+        assert!(wait.conflicts(Access::Wait(Object::Waitable(3), lock)));
+        assert!(!wait.conflicts(Access::Write(Object::Word(1))));
+        assert!(!wait.conflicts(Access::Acquire(Object::Lock(4))));
+        assert!(!wait.conflicts(Access::Local));
     }
 }

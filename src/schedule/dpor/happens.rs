@@ -249,6 +249,12 @@ impl HappensBefore {
                     }
                 }
             }
+            Access::Wait(condvar, lock) => {
+                // Its waiters written, its lock read as a try is (a race with the release
+                // that frees it).
+                self.order(Access::Write(condvar), task, base, clock, races);
+                self.order(Access::TryLock(lock), task, base, clock, races);
+            }
             Access::Exit(_) | Access::Yield | Access::Local => {}
         }
     }
@@ -279,6 +285,10 @@ impl HappensBefore {
                 self.exits.insert(t, index);
             }
             Access::Unknown => self.unknown = Some(index),
+            Access::Wait(condvar, lock) => {
+                self.record(Access::Write(condvar), index, clock);
+                self.record(Access::TryLock(lock), index, clock);
+            }
             Access::Join(_) | Access::Yield | Access::Local => {}
         }
     }

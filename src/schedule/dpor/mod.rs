@@ -8,5 +8,7 @@ pub mod scheduler;
 pub mod spin;
 pub mod tree;
 
-pub use access::{Access, Object, announce, around, declare_deadlock, note, settle, unknown};
+pub use access::{
+    Access, Object, announce, around, declare_deadlock, during, note, settle, unknown,
+};
 pub use scheduler::{Explorer, Reduction, SearchStats};

@@ -81,6 +81,8 @@ struct Execution {
     blocked: bool,
     ran: Tasks,
     exited: Tasks,
+    /// Tasks inside a wait on a condition variable, past its first step.
+    waiting: Tasks,
     /// The task holding each lock taken exclusively.
     holders: HashMap<Object, usize>,
     /// How many tasks hold each read-write lock for reading.
@@ -142,16 +144,33 @@ impl Explorer {
 
     /// The accesses of the step `task` just made, having announced `announced` before it and
     /// noted `notes` during it.
-    fn step_accesses(&self, task: usize, announced: Access, notes: Vec<Access>) -> Vec<Access> {
+    fn step_accesses(&mut self, task: usize, announced: Access, notes: Vec<Access>) -> Vec<Access> {
         // Still announced: the task blocked there (or announced the same access again, which
-        // for the operations that may wait changes nothing below).
-        let blocked = access::with_board(|b| b.pending(task)) == Some(announced);
-        let mut accesses = Vec::with_capacity(1 + notes.len());
-        accesses.push(if blocked {
-            blocked_access(announced)
-        } else {
-            announced
-        });
+        // for the operations that may wait changes nothing below), or is inside a wait.
+        let pending = access::with_board(|b| b.pending(task)) == Some(announced);
+        let mut accesses = Vec::with_capacity(2 + notes.len());
+        match announced {
+            Access::Wait(condvar, lock) => {
+                // The wait's first step gives the lock up and joins the waiters; its last takes
+                // the lock again, which the wait notes (the same step may announce the next
+                // wait, as a loop that waits again does).
+                let first = !self.run.waiting.contains(task);
+                let ended = !pending || notes.contains(&Access::Acquire(lock));
+                if first {
+                    accesses.extend([Access::Release(lock), Access::Write(condvar)]);
+                }
+                if !first || ended {
+                    accesses.push(announced);
+                }
+                if ended {
+                    self.run.waiting.remove(task);
+                } else {
+                    self.run.waiting.insert(task);
+                }
+            }
+            _ if pending => accesses.push(blocked_access(announced)),
+            _ => accesses.push(announced),
+        }
         accesses.extend(notes);
         accesses
     }
@@ -215,6 +234,25 @@ impl Explorer {
             .find(|t| node.enabled.contains(t))
             .unwrap_or(usize::MAX);
         self.tree.add_backtrack(earlier, task);
+    }
+
+    /// Makes sure decision `decision` also explores the tasks that could run there and that
+    /// its step disabled: a task that no longer runs after it (a waiter whose notification
+    /// another waiter took) has no later step for a race to be seen with, so the order in
+    /// which it runs first is added here. `runnable` are the tasks that can run now.
+    fn reverse_disabling(&mut self, decision: usize, runnable: &[usize]) {
+        let Some(node) = self.tree.nodes.get(decision) else {
+            return;
+        };
+        let disabled: Vec<usize> = node
+            .enabled
+            .iter()
+            .copied()
+            .filter(|&t| t != node.chosen && !runnable.contains(&t))
+            .collect();
+        for task in disabled {
+            self.tree.add_backtrack(decision, task);
+        }
     }
 
     /// The tasks asleep at a new decision: those asleep or explored before at the previous
@@ -388,6 +426,9 @@ impl Scheduler for Explorer {
         }
         let step = self.run.step;
         self.run.step += 1;
+        if self.reduction == Reduction::Dpor && !self.run.blocked && step > 0 {
+            self.reverse_disabling(step - 1, &ids);
+        }
         let chosen = if self.run.blocked {
             rule.default
         } else if let Some(node) = self.tree.nodes.get(step) {

@@ -89,7 +89,8 @@ impl Spins {
                 | Access::Acquire(o)
                 | Access::Release(o)
                 | Access::AcquireShared(o)
-                | Access::ReleaseShared(o) => *self.versions.entry(o).or_default() += 1,
+                | Access::ReleaseShared(o)
+                | Access::Wait(o, _) => *self.versions.entry(o).or_default() += 1,
                 _ => {}
             }
         }
