@@ -2,7 +2,9 @@
 //! `scheduler = "dpor"`, against loom (whose search is DPOR too) on the same counter in the
 //! same run. Targets: for the mutex counter, contend's executions within 1.5x of C(2n, n), the
 //! number of orders of the critical sections; in every row, fewer executions than loom; and
-//! the mutex counter 2 x 10 exhausted in under 60 s. Loom runs in a crate of its own,
+//! the mutex counter 2 x 10 exhausted in under 60 s. A hand-off of n items over a condition
+//! variable (a producer notifies, a consumer waits while the stock is empty) is compared the
+//! same way: fewer executions than loom. Loom runs in a crate of its own,
 //! `benches/loom-baseline`.
 
 use std::path::Path;
@@ -22,11 +24,11 @@ fn orders(n: u64) -> u64 {
     (1..=n).fold(1u64, |acc, i| acc * (n + i) / i)
 }
 
-/// Exhausts the counter 2 x `n` under loom, in the `loom-baseline` crate's binary (built here
-/// by cargo, so that contend's own build never compiles loom): executions and seconds.
-fn loom_counter(n: u64, locked: bool) -> (u64, f64) {
+/// Exhausts the counter 2 x `n` (`kind` `racy` or `mutex`) or the hand-off of `n` items
+/// (`handoff`) under loom, in the `loom-baseline` crate's binary (built here by cargo, so that
+/// contend's own build never compiles loom): executions and seconds.
+fn loom_model(n: u64, kind: &str) -> (u64, f64) {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let kind = if locked { "mutex" } else { "racy" };
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
         .current_dir(manifest)
         .args(["run", "--release", "--quiet", "-p", "loom-baseline", "--"])
@@ -88,7 +90,7 @@ fn contend_counter(n: u64, locked: bool) -> (u64, u64, f64) {
 pub(crate) fn dpor_against_loom() -> Vec<Row> {
     let mut rows = Vec::new();
     for (n, locked) in [(3, true), (6, true), (8, true), (2, false), (3, false)] {
-        let (loom_runs, loom_seconds) = loom_counter(n, locked);
+        let (loom_runs, loom_seconds) = loom_model(n, if locked { "mutex" } else { "racy" });
         let (runs, classes, seconds) = contend_counter(n, locked);
         let what = if locked { "mutex" } else { "racy" };
         let mut met = runs < loom_runs;
@@ -110,6 +112,9 @@ pub(crate) fn dpor_against_loom() -> Vec<Row> {
             met: Some(met),
         });
     }
+    for n in [1, 2, 3] {
+        rows.push(handoff_row(n));
+    }
     let (runs, _, seconds) = contend_counter(10, true);
     println!("   mutex 2 x 10: contend {runs} executions in {seconds:.1} s");
     rows.push(Row {
@@ -121,4 +126,59 @@ pub(crate) fn dpor_against_loom() -> Vec<Row> {
         met: Some(seconds < 60.0),
     });
     rows
+}
+
+/// The hand-off of `n` items under contend's dpor, written as loom's: executions and seconds.
+fn contend_handoff(n: u64) -> (u64, f64) {
+    use contend::check::sync::{Arc, Condvar, Mutex};
+    use contend::check::{Check, Engine, Expect, Scheduler, thread};
+    let started = Instant::now();
+    let report = Check::new("handoff")
+        .engines([Engine::Shuttle(Scheduler::Dpor)])
+        .runs(100_000_000)
+        .expect(Expect::NoLostUpdates)
+        .run(move || {
+            let stock = Arc::new((Mutex::new(0u64), Condvar::new()));
+            let producer = {
+                let stock = Arc::clone(&stock);
+                thread::spawn(move || {
+                    let (lock, nonempty) = &*stock;
+                    for _ in 0..n {
+                        *lock.lock().unwrap() += 1;
+                        nonempty.notify_one();
+                    }
+                })
+            };
+            let (lock, nonempty) = &*stock;
+            for _ in 0..n {
+                let mut held = lock.lock().unwrap();
+                while *held == 0 {
+                    held = nonempty.wait(held).unwrap();
+                }
+                *held -= 1;
+            }
+            producer.join().unwrap();
+        });
+    let seconds = started.elapsed().as_secs_f64();
+    let engine = &report.engines[0];
+    assert!(report.passed(), "the hand-off failed under dpor: {report}");
+    (engine.executions, seconds)
+}
+
+/// A row of the hand-off of `n` items: contend's executions against loom's.
+fn handoff_row(n: u64) -> Row {
+    let (loom_runs, loom_seconds) = loom_model(n, "handoff");
+    let (runs, seconds) = contend_handoff(n);
+    println!(
+        "   hand-off of {n}: loom {loom_runs} executions in {loom_seconds:.2} s; contend {runs} \
+         executions in {seconds:.2} s"
+    );
+    Row {
+        name: format!("dpor: condvar hand-off of {n}, executions to exhaust"),
+        baseline: format!("loom {loom_runs} ({loom_seconds:.2} s)"),
+        contend: format!("{runs} ({seconds:.2} s)"),
+        ratio: format!("{:.4}", runs as f64 / loom_runs as f64),
+        target: "< loom's executions".to_string(),
+        met: Some(runs < loom_runs),
+    }
 }

@@ -1,8 +1,9 @@
 //! The baseline of part 15 of contend's bench (`cargo bench --bench contend_bench -- dpor`):
-//! loom exhausting the counter 2 x n, racy or locked. A crate of its own so that loom and what
-//! it pulls in are built for that bench part alone, never for contend's tests.
+//! loom exhausting the counter 2 x n, racy or locked, and a hand-off of n items over a
+//! condition variable. A crate of its own so that loom and what it pulls in are built for that
+//! bench part alone, never for contend's tests.
 //!
-//! `loom-baseline N racy|mutex` prints `EXECUTIONS SECONDS` on one line.
+//! `loom-baseline N racy|mutex|handoff` prints `EXECUTIONS SECONDS` on one line.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,21 +51,61 @@ fn loom_counter(n: u64, locked: bool) -> (u64, f64) {
     )
 }
 
+/// Exhausts the hand-off of `n` items under loom: a producer puts them one at a time into a
+/// stock under a mutex and notifies a condition variable; the model's own thread consumes
+/// them, waiting while the stock is empty. Executions and seconds.
+fn loom_handoff(n: u64) -> (u64, f64) {
+    EXECUTIONS.store(0, Ordering::SeqCst);
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 1_000_000;
+    let started = Instant::now();
+    builder.check(move || {
+        use loom::sync::{Arc, Condvar, Mutex};
+        EXECUTIONS.fetch_add(1, Ordering::SeqCst);
+        let stock = Arc::new((Mutex::new(0u64), Condvar::new()));
+        let producer = {
+            let stock = Arc::clone(&stock);
+            loom::thread::spawn(move || {
+                let (lock, nonempty) = &*stock;
+                for _ in 0..n {
+                    *lock.lock().unwrap() += 1;
+                    nonempty.notify_one();
+                }
+            })
+        };
+        let (lock, nonempty) = &*stock;
+        for _ in 0..n {
+            let mut held = lock.lock().unwrap();
+            while *held == 0 {
+                held = nonempty.wait(held).unwrap();
+            }
+            *held -= 1;
+        }
+        producer.join().unwrap();
+    });
+    (
+        EXECUTIONS.load(Ordering::SeqCst),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let parsed = match args.as_slice() {
         [n, kind] => n.parse::<u64>().ok().zip(match kind.as_str() {
-            "mutex" => Some(true),
-            "racy" => Some(false),
+            "mutex" | "racy" | "handoff" => Some(kind.as_str()),
             _ => None,
         }),
         _ => None,
     };
-    let Some((n, locked)) = parsed else {
-        eprintln!("usage: loom-baseline N racy|mutex");
+    let Some((n, kind)) = parsed else {
+        eprintln!("usage: loom-baseline N racy|mutex|handoff");
         return ExitCode::from(2);
     };
-    let (executions, seconds) = loom_counter(n, locked);
+    let (executions, seconds) = match kind {
+        "handoff" => loom_handoff(n),
+        kind => loom_counter(n, kind == "mutex"),
+    };
     println!("{executions} {seconds}");
     ExitCode::SUCCESS
 }
