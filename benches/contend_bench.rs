@@ -31,8 +31,9 @@
 //!     `--no-shrink` schedule, against the same replay with `--full` (every step kept).
 //! 14. `program`: the lesson's racy counter written as `workload = "program"` against the
 //!     built-in counter under shuttle, the same lost updates.
-//! 15. `dpor`: executions and time to exhaust the mutex and racy counters 2 x n under
-//!     `scheduler = "dpor"`, against loom on the same counters (`contend_bench/dpor.rs`).
+//! 15. `dpor`: executions and time to exhaust the mutex and racy counters 2 x n and a hand-off
+//!     over a condition variable under `scheduler = "dpor"`, against loom on the same programs
+//!     (`contend_bench/dpor.rs`).
 //! 16. `shuttle-tiny`: part 2 at 2 x 1 op per execution, the size the shrinker and exhaustive
 //!     searches live on (`contend_bench/shuttle.rs`).
 //! 17. `main-job`: the run time of `contend run configs/seed.toml` against the same with `-j 1`
