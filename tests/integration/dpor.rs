@@ -298,34 +298,71 @@ fn reached(report: &CheckReport) -> (BTreeSet<Vec<i64>>, bool, bool) {
     (finals, engine.lost_update_executions > 0, false)
 }
 
-#[test]
-fn dpor_reaches_the_final_values_and_failures_dfs_reaches_on_random_programs() {
-    let dir = TempDir::new().unwrap();
-    let (mut compared, mut reduced, mut deadlocks) = (0, 0, 0);
-    for seed in 0..80 {
-        let program = Arc::new(random_program(seed));
-        let dfs = check("random_dfs", DFS, &dir)
-            .runs(5_000)
-            .expect(Expect::AnyFailure)
-            .run(run_program(Arc::clone(&program)));
-        let deadlocked = dfs.engines[0].deadlocked_executions > 0;
+/// A body searched by `dfs` and `dpor` with the same settings.
+struct AgainstDfs<'a> {
+    dir: &'a TempDir,
+    /// The most schedules `dfs` may take.
+    dfs_runs: u64,
+    max_steps: Option<u64>,
+}
+
+impl AgainstDfs<'_> {
+    fn check(&self, name: &str, engine: Engine) -> Check {
+        let check = check(name, engine, self.dir).expect(Expect::AnyFailure);
+        match self.max_steps {
+            Some(steps) => check.max_steps(steps),
+            None => check,
+        }
+    }
+
+    /// The `dfs` and `dpor` reports of `body`, when `dfs` exhausted it or `failed` holds of
+    /// its report; `None` otherwise: too many schedules for plain DFS, no reference to compare.
+    fn compare<F>(
+        &self,
+        body: impl Fn() -> F,
+        failed: impl Fn(&CheckReport) -> bool,
+    ) -> Option<(CheckReport, CheckReport)>
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        let dfs = self.check("by_dfs", DFS).runs(self.dfs_runs).run(body());
         let exhausted = dfs.engines[0]
             .notes
             .iter()
             .any(|n| n.contains("the search is exhaustive") && !n.contains("not exhaustive"));
-        if !deadlocked && !exhausted {
-            // Too many schedules for plain DFS to exhaust quickly: no reference to compare.
-            continue;
+        if !exhausted && !failed(&dfs) {
+            return None;
         }
-        let dpor = check("random_dpor", DPOR, &dir)
-            .expect(Expect::AnyFailure)
-            .run(run_program(Arc::clone(&program)));
+        let dpor = self.check("by_dpor", DPOR).run(body());
+        Some((dfs, dpor))
+    }
+}
+
+fn deadlocked(report: &CheckReport) -> bool {
+    report.engines[0].deadlocked_executions > 0
+}
+
+#[test]
+fn dpor_reaches_the_final_values_and_failures_dfs_reaches_on_random_programs() {
+    let dir = TempDir::new().unwrap();
+    let search = AgainstDfs {
+        dir: &dir,
+        dfs_runs: 5_000,
+        max_steps: None,
+    };
+    let (mut compared, mut reduced, mut deadlocks) = (0, 0, 0);
+    for seed in 0..80 {
+        let program = Arc::new(random_program(seed));
+        let Some((dfs, dpor)) = search.compare(|| run_program(Arc::clone(&program)), deadlocked)
+        else {
+            continue;
+        };
         assert_eq!(
             reached(&dfs),
             reached(&dpor),
             "seed {seed}, program {program:?}"
         );
-        if deadlocked {
+        if deadlocked(&dfs) {
             deadlocks += 1;
         } else {
             assert!(classes(&dpor).is_some(), "seed {seed}: {dpor}");
@@ -447,6 +484,11 @@ fn reached_or_livelocked(report: &CheckReport) -> (BTreeSet<Vec<i64>>, bool, boo
 #[test]
 fn dpor_reaches_the_final_values_and_livelocks_dfs_reaches_on_random_programs_that_spin() {
     let dir = TempDir::new().unwrap();
+    let search = AgainstDfs {
+        dir: &dir,
+        dfs_runs: 20_000,
+        max_steps: Some(400),
+    };
     let (mut compared, mut livelocks, mut spun) = (0, 0, 0);
     for seed in 0..200 {
         let program = Arc::new(random_spin_program(seed));
@@ -457,29 +499,18 @@ fn dpor_reaches_the_final_values_and_livelocks_dfs_reaches_on_random_programs_th
         if !waits {
             continue;
         }
-        let dfs = check("spin_dfs", DFS, &dir)
-            .runs(20_000)
-            .max_steps(400)
-            .expect(Expect::AnyFailure)
-            .run(run_spin_program(Arc::clone(&program)));
-        let livelocked = dfs.engines[0].livelocked_executions > 0;
-        let exhausted = dfs.engines[0]
-            .notes
-            .iter()
-            .any(|n| n.contains("the search is exhaustive") && !n.contains("not exhaustive"));
-        if !livelocked && !exhausted {
+        let livelocked = |report: &CheckReport| report.engines[0].livelocked_executions > 0;
+        let Some((dfs, dpor)) =
+            search.compare(|| run_spin_program(Arc::clone(&program)), livelocked)
+        else {
             continue;
-        }
-        let dpor = check("spin_dpor", DPOR, &dir)
-            .max_steps(400)
-            .expect(Expect::AnyFailure)
-            .run(run_spin_program(Arc::clone(&program)));
+        };
         assert_eq!(
             reached_or_livelocked(&dfs),
             reached_or_livelocked(&dpor),
             "seed {seed}, program {program:?}"
         );
-        if livelocked {
+        if livelocked(&dfs) {
             livelocks += 1;
         } else {
             assert!(classes(&dpor).is_some(), "seed {seed}: {dpor}");
@@ -638,6 +669,11 @@ fn reached_with_deadlocks(report: &CheckReport) -> (BTreeSet<Vec<i64>>, bool, bo
 #[test]
 fn dpor_reaches_the_final_values_and_deadlocks_dfs_reaches_on_random_programs_that_wait() {
     let dir = TempDir::new().unwrap();
+    let search = AgainstDfs {
+        dir: &dir,
+        dfs_runs: 5_000,
+        max_steps: None,
+    };
     let (mut compared, mut reduced, mut deadlocks, mut waited) = (0, 0, 0, 0);
     for seed in 0..300 {
         let program = Arc::new(random_wait_program(seed));
@@ -645,27 +681,17 @@ fn dpor_reaches_the_final_values_and_deadlocks_dfs_reaches_on_random_programs_th
             .iter()
             .flatten()
             .any(|op| matches!(op, WaitOp::Consume { .. }));
-        let dfs = check("wait_dfs", DFS, &dir)
-            .runs(5_000)
-            .expect(Expect::AnyFailure)
-            .run(run_wait_program(Arc::clone(&program)));
-        let exhausted = dfs.engines[0]
-            .notes
-            .iter()
-            .any(|n| n.contains("the search is exhaustive") && !n.contains("not exhaustive"));
-        let deadlocked = dfs.engines[0].deadlocked_executions > 0;
-        if !exhausted && !deadlocked {
+        let Some((dfs, dpor)) =
+            search.compare(|| run_wait_program(Arc::clone(&program)), deadlocked)
+        else {
             continue;
-        }
-        let dpor = check("wait_dpor", DPOR, &dir)
-            .expect(Expect::AnyFailure)
-            .run(run_wait_program(Arc::clone(&program)));
+        };
         assert_eq!(
             reached_with_deadlocks(&dfs),
             reached_with_deadlocks(&dpor),
             "seed {seed}, program {program:?}"
         );
-        if deadlocked {
+        if deadlocked(&dfs) {
             deadlocks += 1;
         } else {
             assert!(classes(&dpor).is_some(), "seed {seed}: {dpor}");

@@ -12,17 +12,28 @@ use std::time::Instant;
 /// Executions of the loom model under way, counted by the model's body.
 static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
 
-/// Exhausts the counter 2 x `n` under loom: executions and seconds.
-fn loom_counter(n: u64, locked: bool) -> (u64, f64) {
+/// Exhausts `model` under loom, counting its executions: executions and seconds.
+fn explore(model: impl Fn() + Sync + Send + 'static) -> (u64, f64) {
     EXECUTIONS.store(0, Ordering::SeqCst);
     let mut builder = loom::model::Builder::new();
     builder.max_branches = 1_000_000;
     let started = Instant::now();
     builder.check(move || {
+        EXECUTIONS.fetch_add(1, Ordering::SeqCst);
+        model();
+    });
+    (
+        EXECUTIONS.load(Ordering::SeqCst),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+/// Exhausts the counter 2 x `n` under loom: executions and seconds.
+fn loom_counter(n: u64, locked: bool) -> (u64, f64) {
+    explore(move || {
         use loom::sync::atomic::AtomicI64;
         use loom::sync::{Arc, Mutex};
         use std::sync::atomic::Ordering::SeqCst;
-        EXECUTIONS.fetch_add(1, Ordering::SeqCst);
         // Locked: the counter lives in the mutex, as loom's users write it; racy: an atomic
         // read, then an atomic write.
         let locked_count = Arc::new(Mutex::new(0i64));
@@ -44,24 +55,15 @@ fn loom_counter(n: u64, locked: bool) -> (u64, f64) {
         };
         work(locked_count, racy_count);
         other.join().unwrap();
-    });
-    (
-        EXECUTIONS.load(Ordering::SeqCst),
-        started.elapsed().as_secs_f64(),
-    )
+    })
 }
 
 /// Exhausts the hand-off of `n` items under loom: a producer puts them one at a time into a
 /// stock under a mutex and notifies a condition variable; the model's own thread consumes
 /// them, waiting while the stock is empty. Executions and seconds.
 fn loom_handoff(n: u64) -> (u64, f64) {
-    EXECUTIONS.store(0, Ordering::SeqCst);
-    let mut builder = loom::model::Builder::new();
-    builder.max_branches = 1_000_000;
-    let started = Instant::now();
-    builder.check(move || {
+    explore(move || {
         use loom::sync::{Arc, Condvar, Mutex};
-        EXECUTIONS.fetch_add(1, Ordering::SeqCst);
         let stock = Arc::new((Mutex::new(0u64), Condvar::new()));
         let producer = {
             let stock = Arc::clone(&stock);
@@ -82,11 +84,7 @@ fn loom_handoff(n: u64) -> (u64, f64) {
             *held -= 1;
         }
         producer.join().unwrap();
-    });
-    (
-        EXECUTIONS.load(Ordering::SeqCst),
-        started.elapsed().as_secs_f64(),
-    )
+    })
 }
 
 fn main() -> ExitCode {
