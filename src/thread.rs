@@ -1,4 +1,4 @@
-//! Threads inside a check: [`spawn`], [`scope`], [`JoinHandle::join`], [`sleep`] and explicit
+//! Threads inside a check: [`spawn`], [`scope()`], [`JoinHandle::join`], [`sleep`] and explicit
 //! [`yield_now`] points, as [`std::thread`]'s.
 //!
 //! Under shuttle a spawned thread is a shuttle task; on real threads it is an OS thread that

@@ -83,7 +83,7 @@ pub enum RunError {
 }
 
 /// Runs every scenario and reports each one, in order. With more than one job, consecutive
-/// scenarios under shuttle run side by side (see [`batch`]); the reports are the same.
+/// scenarios under shuttle run side by side; the reports are the same.
 pub fn run_scenarios(
     scenarios: &[Scenario],
     options: &RunOptions,

@@ -2,7 +2,7 @@
 //! can leave.
 //!
 //! contend's blocking primitives keep a wait-for graph in each execution
-//! ([`crate::sync::graph`]); when an execution deadlocks, the graph gives the [`WaitCycle`]
+//! (`sync::graph`); when an execution deadlocks, the graph gives the [`WaitCycle`]
 //! ("Thread-1 waits for mutex#2 held by Thread-2, which waits for mutex#1 held by Thread-1") or,
 //! when the threads wait for something no thread holds (a condition variable never notified),
 //! the waits themselves.
