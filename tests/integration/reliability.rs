@@ -380,6 +380,72 @@ fn an_interrupted_run_writes_every_report_with_what_ran() {
     }
 }
 
+/// Two long shuttle scenarios that run side by side with `-j 2`, and a short one after them.
+const SIDE_BY_SIDE: &str = r#"
+[[scenario]]
+name = "first"
+engine = "shuttle"
+threads = [{ delta = 1, ops = 20 }, { delta = -1, ops = 20 }]
+runs = 1000000000
+seed = 5
+expect = "lost-updates"
+
+[[scenario]]
+name = "second"
+engine = "shuttle"
+scheduler = "pct"
+threads = [{ delta = 1, ops = 20 }, { delta = -1, ops = 20 }]
+runs = 1000000000
+seed = 6
+expect = "lost-updates"
+
+[[scenario]]
+name = "third"
+engine = "shuttle"
+threads = [{ delta = 1, ops = 2 }, { delta = -1, ops = 2 }]
+runs = 10
+seed = 5
+expect = "lost-updates"
+"#;
+
+#[test]
+fn an_interrupted_batch_reports_the_scenarios_under_way_and_starts_no_other() {
+    let dir = TempDir::new().unwrap();
+    write(&dir, "batch.toml", SIDE_BY_SIDE);
+    let child = start_run(
+        &dir,
+        &[
+            "run",
+            "batch.toml",
+            "-j",
+            "2",
+            "-q",
+            "--out",
+            "out",
+            "--json",
+            "r.json",
+        ],
+    );
+    signal(&child, "INT");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let report = read_json(&dir.path().join("r.json"));
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["first", "second"], "{report}");
+    for scenario in scenarios {
+        assert_eq!(scenario["ended_by"], "interrupted", "{scenario}");
+        let runs = scenario["runs"].as_u64().unwrap();
+        assert!((1..1_000_000_000).contains(&runs), "{runs}");
+    }
+    assert_eq!(report["not_run"], serde_json::json!(["third"]), "{report}");
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+}
+
 #[test]
 fn an_interrupted_dfs_regression_does_not_claim_it_was_exhaustive() {
     // A search far too large to end by itself, cut short by a signal: the report says what ran
