@@ -214,10 +214,30 @@ fn finish(
     mut tally: Tally,
     started: Instant,
 ) -> Result<ScenarioReport, EngineError> {
-    let stop_at_first_failure = options.fail_fast && scenario.expect.forbids_failures();
     let planned = plan.planned(block_len(&scenario.engine, scenario.runs));
+    let ended_by = ended_by(scenario, options, planned, &mut tally);
+    let elapsed_seconds = started.elapsed().as_secs_f64();
+    let witness = first_failure_witness(scenario, options, &mut tally)?;
+    let mut report = judge(scenario, tally, elapsed_seconds);
+    if let Some(shard) = options.shard {
+        leave_unshown_bugs_to_the_merge(scenario, shard, planned, &mut report);
+    }
+    report.runs_requested = planned;
+    report.ended_by = ended_by;
+    if let Some(witness) = witness {
+        report.schedule_file = witness.schedule.as_ref().and_then(|s| s.file.clone());
+        report.minimal_schedule = witness.schedule;
+        report.notes.extend(witness.notes);
+    }
+    Ok(report)
+}
+
+/// What ended a scenario's executions, of the `planned` ones, with a note in `tally` where the
+/// reader needs one (a signal, the time budget, `--fail-fast`, an exhaustive search's cap).
+fn ended_by(scenario: &Scenario, options: &RunOptions, planned: u64, tally: &mut Tally) -> EndedBy {
+    let stop_at_first_failure = options.fail_fast && scenario.expect.forbids_failures();
     let stopped_early = tally.runs < planned;
-    let ended_by = if tally.interrupted {
+    if tally.interrupted {
         tally.notes.push(format!(
             "interrupted by a signal after {} of {}",
             grouped(tally.runs.into()),
@@ -255,8 +275,17 @@ fn finish(
             ));
         }
         EndedBy::Runs
-    };
-    let elapsed_seconds = started.elapsed().as_secs_f64();
+    }
+}
+
+/// The replayable (and, unless `--no-shrink`, minimal) schedule of the scenario's first
+/// failing execution, saved in the artifacts folder, when schedules are wanted and the
+/// engine has them.
+fn first_failure_witness(
+    scenario: &Scenario,
+    options: &RunOptions,
+    tally: &mut Tally,
+) -> Result<Option<crate::schedule::witness::Witness>, EngineError> {
     let searchable = !matches!(scenario.engine, EngineSpec::Async(_));
     if !searchable && tally.first_failing_run.is_some() && options.schedules {
         tally.notes.push(
@@ -265,65 +294,63 @@ fn finish(
                 .to_string(),
         );
     }
-    let witness = match tally
+    let Some((run, kind)) = tally
         .first_failing_run
         .filter(|_| options.schedules && searchable)
         // A worker process that crashed, was killed or timed out failed outside the workload's
         // accesses: there is no schedule to look for.
         .filter(|(_, kind)| {
             !(*kind != Kind::LostUpdate && matches!(scenario.engine, EngineSpec::Processes(_)))
-        }) {
-        Some((run, kind)) => {
-            let recorded = tally
-                .first_failing_schedule
-                .as_ref()
-                .filter(|(recorded, _)| *recorded == run)
-                .map(|(_, recording)| recording);
-            let failure = Failure {
-                run,
-                kind,
-                recorded,
-            };
-            let folder = options.artifacts.as_deref();
-            Some(match &scenario.workload {
-                WorkloadSpec::Counter(counter) => {
-                    witness(scenario, counter, failure, options.shrink, folder)?
-                }
-                WorkloadSpec::Plugin(plugin) => {
-                    plugin_witness(scenario, plugin, failure, options.shrink, folder)?
-                }
-            })
-        }
-        None => None,
+        })
+    else {
+        return Ok(None);
     };
-    let mut report = judge(scenario, tally, elapsed_seconds);
-    if let Some(shard) = options.shard
-        && report.verdict == Verdict::Fail
-        && scenario.expect.must_show()
-        && !(scenario.expect == Expectation::LostUpdates && report.failed_runs > 0)
+    let recorded = tally
+        .first_failing_schedule
+        .as_ref()
+        .filter(|(recorded, _)| *recorded == run)
+        .map(|(_, recording)| recording);
+    let failure = Failure {
+        run,
+        kind,
+        recorded,
+    };
+    let folder = options.artifacts.as_deref();
+    Ok(Some(match &scenario.workload {
+        WorkloadSpec::Counter(counter) => {
+            witness(scenario, counter, failure, options.shrink, folder)?
+        }
+        WorkloadSpec::Plugin(plugin) => {
+            plugin_witness(scenario, plugin, failure, options.shrink, folder)?
+        }
+    }))
+}
+
+/// In a shard, a scenario that must show a bug and did not passes: another shard may show it,
+/// and `contend merge` judges the whole campaign. A shard's own failures still fail it.
+fn leave_unshown_bugs_to_the_merge(
+    scenario: &Scenario,
+    shard: Shard,
+    planned: u64,
+    report: &mut ScenarioReport,
+) {
+    if report.verdict != Verdict::Fail
+        || !scenario.expect.must_show()
+        || (scenario.expect == Expectation::LostUpdates && report.failed_runs > 0)
     {
-        // Whether the bug showed is a question for the whole campaign: another shard may show
-        // it. `contend merge` judges it; this shard has no failure of its own.
-        report.verdict = Verdict::Pass;
-        report.reason = if planned == 0 {
-            format!("no execution of this scenario falls on shard {shard}; the merge judges it")
-        } else {
-            format!(
-                "{} not shown in this shard's {}; whether the bug showed is judged when the \
-                 shards are merged",
-                shown_words(scenario.expect),
-                count(report.runs, "run")
-            )
-        };
+        return;
     }
-    report.runs_requested = planned;
-    report.ended_by = ended_by;
-    if let Some(witness) = witness {
-        report.schedule_file = witness.schedule.as_ref().and_then(|s| s.file.clone());
-        report.minimal_schedule = witness.schedule;
-        report.notes.extend(witness.notes);
-    }
-    Ok(report)
+    report.verdict = Verdict::Pass;
+    report.reason = if planned == 0 {
+        format!("no execution of this scenario falls on shard {shard}; the merge judges it")
+    } else {
+        format!(
+            "{} not shown in this shard's {}; whether the bug showed is judged when the shards \
+             are merged",
+            shown_words(scenario.expect),
+            count(report.runs, "run")
+        )
+    };
 }
 
 fn execute<W: Workload>(
