@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Effects, Style};
 
 use super::words::{self, count, final_values, grouped, printable};
-use super::{Event, Reporter, RunReport, ScenarioReport, Verdict};
+use super::{Event, Reporter, RunReport, ScenarioReport, ScheduleSummary, Verdict};
 use crate::scenario::{Storage, SyncMode};
 use crate::schedule::search::Minimality;
 use crate::schedule::witness::inline_table;
@@ -102,7 +102,37 @@ impl<W: Write> TextReporter<W> {
         )
     }
 
+    /// A scenario's report: its line of the table, then what it ran and found, indented.
     fn row(&mut self, r: &ScenarioReport) -> io::Result<()> {
+        self.table_line(r)?;
+        let shape = workload_shape(r);
+        let scheduler = r
+            .executor
+            .iter()
+            .map(|e| format!(", executor {e}"))
+            .chain(r.scheduler.iter().map(|s| format!(", scheduler {s}")))
+            .collect::<String>();
+        // A plugin workload's expected final value is known only from a run that settled: with
+        // none, there is no number to give.
+        if r.params.is_some() && r.outcomes.is_empty() {
+            writeln!(self.out, "    {shape} (seed {}{scheduler})", r.seed)?;
+        } else {
+            writeln!(
+                self.out,
+                "    {shape}: expected final {} (seed {}{scheduler})",
+                grouped(r.expected_final.into()),
+                r.seed
+            )?;
+        }
+        self.summary(r)?;
+        if let Some(schedule) = &r.minimal_schedule {
+            self.schedule(schedule)?;
+        }
+        Ok(())
+    }
+
+    /// The scenario's line of the table.
+    fn table_line(&mut self, r: &ScenarioReport) -> io::Result<()> {
         let rate = if r.exhaustive {
             format!("{} (all schedules)", percent(r.failure_rate.rate))
         } else {
@@ -136,82 +166,11 @@ impl<W: Write> TextReporter<W> {
             verdict,
             r.elapsed_seconds,
             width = self.name_width
-        )?;
+        )
+    }
 
-        // Consecutive identical threads are written once, with their number.
-        let mut threads: Vec<(String, u64)> = Vec::new();
-        for thread in &r.threads {
-            let shape = format!("{:+} x {}", thread.delta, grouped(thread.ops.into()));
-            match threads.last_mut() {
-                Some((last, times)) if *last == shape => *times += 1,
-                _ => threads.push((shape, 1)),
-            }
-        }
-        let threads: Vec<String> = threads
-            .into_iter()
-            .map(|(shape, times)| match times {
-                1 => shape,
-                _ => format!("{shape} ({} times)", grouped(times.into())),
-            })
-            .collect();
-        let scheduler = r
-            .executor
-            .iter()
-            .map(|e| format!(", executor {e}"))
-            .chain(r.scheduler.iter().map(|s| format!(", scheduler {s}")))
-            .collect::<String>();
-        let shape = match &r.object {
-            Some(object) => format!(
-                "Counter class from {}, {} x {} (pauses up to {} ms)",
-                grouped(r.initial.unwrap_or_default().into()),
-                count(object.workers as u64, "worker"),
-                count(object.increments, "increment"),
-                object.max_pause_ms
-            ),
-            None if r.params.is_some() => format!(
-                "workload {} with {}",
-                r.workload,
-                r.params.as_ref().map(inline_table).unwrap_or_default()
-            ),
-            None => match &r.processes {
-                Some(processes) => format!(
-                    "counter from {}, {} {} ({}{})",
-                    grouped(r.initial.unwrap_or_default().into()),
-                    match processes.workers {
-                        1 => "1 worker process".to_string(),
-                        n => format!("{n} worker processes"),
-                    },
-                    threads.join(", "),
-                    match processes.storage {
-                        Storage::SharedMemory => "in shared memory",
-                        Storage::Manager => "in a manager process, get then set over a socket",
-                    },
-                    if r.sync == Some(SyncMode::Mutex) {
-                        ", file lock"
-                    } else {
-                        ""
-                    }
-                ),
-                None => format!(
-                    "counter from {}, threads {}",
-                    grouped(r.initial.unwrap_or_default().into()),
-                    threads.join(", ")
-                ),
-            },
-        };
-        // A plugin workload's expected final value is known only from a run that settled: with
-        // none, there is no number to give.
-        if r.params.is_some() && r.outcomes.is_empty() {
-            writeln!(self.out, "    {shape} (seed {}{scheduler})", r.seed)?;
-        } else {
-            writeln!(
-                self.out,
-                "    {shape}: expected final {} (seed {}{scheduler})",
-                grouped(r.expected_final.into()),
-                r.seed
-            )?;
-        }
-
+    /// The final values, the losses, the verdict and its reason, coverage and notes.
+    fn summary(&mut self, r: &ScenarioReport) -> io::Result<()> {
         if !r.outcomes.is_empty() {
             writeln!(
                 self.out,
@@ -265,33 +224,95 @@ impl<W: Write> TextReporter<W> {
         for line in r.failures.iter().chain(&r.notes) {
             writeln!(self.out, "    {line}")?;
         }
-        if let Some(schedule) = &r.minimal_schedule {
-            let shrunk = schedule.shrunk_workload();
-            let heading = if schedule.minimality == Minimality::NotShrunk {
-                "failing schedule"
-            } else {
-                "minimal failing schedule"
-            };
-            writeln!(
-                self.out,
-                "    {heading}: {}, {} ({}; found in {:.2}s), on {shrunk}:",
-                count(schedule.preemptions, "preemption"),
-                count(schedule.steps, "scheduling decision"),
-                schedule.minimality.describe(),
-                schedule.seconds
-            )?;
-            for line in schedule.interleaving.iter().chain(&schedule.explanation) {
-                writeln!(self.out, "      {line}")?;
-            }
-            writeln!(self.out, "      failure: {}", schedule.failure.as_str())?;
-            if let Some(cycle) = &schedule.cycle {
-                writeln!(self.out, "      cycle of waits: {}", words::cycle(cycle))?;
-            }
-            if let Some(command) = &schedule.replay_command {
-                writeln!(self.out, "    replay: {command}")?;
-            }
+        Ok(())
+    }
+
+    /// The failing schedule, its interleaving and how to replay it.
+    fn schedule(&mut self, schedule: &ScheduleSummary) -> io::Result<()> {
+        let shrunk = schedule.shrunk_workload();
+        let heading = if schedule.minimality == Minimality::NotShrunk {
+            "failing schedule"
+        } else {
+            "minimal failing schedule"
+        };
+        writeln!(
+            self.out,
+            "    {heading}: {}, {} ({}; found in {:.2}s), on {shrunk}:",
+            count(schedule.preemptions, "preemption"),
+            count(schedule.steps, "scheduling decision"),
+            schedule.minimality.describe(),
+            schedule.seconds
+        )?;
+        for line in schedule.interleaving.iter().chain(&schedule.explanation) {
+            writeln!(self.out, "      {line}")?;
+        }
+        writeln!(self.out, "      failure: {}", schedule.failure.as_str())?;
+        if let Some(cycle) = &schedule.cycle {
+            writeln!(self.out, "      cycle of waits: {}", words::cycle(cycle))?;
+        }
+        if let Some(command) = &schedule.replay_command {
+            writeln!(self.out, "    replay: {command}")?;
         }
         Ok(())
+    }
+}
+
+/// What the scenario ran, in words: `counter from 10, threads +1 x 100, -1 x 101`.
+fn workload_shape(r: &ScenarioReport) -> String {
+    // Consecutive identical threads are written once, with their number.
+    let mut threads: Vec<(String, u64)> = Vec::new();
+    for thread in &r.threads {
+        let shape = format!("{:+} x {}", thread.delta, grouped(thread.ops.into()));
+        match threads.last_mut() {
+            Some((last, times)) if *last == shape => *times += 1,
+            _ => threads.push((shape, 1)),
+        }
+    }
+    let threads: Vec<String> = threads
+        .into_iter()
+        .map(|(shape, times)| match times {
+            1 => shape,
+            _ => format!("{shape} ({} times)", grouped(times.into())),
+        })
+        .collect();
+    match &r.object {
+        Some(object) => format!(
+            "Counter class from {}, {} x {} (pauses up to {} ms)",
+            grouped(r.initial.unwrap_or_default().into()),
+            count(object.workers as u64, "worker"),
+            count(object.increments, "increment"),
+            object.max_pause_ms
+        ),
+        None if r.params.is_some() => format!(
+            "workload {} with {}",
+            r.workload,
+            r.params.as_ref().map(inline_table).unwrap_or_default()
+        ),
+        None => match &r.processes {
+            Some(processes) => format!(
+                "counter from {}, {} {} ({}{})",
+                grouped(r.initial.unwrap_or_default().into()),
+                match processes.workers {
+                    1 => "1 worker process".to_string(),
+                    n => format!("{n} worker processes"),
+                },
+                threads.join(", "),
+                match processes.storage {
+                    Storage::SharedMemory => "in shared memory",
+                    Storage::Manager => "in a manager process, get then set over a socket",
+                },
+                if r.sync == Some(SyncMode::Mutex) {
+                    ", file lock"
+                } else {
+                    ""
+                }
+            ),
+            None => format!(
+                "counter from {}, threads {}",
+                grouped(r.initial.unwrap_or_default().into()),
+                threads.join(", ")
+            ),
+        },
     }
 }
 
