@@ -16,7 +16,8 @@ use crate::scenario::{
 use super::error::ConfigError;
 use super::limits::{DEFAULT_PCT_DEPTH, MAX_SLEEP_US, MAX_WORKER_PROCESSES};
 use super::raw::{RawJitter, RawScenario};
-use super::source::{Source, quoted_name};
+use super::scenario::in_range;
+use super::source::{Source, plain_message, quoted_name, span_of};
 
 impl Source<'_> {
     /// The shuttle settings of a scenario: scheduler, PCT depth and step bound.
@@ -89,24 +90,20 @@ impl Source<'_> {
         })
     }
 
+    /// A scenario's `jitter`: `true` (the default jitter), `false` (none) or a table.
     pub(super) fn jitter(
         &self,
         value: &Spanned<toml::Value>,
         scenario: &str,
     ) -> Result<Option<Jitter>, ConfigError> {
-        // Errors point at the key inside the table where it can be found.
-        let invalid = |key: Option<&str>, message: String| {
-            let at = key.and_then(|k| self.key_offset_in_table(value.span().start, k));
-            let span = at.map_or(value.span(), |at| at..at);
-            let key = key.map_or_else(|| "jitter".to_string(), |k| format!("jitter.{k}"));
-            self.error(Some(span), Some(scenario), Some(&key), message)
-        };
         let table = match value.get_ref() {
             toml::Value::Boolean(true) => return Ok(Some(Jitter::default())),
             toml::Value::Boolean(false) => return Ok(None),
-            toml::Value::Table(table) => table.clone(),
+            toml::Value::Table(table) => table,
             other => {
-                return Err(invalid(
+                return Err(self.jitter_error(
+                    value,
+                    scenario,
                     None,
                     format!(
                         "jitter must be true, false or a table, got a {}",
@@ -115,13 +112,35 @@ impl Source<'_> {
                 ));
             }
         };
-        let raw = RawJitter::deserialize(table.clone()).map_err(|e| {
-            let message = e
-                .message()
-                .trim()
-                .replace('\n', " ")
-                .replace("expected i64", "expected an integer")
-                .replace("expected f64", "expected a number");
+        let raw = self.raw_jitter(value, table, scenario)?;
+        let jitter = self.jitter_settings(value, scenario, &raw)?;
+        self.check_jitter_sum(value, scenario, &raw, &jitter)?;
+        Ok(Some(jitter))
+    }
+
+    /// The error about `jitter.key` (or `jitter`), at the key inside the table where found.
+    fn jitter_error(
+        &self,
+        value: &Spanned<toml::Value>,
+        scenario: &str,
+        key: Option<&str>,
+        message: String,
+    ) -> ConfigError {
+        let at = key.and_then(|k| self.key_offset_in_table(value.span().start, k));
+        let span = at.map_or(value.span(), |at| at..at);
+        let key = key.map_or_else(|| "jitter".to_string(), |k| format!("jitter.{k}"));
+        self.error(Some(span), Some(scenario), Some(&key), message)
+    }
+
+    /// The jitter table read into its raw keys; an error names the key at fault.
+    fn raw_jitter(
+        &self,
+        value: &Spanned<toml::Value>,
+        table: &toml::Table,
+        scenario: &str,
+    ) -> Result<RawJitter, ConfigError> {
+        RawJitter::deserialize(table.clone()).map_err(|e| {
+            let message = plain_message(&e);
             let key = if message.starts_with("unknown field") || message.starts_with("missing") {
                 quoted_name(&message)
             } else {
@@ -133,21 +152,26 @@ impl Source<'_> {
                     RawJitter::deserialize(alone).is_err().then(|| key.clone())
                 })
             };
-            invalid(key.as_deref(), message)
-        })?;
+            self.jitter_error(value, scenario, key.as_deref(), message)
+        })
+    }
+
+    /// The jitter of the raw keys, each checked against its bounds, defaults for the rest.
+    fn jitter_settings(
+        &self,
+        value: &Spanned<toml::Value>,
+        scenario: &str,
+        raw: &RawJitter,
+    ) -> Result<Jitter, ConfigError> {
         let defaults = Jitter::default();
-        let probability =
-            |key: &str, value: Option<f64>, default: f64| -> Result<f64, ConfigError> {
-                match value {
-                    None => Ok(default),
-                    Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
-                    Some(p) => Err(invalid(
-                        Some(key),
-                        format!("{key} must be between 0 and 1, got {p}"),
-                    )),
-                }
-            };
-        let jitter = Jitter {
+        let invalid =
+            |key: &str, message: String| self.jitter_error(value, scenario, Some(key), message);
+        let probability = |key: &str, given: Option<f64>, default: f64| {
+            given.map_or(Ok(default), |p| {
+                in_range(key, p, &(0.0..=1.0)).map_err(|message| invalid(key, message))
+            })
+        };
+        Ok(Jitter {
             yield_probability: probability(
                 "yield_probability",
                 raw.yield_probability,
@@ -165,25 +189,29 @@ impl Source<'_> {
             )?,
             max_spin: match raw.max_spin {
                 None => defaults.max_spin,
-                Some(n) if (0..=i64::from(u32::MAX)).contains(&n) => n as u32,
-                Some(n) => {
-                    return Err(invalid(
-                        Some("max_spin"),
-                        format!("max_spin must be between 0 and {}, got {n}", u32::MAX),
-                    ));
-                }
+                Some(n) => in_range("max_spin", n, &(0..=i64::from(u32::MAX)))
+                    .map_err(|message| invalid("max_spin", message))?
+                    as u32,
             },
             max_sleep: match raw.max_sleep_us {
                 None => defaults.max_sleep,
-                Some(us) if (0..=MAX_SLEEP_US).contains(&us) => Duration::from_micros(us as u64),
-                Some(us) => {
-                    return Err(invalid(
-                        Some("max_sleep_us"),
-                        format!("max_sleep_us must be between 0 and {MAX_SLEEP_US}, got {us}"),
-                    ));
-                }
+                Some(us) => Duration::from_micros(
+                    in_range("max_sleep_us", us, &(0..=MAX_SLEEP_US))
+                        .map_err(|message| invalid("max_sleep_us", message))?
+                        as u64,
+                ),
             },
-        };
+        })
+    }
+
+    /// Checks that the jitter's three probabilities add up to at most 1.
+    fn check_jitter_sum(
+        &self,
+        value: &Spanned<toml::Value>,
+        scenario: &str,
+        raw: &RawJitter,
+        jitter: &Jitter,
+    ) -> Result<(), ConfigError> {
         let sum = jitter.yield_probability + jitter.spin_probability + jitter.sleep_probability;
         if sum > 1.0 + 1e-9 {
             let defaulted: Vec<String> = [
@@ -212,7 +240,9 @@ impl Source<'_> {
             } else {
                 format!(" (with {}; set them lower)", defaulted.join(", "))
             };
-            return Err(invalid(
+            return Err(self.jitter_error(
+                value,
+                scenario,
                 None,
                 format!(
                     "yield_probability + spin_probability + sleep_probability must be at most 1, \
@@ -220,7 +250,7 @@ impl Source<'_> {
                 ),
             ));
         }
-        Ok(Some(jitter))
+        Ok(())
     }
 
     /// Checks that the keys that belong to one engine (or executor) only are not given to
@@ -231,87 +261,50 @@ impl Source<'_> {
         name: &str,
         engine_name: &str,
     ) -> Result<(), ConfigError> {
-        let invalid = |span: Range<usize>, key: &str, message: String| {
-            self.error(Some(span), Some(name), Some(key), message)
-        };
+        if !["threads", "shuttle", "async", "processes"].contains(&engine_name) {
+            return Ok(());
+        }
         let executor_name = raw.executor.as_ref().map(|e| e.get_ref().as_str());
         let under_shuttle = engine_name == "shuttle"
             || (engine_name == "async" && executor_name == Some("shuttle"));
+        let threads = engine_name == "threads";
+        let real = threads || engine_name == "processes";
+        let on_async = engine_name == "async";
+        let processes = engine_name == "processes";
+        const SHUTTLE: &str = "engines that run under shuttle";
+        const REAL: &str = "the threads and processes engines";
+        const THREADS: &str = "the threads engine";
+        const ASYNC: &str = "the async engine";
+        const PROCESSES: &str = "the processes engine";
         let owned: [(&str, Option<Range<usize>>, bool, &str); 10] = [
-            (
-                "scheduler",
-                raw.scheduler.as_ref().map(Spanned::span),
-                under_shuttle,
-                "engines that run under shuttle",
-            ),
-            (
-                "depth",
-                raw.depth.as_ref().map(Spanned::span),
-                under_shuttle,
-                "engines that run under shuttle",
-            ),
-            (
-                "max_steps",
-                raw.max_steps.as_ref().map(Spanned::span),
-                under_shuttle,
-                "engines that run under shuttle",
-            ),
-            (
-                "jitter",
-                raw.jitter.as_ref().map(Spanned::span),
-                engine_name == "threads" || engine_name == "processes",
-                "the threads and processes engines",
-            ),
-            (
-                "barrier",
-                raw.barrier.as_ref().map(Spanned::span),
-                engine_name == "threads",
-                "the threads engine",
-            ),
-            (
-                "parallel",
-                raw.parallel.as_ref().map(Spanned::span),
-                engine_name == "threads" || engine_name == "processes",
-                "the threads and processes engines",
-            ),
-            (
-                "executor",
-                raw.executor.as_ref().map(Spanned::span),
-                engine_name == "async",
-                "the async engine",
-            ),
+            ("scheduler", span_of(&raw.scheduler), under_shuttle, SHUTTLE),
+            ("depth", span_of(&raw.depth), under_shuttle, SHUTTLE),
+            ("max_steps", span_of(&raw.max_steps), under_shuttle, SHUTTLE),
+            ("jitter", span_of(&raw.jitter), real, REAL),
+            ("barrier", span_of(&raw.barrier), threads, THREADS),
+            ("parallel", span_of(&raw.parallel), real, REAL),
+            ("executor", span_of(&raw.executor), on_async, ASYNC),
             (
                 "await_in_critical_section",
-                raw.await_in_critical_section.as_ref().map(Spanned::span),
-                engine_name == "async",
-                "the async engine",
+                span_of(&raw.await_in_critical_section),
+                on_async,
+                ASYNC,
             ),
-            (
-                "storage",
-                raw.storage.as_ref().map(Spanned::span),
-                engine_name == "processes",
-                "the processes engine",
-            ),
-            (
-                "timeout",
-                raw.timeout.as_ref().map(Spanned::span),
-                engine_name == "processes",
-                "the processes engine",
-            ),
+            ("storage", span_of(&raw.storage), processes, PROCESSES),
+            ("timeout", span_of(&raw.timeout), processes, PROCESSES),
         ];
-        let known_engine = ["threads", "shuttle", "async", "processes"].contains(&engine_name);
         for (key, span, allowed, owner) in owned {
             if let Some(span) = span
                 && !allowed
-                && known_engine
             {
-                let note = if key == "scheduler" || key == "depth" || key == "max_steps" {
+                let note = if owner == SHUTTLE {
                     " (engine = \"shuttle\", or engine = \"async\" with executor = \"shuttle\")"
                 } else {
                     ""
                 };
-                return Err(invalid(
+                return Err(self.invalid(
                     span,
+                    name,
                     key,
                     format!("`{key}` applies to {owner} only{note}"),
                 ));
@@ -330,151 +323,183 @@ impl Source<'_> {
         sync: SyncMode,
         object: Option<&ObjectSettings>,
     ) -> Result<EngineSpec, ConfigError> {
-        let invalid = |span: Range<usize>, key: &str, message: String| {
-            self.error(Some(span), Some(name), Some(key), message)
-        };
         let engine_name = engine_key.get_ref().as_str();
-        let engine = match engine_name {
-            "threads" => {
-                let jitter = match &raw.jitter {
-                    None => Some(Jitter::default()),
-                    Some(value) => self.jitter(value, name)?,
-                };
-                EngineSpec::Threads(ThreadsSettings {
-                    jitter,
-                    barrier: raw.barrier.as_ref().is_none_or(|b| *b.get_ref()),
-                    parallel: raw.parallel.as_ref().is_some_and(|p| *p.get_ref()),
-                    ..ThreadsSettings::default()
-                })
-            }
+        if object.is_some() && matches!(engine_name, "async" | "processes") {
+            return Err(self.invalid(
+                engine_key.span(),
+                name,
+                "engine",
+                "workload counter-object runs on the threads and shuttle engines".into(),
+            ));
+        }
+        Ok(match engine_name {
+            "threads" => EngineSpec::Threads(ThreadsSettings {
+                jitter: self.jitter_or_default(raw, name)?,
+                barrier: raw.barrier.as_ref().is_none_or(|b| *b.get_ref()),
+                parallel: raw.parallel.as_ref().is_some_and(|p| *p.get_ref()),
+                ..ThreadsSettings::default()
+            }),
             "shuttle" => EngineSpec::Shuttle(self.shuttle_settings(raw, name)?),
-            "async" => {
-                if object.is_some() {
-                    return Err(invalid(
-                        engine_key.span(),
-                        "engine",
-                        "workload counter-object runs on the threads and shuttle engines".into(),
-                    ));
-                }
-                if sync.spins() {
-                    return Err(invalid(
-                        raw.sync.as_ref().map_or(engine_key.span(), Spanned::span),
-                        "sync",
-                        format!(
-                            "sync = \"{sync}\" spins, and on one thread a task that waits without \
-                             awaiting never lets the holder run; use none, mutex or atomic"
-                        ),
-                    ));
-                }
-                let executor = match raw
-                    .executor
-                    .as_ref()
-                    .map(|e| (e.get_ref().as_str(), e.span()))
-                {
-                    None | Some(("tokio", _)) => Executor::Tokio,
-                    Some(("shuttle", _)) => Executor::Shuttle(self.shuttle_settings(raw, name)?),
-                    Some((other, span)) => {
-                        return Err(invalid(
-                            span,
-                            "executor",
-                            format!("unknown executor `{other}` (expected one of: tokio, shuttle)"),
-                        ));
-                    }
-                };
-                if let Some(flag) = &raw.await_in_critical_section
-                    && *flag.get_ref()
-                    && sync == SyncMode::Atomic
-                {
-                    return Err(invalid(
-                        flag.span(),
-                        "await_in_critical_section",
-                        "sync = \"atomic\" updates in one atomic step, with no inside to await in; \
-                         use sync = \"none\" or \"mutex\""
-                            .into(),
-                    ));
-                }
-                EngineSpec::Async(AsyncSettings {
-                    executor,
-                    await_in_critical_section: raw
-                        .await_in_critical_section
-                        .as_ref()
-                        .is_some_and(|a| *a.get_ref()),
-                })
-            }
+            "async" => EngineSpec::Async(self.async_settings(raw, name, engine_key, sync)?),
             "processes" => {
-                if object.is_some() {
-                    return Err(invalid(
-                        engine_key.span(),
-                        "engine",
-                        "workload counter-object runs on the threads and shuttle engines".into(),
-                    ));
-                }
-                let storage = match raw
-                    .storage
-                    .as_ref()
-                    .map(|s| (s.get_ref().as_str(), s.span()))
-                {
-                    None | Some(("shared-memory", _)) => Storage::SharedMemory,
-                    Some(("manager", _)) => Storage::Manager,
-                    Some((other, span)) => {
-                        return Err(invalid(
-                            span,
-                            "storage",
-                            format!(
-                                "unknown storage `{other}` (expected one of: shared-memory, manager)"
-                            ),
-                        ));
-                    }
-                };
-                if storage == Storage::Manager && !matches!(sync, SyncMode::None | SyncMode::Mutex)
-                {
-                    return Err(invalid(
-                        raw.sync.as_ref().map_or(engine_key.span(), Spanned::span),
-                        "sync",
-                        format!(
-                            "a managed value is read with get and written with set, so sync = \"{sync}\" has \
-                             nothing to work on; use none or mutex (a lock around get and set)"
-                        ),
-                    ));
-                }
-                if let Some(threads) = &raw.threads
-                    && threads.get_ref().len() > MAX_WORKER_PROCESSES
-                {
-                    return Err(invalid(
-                        threads.span(),
-                        "threads",
-                        format!(
-                            "the processes engine runs at most {MAX_WORKER_PROCESSES} worker \
-                             processes (each holds file descriptors in contend), got {}",
-                            threads.get_ref().len()
-                        ),
-                    ));
-                }
-                let timeout = match &raw.timeout {
-                    None => DEFAULT_TIMEOUT,
-                    Some(text) => self.duration(text, name, "timeout")?,
-                };
-                let jitter = match &raw.jitter {
-                    None => Some(Jitter::default()),
-                    Some(value) => self.jitter(value, name)?,
-                };
-                EngineSpec::Processes(ProcessesSettings {
-                    jitter,
-                    storage,
-                    timeout,
-                    parallel: raw.parallel.as_ref().is_some_and(|p| *p.get_ref()),
-                })
+                EngineSpec::Processes(self.processes_settings(raw, name, engine_key, sync)?)
             }
             other => {
-                return Err(invalid(
+                return Err(self.invalid(
                     engine_key.span(),
+                    name,
                     "engine",
                     format!(
                         "unknown engine `{other}` (expected one of: threads, shuttle, async, processes)"
                     ),
                 ));
             }
+        })
+    }
+
+    /// A scenario's jitter on a real engine: its `jitter` key, or the default jitter.
+    pub(super) fn jitter_or_default(
+        &self,
+        raw: &RawScenario,
+        name: &str,
+    ) -> Result<Option<Jitter>, ConfigError> {
+        match &raw.jitter {
+            None => Ok(Some(Jitter::default())),
+            Some(value) => self.jitter(value, name),
+        }
+    }
+
+    /// The async engine's settings for a counter, checked against the counter's `sync`.
+    fn async_settings(
+        &self,
+        raw: &RawScenario,
+        name: &str,
+        engine_key: &Spanned<String>,
+        sync: SyncMode,
+    ) -> Result<AsyncSettings, ConfigError> {
+        if sync.spins() {
+            return Err(self.invalid(
+                raw.sync.as_ref().map_or(engine_key.span(), Spanned::span),
+                name,
+                "sync",
+                format!(
+                    "sync = \"{sync}\" spins, and on one thread a task that waits without \
+                     awaiting never lets the holder run; use none, mutex or atomic"
+                ),
+            ));
+        }
+        let executor = self.executor(raw, name)?;
+        let await_in_critical_section = raw
+            .await_in_critical_section
+            .as_ref()
+            .is_some_and(|a| *a.get_ref());
+        if let Some(flag) = &raw.await_in_critical_section
+            && await_in_critical_section
+            && sync == SyncMode::Atomic
+        {
+            return Err(self.invalid(
+                flag.span(),
+                name,
+                "await_in_critical_section",
+                "sync = \"atomic\" updates in one atomic step, with no inside to await in; \
+                 use sync = \"none\" or \"mutex\""
+                    .into(),
+            ));
+        }
+        Ok(AsyncSettings {
+            executor,
+            await_in_critical_section,
+        })
+    }
+
+    /// The async engine's executor: tokio (by default) or shuttle with its settings.
+    fn executor(&self, raw: &RawScenario, name: &str) -> Result<Executor, ConfigError> {
+        match raw
+            .executor
+            .as_ref()
+            .map(|e| (e.get_ref().as_str(), e.span()))
+        {
+            None | Some(("tokio", _)) => Ok(Executor::Tokio),
+            Some(("shuttle", _)) => Ok(Executor::Shuttle(self.shuttle_settings(raw, name)?)),
+            Some((other, span)) => Err(self.invalid(
+                span,
+                name,
+                "executor",
+                format!("unknown executor `{other}` (expected one of: tokio, shuttle)"),
+            )),
+        }
+    }
+
+    /// The processes engine's settings for a counter of at most [`MAX_WORKER_PROCESSES`] threads.
+    fn processes_settings(
+        &self,
+        raw: &RawScenario,
+        name: &str,
+        engine_key: &Spanned<String>,
+        sync: SyncMode,
+    ) -> Result<ProcessesSettings, ConfigError> {
+        let storage = self.storage(raw, name, engine_key, sync)?;
+        if let Some(threads) = &raw.threads
+            && threads.get_ref().len() > MAX_WORKER_PROCESSES
+        {
+            return Err(self.invalid(
+                threads.span(),
+                name,
+                "threads",
+                format!(
+                    "the processes engine runs at most {MAX_WORKER_PROCESSES} worker \
+                     processes (each holds file descriptors in contend), got {}",
+                    threads.get_ref().len()
+                ),
+            ));
+        }
+        let timeout = match &raw.timeout {
+            None => DEFAULT_TIMEOUT,
+            Some(text) => self.duration(text, name, "timeout")?,
         };
-        Ok(engine)
+        Ok(ProcessesSettings {
+            jitter: self.jitter_or_default(raw, name)?,
+            storage,
+            timeout,
+            parallel: raw.parallel.as_ref().is_some_and(|p| *p.get_ref()),
+        })
+    }
+
+    /// Where the processes engine keeps the counter: shared memory (default) or a manager.
+    fn storage(
+        &self,
+        raw: &RawScenario,
+        name: &str,
+        engine_key: &Spanned<String>,
+        sync: SyncMode,
+    ) -> Result<Storage, ConfigError> {
+        let storage = match raw
+            .storage
+            .as_ref()
+            .map(|s| (s.get_ref().as_str(), s.span()))
+        {
+            None | Some(("shared-memory", _)) => Storage::SharedMemory,
+            Some(("manager", _)) => Storage::Manager,
+            Some((other, span)) => {
+                return Err(self.invalid(
+                    span,
+                    name,
+                    "storage",
+                    format!("unknown storage `{other}` (expected one of: shared-memory, manager)"),
+                ));
+            }
+        };
+        if storage == Storage::Manager && !matches!(sync, SyncMode::None | SyncMode::Mutex) {
+            return Err(self.invalid(
+                raw.sync.as_ref().map_or(engine_key.span(), Spanned::span),
+                name,
+                "sync",
+                format!(
+                    "a managed value is read with get and written with set, so sync = \"{sync}\" has \
+                     nothing to work on; use none or mutex (a lock around get and set)"
+                ),
+            ));
+        }
+        Ok(storage)
     }
 }

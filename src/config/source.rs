@@ -4,6 +4,8 @@
 use std::ops::Range;
 use std::path::Path;
 
+use toml::Spanned;
+
 use super::line_column;
 use crate::workload::program;
 
@@ -37,14 +39,36 @@ impl Source<'_> {
         }
     }
 
+    /// The error at `span` about key `key` of scenario `scenario`.
+    pub(super) fn invalid(
+        &self,
+        span: Range<usize>,
+        scenario: &str,
+        key: &str,
+        message: String,
+    ) -> ConfigError {
+        self.error(Some(span), Some(scenario), Some(key), message)
+    }
+
+    /// Fails at the first of `keys` that is written, with the message `message` gives for it.
+    pub(super) fn reject_written(
+        &self,
+        scenario: &str,
+        keys: &[(&str, Option<Range<usize>>)],
+        message: impl Fn(&str) -> String,
+    ) -> Result<(), ConfigError> {
+        match keys
+            .iter()
+            .find_map(|(key, span)| Some((*key, span.clone()?)))
+        {
+            Some((key, span)) => Err(self.invalid(span, scenario, key, message(key))),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
         let span = error.span();
-        let mut message = error
-            .message()
-            .trim()
-            .replace('\n', " ")
-            .replace("expected i64", "expected an integer")
-            .replace("expected f64", "expected a number")
+        let mut message = plain_message(error)
             .replace(
                 "struct RawThread",
                 "a thread such as { delta = 1, ops = 10 }",
@@ -188,6 +212,21 @@ impl Source<'_> {
         }
         None
     }
+}
+
+/// Where an optional key's value is written, if it is.
+pub(super) fn span_of<T>(value: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    value.as_ref().map(Spanned::span)
+}
+
+/// A TOML error's message on one line, with Rust's type names in words.
+pub(super) fn plain_message(error: &toml::de::Error) -> String {
+    error
+        .message()
+        .trim()
+        .replace('\n', " ")
+        .replace("expected i64", "expected an integer")
+        .replace("expected f64", "expected a number")
 }
 
 /// The first name written between backticks in a message, such as the field of
