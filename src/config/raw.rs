@@ -36,7 +36,7 @@ pub(super) struct RawFile {
 #[serde(deny_unknown_fields, default)]
 #[schemars(transform = without_null_defaults)]
 pub(super) struct RawScenario {
-    /// Unique name, used in reports and trace events (required; not in [defaults]).
+    /// Unique name, used in reports and trace events (required; not in `[defaults]`).
     #[schemars(with = "String")]
     pub(super) name: Option<Spanned<String>>,
     /// `counter` (default), `counter-object` (the lesson's Counter class), `program` (a
@@ -115,7 +115,7 @@ pub(super) struct RawScenario {
     /// before the execution fails as a deadlock, as "500ms" (default "3s").
     #[schemars(with = "String")]
     pub(super) deadlock_timeout: Option<Spanned<String>>,
-    /// [defaults] only: worker threads for the executions of shuttle scenarios, as --jobs
+    /// `[defaults]` only: worker threads for the executions of shuttle scenarios, as --jobs
     /// (which overrides it); default: the available cores.
     #[schemars(with = "std::num::NonZeroU32")]
     pub(super) jobs: Option<Spanned<i64>>,
