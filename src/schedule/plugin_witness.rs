@@ -15,8 +15,8 @@ use super::file::{
 use super::record::Recording;
 use super::search::{Explorer, Found, Judged, Limits, Minimality, minimize_schedule};
 use super::witness::{
-    Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, Witness, capped, failure_of,
-    shell_quoted,
+    Failure, MAX_EXPLANATIONS, MAX_TABLE_ROWS, ScheduleSummary, ShownSteps, Witness, capped,
+    ledger_error, no_schedule, save_schedule, summary, with_more_rows,
 };
 use super::{Choice, Controlled, Keep};
 use crate::check::Interleaving;
@@ -82,78 +82,130 @@ pub fn plugin_witness(
     folder: Option<&Path>,
 ) -> Result<Witness, EngineError> {
     let started = Instant::now();
-    let internal = |source| EngineError::Ledger {
-        scenario: scenario.name.clone(),
-        run: failure.run,
-        source,
-    };
+    let internal = ledger_error(scenario, failure.run);
     let kind = failure.kind;
     let max_steps = scenario
         .engine
         .shuttle_settings()
         .map_or(DEFAULT_MAX_STEPS, |settings| settings.max_steps);
+    let recorded = failure.recorded.filter(|r| !r.truncated);
+    let found = plugin_schedule(scenario, spec, kind, recorded, max_steps, shrink);
+    let Some(schedule) = found.map_err(internal)? else {
+        let workload = spec.name();
+        let note = format!("no failing schedule found under shuttle (workload `{workload}`)");
+        return Ok(no_schedule(vec![note]));
+    };
+    let body = plugin_body(&schedule.variant, &scenario.name, scenario.seed);
+    let (choices, random_values) = (&schedule.choices, &schedule.random_values);
+    let replayed = replay_logged(&body, choices, random_values, max_steps, &scenario.name)
+        .map_err(internal)?;
+    if replayed.divergence.is_some() || replayed.outcome.failure() != Some(kind) {
+        let note = "the schedule found does not replay its failure (the workload depends on \
+                    something shuttle does not control); it was not saved";
+        return Ok(no_schedule(vec![note.to_string()]));
+    }
+    let (variant, executions) = (schedule.variant.clone(), schedule.executions);
+    let file = plugin_schedule_file(scenario, spec, failure, schedule, &replayed, max_steps);
+
+    let mut notes = Vec::new();
+    let saved = save_schedule(&file, folder, &mut notes);
+    if let Some(path) = &saved {
+        notes.push(format!("schedule saved: {path}"));
+    }
+    let outcome = &replayed.outcome;
+    let shown = plugin_steps(&variant, replayed.log);
+    Ok(Witness {
+        schedule: Some(ScheduleSummary {
+            params: Some(variant.params_table()),
+            ..summary(&file, saved, outcome, shown, executions, started)
+        }),
+        notes,
+    })
+}
+
+/// A plugin workload's failing schedule: the variant of its parameters it runs, its choices
+/// and random values, how sure contend is that it is minimal, and what finding it cost.
+struct PluginSchedule {
+    /// The parameters it runs the workload with: the scenario's, or smaller ones.
+    variant: PluginSpec,
+    /// Its scheduling choices.
+    choices: Vec<Choice>,
+    /// The random values the workload drew, where they are known to still apply.
+    random_values: Vec<u64>,
+    /// How sure contend is that it is minimal.
+    minimality: Minimality,
+    /// Controlled executions the search ran.
+    executions: u64,
+}
+
+/// The shrunk failing schedule of `spec` when `shrink` asks and one is found, else the
+/// `recorded` one, if any.
+fn plugin_schedule(
+    scenario: &Scenario,
+    spec: &PluginSpec,
+    kind: Kind,
+    recorded: Option<&Recording>,
+    max_steps: u64,
+    shrink: bool,
+) -> Result<Option<PluginSchedule>, LedgerError> {
     let limits = Limits {
         max_steps,
         ..Limits::default()
     };
-    let recorded = failure.recorded.filter(|r| !r.truncated);
     let found = if shrink {
-        find(scenario, spec, kind, recorded, limits).map_err(internal)?
+        find(scenario, spec, kind, recorded, limits)?
     } else {
         None
     };
-    let (variant, choices, minimality, random_values, executions) = match (found, recorded) {
+    Ok(match (found, recorded) {
         (Some((variant, found, executions)), recorded) => {
-            let values = if &variant == spec {
+            let random_values = if &variant == spec {
                 recorded
                     .map(|r| r.random_values.clone())
                     .unwrap_or_default()
             } else {
                 Vec::new()
             };
-            (variant, found.choices, found.minimality, values, executions)
+            Some(PluginSchedule {
+                variant,
+                choices: found.choices,
+                random_values,
+                minimality: found.minimality,
+                executions,
+            })
         }
-        (None, Some(recorded)) => (
-            spec.clone(),
-            recorded.choices.clone(),
-            Minimality::NotShrunk,
-            recorded.random_values.clone(),
-            0,
-        ),
-        (None, None) => {
-            return Ok(Witness {
-                schedule: None,
-                notes: vec![format!(
-                    "no failing schedule found under shuttle (workload `{}`)",
-                    spec.name()
-                )],
-            });
-        }
-    };
-    let body = plugin_body(&variant, &scenario.name, scenario.seed);
-    let replayed = replay_logged(&body, &choices, &random_values, max_steps, &scenario.name)
-        .map_err(internal)?;
-    if replayed.divergence.is_some() || replayed.outcome.failure() != Some(kind) {
-        return Ok(Witness {
-            schedule: None,
-            notes: vec![
-                "the schedule found does not replay its failure (the workload depends on something \
-                 shuttle does not control); it was not saved"
-                    .to_string(),
-            ],
-        });
-    }
-    let file = ScheduleFile::new(
+        (None, Some(recorded)) => Some(PluginSchedule {
+            variant: spec.clone(),
+            choices: recorded.choices.clone(),
+            random_values: recorded.random_values.clone(),
+            minimality: Minimality::NotShrunk,
+            executions: 0,
+        }),
+        (None, None) => None,
+    })
+}
+
+/// The schedule file of the plugin scenario's failing `schedule`, as its replay `replayed`
+/// showed it.
+fn plugin_schedule_file(
+    scenario: &Scenario,
+    spec: &PluginSpec,
+    failure: Failure<'_>,
+    schedule: PluginSchedule,
+    replayed: &Controlled<Outcome, LoggedAccess>,
+    max_steps: u64,
+) -> ScheduleFile {
+    ScheduleFile::new(
         Target::Workload(WorkloadTarget {
             name: scenario.name.clone(),
             workload: spec.name().to_string(),
             engine: scenario.engine.name().to_string(),
             seed: scenario.seed,
             params: spec.params_table(),
-            shrunk: variant.params_table(),
+            shrunk: schedule.variant.params_table(),
         }),
         FailureRecord {
-            kind: RecordedKind::from(kind),
+            kind: RecordedKind::from(failure.kind),
             description: describe_workload_outcome(&replayed.outcome),
             lost_updates: None,
             final_value: None,
@@ -162,10 +214,10 @@ pub fn plugin_witness(
         ScheduleRecord {
             preemptions: replayed.preemptions,
             steps: replayed.steps,
-            minimality,
+            minimality: schedule.minimality,
             max_steps: Some(max_steps),
-            random_values,
-            choices,
+            random_values: schedule.random_values,
+            choices: schedule.choices,
         },
         OriginalRecord {
             engine: scenario.engine.name().to_string(),
@@ -174,73 +226,41 @@ pub fn plugin_witness(
             preemptions: None,
             choices: None,
         },
-    );
-    let mut notes = Vec::new();
-    let saved = folder.and_then(|folder| match file.save_in(folder) {
-        Ok(path) => Some(path.display().to_string()),
-        Err(error) => {
-            notes.push(format!(
-                "could not save the schedule in {}: {error}",
-                folder.display()
-            ));
-            None
-        }
-    });
-    if let Some(path) = &saved {
-        notes.push(format!("schedule saved: {path}"));
-    }
-    let (shown, cycle) = failure_of(&replayed.outcome);
-    let overwrote = overwritten(&replayed.log);
-    let mut interleaving = Interleaving::of(replayed.log, true);
+    )
+}
+
+/// What a report shows of a plugin schedule's logged steps `log`, its threads named after
+/// `variant`'s columns.
+fn plugin_steps(variant: &PluginSpec, log: Vec<LoggedAccess>) -> ShownSteps {
+    let overwrote = overwritten(&log);
+    let mut interleaving = Interleaving::of(log, true);
     interleaving.threads = variant.columns(interleaving.threads.len());
     let mut table: Vec<String> = interleaving
         .table(0, interleaving.steps.len().saturating_sub(1))
         .lines()
         .map(str::to_string)
         .collect();
-    if table.len() > MAX_TABLE_ROWS {
-        let more = table.len() - MAX_TABLE_ROWS;
-        table.truncate(MAX_TABLE_ROWS);
-        table.push(format!(
-            "  ... and {more} more rows: `contend replay` shows them all"
-        ));
+    let rows = table.len();
+    table.truncate(MAX_TABLE_ROWS);
+    let accesses = interleaving
+        .steps
+        .iter()
+        .zip(overwrote)
+        .take(MAX_TABLE_ROWS)
+        .map(|(step, overwrote)| AccessReport {
+            thread: step.thread,
+            text: step.access.clone(),
+            write: step.access.starts_with("write"),
+            preempted: step.preemption,
+            overwrote,
+        })
+        .collect();
+    ShownSteps {
+        thread_names: interleaving.threads,
+        interleaving: with_more_rows(table, rows),
+        accesses,
+        explanation: capped(interleaving.overwrites, MAX_EXPLANATIONS),
     }
-    Ok(Witness {
-        schedule: Some(ScheduleSummary {
-            replay_command: saved
-                .as_ref()
-                .map(|path| format!("contend replay {}", shell_quoted(path))),
-            file: saved,
-            preemptions: file.schedule.preemptions,
-            steps: file.schedule.steps,
-            minimality,
-            proven: minimality == Minimality::Proven,
-            failure: shown,
-            cycle,
-            initial: None,
-            params: Some(variant.params_table()),
-            threads: Vec::new(),
-            accesses: interleaving
-                .steps
-                .iter()
-                .zip(overwrote)
-                .take(MAX_TABLE_ROWS)
-                .map(|(step, overwrote)| AccessReport {
-                    thread: step.thread,
-                    text: step.access.clone(),
-                    write: step.access.starts_with("write"),
-                    preempted: step.preemption,
-                    overwrote,
-                })
-                .collect(),
-            thread_names: interleaving.threads.clone(),
-            interleaving: table,
-            explanation: capped(interleaving.overwrites.clone(), MAX_EXPLANATIONS),
-            executions,
-            seconds: started.elapsed().as_secs_f64(),
-        }),
-        notes,
-    })
 }
 
 /// For each access of `log`, the write it overwrote when it is a write that replaced a write

@@ -12,9 +12,11 @@ use super::file::{
 use super::record::Recording;
 use super::search::{Limits, Minimality};
 use super::shrink::{Minimal, minimize};
+use super::window::StepWindow;
 use crate::engine::{EngineError, Outcome};
 use crate::failure::Kind;
-use crate::replay::{Kept, ReplayError, Target, replay_keeping};
+use crate::ledger::LedgerError;
+use crate::replay::{Kept, Replay, ReplayError, Target, replay_keeping};
 use crate::report::ThreadReport;
 use crate::report::interleaving::{AccessReport, access_reports, write_table};
 use crate::scenario::{CounterSpec, EngineSpec, Scenario};
@@ -153,44 +155,15 @@ pub fn witness(
         kind,
         recorded,
     } = failure;
-    let internal = |source| EngineError::Ledger {
-        scenario: scenario.name.clone(),
-        run,
-        source,
-    };
-    let mut notes = Vec::new();
-
+    let internal = ledger_error(scenario, run);
     let original = recorded.filter(|_| scenario.engine.shuttle_settings().is_some());
-    let recorded = original.and_then(Recording::complete_choices);
-
     let max_steps = scenario
         .engine
         .shuttle_settings()
         .map(|settings| settings.max_steps);
-    let limits = Limits {
-        max_steps: max_steps.unwrap_or(Limits::default().max_steps),
-        ..Limits::default()
-    };
-    let unshrunk = || {
-        original.and_then(|o| {
-            Some(Minimal {
-                counter: counter.clone(),
-                origins: (0..counter.threads.len()).collect(),
-                choices: o.complete_choices()?.to_vec(),
-                preemptions: o.preemptions,
-                steps: o.steps,
-                minimality: Minimality::NotShrunk,
-                executions: 0,
-            })
-        })
-    };
-    let (minimal, executions) = if shrink {
-        let result = minimize(counter, kind, recorded, limits, &scenario.name).map_err(internal)?;
-        // A failure already recorded is never thrown away for want of a smaller one.
-        (result.minimal.or_else(unshrunk), result.executions)
-    } else {
-        (unshrunk(), 0)
-    };
+    let (minimal, executions) =
+        minimal_counter_schedule(scenario, counter, kind, original, max_steps, shrink)
+            .map_err(internal)?;
     // A failure on real threads or processes has no schedule of its own: the same accesses
     // are searched for under shuttle, one thread per thread (or worker process).
     let on_threads = matches!(
@@ -198,53 +171,20 @@ pub fn witness(
         EngineSpec::Threads(_) | EngineSpec::Processes(_)
     );
     let Some(minimal) = minimal else {
-        notes.push(if on_threads && !shrink {
-            "no schedule: a failure on real threads or processes has none to keep unshrunk; without --no-shrink \
-             contend looks for one under shuttle"
-                .to_string()
-        } else if on_threads {
-            format!("not reproduced under shuttle in {executions} controlled executions")
-        } else {
-            format!("no failing schedule found in {executions} controlled executions")
-        });
-        return Ok(Witness {
-            schedule: None,
-            notes,
-        });
+        let note = not_found_note(on_threads, shrink, executions);
+        return Ok(no_schedule(vec![note]));
     };
 
     let mut file = schedule_file(scenario, counter, kind, &minimal, original, run);
     file.schedule.max_steps = max_steps;
-    // The report shows the first rows and overwrites: a window of the steps is enough.
-    let replayed = match replay_keeping(&file, &Target::Recorded, false, Kept::Window) {
-        Ok(replayed) if replayed.reproduced && replayed.execution.divergence.is_none() => replayed,
-        Ok(_) | Err(ReplayError::Diverged(_)) => {
-            notes.push("the schedule found does not replay its failure; it was not saved".into());
-            return Ok(Witness {
-                schedule: None,
-                notes,
-            });
-        }
-        Err(ReplayError::Ledger(source)) => return Err(internal(source)),
-        Err(ReplayError::File(_) | ReplayError::NotACounter(_)) => {
-            unreachable!("the file was made here, for a counter")
-        }
+    let Some(replayed) = replay_reproducing(&file).map_err(internal)? else {
+        let note = "the schedule found does not replay its failure; it was not saved";
+        return Ok(no_schedule(vec![note.into()]));
     };
     let file = with_failure(file, &replayed.execution.outcome);
 
-    let saved = match folder {
-        Some(folder) => match file.save_in(folder) {
-            Ok(path) => Some(path.display().to_string()),
-            Err(error) => {
-                notes.push(format!(
-                    "could not save the schedule in {}: {error}",
-                    folder.display()
-                ));
-                None
-            }
-        },
-        None => None,
-    };
+    let mut notes = Vec::new();
+    let saved = save_schedule(&file, folder, &mut notes);
     if on_threads {
         notes.push(match &saved {
             Some(path) => format!("reproduced under shuttle: {path}"),
@@ -253,54 +193,206 @@ pub fn witness(
     } else if let Some(path) = &saved {
         notes.push(format!("schedule saved: {path}"));
     }
-    let names = file.minimal_names();
-    let window = &replayed.window;
-    let head = &window.head()[..window.total().min(MAX_TABLE_ROWS)];
-    let (shown, cycle) = failure_of(&replayed.execution.outcome);
-    let mut table = Vec::new();
-    write_table(&mut table, &names, head).expect("writing to memory does not fail");
-    let mut interleaving: Vec<String> = String::from_utf8_lossy(&table)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    if window.total() > MAX_TABLE_ROWS {
-        interleaving.push(format!(
-            "  ... and {} more rows: `contend replay` shows them all",
-            window.total() - MAX_TABLE_ROWS
-        ));
-    }
+    let shown = counter_steps(file.minimal_names(), &replayed.window);
+    let outcome = &replayed.execution.outcome;
     Ok(Witness {
         schedule: Some(ScheduleSummary {
-            replay_command: saved
-                .as_ref()
-                .map(|path| format!("contend replay {}", shell_quoted(path))),
-            file: saved,
-            preemptions: minimal.preemptions,
-            steps: minimal.steps,
-            minimality: minimal.minimality,
-            proven: minimal.minimality == Minimality::Proven,
-            failure: shown,
-            cycle,
             initial: Some(minimal.counter.initial),
-            params: None,
             threads: thread_reports(&minimal.counter),
-            thread_names: names.clone(),
-            interleaving,
-            accesses: access_reports(head),
-            explanation: capped_of(
-                window
-                    .notes()
-                    .iter()
-                    .map(|note| note.describe(&names))
-                    .collect(),
-                window.overwrites(),
-                MAX_EXPLANATIONS,
-            ),
-            executions,
-            seconds: started.elapsed().as_secs_f64(),
+            ..summary(&file, saved, outcome, shown, executions, started)
         }),
         notes,
     })
+}
+
+/// The counter's minimal failing schedule, shrunk when `shrink` asks (else the recorded one,
+/// if complete), and the controlled executions spent on it.
+fn minimal_counter_schedule(
+    scenario: &Scenario,
+    counter: &CounterSpec,
+    kind: Kind,
+    original: Option<&Recording>,
+    max_steps: Option<u64>,
+    shrink: bool,
+) -> Result<(Option<Minimal>, u64), LedgerError> {
+    if !shrink {
+        return Ok((unshrunk(counter, original), 0));
+    }
+    let limits = Limits {
+        max_steps: max_steps.unwrap_or(Limits::default().max_steps),
+        ..Limits::default()
+    };
+    let recorded = original.and_then(Recording::complete_choices);
+    let result = minimize(counter, kind, recorded, limits, &scenario.name)?;
+    // A failure already recorded is never thrown away for want of a smaller one.
+    let minimal = result.minimal.or_else(|| unshrunk(counter, original));
+    Ok((minimal, result.executions))
+}
+
+/// The recorded failing execution `original` as it is, when its choices are complete.
+fn unshrunk(counter: &CounterSpec, original: Option<&Recording>) -> Option<Minimal> {
+    original.and_then(|o| {
+        Some(Minimal {
+            counter: counter.clone(),
+            origins: (0..counter.threads.len()).collect(),
+            choices: o.complete_choices()?.to_vec(),
+            preemptions: o.preemptions,
+            steps: o.steps,
+            minimality: Minimality::NotShrunk,
+            executions: 0,
+        })
+    })
+}
+
+/// Why a counter scenario's failure has no schedule, after `executions` controlled executions.
+fn not_found_note(on_threads: bool, shrink: bool, executions: u64) -> String {
+    if on_threads && !shrink {
+        "no schedule: a failure on real threads or processes has none to keep unshrunk; without --no-shrink \
+         contend looks for one under shuttle"
+            .to_string()
+    } else if on_threads {
+        format!("not reproduced under shuttle in {executions} controlled executions")
+    } else {
+        format!("no failing schedule found in {executions} controlled executions")
+    }
+}
+
+/// Replays the counter schedule of `file`, keeping the window of steps a report shows; `None`
+/// when it does not reproduce its failure.
+fn replay_reproducing(file: &ScheduleFile) -> Result<Option<Replay>, LedgerError> {
+    // The report shows the first rows and overwrites: a window of the steps is enough.
+    match replay_keeping(file, &Target::Recorded, false, Kept::Window) {
+        Ok(replayed) if replayed.reproduced && replayed.execution.divergence.is_none() => {
+            Ok(Some(replayed))
+        }
+        Ok(_) | Err(ReplayError::Diverged(_)) => Ok(None),
+        Err(ReplayError::Ledger(source)) => Err(source),
+        Err(ReplayError::File(_) | ReplayError::NotACounter(_)) => {
+            unreachable!("the file was made here, for a counter")
+        }
+    }
+}
+
+/// What a report shows of a counter schedule's replay: the first rows and overwrites of its
+/// `window`, with the threads named `names`.
+fn counter_steps(names: Vec<String>, window: &StepWindow) -> ShownSteps {
+    let head = &window.head()[..window.total().min(MAX_TABLE_ROWS)];
+    let mut table = Vec::new();
+    write_table(&mut table, &names, head).expect("writing to memory does not fail");
+    let lines = String::from_utf8_lossy(&table)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let explanation = window
+        .notes()
+        .iter()
+        .map(|note| note.describe(&names))
+        .collect();
+    ShownSteps {
+        interleaving: with_more_rows(lines, window.total()),
+        accesses: access_reports(head),
+        explanation: capped_of(explanation, window.overwrites(), MAX_EXPLANATIONS),
+        thread_names: names,
+    }
+}
+
+/// What a report shows of a replayed schedule's steps.
+pub(super) struct ShownSteps {
+    /// The threads' names, as the table's columns.
+    pub(super) thread_names: Vec<String>,
+    /// The interleaving table, one line a row, with a last line for rows left out.
+    pub(super) interleaving: Vec<String>,
+    /// The rows of the table as data.
+    pub(super) accesses: Vec<AccessReport>,
+    /// The overwrites in words, capped.
+    pub(super) explanation: Vec<String>,
+}
+
+/// The summary of the schedule of `file`, saved at `saved`, whose replay ended in `outcome`;
+/// the shrunk workload's `initial`, `params` and `threads` are left for the caller to fill.
+pub(super) fn summary(
+    file: &ScheduleFile,
+    saved: Option<String>,
+    outcome: &Outcome,
+    shown: ShownSteps,
+    executions: u64,
+    started: Instant,
+) -> ScheduleSummary {
+    let (failure, cycle) = failure_of(outcome);
+    let minimality = file.schedule.minimality;
+    ScheduleSummary {
+        replay_command: saved
+            .as_ref()
+            .map(|path| format!("contend replay {}", shell_quoted(path))),
+        file: saved,
+        preemptions: file.schedule.preemptions,
+        steps: file.schedule.steps,
+        minimality,
+        proven: minimality == Minimality::Proven,
+        failure,
+        cycle,
+        initial: None,
+        params: None,
+        threads: Vec::new(),
+        thread_names: shown.thread_names,
+        interleaving: shown.interleaving,
+        accesses: shown.accesses,
+        explanation: shown.explanation,
+        executions,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The witness of a failure whose schedule was not found or not kept; `notes` say why.
+pub(super) fn no_schedule(notes: Vec<String>) -> Witness {
+    Witness {
+        schedule: None,
+        notes,
+    }
+}
+
+/// How a ledger error met while making the witness of `scenario`'s execution `run` fails it.
+pub(super) fn ledger_error(
+    scenario: &Scenario,
+    run: u64,
+) -> impl Fn(LedgerError) -> EngineError + Copy + '_ {
+    move |source| EngineError::Ledger {
+        scenario: scenario.name.clone(),
+        run,
+        source,
+    }
+}
+
+/// Saves `file` in `folder`, when there is one, and returns its path; a failed save is noted
+/// in `notes`.
+pub(super) fn save_schedule(
+    file: &ScheduleFile,
+    folder: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let folder = folder?;
+    match file.save_in(folder) {
+        Ok(path) => Some(path.display().to_string()),
+        Err(error) => {
+            notes.push(format!(
+                "could not save the schedule in {}: {error}",
+                folder.display()
+            ));
+            None
+        }
+    }
+}
+
+/// The `lines` of an interleaving table of `rows` rows, with a last line saying how many more
+/// than [`MAX_TABLE_ROWS`] were left out.
+pub(super) fn with_more_rows(mut lines: Vec<String>, rows: usize) -> Vec<String> {
+    if rows > MAX_TABLE_ROWS {
+        lines.push(format!(
+            "  ... and {} more rows: `contend replay` shows them all",
+            rows - MAX_TABLE_ROWS
+        ));
+    }
+    lines
 }
 
 /// The most choices of the original failing execution a schedule file keeps beside a shrunk
@@ -331,15 +423,9 @@ fn capped_of(mut lines: Vec<String>, total: usize, max: usize) -> Vec<String> {
 }
 
 /// The first `max` lines, and a line saying how many were left out.
-pub(crate) fn capped(mut lines: Vec<String>, max: usize) -> Vec<String> {
-    if lines.len() > max {
-        let more = lines.len() - max;
-        lines.truncate(max);
-        lines.push(format!(
-            "... and {more} more overwrites: `contend replay` names them all"
-        ));
-    }
-    lines
+pub(crate) fn capped(lines: Vec<String>, max: usize) -> Vec<String> {
+    let total = lines.len();
+    capped_of(lines, total, max)
 }
 
 /// `path` as a shell word: as it is when it is safe, else in single quotes.
