@@ -426,7 +426,12 @@ impl Scheduler for Explorer {
         }
         let step = self.run.step;
         self.run.step += 1;
-        if self.reduction == Reduction::Dpor && !self.run.blocked && step > 0 {
+        // A replayed decision disabled what it disabled in the execution before: done then.
+        if self.reduction == Reduction::Dpor
+            && !self.run.blocked
+            && step > 0
+            && step >= self.run.replayed
+        {
             self.reverse_disabling(step - 1, &ids);
         }
         let chosen = if self.run.blocked {
