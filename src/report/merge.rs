@@ -382,6 +382,15 @@ fn names_of<T>(map: &BTreeMap<String, T>) -> String {
     }
 }
 
+/// Says which count of which shard overflowed its sum over the shards.
+fn overflow(field: &'static str, file: &Path, scenario: &ScenarioReport) -> MergeError {
+    MergeError::Overflow {
+        file: file.to_path_buf(),
+        scenario: scenario.name.clone(),
+        field,
+    }
+}
+
 /// Adds `value` to `sum`, or says which count of which shard overflowed.
 fn add(
     sum: &mut u64,
@@ -390,97 +399,103 @@ fn add(
     file: &Path,
     scenario: &ScenarioReport,
 ) -> Result<(), MergeError> {
-    *sum = sum.checked_add(value).ok_or_else(|| MergeError::Overflow {
-        file: file.to_path_buf(),
-        scenario: scenario.name.clone(),
-        field,
-    })?;
+    *sum = sum
+        .checked_add(value)
+        .ok_or_else(|| overflow(field, file, scenario))?;
     Ok(())
 }
 
-/// One scenario's report from its shards' reports (which all describe the same scenario).
-fn merge_scenario<'a>(
-    shards: impl Iterator<Item = (&'a PathBuf, &'a ScenarioReport)> + Clone,
-) -> Result<ScenarioReport, MergeError> {
-    let mut merged = shards.clone().next().expect("at least one shard").1.clone();
-    let coverage = super::coverage::merged(shards.clone().map(|(_, s)| s.coverage.as_ref()));
-    let mut tally = Tally::default();
-    let mut finals: BTreeMap<i64, u64> = BTreeMap::new();
-    let mut notes: Vec<(String, Vec<String>)> = Vec::new();
-    let mut noted: HashSet<String> = HashSet::new();
-    let mut shard_count = 0;
-    let mut failures = Vec::new();
-    let mut runs_requested = 0;
-    let mut elapsed: f64 = 0.0;
-    let mut ended_by = EndedBy::Runs;
-    let mut witness: Option<&ScenarioReport> = None;
-    // The expected final value is known from a shard whose runs settled (else the first's).
-    let mut expected_final = merged.expected_final;
-    let mut expected_known = false;
-    for (file, shard) in shards {
-        if !expected_known && !shard.outcomes.is_empty() {
-            expected_final = shard.expected_final;
-            expected_known = true;
+/// What the shards of one scenario add up to, gathered shard by shard.
+struct ShardSums<'a> {
+    /// The summed counts, histogram, failures and per-variable figures.
+    tally: Tally,
+    /// The runs the shards were asked for, summed.
+    runs_requested: u64,
+    /// Each note with the names of the shards that made it, in the order first made.
+    notes: Vec<(String, Vec<String>)>,
+    /// The notes already in `notes`.
+    noted: HashSet<String>,
+    /// The shards added so far.
+    shard_count: usize,
+    /// The longest shard's time.
+    elapsed: f64,
+    /// What ended the campaign's run of the scenario.
+    ended_by: EndedBy,
+    /// The shard with the earliest failing run.
+    witness: Option<&'a ScenarioReport>,
+    /// The first shard whose runs settled: it knows the expected final value.
+    settled: Option<&'a ScenarioReport>,
+}
+
+impl<'a> ShardSums<'a> {
+    /// Sums of no shard yet.
+    fn new() -> Self {
+        ShardSums {
+            tally: Tally::default(),
+            runs_requested: 0,
+            notes: Vec::new(),
+            noted: HashSet::new(),
+            shard_count: 0,
+            elapsed: 0.0,
+            ended_by: EndedBy::Runs,
+            witness: None,
+            settled: None,
         }
-        add(&mut tally.runs, shard.runs, "runs", file, shard)?;
-        add(
-            &mut tally.failing_runs,
-            shard.failing_runs,
-            "failing_runs",
-            file,
-            shard,
-        )?;
-        add(
-            &mut tally.lost_update_runs,
-            shard.lost_update_runs,
-            "lost_update_runs",
-            file,
-            shard,
-        )?;
-        add(
-            &mut tally.masked_runs,
-            shard.masked_runs,
-            "masked_runs",
-            file,
-            shard,
-        )?;
-        add(
-            &mut tally.failed_runs,
-            shard.failed_runs,
-            "failed_runs",
-            file,
-            shard,
-        )?;
-        add(
-            &mut tally.lost_updates,
-            shard.lost_updates,
-            "lost_updates",
-            file,
-            shard,
-        )?;
-        add(
-            &mut tally.overwrites,
-            shard.overwrites,
-            "overwrites",
-            file,
-            shard,
-        )?;
-        add(
-            &mut runs_requested,
-            shard.runs_requested,
-            "runs_requested",
-            file,
-            shard,
-        )?;
-        tally.net_lost =
-            tally
-                .net_lost
-                .checked_add(shard.net_lost)
-                .ok_or_else(|| MergeError::Overflow {
-                    file: file.to_path_buf(),
-                    scenario: shard.name.clone(),
-                    field: "net_lost",
-                })?;
+    }
+
+    /// Adds one shard's report of the scenario to the sums.
+    fn add_shard(&mut self, file: &Path, shard: &'a ScenarioReport) -> Result<(), MergeError> {
+        if self.settled.is_none() && !shard.outcomes.is_empty() {
+            self.settled = Some(shard);
+        }
+        self.add_counts(file, shard)?;
+        self.add_variables(file, shard)?;
+        self.tally.exhaustive |= shard.exhaustive;
+        self.elapsed = self.elapsed.max(shard.elapsed_seconds);
+        for outcome in &shard.outcomes {
+            add(
+                self.tally.finals.entry(outcome.value).or_default(),
+                outcome.count,
+                "outcomes",
+                file,
+                shard,
+            )?;
+        }
+        self.tally.failures.extend(shard.failures.iter().cloned());
+        self.shard_count += 1;
+        self.add_notes(shard);
+        self.ended_by = self.ended_by.max_of(shard.ended_by);
+        self.keep_earliest_witness(shard);
+        Ok(())
+    }
+
+    /// Adds a shard's run, update and failure counts.
+    fn add_counts(&mut self, file: &Path, shard: &ScenarioReport) -> Result<(), MergeError> {
+        let tally = &mut self.tally;
+        for (sum, value, field) in [
+            (&mut tally.runs, shard.runs, "runs"),
+            (&mut tally.failing_runs, shard.failing_runs, "failing_runs"),
+            (
+                &mut tally.lost_update_runs,
+                shard.lost_update_runs,
+                "lost_update_runs",
+            ),
+            (&mut tally.masked_runs, shard.masked_runs, "masked_runs"),
+            (&mut tally.failed_runs, shard.failed_runs, "failed_runs"),
+            (&mut tally.lost_updates, shard.lost_updates, "lost_updates"),
+            (&mut tally.overwrites, shard.overwrites, "overwrites"),
+            (
+                &mut self.runs_requested,
+                shard.runs_requested,
+                "runs_requested",
+            ),
+        ] {
+            add(sum, value, field, file, shard)?;
+        }
+        tally.net_lost = tally
+            .net_lost
+            .checked_add(shard.net_lost)
+            .ok_or_else(|| overflow("net_lost", file, shard))?;
         for (kind, runs) in &shard.failure_kinds {
             add(
                 tally.failure_kinds.entry(*kind).or_default(),
@@ -490,8 +505,14 @@ fn merge_scenario<'a>(
                 shard,
             )?;
         }
+        Ok(())
+    }
+
+    /// Adds a program's per-variable counts, and the expected final values of settled runs.
+    fn add_variables(&mut self, file: &Path, shard: &ScenarioReport) -> Result<(), MergeError> {
+        let variables = &mut self.tally.variables;
         for (name, lost) in &shard.lost_updates_by_variable {
-            let variable = tally.variables.entry(name.clone()).or_default();
+            let variable = variables.entry(name.clone()).or_default();
             add(
                 &mut variable.lost_updates,
                 *lost,
@@ -501,7 +522,7 @@ fn merge_scenario<'a>(
             )?;
         }
         for (name, overwrites) in &shard.overwrites_by_variable {
-            let variable = tally.variables.entry(name.clone()).or_default();
+            let variable = variables.entry(name.clone()).or_default();
             add(
                 &mut variable.overwrites,
                 *overwrites,
@@ -512,48 +533,74 @@ fn merge_scenario<'a>(
         }
         if !shard.outcomes.is_empty() {
             for (name, expected) in &shard.expected_final_by_variable {
-                let variable = tally.variables.entry(name.clone()).or_default();
+                let variable = variables.entry(name.clone()).or_default();
                 variable.expected_final = variable.expected_final.or(Some(*expected));
             }
         }
-        tally.exhaustive |= shard.exhaustive;
-        elapsed = elapsed.max(shard.elapsed_seconds);
-        for outcome in &shard.outcomes {
-            add(
-                finals.entry(outcome.value).or_default(),
-                outcome.count,
-                "outcomes",
-                file,
-                shard,
-            )?;
-        }
-        failures.extend(shard.failures.iter().cloned());
-        shard_count += 1;
-        let shard_name = format!("shard {shard_count}");
+        Ok(())
+    }
+
+    /// Records which shard made each of the shard's notes (the latest shard added).
+    fn add_notes(&mut self, shard: &ScenarioReport) {
+        let shard_name = format!("shard {}", self.shard_count);
         for note in &shard.notes {
-            if noted.insert(note.clone()) {
-                notes.push((note.clone(), vec![shard_name.clone()]));
-            } else if let Some((_, shards)) = notes.iter_mut().find(|(n, _)| n == note) {
+            if self.noted.insert(note.clone()) {
+                self.notes.push((note.clone(), vec![shard_name.clone()]));
+            } else if let Some((_, shards)) = self.notes.iter_mut().find(|(n, _)| n == note) {
                 shards.push(shard_name.clone());
             }
         }
-        ended_by = ended_by.max_of(shard.ended_by);
+    }
+
+    /// Keeps the shard as the witness if its first failing run comes before the witness's.
+    fn keep_earliest_witness(&mut self, shard: &'a ScenarioReport) {
         if let Some(run) = shard.first_failing_run
-            && witness
+            && self
+                .witness
                 .and_then(|w| w.first_failing_run)
                 .is_none_or(|first| run < first)
         {
-            witness = Some(shard);
+            self.witness = Some(shard);
         }
     }
-    tally.finals = finals;
-    failures.truncate(crate::tally::KEPT_FAILURES);
-    tally.failures = failures;
-    let (verdict, reason) = verdict_of(merged.expect, &tally);
-    merged.verdict = verdict;
-    merged.reason = reason;
+
+    /// Writes the sums over the shards into `merged`, the first shard's report.
+    fn write_into(mut self, merged: &mut ScenarioReport) {
+        self.tally.failures.truncate(crate::tally::KEPT_FAILURES);
+        let (verdict, reason) = verdict_of(merged.expect, &self.tally);
+        merged.verdict = verdict;
+        merged.reason = reason;
+        if let Some(settled) = self.settled {
+            merged.expected_final = settled.expected_final;
+        }
+        merged.runs_requested = self.runs_requested;
+        merged.notes = self.merged_notes();
+        write_tally(merged, self.tally);
+        merged.elapsed_seconds = self.elapsed;
+        merged.ended_by = self.ended_by;
+        merged.first_failing_run = self.witness.and_then(|w| w.first_failing_run);
+        merged.schedule_file = self.witness.and_then(|w| w.schedule_file.clone());
+        merged.minimal_schedule = self.witness.and_then(|w| w.minimal_schedule.clone());
+    }
+
+    /// The notes: one every shard made stands alone; the others say which shards made them.
+    fn merged_notes(&self) -> Vec<String> {
+        self.notes
+            .iter()
+            .map(|(note, shards)| {
+                if shards.len() == self.shard_count {
+                    note.clone()
+                } else {
+                    format!("{}: {note}", shards.join(", "))
+                }
+            })
+            .collect()
+    }
+}
+
+/// Writes the summed counts, rate, histogram and failures of `tally` into `merged`.
+fn write_tally(merged: &mut ScenarioReport, tally: Tally) {
     merged.runs = tally.runs;
-    merged.runs_requested = runs_requested;
     merged.failing_runs = tally.failing_runs;
     merged.lost_update_runs = tally.lost_update_runs;
     merged.masked_runs = tally.masked_runs;
@@ -562,12 +609,10 @@ fn merge_scenario<'a>(
     merged.lost_updates = tally.lost_updates;
     merged.overwrites = tally.overwrites;
     merged.net_lost = tally.net_lost;
-    merged.expected_final = expected_final;
     merged.lost_updates_by_variable = super::by_variable(&tally, |v| Some(v.lost_updates));
     merged.overwrites_by_variable = super::by_variable(&tally, |v| Some(v.overwrites));
     merged.expected_final_by_variable = super::by_variable(&tally, |v| v.expected_final);
     merged.exhaustive = tally.exhaustive;
-    merged.coverage = coverage;
     merged.failure_rate = if tally.exhaustive {
         Rate::exact(tally.failing_runs, tally.runs).into()
     } else {
@@ -579,22 +624,19 @@ fn merge_scenario<'a>(
         .map(|(value, count)| FinalCount { value, count })
         .collect();
     merged.failures = tally.failures;
-    // A note every shard made stands alone; the others say which shards made them.
-    merged.notes = notes
-        .into_iter()
-        .map(|(note, shards)| {
-            if shards.len() == shard_count {
-                note
-            } else {
-                format!("{}: {note}", shards.join(", "))
-            }
-        })
-        .collect();
-    merged.elapsed_seconds = elapsed;
-    merged.ended_by = ended_by;
-    merged.first_failing_run = witness.and_then(|w| w.first_failing_run);
-    merged.schedule_file = witness.and_then(|w| w.schedule_file.clone());
-    merged.minimal_schedule = witness.and_then(|w| w.minimal_schedule.clone());
+}
+
+/// One scenario's report from its shards' reports (which all describe the same scenario).
+fn merge_scenario<'a>(
+    shards: impl Iterator<Item = (&'a PathBuf, &'a ScenarioReport)> + Clone,
+) -> Result<ScenarioReport, MergeError> {
+    let mut merged = shards.clone().next().expect("at least one shard").1.clone();
+    let mut sums = ShardSums::new();
+    for (file, shard) in shards.clone() {
+        sums.add_shard(file, shard)?;
+    }
+    sums.write_into(&mut merged);
+    merged.coverage = super::coverage::merged(shards.map(|(_, s)| s.coverage.as_ref()));
     Ok(merged)
 }
 
