@@ -538,33 +538,14 @@ fn witness(
         false,
     )?;
     let kind = original.outcome.failure();
-    let mut choices = recording.choices.clone();
-    let (mut preemptions, mut minimality) = (recording.preemptions, Minimality::NotShrunk);
-    if let Some(kind) = kind.filter(|_| !recording.truncated) {
-        let target = Arc::new(check_body(plan, body));
-        let recorded = Some((&recording.choices[..], &recording.random_values[..]));
-        let (found, executions) =
-            minimize_schedule(&target, kind, recorded, shrink_limits(plan), &plan.name)?;
-        context::clear();
-        if let Some(found) = found.filter(|found| found.preemptions < recording.preemptions) {
-            notes.push(format!(
-                "the failing schedule shrank from {} to {} ({}) in {executions} controlled \
-                 executions",
-                count(recording.preemptions, "preemption"),
-                count(found.preemptions, "preemption"),
-                found.minimality.describe()
-            ));
-            (preemptions, minimality) = (found.preemptions, found.minimality);
-            choices = found.choices;
-        }
-    }
-    let replayed = if choices == recording.choices {
+    let shrunk = shrink_recording(plan, body, kind, recording, &mut notes)?;
+    let replayed = if shrunk.choices == recording.choices {
         original
     } else {
         replay(
             plan,
             body,
-            &choices,
+            &shrunk.choices,
             &recording.random_values,
             execution,
             false,
@@ -588,16 +569,7 @@ fn witness(
     let path = plan.schedule_dir.join(schedule_file_name(plan, scheduler));
     let command = replay_command(plan, &path);
     let file = ScheduleFile::new(
-        Target::Check(CheckTarget {
-            name: plan.name.to_string(),
-            command: command.clone(),
-            scheduler: scheduler.kind().as_str().to_string(),
-            depth: match scheduler {
-                Scheduler::Pct { depth } => Some(depth),
-                Scheduler::Random | Scheduler::Dfs | Scheduler::Dpor => None,
-            },
-            seed: plan.seed,
-        }),
+        check_target(plan, scheduler, &command),
         FailureRecord {
             kind: RecordedKind::from(failure),
             description: replayed.outcome.in_words(),
@@ -606,21 +578,100 @@ fn witness(
             expected_final: None,
         },
         ScheduleRecord {
-            preemptions,
+            preemptions: shrunk.preemptions,
             steps: replayed.steps,
-            minimality,
+            minimality: shrunk.minimality,
             max_steps: Some(plan.max_steps),
             random_values: recording.random_values.clone(),
-            choices,
+            choices: shrunk.choices,
         },
-        OriginalRecord {
-            engine: "shuttle".to_string(),
-            execution,
-            steps: Some(recording.steps),
-            preemptions: Some(recording.preemptions),
-            choices: None,
-        },
+        original_record(execution, recording),
     );
+    save_schedule(plan, &file, path, command, &mut witness);
+    Ok(witness)
+}
+
+/// A failing schedule, and how far it was shrunk.
+struct Shrunk {
+    choices: Vec<Choice>,
+    preemptions: u64,
+    minimality: Minimality,
+}
+
+/// The recorded schedule shrunk to fewer preemptions when it failed with `kind` and is whole,
+/// with a note in `notes` when it shrank; else the recorded schedule as it is.
+fn shrink_recording(
+    plan: &Plan,
+    body: &Body,
+    kind: Option<Kind>,
+    recording: &Recording,
+    notes: &mut Vec<String>,
+) -> Result<Shrunk, LedgerError> {
+    let mut shrunk = Shrunk {
+        choices: recording.choices.clone(),
+        preemptions: recording.preemptions,
+        minimality: Minimality::NotShrunk,
+    };
+    let Some(kind) = kind.filter(|_| !recording.truncated) else {
+        return Ok(shrunk);
+    };
+    let target = Arc::new(check_body(plan, body));
+    let recorded = Some((&recording.choices[..], &recording.random_values[..]));
+    let (found, executions) =
+        minimize_schedule(&target, kind, recorded, shrink_limits(plan), &plan.name)?;
+    context::clear();
+    if let Some(found) = found.filter(|found| found.preemptions < recording.preemptions) {
+        notes.push(format!(
+            "the failing schedule shrank from {} to {} ({}) in {executions} controlled \
+             executions",
+            count(recording.preemptions, "preemption"),
+            count(found.preemptions, "preemption"),
+            found.minimality.describe()
+        ));
+        shrunk = Shrunk {
+            choices: found.choices,
+            preemptions: found.preemptions,
+            minimality: found.minimality,
+        };
+    }
+    Ok(shrunk)
+}
+
+/// What a check's schedule file says it was saved by: the check, its replay command and
+/// scheduler.
+fn check_target(plan: &Plan, scheduler: Scheduler, command: &str) -> Target {
+    Target::Check(CheckTarget {
+        name: plan.name.to_string(),
+        command: command.to_string(),
+        scheduler: scheduler.kind().as_str().to_string(),
+        depth: match scheduler {
+            Scheduler::Pct { depth } => Some(depth),
+            Scheduler::Random | Scheduler::Dfs | Scheduler::Dpor => None,
+        },
+        seed: plan.seed,
+    })
+}
+
+/// The failing execution as shuttle first ran it.
+fn original_record(execution: u64, recording: &Recording) -> OriginalRecord {
+    OriginalRecord {
+        engine: "shuttle".to_string(),
+        execution,
+        steps: Some(recording.steps),
+        preemptions: Some(recording.preemptions),
+        choices: None,
+    }
+}
+
+/// Writes `file` to `path` in the schedule folder: the witness then names it and its replay
+/// `command`, or notes why it could not be saved.
+fn save_schedule(
+    plan: &Plan,
+    file: &ScheduleFile,
+    path: PathBuf,
+    command: String,
+    witness: &mut CheckWitness,
+) {
     match std::fs::create_dir_all(&plan.schedule_dir).and_then(|()| file.write_as(&path)) {
         Ok(()) => {
             witness.replay_command = Some(command);
@@ -631,7 +682,6 @@ fn witness(
             path.display()
         )),
     }
-    Ok(witness)
 }
 
 /// Runs the body `plan.runs` times on real threads, with jitter before every access drawn from

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use contend::exit_code;
+use contend::platform::shuttle::LoggedStep;
 use contend::replay::{Kept, ReplayVerdict, Target, counter_for};
 use contend::report::html::HtmlFileReporter;
 use contend::report::interleaving::{
@@ -15,11 +16,12 @@ use contend::report::replayed::replay_report;
 use contend::report::words;
 use contend::report::{Event, Reporter};
 use contend::scenario::{Scenario, WorkloadSpec};
+use contend::schedule::Divergence;
 use contend::schedule::file::{
     CounterTarget, FileLocation, ScheduleFile, ScheduleFileError, Target as FileTarget,
     WorkloadTarget,
 };
-use contend::schedule::window::SHOWN_OVERWRITES;
+use contend::schedule::window::{SHOWN_OVERWRITES, StepWindow};
 use contend::schedule::witness::inline_table;
 use contend::workload::program::{self, ProgramParams, fit::fit_to_schedule};
 
@@ -173,14 +175,7 @@ fn write_workload_replay(
         recorded.engine,
         inline_table(params)
     )?;
-    writeln!(
-        out,
-        "schedule: {}, {} ({}); recorded failure: {}",
-        words::count(file.schedule.preemptions, "preemption"),
-        words::count(file.schedule.steps, "scheduling decision"),
-        file.schedule.minimality.describe(),
-        file.failure.description
-    )?;
+    write_schedule_line(out, file)?;
     writeln!(out)?;
     write!(out, "{}", replayed.interleaving)?;
     writeln!(
@@ -202,19 +197,10 @@ fn write_workload_replay(
             String::new()
         }
     )?;
-    if let Some(divergence) = &replayed.divergence {
-        writeln!(
-            out,
-            "note: the execution diverges from the schedule: {divergence}"
-        )?;
-    }
+    write_divergence(out, replayed.divergence.as_ref())?;
     match replayed.verdict() {
         ReplayVerdict::Reproduced => writeln!(out, "the recorded failure reproduces (exit 1)"),
-        ReplayVerdict::FailsDifferently => writeln!(
-            out,
-            "the execution fails, but not with the recorded {} (exit 1)",
-            file.failure.kind.as_str()
-        ),
+        ReplayVerdict::FailsDifferently => write_fails_differently(out, file),
         ReplayVerdict::Fixed => writeln!(
             out,
             "the recorded failure no longer happens with the workload's code as it is now (exit 0)"
@@ -306,6 +292,8 @@ fn current_scenario(config: &Path, recorded: &CounterTarget) -> anyhow::Result<S
     Ok(scenario)
 }
 
+/// Prints a counter's replay: what is replayed, the steps, the choices (with `verbose`), how
+/// it ended and the verdict.
 fn write_replay(
     out: &mut impl Write,
     file: &ScheduleFile,
@@ -316,12 +304,44 @@ fn write_replay(
     full: bool,
 ) -> io::Result<()> {
     let names = file.minimal_names();
+    write_counter_header(out, file, recorded, target, &names)?;
+    if full {
+        write_every_step(out, &names, &replayed.execution.log)?;
+    } else {
+        write_step_window(out, &names, &replayed.window)?;
+    }
+    if verbose {
+        writeln!(
+            out,
+            "choices (decisions where the schedule departs from running the current thread while it can):"
+        )?;
+        for line in describe_choices(&names, &file.schedule.choices, &replayed.execution.log) {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    let outcome = contend::replay::describe_outcome(&replayed.execution.outcome);
+    writeln!(out, "outcome: {outcome}")?;
+    let against_config = matches!(target, Target::Config(_));
+    write_how_followed(out, replayed, file.schedule.choices.len(), against_config)?;
+    write_divergence(out, replayed.execution.divergence.as_ref())?;
+    write_counter_verdict(out, file, replayed, against_config)
+}
+
+/// The lines naming the counter scenario replayed, its schedule and the file's version
+/// warnings, then a blank line.
+fn write_counter_header(
+    out: &mut impl Write,
+    file: &ScheduleFile,
+    recorded: &CounterTarget,
+    target: &Target,
+    names: &[String],
+) -> io::Result<()> {
     let counter = counter_for(recorded, target);
     let threads: Vec<String> = recorded
         .shrunk
         .threads
         .iter()
-        .zip(&names)
+        .zip(names)
         .map(|(t, name)| format!("{name} {:+} x {}", t.delta, t.ops))
         .collect();
     let against = match target {
@@ -337,6 +357,15 @@ fn write_replay(
         counter.initial,
         threads.join(", ")
     )?;
+    write_schedule_line(out, file)?;
+    for warning in file.version_warnings() {
+        writeln!(out, "warning: {warning}")?;
+    }
+    writeln!(out)
+}
+
+/// The line describing the schedule and the failure it recorded.
+fn write_schedule_line(out: &mut impl Write, file: &ScheduleFile) -> io::Result<()> {
     writeln!(
         out,
         "schedule: {}, {} ({}); recorded failure: {}",
@@ -344,50 +373,51 @@ fn write_replay(
         words::count(file.schedule.steps, "scheduling decision"),
         file.schedule.minimality.describe(),
         file.failure.description
-    )?;
-    for warning in file.version_warnings() {
-        writeln!(out, "warning: {warning}")?;
-    }
+    )
+}
+
+/// `--full`: every step of the replay, then every overwrite in words.
+fn write_every_step(out: &mut impl Write, names: &[String], log: &[LoggedStep]) -> io::Result<()> {
+    write_table(out, names, log)?;
     writeln!(out)?;
-    let window = &replayed.window;
-    if full {
-        write_table(out, &names, &replayed.execution.log)?;
-        writeln!(out)?;
-        for sentence in describe_overwrites(&names, &replayed.execution.log) {
-            writeln!(out, "{sentence}")?;
-        }
-    } else {
-        write_shown_rows(out, &names, window.rows())?;
-        writeln!(out)?;
-        for note in window.notes().iter().take(SHOWN_OVERWRITES) {
-            writeln!(out, "{}", note.describe(&names))?;
-        }
-        if window.overwrites() > SHOWN_OVERWRITES || !window.is_whole() {
-            writeln!(
-                out,
-                "({}, {}: `--full` prints them all)",
-                words::count(window.total() as u64, "step"),
-                words::count(window.overwrites() as u64, "overwrite")
-            )?;
-        }
+    for sentence in describe_overwrites(names, log) {
+        writeln!(out, "{sentence}")?;
     }
-    if verbose {
+    Ok(())
+}
+
+/// The window of steps around the failure, its first overwrites, and how many there are.
+fn write_step_window(
+    out: &mut impl Write,
+    names: &[String],
+    window: &StepWindow,
+) -> io::Result<()> {
+    write_shown_rows(out, names, window.rows())?;
+    writeln!(out)?;
+    for note in window.notes().iter().take(SHOWN_OVERWRITES) {
+        writeln!(out, "{}", note.describe(names))?;
+    }
+    if window.overwrites() > SHOWN_OVERWRITES || !window.is_whole() {
         writeln!(
             out,
-            "choices (decisions where the schedule departs from running the current thread while it can):"
+            "({}, {}: `--full` prints them all)",
+            words::count(window.total() as u64, "step"),
+            words::count(window.overwrites() as u64, "overwrite")
         )?;
-        for line in describe_choices(&names, &file.schedule.choices, &replayed.execution.log) {
-            writeln!(out, "  {line}")?;
-        }
     }
-    let outcome = contend::replay::describe_outcome(&replayed.execution.outcome);
-    writeln!(out, "outcome: {outcome}")?;
-    if matches!(target, Target::Config(_)) {
-        writeln!(
-            out,
-            "followed: {}",
-            replayed.followed(file.schedule.choices.len())
-        )?;
+    Ok(())
+}
+
+/// How the replay followed the schedule of `choices` choices: against a config, always; else
+/// the choices it deferred, if any.
+fn write_how_followed(
+    out: &mut impl Write,
+    replayed: &contend::replay::Replay,
+    choices: usize,
+    against_config: bool,
+) -> io::Result<()> {
+    if against_config {
+        writeln!(out, "followed: {}", replayed.followed(choices))?;
     } else if replayed.execution.deferred > 0 {
         writeln!(
             out,
@@ -395,12 +425,36 @@ fn write_replay(
             replayed.execution.deferred
         )?;
     }
-    if let Some(divergence) = &replayed.execution.divergence {
+    Ok(())
+}
+
+/// The note that the execution left its schedule, if it did.
+fn write_divergence(out: &mut impl Write, divergence: Option<&Divergence>) -> io::Result<()> {
+    if let Some(divergence) = divergence {
         writeln!(
             out,
             "note: the execution diverges from the schedule: {divergence}"
         )?;
     }
+    Ok(())
+}
+
+/// The verdict line of an execution that failed otherwise than recorded.
+fn write_fails_differently(out: &mut impl Write, file: &ScheduleFile) -> io::Result<()> {
+    writeln!(
+        out,
+        "the execution fails, but not with the recorded {} (exit 1)",
+        file.failure.kind.as_str()
+    )
+}
+
+/// The verdict line of a counter's replay, with its exit code.
+fn write_counter_verdict(
+    out: &mut impl Write,
+    file: &ScheduleFile,
+    replayed: &contend::replay::Replay,
+    against_config: bool,
+) -> io::Result<()> {
     match replayed.verdict() {
         Ok(ReplayVerdict::Reproduced) => {
             if !replayed.same_numbers {
@@ -411,12 +465,8 @@ fn write_replay(
             }
             writeln!(out, "the recorded failure reproduces (exit 1)")
         }
-        Ok(ReplayVerdict::FailsDifferently) => writeln!(
-            out,
-            "the execution fails, but not with the recorded {} (exit 1)",
-            file.failure.kind.as_str()
-        ),
-        Ok(ReplayVerdict::Fixed) | Err(_) if matches!(target, Target::Config(_)) => writeln!(
+        Ok(ReplayVerdict::FailsDifferently) => write_fails_differently(out, file),
+        Ok(ReplayVerdict::Fixed) | Err(_) if against_config => writeln!(
             out,
             "fixed: the scenario as the config defines it now does not fail on this schedule (exit 0)"
         ),

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use toml::Spanned;
+
 use crate::scenario::{Origin, Scenario};
 
 use super::error::ConfigError;
@@ -87,35 +89,8 @@ pub fn parse_selected(
             "the config has no [[scenario]] table".into(),
         ));
     }
-    let defaults = match raw.defaults {
-        Some(defaults) => {
-            if let Some(name) = &defaults.get_ref().name {
-                return Err(file.error(
-                    Some(name.span()),
-                    None,
-                    Some("defaults.name"),
-                    "`name` has no default: each scenario names itself".into(),
-                ));
-            }
-            defaults.into_inner()
-        }
-        None => RawScenario::default(),
-    };
-    let jobs = match &defaults.jobs {
-        None => None,
-        Some(jobs) if (1..=MAX_JOBS).contains(jobs.get_ref()) => Some(*jobs.get_ref() as usize),
-        Some(jobs) => {
-            return Err(file.error(
-                Some(jobs.span()),
-                None,
-                Some("defaults.jobs"),
-                format!(
-                    "jobs must be between 1 and {MAX_JOBS}, got {}",
-                    jobs.get_ref()
-                ),
-            ));
-        }
-    };
+    let defaults = defaults_of(&file, raw.defaults)?;
+    let jobs = jobs_of(&file, &defaults)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut scenarios = Vec::with_capacity(raw.scenario.len());
     let mut names = Vec::with_capacity(raw.scenario.len());
@@ -125,26 +100,9 @@ pub fn parse_selected(
         if let Some(engine) = &overrides.engine {
             raw_scenario = raw_scenario.on_engine(engine, table.clone());
         }
-        let header_at = source[..table.start.min(source.len())]
-            .rfind("[[scenario]]")
-            .unwrap_or(table.start);
-        let Some(name_key) = raw_scenario.name.clone() else {
-            return Err(file.error(
-                Some(header_at..header_at),
-                None,
-                Some("name"),
-                "missing field `name`: every [[scenario]] needs one".into(),
-            ));
-        };
+        let header_at = header_before(source, table.start, table.start);
+        let name_key = unique_name(&file, &raw_scenario, header_at, &seen)?;
         let name = name_key.get_ref().clone();
-        if let Some(first_line) = seen.get(&name) {
-            return Err(file.error(
-                Some(name_key.span()),
-                Some(&name),
-                Some("name"),
-                format!("duplicate scenario name `{name}` (first used on line {first_line})"),
-            ));
-        }
         seen.insert(name.clone(), file.line_column(name_key.span().start).0);
         names.push(name.clone());
         if overrides
@@ -154,23 +112,13 @@ pub fn parse_selected(
         {
             continue;
         }
-        let header_at = source[..name_key.span().start]
-            .rfind("[[scenario]]")
-            .unwrap_or(header_at);
+        let header_at = header_before(source, name_key.span().start, header_at);
         let mut scenario = file.scenario(raw_scenario, header_at)?;
         scenario.origin = Some(Origin {
             file: path.to_path_buf(),
             line: file.line_column(header_at).0,
         });
-        if let Some(seed) = overrides.seed {
-            scenario.seed = seed;
-        }
-        if let Some(runs) = overrides.runs {
-            scenario.runs = runs;
-        }
-        if let Some(time) = overrides.time {
-            scenario.time = Some(time);
-        }
+        apply_overrides(&mut scenario, overrides);
         scenarios.push(scenario);
     }
     Ok(Selected {
@@ -178,4 +126,89 @@ pub fn parse_selected(
         names,
         jobs,
     })
+}
+
+/// The `[defaults]` table (empty when there is none), which may not name a scenario.
+fn defaults_of(
+    file: &Source<'_>,
+    defaults: Option<Spanned<RawScenario>>,
+) -> Result<RawScenario, ConfigError> {
+    let Some(defaults) = defaults else {
+        return Ok(RawScenario::default());
+    };
+    if let Some(name) = &defaults.get_ref().name {
+        return Err(file.error(
+            Some(name.span()),
+            None,
+            Some("defaults.name"),
+            "`name` has no default: each scenario names itself".into(),
+        ));
+    }
+    Ok(defaults.into_inner())
+}
+
+/// The worker threads `[defaults]` asks for (`jobs`), checked against [`MAX_JOBS`].
+fn jobs_of(file: &Source<'_>, defaults: &RawScenario) -> Result<Option<usize>, ConfigError> {
+    match &defaults.jobs {
+        None => Ok(None),
+        Some(jobs) if (1..=MAX_JOBS).contains(jobs.get_ref()) => Ok(Some(*jobs.get_ref() as usize)),
+        Some(jobs) => Err(file.error(
+            Some(jobs.span()),
+            None,
+            Some("defaults.jobs"),
+            format!(
+                "jobs must be between 1 and {MAX_JOBS}, got {}",
+                jobs.get_ref()
+            ),
+        )),
+    }
+}
+
+/// The offset of the last `[[scenario]]` header before offset `before` of `source`, or
+/// `fallback` if there is none.
+fn header_before(source: &str, before: usize, fallback: usize) -> usize {
+    source[..before.min(source.len())]
+        .rfind("[[scenario]]")
+        .unwrap_or(fallback)
+}
+
+/// The scenario's `name` key, which it must have and no earlier scenario may have used
+/// (`seen` holds the line of each name used).
+fn unique_name(
+    file: &Source<'_>,
+    raw_scenario: &RawScenario,
+    header_at: usize,
+    seen: &HashMap<String, usize>,
+) -> Result<Spanned<String>, ConfigError> {
+    let Some(name_key) = raw_scenario.name.clone() else {
+        return Err(file.error(
+            Some(header_at..header_at),
+            None,
+            Some("name"),
+            "missing field `name`: every [[scenario]] needs one".into(),
+        ));
+    };
+    let name = name_key.get_ref();
+    if let Some(first_line) = seen.get(name) {
+        return Err(file.error(
+            Some(name_key.span()),
+            Some(name),
+            Some("name"),
+            format!("duplicate scenario name `{name}` (first used on line {first_line})"),
+        ));
+    }
+    Ok(name_key)
+}
+
+/// Sets what the command line overrides in `scenario`: its seed, runs and time budget.
+fn apply_overrides(scenario: &mut Scenario, overrides: &Overrides) {
+    if let Some(seed) = overrides.seed {
+        scenario.seed = seed;
+    }
+    if let Some(runs) = overrides.runs {
+        scenario.runs = runs;
+    }
+    if let Some(time) = overrides.time {
+        scenario.time = Some(time);
+    }
 }

@@ -28,7 +28,7 @@ use self::manager::ManagerServer;
 use self::worker::{EXIT_ORPHANED, WORKER_COMMAND, WorkerOrder};
 use super::{EngineError, Flow, Outcome, RunPlan, derive_seed};
 use crate::failure::Kind;
-use crate::ledger::EventContext;
+use crate::ledger::{EventContext, Settlement};
 use crate::platform::Platform;
 use crate::platform::process::{ProcessPlatform, ProcessPlatformError};
 use crate::scenario::{CounterSpec, ProcessesSettings, Storage};
@@ -202,6 +202,7 @@ impl ProcessesEngine {
         Ok(())
     }
 
+    /// Runs execution `run` once in fresh worker processes and judges how it went.
     fn execute_once(
         &self,
         workload: &Counter,
@@ -210,33 +211,56 @@ impl ProcessesEngine {
         run: u64,
     ) -> Result<Execution, EngineError> {
         let workers = counter.threads.len();
-        let folder = tempfile::Builder::new()
-            .prefix(&folder_prefix())
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir_in(scratch_root())
-            .map_err(|source| EngineError::Scratch {
-                folder: scratch_root(),
-                source,
-            })?;
+        let folder = execution_folder()?;
         let platform = ProcessPlatform::create(folder.path())?;
         let control = Control::new(&platform, workers)?;
-        let shared = match self.settings.storage {
-            Storage::SharedMemory => Shared::Memory(workload.new_state(&platform)?),
-            Storage::Manager => Shared::Manager(
-                ManagerServer::bind(folder.path(), counter).map_err(|source| {
-                    EngineError::Scratch {
-                        folder: folder.path().to_path_buf(),
-                        source,
-                    }
-                })?,
-            ),
-        };
-
+        let shared = self.shared_state(workload, counter, &platform, folder.path())?;
         let run_seed = derive_seed(plan.seed, run);
+        let mut children = self.spawn_workers(folder.path(), counter, run_seed)?;
+        let ends = self.await_workers(&mut children, &control, &shared, folder);
+        let outcome = if ends.timed_out {
+            self.timed_out_outcome(&ends.still_running)
+        } else if let Some(message) = ends.first_failure {
+            Outcome::failed(Kind::Panic, message)
+        } else {
+            Outcome::Settled(settle(workload, &shared, plan, run)?)
+        };
+        Ok(Execution {
+            outcome,
+            timed_out: ends.timed_out,
+        })
+    }
+
+    /// The state the workers share, in the region of `platform` or in a manager listening in
+    /// `folder`, as the settings' storage says.
+    fn shared_state(
+        &self,
+        workload: &Counter,
+        counter: &CounterSpec,
+        platform: &ProcessPlatform,
+        folder: &Path,
+    ) -> Result<Shared, EngineError> {
+        Ok(match self.settings.storage {
+            Storage::SharedMemory => Shared::Memory(workload.new_state(platform)?),
+            Storage::Manager => Shared::Manager(
+                ManagerServer::bind(folder, counter).map_err(scratch_error(folder))?,
+            ),
+        })
+    }
+
+    /// Starts one worker process per thread of `counter`; if one cannot start, kills those
+    /// already started.
+    fn spawn_workers(
+        &self,
+        folder: &Path,
+        counter: &CounterSpec,
+        run_seed: u64,
+    ) -> Result<Vec<WorkerProcess>, EngineError> {
+        let workers = counter.threads.len();
         let mut children: Vec<WorkerProcess> = Vec::with_capacity(workers);
         for worker in 0..workers {
             let order = WorkerOrder {
-                folder: folder.path().to_path_buf(),
+                folder: folder.to_path_buf(),
                 worker,
                 workers,
                 counter: counter.clone(),
@@ -257,12 +281,24 @@ impl ProcessesEngine {
                 }
             }
         }
+        Ok(children)
+    }
 
+    /// Serves the manager (if any) and reads every worker's stderr while [`Self::watch`] waits
+    /// for the workers to end; removes `folder` at the latest when all have ended.
+    fn await_workers(
+        &self,
+        children: &mut [WorkerProcess],
+        control: &Control<impl Deref<Target = [AtomicU64]>>,
+        shared: &Shared,
+        folder: tempfile::TempDir,
+    ) -> Ends {
+        let workers = children.len();
         let stop_serving = AtomicBool::new(false);
         let server_failure = Mutex::new(None);
         let mut folder = Some(folder);
         let ends = std::thread::scope(|scope| {
-            if let Shared::Manager(server) = &shared {
+            if let Shared::Manager(server) = shared {
                 let (stop, failure) = (&stop_serving, &server_failure);
                 scope.spawn(move || {
                     if let Err(error) = server.serve(workers, stop) {
@@ -283,56 +319,31 @@ impl ProcessesEngine {
                 });
             }
             drop(sender);
-            let ends = self.watch(
-                &mut children,
-                &control,
-                &receiver,
-                &mut folder,
-                &server_failure,
-            );
+            let ends = self.watch(children, control, &receiver, &mut folder, &server_failure);
             stop_serving.store(true, Ordering::Release);
             ends
         });
         drop(folder);
+        ends
+    }
 
-        let outcome = if ends.timed_out {
-            let running: Vec<String> = ends
-                .still_running
-                .iter()
-                .map(|&w| format!("worker {}", w + 1))
-                .collect();
-            // Workers that never finish are stuck or spinning: without a wait-for graph across
-            // processes, the timeout is the step bound of real processes.
-            Outcome::failed(
-                Kind::Livelock,
-                format!(
-                    "timed out after {}: {} still running; contend killed {}",
-                    humantime::format_duration(self.settings.timeout),
-                    running.join(" and "),
-                    if running.len() == 1 { "it" } else { "them" }
-                ),
-            )
-        } else if let Some(message) = ends.first_failure {
-            Outcome::failed(Kind::Panic, message)
-        } else {
-            let context = EventContext {
-                scenario: &plan.scenario,
-                run,
-            };
-            let settled = match &shared {
-                Shared::Memory(state) => workload.settle(state, context),
-                Shared::Manager(server) => server.ledger().settle(context),
-            };
-            Outcome::Settled(settled.map_err(|source| EngineError::Ledger {
-                scenario: plan.scenario.clone(),
-                run,
-                source,
-            })?)
-        };
-        Ok(Execution {
-            outcome,
-            timed_out: ends.timed_out,
-        })
+    /// The outcome of an execution killed at the timeout with `still_running` workers.
+    fn timed_out_outcome(&self, still_running: &[usize]) -> Outcome {
+        let running: Vec<String> = still_running
+            .iter()
+            .map(|&w| format!("worker {}", w + 1))
+            .collect();
+        // Workers that never finish are stuck or spinning: without a wait-for graph across
+        // processes, the timeout is the step bound of real processes.
+        Outcome::failed(
+            Kind::Livelock,
+            format!(
+                "timed out after {}: {} still running; contend killed {}",
+                humantime::format_duration(self.settings.timeout),
+                running.join(" and "),
+                if running.len() == 1 { "it" } else { "them" }
+            ),
+        )
     }
 
     /// Waits for every worker to end, removing the folder once all have attached, killing the
@@ -463,6 +474,45 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A fresh private folder for one execution, under [`scratch_root`].
+fn execution_folder() -> Result<tempfile::TempDir, EngineError> {
+    tempfile::Builder::new()
+        .prefix(&folder_prefix())
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(scratch_root())
+        .map_err(scratch_error(&scratch_root()))
+}
+
+/// Turns an I/O error on the scratch folder `folder` into an engine error.
+fn scratch_error(folder: &Path) -> impl FnOnce(io::Error) -> EngineError + '_ {
+    move |source| EngineError::Scratch {
+        folder: folder.to_path_buf(),
+        source,
+    }
+}
+
+/// The final state of a clean execution, settled from where the workers shared it.
+fn settle(
+    workload: &Counter,
+    shared: &Shared,
+    plan: &RunPlan,
+    run: u64,
+) -> Result<Settlement, EngineError> {
+    let context = EventContext {
+        scenario: &plan.scenario,
+        run,
+    };
+    let settled = match shared {
+        Shared::Memory(state) => workload.settle(state, context),
+        Shared::Manager(server) => server.ledger().settle(context),
+    };
+    settled.map_err(|source| EngineError::Ledger {
+        scenario: plan.scenario.clone(),
+        run,
+        source,
+    })
 }
 
 /// The shared state of one execution, as the parent sees it.
